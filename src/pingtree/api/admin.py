@@ -1,0 +1,152 @@
+"""Admin API: the same configuration resources as the YAML file, and the leads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Query
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from pingtree.api.deps import AdminDep, RuntimeDep
+from pingtree.config.document import KINDS, ConfigDocument, Kind, resource_key
+from pingtree.config.files import parse_document
+from pingtree.config.store import delete_resource, load_document, put_resource
+from pingtree.config.store import apply_document as apply_plan
+from pingtree.intake.errors import refuse
+from pingtree.leads import repository
+from pingtree.leads.schemas import Timeline
+from pingtree.storage.tables import Lead
+
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[AdminDep])
+
+
+def _kind(kind: str) -> Kind:
+    if kind not in KINDS:
+        raise refuse(404, "unknown_kind", f"no resource kind {kind!r}; kinds: {', '.join(KINDS)}")
+    return kind
+
+
+@router.get("/config")
+async def export_config(rt: RuntimeDep) -> dict[str, Any]:
+    """The whole configuration, as `pingtree export` writes it."""
+    async with rt.sessions() as session:
+        document, version = await load_document(session)
+    return {"version": version, **document.model_dump(mode="json", exclude_none=True)}
+
+
+@router.post("/config")
+async def apply_config(
+    rt: RuntimeDep,
+    document: dict[str, Any] = Body(description="a configuration document, as in the YAML file"),
+    dry_run: bool = Query(default=False),
+    prune: bool = Query(default=True, description="remove resources the document leaves out"),
+) -> dict[str, Any]:
+    """Make the configuration equal the document; answers what was created, changed, removed."""
+    parsed = parse_document(document, file="request body")
+    async with rt.sessions() as session, session.begin():
+        plan = await apply_plan(session, parsed, now=rt.clock.now(), prune=prune, dry_run=dry_run)
+    if not dry_run:
+        await rt.reload_config()
+    return {
+        "dry_run": dry_run,
+        "create": plan.create,
+        "change": plan.change,
+        "remove": plan.remove,
+        "new_api_keys": plan.new_api_keys,
+    }
+
+
+@router.get("/leads/{lead_id}", response_model=Timeline)
+async def lead_timeline(lead_id: str, rt: RuntimeDep) -> Timeline:
+    """Any lead's timeline."""
+    async with rt.sessions() as session:
+        found = await repository.timeline(session, lead_id)
+    if found is None:
+        raise refuse(404, "not_found", f"no lead {lead_id!r}")
+    return found
+
+
+@router.get("/leads")
+async def recent_leads(
+    rt: RuntimeDep,
+    status: str | None = None,
+    publisher: str | None = None,
+    limit: int = Query(default=50, ge=1, le=500),
+) -> list[dict[str, Any]]:
+    """The newest leads, optionally by status or publisher."""
+    query = select(Lead).order_by(Lead.received_at.desc()).limit(limit)
+    if status:
+        query = query.where(Lead.status == status)
+    if publisher:
+        query = query.where(Lead.publisher == publisher)
+    async with rt.sessions() as session:
+        leads = (await session.scalars(query)).all()
+    return [
+        {
+            "lead_id": lead.id,
+            "publisher": lead.publisher,
+            "vertical": lead.vertical,
+            "status": lead.status,
+            "test": lead.test,
+            "revenue": str(lead.revenue),
+            "payout": str(lead.payout),
+            "received_at": lead.received_at.isoformat(),
+        }
+        for lead in leads
+    ]
+
+
+@router.get("/{kind}")
+async def list_resources(kind: str, rt: RuntimeDep) -> list[dict[str, Any]]:
+    """Every resource of a kind (verticals, publishers, buyers, campaigns, trees, routes)."""
+    async with rt.sessions() as session:
+        document, _ = await load_document(session)
+    items = getattr(document, _kind(kind))
+    return [item.model_dump(mode="json", exclude_none=True) for item in items]
+
+
+@router.get("/{kind}/{name}")
+async def get_resource(kind: str, name: str, rt: RuntimeDep) -> dict[str, Any]:
+    """One resource (a route's name is publisher:vertical)."""
+    async with rt.sessions() as session:
+        document, _ = await load_document(session)
+    found: BaseModel = _find(document, _kind(kind), name)
+    return found.model_dump(mode="json", exclude_none=True)
+
+
+def _find(document: ConfigDocument, kind: Kind, name: str) -> Any:
+    for item in getattr(document, kind):
+        if resource_key(kind, item) == name:
+            return item
+    raise refuse(404, "not_found", f"no {kind} {name!r}")
+
+
+@router.put("/{kind}/{name}")
+async def put(
+    kind: str,
+    name: str,
+    rt: RuntimeDep,
+    spec: dict[str, Any] = Body(description="the resource, as in the YAML file"),
+) -> dict[str, Any]:
+    """Create or replace a resource; a new publisher's API key is in the answer, once."""
+    checked = _kind(kind)
+    async with rt.sessions() as session, session.begin():
+        item, plan = await put_resource(session, checked, spec, now=rt.clock.now())
+        if resource_key(checked, item) != name:  # raising here rolls the change back
+            raise refuse(422, "name_mismatch", f"the body names {resource_key(checked, item)!r}")
+    await rt.reload_config()
+    answer: dict[str, Any] = item.model_dump(mode="json", exclude_none=True)
+    if plan.new_api_keys:
+        answer["api_key"] = next(iter(plan.new_api_keys.values()))
+    return answer
+
+
+@router.delete("/{kind}/{name}", status_code=204)
+async def delete(kind: str, name: str, rt: RuntimeDep) -> None:
+    """Remove a resource nothing else refers to."""
+    async with rt.sessions() as session, session.begin():
+        removed = await delete_resource(session, _kind(kind), name)
+    if not removed:
+        raise refuse(404, "not_found", f"no {kind} {name!r}")
+    await rt.reload_config()

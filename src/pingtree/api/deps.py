@@ -1,0 +1,48 @@
+"""What endpoints need from a request: the runtime, the publisher, the admin."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from pingtree.intake.errors import refuse
+from pingtree.intake.service import publisher_for_key
+from pingtree.publishers.model import Publisher
+from pingtree.runtime import Runtime
+
+
+def runtime(request: Request) -> Runtime:
+    """The app's runtime."""
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+def publisher(
+    rt: RuntimeDep, x_api_key: Annotated[str | None, Header(description="publisher API key")] = None
+) -> Publisher:
+    """The publisher whose key came in X-API-Key."""
+    return publisher_for_key(rt, x_api_key)
+
+
+PublisherDep = Annotated[Publisher, Depends(publisher)]
+
+
+def admin(
+    rt: RuntimeDep,
+    authorization: Annotated[str | None, Header(description="Bearer <admin token>")] = None,
+) -> None:
+    """Only callers with the admin token pass."""
+    token = rt.settings.admin_token
+    if not token:
+        raise refuse(403, "admin_disabled", "set PINGTREE_ADMIN_TOKEN to use the admin API")
+    given = (authorization or "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        raise refuse(401, "invalid_admin_token", "send Authorization: Bearer <admin token>")
+
+
+AdminDep = Depends(admin)

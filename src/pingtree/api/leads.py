@@ -1,0 +1,58 @@
+"""Publisher endpoints: post a lead, ping and post in two steps, read a lead's timeline."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+from fastapi.responses import JSONResponse
+
+from pingtree.api.deps import PublisherDep, RuntimeDep
+from pingtree.intake import inbound
+from pingtree.intake.errors import refuse
+from pingtree.intake.service import take_lead
+from pingtree.leads import repository
+from pingtree.leads.schemas import (
+    InboundPingAnswer,
+    InboundPingIn,
+    InboundPostIn,
+    LeadAnswer,
+    LeadIn,
+    Timeline,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["leads"])
+
+
+@router.post("/leads", response_model=LeadAnswer)
+async def post_lead(
+    lead: LeadIn,
+    rt: RuntimeDep,
+    publisher: PublisherDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> JSONResponse:
+    """Post a lead; the answer comes within the tree's maximum processing time."""
+    status, answer = await take_lead(rt, publisher, lead, idempotency_key=idempotency_key)
+    return JSONResponse(answer.model_dump(mode="json"), status_code=status)
+
+
+@router.get("/leads/{lead_id}", response_model=Timeline)
+async def get_lead(lead_id: str, rt: RuntimeDep, publisher: PublisherDep) -> Timeline:
+    """A lead's timeline: every campaign considered, every ping and post, the sale."""
+    async with rt.sessions() as session:
+        found = await repository.timeline(session, lead_id)
+    if found is None or found.publisher != publisher.name:
+        raise refuse(404, "not_found", f"no lead {lead_id!r} from this publisher")
+    return found
+
+
+@router.post("/pings", response_model=InboundPingAnswer)
+async def post_ping(ping: InboundPingIn, rt: RuntimeDep, publisher: PublisherDep) -> InboundPingAnswer:
+    """Ping with non-PII fields; get the price and a ping id valid for a set time."""
+    return await inbound.take_ping(rt, publisher, ping)
+
+
+@router.post("/posts", response_model=LeadAnswer)
+async def post_post(post: InboundPostIn, rt: RuntimeDep, publisher: PublisherDep) -> LeadAnswer:
+    """Post the full lead for an earlier ping; the price offered is honoured or refused."""
+    return await inbound.take_post(rt, publisher, post)

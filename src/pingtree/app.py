@@ -1,0 +1,76 @@
+"""The FastAPI app: publisher API, admin API and console around one Runtime."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from pingtree.api import admin, leads
+from pingtree.config.errors import ConfigError, format_loc
+from pingtree.intake.errors import IntakeRefused
+from pingtree.runtime import Runtime
+from pingtree.settings import Settings
+
+log = logging.getLogger("pingtree")
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app. Pass a runtime to share one (tests); else one is made from settings."""
+    settings = settings or Settings()
+    owned = runtime is None
+    rt = runtime or Runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if owned:
+            await rt.start()
+        app.state.runtime = rt
+        try:
+            yield
+        finally:
+            if owned:
+                await rt.stop()
+
+    app = FastAPI(
+        title="pingtree",
+        version="0.1.0",
+        summary="Lead intake, screening and real-time ping tree distribution.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = rt
+    app.include_router(leads.router)
+    app.include_router(admin.router)
+    _install_error_handlers(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(IntakeRefused)
+    async def refused(_: Request, exc: IntakeRefused) -> JSONResponse:
+        body = {
+            "lead_id": None,
+            "status": "rejected",
+            "reasons": [r.model_dump(exclude_none=True) for r in exc.reasons],
+        }
+        return JSONResponse(body, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        reasons = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if p != "body")
+            where = format_loc(loc)
+            reasons.append(
+                {"code": "invalid_request", "field": where or None, "message": f"{where}: {err['msg']}"}
+            )
+        return JSONResponse({"lead_id": None, "status": "rejected", "reasons": reasons}, 422)
+
+    @app.exception_handler(ConfigError)
+    async def bad_config(_: Request, exc: ConfigError) -> JSONResponse:
+        issues = [{"path": i.path, "reason": i.reason} for i in exc.issues]
+        return JSONResponse({"status": "invalid_config", "issues": issues}, 422)

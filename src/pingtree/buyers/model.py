@@ -1,0 +1,322 @@
+"""Buyers and their campaigns: which leads they take, when, how many, at what price, and how."""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from pingtree.money import Money
+from pingtree.verticals.model import NAME_PATTERN
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Buyer(Strict):
+    """The company that pays for leads."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    active: bool = True
+    contact_email: str | None = None
+
+
+# --- filters -------------------------------------------------------------------------------
+
+
+class FilterOp(StrEnum):
+    """The fixed set of filter operators."""
+
+    EQUALS = "equals"
+    IN = "in"
+    NOT_IN = "not_in"
+    RANGE = "range"
+    REGEX = "regex"
+    EXISTS = "exists"
+    ZIP_LIST = "zip_list"
+
+
+class Filter(Strict):
+    """One condition a lead must meet for the campaign to take it."""
+
+    field: str
+    op: FilterOp
+    value: str | int | Decimal | bool | None = None
+    values: list[str] | None = None
+    min: Decimal | None = None
+    max: Decimal | None = None
+    pattern: str | None = None
+
+    @model_validator(mode="after")
+    def _operands(self) -> Filter:
+        op = self.op
+        if op is FilterOp.EQUALS and self.value is None:
+            raise ValueError("equals needs value")
+        if op in (FilterOp.IN, FilterOp.NOT_IN, FilterOp.ZIP_LIST) and not self.values:
+            raise ValueError(f"{op.value} needs a non-empty values list")
+        if op is FilterOp.RANGE and self.min is None and self.max is None:
+            raise ValueError("range needs min and/or max")
+        if op is FilterOp.RANGE and self.min is not None and self.max is not None:
+            if self.min > self.max:
+                raise ValueError("range min must be <= max")
+        if op is FilterOp.REGEX:
+            if not self.pattern:
+                raise ValueError("regex needs pattern")
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern is not a valid regular expression: {exc}") from exc
+        if op is FilterOp.ZIP_LIST and self.values:
+            bad = [v for v in self.values if not re.fullmatch(r"\d{3,5}", v)]
+            if bad:
+                raise ValueError(f"zip_list takes 5-digit ZIPs or 3-digit prefixes, not {bad[:3]}")
+        return self
+
+
+# --- schedule ------------------------------------------------------------------------------
+
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class ScheduleWindow(Strict):
+    """Days and hours (local to the schedule's zone) when the campaign takes leads."""
+
+    days: list[Day] = Field(default_factory=lambda: list(DAYS), min_length=1)
+    start: time = time(0, 0)
+    end: time = time(23, 59, 59)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ScheduleWindow:
+        if self.end <= self.start:
+            raise ValueError("end must be after start (split overnight windows in two)")
+        return self
+
+
+class Schedule(Strict):
+    """A weekly schedule in the campaign's IANA time zone."""
+
+    timezone: str = "UTC"
+    windows: list[ScheduleWindow] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+
+# --- caps ----------------------------------------------------------------------------------
+
+Period = Literal["hourly", "daily", "weekly", "monthly"]
+PERIODS: tuple[Period, ...] = ("hourly", "daily", "weekly", "monthly")
+
+
+class Budget(Strict):
+    """Money a campaign may spend per period."""
+
+    hourly: Annotated[Money, Field(gt=0)] | None = None
+    daily: Annotated[Money, Field(gt=0)] | None = None
+    weekly: Annotated[Money, Field(gt=0)] | None = None
+    monthly: Annotated[Money, Field(gt=0)] | None = None
+
+
+class Caps(Strict):
+    """How many leads (and how much money) a campaign takes per period."""
+
+    hourly: Annotated[int, Field(gt=0)] | None = None
+    daily: Annotated[int, Field(gt=0)] | None = None
+    weekly: Annotated[int, Field(gt=0)] | None = None
+    monthly: Annotated[int, Field(gt=0)] | None = None
+    budget: Budget = Field(default_factory=Budget)
+
+    def limits(self) -> list[tuple[Period, int | None, Decimal | None]]:
+        """Each period that has a count or budget limit."""
+        out: list[tuple[Period, int | None, Decimal | None]] = []
+        for period in PERIODS:
+            count = getattr(self, period)
+            money = getattr(self.budget, period)
+            if count is not None or money is not None:
+                out.append((period, count, money))
+        return out
+
+
+# --- price ---------------------------------------------------------------------------------
+
+
+class PriceType(StrEnum):
+    """Fixed CPL, or whatever the buyer bids."""
+
+    FIXED = "fixed"
+    BID = "bid"
+
+
+class Price(Strict):
+    """What a campaign pays for a lead."""
+
+    type: PriceType = PriceType.FIXED
+    amount: Money | None = None
+    floor: Money = Decimal("0")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Price:
+        if self.type is PriceType.FIXED and self.amount is None:
+            raise ValueError("a fixed price needs amount")
+        return self
+
+
+# --- delivery ------------------------------------------------------------------------------
+
+
+class Outcome(StrEnum):
+    """How a buyer answered a ping or post."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+
+
+class Source(StrEnum):
+    """Where in the buyer's response a rule looks."""
+
+    STATUS = "status"
+    JSON = "json"
+    XPATH = "xpath"
+    REGEX = "regex"
+    BODY = "body"
+    HEADER = "header"
+
+
+class Extract(Strict):
+    """Where a value (price, reference, reason, redirect URL) sits in a response."""
+
+    source: Source = Source.JSON
+    path: str = Field(min_length=1, description="JSON path, XPath, regex (group 1) or header name")
+
+    @model_validator(mode="after")
+    def _regex_compiles(self) -> Extract:
+        if self.source is Source.REGEX:
+            try:
+                re.compile(self.path)
+            except re.error as exc:
+                raise ValueError(f"path is not a valid regular expression: {exc}") from exc
+        return self
+
+
+class ResponseRule(Extract):
+    """If the value at path matches, the answer has this outcome. First match wins."""
+
+    path: str = Field(default="$", min_length=1)
+    equals: str | None = None
+    contains: str | None = Field(default=None, description="a search term, case-insensitive")
+    matches: str | None = Field(default=None, description="a regular expression")
+    exists: bool | None = None
+    outcome: Outcome
+
+    @model_validator(mode="after")
+    def _one_test(self) -> ResponseRule:
+        tests = [t for t in (self.equals, self.contains, self.matches, self.exists) if t is not None]
+        if len(tests) != 1:
+            raise ValueError("a rule needs exactly one of equals, contains, matches, exists")
+        if self.matches is not None:
+            try:
+                re.compile(self.matches)
+            except re.error as exc:
+                raise ValueError(f"matches is not a valid regular expression: {exc}") from exc
+        if self.outcome is Outcome.TIMEOUT:
+            raise ValueError("timeout is measured, not read from a response")
+        return self
+
+
+class ResponseRules(Strict):
+    """How to read a buyer's answer. 5xx is always an error, whatever the rules say."""
+
+    rules: list[ResponseRule] = Field(min_length=1)
+    otherwise: Outcome = Outcome.ERROR
+    price: Extract | None = None
+    reference: Extract | None = None
+    reason: Extract | None = None
+    redirect_url: Extract | None = None
+
+
+class BodyFormat(StrEnum):
+    """How a request body is encoded."""
+
+    JSON = "json"
+    FORM = "form"
+    XML = "xml"
+
+
+class Endpoint(Strict):
+    """One HTTP request a campaign is sent (its ping or its post)."""
+
+    url: str = Field(pattern=r"^https?://")
+    test_url: str | None = Field(default=None, pattern=r"^https?://")
+    method: Literal["POST", "PUT", "GET"] = "POST"
+    format: BodyFormat = BodyFormat.JSON
+    template: str | None = Field(
+        default=None,
+        description="Jinja2 template of the body; gets `lead` (fields), `lead_id`, `bid`, `test`",
+    )
+    headers: dict[str, str] = Field(default_factory=dict)
+    response: ResponseRules
+
+
+class Auth(Strict):
+    """Credentials sent with every request to the buyer."""
+
+    type: Literal["basic", "bearer"]
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Auth:
+        if self.type == "basic" and (self.username is None or self.password is None):
+            raise ValueError("basic auth needs username and password")
+        if self.type == "bearer" and not self.token:
+            raise ValueError("bearer auth needs token")
+        return self
+
+
+class Delivery(Strict):
+    """How leads reach the buyer: a ping (for bids) and/or a post (the full lead)."""
+
+    ping: Endpoint | None = None
+    post: Endpoint
+    auth: Auth | None = None
+    ping_fields: list[str] | None = Field(
+        default=None, description="fields a ping may carry; default all non-PII; PII never"
+    )
+    timeout_ms: int = Field(default=3000, gt=0, le=120_000)
+
+
+class Campaign(Strict):
+    """A buyer's order: which leads, when, how many, at what price, delivered how."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    buyer: str
+    vertical: str
+    active: bool = True
+    filters: list[Filter] = Field(default_factory=list)
+    schedule: Schedule | None = None
+    caps: Caps = Field(default_factory=Caps)
+    price: Price
+    delivery: Delivery
+
+    @model_validator(mode="after")
+    def _bid_needs_ping(self) -> Campaign:
+        if self.price.type is PriceType.BID and self.delivery.ping is None:
+            raise ValueError("a bid-priced campaign needs delivery.ping to ask for its bid")
+        return self

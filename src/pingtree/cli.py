@@ -1,0 +1,185 @@
+"""The `pingtree` command: serve, migrate, configuration files, the simulator and the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pingtree.config.document import ConfigDocument
+from pingtree.config.errors import ConfigError
+from pingtree.config.store import Plan
+from pingtree.settings import Settings
+
+app = typer.Typer(help="pingtree: lead intake, screening and ping tree distribution.", no_args_is_help=True)
+
+FileArg = Annotated[Path, typer.Argument(help="a configuration YAML file")]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (SQLite file or PINGTREE_DATABASE_URL)."""
+    from pingtree.storage.migrate import upgrade_blocking
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_blocking(settings.database)
+    typer.echo(f"database ready: {settings.database}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+) -> None:
+    """Migrate, then serve the API and console."""
+    import uvicorn
+
+    from pingtree.app import create_app
+
+    migrate()
+    settings = Settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+@app.command()
+def validate(file: FileArg) -> None:
+    """Check a configuration file; every problem is named with its path."""
+    from pingtree.config.files import load_file
+
+    try:
+        document = load_file(file)
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+    counts = ", ".join(f"{len(getattr(document, k))} {k}" for k in type(document).model_fields)
+    typer.echo(f"{file}: valid ({counts})")
+
+
+@app.command()
+def apply(
+    file: FileArg,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan, change nothing")] = False,
+    keep: Annotated[bool, typer.Option("--keep", help="keep resources the file leaves out")] = False,
+) -> None:
+    """Make the stored configuration equal the file (idempotent); prints the plan."""
+    from pingtree.config.files import load_file
+
+    try:
+        document = load_file(file)
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+    plan = asyncio.run(_apply(document, dry_run=dry_run, prune=not keep))
+    for line in plan.lines():
+        typer.echo(line)
+    for publisher, key in plan.new_api_keys.items():
+        typer.echo(f"API key for publisher {publisher} (shown once): {key}")
+    if dry_run:
+        typer.echo("(dry run: nothing changed)")
+
+
+async def _apply(document: ConfigDocument, *, dry_run: bool, prune: bool) -> Plan:
+    from pingtree.clock import SystemClock
+    from pingtree.config.store import apply_document
+    from pingtree.storage.db import create_engine, sessions
+    from pingtree.storage.migrate import upgrade
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    await upgrade(settings.database)
+    engine = create_engine(settings.database)
+    try:
+        async with sessions(engine)() as session, session.begin():
+            return await apply_document(
+                session, document, now=SystemClock().now(), prune=prune, dry_run=dry_run
+            )
+    finally:
+        await engine.dispose()
+
+
+@app.command()
+def export() -> None:
+    """Print the stored configuration as YAML (API keys only as hashes)."""
+    from pingtree.config.files import dump_document
+
+    typer.echo(dump_document(asyncio.run(_load())), nl=False)
+
+
+async def _load() -> ConfigDocument:
+    from pingtree.config.store import load_document
+    from pingtree.storage.db import create_engine, sessions
+
+    engine = create_engine(Settings().database)
+    try:
+        async with sessions(engine)() as session:
+            document, _ = await load_document(session)
+            return document
+    finally:
+        await engine.dispose()
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of a configuration file."""
+    from pingtree.config.files import json_schema
+
+    typer.echo(json.dumps(json_schema(), indent=2))
+
+
+@app.command("buyers-sim")
+def buyers_sim(
+    config: Annotated[Path, typer.Option(help="simulator YAML")] = Path("examples/simulator.yaml"),
+    port: Annotated[int | None, typer.Option(help="override the file's port")] = None,
+) -> None:
+    """Serve simulated buyer endpoints on 127.0.0.1."""
+    from pingtree.simulator import SimulatorConfigError, load_config, serve
+
+    try:
+        sim = load_config(config)
+    except SimulatorConfigError as exc:
+        _fail(str(exc))
+        return
+    if port is not None:
+        sim = sim.model_copy(update={"port": port})
+    serve(sim)
+
+
+@app.command()
+def demo(
+    config: Annotated[Path, typer.Option(help="demo setup")] = Path("examples/demo.yaml"),
+    simulator: Annotated[Path, typer.Option(help="simulated buyers")] = Path(
+        "examples/simulator.yaml"
+    ),
+) -> None:
+    """Migrate, load the demo setup, start the buyer simulator beside the app, and serve."""
+    from pingtree.demo import run_demo
+
+    try:
+        run_demo(config, simulator, Settings())
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def main() -> None:
+    """Entry point of the `pingtree` script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

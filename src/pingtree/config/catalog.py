@@ -1,0 +1,48 @@
+"""The configuration in force, indexed for the lead path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pingtree.buyers.model import Buyer, Campaign
+from pingtree.config.document import ConfigDocument
+from pingtree.publishers.model import Publisher
+from pingtree.routing.eligibility import CompiledCampaign
+from pingtree.routing.model import Route, Tree
+from pingtree.verticals.model import Vertical
+
+
+@dataclass
+class Catalog:
+    """Read-only lookups over one version of the configuration."""
+
+    document: ConfigDocument
+    version: int = 0
+    verticals: dict[str, Vertical] = field(default_factory=dict)
+    publishers: dict[str, Publisher] = field(default_factory=dict)
+    publishers_by_key: dict[str, Publisher] = field(default_factory=dict)
+    buyers: dict[str, Buyer] = field(default_factory=dict)
+    campaigns: dict[str, CompiledCampaign] = field(default_factory=dict)
+    trees: dict[str, Tree] = field(default_factory=dict)
+    routes: dict[tuple[str, str], Route] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, document: ConfigDocument, version: int = 0) -> Catalog:
+        """Index a document that already passed validation."""
+        return cls(
+            document=document,
+            version=version,
+            verticals={v.name: v for v in document.verticals},
+            publishers={p.name: p for p in document.publishers},
+            publishers_by_key={
+                p.api_key_sha256: p for p in document.publishers if p.api_key_sha256
+            },
+            buyers={b.name: b for b in document.buyers},
+            campaigns={c.name: CompiledCampaign(c) for c in document.campaigns},
+            trees={t.name: t for t in document.trees},
+            routes={(r.publisher, r.vertical): r for r in document.routes},
+        )
+
+    def campaign(self, name: str) -> Campaign:
+        """The campaign called name."""
+        return self.campaigns[name].campaign

@@ -1,0 +1,116 @@
+"""The whole configuration as one document: what YAML files, the admin API and export share."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pingtree.buyers.model import Buyer, Campaign
+from pingtree.publishers.model import Publisher
+from pingtree.routing.model import Route, Tree
+from pingtree.verticals.model import Vertical
+
+Kind = Literal["verticals", "publishers", "buyers", "campaigns", "trees", "routes"]
+KINDS: tuple[Kind, ...] = ("verticals", "publishers", "buyers", "campaigns", "trees", "routes")
+"""Resource kinds, in the order they may be created (each refers only to earlier ones)."""
+
+MODELS: dict[Kind, type[BaseModel]] = {
+    "verticals": Vertical,
+    "publishers": Publisher,
+    "buyers": Buyer,
+    "campaigns": Campaign,
+    "trees": Tree,
+    "routes": Route,
+}
+
+
+class ConfigDocument(BaseModel):
+    """Verticals, publishers, buyers, campaigns, trees and routes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    verticals: list[Vertical] = Field(default_factory=list)
+    publishers: list[Publisher] = Field(default_factory=list)
+    buyers: list[Buyer] = Field(default_factory=list)
+    campaigns: list[Campaign] = Field(default_factory=list)
+    trees: list[Tree] = Field(default_factory=list)
+    routes: list[Route] = Field(default_factory=list)
+
+
+def resource_key(kind: Kind, item: BaseModel) -> str:
+    """The name a resource is known by (routes are keyed by publisher and vertical)."""
+    if isinstance(item, Route):
+        return f"{item.publisher}:{item.vertical}"
+    name: Any = getattr(item, "name")  # noqa: B009 - every other kind has a name
+    return str(name)
+
+
+def reference_errors(doc: ConfigDocument) -> list[tuple[str, str]]:
+    """(path, reason) for every duplicate name or reference to something that does not exist."""
+    errors: list[tuple[str, str]] = []
+    for kind in KINDS:
+        seen: set[str] = set()
+        for i, item in enumerate(getattr(doc, kind)):
+            key = resource_key(kind, item)
+            if key in seen:
+                errors.append((f"{kind}[{i}]", f"{key!r} is defined twice"))
+            seen.add(key)
+
+    verticals = {v.name: v for v in doc.verticals}
+    buyers = {b.name for b in doc.buyers}
+    publishers = {p.name for p in doc.publishers}
+    campaigns = {c.name: c for c in doc.campaigns}
+    trees = {t.name: t for t in doc.trees}
+
+    for i, c in enumerate(doc.campaigns):
+        at = f"campaigns[{i}]"
+        if c.buyer not in buyers:
+            errors.append((f"{at}.buyer", f"unknown buyer {c.buyer!r}"))
+        vertical = verticals.get(c.vertical)
+        if vertical is None:
+            errors.append((f"{at}.vertical", f"unknown vertical {c.vertical!r}"))
+            continue
+        for j, flt in enumerate(c.filters):
+            if vertical.field(flt.field) is None:
+                errors.append(
+                    (f"{at}.filters[{j}].field", f"vertical {c.vertical!r} has no field {flt.field!r}")
+                )
+        for j, name in enumerate(c.delivery.ping_fields or []):
+            spec = vertical.field(name)
+            if spec is None:
+                errors.append(
+                    (f"{at}.delivery.ping_fields[{j}]", f"vertical has no field {name!r}")
+                )
+            elif spec.pii:
+                errors.append(
+                    (f"{at}.delivery.ping_fields[{j}]", f"{name!r} is PII and never sent in a ping")
+                )
+
+    for i, t in enumerate(doc.trees):
+        at = f"trees[{i}]"
+        if t.vertical not in verticals:
+            errors.append((f"{at}.vertical", f"unknown vertical {t.vertical!r}"))
+        for j, tier in enumerate(t.tiers):
+            for k, entry in enumerate(tier.campaigns):
+                path = f"{at}.tiers[{j}].campaigns[{k}].campaign"
+                campaign = campaigns.get(entry.campaign)
+                if campaign is None:
+                    errors.append((path, f"unknown campaign {entry.campaign!r}"))
+                elif campaign.vertical != t.vertical:
+                    errors.append(
+                        (path, f"campaign is for vertical {campaign.vertical!r}, tree for {t.vertical!r}")
+                    )
+
+    for i, r in enumerate(doc.routes):
+        at = f"routes[{i}]"
+        if r.publisher not in publishers:
+            errors.append((f"{at}.publisher", f"unknown publisher {r.publisher!r}"))
+        if r.vertical not in verticals:
+            errors.append((f"{at}.vertical", f"unknown vertical {r.vertical!r}"))
+        tree = trees.get(r.tree)
+        if tree is None:
+            errors.append((f"{at}.tree", f"unknown tree {r.tree!r}"))
+        elif tree.vertical != r.vertical:
+            errors.append((f"{at}.tree", f"tree {r.tree!r} is for vertical {tree.vertical!r}"))
+    return errors

@@ -1,0 +1,170 @@
+"""The configuration in the database: load it whole, and apply a document as a plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pingtree.config.document import KINDS, MODELS, ConfigDocument, Kind, resource_key
+from pingtree.config.errors import ConfigError, issues_from_validation
+from pingtree.config.files import parse_document
+from pingtree.publishers.model import Publisher, hash_api_key, new_api_key
+from pingtree.storage.tables import ConfigResource, ConfigState
+
+
+@dataclass
+class Plan:
+    """What applying a document creates, changes and removes."""
+
+    create: list[str] = field(default_factory=list)
+    change: list[str] = field(default_factory=list)
+    remove: list[str] = field(default_factory=list)
+    new_api_keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.create or self.change or self.remove)
+
+    def lines(self) -> list[str]:
+        """The plan as `pingtree apply` prints it."""
+        out = [f"+ create {name}" for name in self.create]
+        out += [f"~ change {name}" for name in self.change]
+        out += [f"- remove {name}" for name in self.remove]
+        return out or ["no changes"]
+
+
+async def load_document(session: AsyncSession) -> tuple[ConfigDocument, int]:
+    """The stored configuration and its version."""
+    rows = (await session.scalars(select(ConfigResource).order_by(ConfigResource.name))).all()
+    data: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
+    for row in rows:
+        data.setdefault(row.kind, []).append(row.spec)
+    version = await session.scalar(select(ConfigState.version).where(ConfigState.id == 1))
+    return ConfigDocument.model_validate(data), int(version or 0)
+
+
+async def current_version(session: AsyncSession) -> int:
+    """The configuration version, to notice changes made by another process."""
+    version = await session.scalar(select(ConfigState.version).where(ConfigState.id == 1))
+    return int(version or 0)
+
+
+def _stored_spec(item: BaseModel) -> dict[str, Any]:
+    return item.model_dump(mode="json", exclude_none=True)
+
+
+def _with_hashed_key(
+    publisher: Publisher, existing: dict[str, Any] | None, plan: Plan
+) -> Publisher:
+    """Keys are stored only as hashes; a new publisher without a key gets one, shown once."""
+    if publisher.api_key:
+        return publisher.model_copy(
+            update={"api_key": None, "api_key_sha256": hash_api_key(publisher.api_key)}
+        )
+    if publisher.api_key_sha256:
+        return publisher
+    if existing and existing.get("api_key_sha256"):
+        return publisher.model_copy(update={"api_key_sha256": existing["api_key_sha256"]})
+    key = new_api_key()
+    plan.new_api_keys[publisher.name] = key
+    return publisher.model_copy(update={"api_key_sha256": hash_api_key(key)})
+
+
+async def apply_document(
+    session: AsyncSession,
+    document: ConfigDocument,
+    *,
+    now: datetime,
+    prune: bool = True,
+    dry_run: bool = False,
+) -> Plan:
+    """Make the stored configuration equal the document; idempotent. Caller commits."""
+    rows = (await session.scalars(select(ConfigResource))).all()
+    stored = {(r.kind, r.name): r for r in rows}
+    plan = Plan()
+    wanted: set[tuple[str, str]] = set()
+    for kind in KINDS:
+        for item in getattr(document, kind):
+            name = resource_key(kind, item)
+            key = (kind, name)
+            wanted.add(key)
+            row = stored.get(key)
+            if isinstance(item, Publisher):
+                item = _with_hashed_key(item, row.spec if row else None, plan)
+            spec = _stored_spec(item)
+            label = f"{kind}/{name}"
+            if row is None:
+                plan.create.append(label)
+                if not dry_run:
+                    session.add(ConfigResource(kind=kind, name=name, spec=spec, updated_at=now))
+            elif row.spec != spec:
+                plan.change.append(label)
+                if not dry_run:
+                    row.spec = spec
+                    row.updated_at = now
+    if prune:
+        # remove dependents first: routes before trees before campaigns...
+        rank: dict[str, int] = {kind: i for i, kind in enumerate(KINDS)}
+        for gone in sorted(set(stored) - wanted, key=lambda k: (-rank[k[0]], k[1])):
+            plan.remove.append(f"{gone[0]}/{gone[1]}")
+            if not dry_run:
+                await session.delete(stored[gone])
+    if dry_run:
+        plan.new_api_keys.clear()
+    elif not plan.empty:
+        await _bump_version(session)
+    return plan
+
+
+async def _bump_version(session: AsyncSession) -> None:
+    updated = await session.execute(
+        update(ConfigState).where(ConfigState.id == 1).values(version=ConfigState.version + 1)
+    )
+    if updated.rowcount == 0:  # type: ignore[attr-defined]
+        session.add(ConfigState(id=1, version=1))
+
+
+async def put_resource(
+    session: AsyncSession, kind: Kind, spec: dict[str, Any], *, now: datetime
+) -> tuple[BaseModel, Plan]:
+    """Create or replace one resource, checked against the whole configuration."""
+    try:
+        item = MODELS[kind].model_validate(spec)
+    except ValidationError as exc:
+        raise ConfigError(issues_from_validation(exc)) from None
+    document, _ = await load_document(session)
+    items = [i for i in getattr(document, kind) if resource_key(kind, i) != resource_key(kind, item)]
+    data = document.model_dump(mode="json", exclude_none=True)
+    data[kind] = [_stored_spec(i) for i in items] + [spec]
+    candidate = parse_document(data)
+    plan = await apply_document(session, candidate, now=now, prune=False)
+    stored = (
+        await session.execute(
+            select(ConfigResource.spec).where(
+                ConfigResource.kind == kind, ConfigResource.name == resource_key(kind, item)
+            )
+        )
+    ).scalar_one()
+    return MODELS[kind].model_validate(stored), plan
+
+
+async def delete_resource(session: AsyncSession, kind: Kind, name: str) -> bool:
+    """Remove one resource, refused while something else refers to it."""
+    document, _ = await load_document(session)
+    items = getattr(document, kind)
+    remaining = [i for i in items if resource_key(kind, i) != name]
+    if len(remaining) == len(items):
+        return False
+    data = document.model_dump(mode="json", exclude_none=True)
+    data[kind] = [_stored_spec(i) for i in remaining]
+    parse_document(data)  # raises ConfigError naming what still refers to it
+    await session.execute(
+        delete(ConfigResource).where(ConfigResource.kind == kind, ConfigResource.name == name)
+    )
+    await _bump_version(session)
+    return True

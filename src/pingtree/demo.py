@@ -1,0 +1,83 @@
+"""`make run`: the demo setup, the buyer simulator beside the app, and a curl to try."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import uvicorn
+
+from pingtree.app import create_app
+from pingtree.clock import SystemClock
+from pingtree.config.files import load_file
+from pingtree.config.store import apply_document
+from pingtree.settings import Settings
+from pingtree.simulator import load_config, start_simulator
+from pingtree.storage.db import create_engine, sessions
+from pingtree.storage.migrate import upgrade
+
+DEMO_PUBLISHER = "demo-publisher"
+DEFAULT_DEMO_KEY = "demo-key-0000000000000000"
+DEFAULT_ADMIN_TOKEN = "demo-admin-token"
+
+
+def run_demo(config: Path, simulator: Path, settings: Settings) -> None:
+    """Blocks serving the demo until interrupted."""
+    asyncio.run(_demo(config, simulator, settings))
+
+
+async def _demo(config: Path, simulator: Path, settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.admin_token is None:
+        settings = settings.model_copy(update={"admin_token": DEFAULT_ADMIN_TOKEN})
+    await upgrade(settings.database)
+    key = settings.demo_api_key or DEFAULT_DEMO_KEY
+    document = load_file(config)
+    document = document.model_copy(
+        update={
+            "publishers": [
+                p.model_copy(update={"api_key": key, "api_key_sha256": None})
+                if p.name == DEMO_PUBLISHER
+                else p
+                for p in document.publishers
+            ]
+        }
+    )
+    engine = create_engine(settings.database)
+    async with sessions(engine)() as session, session.begin():
+        plan = await apply_document(session, document, now=SystemClock().now())
+    await engine.dispose()
+
+    sim = await start_simulator(load_config(simulator))
+    base = f"http://{settings.host}:{settings.port}"
+    print("\n".join(plan.lines()))
+    for publisher, new_key in plan.new_api_keys.items():
+        print(f"API key for publisher {publisher} (shown once): {new_key}")
+    print(
+        f"""
+pingtree demo is up.
+  API and docs:      {base}/docs
+  console:           {base}/console
+  buyer simulator:   {sim.base_url}
+  demo publisher key (X-API-Key): {key}
+  admin token (Authorization: Bearer): {settings.admin_token}
+
+Post a lead:
+  curl -s {base}/api/v1/leads -H 'X-API-Key: {key}' -H 'Content-Type: application/json' \\
+    -d @examples/lead.json
+""",
+        flush=True,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+        )
+    )
+    try:
+        await server.serve()
+    finally:
+        await sim.stop()

@@ -1,0 +1,19 @@
+"""Answers that turn a lead away before it is stored, each with stable reason codes."""
+
+from __future__ import annotations
+
+from pingtree.leads.schemas import Reason
+
+
+class IntakeRefused(Exception):
+    """The lead cannot be taken: an HTTP status and the reasons, for the publisher."""
+
+    def __init__(self, status_code: int, reasons: list[Reason]) -> None:
+        self.status_code = status_code
+        self.reasons = reasons
+        super().__init__("; ".join(f"{r.code}: {r.message}" for r in reasons))
+
+
+def refuse(status_code: int, code: str, message: str, field: str | None = None) -> IntakeRefused:
+    """A refusal with one reason."""
+    return IntakeRefused(status_code, [Reason(code=code, message=message, field=field)])

@@ -1,0 +1,77 @@
+"""Idempotency-Key: a repeated request gets the first answer again and never sells twice."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from pingtree.clock import Clock
+from pingtree.intake.errors import refuse
+from pingtree.leads.schemas import LeadAnswer
+from pingtree.storage.tables import IdempotencyKey
+
+POLL_S = 0.02
+
+
+def fingerprint(body: dict[str, Any]) -> str:
+    """A hash of the request, to refuse one key reused for a different lead."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def claim_row(publisher: str, key: str, lead_id: str, body_hash: str, clock: Clock) -> IdempotencyKey:
+    """The row that claims a key; inserted in the same transaction as the lead."""
+    return IdempotencyKey(
+        publisher=publisher, key=key, lead_id=lead_id, fingerprint=body_hash, created_at=clock.now()
+    )
+
+
+async def first_answer(
+    sessions: async_sessionmaker[AsyncSession],
+    publisher: str,
+    key: str,
+    body_hash: str,
+    wait_s: float,
+) -> tuple[int, LeadAnswer]:
+    """The answer given to the first request with this key, waiting while it is routed."""
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while True:
+        async with sessions() as session:
+            row = await session.get(IdempotencyKey, (publisher, key))
+        if row is None:
+            raise refuse(409, "idempotency_conflict", "the first request with this key failed; retry")
+        if row.fingerprint != body_hash:
+            raise refuse(
+                422, "idempotency_key_reused", "this Idempotency-Key was used for a different lead"
+            )
+        if row.answer is not None and row.status_code is not None:
+            return row.status_code, LeadAnswer.model_validate(row.answer)
+        if asyncio.get_running_loop().time() > deadline:
+            raise refuse(
+                409, "idempotency_in_progress", f"lead {row.lead_id} is still being routed; retry"
+            )
+        await asyncio.sleep(POLL_S)
+
+
+async def store_answer(
+    session: AsyncSession, publisher: str, key: str, status_code: int, answer: LeadAnswer
+) -> None:
+    """Keep the answer for repeats (in the caller's transaction)."""
+    await session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.publisher == publisher, IdempotencyKey.key == key)
+        .values(status_code=status_code, answer=answer.model_dump(mode="json"))
+    )
+
+
+def is_key_conflict(exc: IntegrityError) -> bool:
+    """Whether an insert failed because the key was already claimed."""
+    text = str(exc.orig).lower()
+    return "idempotency_keys" in text or "unique" in text or "duplicate key" in text
+
+

@@ -1,0 +1,159 @@
+"""Inbound ping-post: a publisher pings with non-PII fields, then posts the full lead.
+
+The winner's cap room is held from the ping until the ping expires, so the price offered
+can be honoured; a late, reused or altered post is refused with a stated reason.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import update
+
+from pingtree.intake.errors import refuse
+from pingtree.intake.service import finish, invalid_fields, route_for
+from pingtree.leads import repository
+from pingtree.leads.schemas import (
+    InboundPingAnswer,
+    InboundPingIn,
+    InboundPostIn,
+    LeadAnswer,
+    Reason,
+)
+from pingtree.publishers.model import Publisher
+from pingtree.routing.model import LeadOffer
+from pingtree.routing.ports import Bid
+from pingtree.runtime import Runtime
+from pingtree.storage.tables import InboundPing
+from pingtree.verticals.validate import validate_fields
+
+OPEN, POSTED = "open", "posted"
+
+
+async def take_ping(rt: Runtime, publisher: Publisher, ping: InboundPingIn) -> InboundPingAnswer:
+    """Ask the tree's buyers for bids and offer the publisher the best one's payout."""
+    vertical, _route, tree = route_for(rt, publisher, ping.vertical)
+    pii_sent = sorted(set(ping.fields) & vertical.pii_fields)
+    if pii_sent:
+        raise refuse(
+            422, "pii_in_ping", f"a ping carries no PII; send {', '.join(pii_sent)} in the post"
+        )
+    non_pii = frozenset(spec.name for spec in vertical.fields if not spec.pii)
+    fields, errors = validate_fields(vertical, ping.fields, only=non_pii)
+    if errors:
+        raise invalid_fields(errors)
+
+    ping_id = str(uuid.uuid4())
+    offer = LeadOffer(ping_id, vertical.name, publisher.name, fields, ping.test)
+    bids, _record = await rt.router.collect_bids(offer, tree, rt.catalog)
+    now = rt.clock.now()
+    expires_at = now + timedelta(seconds=rt.settings.inbound_ping_ttl_s)
+    reservation: str | None = None
+    winner: tuple[str, Bid] | None = None
+    for tier_name, bid in bids:
+        if ping.test:
+            winner = (tier_name, bid)
+            break
+        # Hold the winner's cap room until the ping expires, so the price can be honoured.
+        reservation = await rt.ledger.reserve(
+            rt.catalog.campaign(bid.campaign),
+            lead_id=ping_id,
+            price=bid.price,
+            at=now,
+            hold_s=rt.settings.inbound_ping_ttl_s,
+        )
+        if reservation is not None:
+            winner = (tier_name, bid)
+            break
+    if winner is None:
+        return InboundPingAnswer(
+            ping_id=None,
+            status="no_bid",
+            reasons=[Reason(code="no_bid", message="no buyer bid on this lead now")],
+        )
+    standing = [winner] + [b for b in bids if b[1].price >= winner[1].price and b is not winner]
+    payout = publisher.payout.for_revenue(winner[1].price)
+    async with rt.sessions() as session, session.begin():
+        session.add(
+            InboundPing(
+                id=ping_id,
+                publisher=publisher.name,
+                vertical=vertical.name,
+                fields=fields,
+                bids=[{"tier": t, **_bid_json(b)} for t, b in standing],
+                price=winner[1].price,
+                payout=payout,
+                reservation_id=reservation,
+                status=OPEN,
+                test=ping.test,
+                created_at=now,
+                expires_at=expires_at,
+            )
+        )
+    return InboundPingAnswer(ping_id=ping_id, status="bid", payout=payout, expires_at=expires_at)
+
+
+def _bid_json(bid: Bid) -> dict[str, Any]:
+    return {**asdict(bid), "price": str(bid.price)}
+
+
+async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> LeadAnswer:
+    """Complete a ping with the full lead: sell it to the held bid, honouring the price."""
+    now = rt.clock.now()
+    async with rt.sessions() as session, session.begin():
+        ping = await session.get(InboundPing, post.ping_id)
+        if ping is None or ping.publisher != publisher.name:
+            raise refuse(404, "unknown_ping", f"no ping {post.ping_id!r} from this publisher")
+        if ping.status != OPEN:
+            raise refuse(409, "ping_used", "this ping id was already posted")
+        if ping.expires_at <= now:
+            raise refuse(410, "ping_expired", f"this ping expired at {ping.expires_at.isoformat()}")
+        vertical, _route, tree = route_for(rt, publisher, ping.vertical)
+        fields, errors = validate_fields(vertical, post.fields)
+        if errors:
+            raise invalid_fields(errors)
+        changed = [
+            spec.name
+            for spec in vertical.fields
+            if not spec.pii and fields.get(spec.name) != ping.fields.get(spec.name)
+        ]
+        if changed:
+            raise refuse(
+                422, "post_differs_from_ping", f"fields differ from the ping: {', '.join(changed)}"
+            )
+        # Claim the ping: only one post can flip it from open.
+        claimed = await session.execute(
+            update(InboundPing)
+            .where(InboundPing.id == ping.id, InboundPing.status == OPEN)
+            .values(status=POSTED, lead_id=ping.id)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            raise refuse(409, "ping_used", "this ping id was already posted")
+        lead = repository.new_lead(
+            lead_id=ping.id,
+            publisher=publisher.name,
+            vertical=vertical.name,
+            fields=fields,
+            test=ping.test,
+            now=now,
+        )
+        lead.inbound_ping_id = ping.id
+        session.add(lead)
+        bids = [
+            (b["tier"], Bid(b["campaign"], Decimal(b["price"]), b.get("reference")))
+            for b in ping.bids
+        ]
+        reservation, promised = ping.reservation_id, ping.payout
+
+    offer = LeadOffer(lead.id, vertical.name, publisher.name, fields, lead.test)
+    result = await rt.router.sell_to_bids(offer, tree, rt.catalog, bids, held=reservation)
+    reasons = [] if result.sales else [
+        Reason(code="no_buyer_accepted", message="the bidders declined the full lead")
+    ]
+    payout = promised if result.sales else Decimal(0)
+    _status, answer = await finish(rt, lead, publisher, tree, result, reasons, None, payout=payout)
+    return answer

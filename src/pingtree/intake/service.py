@@ -1,0 +1,167 @@
+"""A lead's way in, written out in one place: check, store, route, record, answer.
+
+intake -> screening -> eligibility -> routing (flows) -> delivery -> sale/caps -> recording
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from decimal import Decimal
+
+from sqlalchemy.exc import IntegrityError
+
+from pingtree.intake import idempotency
+from pingtree.intake.errors import IntakeRefused, refuse
+from pingtree.leads import repository
+from pingtree.leads.schemas import LeadAnswer, LeadIn, LeadStatus, Reason
+from pingtree.publishers.model import Publisher, hash_api_key
+from pingtree.routing.model import LeadOffer, Route, RoutingResult, Tree
+from pingtree.runtime import Runtime
+from pingtree.storage.tables import Lead
+from pingtree.verticals.model import Vertical
+from pingtree.verticals.validate import FieldError, validate_fields
+
+log = logging.getLogger("pingtree.intake")
+
+
+def publisher_for_key(rt: Runtime, api_key: str | None) -> Publisher:
+    """The active publisher that owns an API key."""
+    if not api_key:
+        raise refuse(401, "missing_api_key", "send your publisher API key in X-API-Key")
+    publisher = rt.catalog.publishers_by_key.get(hash_api_key(api_key))
+    if publisher is None:
+        raise refuse(401, "invalid_api_key", "this API key belongs to no publisher")
+    if not publisher.active:
+        raise refuse(403, "publisher_inactive", f"publisher {publisher.name!r} is paused")
+    return publisher
+
+
+def route_for(rt: Runtime, publisher: Publisher, vertical_name: str) -> tuple[Vertical, Route, Tree]:
+    """The vertical, route and tree a publisher's lead of a vertical goes to."""
+    vertical = rt.catalog.verticals.get(vertical_name)
+    if vertical is None:
+        known = ", ".join(sorted(rt.catalog.verticals)) or "none"
+        raise refuse(
+            422, "unknown_vertical", f"no vertical {vertical_name!r} (known: {known})", "vertical"
+        )
+    route = rt.catalog.routes.get((publisher.name, vertical.name))
+    if route is None:
+        raise refuse(
+            422,
+            "not_routed",
+            f"publisher {publisher.name!r} has no route for vertical {vertical.name!r}",
+            "vertical",
+        )
+    return vertical, route, rt.catalog.trees[route.tree]
+
+
+def invalid_fields(errors: list[FieldError]) -> IntakeRefused:
+    """One 422 naming every bad field."""
+    return IntakeRefused(
+        422,
+        [Reason(code="invalid_field", field=e.field, message=f"{e.field} {e.message}") for e in errors],
+    )
+
+
+async def take_lead(
+    rt: Runtime, publisher: Publisher, lead_in: LeadIn, *, idempotency_key: str | None = None
+) -> tuple[int, LeadAnswer]:
+    """Take a posted lead and answer within the tree's maximum processing time."""
+    started = rt.clock.monotonic()
+    vertical, _route, tree = route_for(rt, publisher, lead_in.vertical)
+    fields, errors = validate_fields(vertical, lead_in.fields)
+    if errors:
+        raise invalid_fields(errors)
+
+    lead = repository.new_lead(
+        lead_id=str(uuid.uuid4()),
+        publisher=publisher.name,
+        vertical=vertical.name,
+        fields=fields,
+        test=lead_in.test,
+        now=rt.clock.now(),
+    )
+    body_hash = idempotency.fingerprint(lead_in.model_dump(mode="json"))
+    if not await _store(rt, lead, publisher, idempotency_key, body_hash):
+        assert idempotency_key is not None
+        return await idempotency.first_answer(
+            rt.sessions, publisher.name, idempotency_key, body_hash, rt.settings.idempotency_wait_s
+        )
+
+    offer = LeadOffer(
+        lead_id=lead.id,
+        vertical=vertical.name,
+        publisher=publisher.name,
+        fields=fields,
+        test=lead.test,
+    )
+    deadline = started + tree.max_processing_ms / 1000
+    try:
+        result = await rt.router.route(offer, tree, rt.catalog, deadline=deadline)
+    except Exception:  # a lead is never lost to a bug: it is answered unsold and kept
+        log.exception("routing failed for lead %s", lead.id)
+        result = RoutingResult()
+        reasons = [Reason(code="internal_error", message="routing failed; the lead is kept")]
+    else:
+        reasons = unsold_reasons(result)
+    return await finish(rt, lead, publisher, tree, result, reasons, idempotency_key)
+
+
+async def _store(
+    rt: Runtime, lead: Lead, publisher: Publisher, key: str | None, body_hash: str
+) -> bool:
+    """Store the lead (and claim its Idempotency-Key) before routing; False if key was taken."""
+    try:
+        async with rt.sessions() as session, session.begin():
+            session.add(lead)
+            if key is not None:
+                await session.flush()
+                session.add(idempotency.claim_row(publisher.name, key, lead.id, body_hash, rt.clock))
+    except IntegrityError as exc:
+        if key is not None and idempotency.is_key_conflict(exc):
+            return False
+        raise
+    return True
+
+
+async def finish(
+    rt: Runtime,
+    lead: Lead,
+    publisher: Publisher,
+    tree: Tree,
+    result: RoutingResult,
+    reasons: list[Reason],
+    idempotency_key: str | None,
+    payout: Decimal | None = None,
+) -> tuple[int, LeadAnswer]:
+    """Record what routing did, in one transaction, and build the publisher's answer."""
+    if payout is None:
+        payout = publisher.payout.for_revenue(result.revenue)
+    async with rt.sessions() as session, session.begin():
+        lead = await session.merge(lead)
+        repository.record_routing(
+            session, lead, result, payout=payout, tree=tree.name, now=rt.clock.now(), reasons=reasons
+        )
+        answer = LeadAnswer(
+            lead_id=lead.id,
+            status=LeadStatus(lead.status),
+            payout=lead.payout,
+            redirect_url=lead.redirect_url,
+            reasons=reasons,
+            test=lead.test,
+        )
+        if idempotency_key is not None:
+            await idempotency.store_answer(session, publisher.name, idempotency_key, 200, answer)
+    return 200, answer
+
+
+def unsold_reasons(result: RoutingResult) -> list[Reason]:
+    """Why a lead did not sell, summarised for the publisher."""
+    if result.sales:
+        return []
+    if result.timed_out:
+        return [Reason(code="timeout", message="maximum processing time reached before a sale")]
+    if not result.attempts:
+        return [Reason(code="no_eligible_buyer", message="no campaign could take this lead now")]
+    return [Reason(code="no_buyer_accepted", message="every eligible buyer declined or failed")]

@@ -1,0 +1,48 @@
+"""Money is Decimal, quantized to cents at the edges; never float."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field, PlainSerializer
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def cents(value: Decimal) -> Decimal:
+    """Round an amount to whole cents (half up, as buyers and publishers expect)."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def parse_money(raw: object) -> Decimal | None:
+    """Read an amount a buyer sent ("12.50", 12.5, "$1,200"); None when it is not one."""
+    if raw is None or isinstance(raw, bool):
+        return None
+    text = str(raw).strip().replace("$", "").replace(",", "")
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    if not value.is_finite() or value < 0:
+        return None
+    return cents(value)
+
+
+def _from_config(raw: object) -> object:
+    # YAML gives 12.5 as a float; going through str keeps "12.5" instead of 12.4999...
+    if isinstance(raw, float):
+        return str(raw)
+    return raw
+
+
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_from_config),
+    Field(ge=0, max_digits=12, decimal_places=2),
+    PlainSerializer(lambda v: str(cents(v)), return_type=str, when_used="json"),
+]
+"""A non-negative amount in the account currency, at most two decimal places."""

@@ -1,0 +1,366 @@
+"""The routing core: a lead, a tree, the configuration, a clock and ports in; a result out.
+
+One deadline covers the whole lead; every ping and post gets only the time left of it.
+A rejected, failed or timed-out offer cascades to the next candidate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from pingtree.buyers.model import Campaign, Outcome, PriceType
+from pingtree.clock import Clock
+from pingtree.config.catalog import Catalog
+from pingtree.routing import flows
+from pingtree.routing.eligibility import describe_filter
+from pingtree.routing.model import (
+    Attempt,
+    Flow,
+    LeadOffer,
+    RoutingResult,
+    SaleResult,
+    Skip,
+    Tier,
+    Tree,
+)
+from pingtree.routing.ports import Answer, Bid, BuyerGateway, CapLedger, Rotation
+from pingtree.verticals.pii import ping_fields
+
+Candidate = flows.Candidate
+
+# Skip reasons, as they appear in a lead's timeline and in reports.
+INACTIVE = "inactive"
+BUYER_INACTIVE = "buyer_inactive"
+BLOCKED = "blocked"
+ALREADY_SOLD_TO_BUYER = "already_sold_to_buyer"
+FILTER = "filter"
+SCHEDULE = "schedule"
+CAP = "cap"
+CAP_REACHED = "cap_reached"
+DEADLINE = "deadline"
+NO_BID = "no_bid"
+BELOW_FLOOR = "below_floor"
+
+
+@dataclass
+class _Run:
+    """The state of one lead's routing."""
+
+    offer: LeadOffer
+    tree: Tree
+    deadline: float
+    blocked_buyers: Mapping[str, str]
+    result: RoutingResult = field(default_factory=RoutingResult)
+    sold_buyers: set[str] = field(default_factory=set)
+
+    @property
+    def done(self) -> bool:
+        return len(self.result.sales) >= self.tree.buyers_wanted
+
+
+class Router:
+    """Routes leads through ping trees. One instance serves every lead."""
+
+    def __init__(
+        self,
+        *,
+        gateway: BuyerGateway,
+        ledger: CapLedger,
+        clock: Clock,
+        rotation: Rotation | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.gateway = gateway
+        self.ledger = ledger
+        self.clock = clock
+        self.rotation = rotation or flows.MemoryRotation()
+        self.rng = rng or random.Random()  # noqa: S311 - an offer order, not a secret
+
+    async def route(
+        self,
+        offer: LeadOffer,
+        tree: Tree,
+        catalog: Catalog,
+        *,
+        deadline: float | None = None,
+        blocked_buyers: Mapping[str, str] | None = None,
+    ) -> RoutingResult:
+        """Offer the lead through the tree's tiers until sold, exhausted or out of time."""
+        if deadline is None:
+            deadline = self.clock.monotonic() + tree.max_processing_ms / 1000
+        run = _Run(offer, tree, deadline, blocked_buyers or {})
+        for tier in tree.tiers:
+            if run.done:
+                break
+            if self._time_left(run) <= 0:
+                run.result.timed_out = True
+                for entry in tier.campaigns:
+                    self._skip(run, tier, entry.campaign, DEADLINE, "maximum processing time reached")
+                continue
+            candidates = self._eligible(run, tier, catalog)
+            if tier.flow in (Flow.PARALLEL, Flow.PING_POST):
+                await self._auction(run, tier, candidates, catalog)
+            else:
+                await self._one_at_a_time(run, tier, self._order(tier, candidates), catalog)
+        if self._time_left(run) <= 0 and not run.done:
+            run.result.timed_out = True
+        return run.result
+
+    # --- eligibility ---------------------------------------------------------------------
+
+    def _eligible(self, run: _Run, tier: Tier, catalog: Catalog) -> list[Candidate]:
+        now = self.clock.now()
+        fields = run.offer.fields
+        out: list[Candidate] = []
+        for entry in tier.campaigns:
+            compiled = catalog.campaigns[entry.campaign]
+            campaign = compiled.campaign
+            buyer = catalog.buyers.get(campaign.buyer)
+            reason, detail = "", ""
+            if not campaign.active:
+                reason = INACTIVE
+            elif buyer is None or not buyer.active:
+                reason = BUYER_INACTIVE
+            elif campaign.buyer in run.blocked_buyers:
+                reason, detail = BLOCKED, run.blocked_buyers[campaign.buyer]
+            elif campaign.buyer in run.sold_buyers:
+                reason = ALREADY_SOLD_TO_BUYER
+            elif (failed := compiled.failed_filter(fields)) is not None:
+                reason, detail = FILTER, describe_filter(failed)
+            elif compiled.schedule is not None and not compiled.schedule.is_open(now):
+                reason, detail = SCHEDULE, f"outside schedule ({compiled.schedule.timezone})"
+            elif not run.offer.test and (full := self.ledger.room(campaign, now)) is not None:
+                reason, detail = CAP, full
+            if reason:
+                self._skip(run, tier, campaign.name, reason, detail)
+            else:
+                out.append((entry, campaign))
+        return out
+
+    def _order(self, tier: Tier, candidates: list[Candidate]) -> list[Candidate]:
+        if tier.flow is Flow.PRIORITY:
+            return flows.by_priority(candidates)
+        if tier.flow is Flow.PRICE:
+            return flows.by_price(candidates)
+        if tier.flow is Flow.WEIGHT:
+            return flows.by_weight(candidates, self.rng)
+        # even: rotate over the tier's whole list so that eligibility changes stay fair
+        start = self.rotation.next_start(tier.name, len(tier.campaigns))
+        rotated = flows.by_rotation(tier.campaigns, start)
+        position = {entry.campaign: i for i, entry in enumerate(rotated)}
+        return sorted(candidates, key=lambda c: position[c[1].name])
+
+    # --- offering ------------------------------------------------------------------------
+
+    async def _one_at_a_time(
+        self, run: _Run, tier: Tier, ordered: list[Candidate], catalog: Catalog
+    ) -> None:
+        for _entry, campaign in ordered:
+            if run.done:
+                return
+            if campaign.buyer in run.sold_buyers:
+                self._skip(run, tier, campaign.name, ALREADY_SOLD_TO_BUYER)
+                continue
+            bid: Bid | None = None
+            if campaign.delivery.ping is not None:
+                bid = await self._ask(run, tier, campaign, catalog)
+                if bid is None:
+                    continue
+            await self._sell(run, tier, campaign, bid)
+
+    async def _auction(
+        self, run: _Run, tier: Tier, candidates: list[Candidate], catalog: Catalog
+    ) -> None:
+        for bid, campaign in await self._bids(run, tier, candidates, catalog):
+            if run.done:
+                return
+            if campaign.buyer in run.sold_buyers:
+                self._skip(run, tier, campaign.name, ALREADY_SOLD_TO_BUYER)
+                continue
+            await self._sell(run, tier, campaign, bid)
+
+    async def _bids(
+        self, run: _Run, tier: Tier, candidates: list[Candidate], catalog: Catalog
+    ) -> list[tuple[Bid, Campaign]]:
+        """Ask every candidate at once; the bids at or over the floor, best first."""
+        asked = [c for _, c in candidates if c.delivery.ping is not None]
+        answers = await asyncio.gather(*(self._ask(run, tier, c, catalog) for c in asked))
+        bids = {c.name: b for c, b in zip(asked, answers, strict=True) if b is not None}
+        for _, campaign in candidates:
+            if campaign.delivery.ping is None and campaign.price.amount is not None:
+                bids[campaign.name] = Bid(campaign.name, campaign.price.amount, None)
+        ranks = {c.name: (e.rank, i) for i, (e, c) in enumerate(candidates)}
+        standing: list[tuple[Bid, Campaign]] = []
+        for _, campaign in candidates:
+            bid = bids.get(campaign.name)
+            if bid is None:
+                continue
+            floor = campaign.price.floor
+            if tier.flow is Flow.PING_POST:
+                floor = max(floor, tier.floor)
+            if bid.price < floor:
+                self._skip(run, tier, campaign.name, BELOW_FLOOR, f"bid {bid.price} < floor {floor}")
+                continue
+            standing.append((bid, campaign))
+        standing.sort(key=lambda bc: (-bc[0].price, ranks[bc[1].name]))
+        return standing
+
+    # --- inbound ping-post: the publisher pings first, then posts ----------------------
+
+    async def collect_bids(
+        self, offer: LeadOffer, tree: Tree, catalog: Catalog
+    ) -> tuple[list[tuple[str, Bid]], RoutingResult]:
+        """Every tier's eligible campaigns asked at once: (tier, bid) best first, and the record."""
+        run = _Run(offer, tree, self.clock.monotonic() + tree.max_processing_ms / 1000, {})
+        tiers = [(tier, self._eligible(run, tier, catalog)) for tier in tree.tiers]
+        found = await asyncio.gather(*(self._bids(run, t, c, catalog) for t, c in tiers))
+        ranked = [
+            (tier.name, bid, position)
+            for position, ((tier, _), standing) in enumerate(zip(tiers, found, strict=True))
+            for bid, _campaign in standing
+        ]
+        ranked.sort(key=lambda t: (-t[1].price, t[2]))
+        return [(tier_name, bid) for tier_name, bid, _ in ranked], run.result
+
+    async def sell_to_bids(
+        self,
+        offer: LeadOffer,
+        tree: Tree,
+        catalog: Catalog,
+        bids: list[tuple[str, Bid]],
+        *,
+        held: str | None = None,
+    ) -> RoutingResult:
+        """Post the full lead to the bids in order; the first bid's room is already held."""
+        run = _Run(offer, tree, self.clock.monotonic() + tree.max_processing_ms / 1000, {})
+        tiers = {tier.name: tier for tier in tree.tiers}
+        for i, (tier_name, bid) in enumerate(bids):
+            reservation = held if i == 0 else None
+            if run.done:
+                if reservation is not None:
+                    await self.ledger.release(reservation)
+                continue
+            tier = tiers[tier_name]
+            campaign = catalog.campaign(bid.campaign)
+            await self._sell(run, tier, campaign, bid, held=reservation)
+        return run.result
+
+    async def _ask(self, run: _Run, tier: Tier, campaign: Campaign, catalog: Catalog) -> Bid | None:
+        """Ping a campaign with non-PII fields; its bid, or None (recorded either way)."""
+        timeout = self._timeout(run, campaign)
+        if timeout <= 0:
+            self._skip(run, tier, campaign.name, DEADLINE, "no time left to ping")
+            return None
+        vertical = catalog.verticals[run.offer.vertical]
+        fields = ping_fields(vertical, run.offer.fields, campaign.delivery.ping_fields)
+        answer = await self.gateway.ping(
+            campaign, lead_id=run.offer.lead_id, fields=fields, test=run.offer.test, timeout=timeout
+        )
+        self._record(run, tier, campaign, "ping", answer)
+        if answer.outcome is not Outcome.ACCEPTED:
+            return None
+        if campaign.price.type is PriceType.FIXED:
+            assert campaign.price.amount is not None
+            return Bid(campaign.name, campaign.price.amount, answer.reference)
+        if answer.price is None:
+            self._skip(run, tier, campaign.name, NO_BID, "ping accepted without a price")
+            return None
+        return Bid(campaign.name, answer.price, answer.reference)
+
+    async def _sell(
+        self, run: _Run, tier: Tier, campaign: Campaign, bid: Bid | None, held: str | None = None
+    ) -> bool:
+        """Reserve cap room (unless held), post the full lead, and keep or give back the room."""
+        price = bid.price if bid is not None else campaign.price.amount
+        assert price is not None  # a bid campaign always has a ping, so a bid
+        timeout = self._timeout(run, campaign)
+        reservation: str | None = held
+        if timeout <= 0:
+            self._skip(run, tier, campaign.name, DEADLINE, "no time left to post")
+            if reservation is not None:
+                await self.ledger.release(reservation)
+            return False
+        if reservation is None and not run.offer.test:
+            reservation = await self.ledger.reserve(
+                campaign, lead_id=run.offer.lead_id, price=price, at=self.clock.now(), hold_s=timeout
+            )
+            if reservation is None:
+                self._skip(run, tier, campaign.name, CAP_REACHED, "cap filled by other leads")
+                return False
+        settled = False
+        try:
+            answer = await self.gateway.post(
+                campaign,
+                lead_id=run.offer.lead_id,
+                fields=run.offer.fields,
+                bid=bid,
+                test=run.offer.test,
+                timeout=timeout,
+            )
+            self._record(run, tier, campaign, "post", answer, price=price)
+            if answer.outcome is not Outcome.ACCEPTED:
+                return False
+            if reservation is not None:
+                await self.ledger.confirm(reservation, price=price)
+            settled = True
+            run.sold_buyers.add(campaign.buyer)
+            run.result.sales.append(
+                SaleResult(
+                    campaign=campaign.name,
+                    buyer=campaign.buyer,
+                    price=price,
+                    reference=answer.reference,
+                    redirect_url=answer.redirect_url,
+                    reservation_id=reservation,
+                    tier=tier.name,
+                )
+            )
+            return True
+        finally:
+            if reservation is not None and not settled:
+                await asyncio.shield(self.ledger.release(reservation))
+
+    # --- bookkeeping ---------------------------------------------------------------------
+
+    def _time_left(self, run: _Run) -> float:
+        return run.deadline - self.clock.monotonic()
+
+    def _timeout(self, run: _Run, campaign: Campaign) -> float:
+        return min(campaign.delivery.timeout_ms / 1000, self._time_left(run))
+
+    def _skip(self, run: _Run, tier: Tier, campaign: str, reason: str, detail: str = "") -> None:
+        run.result.skips.append(Skip(campaign=campaign, reason=reason, detail=detail, tier=tier.name))
+
+    def _record(
+        self,
+        run: _Run,
+        tier: Tier,
+        campaign: Campaign,
+        kind: str,
+        answer: Answer,
+        price: Decimal | None = None,
+    ) -> None:
+        started = self.clock.now() - timedelta(milliseconds=answer.duration_ms)
+        run.result.attempts.append(
+            Attempt(
+                campaign=campaign.name,
+                buyer=campaign.buyer,
+                kind=kind,
+                outcome=answer.outcome,
+                started_at=started,
+                duration_ms=answer.duration_ms,
+                price=answer.price if answer.price is not None else price,
+                reference=answer.reference,
+                reason=answer.reason,
+                redirect_url=answer.redirect_url,
+                request=answer.request,
+                response=answer.response,
+                tier=tier.name,
+            )
+        )
+

@@ -1,0 +1,160 @@
+"""Ping trees, and what routing a lead through one produced."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from pingtree.buyers.model import Outcome
+from pingtree.money import Money
+from pingtree.verticals.model import NAME_PATTERN
+
+
+class Flow(StrEnum):
+    """How a tier offers a lead to its campaigns (DOMAIN.md, the six flows)."""
+
+    PRIORITY = "priority"
+    PRICE = "price"
+    WEIGHT = "weight"
+    EVEN = "even"
+    PARALLEL = "parallel"
+    PING_POST = "ping_post"
+
+
+class LeadType(StrEnum):
+    """Sold to one buyer, or to up to N different buyers."""
+
+    EXCLUSIVE = "exclusive"
+    SHARED = "shared"
+
+
+class TierCampaign(BaseModel):
+    """A campaign's place in a tier."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    campaign: str
+    rank: int = Field(default=100, ge=0)
+    weight: int = Field(default=1, ge=1)
+
+
+class Tier(BaseModel):
+    """One step of a tree: campaigns and the flow that offers the lead to them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN)
+    flow: Flow
+    floor: Money = Decimal("0")
+    campaigns: list[TierCampaign] = Field(min_length=1)
+
+
+class Tree(BaseModel):
+    """An ordered list of tiers a lead goes through until it is sold."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN)
+    vertical: str
+    lead_type: LeadType = LeadType.EXCLUSIVE
+    max_buyers: int = Field(default=1, ge=1, le=50)
+    max_processing_ms: int = Field(default=5000, gt=0, le=300_000)
+    tiers: list[Tier] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _exclusive_sells_once(self) -> Tree:
+        if self.lead_type is LeadType.EXCLUSIVE and self.max_buyers != 1:
+            raise ValueError("an exclusive tree sells to one buyer: max_buyers must be 1")
+        return self
+
+    @property
+    def buyers_wanted(self) -> int:
+        """How many sales end the routing."""
+        return 1 if self.lead_type is LeadType.EXCLUSIVE else self.max_buyers
+
+
+class Route(BaseModel):
+    """Which tree a publisher's leads of a vertical go to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    publisher: str
+    vertical: str
+    tree: str
+    min_score: int = Field(default=0, ge=0, le=100, description="lowest risk score this route takes")
+
+
+# --- what routing produced ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LeadOffer:
+    """A lead as the routing core sees it."""
+
+    lead_id: str
+    vertical: str
+    publisher: str
+    fields: dict[str, Any]
+    test: bool = False
+
+
+@dataclass
+class Attempt:
+    """One ping or post to a campaign, with what came back."""
+
+    campaign: str
+    buyer: str
+    kind: str  # "ping" or "post"
+    outcome: Outcome
+    started_at: datetime
+    duration_ms: float
+    price: Decimal | None = None
+    reference: str | None = None
+    reason: str | None = None
+    redirect_url: str | None = None
+    request: dict[str, Any] = field(default_factory=dict)
+    response: dict[str, Any] = field(default_factory=dict)
+    tier: str | None = None
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A campaign that was considered and not offered the lead, and why."""
+
+    campaign: str
+    reason: str
+    detail: str = ""
+    tier: str | None = None
+
+
+@dataclass(frozen=True)
+class SaleResult:
+    """A campaign that bought the lead."""
+
+    campaign: str
+    buyer: str
+    price: Decimal
+    reference: str | None
+    redirect_url: str | None
+    reservation_id: str | None
+    tier: str
+
+
+@dataclass
+class RoutingResult:
+    """Everything routing did for one lead."""
+
+    sales: list[SaleResult] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+    skips: list[Skip] = field(default_factory=list)
+    timed_out: bool = False
+
+    @property
+    def revenue(self) -> Decimal:
+        """What the lead sold for, across buyers."""
+        return sum((s.price for s in self.sales), Decimal("0"))

@@ -1,0 +1,86 @@
+"""What the routing core needs from the world, as small protocols.
+
+The core imports no web framework and no database: the app hands in an HTTP gateway to
+buyers and a cap ledger backed by storage; tests hand in the same real ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from pingtree.buyers.model import Campaign, Outcome
+
+
+@dataclass
+class Answer:
+    """What a buyer answered to one ping or post, already read by its response rules."""
+
+    outcome: Outcome
+    duration_ms: float
+    price: Decimal | None = None
+    reference: str | None = None
+    reason: str | None = None
+    redirect_url: str | None = None
+    request: dict[str, Any] = field(default_factory=dict)
+    response: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Bid:
+    """A price a campaign offered in answer to a ping, with the buyer's id for it."""
+
+    campaign: str
+    price: Decimal
+    reference: str | None
+
+
+class BuyerGateway(Protocol):
+    """Sends pings and posts to buyers. A ping is only ever handed non-PII fields."""
+
+    async def ping(
+        self,
+        campaign: Campaign,
+        *,
+        lead_id: str,
+        fields: dict[str, Any],
+        test: bool,
+        timeout: float,
+    ) -> Answer: ...
+
+    async def post(
+        self,
+        campaign: Campaign,
+        *,
+        lead_id: str,
+        fields: dict[str, Any],
+        bid: Bid | None,
+        test: bool,
+        timeout: float,
+    ) -> Answer: ...
+
+
+class CapLedger(Protocol):
+    """Counts sales against caps. reserve() is the exact, atomic check; room() a fast hint."""
+
+    def room(self, campaign: Campaign, at: datetime) -> str | None:
+        """None when the campaign looks to have room, else why not ("daily cap 10 reached")."""
+
+    async def reserve(
+        self, campaign: Campaign, *, lead_id: str, price: Decimal, at: datetime, hold_s: float
+    ) -> str | None:
+        """A reservation id when cap room was taken for this lead, else None."""
+
+    async def confirm(self, reservation_id: str, *, price: Decimal) -> None:
+        """Turn a reservation into a sale at price."""
+
+    async def release(self, reservation_id: str) -> None:
+        """Give the room back (post rejected, errored or timed out)."""
+
+
+class Rotation(Protocol):
+    """Where an even tier starts its next rotation."""
+
+    def next_start(self, key: str, size: int) -> int: ...

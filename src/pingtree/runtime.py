@@ -1,0 +1,89 @@
+"""The running engine's parts, wired once: database, buyer gateway, cap ledger, router, config."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from pingtree.clock import Clock, SystemClock
+from pingtree.config.catalog import Catalog
+from pingtree.config.document import ConfigDocument
+from pingtree.config.store import current_version, load_document
+from pingtree.delivery.gateway import HttpGateway, new_session
+from pingtree.routing.engine import Router
+from pingtree.sales.ledger import SqlCapLedger
+from pingtree.settings import Settings
+from pingtree.storage.db import create_engine, sessions
+
+log = logging.getLogger("pingtree")
+
+
+class Runtime:
+    """Everything a lead's path needs, created at start-up and closed at shutdown."""
+
+    def __init__(
+        self, settings: Settings, *, clock: Clock | None = None, rng: random.Random | None = None
+    ) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.engine: AsyncEngine = create_engine(settings.database)
+        self.sessions: async_sessionmaker[AsyncSession] = sessions(self.engine)
+        self.ledger = SqlCapLedger(self.sessions, self.clock)
+        self.http: aiohttp.ClientSession | None = None
+        self._router: Router | None = None
+        self._rng = rng
+        self.catalog = Catalog.build(ConfigDocument())
+        self._watcher: asyncio.Task[None] | None = None
+
+    @property
+    def router(self) -> Router:
+        """The router; exists between start() and stop()."""
+        assert self._router is not None, "Runtime.start() was not called"
+        return self._router
+
+    async def start(self, *, watch: bool = True) -> None:
+        """Open the outbound session, load the configuration and start housekeeping."""
+        self.http = new_session(self.settings.http_connection_limit)
+        gateway = HttpGateway(self.http, self.clock)
+        self._router = Router(gateway=gateway, ledger=self.ledger, clock=self.clock, rng=self._rng)
+        await self.reload_config()
+        if watch:
+            self._watcher = asyncio.create_task(self._housekeeping(), name="pingtree-housekeeping")
+
+    async def stop(self) -> None:
+        """Close everything start() opened."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        if self.http is not None:
+            await self.http.close()
+        await self.engine.dispose()
+
+    async def reload_config(self) -> None:
+        """Load the stored configuration and make it the one in force."""
+        async with self.sessions() as session:
+            document, version = await load_document(session)
+        self.catalog = Catalog.build(document, version)
+        await self.ledger.refresh([c.campaign for c in self.catalog.campaigns.values()])
+
+    async def _housekeeping(self) -> None:
+        # Another process (or `pingtree apply`) may change the configuration; expired holds
+        # (unused inbound pings, a crash mid-post) must give their cap room back.
+        while True:
+            await asyncio.sleep(self.settings.config_poll_s)
+            try:
+                async with self.sessions() as session:
+                    version = await current_version(session)
+                if version != self.catalog.version:
+                    await self.reload_config()
+                else:
+                    await self.ledger.refresh([c.campaign for c in self.catalog.campaigns.values()])
+                await self.ledger.release_expired()
+            except Exception:  # housekeeping must outlive a passing database error
+                log.exception("housekeeping failed; retrying")

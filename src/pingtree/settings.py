@@ -1,0 +1,41 @@
+"""One typed Settings object, read from PINGTREE_* environment variables (or .env)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. See the configuration reference in README.md."""
+
+    model_config = SettingsConfigDict(env_prefix="PINGTREE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), description="where the SQLite database lives")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; default SQLite in data_dir. "
+        "PostgreSQL: postgresql+psycopg://user@host:5432/db",
+    )
+    admin_token: str | None = Field(
+        default=None, description="bearer token for /api/v1/admin; admin API is off when unset"
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    inbound_ping_ttl_s: float = Field(default=60.0, gt=0, description="how long a ping id is valid")
+    idempotency_wait_s: float = Field(
+        default=30.0, gt=0, description="how long a repeated Idempotency-Key waits for the first"
+    )
+    http_connection_limit: int = Field(default=1000, gt=0, description="outbound connection pool")
+    config_poll_s: float = Field(default=2.0, gt=0, description="how often to look for config changes")
+    demo_api_key: str | None = Field(default=None, description="API key the demo publisher gets")
+
+    @cached_property
+    def database(self) -> str:
+        """The database URL in force."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'pingtree.db').resolve()}"

@@ -1,0 +1,165 @@
+"""Every table. Money is integer cents; times are aware UTC."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from pingtree.storage.types import Cents, Json, UTCDateTime
+
+
+class Base(DeclarativeBase):
+    """The declarative base of pingtree's tables."""
+
+
+class ConfigResource(Base):
+    """One configured resource (vertical, publisher, buyer, campaign, tree, route)."""
+
+    __tablename__ = "config_resources"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(160), primary_key=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(Json)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ConfigState(Base):
+    """A version bumped on every configuration change, so every process reloads."""
+
+    __tablename__ = "config_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Lead(Base):
+    """A lead as received, and what became of it."""
+
+    __tablename__ = "leads"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    publisher: Mapped[str] = mapped_column(String(64), index=True)
+    vertical: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    test: Mapped[bool] = mapped_column(Boolean, default=False)
+    fields: Mapped[dict[str, Any]] = mapped_column(Json)
+    tree: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revenue: Mapped[Decimal] = mapped_column(Cents, default=Decimal(0))
+    payout: Mapped[Decimal] = mapped_column(Cents, default=Decimal(0))
+    redirect_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    timed_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    skips: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    risk_score: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    screening: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
+    inbound_ping_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+class AttemptRow(Base):
+    """One ping or post to a buyer, with request, response, outcome and timing."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (Index("ix_attempts_campaign_started", "campaign", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id"), index=True)
+    campaign: Mapped[str] = mapped_column(String(64))
+    buyer: Mapped[str] = mapped_column(String(64))
+    tier: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    outcome: Mapped[str] = mapped_column(String(16))
+    price: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    reference: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    redirect_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_ms: Mapped[float] = mapped_column(Float)
+    request: Mapped[dict[str, Any]] = mapped_column(Json)
+    response: Mapped[dict[str, Any]] = mapped_column(Json)
+    test: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Sale(Base):
+    """A lead sold to a campaign, at the price the buyer pays."""
+
+    __tablename__ = "sales"
+    __table_args__ = (Index("ix_sales_campaign_sold", "campaign", "sold_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id"), index=True)
+    publisher: Mapped[str] = mapped_column(String(64))
+    campaign: Mapped[str] = mapped_column(String(64))
+    buyer: Mapped[str] = mapped_column(String(64), index=True)
+    tier: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    price: Mapped[Decimal] = mapped_column(Cents)
+    payout: Mapped[Decimal] = mapped_column(Cents)
+    reference: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    sold_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    test: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CapCounter(Base):
+    """Leads and money taken by a campaign in one cap window (held reservations included)."""
+
+    __tablename__ = "cap_counters"
+
+    campaign: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    window: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    amount: Mapped[Decimal] = mapped_column(Cents, default=Decimal(0))
+
+
+class CapReservation(Base):
+    """Cap room held for a lead until its post is answered (or an inbound ping expires)."""
+
+    __tablename__ = "cap_reservations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    campaign: Mapped[str] = mapped_column(String(64))
+    lead_id: Mapped[str] = mapped_column(String(36))
+    price: Mapped[Decimal] = mapped_column(Cents)
+    windows: Mapped[list[list[str]]] = mapped_column(Json)
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class IdempotencyKey(Base):
+    """The first answer to a publisher's Idempotency-Key, returned again on repeats."""
+
+    __tablename__ = "idempotency_keys"
+
+    publisher: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    lead_id: Mapped[str] = mapped_column(String(36))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    answer: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InboundPing(Base):
+    """A publisher's ping: the price offered and the bids behind it, valid until expires_at."""
+
+    __tablename__ = "inbound_pings"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    publisher: Mapped[str] = mapped_column(String(64))
+    vertical: Mapped[str] = mapped_column(String(64))
+    fields: Mapped[dict[str, Any]] = mapped_column(Json)
+    bids: Mapped[list[dict[str, Any]]] = mapped_column(Json)
+    price: Mapped[Decimal] = mapped_column(Cents)
+    payout: Mapped[Decimal] = mapped_column(Cents)
+    reservation_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    status: Mapped[str] = mapped_column(String(12))
+    test: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lead_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
