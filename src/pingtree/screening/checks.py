@@ -177,8 +177,8 @@ def fake_phone_reason(national: str) -> str | None:
     if exchange == "555":
         if line.startswith("01"):
             return "555-01xx numbers are reserved for fiction"
-        # Outside 555-01xx the exchange is directory assistance and information
-        # services; it is not handed to subscribers.
+        # Outside 555-01xx the exchange holds directory assistance (555-1212) and a few
+        # information-service lines; no consumer has a 555 number of their own.
         return "555 numbers are not assigned to subscribers"
     subscriber = national[3:]
     if len(set(subscriber)) == 1:
@@ -251,9 +251,11 @@ def zip_table() -> dict[str, tuple[str, bool]]:
     return table
 
 
-_US_ZIP = re.compile(r"^(\d{5})(?:-?\d{4})?$")
+_US_ZIP = re.compile(r"^(\d{5})(?:-?\d{4})?$", re.ASCII)
 # Canada Post never uses D, F, I, O, Q or U, nor W and Z as the first letter.
-_CA_POSTAL = re.compile(r"^([ABCEGHJ-NPRSTVXY])\d[ABCEGHJ-NPRSTV-Z]\d[ABCEGHJ-NPRSTV-Z]\d$")
+_CA_POSTAL = re.compile(
+    r"^([ABCEGHJ-NPRSTVXY])\d[ABCEGHJ-NPRSTV-Z]\d[ABCEGHJ-NPRSTV-Z]\d$", re.ASCII
+)
 _CA_PROVINCE_BY_LETTER: dict[str, frozenset[str]] = {
     "A": frozenset({"NL"}),
     "B": frozenset({"NS"}),
@@ -352,10 +354,11 @@ def ip_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | 
     if any(address.version == net.version and address in net for net in _DOCUMENTATION):
         # 3fff::/20 (RFC 9637) is newer than Python 3.11's tables, hence the explicit list.
         return "documentation range"
-    if address.is_private:
-        return "private"
+    # Before is_private: Python files 240.0.0.0/4 under private, but it is reserved.
     if address.is_reserved:
         return "reserved"
+    if address.is_private:
+        return "private"
     if not address.is_global:
         return "not globally routable"
     return None

@@ -18,14 +18,11 @@ GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 
 def text(raw: object) -> str | None:
     """A lead value as stripped text, or None when absent or empty."""
-    if raw is None or isinstance(raw, bool):
+    if raw is None:
         return None
-    if isinstance(raw, str):
-        value = raw.strip()
-    elif isinstance(raw, int):
-        value = str(raw)
-    else:
-        return None
+    # Anything else present (a number, a list) is judged as text: a phone sent as a float
+    # must fail as invalid, not slip through as if it were missing.
+    value = raw.strip() if isinstance(raw, str) else str(raw).strip()
     return value or None
 
 

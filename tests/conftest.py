@@ -1,0 +1,72 @@
+"""Shared fixtures: real databases (SQLite and PostgreSQL), real buyer servers, the app."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from pingtree.storage.db import create_engine
+from pingtree.storage.migrate import upgrade
+from pingtree.storage.tables import Base
+
+POSTGRES_ENV = "PINGTREE_TEST_POSTGRES_URL"
+
+
+def _backends() -> list[str]:
+    return ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+def postgres_schema_url() -> Iterator[str | None]:
+    """A migrated schema of its own in the test PostgreSQL, or None when no DSN is set."""
+    dsn = os.environ.get(POSTGRES_ENV)
+    if not dsn:
+        if os.environ.get("CI"):
+            raise RuntimeError(f"{POSTGRES_ENV} must be set in CI: PostgreSQL is never skipped there")
+        yield None
+        return
+    schema = f"pt_test_{uuid.uuid4().hex[:10]}"
+    plain = dsn.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    url = f"{dsn}{'&' if '?' in dsn else '?'}options=-csearch_path%3D{schema}"
+    import asyncio
+
+    asyncio.run(upgrade(url))
+    yield url
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=_backends())
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_schema_url: str | None
+) -> AsyncIterator[str]:
+    """A migrated, empty database: a SQLite file, then the PostgreSQL test schema."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'pingtree.db'}"
+        await upgrade(url)
+        yield url
+        return
+    if postgres_schema_url is None:
+        pytest.skip(f"{POSTGRES_ENV} not set (never skipped in CI)")
+    yield postgres_schema_url
+    engine = create_engine(postgres_schema_url)
+    async with engine.begin() as conn:
+        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        await conn.execute(text(f"TRUNCATE {names}"))
+    await engine.dispose()
+
+
+@pytest.fixture
+async def sqlite_url(tmp_path: Path) -> str:
+    """A migrated SQLite database, for tests that are not about storage."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'pingtree.db'}"
+    await upgrade(url)
+    return url

@@ -1,0 +1,90 @@
+"""The engine under test: real simulator buyers, a real database, the app over ASGI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from pingtree.app import create_app
+from pingtree.config.document import ConfigDocument
+from pingtree.config.store import apply_document
+from pingtree.runtime import Runtime
+from pingtree.settings import Settings
+from pingtree.simulator import RunningSimulator, SimBuyer, SimulatorConfig, start_simulator
+from tests.factories import API_KEY, LEAD_FIELDS
+
+ADMIN_TOKEN = "admin-test-token"
+
+
+def sim_buyer(name: str, **behaviour: Any) -> SimBuyer:
+    """A simulated buyer: accepts everything, bids 10-20, answers at once unless told."""
+    settings: dict[str, Any] = {"bid_min": Decimal("10.00"), "bid_max": Decimal("20.00"), "seed": 7}
+    settings.update(behaviour)
+    return SimBuyer(name=name, **settings)
+
+
+class Harness:
+    """One engine: its simulator, runtime and an HTTP client to the app."""
+
+    def __init__(self, sim: RunningSimulator, rt: Runtime, client: httpx.AsyncClient) -> None:
+        self.sim = sim
+        self.rt = rt
+        self.client = client
+
+    def buyers(self, *buyers: SimBuyer) -> None:
+        """Serve these simulated buyers (replacing any of the same name)."""
+        for buyer in buyers:
+            self.sim.set_buyer(buyer)
+
+    async def configure(self, document: ConfigDocument) -> None:
+        """Apply a configuration and put it in force."""
+        async with self.rt.sessions() as session, session.begin():
+            await apply_document(session, document, now=self.rt.clock.now())
+        await self.rt.reload_config()
+
+    async def post_lead(
+        self, fields: dict[str, Any] | None = None, *, headers: dict[str, str] | None = None, **body: Any
+    ) -> httpx.Response:
+        """POST /api/v1/leads as the test publisher."""
+        payload = {"vertical": "auto", "fields": fields if fields is not None else LEAD_FIELDS, **body}
+        return await self.client.post(
+            "/api/v1/leads", json=payload, headers={"X-API-Key": API_KEY, **(headers or {})}
+        )
+
+    async def timeline(self, lead_id: str) -> dict[str, Any]:
+        """GET the lead's timeline as the publisher."""
+        response = await self.client.get(f"/api/v1/leads/{lead_id}", headers={"X-API-Key": API_KEY})
+        assert response.status_code == 200, response.text
+        data: dict[str, Any] = response.json()
+        return data
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[Harness]:
+    """An engine on each database backend."""
+    async for harness in _harness(database_url):
+        yield harness
+
+
+@pytest.fixture
+async def engine_sqlite(sqlite_url: str) -> AsyncIterator[Harness]:
+    """An engine on SQLite only, for behaviour that does not depend on storage."""
+    async for harness in _harness(sqlite_url):
+        yield harness
+
+
+async def _harness(url: str) -> AsyncIterator[Harness]:
+    sim = await start_simulator(SimulatorConfig(port=0, buyers=[sim_buyer("placeholder")]))
+    settings = Settings(database_url=url, admin_token=ADMIN_TOKEN, inbound_ping_ttl_s=2.0)
+    rt = Runtime(settings)
+    await rt.start(watch=False)
+    app = create_app(settings, runtime=rt)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://pingtree.test") as client:
+        yield Harness(sim, rt, client)
+    await rt.stop()
+    await sim.stop()

@@ -1,0 +1,130 @@
+"""Caps are exact under concurrency, on SQLite and PostgreSQL; money is exact to the cent."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from pingtree.storage.tables import CapCounter, CapReservation, Sale
+from tests.engine.conftest import Harness, sim_buyer
+from tests.factories import campaign, document, tier
+
+
+async def _sales(h: Harness, name: str) -> int:
+    async with h.rt.sessions() as session:
+        return int(
+            await session.scalar(select(func.count()).select_from(Sale).where(Sale.campaign == name))
+            or 0
+        )
+
+
+async def test_200_concurrent_leads_against_cap_10_sell_exactly_10(engine: Harness) -> None:
+    engine.buyers(sim_buyer("capped", latency_ms_min=5, latency_ms_max=20), sim_buyer("overflow"))
+    await engine.configure(
+        document(
+            [
+                campaign("capped", engine.sim, price="20.00", caps={"daily": 10}),
+                campaign("overflow", engine.sim, price="1.00"),
+            ],
+            [tier("t1", "priority", ["capped"]), tier("t2", "priority", ["overflow"])],
+        )
+    )
+    answers = await asyncio.gather(*(engine.post_lead() for _ in range(200)))
+    assert all(a.status_code == 200 for a in answers), answers[0].text
+    statuses = [a.json()["status"] for a in answers]
+    assert statuses.count("sold") == 200  # nothing lost: the rest cascade to overflow
+    assert await _sales(engine, "capped") == 10
+    assert await _sales(engine, "overflow") == 190
+    assert len(engine.sim.received("capped")) == 10  # never even posted an 11th
+    async with engine.rt.sessions() as session:
+        counter = await session.scalar(select(CapCounter).where(CapCounter.campaign == "capped"))
+    assert counter is not None and counter.count == 10
+    assert counter.amount == Decimal("200.00")
+
+
+async def test_budget_cap_in_money(engine: Harness) -> None:
+    engine.buyers(sim_buyer("spender"), sim_buyer("overflow"))
+    await engine.configure(
+        document(
+            [
+                campaign("spender", engine.sim, price="12.50", caps={"budget": {"daily": "50.00"}}),
+                campaign("overflow", engine.sim, price="1.00"),
+            ],
+            [tier("t1", "priority", ["spender", "overflow"])],
+        )
+    )
+    answers = await asyncio.gather(*(engine.post_lead() for _ in range(12)))
+    assert [a.json()["status"] for a in answers].count("sold") == 12
+    assert await _sales(engine, "spender") == 4  # 4 x 12.50 = 50.00 exactly; a 5th would exceed
+
+
+async def test_rejected_post_releases_its_reservation(engine: Harness) -> None:
+    engine.buyers(sim_buyer("picky", accept_rate=0.0), sim_buyer("overflow"))
+    await engine.configure(
+        document(
+            [
+                campaign("picky", engine.sim, price="5.00", caps={"daily": 1}),
+                campaign("overflow", engine.sim, price="1.00"),
+            ],
+            [tier("t1", "priority", ["picky", "overflow"])],
+        )
+    )
+    for _ in range(3):
+        assert (await engine.post_lead()).json()["status"] == "sold"
+    # Each lead was offered to picky: the cap of 1 was never used up by rejections.
+    assert len(engine.sim.received("picky")) == 3
+    async with engine.rt.sessions() as session:
+        counter = await session.scalar(select(CapCounter).where(CapCounter.campaign == "picky"))
+        statuses = set((await session.scalars(select(CapReservation.status))).all())
+    assert counter is not None and counter.count == 0 and counter.amount == Decimal("0.00")
+    assert statuses == {"released"}
+
+
+async def test_timed_out_post_releases_its_reservation(engine: Harness) -> None:
+    engine.buyers(sim_buyer("slow", hang_rate=1.0), sim_buyer("overflow"))
+    await engine.configure(
+        document(
+            [
+                campaign("slow", engine.sim, price="5.00", caps={"daily": 1}, timeout_ms=200),
+                campaign("overflow", engine.sim, price="1.00"),
+            ],
+            [tier("t1", "priority", ["slow", "overflow"])],
+        )
+    )
+    answer = (await engine.post_lead()).json()
+    assert answer["status"] == "sold"
+    story = await engine.timeline(answer["lead_id"])
+    assert [(a["campaign"], a["outcome"]) for a in story["attempts"]] == [
+        ("slow", "timeout"),
+        ("overflow", "accepted"),
+    ]
+    async with engine.rt.sessions() as session:
+        counter = await session.scalar(select(CapCounter).where(CapCounter.campaign == "slow"))
+    assert counter is not None and counter.count == 0
+
+
+async def test_test_leads_count_in_no_cap_or_sale(engine: Harness) -> None:
+    engine.buyers(sim_buyer("capped"))
+    await engine.configure(
+        document(
+            [campaign("capped", engine.sim, price="20.00", caps={"daily": 1})],
+            [tier("t1", "priority", ["capped"])],
+        )
+    )
+    for _ in range(3):
+        answer = (await engine.post_lead(test=True)).json()
+        assert answer["status"] == "sold" and answer["test"] is True
+    received = engine.sim.received("capped")
+    assert len(received) == 3
+    assert all(r.header("X-Pingtree-Test") == "1" for r in received)
+    # The real lead still finds the whole cap free.
+    assert (await engine.post_lead()).json()["status"] == "sold"
+    async with engine.rt.sessions() as session:
+        real_sales = await session.scalar(
+            select(func.count()).select_from(Sale).where(Sale.test.is_(False))
+        )
+        counter = await session.scalar(select(CapCounter).where(CapCounter.campaign == "capped"))
+    assert real_sales == 1
+    assert counter is not None and counter.count == 1
