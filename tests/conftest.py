@@ -28,7 +28,9 @@ def postgres_schema_url() -> Iterator[str | None]:
     dsn = os.environ.get(POSTGRES_ENV)
     if not dsn:
         if os.environ.get("CI"):
-            raise RuntimeError(f"{POSTGRES_ENV} must be set in CI: PostgreSQL is never skipped there")
+            raise RuntimeError(
+                f"{POSTGRES_ENV} must be set in CI: PostgreSQL is never skipped there"
+            )
         yield None
         return
     schema = f"pt_test_{uuid.uuid4().hex[:10]}"

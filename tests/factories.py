@@ -87,7 +87,9 @@ def campaign(
     return spec
 
 
-def tier(name: str, flow: str, campaigns: list[str | dict[str, Any]], **extra: Any) -> dict[str, Any]:
+def tier(
+    name: str, flow: str, campaigns: list[str | dict[str, Any]], **extra: Any
+) -> dict[str, Any]:
     """A tier; campaigns are names or {campaign, rank, weight} dicts."""
     entries = [{"campaign": c} if isinstance(c, str) else c for c in campaigns]
     return {"name": name, "flow": flow, "campaigns": entries, **extra}

@@ -66,7 +66,11 @@ def _install_error_handlers(app: FastAPI) -> None:
             loc = tuple(p for p in err["loc"] if p != "body")
             where = format_loc(loc)
             reasons.append(
-                {"code": "invalid_request", "field": where or None, "message": f"{where}: {err['msg']}"}
+                {
+                    "code": "invalid_request",
+                    "field": where or None,
+                    "message": f"{where}: {err['msg']}",
+                }
             )
         return JSONResponse({"lead_id": None, "status": "rejected", "reasons": reasons}, 422)
 

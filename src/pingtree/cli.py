@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +14,9 @@ from pingtree.config.errors import ConfigError
 from pingtree.config.store import Plan
 from pingtree.settings import Settings
 
-app = typer.Typer(help="pingtree: lead intake, screening and ping tree distribution.", no_args_is_help=True)
+app = typer.Typer(
+    help="pingtree: lead intake, screening and ping tree distribution.", no_args_is_help=True
+)
 
 FileArg = Annotated[Path, typer.Argument(help="a configuration YAML file")]
 
@@ -74,8 +75,12 @@ def validate(file: FileArg) -> None:
 @app.command()
 def apply(
     file: FileArg,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan, change nothing")] = False,
-    keep: Annotated[bool, typer.Option("--keep", help="keep resources the file leaves out")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="print the plan, change nothing")
+    ] = False,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="keep resources the file leaves out")
+    ] = False,
 ) -> None:
     """Make the stored configuration equal the file (idempotent); prints the plan."""
     from pingtree.config.files import load_file

@@ -30,7 +30,9 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="how long a repeated Idempotency-Key waits for the first"
     )
     http_connection_limit: int = Field(default=1000, gt=0, description="outbound connection pool")
-    config_poll_s: float = Field(default=2.0, gt=0, description="how often to look for config changes")
+    config_poll_s: float = Field(
+        default=2.0, gt=0, description="how often to look for config changes"
+    )
     demo_api_key: str | None = Field(default=None, description="API key the demo publisher gets")
 
     @cached_property

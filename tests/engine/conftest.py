@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -47,10 +48,18 @@ class Harness:
         await self.rt.reload_config()
 
     async def post_lead(
-        self, fields: dict[str, Any] | None = None, *, headers: dict[str, str] | None = None, **body: Any
+        self,
+        fields: dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        **body: Any,
     ) -> httpx.Response:
         """POST /api/v1/leads as the test publisher."""
-        payload = {"vertical": "auto", "fields": fields if fields is not None else LEAD_FIELDS, **body}
+        payload = {
+            "vertical": "auto",
+            "fields": fields if fields is not None else LEAD_FIELDS,
+            **body,
+        }
         return await self.client.post(
             "/api/v1/leads", json=payload, headers={"X-API-Key": API_KEY, **(headers or {})}
         )
@@ -80,7 +89,7 @@ async def engine_sqlite(sqlite_url: str) -> AsyncIterator[Harness]:
 async def _harness(url: str) -> AsyncIterator[Harness]:
     sim = await start_simulator(SimulatorConfig(port=0, buyers=[sim_buyer("placeholder")]))
     settings = Settings(database_url=url, admin_token=ADMIN_TOKEN, inbound_ping_ttl_s=2.0)
-    rt = Runtime(settings)
+    rt = Runtime(settings, rng=random.Random(20261125))
     await rt.start(watch=False)
     app = create_app(settings, runtime=rt)
     transport = httpx.ASGITransport(app=app)

@@ -15,7 +15,9 @@ from tests.factories import campaign, document, tier
 async def _sales(h: Harness, name: str) -> int:
     async with h.rt.sessions() as session:
         return int(
-            await session.scalar(select(func.count()).select_from(Sale).where(Sale.campaign == name))
+            await session.scalar(
+                select(func.count()).select_from(Sale).where(Sale.campaign == name)
+            )
             or 0
         )
 

@@ -49,6 +49,7 @@ def test_field_rule_from_yaml_shape() -> None:
         ({"check": "field_rule", "field": "x"}, "at least one of"),
         ({"check": "field_rule", "field": "x", "min": 5, "max": 1}, "min must be <= max"),
         ({"check": "role_email", "max": 3}, "only for field_rule"),
+        ({"check": "role_email", "in": ["a"]}, "parameters in are only for field_rule"),
         ({"check": "invalid_zip", "state_field": "st"}, "state_field only applies"),
         ({"check": "role_email", "penalty": 101}, "less than or equal to 100"),
         ({"check": "role_email", "action": "drop"}, "Input should be"),
@@ -115,6 +116,7 @@ def test_overlay_publisher_on_vertical() -> None:
                 {"check": "role_email"},
                 {"check": "invalid_ip"},
                 {"check": "field_rule", "field": "credit_score", "min": 600},
+                {"check": "field_rule", "field": "infractions", "max": 2},
             ],
             "reject_below": 30,
             "dedup": {"window_hours": 48},
@@ -126,6 +128,7 @@ def test_overlay_publisher_on_vertical() -> None:
                 {"check": "role_email", "action": "reject"},
                 {"check": "invalid_ip", "enabled": False},
                 {"check": "field_rule", "field": "credit_score", "min": 650},
+                {"check": "field_rule", "field": "infractions", "enabled": False},
                 {"check": "fake_phone"},
             ],
             "review_below": 60,
@@ -136,6 +139,7 @@ def test_overlay_publisher_on_vertical() -> None:
     assert by_key[(Code.ROLE_EMAIL, None)].action is Action.REJECT
     assert not by_key[(Code.INVALID_IP, None)].enabled
     assert by_key[(Code.FIELD_RULE, "credit_score")].min == Decimal("650")
+    assert not by_key[(Code.FIELD_RULE, "infractions")].enabled
     assert (Code.FAKE_PHONE, None) in by_key
     # Unset in the override: the vertical's values stay.
     assert merged.reject_below == 30

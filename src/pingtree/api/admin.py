@@ -11,8 +11,8 @@ from sqlalchemy import select
 from pingtree.api.deps import AdminDep, RuntimeDep
 from pingtree.config.document import KINDS, ConfigDocument, Kind, resource_key
 from pingtree.config.files import parse_document
-from pingtree.config.store import delete_resource, load_document, put_resource
 from pingtree.config.store import apply_document as apply_plan
+from pingtree.config.store import delete_resource, load_document, put_resource
 from pingtree.intake.errors import refuse
 from pingtree.leads import repository
 from pingtree.leads.schemas import Timeline

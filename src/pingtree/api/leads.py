@@ -47,7 +47,9 @@ async def get_lead(lead_id: str, rt: RuntimeDep, publisher: PublisherDep) -> Tim
 
 
 @router.post("/pings", response_model=InboundPingAnswer)
-async def post_ping(ping: InboundPingIn, rt: RuntimeDep, publisher: PublisherDep) -> InboundPingAnswer:
+async def post_ping(
+    ping: InboundPingIn, rt: RuntimeDep, publisher: PublisherDep
+) -> InboundPingAnswer:
     """Ping with non-PII fields; get the price and a ping id valid for a set time."""
     return await inbound.take_ping(rt, publisher, ping)
 

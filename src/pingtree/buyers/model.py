@@ -62,9 +62,9 @@ class Filter(Strict):
             raise ValueError(f"{op.value} needs a non-empty values list")
         if op is FilterOp.RANGE and self.min is None and self.max is None:
             raise ValueError("range needs min and/or max")
-        if op is FilterOp.RANGE and self.min is not None and self.max is not None:
-            if self.min > self.max:
-                raise ValueError("range min must be <= max")
+        low, high = self.min, self.max
+        if op is FilterOp.RANGE and low is not None and high is not None and low > high:
+            raise ValueError("range min must be <= max")
         if op is FilterOp.REGEX:
             if not self.pattern:
                 raise ValueError("regex needs pattern")
@@ -226,7 +226,9 @@ class ResponseRule(Extract):
 
     @model_validator(mode="after")
     def _one_test(self) -> ResponseRule:
-        tests = [t for t in (self.equals, self.contains, self.matches, self.exists) if t is not None]
+        tests = [
+            t for t in (self.equals, self.contains, self.matches, self.exists) if t is not None
+        ]
         if len(tests) != 1:
             raise ValueError("a rule needs exactly one of equals, contains, matches, exists")
         if self.matches is not None:

@@ -74,7 +74,10 @@ def reference_errors(doc: ConfigDocument) -> list[tuple[str, str]]:
         for j, flt in enumerate(c.filters):
             if vertical.field(flt.field) is None:
                 errors.append(
-                    (f"{at}.filters[{j}].field", f"vertical {c.vertical!r} has no field {flt.field!r}")
+                    (
+                        f"{at}.filters[{j}].field",
+                        f"vertical {c.vertical!r} has no field {flt.field!r}",
+                    )
                 )
         for j, name in enumerate(c.delivery.ping_fields or []):
             spec = vertical.field(name)
@@ -98,9 +101,10 @@ def reference_errors(doc: ConfigDocument) -> list[tuple[str, str]]:
                 if campaign is None:
                     errors.append((path, f"unknown campaign {entry.campaign!r}"))
                 elif campaign.vertical != t.vertical:
-                    errors.append(
-                        (path, f"campaign is for vertical {campaign.vertical!r}, tree for {t.vertical!r}")
+                    wrong = (
+                        f"campaign is for vertical {campaign.vertical!r}, tree for {t.vertical!r}"
                     )
+                    errors.append((path, wrong))
 
     for i, r in enumerate(doc.routes):
         at = f"routes[{i}]"

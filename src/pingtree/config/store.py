@@ -138,7 +138,9 @@ async def put_resource(
     except ValidationError as exc:
         raise ConfigError(issues_from_validation(exc)) from None
     document, _ = await load_document(session)
-    items = [i for i in getattr(document, kind) if resource_key(kind, i) != resource_key(kind, item)]
+    items = [
+        i for i in getattr(document, kind) if resource_key(kind, i) != resource_key(kind, item)
+    ]
     data = document.model_dump(mode="json", exclude_none=True)
     data[kind] = [_stored_spec(i) for i in items] + [spec]
     candidate = parse_document(data)

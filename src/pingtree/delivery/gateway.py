@@ -45,7 +45,9 @@ class HttpGateway:
     ) -> Answer:
         """Ask for a bid with non-PII fields (the caller has already removed PII)."""
         assert campaign.delivery.ping is not None
-        return await self._send(campaign, campaign.delivery.ping, fields, lead_id, None, test, timeout)
+        return await self._send(
+            campaign, campaign.delivery.ping, fields, lead_id, None, test, timeout
+        )
 
     async def post(
         self,
@@ -85,9 +87,13 @@ class HttpGateway:
         try:
             response = await self._exchange(request, timeout)
         except TimeoutError:
-            return self._failed(request, started, Outcome.TIMEOUT, f"no answer within {timeout:.3f}s")
+            return self._failed(
+                request, started, Outcome.TIMEOUT, f"no answer within {timeout:.3f}s"
+            )
         except aiohttp.ClientConnectorError as exc:
-            return self._failed(request, started, Outcome.ERROR, f"connection failed: {exc.os_error}")
+            return self._failed(
+                request, started, Outcome.ERROR, f"connection failed: {exc.os_error}"
+            )
         except (aiohttp.ClientError, ValueError) as exc:
             return self._failed(request, started, Outcome.ERROR, f"{type(exc).__name__}: {exc}")
         duration = (self.clock.monotonic() - started) * 1000

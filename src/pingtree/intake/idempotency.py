@@ -24,7 +24,9 @@ def fingerprint(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def claim_row(publisher: str, key: str, lead_id: str, body_hash: str, clock: Clock) -> IdempotencyKey:
+def claim_row(
+    publisher: str, key: str, lead_id: str, body_hash: str, clock: Clock
+) -> IdempotencyKey:
     """The row that claims a key; inserted in the same transaction as the lead."""
     return IdempotencyKey(
         publisher=publisher, key=key, lead_id=lead_id, fingerprint=body_hash, created_at=clock.now()
@@ -44,7 +46,9 @@ async def first_answer(
         async with sessions() as session:
             row = await session.get(IdempotencyKey, (publisher, key))
         if row is None:
-            raise refuse(409, "idempotency_conflict", "the first request with this key failed; retry")
+            raise refuse(
+                409, "idempotency_conflict", "the first request with this key failed; retry"
+            )
         if row.fingerprint != body_hash:
             raise refuse(
                 422, "idempotency_key_reused", "this Idempotency-Key was used for a different lead"
@@ -73,5 +77,3 @@ def is_key_conflict(exc: IntegrityError) -> bool:
     """Whether an insert failed because the key was already claimed."""
     text = str(exc.orig).lower()
     return "idempotency_keys" in text or "unique" in text or "duplicate key" in text
-
-

@@ -151,9 +151,11 @@ async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> L
 
     offer = LeadOffer(lead.id, vertical.name, publisher.name, fields, lead.test)
     result = await rt.router.sell_to_bids(offer, tree, rt.catalog, bids, held=reservation)
-    reasons = [] if result.sales else [
-        Reason(code="no_buyer_accepted", message="the bidders declined the full lead")
-    ]
+    reasons = (
+        []
+        if result.sales
+        else [Reason(code="no_buyer_accepted", message="the bidders declined the full lead")]
+    )
     payout = promised if result.sales else Decimal(0)
     _status, answer = await finish(rt, lead, publisher, tree, result, reasons, None, payout=payout)
     return answer

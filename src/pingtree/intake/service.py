@@ -37,7 +37,9 @@ def publisher_for_key(rt: Runtime, api_key: str | None) -> Publisher:
     return publisher
 
 
-def route_for(rt: Runtime, publisher: Publisher, vertical_name: str) -> tuple[Vertical, Route, Tree]:
+def route_for(
+    rt: Runtime, publisher: Publisher, vertical_name: str
+) -> tuple[Vertical, Route, Tree]:
     """The vertical, route and tree a publisher's lead of a vertical goes to."""
     vertical = rt.catalog.verticals.get(vertical_name)
     if vertical is None:
@@ -60,7 +62,10 @@ def invalid_fields(errors: list[FieldError]) -> IntakeRefused:
     """One 422 naming every bad field."""
     return IntakeRefused(
         422,
-        [Reason(code="invalid_field", field=e.field, message=f"{e.field} {e.message}") for e in errors],
+        [
+            Reason(code="invalid_field", field=e.field, message=f"{e.field} {e.message}")
+            for e in errors
+        ],
     )
 
 
@@ -117,7 +122,9 @@ async def _store(
             session.add(lead)
             if key is not None:
                 await session.flush()
-                session.add(idempotency.claim_row(publisher.name, key, lead.id, body_hash, rt.clock))
+                session.add(
+                    idempotency.claim_row(publisher.name, key, lead.id, body_hash, rt.clock)
+                )
     except IntegrityError as exc:
         if key is not None and idempotency.is_key_conflict(exc):
             return False
@@ -141,7 +148,13 @@ async def finish(
     async with rt.sessions() as session, session.begin():
         lead = await session.merge(lead)
         repository.record_routing(
-            session, lead, result, payout=payout, tree=tree.name, now=rt.clock.now(), reasons=reasons
+            session,
+            lead,
+            result,
+            payout=payout,
+            tree=tree.name,
+            now=rt.clock.now(),
+            reasons=reasons,
         )
         answer = LeadAnswer(
             lead_id=lead.id,

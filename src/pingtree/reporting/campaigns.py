@@ -76,7 +76,14 @@ async def campaign_stats(session: AsyncSession, since: datetime | None) -> list[
         attempts
     ):
         stats[campaign] = CampaignStats(
-            campaign, buyer, int(pings), int(offered), 0, int(errors), int(timeouts), int(rejections)
+            campaign,
+            buyer,
+            int(pings),
+            int(offered),
+            0,
+            int(errors),
+            int(timeouts),
+            int(rejections),
         )
     for campaign, buyer, sold, revenue in await session.execute(sales):
         row = stats.setdefault(campaign, CampaignStats(campaign, buyer))

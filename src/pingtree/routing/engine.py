@@ -79,7 +79,7 @@ class Router:
         self.ledger = ledger
         self.clock = clock
         self.rotation = rotation or flows.MemoryRotation()
-        self.rng = rng or random.Random()  # noqa: S311 - an offer order, not a secret
+        self.rng = rng or random.Random()
 
     async def route(
         self,
@@ -100,7 +100,9 @@ class Router:
             if self._time_left(run) <= 0:
                 run.result.timed_out = True
                 for entry in tier.campaigns:
-                    self._skip(run, tier, entry.campaign, DEADLINE, "maximum processing time reached")
+                    self._skip(
+                        run, tier, entry.campaign, DEADLINE, "maximum processing time reached"
+                    )
                 continue
             candidates = self._eligible(run, tier, catalog)
             if tier.flow in (Flow.PARALLEL, Flow.PING_POST):
@@ -204,7 +206,9 @@ class Router:
             if tier.flow is Flow.PING_POST:
                 floor = max(floor, tier.floor)
             if bid.price < floor:
-                self._skip(run, tier, campaign.name, BELOW_FLOOR, f"bid {bid.price} < floor {floor}")
+                self._skip(
+                    run, tier, campaign.name, BELOW_FLOOR, f"bid {bid.price} < floor {floor}"
+                )
                 continue
             standing.append((bid, campaign))
         standing.sort(key=lambda bc: (-bc[0].price, ranks[bc[1].name]))
@@ -287,7 +291,11 @@ class Router:
             return False
         if reservation is None and not run.offer.test:
             reservation = await self.ledger.reserve(
-                campaign, lead_id=run.offer.lead_id, price=price, at=self.clock.now(), hold_s=timeout
+                campaign,
+                lead_id=run.offer.lead_id,
+                price=price,
+                at=self.clock.now(),
+                hold_s=timeout,
             )
             if reservation is None:
                 self._skip(run, tier, campaign.name, CAP_REACHED, "cap filled by other leads")
@@ -334,7 +342,9 @@ class Router:
         return min(campaign.delivery.timeout_ms / 1000, self._time_left(run))
 
     def _skip(self, run: _Run, tier: Tier, campaign: str, reason: str, detail: str = "") -> None:
-        run.result.skips.append(Skip(campaign=campaign, reason=reason, detail=detail, tier=tier.name))
+        run.result.skips.append(
+            Skip(campaign=campaign, reason=reason, detail=detail, tier=tier.name)
+        )
 
     def _record(
         self,
@@ -363,4 +373,3 @@ class Router:
                 tier=tier.name,
             )
         )
-

@@ -92,7 +92,14 @@ DEFAULT_PENALTY: dict[Code, int] = {
     Code.LOW_SCORE: 0,
 }
 
-_RULE_PARAMS = ("min", "max", "in_values", "not_in", "required")
+# Attribute name -> the name a policy file writes.
+_RULE_PARAMS = {
+    "min": "min",
+    "max": "max",
+    "in_values": "in",
+    "not_in": "not_in",
+    "required": "required",
+}
 
 
 class CheckConfig(BaseModel):
@@ -143,12 +150,14 @@ class CheckConfig(BaseModel):
         if self.check is Code.FIELD_RULE:
             if self.field is None:
                 raise ValueError("field_rule needs a field")
-            if self.min is None and self.max is None and not self.in_values and not self.not_in:
+            # A disabled entry only switches a base rule off in an overlay: no rule needed.
+            has_rule = self.min is not None or self.max is not None
+            if self.enabled and not (has_rule or self.in_values or self.not_in):
                 raise ValueError("field_rule needs at least one of min, max, in, not_in")
             if self.min is not None and self.max is not None and self.min > self.max:
                 raise ValueError("min must be <= max")
         else:
-            used = [name for name in _RULE_PARAMS if name in self.model_fields_set]
+            used = [_RULE_PARAMS[name] for name in _RULE_PARAMS if name in self.model_fields_set]
             if used:
                 raise ValueError(f"parameters {', '.join(used)} are only for field_rule")
         if self.state_field is not None and self.check not in (

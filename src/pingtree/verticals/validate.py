@@ -12,13 +12,9 @@ from typing import Any
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from pingtree.screening.regions import CA_PROVINCES, US_STATES
 from pingtree.verticals.model import FieldSpec, FieldType, Vertical
 
-US_STATES = frozenset(
-    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH "
-    "NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR GU VI AS MP".split()
-)
-CA_PROVINCES = frozenset("AB BC MB NB NL NS NT NU ON PE QC SK YT".split())
 _ZIP = re.compile(r"^\d{5}(-\d{4})?$")
 
 

@@ -1,0 +1,790 @@
+"""Engine benchmark: pingtree under load against simulated buyers, next to a bare-aiohttp floor.
+
+Three processes: the buyer simulator (`pingtree buyers-sim`), the app (`pingtree serve`,
+uvicorn) and this script, which is the load generator and also runs the floor: the same
+fan-out to the same simulator made by plain aiohttp with no engine in between.
+
+Scenarios (see bench/README.md for the choices):
+  ping_post  one ping_post tier over 10 buyers (20-50 ms, bid on 90% of pings, accept 90%)
+  priority   one priority tier over 10 direct-post buyers, each accepting 30%, so a lead
+             cascades ~3.2 posts on average
+  hang       a 500 ms tree whose buyers hang on 20-30% of requests; every lead must be
+             answered within max_processing_ms + 50 ms
+
+Run: .venv/bin/python bench/engine.py [--leads N] [--concurrency C] [--db sqlite|postgres|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import platform
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+import yaml
+
+BIN = Path(sys.executable).parent
+PINGTREE = str(BIN / "pingtree")
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG_SCHEMA = "bench_engine"
+ADMIN_TOKEN = "bench-admin-token"
+KEYS = {
+    "ping_post": "bench-key-ping-post-000000",
+    "priority": "bench-key-priority-0000000",
+    "hang": "bench-key-hanging-buyers-00",
+}
+BUYERS = 10
+HANG_MAX_MS = 500
+HANG_SLACK_MS = 50
+THROUGHPUT_RATIO_TARGET = 0.6
+OVERHEAD_TARGET_MS = 10.0
+PING_FLOOR = Decimal("1.00")
+STATES = ["CA", "TX", "NY", "FL", "IL", "PA", "OH", "GA", "NC", "MI", "AZ", "WA"]
+ZIPS = ["90012", "94103", "10001", "33101", "60601", "19103", "44101", "30301", "85001"]
+CREDIT = ["excellent", "good", "fair", "poor"]
+PII = ("first_name", "last_name", "email", "phone")
+
+
+# --- the setup: simulated buyers and the engine's configuration ---------------------------
+
+
+def simulator_config(port: int) -> dict[str, Any]:
+    """Three groups of 10 buyers, all 20-50 ms: pp* (auction), pr* (direct), hg* (hanging)."""
+    buyers: list[dict[str, Any]] = []
+    latency = {"latency_ms_min": 20, "latency_ms_max": 50}
+    for i in range(BUYERS):
+        buyers.append(
+            {"name": f"pp{i}", "bid_min": "5.00", "bid_max": "50.00", "no_bid_rate": 0.1}
+            | {"accept_rate": 0.9, "seed": 100 + i}
+            | latency
+        )
+    for i in range(BUYERS):
+        price = f"{30 - i}.00"
+        buyers.append(
+            {"name": f"pr{i}", "bid_min": price, "bid_max": price, "accept_rate": 0.3}
+            | {"seed": 200 + i}
+            | latency
+        )
+    for i in range(BUYERS):
+        # hg0-4 are pinged (ping_post tier, 200 ms timeout), hg5-9 posted one by one with a
+        # timeout longer than the whole tree, so a hang there runs into the lead's deadline.
+        hang = 0.2 if i < 5 else 0.3
+        buyers.append(
+            {"name": f"hg{i}", "bid_min": "5.00", "bid_max": "50.00", "accept_rate": 0.5}
+            | {"hang_rate": hang, "seed": 300 + i}
+            | latency
+        )
+    return {"host": "127.0.0.1", "port": port, "buyers": buyers, "max_received": 1000}
+
+
+JSON_PING = {
+    "rules": [
+        {"source": "json", "path": "$.status", "equals": "bid", "outcome": "accepted"},
+        {"source": "json", "path": "$.status", "equals": "no_bid", "outcome": "rejected"},
+    ],
+    "price": {"source": "json", "path": "$.price"},
+    "reference": {"source": "json", "path": "$.bid_id"},
+    "reason": {"source": "json", "path": "$.reason"},
+}
+JSON_POST = {
+    "rules": [
+        {"source": "json", "path": "$.status", "equals": "accepted", "outcome": "accepted"},
+        {"source": "json", "path": "$.status", "equals": "duplicate", "outcome": "duplicate"},
+        {"source": "json", "path": "$.status", "equals": "rejected", "outcome": "rejected"},
+    ],
+    "price": {"source": "json", "path": "$.price"},
+    "reference": {"source": "json", "path": "$.lead_id"},
+    "reason": {"source": "json", "path": "$.reason"},
+    "redirect_url": {"source": "json", "path": "$.redirect_url"},
+}
+
+
+def engine_config(sim: str, *, caps: bool) -> dict[str, Any]:
+    """Vertical, three publishers (one per scenario), 30 campaigns, three trees."""
+    filters = [
+        {"field": "state", "op": "in", "values": STATES},
+        {"field": "age", "op": "range", "min": 18, "max": 99},
+    ]
+    cap = {"caps": {"daily": 1_000_000}} if caps else {}
+
+    def campaign(buyer: str, price: dict[str, Any], timeout_ms: int, ping: bool) -> dict[str, Any]:
+        delivery: dict[str, Any] = {
+            "timeout_ms": timeout_ms,
+            "post": {"url": f"{sim}/buyers/{buyer}/post", "response": JSON_POST},
+        }
+        if ping:
+            delivery["ping"] = {"url": f"{sim}/buyers/{buyer}/ping", "response": JSON_PING}
+        return {
+            "name": buyer,
+            "buyer": buyer,
+            "vertical": "bench",
+            "filters": filters,
+            "price": price,
+            "delivery": delivery,
+        } | cap
+
+    bid = {"type": "bid", "floor": "1.00"}
+    campaigns = [campaign(f"pp{i}", bid, 1000, True) for i in range(BUYERS)]
+    campaigns += [
+        campaign(f"pr{i}", {"type": "fixed", "amount": f"{30 - i}.00"}, 1000, False)
+        for i in range(BUYERS)
+    ]
+    campaigns += [campaign(f"hg{i}", bid, 200, True) for i in range(5)]
+    campaigns += [
+        campaign(f"hg{i}", {"type": "fixed", "amount": "10.00"}, 2000, False)
+        for i in range(5, BUYERS)
+    ]
+
+    def auction(name: str, names: list[str]) -> dict[str, Any]:
+        return {
+            "name": name,
+            "flow": "ping_post",
+            "floor": str(PING_FLOOR),
+            "campaigns": [{"campaign": n} for n in names],
+        }
+
+    def priority(name: str, names: list[str]) -> dict[str, Any]:
+        entries = [{"campaign": n, "rank": r + 1} for r, n in enumerate(names)]
+        return {"name": name, "flow": "priority", "campaigns": entries}
+
+    trees = [
+        {
+            "name": "ping-post",
+            "vertical": "bench",
+            "max_processing_ms": 5000,
+            "tiers": [auction("auction", [f"pp{i}" for i in range(BUYERS)])],
+        },
+        {
+            "name": "priority",
+            "vertical": "bench",
+            "max_processing_ms": 5000,
+            "tiers": [priority("direct", [f"pr{i}" for i in range(BUYERS)])],
+        },
+        {
+            "name": "hang",
+            "vertical": "bench",
+            "max_processing_ms": HANG_MAX_MS,
+            "tiers": [
+                auction("auction", [f"hg{i}" for i in range(5)]),
+                priority("direct", [f"hg{i}" for i in range(5, BUYERS)]),
+            ],
+        },
+    ]
+    publishers = [
+        {"name": f"bench-{name.replace('_', '-')}", "api_key": key}
+        | {"payout": {"type": "revenue_share", "percent": 70}}
+        for name, key in KEYS.items()
+    ]
+    tree_of = {"ping_post": "ping-post", "priority": "priority", "hang": "hang"}
+    return {
+        "verticals": [
+            {
+                "name": "bench",
+                "fields": [
+                    {"name": "first_name", "required": True, "pii": True},
+                    {"name": "last_name", "required": True, "pii": True},
+                    {"name": "email", "type": "email", "required": True, "pii": True},
+                    {"name": "phone", "type": "phone", "required": True, "pii": True},
+                    {"name": "zip", "type": "zip", "required": True},
+                    {"name": "state", "type": "state", "required": True},
+                    {"name": "age", "type": "integer", "required": True, "min": 18, "max": 100},
+                    {"name": "credit_rating", "enum": CREDIT},
+                ],
+            }
+        ],
+        "publishers": publishers,
+        "buyers": [{"name": f"{g}{i}"} for g in ("pp", "pr", "hg") for i in range(BUYERS)],
+        "campaigns": campaigns,
+        "trees": trees,
+        "routes": [
+            {"publisher": f"bench-{s.replace('_', '-')}", "vertical": "bench", "tree": t}
+            for s, t in tree_of.items()
+        ],
+    }
+
+
+def lead_fields(run: str, i: int) -> dict[str, Any]:
+    """A valid, distinct lead (unique email and phone, in case dedup screening is on)."""
+    return {
+        "first_name": "Dana",
+        "last_name": f"Bench{i}",
+        "email": f"lead-{run}-{i}@example.com",
+        "phone": f"(213) 624-{i % 10000:04d}",
+        "zip": ZIPS[i % len(ZIPS)],
+        "state": STATES[i % len(STATES)],
+        "age": 21 + i % 60,
+        "credit_rating": CREDIT[i % len(CREDIT)],
+    }
+
+
+# --- measurements ---------------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    """One lead as the client saw it."""
+
+    latency_ms: float
+    status: str
+    lead_id: str | None = None
+    critical_ms: float | None = None  # time spent waiting for buyers on the lead's path
+
+
+@dataclass
+class Run:
+    """One scenario's load: every sample and the wall time it took."""
+
+    name: str
+    samples: list[Sample] = field(default_factory=list)
+    wall_s: float = 0.0
+    errors: int = 0
+
+    @property
+    def throughput(self) -> float:
+        return len(self.samples) / self.wall_s if self.wall_s else 0.0
+
+    def latencies(self) -> list[float]:
+        return [s.latency_ms for s in self.samples]
+
+    def overheads(self) -> list[float]:
+        return [s.latency_ms - s.critical_ms for s in self.samples if s.critical_ms is not None]
+
+    def statuses(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for s in self.samples:
+            out[s.status] = out.get(s.status, 0) + 1
+        return dict(sorted(out.items()))
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-th percentile (linear interpolation); nan when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+async def drive(
+    name: str,
+    n: int,
+    concurrency: int,
+    max_s: float,
+    one: Callable[[int], Awaitable[Sample]],
+) -> Run:
+    """Run `one(i)` for i < n with `concurrency` workers; stop starting new ones after max_s."""
+    run = Run(name)
+    counter = itertools.count()
+    started = time.perf_counter()
+    stop_at = started + max_s
+
+    async def worker() -> None:
+        while True:
+            i = next(counter)
+            if i >= n or time.perf_counter() > stop_at:
+                return
+            try:
+                run.samples.append(await one(i))
+            except (aiohttp.ClientError, TimeoutError, ValueError, KeyError) as exc:
+                run.errors += 1
+                if run.errors <= 3:
+                    print(f"  {name}: request failed: {type(exc).__name__}: {exc}", flush=True)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    run.wall_s = time.perf_counter() - started
+    return run
+
+
+def client(concurrency: int) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=concurrency * 12, limit_per_host=0)
+    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30))
+
+
+async def engine_load(
+    base: str, scenario: str, run_id: str, n: int, concurrency: int, max_s: float
+) -> Run:
+    """POST n leads to the engine at fixed concurrency."""
+    url = f"{base}/api/v1/leads"
+    headers = {"X-API-Key": KEYS[scenario]}
+    async with client(concurrency) as session:
+
+        async def one(i: int) -> Sample:
+            body = {"vertical": "bench", "fields": lead_fields(run_id, i)}
+            t0 = time.perf_counter()
+            async with session.post(url, json=body, headers=headers) as resp:
+                data = await resp.json(content_type=None)
+            latency = (time.perf_counter() - t0) * 1000
+            status = data.get("status") if resp.status == 200 else f"http_{resp.status}"
+            return Sample(latency, str(status), data.get("lead_id"))
+
+        return await drive(f"{scenario}", n, concurrency, max_s, one)
+
+
+# --- the floor: the same fan-out, bare aiohttp, no engine ----------------------------------
+
+
+async def floor_load(
+    sim: str, scenario: str, run_id: str, n: int, concurrency: int, max_s: float
+) -> Run:
+    """The same requests the engine makes for a lead, made directly (no app, no database)."""
+    timeout = aiohttp.ClientTimeout(total=1.0)
+    async with client(concurrency) as session:
+
+        async def call(
+            url: str, body: dict[str, Any], headers: dict[str, str]
+        ) -> tuple[Any, float]:
+            t0 = time.perf_counter()
+            async with session.post(url, json=body, headers=headers, timeout=timeout) as resp:
+                data = await resp.json(content_type=None)
+            return data, (time.perf_counter() - t0) * 1000
+
+        async def ping_post(i: int) -> Sample:
+            t0 = time.perf_counter()
+            lead_id = str(uuid.uuid4())
+            fields = lead_fields(run_id, i)
+            ping = {k: v for k, v in fields.items() if k not in PII} | {"lead_id": lead_id}
+            names = [f"pp{b}" for b in range(BUYERS)]
+            answers = await asyncio.gather(
+                *(call(f"{sim}/buyers/{b}/ping", ping, {}) for b in names)
+            )
+            critical = max(ms for _, ms in answers)
+            bids = [
+                (Decimal(data["price"]), -k, name, data["bid_id"])
+                for k, (name, (data, _)) in enumerate(zip(names, answers, strict=True))
+                if data.get("status") == "bid" and Decimal(data["price"]) >= PING_FLOOR
+            ]
+            bids.sort(reverse=True)
+            status = "unsold"
+            for _price, _, name, bid_id in bids:
+                body = fields | {"lead_id": lead_id, "bid_id": bid_id}
+                data, ms = await call(f"{sim}/buyers/{name}/post", body, {"X-Bid-Id": bid_id})
+                critical += ms
+                if data.get("status") == "accepted":
+                    status = "sold"
+                    break
+            return Sample((time.perf_counter() - t0) * 1000, status, lead_id, critical)
+
+        async def priority(i: int) -> Sample:
+            t0 = time.perf_counter()
+            lead_id = str(uuid.uuid4())
+            body = lead_fields(run_id, i) | {"lead_id": lead_id}
+            critical, status = 0.0, "unsold"
+            for b in range(BUYERS):
+                data, ms = await call(f"{sim}/buyers/pr{b}/post", body, {})
+                critical += ms
+                if data.get("status") == "accepted":
+                    status = "sold"
+                    break
+            return Sample((time.perf_counter() - t0) * 1000, status, lead_id, critical)
+
+        one = ping_post if scenario == "ping_post" else priority
+        return await drive(f"floor {scenario}", n, concurrency, max_s, one)
+
+
+# --- processes --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def wait_http(
+    url: str, proc: subprocess.Popen[bytes], log: Path, limit_s: float = 60
+) -> None:
+    """Poll url until it answers 200; fail with the process log if it died or never did."""
+    deadline = time.monotonic() + limit_s
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"process exited ({proc.returncode}):\n{tail(log)}")
+            with contextlib.suppress(aiohttp.ClientError, OSError):
+                async with session.get(url) as resp:
+                    if resp.status == 200:
+                        return
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up in {limit_s:.0f}s:\n{tail(log)}")
+
+
+def tail(log: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def start(cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a process this script started (SIGTERM, then SIGKILL after 15 s)."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+# --- databases ------------------------------------------------------------------------------
+
+
+@dataclass
+class Database:
+    """Where one engine run keeps its data."""
+
+    name: str
+    url: str | None  # None: the default SQLite file in the data dir
+    data_dir: Path
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PINGTREE_")}
+        env["PINGTREE_DATA_DIR"] = str(self.data_dir)
+        env["PINGTREE_ADMIN_TOKEN"] = ADMIN_TOKEN
+        if self.url is not None:
+            env["PINGTREE_DATABASE_URL"] = self.url
+        return env
+
+    def attempts(self, lead_ids: set[str]) -> dict[str, list[tuple[str, str, float]]]:
+        """(tier, kind, duration_ms) of every attempt of the given leads, in order."""
+        sql = "SELECT lead_id, tier, kind, duration_ms FROM {} ORDER BY id"
+        if self.url is None:
+            with contextlib.closing(sqlite3.connect(self.data_dir / "pingtree.db")) as conn:
+                rows = conn.execute(sql.format("attempts")).fetchall()
+        else:
+            import psycopg
+
+            with psycopg.connect(plain_pg(self.url)) as conn:
+                rows = conn.execute(sql.format(f"{PG_SCHEMA}.attempts")).fetchall()
+        out: dict[str, list[tuple[str, str, float]]] = {}
+        for lead_id, tier, kind, duration in rows:
+            if lead_id in lead_ids:
+                out.setdefault(lead_id, []).append((tier, kind, float(duration)))
+        return out
+
+
+def plain_pg(url: str) -> str:
+    """A libpq URL (no SQLAlchemy driver, no query) from a SQLAlchemy one."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme.split("+")[0], parts.netloc, parts.path, "", ""))
+
+
+def prepare_postgres(base_url: str) -> str:
+    """A fresh schema of our own; the engine URL that uses it."""
+    import psycopg
+
+    with psycopg.connect(plain_pg(base_url), autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
+        conn.execute(f"CREATE SCHEMA {PG_SCHEMA}")
+    parts = urlsplit(base_url)
+    query = f"options=-csearch_path%3D{PG_SCHEMA}"
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def critical_ms(scenario: str, attempts: list[tuple[str, str, float]]) -> float:
+    """Time the lead had to wait for buyers: per tier, the slowest ping, then each post."""
+    total = 0.0
+    pings: dict[str, float] = {}
+    for tier, kind, duration in attempts:
+        if kind == "ping":
+            pings[tier] = max(pings.get(tier, 0.0), duration)
+        else:
+            total += duration
+    return total + sum(pings.values())
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+@dataclass
+class EngineResult:
+    db: str
+    runs: dict[str, Run] = field(default_factory=dict)
+    skipped: str | None = None
+
+
+async def run_engine(
+    db: Database, sim: str, work: Path, args: argparse.Namespace, run_id: str
+) -> EngineResult:
+    result = EngineResult(db.name)
+    env = db.env()
+    config = work / f"engine-{db.name}.yaml"
+    config.write_text(yaml.safe_dump(engine_config(sim, caps=not args.no_caps), sort_keys=False))
+    applied = subprocess.run(
+        [PINGTREE, "apply", str(config)], env=env, cwd=work, capture_output=True, text=True
+    )
+    if applied.returncode != 0:
+        raise RuntimeError(f"pingtree apply failed:\n{applied.stdout}\n{applied.stderr}")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = work / f"app-{db.name}.log"
+    app = start([PINGTREE, "serve", "--host", "127.0.0.1", "--port", str(port)], env, work, log)
+    try:
+        await wait_http(f"{base}/openapi.json", app, log)
+        for scenario in ("ping_post", "priority"):
+            await engine_load(base, scenario, f"{run_id}w", args.warmup, args.concurrency, 30)
+        for scenario in ("ping_post", "priority"):
+            print(f"  {db.name}: {scenario} x{args.leads} ...", flush=True)
+            run = await engine_load(
+                base, scenario, f"{run_id}{db.name}", args.leads, args.concurrency, args.max_seconds
+            )
+            result.runs[scenario] = run
+        print(f"  {db.name}: hanging buyers x{args.hang_leads} ...", flush=True)
+        result.runs["hang"] = await engine_load(
+            base, "hang", f"{run_id}{db.name}h", args.hang_leads, args.concurrency, args.max_seconds
+        )
+    finally:
+        stop(app)
+    if app.returncode not in (0, -15):
+        print(f"  app exited with {app.returncode}:\n{tail(log)}", flush=True)
+    for scenario in ("ping_post", "priority"):
+        run = result.runs[scenario]
+        found = db.attempts({s.lead_id for s in run.samples if s.lead_id})
+        for s in run.samples:
+            if s.lead_id in found:
+                s.critical_ms = critical_ms(scenario, found[s.lead_id])
+    return result
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def report(floors: dict[str, Run], engines: list[EngineResult], args: argparse.Namespace) -> str:
+    rows: list[tuple[str, str, str, str, str]] = []
+    for scenario in ("ping_post", "priority"):
+        f = floors[scenario]
+        fl = f.latencies()
+        rows.append(
+            (
+                f"floor {scenario}",
+                "throughput, p50/p99",
+                f"{f.throughput:7.1f}/s  {pct(fl, 50):5.1f}/{pct(fl, 99):5.1f} ms",
+                f"sold {f.statuses().get('sold', 0)}/{len(f.samples)}",
+                "",
+            )
+        )
+        rows.append(
+            (
+                "",
+                "client overhead p50/p99",
+                f"{pct(f.overheads(), 50):.1f}/{pct(f.overheads(), 99):.1f} ms",
+                "(latency - buyer wait, no engine)",
+                "",
+            )
+        )
+    for res in engines:
+        if res.skipped:
+            rows.append((f"{res.db}", "skipped", res.skipped, "", "SKIP"))
+            continue
+        for scenario in ("ping_post", "priority"):
+            run, f = res.runs[scenario], floors[scenario]
+            lat, over = run.latencies(), run.overheads()
+            ratio = run.throughput / f.throughput if f.throughput else 0.0
+            target = THROUGHPUT_RATIO_TARGET * f.throughput
+            name = f"{scenario} / {res.db}"
+            rows.append(
+                (
+                    name,
+                    "throughput",
+                    f"{run.throughput:7.1f}/s  (x{ratio:.2f} of floor)",
+                    f">= {target:.1f}/s (0.6 x floor {f.throughput:.1f}/s)",
+                    verdict(ratio >= THROUGHPUT_RATIO_TARGET),
+                )
+            )
+            rows.append(
+                (
+                    "",
+                    "latency p50/p99",
+                    f"{pct(lat, 50):5.1f}/{pct(lat, 99):5.1f} ms",
+                    f"floor {pct(f.latencies(), 50):.1f}/{pct(f.latencies(), 99):.1f} ms",
+                    "info",
+                )
+            )
+            p99 = pct(over, 99)
+            rows.append(
+                (
+                    "",
+                    "overhead p50/p99",
+                    f"{pct(over, 50):5.1f}/{p99:5.1f} ms",
+                    f"p99 < {OVERHEAD_TARGET_MS:.0f} ms ({len(over)}/{len(run.samples)} leads)",
+                    verdict(p99 < OVERHEAD_TARGET_MS and len(over) == len(run.samples)),
+                )
+            )
+            statuses = ", ".join(f"{k} {v}" for k, v in run.statuses().items())
+            if run.errors:
+                statuses += f", errors {run.errors}"
+            rows.append(("", "outcomes", statuses, f"floor sold {f.statuses().get('sold', 0)}", ""))
+        hang = res.runs["hang"]
+        lat = hang.latencies()
+        limit = HANG_MAX_MS + HANG_SLACK_MS
+        late = sum(1 for v in lat if v > limit)
+        rows.append(
+            (
+                f"hang / {res.db}",
+                "worst answer",
+                f"{max(lat, default=float('nan')):5.1f} ms (p99 {pct(lat, 99):.1f}, late {late})",
+                f"<= {limit} ms (max_processing {HANG_MAX_MS} + {HANG_SLACK_MS})",
+                verdict(late == 0 and hang.errors == 0 and bool(lat)),
+            )
+        )
+        statuses = ", ".join(f"{k} {v}" for k, v in hang.statuses().items())
+        if hang.errors:
+            statuses += f", errors {hang.errors}"
+        rows.append(("", "outcomes", statuses, "", ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    head = ("scenario", "metric", "value", "baseline / target", "result")
+    widths = [max(w, len(h)) for w, h in zip(widths, head, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    caps = "off" if args.no_caps else "on (daily 1,000,000 per campaign)"
+    lines.append(
+        f"\nleads {args.leads} per scenario (hang {args.hang_leads}), concurrency "
+        f"{args.concurrency}, warm-up {args.warmup}, caps {caps}"
+    )
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--leads", type=int, default=1000, help="leads per scenario (default 1000)")
+    p.add_argument("--concurrency", type=int, default=32, help="leads in flight (default 32)")
+    p.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    p.add_argument("--hang-leads", type=int, default=300, help="leads in the hang scenario")
+    p.add_argument("--warmup", type=int, default=100, help="unmeasured leads per scenario")
+    p.add_argument("--max-seconds", type=float, default=60, help="stop a scenario after this")
+    p.add_argument("--no-caps", action="store_true", help="campaigns without caps")
+    p.add_argument(
+        "--postgres-url",
+        default=os.environ.get("PINGTREE_BENCH_POSTGRES_URL")
+        or os.environ.get("PINGTREE_TEST_POSTGRES_URL")
+        or DEFAULT_PG,
+    )
+    p.add_argument("--json", type=Path, help="also write every figure to this file")
+    return p.parse_args(argv)
+
+
+async def main(args: argparse.Namespace) -> int:
+    run_id = uuid.uuid4().hex[:8]
+    with tempfile.TemporaryDirectory(prefix="pingtree-bench-") as tmp:
+        work = Path(tmp)
+        sim_port = free_port()
+        sim = f"http://127.0.0.1:{sim_port}"
+        sim_file = work / "simulator.yaml"
+        sim_file.write_text(yaml.safe_dump(simulator_config(sim_port), sort_keys=False))
+        sim_log = work / "simulator.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PINGTREE_")}
+        simulator = start(
+            [PINGTREE, "buyers-sim", "--config", str(sim_file), "--port", str(sim_port)],
+            env,
+            work,
+            sim_log,
+        )
+        try:
+            await wait_http(f"{sim}/health", simulator, sim_log)
+            print(f"simulator on {sim} (pid {simulator.pid})", flush=True)
+            floors: dict[str, Run] = {}
+            for scenario in ("ping_post", "priority"):
+                await floor_load(sim, scenario, f"{run_id}fw", args.warmup, args.concurrency, 30)
+                print(f"  floor: {scenario} x{args.leads} ...", flush=True)
+                floors[scenario] = await floor_load(
+                    sim, scenario, f"{run_id}f", args.leads, args.concurrency, args.max_seconds
+                )
+            engines: list[EngineResult] = []
+            wanted = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+            for name in wanted:
+                data_dir = work / f"data-{name}"
+                data_dir.mkdir()
+                url: str | None = None
+                if name == "postgres":
+                    try:
+                        url = prepare_postgres(args.postgres_url)
+                    except Exception as exc:
+                        engines.append(EngineResult(name, skipped=f"PostgreSQL unreachable: {exc}"))
+                        continue
+                engines.append(
+                    await run_engine(Database(name, url, data_dir), sim, work, args, run_id)
+                )
+        finally:
+            stop(simulator)
+    print()
+    print(f"pingtree engine benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}, {machine()}")
+    print(report(floors, engines, args))
+    if args.json:
+        args.json.write_text(json.dumps(dump(floors, engines, args), indent=1))
+    return 0
+
+
+def machine() -> str:
+    model = platform.processor() or "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} CPUs, {model}, Python {platform.python_version()}"
+
+
+def dump(
+    floors: dict[str, Run], engines: list[EngineResult], args: argparse.Namespace
+) -> dict[str, Any]:
+    def summary(run: Run) -> dict[str, Any]:
+        lat, over = run.latencies(), run.overheads()
+        return {
+            "leads": len(run.samples),
+            "errors": run.errors,
+            "wall_s": run.wall_s,
+            "throughput": run.throughput,
+            "latency_ms": {q: pct(lat, q) for q in (50, 90, 99, 100)},
+            "overhead_ms": {q: pct(over, q) for q in (50, 90, 99, 100)},
+            "statuses": run.statuses(),
+        }
+
+    return {
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "floors": {k: summary(v) for k, v in floors.items()},
+        "engines": {
+            e.db: {"skipped": e.skipped} | {k: summary(v) for k, v in e.runs.items()}
+            for e in engines
+        },
+        "mean_critical_ms": {
+            e.db: {
+                k: statistics.fmean([s.critical_ms for s in v.samples if s.critical_ms] or [0])
+                for k, v in e.runs.items()
+            }
+            for e in engines
+        },
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(parse_args())))

@@ -1,0 +1,86 @@
+"""The console's pages: dashboard, lead timeline, buyers report, configuration in force."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from pingtree.console.auth import OperatorDep
+from pingtree.console.render import page
+from pingtree.leads.repository import timeline
+from pingtree.reporting.campaigns import campaign_stats
+from pingtree.reporting.today import day_start, day_totals, latest_leads
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+Period = Literal["today", "7d", "30d", "all"]
+PERIODS: tuple[Period, ...] = ("today", "7d", "30d", "all")
+
+
+@router.get("", response_class=HTMLResponse)
+async def dashboard(request: Request, rt: OperatorDep) -> HTMLResponse:
+    """Today's totals and the newest leads."""
+    async with rt.sessions() as session:
+        totals = await day_totals(session, rt.clock.now())
+        leads = await latest_leads(session)
+    return page(request, "dashboard.html", {"nav": "dashboard", "totals": totals, "leads": leads})
+
+
+@router.get("/partials/leads", response_class=HTMLResponse)
+async def leads_table(request: Request, rt: OperatorDep) -> HTMLResponse:
+    """Only the newest-leads table, for the dashboard's HTMX poll."""
+    async with rt.sessions() as session:
+        leads = await latest_leads(session)
+    return page(request, "_leads.html", {"leads": leads})
+
+
+@router.get("/partials/today", response_class=HTMLResponse)
+async def today_cards(request: Request, rt: OperatorDep) -> HTMLResponse:
+    """Only today's totals, for the dashboard's HTMX poll."""
+    async with rt.sessions() as session:
+        totals = await day_totals(session, rt.clock.now())
+    return page(request, "_today.html", {"totals": totals})
+
+
+@router.get("/leads/{lead_id}", response_class=HTMLResponse)
+async def lead_page(request: Request, lead_id: str, rt: OperatorDep) -> HTMLResponse:
+    """Everything about one lead."""
+    async with rt.sessions() as session:
+        found = await timeline(session, lead_id)
+    if found is None:
+        return page(request, "not_found.html", {"lead_id": lead_id}, status_code=404)
+    return page(request, "lead.html", {"nav": "dashboard", "t": found})
+
+
+@router.get("/buyers", response_class=HTMLResponse)
+async def buyers(request: Request, rt: OperatorDep, period: Period = "today") -> HTMLResponse:
+    """Per-campaign results over a period."""
+    now = rt.clock.now()
+    since = {
+        "today": day_start(now),
+        "7d": now - timedelta(days=7),
+        "30d": now - timedelta(days=30),
+        "all": None,
+    }[period]
+    async with rt.sessions() as session:
+        stats = await campaign_stats(session, since)
+    context = {
+        "nav": "buyers",
+        "stats": stats, "period": period, "periods": PERIODS, "since": since}
+    return page(request, "buyers.html", context)
+
+
+@router.get("/config", response_class=HTMLResponse)
+async def config(request: Request, rt: OperatorDep) -> HTMLResponse:
+    """The configuration in force, read-only."""
+    catalog = rt.catalog
+    context = {
+        "nav": "config",
+        "doc": catalog.document,
+        "version": catalog.version,
+        "campaigns": {c.name: c for c in catalog.document.campaigns},
+    }
+    return page(request, "config.html", context)

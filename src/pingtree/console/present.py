@@ -1,0 +1,111 @@
+"""Turning stored values into text an operator reads: money, times, bodies, config rules."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from pingtree.buyers.model import Campaign, Caps, Filter, FilterOp, Schedule
+from pingtree.publishers.model import Payout, PayoutType
+
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "cookie"})
+MASK = "***"
+
+
+def money(value: Decimal | None) -> str:
+    """An amount with thousands separators and two decimals; a dash when there is none."""
+    if value is None:
+        return "–"
+    return f"{value:,.2f}"
+
+
+def percent(value: Decimal | None) -> str:
+    """A fraction as a percentage with one decimal; a dash when there is none."""
+    if value is None:
+        return "–"
+    return f"{value * 100:.1f}%"
+
+
+def when(value: datetime | None) -> str:
+    """A UTC timestamp to the second."""
+    if value is None:
+        return "–"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def pretty(body: Any) -> str:
+    """A body for a <pre>: JSON indented (parsed first when it is a JSON string), else as is."""
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return body
+        if isinstance(body, str):
+            return body
+    return json.dumps(body, indent=2, sort_keys=True, default=str, ensure_ascii=False)
+
+
+def masked_headers(headers: Any) -> dict[str, str]:
+    """Headers with credentials replaced by ***, whatever the stored record holds."""
+    if not isinstance(headers, dict):
+        return {}
+    return {
+        str(k): MASK if str(k).lower() in SECRET_HEADERS else str(v) for k, v in headers.items()
+    }
+
+
+def describe_filter(flt: Filter) -> str:
+    """One filter as a short sentence."""
+    op = flt.op
+    if op is FilterOp.EQUALS:
+        return f"{flt.field} = {flt.value}"
+    if op in (FilterOp.IN, FilterOp.NOT_IN, FilterOp.ZIP_LIST):
+        values = flt.values or []
+        shown = ", ".join(values[:10]) + (f" … (+{len(values) - 10})" if len(values) > 10 else "")
+        word = {FilterOp.IN: "in", FilterOp.NOT_IN: "not in", FilterOp.ZIP_LIST: "ZIP in"}[op]
+        return f"{flt.field} {word} [{shown}]"
+    if op is FilterOp.RANGE:
+        low = "" if flt.min is None else f"{flt.min} ≤ "
+        high = "" if flt.max is None else f" ≤ {flt.max}"
+        return f"{low}{flt.field}{high}"
+    if op is FilterOp.REGEX:
+        return f"{flt.field} ~ /{flt.pattern}/"
+    return f"{flt.field} present"
+
+
+def describe_caps(caps: Caps) -> str:
+    """Count and budget limits per period, or 'none'."""
+    parts = []
+    for period, count, budget in caps.limits():
+        limits = [f"{count} leads"] if count is not None else []
+        if budget is not None:
+            limits.append(money(budget))
+        parts.append(f"{period}: {' / '.join(limits)}")
+    return "; ".join(parts) or "none"
+
+
+def describe_schedule(schedule: Schedule | None) -> str:
+    """Days and hours in the schedule's zone, or 'always'."""
+    if schedule is None:
+        return "always"
+    windows = [
+        f"{','.join(w.days)} {w.start.strftime('%H:%M')}–{w.end.strftime('%H:%M')}"
+        for w in schedule.windows
+    ]
+    return f"{'; '.join(windows)} ({schedule.timezone})"
+
+
+def describe_price(campaign: Campaign) -> str:
+    """Fixed amount or bid, with the floor when there is one."""
+    price = campaign.price
+    text = f"fixed {money(price.amount)}" if price.type.value == "fixed" else "bid"
+    return text + (f", floor {money(price.floor)}" if price.floor else "")
+
+
+def describe_payout(payout: Payout) -> str:
+    """A publisher's payout rule."""
+    if payout.type is PayoutType.FIXED:
+        return f"fixed {money(payout.amount)}"
+    return f"{payout.percent}% of revenue"

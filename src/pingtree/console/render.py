@@ -1,0 +1,60 @@
+"""The console's Jinja2 templates, their filters, and the headers every page carries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from pingtree.console import present
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+# Pages show PII and money: never cached, never framed, scripts only from the console itself.
+HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
+    ),
+}
+
+
+def _prefix(request: Request) -> dict[str, Any]:
+    return {"root": console_root(request)}
+
+
+templates = Jinja2Templates(directory=HERE / "templates", context_processors=[_prefix])
+templates.env.filters.update(
+    money=present.money,
+    percent=present.percent,
+    when=present.when,
+    pretty=present.pretty,
+    masked_headers=present.masked_headers,
+    describe_filter=present.describe_filter,
+    describe_caps=present.describe_caps,
+    describe_schedule=present.describe_schedule,
+    describe_price=present.describe_price,
+    describe_payout=present.describe_payout,
+)
+
+
+def console_root(request: Request) -> str:
+    """The console's URL path, behind any root path the app is served under."""
+    root: str = request.scope.get("root_path", "")
+    return root.rstrip("/") + "/console"
+
+
+def page(
+    request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    """A rendered template with the console's security headers."""
+    return templates.TemplateResponse(
+        request, name, context or {}, status_code=status_code, headers=HEADERS
+    )

@@ -1,0 +1,119 @@
+"""Inbound ping-post: a price and a ping id, then the full lead; expiry, reuse, changes refused."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import time_machine
+from sqlalchemy import select
+
+from pingtree.storage.tables import CapCounter, Sale
+from tests.engine.conftest import Harness, sim_buyer
+from tests.factories import API_KEY, LEAD_FIELDS, campaign, document, tier
+
+NON_PII = {k: v for k, v in LEAD_FIELDS.items() if k in ("zip", "state", "age", "credit")}
+HEADERS = {"X-API-Key": API_KEY}
+
+
+async def _setup(h: Harness) -> None:
+    h.buyers(
+        sim_buyer("top", bid_min=Decimal("40.00"), bid_max=Decimal("40.00")),
+        sim_buyer("next", bid_min=Decimal("25.00"), bid_max=Decimal("25.00")),
+    )
+    await h.configure(
+        document(
+            [
+                campaign("top", h.sim, bid=True, caps={"daily": 1}),
+                campaign("next", h.sim, bid=True),
+            ],
+            [tier("auction", "ping_post", ["top", "next"])],
+            payout={"type": "revenue_share", "percent": 50},
+        )
+    )
+
+
+async def _ping(h: Harness, fields: dict[str, Any] | None = None) -> httpx.Response:
+    return await h.client.post(
+        "/api/v1/pings", json={"vertical": "auto", "fields": fields or NON_PII}, headers=HEADERS
+    )
+
+
+async def _post(h: Harness, ping_id: str, fields: dict[str, Any] | None = None) -> httpx.Response:
+    return await h.client.post(
+        "/api/v1/posts",
+        json={"ping_id": ping_id, "fields": fields or LEAD_FIELDS},
+        headers=HEADERS,
+    )
+
+
+async def test_ping_then_post_honours_the_price_offered(engine: Harness) -> None:
+    await _setup(engine)
+    ping = (await _ping(engine)).json()
+    assert ping["status"] == "bid" and ping["payout"] == "20.00" and ping["ping_id"]
+    # The winner's cap room is held from the ping: a second ping cannot take it.
+    second = (await _ping(engine)).json()
+    assert second["payout"] == "12.50"
+    answer = (await _post(engine, ping["ping_id"])).json()
+    assert answer["status"] == "sold" and answer["payout"] == "20.00"
+    async with engine.rt.sessions() as session:
+        sale = (await session.scalars(select(Sale))).one()
+        counter = await session.scalar(select(CapCounter).where(CapCounter.campaign == "top"))
+    assert (sale.campaign, sale.price, sale.payout) == ("top", Decimal("40.00"), Decimal("20.00"))
+    assert counter is not None and counter.count == 1
+    pings = [r for r in engine.sim.received("top") if r.kind == "ping"]
+    assert all(set(p.body) <= set(NON_PII) | {"lead_id"} for p in pings)
+
+
+async def test_a_ping_may_not_carry_pii(engine_sqlite: Harness) -> None:
+    await _setup(engine_sqlite)
+    response = await _ping(engine_sqlite, {**NON_PII, "email": "a@b.com"})
+    assert response.status_code == 422
+    assert response.json()["reasons"][0]["code"] == "pii_in_ping"
+
+
+async def test_reused_ping_id_is_refused(engine_sqlite: Harness) -> None:
+    await _setup(engine_sqlite)
+    ping_id = (await _ping(engine_sqlite)).json()["ping_id"]
+    first, second = await asyncio.gather(
+        _post(engine_sqlite, ping_id), _post(engine_sqlite, ping_id)
+    )
+    codes = sorted([first.status_code, second.status_code])
+    assert codes == [200, 409]
+    refused = first if first.status_code == 409 else second
+    assert refused.json()["reasons"][0]["code"] == "ping_used"
+
+
+async def test_post_whose_fields_differ_from_the_ping_is_refused(engine_sqlite: Harness) -> None:
+    await _setup(engine_sqlite)
+    ping_id = (await _ping(engine_sqlite)).json()["ping_id"]
+    response = await _post(engine_sqlite, ping_id, {**LEAD_FIELDS, "zip": "10002"})
+    assert response.status_code == 422
+    reason = response.json()["reasons"][0]
+    assert reason["code"] == "post_differs_from_ping" and "zip" in reason["message"]
+
+
+async def test_post_after_expiry_is_refused(engine_sqlite: Harness) -> None:
+    await _setup(engine_sqlite)
+    ping = (await _ping(engine_sqlite)).json()
+    # The harness sets a 2 s time to live; travel past it.
+    with time_machine.travel(ping["expires_at"], tick=True) as traveller:
+        traveller.shift(1)
+        response = await _post(engine_sqlite, ping["ping_id"])
+    assert response.status_code == 410
+    assert response.json()["reasons"][0]["code"] == "ping_expired"
+
+
+async def test_unused_ping_gives_its_cap_room_back_when_it_expires(engine_sqlite: Harness) -> None:
+    h = engine_sqlite
+    await _setup(h)
+    ping = (await _ping(h)).json()
+    assert ping["payout"] == "20.00"
+    with time_machine.travel(ping["expires_at"], tick=True) as traveller:
+        traveller.shift(60)
+        released = await h.rt.ledger.release_expired()
+    assert released == 1
+    again = (await _ping(h)).json()
+    assert again["payout"] == "20.00"  # top's single daily slot is free again
