@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from pingtree.api import admin, leads
 from pingtree.config.errors import ConfigError, format_loc
+from pingtree.console import mount_console
 from pingtree.intake.errors import IntakeRefused
 from pingtree.runtime import Runtime
 from pingtree.settings import Settings
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.runtime = rt
     app.include_router(leads.router)
     app.include_router(admin.router)
+    mount_console(app)
     _install_error_handlers(app)
     return app
 

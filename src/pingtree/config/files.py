@@ -59,4 +59,6 @@ def json_schema() -> dict[str, Any]:
     """The JSON Schema of a configuration file."""
     schema = ConfigDocument.model_json_schema(mode="validation")
     schema["title"] = "pingtree configuration"
+    # Like parse_document, allow top-level x-* keys (YAML anchors shared by resources).
+    schema["patternProperties"] = {"^x-": {}}
     return schema

@@ -69,7 +69,11 @@ async def buyers(request: Request, rt: OperatorDep, period: Period = "today") ->
         stats = await campaign_stats(session, since)
     context = {
         "nav": "buyers",
-        "stats": stats, "period": period, "periods": PERIODS, "since": since}
+        "stats": stats,
+        "period": period,
+        "periods": PERIODS,
+        "since": since,
+    }
     return page(request, "buyers.html", context)
 
 

@@ -39,11 +39,12 @@ def pretty(body: Any) -> str:
     """A body for a <pre>: JSON indented (parsed first when it is a JSON string), else as is."""
     if isinstance(body, str):
         try:
-            body = json.loads(body)
+            parsed = json.loads(body)
         except ValueError:
             return body
-        if isinstance(body, str):
+        if isinstance(parsed, str):
             return body
+        body = parsed
     return json.dumps(body, indent=2, sort_keys=True, default=str, ensure_ascii=False)
 
 

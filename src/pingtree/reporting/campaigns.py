@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Integer, case, distinct, func, select
+from sqlalchemy import ColumnElement, Integer, case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pingtree.money import ZERO, cents
@@ -42,7 +42,7 @@ class CampaignStats:
         return cents(self.revenue / self.sold)
 
 
-def _count_if(condition: object) -> object:
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.sum(case((condition, 1), else_=0), type_=Integer)
 
 
