@@ -326,6 +326,7 @@ async def engine_load(
     """POST n leads to the engine at fixed concurrency."""
     url = f"{base}/api/v1/leads"
     headers = {"X-API-Key": KEYS[scenario]}
+    refused: list[Any] = []
     async with client(concurrency) as session:
 
         async def one(i: int) -> Sample:
@@ -335,6 +336,9 @@ async def engine_load(
                 data = await resp.json(content_type=None)
             latency = (time.perf_counter() - t0) * 1000
             status = data.get("status") if resp.status == 200 else f"http_{resp.status}"
+            if resp.status != 200 and not refused:
+                refused.append(data)
+                print(f"  {scenario}: HTTP {resp.status}: {json.dumps(data)[:400]}", flush=True)
             return Sample(latency, str(status), data.get("lead_id"))
 
         return await drive(f"{scenario}", n, concurrency, max_s, one)

@@ -101,12 +101,20 @@ def document(
     *,
     tree: dict[str, Any] | None = None,
     payout: dict[str, Any] | None = None,
+    buyer_dedup_days: int = 0,
+    screening: dict[str, Any] | None = None,
+    routes: list[dict[str, Any]] | None = None,
+    trees: list[dict[str, Any]] | None = None,
 ) -> ConfigDocument:
-    """One vertical, one publisher (API_KEY), the campaigns' buyers, one tree, one route."""
+    """One vertical, one publisher (API_KEY), the campaigns' buyers, one tree, one route.
+
+    Buyers take the same person again by default (buyer_dedup_days=0): most tests post one
+    example lead many times.
+    """
     buyers = sorted({c["buyer"] for c in campaigns})
     return ConfigDocument.model_validate(
         {
-            "verticals": [VERTICAL],
+            "verticals": [{**VERTICAL, "screening": screening}],
             "publishers": [
                 {
                     "name": "pub",
@@ -114,9 +122,10 @@ def document(
                     "payout": payout or {"type": "revenue_share", "percent": 50},
                 }
             ],
-            "buyers": [{"name": b} for b in buyers],
+            "buyers": [{"name": b, "dedup_days": buyer_dedup_days} for b in buyers],
             "campaigns": campaigns,
-            "trees": [{"name": "main", "vertical": "auto", "tiers": tiers, **(tree or {})}],
-            "routes": [{"publisher": "pub", "vertical": "auto", "tree": "main"}],
+            "trees": [{"name": "main", "vertical": "auto", "tiers": tiers, **(tree or {})}]
+            + (trees or []),
+            "routes": routes or [{"publisher": "pub", "vertical": "auto", "tree": "main"}],
         }
     )

@@ -129,8 +129,12 @@ def export() -> None:
 async def _load() -> ConfigDocument:
     from pingtree.config.store import load_document
     from pingtree.storage.db import create_engine, sessions
+    from pingtree.storage.migrate import upgrade
 
-    engine = create_engine(Settings().database)
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    await upgrade(settings.database)  # a fresh data dir exports an empty configuration
+    engine = create_engine(settings.database)
     try:
         async with sessions(engine)() as session:
             document, _ = await load_document(session)

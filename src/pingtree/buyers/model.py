@@ -25,6 +25,12 @@ class Buyer(Strict):
     name: str = Field(pattern=NAME_PATTERN)
     active: bool = True
     contact_email: str | None = None
+    dedup_days: int = Field(
+        default=30,
+        ge=0,
+        le=3650,
+        description="skip a person this buyer bought within N days; 0 off",
+    )
 
 
 # --- filters -------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from pingtree.config.document import ConfigDocument
 from pingtree.publishers.model import Publisher
 from pingtree.routing.eligibility import CompiledCampaign
 from pingtree.routing.model import Route, Tree
+from pingtree.screening.model import ScreeningPolicy
 from pingtree.verticals.model import Vertical
 
 
@@ -24,7 +25,7 @@ class Catalog:
     buyers: dict[str, Buyer] = field(default_factory=dict)
     campaigns: dict[str, CompiledCampaign] = field(default_factory=dict)
     trees: dict[str, Tree] = field(default_factory=dict)
-    routes: dict[tuple[str, str], Route] = field(default_factory=dict)
+    routes: dict[tuple[str, str, str | None], Route] = field(default_factory=dict)
 
     @classmethod
     def build(cls, document: ConfigDocument, version: int = 0) -> Catalog:
@@ -40,8 +41,22 @@ class Catalog:
             buyers={b.name: b for b in document.buyers},
             campaigns={c.name: CompiledCampaign(c) for c in document.campaigns},
             trees={t.name: t for t in document.trees},
-            routes={(r.publisher, r.vertical): r for r in document.routes},
+            routes={(r.publisher, r.vertical, r.band): r for r in document.routes},
         )
+
+    def route(self, publisher: str, vertical: str, band: str | None = None) -> Route | None:
+        """The route for a lead: the one for its score band, else the publisher's default."""
+        if band is not None and (found := self.routes.get((publisher, vertical, band))):
+            return found
+        return self.routes.get((publisher, vertical, None))
+
+    def screening(self, publisher: str, vertical: str) -> ScreeningPolicy | None:
+        """The screening policy in force: the vertical's, with the publisher's laid over it."""
+        base = self.verticals[vertical].screening
+        override = self.publishers[publisher].screening
+        if base is None or override is None:
+            return base or override
+        return base.overlay(override)
 
     def campaign(self, name: str) -> Campaign:
         """The campaign called name."""

@@ -41,7 +41,8 @@ class ConfigDocument(BaseModel):
 def resource_key(kind: Kind, item: BaseModel) -> str:
     """The name a resource is known by (routes are keyed by publisher and vertical)."""
     if isinstance(item, Route):
-        return f"{item.publisher}:{item.vertical}"
+        key = f"{item.publisher}:{item.vertical}"
+        return f"{key}:{item.band}" if item.band else key
     name: Any = getattr(item, "name")  # noqa: B009 - every other kind has a name
     return str(name)
 
@@ -106,10 +107,22 @@ def reference_errors(doc: ConfigDocument) -> list[tuple[str, str]]:
                     )
                     errors.append((path, wrong))
 
+    publisher_models = {p.name: p for p in doc.publishers}
     for i, r in enumerate(doc.routes):
         at = f"routes[{i}]"
         if r.publisher not in publishers:
             errors.append((f"{at}.publisher", f"unknown publisher {r.publisher!r}"))
+        if r.band is not None:
+            policies = [
+                verticals[r.vertical].screening if r.vertical in verticals else None,
+                publisher_models[r.publisher].screening
+                if r.publisher in publisher_models
+                else None,
+            ]
+            bands = {band.name for policy in policies if policy for band in policy.bands}
+            if r.band not in bands:
+                known = ", ".join(sorted(bands)) or "none"
+                errors.append((f"{at}.band", f"no screening band {r.band!r} (bands: {known})"))
         if r.vertical not in verticals:
             errors.append((f"{at}.vertical", f"unknown vertical {r.vertical!r}"))
         tree = trees.get(r.tree)

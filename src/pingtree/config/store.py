@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pingtree.config.document import KINDS, MODELS, ConfigDocument, Kind, resource_key
-from pingtree.config.errors import ConfigError, issues_from_validation
+from pingtree.config.errors import ConfigError, ConfigIssue, issues_from_validation
 from pingtree.config.files import parse_document
 from pingtree.publishers.model import Publisher, hash_api_key, new_api_key
 from pingtree.storage.tables import ConfigResource, ConfigState
@@ -129,6 +130,31 @@ async def _bump_version(session: AsyncSession) -> None:
         session.add(ConfigState(id=1, version=1))
 
 
+_POSITION = re.compile(r"^([a-z]+)\[(\d+)\]")
+
+
+def _parse_named(data: dict[str, Any], *, reason: str | None = None) -> ConfigDocument:
+    """parse_document(data), with each problem's resource named instead of its list position.
+
+    The caller of put/delete never saw the whole document, so `campaigns[3].buyer` would
+    point nowhere; `campaigns/acme-auto.buyer` names the resource that has the problem.
+    """
+    try:
+        return parse_document(data)
+    except ConfigError as exc:
+        issues: list[ConfigIssue] = []
+        for issue in exc.issues:
+            found = _POSITION.match(issue.path)
+            items = data.get(found[1], []) if found else []
+            if found and int(found[2]) < len(items):
+                item = items[int(found[2])]
+                name = item.get("name") or f"{item.get('publisher')}:{item.get('vertical')}"
+                path = f"{found[1]}/{name}{issue.path[found.end() :]}"
+                issue = replace(issue, path=path, reason=reason or issue.reason)
+            issues.append(issue)
+        raise ConfigError(issues) from None
+
+
 async def put_resource(
     session: AsyncSession, kind: Kind, spec: dict[str, Any], *, now: datetime
 ) -> tuple[BaseModel, Plan]:
@@ -143,7 +169,7 @@ async def put_resource(
     ]
     data = document.model_dump(mode="json", exclude_none=True)
     data[kind] = [_stored_spec(i) for i in items] + [spec]
-    candidate = parse_document(data)
+    candidate = _parse_named(data)
     plan = await apply_document(session, candidate, now=now, prune=False)
     stored = (
         await session.execute(
@@ -164,7 +190,7 @@ async def delete_resource(session: AsyncSession, kind: Kind, name: str) -> bool:
         return False
     data = document.model_dump(mode="json", exclude_none=True)
     data[kind] = [_stored_spec(i) for i in remaining]
-    parse_document(data)  # raises ConfigError naming what still refers to it
+    _parse_named(data, reason=f"still refers to {kind}/{name}")  # names what refers to it
     await session.execute(
         delete(ConfigResource).where(ConfigResource.kind == kind, ConfigResource.name == name)
     )

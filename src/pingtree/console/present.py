@@ -57,6 +57,13 @@ def masked_headers(headers: Any) -> dict[str, str]:
     }
 
 
+def request_head(request: dict[str, Any]) -> str:
+    """A recorded request's first line and headers, credentials masked."""
+    lines = [f"{request.get('method', '')} {request.get('url', '')}".strip()]
+    lines += [f"{k}: {v}" for k, v in masked_headers(request.get("headers")).items()]
+    return "\n".join(lines)
+
+
 def describe_filter(flt: Filter) -> str:
     """One filter as a short sentence."""
     op = flt.op

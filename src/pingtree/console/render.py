@@ -37,6 +37,7 @@ templates.env.filters.update(
     when=present.when,
     pretty=present.pretty,
     masked_headers=present.masked_headers,
+    request_head=present.request_head,
     describe_filter=present.describe_filter,
     describe_caps=present.describe_caps,
     describe_schedule=present.describe_schedule,

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import update
 
 from pingtree.intake.errors import refuse
-from pingtree.intake.service import finish, invalid_fields, route_for
+from pingtree.intake.service import finish, hold_or_reject, invalid_fields, route_for
 from pingtree.leads import repository
 from pingtree.leads.schemas import (
     InboundPingAnswer,
@@ -28,6 +28,8 @@ from pingtree.publishers.model import Publisher
 from pingtree.routing.model import LeadOffer
 from pingtree.routing.ports import Bid
 from pingtree.runtime import Runtime
+from pingtree.screening import service as screening
+from pingtree.screening.model import Verdict
 from pingtree.storage.tables import InboundPing
 from pingtree.verticals.validate import validate_fields
 
@@ -148,6 +150,28 @@ async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> L
             for b in ping.bids
         ]
         reservation, promised = ping.reservation_id, ping.payout
+
+    checked = await screening.screen(
+        rt.sessions,
+        policy=rt.catalog.screening(publisher.name, vertical.name),
+        buyers=rt.catalog.buyers,
+        lead_id=lead.id,
+        publisher=publisher.name,
+        vertical=vertical.name,
+        fields=fields,
+        now=now,
+    )
+    lead.risk_score, lead.screening = checked.score, checked.record()
+    blocked = checked.blocked_buyers
+    if checked.verdict is not Verdict.ACCEPT or (
+        bids and rt.catalog.campaign(bids[0][1].campaign).buyer in blocked
+    ):
+        if reservation is not None:
+            await rt.ledger.release(reservation)
+        reservation = None
+    if checked.verdict is not Verdict.ACCEPT:
+        return (await hold_or_reject(rt, lead, publisher, checked, None))[1]
+    bids = [b for b in bids if rt.catalog.campaign(b[1].campaign).buyer not in blocked]
 
     offer = LeadOffer(lead.id, vertical.name, publisher.name, fields, lead.test)
     result = await rt.router.sell_to_bids(offer, tree, rt.catalog, bids, held=reservation)

@@ -18,6 +18,9 @@ from pingtree.leads.schemas import LeadAnswer, LeadIn, LeadStatus, Reason
 from pingtree.publishers.model import Publisher, hash_api_key
 from pingtree.routing.model import LeadOffer, Route, RoutingResult, Tree
 from pingtree.runtime import Runtime
+from pingtree.screening import repository as screening_repository
+from pingtree.screening import service as screening
+from pingtree.screening.model import Verdict
 from pingtree.storage.tables import Lead
 from pingtree.verticals.model import Vertical
 from pingtree.verticals.validate import FieldError, validate_fields
@@ -37,22 +40,37 @@ def publisher_for_key(rt: Runtime, api_key: str | None) -> Publisher:
     return publisher
 
 
-def route_for(
-    rt: Runtime, publisher: Publisher, vertical_name: str
-) -> tuple[Vertical, Route, Tree]:
-    """The vertical, route and tree a publisher's lead of a vertical goes to."""
+def vertical_for(rt: Runtime, publisher: Publisher, vertical_name: str) -> Vertical:
+    """The vertical a lead names, if the publisher may send it."""
     vertical = rt.catalog.verticals.get(vertical_name)
     if vertical is None:
         known = ", ".join(sorted(rt.catalog.verticals)) or "none"
         raise refuse(
             422, "unknown_vertical", f"no vertical {vertical_name!r} (known: {known})", "vertical"
         )
-    route = rt.catalog.routes.get((publisher.name, vertical.name))
-    if route is None:
+    if rt.catalog.route(publisher.name, vertical.name) is None and not any(
+        key[:2] == (publisher.name, vertical.name) for key in rt.catalog.routes
+    ):
         raise refuse(
             422,
             "not_routed",
             f"publisher {publisher.name!r} has no route for vertical {vertical.name!r}",
+            "vertical",
+        )
+    return vertical
+
+
+def route_for(
+    rt: Runtime, publisher: Publisher, vertical_name: str, band: str | None = None
+) -> tuple[Vertical, Route, Tree]:
+    """The vertical, route and tree a publisher's lead (of a score band) goes to."""
+    vertical = vertical_for(rt, publisher, vertical_name)
+    route = rt.catalog.route(publisher.name, vertical.name, band)
+    if route is None:
+        raise refuse(
+            422,
+            "not_routed",
+            f"publisher {publisher.name!r} has no route for {vertical.name!r} band {band!r}",
             "vertical",
         )
     return vertical, route, rt.catalog.trees[route.tree]
@@ -74,7 +92,7 @@ async def take_lead(
 ) -> tuple[int, LeadAnswer]:
     """Take a posted lead and answer within the tree's maximum processing time."""
     started = rt.clock.monotonic()
-    vertical, _route, tree = route_for(rt, publisher, lead_in.vertical)
+    vertical = vertical_for(rt, publisher, lead_in.vertical)
     fields, errors = validate_fields(vertical, lead_in.fields)
     if errors:
         raise invalid_fields(errors)
@@ -94,23 +112,79 @@ async def take_lead(
             rt.sessions, publisher.name, idempotency_key, body_hash, rt.settings.idempotency_wait_s
         )
 
+    checked = await screening.screen(
+        rt.sessions,
+        policy=rt.catalog.screening(publisher.name, vertical.name),
+        buyers=rt.catalog.buyers,
+        lead_id=lead.id,
+        publisher=publisher.name,
+        vertical=vertical.name,
+        fields=fields,
+        now=rt.clock.now(),
+    )
+    lead.risk_score, lead.screening = checked.score, checked.record()
+    if checked.verdict is not Verdict.ACCEPT:
+        return await hold_or_reject(rt, lead, publisher, checked, idempotency_key)
+    return await route_lead(rt, lead, publisher, checked, idempotency_key, started=started)
+
+
+async def route_lead(
+    rt: Runtime,
+    lead: Lead,
+    publisher: Publisher,
+    checked: screening.Screening,
+    idempotency_key: str | None,
+    *,
+    started: float,
+) -> tuple[int, LeadAnswer]:
+    """Route a stored, screened lead through its tree and record what happened."""
+    route = rt.catalog.route(publisher.name, lead.vertical, checked.band)
+    if route is None:
+        reasons = [Reason(code="not_routed", message=f"no route for score band {checked.band!r}")]
+        return await finish(rt, lead, publisher, None, RoutingResult(), reasons, idempotency_key)
+    tree = rt.catalog.trees[route.tree]
     offer = LeadOffer(
         lead_id=lead.id,
-        vertical=vertical.name,
+        vertical=lead.vertical,
         publisher=publisher.name,
-        fields=fields,
+        fields=lead.fields,
         test=lead.test,
     )
     deadline = started + tree.max_processing_ms / 1000
     try:
-        result = await rt.router.route(offer, tree, rt.catalog, deadline=deadline)
+        result = await rt.router.route(
+            offer, tree, rt.catalog, deadline=deadline, blocked_buyers=checked.blocked_buyers
+        )
     except Exception:  # a lead is never lost to a bug: it is answered unsold and kept
         log.exception("routing failed for lead %s", lead.id)
         result = RoutingResult()
         reasons = [Reason(code="internal_error", message="routing failed; the lead is kept")]
     else:
         reasons = unsold_reasons(result)
-    return await finish(rt, lead, publisher, tree, result, reasons, idempotency_key)
+    return await finish(
+        rt, lead, publisher, tree, result, reasons, idempotency_key, people=checked.person_hashes
+    )
+
+
+async def hold_or_reject(
+    rt: Runtime,
+    lead: Lead,
+    publisher: Publisher,
+    checked: screening.Screening,
+    idempotency_key: str | None,
+) -> tuple[int, LeadAnswer]:
+    """A lead screening turned away (rejected) or flagged (held for manual review)."""
+    status = LeadStatus.REJECTED if checked.verdict is Verdict.REJECT else LeadStatus.REVIEW
+    async with rt.sessions() as session, session.begin():
+        lead = await session.merge(lead)
+        lead.status = status.value
+        lead.reasons = [r.model_dump() for r in checked.reasons]
+        if status is LeadStatus.REJECTED:
+            lead.answered_at = rt.clock.now()
+        answer = LeadAnswer(lead_id=lead.id, status=status, reasons=checked.reasons, test=lead.test)
+        if idempotency_key is not None:
+            await idempotency.store_answer(session, publisher.name, idempotency_key, 200, answer)
+    return 200, answer
 
 
 async def _store(
@@ -136,15 +210,18 @@ async def finish(
     rt: Runtime,
     lead: Lead,
     publisher: Publisher,
-    tree: Tree,
+    tree: Tree | None,
     result: RoutingResult,
     reasons: list[Reason],
     idempotency_key: str | None,
+    *,
     payout: Decimal | None = None,
+    people: list[str] | None = None,
 ) -> tuple[int, LeadAnswer]:
     """Record what routing did, in one transaction, and build the publisher's answer."""
     if payout is None:
         payout = publisher.payout.for_revenue(result.revenue)
+    now = rt.clock.now()
     async with rt.sessions() as session, session.begin():
         lead = await session.merge(lead)
         repository.record_routing(
@@ -152,10 +229,18 @@ async def finish(
             lead,
             result,
             payout=payout,
-            tree=tree.name,
-            now=rt.clock.now(),
+            tree=tree.name if tree else None,
+            now=now,
             reasons=reasons,
         )
+        if people and result.sales and not lead.test:
+            await screening_repository.record_purchases(
+                session,
+                buyers=[sale.buyer for sale in result.sales],
+                hashes=people,
+                lead_id=lead.id,
+                now=now,
+            )
         answer = LeadAnswer(
             lead_id=lead.id,
             status=LeadStatus(lead.status),

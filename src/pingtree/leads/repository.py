@@ -49,7 +49,7 @@ def record_routing(
     result: RoutingResult,
     *,
     payout: Decimal,
-    tree: str,
+    tree: str | None,
     now: datetime,
     reasons: list[Reason],
 ) -> None:

@@ -10,6 +10,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pingtree.money import ZERO, Money, cents
+from pingtree.screening.model import ScreeningPolicy
 from pingtree.verticals.model import NAME_PATTERN
 
 
@@ -62,6 +63,9 @@ class Publisher(BaseModel):
         description="Plain key, only in files you apply; stored as its SHA-256 and never exported.",
     )
     api_key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    screening: ScreeningPolicy | None = Field(
+        default=None, description="laid over the vertical's screening for this publisher's leads"
+    )
 
 
 def new_api_key() -> str:

@@ -86,8 +86,9 @@ class Route(BaseModel):
     publisher: str
     vertical: str
     tree: str
-    min_score: int = Field(
-        default=0, ge=0, le=100, description="lowest risk score this route takes"
+    band: str | None = Field(
+        default=None,
+        description="screening score band this route takes (e.g. premium); none: every other lead",
     )
 
 

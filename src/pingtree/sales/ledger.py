@@ -13,13 +13,12 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import literal, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pingtree.buyers.model import Campaign
 from pingtree.clock import Clock
 from pingtree.sales.windows import cap_windows
+from pingtree.storage.db import dialect_insert
 from pingtree.storage.tables import CapCounter, CapReservation
 from pingtree.storage.types import Cents
 
@@ -110,9 +109,7 @@ class SqlCapLedger:
         self, session: AsyncSession, campaign: str, period: str, window: str
     ) -> None:
         values = {"campaign": campaign, "period": period, "window": window, "count": 0, "amount": 0}
-        dialect = session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = insert(CapCounter).values(**values).on_conflict_do_nothing()
+        stmt = dialect_insert(session)(CapCounter).values(**values).on_conflict_do_nothing()
         await session.execute(stmt)
 
     async def confirm(self, reservation_id: str, *, price: Decimal) -> None:

@@ -163,3 +163,37 @@ class InboundPing(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     lead_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+class DedupEntry(Base):
+    """The last time a person (hashed email or phone) came in, per vertical."""
+
+    __tablename__ = "dedup_entries"
+
+    vertical: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lead_id: Mapped[str] = mapped_column(String(36))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BuyerPurchase(Base):
+    """A person (hashed) a buyer bought, so the buyer is not offered them again too soon."""
+
+    __tablename__ = "buyer_purchases"
+
+    person_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    buyer: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lead_id: Mapped[str] = mapped_column(String(36))
+    sold_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SuppressionEntry(Base):
+    """A do-not-contact entry: only the SHA-256 of the normalised email or phone is kept."""
+
+    __tablename__ = "suppression_entries"
+
+    value_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)

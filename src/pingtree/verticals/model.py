@@ -8,6 +8,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pingtree.screening.model import ScreeningPolicy
+
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
 
 
@@ -66,6 +68,9 @@ class Vertical(BaseModel):
     name: str = Field(pattern=NAME_PATTERN)
     description: str = ""
     fields: list[FieldSpec] = Field(min_length=1)
+    screening: ScreeningPolicy | None = Field(
+        default=None, description="checks every lead of this vertical goes through before routing"
+    )
 
     @field_validator("fields")
     @classmethod

@@ -1,0 +1,140 @@
+"""The screening step between intake and routing: checks, suppression, dedup, risk score.
+
+Pure checks come from `score.assess`; this module adds what needs storage: suppression
+lists, the same-person window per vertical, and which buyers already bought this person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from pingtree.buyers.model import Buyer
+from pingtree.leads.schemas import Reason
+from pingtree.screening import repository
+from pingtree.screening.model import Action, ScreeningPolicy, Verdict
+from pingtree.screening.normalize import normalize_email, normalize_phone, person_hash
+from pingtree.screening.score import assess
+
+GLOBAL, PUBLISHER, BUYER = "global", "publisher", "buyer"
+SCOPES = (GLOBAL, PUBLISHER, BUYER)
+
+
+@dataclass
+class Screening:
+    """What screening decided for one lead."""
+
+    verdict: Verdict = Verdict.ACCEPT
+    score: int = 100
+    band: str | None = None
+    reasons: list[Reason] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    blocked_buyers: dict[str, str] = field(default_factory=dict)
+    person_hashes: list[str] = field(default_factory=list)
+
+    def record(self) -> dict[str, Any]:
+        """The screening as stored with the lead and shown in its timeline."""
+        return {
+            "verdict": self.verdict.value,
+            "score": self.score,
+            "band": self.band,
+            "findings": self.findings,
+            "blocked_buyers": self.blocked_buyers,
+        }
+
+    def reject(self, code: str, message: str) -> None:
+        """Turn the lead away with a stable code."""
+        self.verdict = Verdict.REJECT
+        self.reasons.append(Reason(code=code, message=message))
+        self.findings.append({"code": code, "message": message, "action": Action.REJECT.value})
+
+
+def identity_hashes(policy: ScreeningPolicy | None, fields: dict[str, Any]) -> list[str]:
+    """SHA-256 of the lead's normalised email and phone (the fields the policy names)."""
+    names = policy.fields if policy else None
+    email = normalize_email(fields.get(names.email if names else "email"))
+    phone = normalize_phone(fields.get(names.phone if names else "phone"))
+    return [person_hash(v) for v in (email, phone) if v is not None]
+
+
+async def screen(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    policy: ScreeningPolicy | None,
+    buyers: dict[str, Buyer],
+    lead_id: str,
+    publisher: str,
+    vertical: str,
+    fields: dict[str, Any],
+    now: datetime,
+) -> Screening:
+    """Screen a stored lead. Only an accepted lead is routed; nothing reaches a buyer before."""
+    result = Screening()
+    if policy is not None:
+        assessment = assess(fields, policy)
+        result.verdict, result.score, result.band = (
+            assessment.verdict,
+            assessment.score,
+            assessment.band,
+        )
+        for finding in assessment.reasons:
+            result.findings.append(
+                {
+                    "code": finding.code.value,
+                    "field": finding.field,
+                    "message": finding.message,
+                    "penalty": finding.penalty,
+                    "action": finding.action.value,
+                }
+            )
+            if finding.action is not Action.SCORE or result.verdict is not Verdict.ACCEPT:
+                result.reasons.append(
+                    Reason(code=finding.code.value, field=finding.field, message=finding.message)
+                )
+    hashes = identity_hashes(policy, fields)
+    result.person_hashes = hashes
+    if not hashes:
+        return result
+
+    async with sessions() as session:
+        if policy is None or policy.suppression.enabled:
+            for scope, owner in await repository.suppressed_by(session, hashes):
+                if scope == GLOBAL or (scope == PUBLISHER and owner == publisher):
+                    if result.verdict is not Verdict.REJECT:
+                        result.reject("suppressed", f"on the {scope} do-not-contact list")
+                elif scope == BUYER:
+                    result.blocked_buyers[owner] = "suppressed: on the buyer's do-not-contact list"
+        longest = max((b.dedup_days for b in buyers.values()), default=0)
+        if longest:
+            bought = await repository.recent_buyers(session, hashes, now - timedelta(days=longest))
+            for buyer, at in bought.items():
+                days = buyers[buyer].dedup_days if buyer in buyers else 0
+                if days and at >= now - timedelta(days=days):
+                    result.blocked_buyers.setdefault(
+                        buyer, f"duplicate: bought this person {at:%Y-%m-%d} (window {days} days)"
+                    )
+
+    if policy is not None and policy.dedup.enabled and result.verdict is not Verdict.REJECT:
+        wanted = identity_hashes(
+            policy, {k: v for k, v in fields.items() if _dedup_field(policy, k)}
+        )
+        window = timedelta(hours=policy.dedup.window_hours)
+        async with sessions() as session, session.begin():
+            earlier = await repository.claim_person(
+                session, vertical=vertical, hashes=wanted, lead_id=lead_id, now=now, window=window
+            )
+            if earlier is not None:
+                await session.rollback()
+                result.reject(
+                    "duplicate",
+                    f"same person as lead {earlier} within {policy.dedup.window_hours} hours",
+                )
+    return result
+
+
+def _dedup_field(policy: ScreeningPolicy, name: str) -> bool:
+    chosen = {getattr(policy.fields, kind) for kind in policy.dedup.fields}
+    return name in chosen

@@ -1,0 +1,105 @@
+"""The lead page: fields, screening, skipped campaigns, every ping and post, the sales."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import httpx
+
+from tests.console.conftest import BEARER, Rows
+
+
+async def seed_lead(rows: Rows) -> None:
+    lead = rows.lead(
+        "L1",
+        "sold",
+        revenue=Decimal("25.00"),
+        payout=Decimal("17.50"),
+        tree="auto-main",
+        risk_score=87,
+        screening={"verdict": "accept", "findings": [{"code": "role_email", "penalty": 13}]},
+        skips=[
+            {"campaign": "capped", "reason": "cap_reached", "detail": "daily cap 10", "tier": "t1"}
+        ],
+        fields={"first_name": "Ada", "email": "ada@example.com", "note": "<script>x()</script>"},
+    )
+    await rows.add(lead)
+    await rows.add(
+        rows.attempt(
+            "L1",
+            "auction",
+            "accepted",
+            kind="ping",
+            price=Decimal("25.00"),
+            reference="bid-77",
+            request={
+                "method": "POST",
+                "url": "https://auction.test/ping",
+                "headers": {"Content-Type": "application/json", "Authorization": "***"},
+                "body": json.dumps({"zip": "90210"}),
+            },
+            response={"status": 200, "body": json.dumps({"status": "bid", "price": "25.00"})},
+        ),
+        rows.attempt("L1", "picky", "rejected", reason="too old", duration_ms=45.2),
+        rows.attempt(
+            "L1",
+            "auction",
+            "accepted",
+            price=Decimal("25.00"),
+            request={
+                "method": "POST",
+                "url": "https://auction.test/post",
+                "headers": {"authorization": "Bearer sekret-token"},  # as if stored unmasked
+                "body": "first_name=Ada",
+            },
+            response={"status": 201, "body": "<ok/>"},
+        ),
+        rows.sale("L1", "auction", "25.00", "17.50"),
+    )
+
+
+async def test_timeline_shows_everything(client: httpx.AsyncClient, rows: Rows) -> None:
+    await seed_lead(rows)
+    r = await client.get("/console/leads/L1", headers=BEARER)
+    assert r.status_code == 200
+    html = r.text
+    assert "ada@example.com" in html and "Ada" in html  # PII is for operators
+    assert '<dd id="risk-score">87</dd>' in html
+    assert "role_email" in html  # screening findings
+    assert "capped" in html and "cap_reached" in html and "daily cap 10" in html
+    assert html.count('<div class="event attempt">') == 3
+    assert "too old" in html and "45 ms" in html
+    assert "bid-77" in html
+    assert "POST https://auction.test/ping" in html
+    assert "&#34;zip&#34;: &#34;90210&#34;" in html  # JSON body, pretty printed and escaped
+    assert "<summary>Response (201)</summary>" in html and "&lt;ok/&gt;" in html
+    assert '<dd id="lead-revenue">25.00</dd>' in html
+    assert '<table id="sales">' in html and "ref-L1" in html and "17.50" in html
+
+
+async def test_authorization_is_masked(client: httpx.AsyncClient, rows: Rows) -> None:
+    await seed_lead(rows)
+    html = (await client.get("/console/leads/L1", headers=BEARER)).text
+    assert "sekret" not in html
+    assert "authorization: ***" in html and "Authorization: ***" in html
+
+
+async def test_field_values_are_escaped(client: httpx.AsyncClient, rows: Rows) -> None:
+    await seed_lead(rows)
+    html = (await client.get("/console/leads/L1", headers=BEARER)).text
+    assert "<script>x()</script>" not in html
+    assert "&lt;script&gt;x()&lt;/script&gt;" in html
+
+
+async def test_unsold_lead_without_attempts(client: httpx.AsyncClient, rows: Rows) -> None:
+    await rows.add(rows.lead("L9", "rejected", reasons=[{"code": "invalid_email", "message": "bad"}]))
+    html = (await client.get("/console/leads/L9", headers=BEARER)).text
+    assert "invalid_email" in html
+    assert "No buyer was pinged or posted." in html and "Not sold." in html
+
+
+async def test_unknown_lead_is_404(client: httpx.AsyncClient) -> None:
+    r = await client.get("/console/leads/nope", headers=BEARER)
+    assert r.status_code == 404
+    assert "There is no lead" in r.text
