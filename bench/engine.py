@@ -57,8 +57,20 @@ HANG_SLACK_MS = 50
 THROUGHPUT_RATIO_TARGET = 0.6
 OVERHEAD_TARGET_MS = 10.0
 PING_FLOOR = Decimal("1.00")
-STATES = ["CA", "TX", "NY", "FL", "IL", "PA", "OH", "GA", "NC", "MI", "AZ", "WA"]
-ZIPS = ["90012", "94103", "10001", "33101", "60601", "19103", "44101", "30301", "85001"]
+# (state, ZIP, area code) that agree, so that screening sees consistent leads.
+PLACES = [
+    ("CA", "90012", "213"),
+    ("TX", "75201", "214"),
+    ("NY", "10001", "212"),
+    ("FL", "33130", "305"),
+    ("IL", "60601", "312"),
+    ("PA", "19103", "215"),
+    ("OH", "44114", "216"),
+    ("GA", "30303", "404"),
+    ("WA", "98101", "206"),
+    ("AZ", "85004", "602"),
+]
+STATES = [state for state, _, _ in PLACES]
 CREDIT = ["excellent", "good", "fair", "poor"]
 PII = ("first_name", "last_name", "email", "phone")
 
@@ -223,13 +235,14 @@ def engine_config(sim: str, *, caps: bool) -> dict[str, Any]:
 
 def lead_fields(run: str, i: int) -> dict[str, Any]:
     """A valid, distinct lead (unique email and phone, in case dedup screening is on)."""
+    state, zip_code, area = PLACES[i % len(PLACES)]
     return {
         "first_name": "Dana",
         "last_name": f"Bench{i}",
-        "email": f"lead-{run}-{i}@example.com",
-        "phone": f"(213) 624-{i % 10000:04d}",
-        "zip": ZIPS[i % len(ZIPS)],
-        "state": STATES[i % len(STATES)],
+        "email": f"dana.{run}.{i}@example.com",
+        "phone": f"({area}) 624-{1000 + i % 9000:04d}",
+        "zip": zip_code,
+        "state": state,
         "age": 21 + i % 60,
         "credit_rating": CREDIT[i % len(CREDIT)],
     }

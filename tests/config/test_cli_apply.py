@@ -217,7 +217,9 @@ def test_export_from_a_fresh_data_dir(tmp_path: Path, monkeypatch: pytest.Monkey
     assert yaml.safe_load(result.stdout) in (None, {})
 
 
-def test_apply_migrates_a_fresh_sqlite_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_apply_migrates_a_fresh_sqlite_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("PINGTREE_DATABASE_URL", raising=False)
     monkeypatch.setenv("PINGTREE_DATA_DIR", str(tmp_path / "fresh"))

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import Result
 from typer.testing import CliRunner
 
@@ -26,8 +27,6 @@ def validate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Validate:
 
 
 def _write(tmp_path: Path, data: dict[str, Any] | str, name: str = "bad.yaml") -> str:
-    import yaml
-
     path = tmp_path / name
     path.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False))
     return str(path)
@@ -213,13 +212,19 @@ def test_non_pii_ping_fields_pass(validate: Validate, tmp_path: Path) -> None:
                     "rules": [{"source": "body", "matches": "(accepted", "outcome": "accepted"}]
                 }
             ),
-            "campaigns[5].delivery.post.response.rules[0]: matches is not a valid regular expression",
+            "campaigns[5].delivery.post.response.rules[0]: "
+            "matches is not a valid regular expression",
         ),
         (
             lambda d: d["campaigns"][5]["delivery"]["post"].update(
                 response={
                     "rules": [
-                        {"source": "regex", "path": "<s>(\\w+", "equals": "ok", "outcome": "accepted"}
+                        {
+                            "source": "regex",
+                            "path": "<s>(\\w+",
+                            "equals": "ok",
+                            "outcome": "accepted",
+                        }
                     ]
                 }
             ),
@@ -227,7 +232,9 @@ def test_non_pii_ping_fields_pass(validate: Validate, tmp_path: Path) -> None:
         ),
     ],
 )
-def test_bad_regex(validate: Validate, tmp_path: Path, edit: Callable[[Any], Any], line: str) -> None:
+def test_bad_regex(
+    validate: Validate, tmp_path: Path, edit: Callable[[Any], Any], line: str
+) -> None:
     data = demo_data()
     edit(data)
     path = _write(tmp_path, data)

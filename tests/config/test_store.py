@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -147,12 +149,10 @@ async def test_round_trip_keeps_money_exact(db: async_sessionmaker[AsyncSession]
 
 
 async def test_yaml_floats_become_exact_money(
-    db: async_sessionmaker[AsyncSession], tmp_path: Any
+    db: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     data = _doc()
     path = tmp_path / "money.yaml"
-    import yaml
-
     data["campaigns"][1]["price"]["amount"] = 0.1  # float in YAML: 0.1000000000000000055...
     data["campaigns"][0]["caps"]["budget"]["daily"] = 1000.05
     path.write_text(yaml.safe_dump(data))
@@ -235,9 +235,34 @@ async def test_delete_refused_while_referenced(db: async_sessionmaker[AsyncSessi
     async with db() as session, session.begin():
         with pytest.raises(ConfigError) as refused:
             await delete_resource(session, "buyers", "acme")
-    paths = {issue.path for issue in refused.value.issues}
-    assert any("acme-fixed" in p for p in paths), paths
-    assert any("acme-bid" in p for p in paths), paths
+    assert {(i.path, i.reason) for i in refused.value.issues} == {
+        ("campaigns/acme-bid.buyer", "still refers to buyers/acme"),
+        ("campaigns/acme-fixed.buyer", "still refers to buyers/acme"),
+    }
     loaded, version = await _load(db)
     assert [b.name for b in loaded.buyers] == ["acme"]
     assert version == 1
+
+
+async def test_put_names_the_resource_with_a_bad_reference(
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    await _apply(db, parse_document(_doc()))
+    spec = {**_doc()["campaigns"][1], "name": "orphan", "buyer": "ghost"}
+    async with db() as session, session.begin():
+        with pytest.raises(ConfigError) as refused:
+            await put_resource(session, "campaigns", spec, now=NOW)
+    assert [(i.path, i.reason) for i in refused.value.issues] == [
+        ("campaigns/orphan.buyer", "unknown buyer 'ghost'")
+    ]
+    loaded, version = await _load(db)
+    assert "orphan" not in {c.name for c in loaded.campaigns}
+    assert version == 1
+
+    route = {"publisher": "share", "vertical": "auto", "tree": "nowhere"}
+    async with db() as session, session.begin():
+        with pytest.raises(ConfigError) as refused:
+            await put_resource(session, "routes", route, now=NOW)
+    assert [(i.path, i.reason) for i in refused.value.issues] == [
+        ("routes/share:auto.tree", "unknown tree 'nowhere'")
+    ]

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import StrictUndefined
 
 from pingtree.console import present
 
@@ -31,6 +32,7 @@ def _prefix(request: Request) -> dict[str, Any]:
 
 
 templates = Jinja2Templates(directory=HERE / "templates", context_processors=[_prefix])
+templates.env.undefined = StrictUndefined  # a renamed model attribute fails loudly, not blank
 templates.env.filters.update(
     money=present.money,
     percent=present.percent,

@@ -100,22 +100,15 @@ async def screen(
         return result
 
     async with sessions() as session:
+        lists: list[tuple[str, str]] = []
         if policy is None or policy.suppression.enabled:
-            for scope, owner in await repository.suppressed_by(session, hashes):
-                if scope == GLOBAL or (scope == PUBLISHER and owner == publisher):
-                    if result.verdict is not Verdict.REJECT:
-                        result.reject("suppressed", f"on the {scope} do-not-contact list")
-                elif scope == BUYER:
-                    result.blocked_buyers[owner] = "suppressed: on the buyer's do-not-contact list"
-        longest = max((b.dedup_days for b in buyers.values()), default=0)
-        if longest:
-            bought = await repository.recent_buyers(session, hashes, now - timedelta(days=longest))
-            for buyer, at in bought.items():
-                days = buyers[buyer].dedup_days if buyer in buyers else 0
-                if days and at >= now - timedelta(days=days):
-                    result.blocked_buyers.setdefault(
-                        buyer, f"duplicate: bought this person {at:%Y-%m-%d} (window {days} days)"
-                    )
+            lists = await repository.suppressed_by(session, hashes)
+            ours = [s for s, o in lists if s == GLOBAL or (s == PUBLISHER and o == publisher)]
+            if ours:
+                result.reject("suppressed", f"on the {ours[0]} do-not-contact list")
+        result.blocked_buyers = await buyer_blocks(
+            session, policy=policy, buyers=buyers, hashes=hashes, now=now, suppression=lists
+        )
 
     if policy is not None and policy.dedup.enabled and result.verdict is not Verdict.REJECT:
         wanted = identity_hashes(
@@ -133,6 +126,39 @@ async def screen(
                     f"same person as lead {earlier} within {policy.dedup.window_hours} hours",
                 )
     return result
+
+
+async def buyer_blocks(
+    session: AsyncSession,
+    *,
+    policy: ScreeningPolicy | None,
+    buyers: dict[str, Buyer],
+    hashes: list[str],
+    now: datetime,
+    suppression: list[tuple[str, str]] | None = None,
+) -> dict[str, str]:
+    """Buyers this person may not be offered to: on their do-not-contact list, or bought lately.
+
+    suppression: the lists already matched for these hashes, to save the query.
+    """
+    blocked: dict[str, str] = {}
+    if not hashes:
+        return blocked
+    if suppression is None and (policy is None or policy.suppression.enabled):
+        suppression = await repository.suppressed_by(session, hashes)
+    for scope, owner in suppression or []:
+        if scope == BUYER:
+            blocked[owner] = "suppressed: on the buyer's do-not-contact list"
+    longest = max((b.dedup_days for b in buyers.values()), default=0)
+    if longest:
+        bought = await repository.recent_buyers(session, hashes, now - timedelta(days=longest))
+        for buyer, at in bought.items():
+            days = buyers[buyer].dedup_days if buyer in buyers else 0
+            if days and at >= now - timedelta(days=days):
+                blocked.setdefault(
+                    buyer, f"duplicate: bought this person {at:%Y-%m-%d} (window {days} days)"
+                )
+    return blocked
 
 
 def _dedup_field(policy: ScreeningPolicy, name: str) -> bool:

@@ -1,0 +1,5 @@
+"""The admin API runs against the same engine harness as the engine tests."""
+
+from tests.engine.conftest import engine, engine_sqlite
+
+__all__ = ["engine", "engine_sqlite"]
