@@ -51,7 +51,11 @@ class Runtime:
         self.http = new_session(self.settings.http_connection_limit)
         gateway = HttpGateway(self.http, self.clock)
         self._router = Router(gateway=gateway, ledger=self.ledger, clock=self.clock, rng=self._rng)
-        await self.reload_config()
+        try:
+            await self.reload_config()
+        except BaseException:
+            await self.http.close()
+            raise
         if watch:
             self._watcher = asyncio.create_task(self._housekeeping(), name="pingtree-housekeeping")
 

@@ -1,4 +1,4 @@
-"""The admin REST API: the configuration resources of the YAML file, over HTTP, on both databases."""
+"""The admin REST API: the resources of the YAML file, over HTTP, on both databases."""
 
 from __future__ import annotations
 
@@ -241,7 +241,9 @@ async def test_delete_a_referenced_buyer_422_names_the_campaign(engine: Harness)
     assert (await _get(h, "buyers/alpha")).status_code == 200
 
     issues = _issues(await _delete(h, "campaigns/beta"))
-    assert issues == [("trees/main.tiers[0].campaigns[1].campaign", "still refers to campaigns/beta")]
+    assert issues == [
+        ("trees/main.tiers[0].campaigns[1].campaign", "still refers to campaigns/beta")
+    ]
     issues = _issues(await _delete(h, "trees/main"))
     assert issues == [("routes/pub:auto.tree", "still refers to trees/main")]
     assert (await _get(h, "config")).json()["version"] == 1
@@ -310,7 +312,9 @@ async def test_post_config_dry_run_then_apply(engine: Harness) -> None:
     whole["buyers"].append({"name": "delta"})
     whole["routes"] = []
 
-    dry = await h.client.post(f"{BASE}/config", params={"dry_run": "true"}, json=whole, headers=ADMIN)
+    dry = await h.client.post(
+        f"{BASE}/config", params={"dry_run": "true"}, json=whole, headers=ADMIN
+    )
     assert dry.status_code == 200, dry.text
     assert dry.json() == {
         "dry_run": True,

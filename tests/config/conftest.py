@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
-from click.testing import Result
 from sqlalchemy import select
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from pingtree.cli import app
 from pingtree.config.store import current_version

@@ -256,8 +256,11 @@ def _check(schema: dict[str, Any], instance: Any, root: dict[str, Any], at: str 
         errors.append(f"{at}: not one of {schema['enum']}")
     if "const" in schema and instance != schema["const"]:
         errors.append(f"{at}: not {schema['const']!r}")
-    if "anyOf" in schema and all(_check(s, instance, root, at) for s in schema["anyOf"]):
-        errors.append(f"{at}: matches none of anyOf")
+    if "anyOf" in schema:
+        branches = [_check(s, instance, root, at) for s in schema["anyOf"]]
+        if all(branches):  # report the alternative of the instance's own type
+            same_type = [b for b in branches if not b[0].startswith(f"{at}: not ")]
+            errors += min(same_type or branches, key=len)
     for sub in schema.get("allOf", []):
         errors += _check(sub, instance, root, at)
     if isinstance(instance, str):

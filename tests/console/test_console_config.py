@@ -55,7 +55,11 @@ DOCUMENT: dict[str, Any] = {
             "name": "auto-main",
             "vertical": "auto",
             "tiers": [
-                {"name": "auction", "flow": "ping_post", "campaigns": [{"campaign": "apex-auction"}]},
+                {
+                    "name": "auction",
+                    "flow": "ping_post",
+                    "campaigns": [{"campaign": "apex-auction"}],
+                },
                 {
                     "name": "direct",
                     "flow": "weight",

@@ -93,7 +93,9 @@ async def test_field_values_are_escaped(client: httpx.AsyncClient, rows: Rows) -
 
 
 async def test_unsold_lead_without_attempts(client: httpx.AsyncClient, rows: Rows) -> None:
-    await rows.add(rows.lead("L9", "rejected", reasons=[{"code": "invalid_email", "message": "bad"}]))
+    await rows.add(
+        rows.lead("L9", "rejected", reasons=[{"code": "invalid_email", "message": "bad"}])
+    )
     html = (await client.get("/console/leads/L9", headers=BEARER)).text
     assert "invalid_email" in html
     assert "No buyer was pinged or posted." in html and "Not sold." in html

@@ -40,8 +40,8 @@ def admin(
     token = rt.settings.admin_token
     if not token:
         raise refuse(403, "admin_disabled", "set PINGTREE_ADMIN_TOKEN to use the admin API")
-    given = (authorization or "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), token.encode()):
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
         raise refuse(401, "invalid_admin_token", "send Authorization: Bearer <admin token>")
 
 

@@ -6,7 +6,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 FIELD_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 BAND_NAME_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
@@ -102,10 +110,20 @@ _RULE_PARAMS = {
 }
 
 
+def _only_check_required(schema: dict[str, Any]) -> None:
+    # action and penalty get per-code defaults before validation, so a file may leave them out.
+    schema["required"] = ["check"]
+
+
 class CheckConfig(BaseModel):
     """One configured check: the finding code it watches for and what that finding does."""
 
-    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        validate_by_name=True,
+        validate_by_alias=True,
+        json_schema_extra=_only_check_required,
+    )
 
     check: Code
     action: Action
@@ -157,7 +175,13 @@ class CheckConfig(BaseModel):
             if self.min is not None and self.max is not None and self.min > self.max:
                 raise ValueError("min must be <= max")
         else:
-            used = [_RULE_PARAMS[name] for name in _RULE_PARAMS if name in self.model_fields_set]
+            # Judged by value, not presence: a stored policy (model_dump) carries every
+            # default (required: false), and must load again.
+            used = [
+                _RULE_PARAMS[name]
+                for name in _RULE_PARAMS
+                if getattr(self, name) is not None and getattr(self, name) is not False
+            ]
             if used:
                 raise ValueError(f"parameters {', '.join(used)} are only for field_rule")
         if self.state_field is not None and self.check not in (
@@ -268,6 +292,13 @@ class ScreeningPolicy(BaseModel):
         ):
             raise ValueError("reject_below must be <= review_below")
         return self
+
+    @model_serializer(mode="wrap")
+    def _explicit_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Only what was written is dumped: overlay() lays a publisher's policy over the
+        # vertical's by the fields it set, and the stored configuration must keep that.
+        data: dict[str, Any] = handler(self)
+        return {name: value for name, value in data.items() if name in self.model_fields_set}
 
     def band_for(self, score: int) -> str | None:
         """Name of the highest band the score reaches, or None."""

@@ -104,10 +104,14 @@ async def add_suppressions(
     added = 0
     for start in range(0, len(entries), 5000):
         chunk = [{**e, "added_at": now} for e in entries[start : start + 5000]]
+        # Counted by RETURNING: rowcount of an INSERT is -1 with psycopg (SQLAlchemy 2.1).
         result = await session.execute(
-            insert(SuppressionEntry).values(chunk).on_conflict_do_nothing()
+            insert(SuppressionEntry)
+            .values(chunk)
+            .on_conflict_do_nothing()
+            .returning(SuppressionEntry.value_hash)
         )
-        added += max(result.rowcount, 0)  # type: ignore[attr-defined]
+        added += len(result.all())
     return added
 
 
