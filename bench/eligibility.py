@@ -8,7 +8,7 @@ database, no network. Target: under 1 ms per lead.
 Two timings: the public pieces in a plain loop, and the router's own Router._eligible
 (private; reported as n/a if its signature has moved on).
 
-Run: .venv/bin/python bench/eligibility.py [--campaigns 1000] [--leads 5000] [--seed 7]
+Run: .venv/bin/python bench/eligibility.py [--campaigns 1000] [--leads 3000] [--seed 7]
 """
 
 from __future__ import annotations
@@ -272,13 +272,15 @@ def machine() -> str:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    return f"{os.cpu_count()} CPUs, {model}, Python {platform.python_version()}"
+    one, five, _ = os.getloadavg()
+    load = f", load average {one:.2f} (1 min) {five:.2f} (5 min)"
+    return f"{os.cpu_count()} CPUs, {model}, Python {platform.python_version()}{load}"
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--campaigns", type=int, default=1000)
-    p.add_argument("--leads", type=int, default=5000)
+    p.add_argument("--leads", type=int, default=3000)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--strict", action="store_true", help="exit 1 when the target is missed")
     args = p.parse_args()

@@ -233,14 +233,19 @@ def engine_config(sim: str, *, caps: bool) -> dict[str, Any]:
     }
 
 
+_phones = itertools.count(1)
+
+
 def lead_fields(run: str, i: int) -> dict[str, Any]:
-    """A valid, distinct lead (unique email and phone, in case dedup screening is on)."""
+    """A valid, distinct lead: unique email and phone, ZIP and area code in its state."""
     state, zip_code, area = PLACES[i % len(PLACES)]
+    n = next(_phones)
+    exchange, line = 200 + (n // 10000) % 700, n % 10000
     return {
         "first_name": "Dana",
         "last_name": f"Bench{i}",
         "email": f"dana.{run}.{i}@example.com",
-        "phone": f"({area}) 624-{1000 + i % 9000:04d}",
+        "phone": f"({area}) {exchange:03d}-{line:04d}",
         "zip": zip_code,
         "state": state,
         "age": 21 + i % 60,
@@ -263,12 +268,14 @@ class Sample:
 
 @dataclass
 class Run:
-    """One scenario's load: every sample and the wall time it took."""
+    """One scenario's load: every sample, the wall time, CPU per lead of each process."""
 
     name: str
+    concurrency: int
     samples: list[Sample] = field(default_factory=list)
     wall_s: float = 0.0
     errors: int = 0
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # process -> CPU ms per lead
 
     @property
     def throughput(self) -> float:
@@ -298,16 +305,29 @@ def pct(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process (this one when pid is None); 0 off Linux."""
+    if pid is None:
+        return time.process_time()
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def drive(
     name: str,
     n: int,
     concurrency: int,
     max_s: float,
     one: Callable[[int], Awaitable[Sample]],
+    pids: dict[str, int | None],
 ) -> Run:
     """Run `one(i)` for i < n with `concurrency` workers; stop starting new ones after max_s."""
-    run = Run(name)
+    run = Run(name, concurrency)
     counter = itertools.count()
+    cpu_before = {k: cpu_seconds(pid) for k, pid in pids.items()}
     started = time.perf_counter()
     stop_at = started + max_s
 
@@ -325,6 +345,8 @@ async def drive(
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     run.wall_s = time.perf_counter() - started
+    done = max(1, len(run.samples))
+    run.cpu_ms = {k: (cpu_seconds(pid) - cpu_before[k]) * 1000 / done for k, pid in pids.items()}
     return run
 
 
@@ -334,7 +356,13 @@ def client(concurrency: int) -> aiohttp.ClientSession:
 
 
 async def engine_load(
-    base: str, scenario: str, run_id: str, n: int, concurrency: int, max_s: float
+    base: str,
+    scenario: str,
+    run_id: str,
+    n: int,
+    concurrency: int,
+    max_s: float,
+    pids: dict[str, int | None],
 ) -> Run:
     """POST n leads to the engine at fixed concurrency."""
     url = f"{base}/api/v1/leads"
@@ -354,14 +382,20 @@ async def engine_load(
                 print(f"  {scenario}: HTTP {resp.status}: {json.dumps(data)[:400]}", flush=True)
             return Sample(latency, str(status), data.get("lead_id"))
 
-        return await drive(f"{scenario}", n, concurrency, max_s, one)
+        return await drive(scenario, n, concurrency, max_s, one, pids)
 
 
 # --- the floor: the same fan-out, bare aiohttp, no engine ----------------------------------
 
 
 async def floor_load(
-    sim: str, scenario: str, run_id: str, n: int, concurrency: int, max_s: float
+    sim: str,
+    scenario: str,
+    run_id: str,
+    n: int,
+    concurrency: int,
+    max_s: float,
+    pids: dict[str, int | None],
 ) -> Run:
     """The same requests the engine makes for a lead, made directly (no app, no database)."""
     timeout = aiohttp.ClientTimeout(total=1.0)
@@ -415,7 +449,7 @@ async def floor_load(
             return Sample((time.perf_counter() - t0) * 1000, status, lead_id, critical)
 
         one = ping_post if scenario == "ping_post" else priority
-        return await drive(f"floor {scenario}", n, concurrency, max_s, one)
+        return await drive(f"floor {scenario}", n, concurrency, max_s, one, pids)
 
 
 # --- processes --------------------------------------------------------------------------------
@@ -524,8 +558,21 @@ def prepare_postgres(base_url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
 
-def critical_ms(scenario: str, attempts: list[tuple[str, str, float]]) -> float:
-    """Time the lead had to wait for buyers: per tier, the slowest ping, then each post."""
+def drop_postgres(base_url: str) -> None:
+    import psycopg
+
+    with (
+        contextlib.suppress(psycopg.Error),
+        psycopg.connect(plain_pg(base_url), autocommit=True, connect_timeout=5) as conn,
+    ):
+        conn.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
+
+
+def critical_ms(attempts: list[tuple[str, str, float]]) -> float:
+    """Time the lead waited for buyers: per tier the slowest ping, plus every post in turn.
+
+    ping_post: max ping duration + post durations; priority: the sum of post durations.
+    """
     total = 0.0
     pings: dict[str, float] = {}
     for tier, kind, duration in attempts:
@@ -538,6 +585,9 @@ def critical_ms(scenario: str, attempts: list[tuple[str, str, float]]) -> float:
 
 # --- the run ----------------------------------------------------------------------------------
 
+SCENARIOS = ("ping_post", "priority", "hang")
+LIGHT = "@c1"  # suffix of the light-load runs (concurrency 1)
+
 
 @dataclass
 class EngineResult:
@@ -547,7 +597,7 @@ class EngineResult:
 
 
 async def run_engine(
-    db: Database, sim: str, work: Path, args: argparse.Namespace, run_id: str
+    db: Database, sim: str, sim_pid: int, work: Path, args: argparse.Namespace, run_id: str
 ) -> EngineResult:
     result = EngineResult(db.name)
     env = db.env()
@@ -562,30 +612,34 @@ async def run_engine(
     base = f"http://127.0.0.1:{port}"
     log = work / f"app-{db.name}.log"
     app = start([PINGTREE, "serve", "--host", "127.0.0.1", "--port", str(port)], env, work, log)
+    pids: dict[str, int | None] = {"app": app.pid, "simulator": sim_pid, "client": None}
+    tag = f"{run_id}{db.name}"
     try:
         await wait_http(f"{base}/openapi.json", app, log)
         for scenario in ("ping_post", "priority"):
-            await engine_load(base, scenario, f"{run_id}w", args.warmup, args.concurrency, 30)
-        for scenario in ("ping_post", "priority"):
-            print(f"  {db.name}: {scenario} x{args.leads} ...", flush=True)
-            run = await engine_load(
-                base, scenario, f"{run_id}{db.name}", args.leads, args.concurrency, args.max_seconds
+            await engine_load(base, scenario, f"{tag}w", args.warmup, args.concurrency, 30, pids)
+        for scenario in SCENARIOS:
+            n = args.hang_leads if scenario == "hang" else args.leads
+            print(f"  {db.name}: {scenario} x{n} at concurrency {args.concurrency}", flush=True)
+            result.runs[scenario] = await engine_load(
+                base, scenario, f"{tag}{scenario}", n, args.concurrency, args.max_seconds, pids
             )
-            result.runs[scenario] = run
-        print(f"  {db.name}: hanging buyers x{args.hang_leads} ...", flush=True)
-        result.runs["hang"] = await engine_load(
-            base, "hang", f"{run_id}{db.name}h", args.hang_leads, args.concurrency, args.max_seconds
-        )
+        if args.light_leads:
+            print(f"  {db.name}: each scenario x{args.light_leads} at concurrency 1", flush=True)
+            for scenario in SCENARIOS:
+                result.runs[scenario + LIGHT] = await engine_load(
+                    base, scenario, f"{tag}{scenario}1", args.light_leads, 1, args.max_seconds, pids
+                )
     finally:
         stop(app)
     if app.returncode not in (0, -15):
         print(f"  app exited with {app.returncode}:\n{tail(log)}", flush=True)
-    for scenario in ("ping_post", "priority"):
-        run = result.runs[scenario]
-        found = db.attempts({s.lead_id for s in run.samples if s.lead_id})
+    wanted = {s.lead_id for run in result.runs.values() for s in run.samples if s.lead_id}
+    found = db.attempts(wanted)
+    for run in result.runs.values():
         for s in run.samples:
             if s.lead_id in found:
-                s.critical_ms = critical_ms(scenario, found[s.lead_id])
+                s.critical_ms = critical_ms(found[s.lead_id])
     return result
 
 
@@ -593,123 +647,138 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+def ms2(values: list[float]) -> str:
+    return f"{pct(values, 50):.1f} / {pct(values, 99):.1f} ms"
+
+
+def cpu_text(run: Run) -> str:
+    return ", ".join(f"{k} {v:.1f}" for k, v in run.cpu_ms.items()) + " ms"
+
+
 def report(floors: dict[str, Run], engines: list[EngineResult], args: argparse.Namespace) -> str:
-    rows: list[tuple[str, str, str, str, str]] = []
+    rows: list[tuple[str, ...]] = []
     for scenario in ("ping_post", "priority"):
         f = floors[scenario]
-        fl = f.latencies()
         rows.append(
             (
                 f"floor {scenario}",
-                "throughput, p50/p99",
-                f"{f.throughput:7.1f}/s  {pct(fl, 50):5.1f}/{pct(fl, 99):5.1f} ms",
-                f"sold {f.statuses().get('sold', 0)}/{len(f.samples)}",
+                "throughput",
+                f"{f.throughput:.1f} leads/s",
+                f"sold {f.statuses().get('sold', 0)}/{len(f.samples)}, errors {f.errors}",
                 "",
             )
         )
-        rows.append(
-            (
-                "",
-                "client overhead p50/p99",
-                f"{pct(f.overheads(), 50):.1f}/{pct(f.overheads(), 99):.1f} ms",
-                "(latency - buyer wait, no engine)",
-                "",
-            )
-        )
+        rows.append(("", "latency p50 / p99", ms2(f.latencies()), "", ""))
+        rows.append(("", "CPU per lead", cpu_text(f), "", ""))
     for res in engines:
         if res.skipped:
-            rows.append((f"{res.db}", "skipped", res.skipped, "", "SKIP"))
+            rows.append((res.db, "skipped", res.skipped, "", "SKIP"))
             continue
         for scenario in ("ping_post", "priority"):
             run, f = res.runs[scenario], floors[scenario]
-            lat, over = run.latencies(), run.overheads()
+            over = run.overheads()
             ratio = run.throughput / f.throughput if f.throughput else 0.0
-            target = THROUGHPUT_RATIO_TARGET * f.throughput
-            name = f"{scenario} / {res.db}"
             rows.append(
                 (
-                    name,
+                    f"{scenario} / {res.db}",
                     "throughput",
-                    f"{run.throughput:7.1f}/s  (x{ratio:.2f} of floor)",
-                    f">= {target:.1f}/s (0.6 x floor {f.throughput:.1f}/s)",
+                    f"{run.throughput:.1f} leads/s (x{ratio:.2f} floor)",
+                    f">= 0.6 x floor {f.throughput:.1f} = {0.6 * f.throughput:.1f}",
                     verdict(ratio >= THROUGHPUT_RATIO_TARGET),
                 )
             )
             rows.append(
-                (
-                    "",
-                    "latency p50/p99",
-                    f"{pct(lat, 50):5.1f}/{pct(lat, 99):5.1f} ms",
-                    f"floor {pct(f.latencies(), 50):.1f}/{pct(f.latencies(), 99):.1f} ms",
-                    "info",
-                )
+                ("", "latency p50 / p99", ms2(run.latencies()), f"floor {ms2(f.latencies())}", "")
             )
             p99 = pct(over, 99)
+            complete = len(over) == len(run.samples)
             rows.append(
                 (
                     "",
-                    "overhead p50/p99",
-                    f"{pct(over, 50):5.1f}/{p99:5.1f} ms",
-                    f"p99 < {OVERHEAD_TARGET_MS:.0f} ms ({len(over)}/{len(run.samples)} leads)",
-                    verdict(p99 < OVERHEAD_TARGET_MS and len(over) == len(run.samples)),
+                    "overhead p50 / p99",
+                    ms2(over),
+                    f"p99 < {OVERHEAD_TARGET_MS:.0f} ms"
+                    + ("" if complete else f" ({len(over)}/{len(run.samples)} leads found)"),
+                    verdict(p99 < OVERHEAD_TARGET_MS and complete),
                 )
             )
-            statuses = ", ".join(f"{k} {v}" for k, v in run.statuses().items())
-            if run.errors:
-                statuses += f", errors {run.errors}"
-            rows.append(("", "outcomes", statuses, f"floor sold {f.statuses().get('sold', 0)}", ""))
-        hang = res.runs["hang"]
-        lat = hang.latencies()
+            light = res.runs.get(scenario + LIGHT)
+            if light is not None:
+                rows.append(
+                    (
+                        "",
+                        "  at concurrency 1",
+                        f"latency {ms2(light.latencies())}, overhead {ms2(light.overheads())}",
+                        f"{light.throughput:.1f} leads/s",
+                        verdict(pct(light.overheads(), 99) < OVERHEAD_TARGET_MS),
+                    )
+                )
+            rows.append(("", "CPU per lead", cpu_text(run), f"floor: {cpu_text(f)}", ""))
+            rows.append(("", "outcomes", outcome_text(run), f"floor {outcome_text(f)}", ""))
         limit = HANG_MAX_MS + HANG_SLACK_MS
-        late = sum(1 for v in lat if v > limit)
-        rows.append(
-            (
-                f"hang / {res.db}",
-                "worst answer",
-                f"{max(lat, default=float('nan')):5.1f} ms (p99 {pct(lat, 99):.1f}, late {late})",
-                f"<= {limit} ms (max_processing {HANG_MAX_MS} + {HANG_SLACK_MS})",
-                verdict(late == 0 and hang.errors == 0 and bool(lat)),
+        for key in ("hang", "hang" + LIGHT):
+            hang = res.runs.get(key)
+            if hang is None:
+                continue
+            lat = hang.latencies()
+            late = sum(1 for v in lat if v > limit)
+            rows.append(
+                (
+                    f"hang / {res.db}" if key == "hang" else "",
+                    "worst answer" if key == "hang" else "  at concurrency 1",
+                    f"{max(lat, default=float('nan')):.1f} ms (p99 {pct(lat, 99):.1f}), "
+                    f"{late} of {len(lat)} late",
+                    f"<= {limit} ms ({HANG_MAX_MS} max + {HANG_SLACK_MS})",
+                    verdict(late == 0 and hang.errors == 0 and bool(lat)),
+                )
             )
-        )
-        statuses = ", ".join(f"{k} {v}" for k, v in hang.statuses().items())
-        if hang.errors:
-            statuses += f", errors {hang.errors}"
-        rows.append(("", "outcomes", statuses, "", ""))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+            if key == "hang":
+                rows.append(("", "outcomes", outcome_text(hang), "", ""))
     head = ("scenario", "metric", "value", "baseline / target", "result")
-    widths = [max(w, len(h)) for w, h in zip(widths, head, strict=True)]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     caps = "off" if args.no_caps else "on (daily 1,000,000 per campaign)"
     lines.append(
-        f"\nleads {args.leads} per scenario (hang {args.hang_leads}), concurrency "
-        f"{args.concurrency}, warm-up {args.warmup}, caps {caps}"
+        f"\n{args.leads} leads per scenario ({args.hang_leads} for hang), concurrency "
+        f"{args.concurrency}, warm-up {args.warmup}, light-load runs {args.light_leads} leads at "
+        f"concurrency 1, caps {caps}.\noverhead = lead latency - time waiting for buyers on its "
+        "path (slowest ping + posts), from the attempts the engine recorded."
     )
     return "\n".join(lines)
 
 
+def outcome_text(run: Run) -> str:
+    text = ", ".join(f"{k} {v}" for k, v in run.statuses().items())
+    return text + (f", errors {run.errors}" if run.errors else "")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--leads", type=int, default=1000, help="leads per scenario (default 1000)")
+    p.add_argument("--leads", type=int, default=600, help="leads per scenario (default 600)")
     p.add_argument("--concurrency", type=int, default=32, help="leads in flight (default 32)")
     p.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
-    p.add_argument("--hang-leads", type=int, default=300, help="leads in the hang scenario")
-    p.add_argument("--warmup", type=int, default=100, help="unmeasured leads per scenario")
-    p.add_argument("--max-seconds", type=float, default=60, help="stop a scenario after this")
+    p.add_argument("--hang-leads", type=int, default=200, help="leads in the hang scenario")
+    p.add_argument("--light-leads", type=int, default=40, help="leads per light run (c=1); 0: none")
+    p.add_argument("--warmup", type=int, default=60, help="unmeasured leads per scenario")
+    p.add_argument("--max-seconds", type=float, default=45, help="stop a scenario after this")
     p.add_argument("--no-caps", action="store_true", help="campaigns without caps")
     p.add_argument(
         "--postgres-url",
         default=os.environ.get("PINGTREE_BENCH_POSTGRES_URL")
         or os.environ.get("PINGTREE_TEST_POSTGRES_URL")
         or DEFAULT_PG,
+        help="PostgreSQL to use (schema bench_engine is dropped and recreated)",
     )
     p.add_argument("--json", type=Path, help="also write every figure to this file")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     return p.parse_args(argv)
 
 
 async def main(args: argparse.Namespace) -> int:
     run_id = uuid.uuid4().hex[:8]
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="pingtree-bench-") as tmp:
         work = Path(tmp)
         sim_port = free_port()
@@ -724,17 +793,26 @@ async def main(args: argparse.Namespace) -> int:
             work,
             sim_log,
         )
+        pids: dict[str, int | None] = {"simulator": simulator.pid, "client": None}
+        engines: list[EngineResult] = []
         try:
             await wait_http(f"{sim}/health", simulator, sim_log)
-            print(f"simulator on {sim} (pid {simulator.pid})", flush=True)
+            print(f"simulator on {sim}; 30 buyers (pp*, pr*, hg*)", flush=True)
             floors: dict[str, Run] = {}
             for scenario in ("ping_post", "priority"):
-                await floor_load(sim, scenario, f"{run_id}fw", args.warmup, args.concurrency, 30)
-                print(f"  floor: {scenario} x{args.leads} ...", flush=True)
-                floors[scenario] = await floor_load(
-                    sim, scenario, f"{run_id}f", args.leads, args.concurrency, args.max_seconds
+                await floor_load(
+                    sim, scenario, f"{run_id}fw", args.warmup, args.concurrency, 30, {}
                 )
-            engines: list[EngineResult] = []
+                print(f"  floor: {scenario} x{args.leads}", flush=True)
+                floors[scenario] = await floor_load(
+                    sim,
+                    scenario,
+                    f"{run_id}f",
+                    args.leads,
+                    args.concurrency,
+                    args.max_seconds,
+                    pids,
+                )
             wanted = ["sqlite", "postgres"] if args.db == "both" else [args.db]
             for name in wanted:
                 data_dir = work / f"data-{name}"
@@ -746,17 +824,23 @@ async def main(args: argparse.Namespace) -> int:
                     except Exception as exc:
                         engines.append(EngineResult(name, skipped=f"PostgreSQL unreachable: {exc}"))
                         continue
-                engines.append(
-                    await run_engine(Database(name, url, data_dir), sim, work, args, run_id)
-                )
+                try:
+                    db = Database(name, url, data_dir)
+                    engines.append(await run_engine(db, sim, simulator.pid, work, args, run_id))
+                finally:
+                    if url is not None:
+                        drop_postgres(args.postgres_url)
         finally:
             stop(simulator)
     print()
     print(f"pingtree engine benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}, {machine()}")
-    print(report(floors, engines, args))
+    text = report(floors, engines, args)
+    print(text)
+    print(f"(whole run {time.monotonic() - started:.0f} s)")
     if args.json:
         args.json.write_text(json.dumps(dump(floors, engines, args), indent=1))
-    return 0
+    failed = "FAIL" in text
+    return 1 if failed and args.strict else 0
 
 
 def machine() -> str:
@@ -766,7 +850,9 @@ def machine() -> str:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    return f"{os.cpu_count()} CPUs, {model}, Python {platform.python_version()}"
+    one, five, _ = os.getloadavg()
+    load = f", load average {one:.2f} (1 min) {five:.2f} (5 min)"
+    return f"{os.cpu_count()} CPUs, {model}, Python {platform.python_version()}{load}"
 
 
 def dump(
@@ -774,13 +860,17 @@ def dump(
 ) -> dict[str, Any]:
     def summary(run: Run) -> dict[str, Any]:
         lat, over = run.latencies(), run.overheads()
+        critical = [s.critical_ms for s in run.samples if s.critical_ms is not None]
         return {
             "leads": len(run.samples),
+            "concurrency": run.concurrency,
             "errors": run.errors,
             "wall_s": run.wall_s,
             "throughput": run.throughput,
             "latency_ms": {q: pct(lat, q) for q in (50, 90, 99, 100)},
             "overhead_ms": {q: pct(over, q) for q in (50, 90, 99, 100)},
+            "buyer_wait_ms_mean": statistics.fmean(critical) if critical else None,
+            "cpu_ms_per_lead": run.cpu_ms,
             "statuses": run.statuses(),
         }
 
@@ -791,13 +881,6 @@ def dump(
         "floors": {k: summary(v) for k, v in floors.items()},
         "engines": {
             e.db: {"skipped": e.skipped} | {k: summary(v) for k, v in e.runs.items()}
-            for e in engines
-        },
-        "mean_critical_ms": {
-            e.db: {
-                k: statistics.fmean([s.critical_ms for s in v.samples if s.critical_ms] or [0])
-                for k, v in e.runs.items()
-            }
             for e in engines
         },
     }

@@ -41,7 +41,9 @@ def admin(
     if not token:
         raise refuse(403, "admin_disabled", "set PINGTREE_ADMIN_TOKEN to use the admin API")
     scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    ):
         raise refuse(401, "invalid_admin_token", "send Authorization: Bearer <admin token>")
 
 
