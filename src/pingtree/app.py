@@ -77,6 +77,17 @@ def _install_error_handlers(app: FastAPI) -> None:
             )
         return JSONResponse({"lead_id": None, "status": "rejected", "reasons": reasons}, 422)
 
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A bug or an unreachable database: say so plainly and let the publisher retry.
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        body = {
+            "lead_id": None,
+            "status": "error",
+            "reasons": [{"code": "unavailable", "message": "temporarily unavailable; retry"}],
+        }
+        return JSONResponse(body, status_code=503)
+
     @app.exception_handler(ConfigError)
     async def bad_config(_: Request, exc: ConfigError) -> JSONResponse:
         issues = [{"path": i.path, "reason": i.reason} for i in exc.issues]

@@ -160,6 +160,7 @@ async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> L
         vertical=vertical.name,
         fields=fields,
         now=now,
+        test=lead.test,
     )
     lead.risk_score, lead.screening = checked.score, checked.record()
     blocked = checked.blocked_buyers

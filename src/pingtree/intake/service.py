@@ -121,6 +121,7 @@ async def take_lead(
         vertical=vertical.name,
         fields=fields,
         now=rt.clock.now(),
+        test=lead.test,
     )
     lead.risk_score, lead.screening = checked.score, checked.record()
     if checked.verdict is not Verdict.ACCEPT:

@@ -70,8 +70,12 @@ async def screen(
     vertical: str,
     fields: dict[str, Any],
     now: datetime,
+    test: bool = False,
 ) -> Screening:
-    """Screen a stored lead. Only an accepted lead is routed; nothing reaches a buyer before."""
+    """Screen a stored lead. Only an accepted lead is routed; nothing reaches a buyer before.
+
+    A test lead is checked against the dedup window but claims no one, as it buys nothing.
+    """
     result = Screening()
     if policy is not None:
         assessment = assess(fields, policy)
@@ -119,8 +123,9 @@ async def screen(
             earlier = await repository.claim_person(
                 session, vertical=vertical, hashes=wanted, lead_id=lead_id, now=now, window=window
             )
-            if earlier is not None:
+            if earlier is not None or test:
                 await session.rollback()
+            if earlier is not None:
                 result.reject(
                     "duplicate",
                     f"same person as lead {earlier} within {policy.dedup.window_hours} hours",
