@@ -17,6 +17,7 @@ from pingtree.config.store import current_version, load_document
 from pingtree.delivery.gateway import HttpGateway, new_session
 from pingtree.routing.engine import Router
 from pingtree.sales.ledger import SqlCapLedger
+from pingtree.screening import warm_up
 from pingtree.settings import Settings
 from pingtree.storage.db import create_engine, sessions
 
@@ -48,6 +49,8 @@ class Runtime:
 
     async def start(self, *, watch: bool = True) -> None:
         """Open the outbound session, load the configuration and start housekeeping."""
+        # Screening's ZIP table takes a moment to build; the first lead should not wait for it.
+        await asyncio.to_thread(warm_up)
         self.http = new_session(self.settings.http_connection_limit)
         gateway = HttpGateway(self.http, self.clock)
         self._router = Router(gateway=gateway, ledger=self.ledger, clock=self.clock, rng=self._rng)
