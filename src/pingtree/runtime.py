@@ -34,7 +34,7 @@ class Runtime:
         self.clock: Clock = clock or SystemClock()
         self.engine: AsyncEngine = create_engine(settings.database)
         self.sessions: async_sessionmaker[AsyncSession] = sessions(self.engine)
-        self.ledger = SqlCapLedger(self.sessions, self.clock)
+        self.ledger = SqlCapLedger(self.engine, self.clock)
         self.http: aiohttp.ClientSession | None = None
         self._router: Router | None = None
         self._rng = rng

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from pingtree.api.deps import AdminDep, RuntimeDep
 from pingtree.intake.errors import refuse
 from pingtree.intake.service import route_lead
+from pingtree.leads.repository import LeadRecord
 from pingtree.leads.schemas import LeadAnswer, LeadStatus, Reason
 from pingtree.screening import repository
 from pingtree.screening.lists import ParsedList, hash_values, parse_csv
@@ -105,7 +106,7 @@ async def approve(lead_id: str, rt: RuntimeDep) -> LeadAnswer:
         person_hashes=hashes,
     )
     _status, answer = await route_lead(
-        rt, lead, publisher, checked, None, started=rt.clock.monotonic()
+        rt, LeadRecord.of(lead), publisher, checked, None, started=rt.clock.monotonic()
     )
     return answer
 

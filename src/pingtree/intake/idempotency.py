@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from pingtree.clock import Clock
 from pingtree.intake.errors import refuse
@@ -17,6 +18,7 @@ from pingtree.leads.schemas import LeadAnswer
 from pingtree.storage.tables import IdempotencyKey
 
 POLL_S = 0.02
+keys = cast(Table, IdempotencyKey.__table__)
 
 
 def fingerprint(body: dict[str, Any]) -> str:
@@ -24,12 +26,18 @@ def fingerprint(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def claim_row(
-    publisher: str, key: str, lead_id: str, body_hash: str, clock: Clock
-) -> IdempotencyKey:
-    """The row that claims a key; inserted in the same transaction as the lead."""
-    return IdempotencyKey(
-        publisher=publisher, key=key, lead_id=lead_id, fingerprint=body_hash, created_at=clock.now()
+async def claim(
+    conn: AsyncConnection, publisher: str, key: str, lead_id: str, body_hash: str, clock: Clock
+) -> None:
+    """Claim a key in the same transaction that stores the lead; IntegrityError if taken."""
+    await conn.execute(
+        keys.insert().values(
+            publisher=publisher,
+            key=key,
+            lead_id=lead_id,
+            fingerprint=body_hash,
+            created_at=clock.now(),
+        )
     )
 
 
@@ -63,12 +71,12 @@ async def first_answer(
 
 
 async def store_answer(
-    session: AsyncSession, publisher: str, key: str, status_code: int, answer: LeadAnswer
+    conn: AsyncConnection, publisher: str, key: str, status_code: int, answer: LeadAnswer
 ) -> None:
     """Keep the answer for repeats (in the caller's transaction)."""
-    await session.execute(
-        update(IdempotencyKey)
-        .where(IdempotencyKey.publisher == publisher, IdempotencyKey.key == key)
+    await conn.execute(
+        update(keys)
+        .where(keys.c.publisher == publisher, keys.c.key == key)
         .values(status_code=status_code, answer=answer.model_dump(mode="json"))
     )
 

@@ -17,6 +17,7 @@ from sqlalchemy import update
 from pingtree.intake.errors import refuse
 from pingtree.intake.service import finish, hold_or_reject, invalid_fields, route_for
 from pingtree.leads import repository
+from pingtree.leads.repository import LeadRecord
 from pingtree.leads.schemas import (
     InboundPingAnswer,
     InboundPingIn,
@@ -135,16 +136,16 @@ async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> L
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             raise refuse(409, "ping_used", "this ping id was already posted")
-        lead = repository.new_lead(
-            lead_id=ping.id,
+        lead = LeadRecord(
+            id=ping.id,
             publisher=publisher.name,
             vertical=vertical.name,
             fields=fields,
             test=ping.test,
-            now=now,
+            received_at=now,
+            inbound_ping_id=ping.id,
         )
-        lead.inbound_ping_id = ping.id
-        session.add(lead)
+        await repository.insert_lead(await session.connection(), lead)
         bids = [
             (b["tier"], Bid(b["campaign"], Decimal(b["price"]), b.get("reference")))
             for b in ping.bids

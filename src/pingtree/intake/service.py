@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from pingtree.intake import idempotency
 from pingtree.intake.errors import IntakeRefused, refuse
 from pingtree.leads import repository
+from pingtree.leads.repository import LeadRecord
 from pingtree.leads.schemas import LeadAnswer, LeadIn, LeadStatus, Reason
 from pingtree.publishers.model import Publisher, hash_api_key
 from pingtree.routing.model import LeadOffer, Route, RoutingResult, Tree
@@ -21,11 +22,13 @@ from pingtree.runtime import Runtime
 from pingtree.screening import repository as screening_repository
 from pingtree.screening import service as screening
 from pingtree.screening.model import Verdict
-from pingtree.storage.tables import Lead
 from pingtree.verticals.model import Vertical
 from pingtree.verticals.validate import FieldError, validate_fields
 
 log = logging.getLogger("pingtree.intake")
+
+RECORDING_RESERVE_S = 0.02
+"""Routing stops this long before the lead's deadline, so recording fits inside it."""
 
 
 def publisher_for_key(rt: Runtime, api_key: str | None) -> Publisher:
@@ -88,22 +91,30 @@ def invalid_fields(errors: list[FieldError]) -> IntakeRefused:
 
 
 async def take_lead(
-    rt: Runtime, publisher: Publisher, lead_in: LeadIn, *, idempotency_key: str | None = None
+    rt: Runtime,
+    publisher: Publisher,
+    lead_in: LeadIn,
+    *,
+    idempotency_key: str | None = None,
+    started: float | None = None,
 ) -> tuple[int, LeadAnswer]:
-    """Take a posted lead and answer within the tree's maximum processing time."""
-    started = rt.clock.monotonic()
+    """Take a posted lead and answer within the tree's maximum processing time.
+
+    started: when the request arrived (monotonic), so the deadline counts from then.
+    """
+    started = rt.clock.monotonic() if started is None else started
     vertical = vertical_for(rt, publisher, lead_in.vertical)
     fields, errors = validate_fields(vertical, lead_in.fields)
     if errors:
         raise invalid_fields(errors)
 
-    lead = repository.new_lead(
-        lead_id=str(uuid.uuid4()),
+    lead = LeadRecord(
+        id=str(uuid.uuid4()),
         publisher=publisher.name,
         vertical=vertical.name,
         fields=fields,
         test=lead_in.test,
-        now=rt.clock.now(),
+        received_at=rt.clock.now(),
     )
     body_hash = idempotency.fingerprint(lead_in.model_dump(mode="json"))
     if not await _store(rt, lead, publisher, idempotency_key, body_hash):
@@ -131,7 +142,7 @@ async def take_lead(
 
 async def route_lead(
     rt: Runtime,
-    lead: Lead,
+    lead: LeadRecord,
     publisher: Publisher,
     checked: screening.Screening,
     idempotency_key: str | None,
@@ -151,7 +162,7 @@ async def route_lead(
         fields=lead.fields,
         test=lead.test,
     )
-    deadline = started + tree.max_processing_ms / 1000
+    deadline = started + tree.max_processing_ms / 1000 - RECORDING_RESERVE_S
     try:
         result = await rt.router.route(
             offer, tree, rt.catalog, deadline=deadline, blocked_buyers=checked.blocked_buyers
@@ -169,37 +180,31 @@ async def route_lead(
 
 async def hold_or_reject(
     rt: Runtime,
-    lead: Lead,
+    lead: LeadRecord,
     publisher: Publisher,
     checked: screening.Screening,
     idempotency_key: str | None,
 ) -> tuple[int, LeadAnswer]:
     """A lead screening turned away (rejected) or flagged (held for manual review)."""
     status = LeadStatus.REJECTED if checked.verdict is Verdict.REJECT else LeadStatus.REVIEW
-    async with rt.sessions() as session, session.begin():
-        lead = await session.merge(lead)
-        lead.status = status.value
-        lead.reasons = [r.model_dump() for r in checked.reasons]
-        if status is LeadStatus.REJECTED:
-            lead.answered_at = rt.clock.now()
-        answer = LeadAnswer(lead_id=lead.id, status=status, reasons=checked.reasons, test=lead.test)
+    answered = rt.clock.now() if status is LeadStatus.REJECTED else None
+    answer = LeadAnswer(lead_id=lead.id, status=status, reasons=checked.reasons, test=lead.test)
+    async with rt.engine.begin() as conn:
+        await repository.set_screened(conn, lead, status, checked.reasons, answered)
         if idempotency_key is not None:
-            await idempotency.store_answer(session, publisher.name, idempotency_key, 200, answer)
+            await idempotency.store_answer(conn, publisher.name, idempotency_key, 200, answer)
     return 200, answer
 
 
 async def _store(
-    rt: Runtime, lead: Lead, publisher: Publisher, key: str | None, body_hash: str
+    rt: Runtime, lead: LeadRecord, publisher: Publisher, key: str | None, body_hash: str
 ) -> bool:
     """Store the lead (and claim its Idempotency-Key) before routing; False if key was taken."""
     try:
-        async with rt.sessions() as session, session.begin():
-            session.add(lead)
+        async with rt.engine.begin() as conn:
+            await repository.insert_lead(conn, lead)
             if key is not None:
-                await session.flush()
-                session.add(
-                    idempotency.claim_row(publisher.name, key, lead.id, body_hash, rt.clock)
-                )
+                await idempotency.claim(conn, publisher.name, key, lead.id, body_hash, rt.clock)
     except IntegrityError as exc:
         if key is not None and idempotency.is_key_conflict(exc):
             return False
@@ -209,7 +214,7 @@ async def _store(
 
 async def finish(
     rt: Runtime,
-    lead: Lead,
+    lead: LeadRecord,
     publisher: Publisher,
     tree: Tree | None,
     result: RoutingResult,
@@ -219,14 +224,13 @@ async def finish(
     payout: Decimal | None = None,
     people: list[str] | None = None,
 ) -> tuple[int, LeadAnswer]:
-    """Record what routing did, in one transaction, and build the publisher's answer."""
+    """Record what routing did in one transaction (cap holds settled with it); the answer."""
     if payout is None:
         payout = publisher.payout.for_revenue(result.revenue)
     now = rt.clock.now()
-    async with rt.sessions() as session, session.begin():
-        lead = await session.merge(lead)
-        repository.record_routing(
-            session,
+    async with rt.engine.begin() as conn:
+        answer = await repository.record_routing(
+            conn,
             lead,
             result,
             payout=payout,
@@ -234,24 +238,21 @@ async def finish(
             now=now,
             reasons=reasons,
         )
+        await rt.ledger.settle(
+            conn,
+            sold=[s.reservation_id for s in result.sales if s.reservation_id],
+            released=result.released,
+        )
         if people and result.sales and not lead.test:
             await screening_repository.record_purchases(
-                session,
+                conn,
                 buyers=[sale.buyer for sale in result.sales],
                 hashes=people,
                 lead_id=lead.id,
                 now=now,
             )
-        answer = LeadAnswer(
-            lead_id=lead.id,
-            status=LeadStatus(lead.status),
-            payout=lead.payout,
-            redirect_url=lead.redirect_url,
-            reasons=reasons,
-            test=lead.test,
-        )
         if idempotency_key is not None:
-            await idempotency.store_answer(session, publisher.name, idempotency_key, 200, answer)
+            await idempotency.store_answer(conn, publisher.name, idempotency_key, 200, answer)
     return 200, answer
 
 

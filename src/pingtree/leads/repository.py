@@ -2,103 +2,180 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from pingtree.leads.schemas import AttemptOut, LeadStatus, Reason, SaleOut, Timeline
+from pingtree.leads.schemas import AttemptOut, LeadAnswer, LeadStatus, Reason, SaleOut, Timeline
 from pingtree.money import cents
 from pingtree.routing.model import RoutingResult
 from pingtree.storage.tables import AttemptRow, Lead, Sale
 
 
-def new_lead(
-    *,
-    lead_id: str,
-    publisher: str,
-    vertical: str,
-    fields: dict[str, Any],
-    test: bool,
-    now: datetime,
-    status: LeadStatus = LeadStatus.RECEIVED,
-) -> Lead:
-    """A lead row as it is stored before routing."""
-    return Lead(
-        id=lead_id,
-        publisher=publisher,
-        vertical=vertical,
-        status=status.value,
-        test=test,
-        fields=fields,
-        received_at=now,
-        revenue=Decimal(0),
-        payout=Decimal(0),
-        timed_out=False,
-        reasons=[],
-        skips=[],
+leads = cast(Table, Lead.__table__)
+attempts = cast(Table, AttemptRow.__table__)
+sales = cast(Table, Sale.__table__)
+
+
+@dataclass
+class LeadRecord:
+    """A lead on its way through the engine (its row, before the outcome is known)."""
+
+    id: str
+    publisher: str
+    vertical: str
+    fields: dict[str, Any]
+    test: bool
+    received_at: datetime
+    risk_score: int | None = None
+    screening: dict[str, Any] | None = None
+    inbound_ping_id: str | None = None
+
+    @classmethod
+    def of(cls, row: Lead) -> LeadRecord:
+        """The record of a stored lead."""
+        return cls(
+            id=row.id,
+            publisher=row.publisher,
+            vertical=row.vertical,
+            fields=row.fields,
+            test=row.test,
+            received_at=row.received_at,
+            risk_score=row.risk_score,
+            screening=row.screening,
+            inbound_ping_id=row.inbound_ping_id,
+        )
+
+
+async def insert_lead(conn: AsyncConnection, lead: LeadRecord) -> None:
+    """Store a lead as received, before anything else happens to it."""
+    await conn.execute(
+        leads.insert().values(
+            id=lead.id,
+            publisher=lead.publisher,
+            vertical=lead.vertical,
+            status=LeadStatus.RECEIVED.value,
+            test=lead.test,
+            fields=lead.fields,
+            received_at=lead.received_at,
+            revenue=Decimal(0),
+            payout=Decimal(0),
+            timed_out=False,
+            reasons=[],
+            skips=[],
+            inbound_ping_id=lead.inbound_ping_id,
+        )
     )
 
 
-def record_routing(
-    session: AsyncSession,
-    lead: Lead,
+async def set_screened(
+    conn: AsyncConnection,
+    lead: LeadRecord,
+    status: LeadStatus,
+    reasons: list[Reason],
+    now: datetime | None,
+) -> None:
+    """A lead screening rejected (answered now) or held for review (answered later)."""
+    await conn.execute(
+        update(leads)
+        .where(leads.c.id == lead.id)
+        .values(
+            status=status.value,
+            reasons=[r.model_dump() for r in reasons],
+            risk_score=lead.risk_score,
+            screening=lead.screening,
+            answered_at=now,
+        )
+    )
+
+
+async def record_routing(
+    conn: AsyncConnection,
+    lead: LeadRecord,
     result: RoutingResult,
     *,
     payout: Decimal,
     tree: str | None,
     now: datetime,
     reasons: list[Reason],
-) -> None:
-    """Add every attempt and sale of a routing result, and the lead's outcome, to session."""
-    lead.tree = tree
-    lead.status = (LeadStatus.SOLD if result.sales else LeadStatus.UNSOLD).value
-    lead.revenue = cents(result.revenue)
-    lead.payout = payout
-    lead.redirect_url = result.sales[0].redirect_url if result.sales else None
-    lead.timed_out = result.timed_out
-    lead.answered_at = now
-    lead.skips = [asdict(skip) for skip in result.skips]
-    lead.reasons = [r.model_dump() for r in reasons]
-    for attempt in result.attempts:
-        session.add(
-            AttemptRow(
-                lead_id=lead.id,
-                campaign=attempt.campaign,
-                buyer=attempt.buyer,
-                tier=attempt.tier,
-                kind=attempt.kind,
-                outcome=attempt.outcome.value,
-                price=attempt.price,
-                reference=attempt.reference,
-                reason=attempt.reason,
-                redirect_url=attempt.redirect_url,
-                started_at=attempt.started_at,
-                duration_ms=round(attempt.duration_ms, 3),
-                request=attempt.request,
-                response=attempt.response,
-                test=lead.test,
-            )
+) -> LeadAnswer:
+    """Write every attempt and sale of a routing result and the lead's outcome; its answer."""
+    status = LeadStatus.SOLD if result.sales else LeadStatus.UNSOLD
+    redirect_url = result.sales[0].redirect_url if result.sales else None
+    payout = payout if result.sales else Decimal(0)
+    await conn.execute(
+        update(leads)
+        .where(leads.c.id == lead.id)
+        .values(
+            status=status.value,
+            tree=tree,
+            revenue=cents(result.revenue),
+            payout=payout,
+            redirect_url=redirect_url,
+            timed_out=result.timed_out,
+            answered_at=now,
+            skips=[asdict(skip) for skip in result.skips],
+            reasons=[r.model_dump() for r in reasons],
+            risk_score=lead.risk_score,
+            screening=lead.screening,
         )
-    shares = split_payout(payout, [s.price for s in result.sales])
-    for sale, share in zip(result.sales, shares, strict=True):
-        session.add(
-            Sale(
-                lead_id=lead.id,
-                publisher=lead.publisher,
-                campaign=sale.campaign,
-                buyer=sale.buyer,
-                tier=sale.tier,
-                price=sale.price,
-                payout=share,
-                reference=sale.reference,
-                sold_at=now,
-                test=lead.test,
-            )
+    )
+    if result.attempts:
+        await conn.execute(
+            attempts.insert(),
+            [
+                {
+                    "lead_id": lead.id,
+                    "campaign": a.campaign,
+                    "buyer": a.buyer,
+                    "tier": a.tier,
+                    "kind": a.kind,
+                    "outcome": a.outcome.value,
+                    "price": a.price,
+                    "reference": a.reference,
+                    "reason": a.reason,
+                    "redirect_url": a.redirect_url,
+                    "started_at": a.started_at,
+                    "duration_ms": round(a.duration_ms, 3),
+                    "request": a.request,
+                    "response": a.response,
+                    "test": lead.test,
+                }
+                for a in result.attempts
+            ],
         )
+    if result.sales:
+        shares = split_payout(payout, [s.price for s in result.sales])
+        await conn.execute(
+            sales.insert(),
+            [
+                {
+                    "lead_id": lead.id,
+                    "publisher": lead.publisher,
+                    "campaign": sale.campaign,
+                    "buyer": sale.buyer,
+                    "tier": sale.tier,
+                    "price": sale.price,
+                    "payout": share,
+                    "reference": sale.reference,
+                    "sold_at": now,
+                    "test": lead.test,
+                }
+                for sale, share in zip(result.sales, shares, strict=True)
+            ],
+        )
+    return LeadAnswer(
+        lead_id=lead.id,
+        status=status,
+        payout=payout,
+        redirect_url=redirect_url,
+        reasons=reasons,
+        test=lead.test,
+    )
 
 
 def split_payout(payout: Decimal, prices: list[Decimal]) -> list[Decimal]:

@@ -247,7 +247,7 @@ class Router:
             reservation = held if i == 0 else None
             if run.done:
                 if reservation is not None:
-                    await self.ledger.release(reservation)
+                    run.result.released.append(reservation)
                 continue
             tier = tiers[tier_name]
             campaign = catalog.campaign(bid.campaign)
@@ -287,7 +287,7 @@ class Router:
         if timeout <= 0:
             self._skip(run, tier, campaign.name, DEADLINE, "no time left to post")
             if reservation is not None:
-                await self.ledger.release(reservation)
+                run.result.released.append(reservation)
             return False
         if reservation is None and not run.offer.test:
             reservation = await self.ledger.reserve(
@@ -300,7 +300,7 @@ class Router:
             if reservation is None:
                 self._skip(run, tier, campaign.name, CAP_REACHED, "cap filled by other leads")
                 return False
-        settled = False
+        sold = False
         try:
             answer = await self.gateway.post(
                 campaign,
@@ -313,9 +313,7 @@ class Router:
             self._record(run, tier, campaign, "post", answer, price=price)
             if answer.outcome is not Outcome.ACCEPTED:
                 return False
-            if reservation is not None:
-                await self.ledger.confirm(reservation, price=price)
-            settled = True
+            sold = True
             run.sold_buyers.add(campaign.buyer)
             run.result.sales.append(
                 SaleResult(
@@ -330,8 +328,9 @@ class Router:
             )
             return True
         finally:
-            if reservation is not None and not settled:
-                await asyncio.shield(self.ledger.release(reservation))
+            # The hold is settled when the lead is recorded: kept with its sale, or given back.
+            if reservation is not None and not sold:
+                run.result.released.append(reservation)
 
     # --- bookkeeping ---------------------------------------------------------------------
 

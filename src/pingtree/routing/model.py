@@ -155,6 +155,8 @@ class RoutingResult:
     sales: list[SaleResult] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
     skips: list[Skip] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)
+    """Cap holds taken for offers that did not sell, to give back when the lead is recorded."""
     timed_out: bool = False
 
     @property

@@ -63,7 +63,11 @@ class BuyerGateway(Protocol):
 
 
 class CapLedger(Protocol):
-    """Counts sales against caps. reserve() is the exact, atomic check; room() a fast hint."""
+    """Counts sales against caps. reserve() is the exact, atomic check; room() a fast hint.
+
+    A reservation is settled when the lead is recorded: kept with its sale in the same
+    transaction, or given back (RoutingResult.released).
+    """
 
     def room(self, campaign: Campaign, at: datetime) -> str | None:
         """None when the campaign looks to have room, else why not ("daily cap 10 reached")."""
@@ -72,12 +76,6 @@ class CapLedger(Protocol):
         self, campaign: Campaign, *, lead_id: str, price: Decimal, at: datetime, hold_s: float
     ) -> str | None:
         """A reservation id when cap room was taken for this lead, else None."""
-
-    async def confirm(self, reservation_id: str, *, price: Decimal) -> None:
-        """Turn a reservation into a sale at price."""
-
-    async def release(self, reservation_id: str) -> None:
-        """Give the room back (post rejected, errored or timed out)."""
 
 
 class Rotation(Protocol):

@@ -3,22 +3,27 @@
 The UPDATE only succeeds while `count + 1 <= cap` and `amount + price <= budget`; both
 SQLite (one writer) and PostgreSQL (row lock, WHERE re-checked after the wait) make it
 atomic, so a cap of 10 sells 10 however many leads arrive at once.
+
+A reservation is held until the lead is recorded, then settled in the same transaction
+as the sale: confirmed with it, or released. Holds nobody settles (a crash, an inbound
+ping never posted) expire and are released by housekeeping.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import literal, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Table, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pingtree.buyers.model import Campaign
 from pingtree.clock import Clock
 from pingtree.sales.windows import cap_windows
-from pingtree.storage.db import dialect_insert
+from pingtree.storage.db import dialect_insert_for
 from pingtree.storage.tables import CapCounter, CapReservation
 from pingtree.storage.types import Cents
 
@@ -27,6 +32,10 @@ UNCAPPED = "uncapped"
 
 HELD, CONFIRMED, RELEASED = "held", "confirmed", "released"
 HOLD_MARGIN_S = 30.0
+
+counters = cast(Table, CapCounter.__table__)
+reservations = cast(Table, CapReservation.__table__)
+Key = tuple[str, str, str]
 
 
 def _money(value: Decimal) -> Any:
@@ -37,10 +46,11 @@ def _money(value: Decimal) -> Any:
 class SqlCapLedger:
     """Cap counters in the database, with an in-process view for fast eligibility."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
-        self.sessions = sessions
+    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+        self.engine = engine
         self.clock = clock
-        self._seen: dict[tuple[str, str, str], tuple[int, Decimal]] = {}
+        self._seen: dict[Key, tuple[int, Decimal]] = {}
+        self._known: set[Key] = set()  # counter rows this process knows exist
 
     def room(self, campaign: Campaign, at: datetime) -> str | None:
         """Why the campaign has no room, judged from counters this process has seen."""
@@ -65,94 +75,123 @@ class SqlCapLedger:
         if not limits:
             return UNCAPPED
         windows = cap_windows(campaign, at)
-        async with self.sessions() as session, session.begin():
-            for (period, count_cap, budget), (_, window) in zip(limits, windows, strict=True):
-                await self._ensure_counter(session, campaign.name, period, window)
-                stmt = (
-                    update(CapCounter)
-                    .where(
-                        CapCounter.campaign == campaign.name,
-                        CapCounter.period == period,
-                        CapCounter.window == window,
+        full: Key | None = None
+        reservation_id = str(uuid.uuid4())
+        async with self.engine.connect() as conn:
+            async with conn.begin() as txn:
+                for (period, count_cap, budget), (_, window) in zip(limits, windows, strict=True):
+                    key = (campaign.name, period, window)
+                    if key not in self._known:
+                        await self._ensure_counter(conn, key)
+                    stmt = (
+                        update(counters)
+                        .where(
+                            counters.c.campaign == campaign.name,
+                            counters.c.period == period,
+                            counters.c.window == window,
+                        )
+                        .values(
+                            count=counters.c.count + 1, amount=counters.c.amount + _money(price)
+                        )
+                        .returning(counters.c.count, counters.c.amount)
                     )
-                    .values(count=CapCounter.count + 1, amount=CapCounter.amount + _money(price))
-                    .returning(CapCounter.count, CapCounter.amount)
+                    if count_cap is not None:
+                        stmt = stmt.where(counters.c.count + 1 <= count_cap)
+                    if budget is not None:
+                        stmt = stmt.where(counters.c.amount + _money(price) <= _money(budget))
+                    row = (await conn.execute(stmt)).one_or_none()
+                    if row is None:
+                        full = key
+                        await txn.rollback()
+                        break
+                    self._seen[key] = (row[0], row[1])
+                else:
+                    await conn.execute(
+                        reservations.insert().values(
+                            id=reservation_id,
+                            campaign=campaign.name,
+                            lead_id=lead_id,
+                            price=price,
+                            windows=[[p, w] for p, w in windows],
+                            status=HELD,
+                            created_at=at,
+                            expires_at=at + timedelta(seconds=hold_s + HOLD_MARGIN_S),
+                        )
+                    )
+            if full is not None:
+                # Remember the full window so eligibility skips the campaign without asking.
+                await self._remember(conn, full)
+                return None
+        return reservation_id
+
+    async def _ensure_counter(self, conn: AsyncConnection, key: Key) -> None:
+        campaign, period, window = key
+        insert = dialect_insert_for(conn.dialect.name)
+        await conn.execute(
+            insert(counters)
+            .values(campaign=campaign, period=period, window=window, count=0, amount=Decimal(0))
+            .on_conflict_do_nothing()
+        )
+        self._known.add(key)
+
+    async def _remember(self, conn: AsyncConnection, key: Key) -> None:
+        row = (
+            await conn.execute(
+                select(counters.c.count, counters.c.amount).where(
+                    counters.c.campaign == key[0],
+                    counters.c.period == key[1],
+                    counters.c.window == key[2],
                 )
-                if count_cap is not None:
-                    stmt = stmt.where(CapCounter.count + 1 <= count_cap)
-                if budget is not None:
-                    stmt = stmt.where(CapCounter.amount + _money(price) <= _money(budget))
-                row = (await session.execute(stmt)).one_or_none()
-                key = (campaign.name, period, window)
-                if row is None:
-                    # Full: remember it so eligibility skips this campaign without asking again.
-                    full = await session.get(CapCounter, (campaign.name, period, window))
-                    if full is not None:
-                        self._seen[key] = (full.count, full.amount)
-                    await session.rollback()
-                    return None
-                self._seen[key] = (row[0], row[1])
-            reservation = CapReservation(
-                id=str(uuid.uuid4()),
-                campaign=campaign.name,
-                lead_id=lead_id,
-                price=price,
-                windows=[[p, w] for p, w in windows],
-                status=HELD,
-                created_at=at,
-                expires_at=at + timedelta(seconds=hold_s + HOLD_MARGIN_S),
             )
-            session.add(reservation)
-        return reservation.id
+        ).one_or_none()
+        if row is not None:
+            self._seen[key] = (row[0], row[1])
 
-    async def _ensure_counter(
-        self, session: AsyncSession, campaign: str, period: str, window: str
+    async def settle(
+        self, conn: AsyncConnection, *, sold: Iterable[str], released: Iterable[str]
     ) -> None:
-        values = {"campaign": campaign, "period": period, "window": window, "count": 0, "amount": 0}
-        stmt = dialect_insert(session)(CapCounter).values(**values).on_conflict_do_nothing()
-        await session.execute(stmt)
-
-    async def confirm(self, reservation_id: str, *, price: Decimal) -> None:
-        """The post was accepted: the held room becomes a sale."""
-        if reservation_id == UNCAPPED:
-            return
-        async with self.sessions() as session, session.begin():
-            await session.execute(
-                update(CapReservation)
-                .where(CapReservation.id == reservation_id, CapReservation.status == HELD)
+        """In the caller's transaction: holds that became sales are kept, the others given back."""
+        kept = [r for r in sold if r != UNCAPPED]
+        if kept:
+            await conn.execute(
+                update(reservations)
+                .where(reservations.c.id.in_(kept), reservations.c.status == HELD)
                 .values(status=CONFIRMED)
             )
+        for reservation_id in released:
+            if reservation_id != UNCAPPED:
+                await self._give_back(conn, reservation_id)
 
     async def release(self, reservation_id: str) -> None:
-        """Give held room back; a reservation already confirmed or released is left alone."""
+        """Give held room back on its own (an inbound ping that will not be posted)."""
         if reservation_id == UNCAPPED:
             return
-        async with self.sessions() as session, session.begin():
-            await self._release(session, reservation_id)
+        async with self.engine.begin() as conn:
+            await self._give_back(conn, reservation_id)
 
-    async def _release(self, session: AsyncSession, reservation_id: str) -> None:
+    async def _give_back(self, conn: AsyncConnection, reservation_id: str) -> None:
         held = (
-            await session.execute(
-                update(CapReservation)
-                .where(CapReservation.id == reservation_id, CapReservation.status == HELD)
+            await conn.execute(
+                update(reservations)
+                .where(reservations.c.id == reservation_id, reservations.c.status == HELD)
                 .values(status=RELEASED)
-                .returning(CapReservation.campaign, CapReservation.price, CapReservation.windows)
+                .returning(reservations.c.campaign, reservations.c.price, reservations.c.windows)
             )
         ).one_or_none()
         if held is None:
-            return
+            return  # already confirmed or released
         campaign, price, windows = held
         for period, window in windows:
             row = (
-                await session.execute(
-                    update(CapCounter)
+                await conn.execute(
+                    update(counters)
                     .where(
-                        CapCounter.campaign == campaign,
-                        CapCounter.period == period,
-                        CapCounter.window == window,
+                        counters.c.campaign == campaign,
+                        counters.c.period == period,
+                        counters.c.window == window,
                     )
-                    .values(count=CapCounter.count - 1, amount=CapCounter.amount - _money(price))
-                    .returning(CapCounter.count, CapCounter.amount)
+                    .values(count=counters.c.count - 1, amount=counters.c.amount - _money(price))
+                    .returning(counters.c.count, counters.c.amount)
                 )
             ).one_or_none()
             if row is not None:
@@ -161,11 +200,11 @@ class SqlCapLedger:
     async def release_expired(self) -> int:
         """Release every held reservation past its expiry (a crash or an unused inbound ping)."""
         now = self.clock.now()
-        async with self.sessions() as session:
+        async with self.engine.connect() as conn:
             ids = (
-                await session.scalars(
-                    select(CapReservation.id).where(
-                        CapReservation.status == HELD, CapReservation.expires_at < now
+                await conn.scalars(
+                    select(reservations.c.id).where(
+                        reservations.c.status == HELD, reservations.c.expires_at < now
                     )
                 )
             ).all()
@@ -176,9 +215,7 @@ class SqlCapLedger:
     async def refresh(self, campaigns: list[Campaign]) -> None:
         """Load the current windows' counters into the in-process view."""
         now = self.clock.now()
-        async with self.sessions() as session:
+        async with self.engine.connect() as conn:
             for campaign in campaigns:
                 for period, window in cap_windows(campaign, now):
-                    row = await session.get(CapCounter, (campaign.name, period, window))
-                    if row is not None:
-                        self._seen[(campaign.name, period, window)] = (row.count, row.amount)
+                    await self._remember(conn, (campaign.name, period, window))

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from pingtree.storage.db import dialect_insert
+from pingtree.storage.db import dialect_insert, dialect_insert_for
 from pingtree.storage.tables import BuyerPurchase, DedupEntry, SuppressionEntry
 
 
@@ -62,15 +62,15 @@ async def recent_buyers(
 
 
 async def record_purchases(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     buyers: Iterable[str],
     hashes: Iterable[str],
     lead_id: str,
     now: datetime,
 ) -> None:
-    """Remember that these buyers bought this person now."""
-    insert = dialect_insert(session)
+    """Remember that these buyers bought this person now (in the caller's transaction)."""
+    insert = dialect_insert_for(conn.dialect.name)
     rows = [
         {"person_hash": h, "buyer": b, "lead_id": lead_id, "sold_at": now}
         for b in buyers
@@ -83,7 +83,7 @@ async def record_purchases(
         index_elements=[BuyerPurchase.person_hash, BuyerPurchase.buyer],
         set_={"lead_id": stmt.excluded.lead_id, "sold_at": stmt.excluded.sold_at},
     )
-    await session.execute(stmt)
+    await conn.execute(stmt)
 
 
 async def suppressed_by(session: AsyncSession, hashes: Iterable[str]) -> list[tuple[str, str]]:

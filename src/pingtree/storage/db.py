@@ -48,6 +48,9 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 def dialect_insert(session: AsyncSession) -> Any:
     """The dialect's INSERT construct, which knows ON CONFLICT on both SQLite and PostgreSQL."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert
-    return sqlite.insert
+    return dialect_insert_for(session.get_bind().dialect.name)
+
+
+def dialect_insert_for(dialect: str) -> Any:
+    """dialect_insert() by dialect name."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert

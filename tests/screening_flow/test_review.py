@@ -1,0 +1,127 @@
+"""Manual review: a flagged lead is held, listed, and routed only once a reviewer approves."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tests.engine.conftest import Harness
+from tests.screening_flow.flow import LEAD, admin, codes, person, posts, two_buyers
+
+POLICY: dict[str, Any] = {
+    "checks": [{"check": "invalid_zip"}, {"check": "zip_state_mismatch"}],  # review
+}
+# Beverly Hills ZIP for a New York lead.
+FLAGGED = {**LEAD, "zip": "90210"}
+
+
+async def test_a_flagged_lead_is_routed_only_after_approval(engine: Harness) -> None:
+    h = engine
+    await two_buyers(h, screening=POLICY)
+    held = await h.post_lead(FLAGGED)
+    assert held.status_code == 200
+    answer = held.json()
+    assert answer["status"] == "review" and codes(answer) == ["zip_state_mismatch"]
+    assert posts(h, "alpha", "beta") == 0  # held: not a single ping or post
+    story = await h.timeline(answer["lead_id"])
+    assert story["status"] == "review" and story["attempts"] == [] and story["tree"] is None
+
+    queue = await admin(h, "GET", "/review")
+    assert queue.status_code == 200
+    [item] = queue.json()
+    assert item["lead_id"] == answer["lead_id"]
+    assert (item["publisher"], item["vertical"], item["risk_score"]) == ("pub", "auto", 80)
+    assert [r["code"] for r in item["reasons"]] == ["zip_state_mismatch"]
+
+    approved = await admin(h, "POST", f"/review/{answer['lead_id']}/approve")
+    assert approved.status_code == 200
+    assert approved.json()["status"] == "sold" and approved.json()["lead_id"] == answer["lead_id"]
+    [post] = h.sim.received("alpha")
+    assert post.kind == "post" and LEAD["email"] in post.raw_body  # the full lead, sold
+    story = await h.timeline(answer["lead_id"])
+    assert story["status"] == "sold" and [s["buyer"] for s in story["sales"]] == ["alpha"]
+    assert story["risk_score"] == 80  # the score stays with the lead
+    assert (await admin(h, "GET", "/review")).json() == []
+
+    twice = await admin(h, "POST", f"/review/{answer['lead_id']}/approve")
+    assert twice.status_code == 409 and codes(twice.json()) == ["not_in_review"]
+    late_reject = await admin(
+        h, "POST", f"/review/{answer['lead_id']}/reject", json={"reason": "too late"}
+    )
+    assert late_reject.status_code == 409
+    assert posts(h, "alpha", "beta") == 1
+
+
+async def test_a_flagged_lead_rejected_in_review_never_reaches_a_buyer(engine: Harness) -> None:
+    h = engine
+    await two_buyers(h, screening=POLICY)
+    answer = (await h.post_lead(person(5, zip="90210"))).json()
+    assert answer["status"] == "review"
+
+    empty = await admin(h, "POST", f"/review/{answer['lead_id']}/reject", json={"reason": ""})
+    assert empty.status_code == 422
+    rejected = await admin(
+        h,
+        "POST",
+        f"/review/{answer['lead_id']}/reject",
+        json={"reason": "caller says not interested"},
+    )
+    assert rejected.status_code == 200
+    body = rejected.json()
+    assert body["status"] == "rejected" and codes(body) == ["rejected_in_review"]
+    assert body["reasons"][0]["message"] == "caller says not interested"
+
+    story = await h.timeline(answer["lead_id"])
+    assert story["status"] == "rejected" and story["answered_at"] is not None
+    assert codes(story) == ["zip_state_mismatch", "rejected_in_review"]
+    assert "caller says not interested" in [r["message"] for r in story["reasons"]]
+    assert (await admin(h, "GET", "/review")).json() == []
+    after = await admin(h, "POST", f"/review/{answer['lead_id']}/approve")
+    assert after.status_code == 409
+    assert posts(h, "alpha", "beta") == 0
+
+
+async def test_two_reviewers_approving_at_once_sell_the_lead_once(engine: Harness) -> None:
+    h = engine
+    await two_buyers(h, screening=POLICY)
+    lead_id = (await h.post_lead(FLAGGED)).json()["lead_id"]
+    answers = await asyncio.gather(
+        *(admin(h, "POST", f"/review/{lead_id}/approve") for _ in range(5))
+    )
+    assert sorted(a.status_code for a in answers) == [200, 409, 409, 409, 409]
+    assert posts(h, "alpha", "beta") == 1
+
+
+async def test_approval_honours_lists_changed_while_the_lead_waited(engine: Harness) -> None:
+    h = engine
+    await two_buyers(h, screening=POLICY)
+    lead_id = (await h.post_lead(FLAGGED)).json()["lead_id"]
+    added = await admin(
+        h,
+        "POST",
+        "/suppressions",
+        json={"scope": "buyer", "owner": "alpha", "phones": [LEAD["phone"]]},
+    )
+    assert added.json()["added"] == 1
+    approved = (await admin(h, "POST", f"/review/{lead_id}/approve")).json()
+    assert approved["status"] == "sold"
+    story = await h.timeline(lead_id)
+    assert [s["buyer"] for s in story["sales"]] == ["beta"]
+    assert [(s["campaign"], s["reason"]) for s in story["skipped"]] == [("alpha", "blocked")]
+    assert posts(h, "alpha") == 0
+
+
+async def test_only_an_admin_reviews_and_only_flagged_leads(engine_sqlite: Harness) -> None:
+    h = engine_sqlite
+    await two_buyers(h, screening=POLICY)
+    flagged = (await h.post_lead(FLAGGED)).json()["lead_id"]
+    sold = (await h.post_lead(person(6))).json()
+    assert sold["status"] == "sold"
+    anonymous = await h.client.post(f"/api/v1/admin/review/{flagged}/approve")
+    assert anonymous.status_code == 401
+    assert (await h.client.get("/api/v1/admin/review")).status_code == 401
+    not_flagged = await admin(h, "POST", f"/review/{sold['lead_id']}/approve")
+    assert not_flagged.status_code == 409
+    unknown = await admin(h, "POST", "/review/no-such-lead/approve")
+    assert unknown.status_code == 409
+    assert [i["lead_id"] for i in (await admin(h, "GET", "/review")).json()] == [flagged]
