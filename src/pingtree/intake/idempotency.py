@@ -7,9 +7,8 @@ import hashlib
 import json
 from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from pingtree.clock import Clock

@@ -15,7 +15,6 @@ from pingtree.money import cents
 from pingtree.routing.model import RoutingResult
 from pingtree.storage.tables import AttemptRow, Lead, Sale
 
-
 leads = cast(Table, Lead.__table__)
 attempts = cast(Table, AttemptRow.__table__)
 sales = cast(Table, Sale.__table__)
