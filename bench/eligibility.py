@@ -29,6 +29,9 @@ from pingtree.buyers.model import Campaign
 from pingtree.clock import SystemClock
 from pingtree.config.catalog import Catalog
 from pingtree.config.files import parse_document
+from pingtree.routing.eligibility import LeadView, eligible
+from pingtree.routing.model import Tree
+from pingtree.sales.ledger import SqlCapLedger
 from pingtree.sales.windows import cap_windows
 
 TARGET_US = 1000.0
@@ -43,41 +46,16 @@ ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_A
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
-class MemoryLedger:
-    """Cap counters in a dict: the same room() judgement as the SQL ledger's in-process view."""
-
-    def __init__(self) -> None:
-        self.seen: dict[tuple[str, str, str], tuple[int, Decimal]] = {}
-
-    def fill(self, campaign: Campaign, at: datetime) -> None:
-        """Mark every capped window of the campaign as full."""
+def full_ledger(campaigns: list[Campaign], at: datetime) -> SqlCapLedger:
+    """The real ledger's in-process view (no database needed for room()), these campaigns full."""
+    ledger = SqlCapLedger(engine=None, clock=SystemClock())  # type: ignore[arg-type]
+    for campaign in campaigns:
         for (period, count, budget), (_, window) in zip(
             campaign.caps.limits(), cap_windows(campaign, at), strict=True
         ):
-            self.seen[(campaign.name, period, window)] = (count or 0, budget or Decimal(0))
-
-    def room(self, campaign: Campaign, at: datetime) -> str | None:
-        limits = campaign.caps.limits()
-        if not limits:
-            return None
-        for (period, count_cap, budget), (_, window) in zip(
-            limits, cap_windows(campaign, at), strict=True
-        ):
-            count, amount = self.seen.get((campaign.name, period, window), (0, Decimal(0)))
-            if count_cap is not None and count >= count_cap:
-                return f"{period} cap {count_cap} reached"
-            if budget is not None and amount >= budget:
-                return f"{period} budget {budget} spent"
-        return None
-
-    async def reserve(self, *_: Any, **__: Any) -> str | None:  # pragma: no cover - unused
-        return None
-
-    async def confirm(self, *_: Any, **__: Any) -> None:  # pragma: no cover - unused
-        return None
-
-    async def release(self, *_: Any, **__: Any) -> None:  # pragma: no cover - unused
-        return None
+            key = (campaign.name, period, window)
+            ledger._note(campaign, key, count or 0, budget or Decimal(0))
+    return ledger
 
 
 def zip5(rng: random.Random) -> str:
@@ -214,25 +192,22 @@ def random_lead(rng: random.Random) -> dict[str, Any]:
     return lead
 
 
-def eligible_pieces(
-    catalog: Catalog, names: list[str], ledger: MemoryLedger, fields: dict[str, Any], now: datetime
+def eligible_for(
+    catalog: Catalog, tree: Tree, ledger: SqlCapLedger, fields: dict[str, Any], now: datetime
 ) -> int:
-    """The eligibility step from public pieces; how many campaigns may be offered the lead."""
-    count = 0
-    for name in names:
-        compiled = catalog.campaigns[name]
-        campaign = compiled.campaign
-        buyer = catalog.buyers.get(campaign.buyer)
-        if not campaign.active or buyer is None or not buyer.active:
-            continue
-        if compiled.failed_filter(fields) is not None:
-            continue
-        if compiled.schedule is not None and not compiled.schedule.is_open(now):
-            continue
-        if ledger.room(campaign, now) is not None:
-            continue
-        count += 1
-    return count
+    """The engine's own eligibility step over the tree's one tier; how many may be offered."""
+    offered, _excluded = eligible(
+        tree.tiers[0].campaigns,
+        campaigns=catalog.campaigns,
+        buyers=catalog.buyers,
+        lead=LeadView(fields),
+        now=now,
+        room=ledger.room,
+        blocked={},
+        sold_to=(),
+        index=catalog.tier_indexes.get((tree.name, tree.tiers[0].name)),
+    )
+    return len(offered)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -241,28 +216,6 @@ def pct(values: list[float], q: float) -> float:
     low = int(pos)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
-
-
-def router_timer(catalog: Catalog, ledger: MemoryLedger) -> Any:
-    """A callable timing Router._eligible for one lead, or None if it cannot be reached."""
-    try:
-        from pingtree.routing.engine import Router, _Run
-        from pingtree.routing.model import LeadOffer
-
-        router = Router(gateway=None, ledger=ledger, clock=SystemClock())  # type: ignore[arg-type]
-        tree = catalog.trees["big"]
-        tier = tree.tiers[0]
-
-        def one(i: int, fields: dict[str, Any]) -> int:
-            offer = LeadOffer(lead_id=f"l{i}", vertical="auto", publisher="p", fields=fields)
-            run = _Run(offer, tree, time.monotonic() + 5, {})
-            return len(router._eligible(run, tier, catalog))
-
-        one(0, random_lead(random.Random(0)))
-        return one
-    except (ImportError, TypeError, AttributeError, KeyError) as exc:
-        print(f"Router._eligible not measured: {type(exc).__name__}: {exc}")
-        return None
 
 
 def machine() -> str:
@@ -289,56 +242,40 @@ def main() -> int:
     started = time.perf_counter()
     catalog = Catalog.build(parse_document(build_config(args.campaigns, rng)))
     build_s = time.perf_counter() - started
-    names = [entry.campaign for entry in catalog.trees["big"].tiers[0].campaigns]
-    ledger = MemoryLedger()
+    tree = catalog.trees["big"]
+    names = [entry.campaign for entry in tree.tiers[0].campaigns]
     now = datetime.now(UTC)
     capped = [c.campaign for c in catalog.campaigns.values() if c.campaign.caps.limits()]
-    for campaign in capped[::10]:  # one capped campaign in ten is full
-        ledger.fill(campaign, now)
+    ledger = full_ledger(capped[::10], now)  # one capped campaign in ten is full
     leads = [random_lead(rng) for _ in range(args.leads)]
 
     for fields in leads[:200]:  # warm up
-        eligible_pieces(catalog, names, ledger, fields, datetime.now(UTC))
-    pieces_us: list[float] = []
-    eligible: list[int] = []
+        eligible_for(catalog, tree, ledger, fields, datetime.now(UTC))
+    timings_us: list[float] = []
+    counts: list[int] = []
     for fields in leads:
         t0 = time.perf_counter_ns()
-        eligible.append(eligible_pieces(catalog, names, ledger, fields, datetime.now(UTC)))
-        pieces_us.append((time.perf_counter_ns() - t0) / 1000)
-
-    router_us: list[float] = []
-    one = router_timer(catalog, ledger)
-    if one is not None:
-        for i, fields in enumerate(leads):
-            t0 = time.perf_counter_ns()
-            one(i, fields)
-            router_us.append((time.perf_counter_ns() - t0) / 1000)
+        counts.append(eligible_for(catalog, tree, ledger, fields, datetime.now(UTC)))
+        timings_us.append((time.perf_counter_ns() - t0) / 1000)
 
     print(f"pingtree eligibility benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}, {machine()}")
     print(
         f"{len(names)} campaigns in one tree ({len(capped)} capped, "
         f"{sum(1 for c in catalog.campaigns.values() if c.schedule)} scheduled), "
         f"{len(leads)} leads; catalog built in {build_s * 1000:.0f} ms; "
-        f"eligible per lead: mean {sum(eligible) / len(eligible):.1f}"
+        f"eligible per lead: mean {sum(counts) / len(counts):.1f}"
     )
     head = f"{'step':<36}{'mean':>9}{'p50':>9}{'p99':>9}{'max':>9}   target     result"
     print(head)
     print("-" * len(head))
-    ok = True
-    for label, values in (
-        ("public pieces (filters+schedule+room)", pieces_us),
-        ("Router._eligible (records skips)", router_us),
-    ):
-        if not values:
-            print(f"{label:<36}{'n/a':>9}")
-            continue
-        mean = sum(values) / len(values)
-        passed = pct(values, 99) < TARGET_US
-        ok = ok and passed
-        print(
-            f"{label:<36}{mean:8.0f}µ{pct(values, 50):8.0f}µ{pct(values, 99):8.0f}µ"
-            f"{max(values):8.0f}µ   p99 < {TARGET_US:.0f}µs  {'PASS' if passed else 'FAIL'}"
-        )
+    values = timings_us
+    mean = sum(values) / len(values)
+    ok = pct(values, 99) < TARGET_US
+    label = "routing.eligibility.eligible()"
+    print(
+        f"{label:<36}{mean:8.0f}µ{pct(values, 50):8.0f}µ{pct(values, 99):8.0f}µ"
+        f"{max(values):8.0f}µ   p99 < {TARGET_US:.0f}µs  {'PASS' if ok else 'FAIL'}"
+    )
     print("(µs per lead over the whole tree)")
     return 0 if ok or not args.strict else 1
 

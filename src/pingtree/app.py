@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from pingtree.api import admin, leads, screening
+from pingtree.api.deps import StampArrival
 from pingtree.config.errors import ConfigError, format_loc
 from pingtree.console import mount_console
 from pingtree.intake.errors import IntakeRefused
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     app.state.runtime = rt
+    app.add_middleware(StampArrival, runtime=rt)
     app.include_router(leads.router)
     app.include_router(screening.router)
     app.include_router(admin.router)

@@ -6,6 +6,7 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pingtree.intake.errors import refuse
 from pingtree.intake.service import publisher_for_key
@@ -13,7 +14,7 @@ from pingtree.publishers.model import Publisher
 from pingtree.runtime import Runtime
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
     """The app's runtime."""
     rt: Runtime = request.app.state.runtime
     return rt
@@ -22,7 +23,29 @@ def runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
-def publisher(
+def arrival(request: Request) -> float | None:
+    """When the request reached the app (monotonic seconds), stamped before body parsing."""
+    arrived: float | None = request.scope.get("state", {}).get(ARRIVED)
+    return arrived
+
+
+ARRIVED = "pingtree_arrived"
+
+
+class StampArrival:
+    """ASGI middleware: note when each request arrives, so a lead's deadline counts from then."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.rt = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope.setdefault("state", {})[ARRIVED] = self.rt.clock.monotonic()
+        await self.app(scope, receive, send)
+
+
+async def publisher(
     rt: RuntimeDep, x_api_key: Annotated[str | None, Header(description="publisher API key")] = None
 ) -> Publisher:
     """The publisher whose key came in X-API-Key."""
@@ -32,7 +55,7 @@ def publisher(
 PublisherDep = Annotated[Publisher, Depends(publisher)]
 
 
-def admin(
+async def admin(
     rt: RuntimeDep,
     authorization: Annotated[str | None, Header(description="Bearer <admin token>")] = None,
 ) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
-from pingtree.api.deps import PublisherDep, RuntimeDep
+from pingtree.api.deps import PublisherDep, RuntimeDep, arrival
 from pingtree.intake import inbound
 from pingtree.intake.errors import refuse
 from pingtree.intake.service import take_lead
@@ -27,12 +27,15 @@ router = APIRouter(prefix="/api/v1", tags=["leads"])
 @router.post("/leads", response_model=LeadAnswer)
 async def post_lead(
     lead: LeadIn,
+    request: Request,
     rt: RuntimeDep,
     publisher: PublisherDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JSONResponse:
     """Post a lead; the answer comes within the tree's maximum processing time."""
-    status, answer = await take_lead(rt, publisher, lead, idempotency_key=idempotency_key)
+    status, answer = await take_lead(
+        rt, publisher, lead, idempotency_key=idempotency_key, started=arrival(request)
+    )
     return JSONResponse(answer.model_dump(mode="json"), status_code=status)
 
 

@@ -6,6 +6,7 @@ import re
 from datetime import time
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -147,6 +148,11 @@ class Caps(Strict):
 
     def limits(self) -> list[tuple[Period, int | None, Decimal | None]]:
         """Each period that has a count or budget limit."""
+        return self._limits
+
+    @cached_property
+    def _limits(self) -> list[tuple[Period, int | None, Decimal | None]]:
+        # Asked for every campaign of every lead: worked out once per configuration.
         out: list[tuple[Period, int | None, Decimal | None]] = []
         for period in PERIODS:
             count = getattr(self, period)

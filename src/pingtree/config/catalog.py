@@ -8,6 +8,7 @@ from pingtree.buyers.model import Buyer, Campaign
 from pingtree.config.document import ConfigDocument
 from pingtree.publishers.model import Publisher
 from pingtree.routing.eligibility import CompiledCampaign
+from pingtree.routing.index import TierIndex
 from pingtree.routing.model import Route, Tree
 from pingtree.screening.model import ScreeningPolicy
 from pingtree.verticals.model import Vertical
@@ -26,11 +27,12 @@ class Catalog:
     campaigns: dict[str, CompiledCampaign] = field(default_factory=dict)
     trees: dict[str, Tree] = field(default_factory=dict)
     routes: dict[tuple[str, str, str | None], Route] = field(default_factory=dict)
+    tier_indexes: dict[tuple[str, str], TierIndex] = field(default_factory=dict)
 
     @classmethod
     def build(cls, document: ConfigDocument, version: int = 0) -> Catalog:
         """Index a document that already passed validation."""
-        return cls(
+        catalog = cls(
             document=document,
             version=version,
             verticals={v.name: v for v in document.verticals},
@@ -43,6 +45,12 @@ class Catalog:
             trees={t.name: t for t in document.trees},
             routes={(r.publisher, r.vertical, r.band): r for r in document.routes},
         )
+        for tree in document.trees:
+            for tier in tree.tiers:
+                index = TierIndex.build(tier.campaigns, catalog.campaigns, catalog.buyers)
+                if index is not None:
+                    catalog.tier_indexes[(tree.name, tier.name)] = index
+        return catalog
 
     def route(self, publisher: str, vertical: str, band: str | None = None) -> Route | None:
         """The route for a lead: the one for its score band, else the publisher's default."""

@@ -12,12 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from functools import cached_property
 
 from pingtree.buyers.model import Campaign, Outcome, PriceType
 from pingtree.clock import Clock
 from pingtree.config.catalog import Catalog
 from pingtree.routing import flows
-from pingtree.routing.eligibility import describe_filter
+from pingtree.routing.eligibility import ALREADY_SOLD_TO_BUYER, LeadView, eligible
 from pingtree.routing.model import (
     Attempt,
     Flow,
@@ -33,14 +34,7 @@ from pingtree.verticals.pii import ping_fields
 
 Candidate = flows.Candidate
 
-# Skip reasons, as they appear in a lead's timeline and in reports.
-INACTIVE = "inactive"
-BUYER_INACTIVE = "buyer_inactive"
-BLOCKED = "blocked"
-ALREADY_SOLD_TO_BUYER = "already_sold_to_buyer"
-FILTER = "filter"
-SCHEDULE = "schedule"
-CAP = "cap"
+# Skip reasons found while offering (eligibility's own are in routing.eligibility).
 CAP_REACHED = "cap_reached"
 DEADLINE = "deadline"
 NO_BID = "no_bid"
@@ -57,6 +51,10 @@ class _Run:
     blocked_buyers: Mapping[str, str]
     result: RoutingResult = field(default_factory=RoutingResult)
     sold_buyers: set[str] = field(default_factory=set)
+
+    @cached_property
+    def lead_view(self) -> LeadView:
+        return LeadView(self.offer.fields)
 
     @property
     def done(self) -> bool:
@@ -116,33 +114,20 @@ class Router:
     # --- eligibility ---------------------------------------------------------------------
 
     def _eligible(self, run: _Run, tier: Tier, catalog: Catalog) -> list[Candidate]:
-        now = self.clock.now()
-        fields = run.offer.fields
-        out: list[Candidate] = []
-        for entry in tier.campaigns:
-            compiled = catalog.campaigns[entry.campaign]
-            campaign = compiled.campaign
-            buyer = catalog.buyers.get(campaign.buyer)
-            reason, detail = "", ""
-            if not campaign.active:
-                reason = INACTIVE
-            elif buyer is None or not buyer.active:
-                reason = BUYER_INACTIVE
-            elif campaign.buyer in run.blocked_buyers:
-                reason, detail = BLOCKED, run.blocked_buyers[campaign.buyer]
-            elif campaign.buyer in run.sold_buyers:
-                reason = ALREADY_SOLD_TO_BUYER
-            elif (failed := compiled.failed_filter(fields)) is not None:
-                reason, detail = FILTER, describe_filter(failed)
-            elif compiled.schedule is not None and not compiled.schedule.is_open(now):
-                reason, detail = SCHEDULE, f"outside schedule ({compiled.schedule.timezone})"
-            elif not run.offer.test and (full := self.ledger.room(campaign, now)) is not None:
-                reason, detail = CAP, full
-            if reason:
-                self._skip(run, tier, campaign.name, reason, detail)
-            else:
-                out.append((entry, campaign))
-        return out
+        offered, excluded = eligible(
+            tier.campaigns,
+            campaigns=catalog.campaigns,
+            buyers=catalog.buyers,
+            lead=run.lead_view,
+            now=self.clock.now(),
+            room=None if run.offer.test else self.ledger.room,
+            blocked=run.blocked_buyers,
+            sold_to=run.sold_buyers,
+            index=catalog.tier_indexes.get((run.tree.name, tier.name)),
+        )
+        for campaign, reason, detail in excluded:
+            self._skip(run, tier, campaign, reason, detail)
+        return offered
 
     def _order(self, tier: Tier, candidates: list[Candidate]) -> list[Candidate]:
         if tier.flow is Flow.PRIORITY:

@@ -51,12 +51,22 @@ class SqlCapLedger:
         self.clock = clock
         self._seen: dict[Key, tuple[int, Decimal]] = {}
         self._known: set[Key] = set()  # counter rows this process knows exist
+        self._full: set[str] = set()  # campaigns with a counter seen at a limit, any window
+
+    def _note(self, campaign: Campaign, key: Key, count: int, amount: Decimal) -> None:
+        self._seen[key] = (count, amount)
+        for period, count_cap, budget in campaign.caps.limits():
+            if period == key[1] and (
+                (count_cap is not None and count >= count_cap)
+                or (budget is not None and amount >= budget)
+            ):
+                self._full.add(campaign.name)
 
     def room(self, campaign: Campaign, at: datetime) -> str | None:
         """Why the campaign has no room, judged from counters this process has seen."""
+        if campaign.name not in self._full:
+            return None  # the common case, asked for every campaign of every lead
         limits = campaign.caps.limits()
-        if not limits:
-            return None
         for (period, count_cap, budget), (_, window) in zip(
             limits, cap_windows(campaign, at), strict=True
         ):
@@ -104,7 +114,7 @@ class SqlCapLedger:
                         full = key
                         await txn.rollback()
                         break
-                    self._seen[key] = (row[0], row[1])
+                    self._note(campaign, key, row[0], row[1])
                 else:
                     await conn.execute(
                         reservations.insert().values(
@@ -120,7 +130,7 @@ class SqlCapLedger:
                     )
             if full is not None:
                 # Remember the full window so eligibility skips the campaign without asking.
-                await self._remember(conn, full)
+                await self._remember(conn, campaign, full)
                 return None
         return reservation_id
 
@@ -134,7 +144,7 @@ class SqlCapLedger:
         )
         self._known.add(key)
 
-    async def _remember(self, conn: AsyncConnection, key: Key) -> None:
+    async def _remember(self, conn: AsyncConnection, campaign: Campaign, key: Key) -> None:
         row = (
             await conn.execute(
                 select(counters.c.count, counters.c.amount).where(
@@ -145,7 +155,7 @@ class SqlCapLedger:
             )
         ).one_or_none()
         if row is not None:
-            self._seen[key] = (row[0], row[1])
+            self._note(campaign, key, row[0], row[1])
 
     async def settle(
         self, conn: AsyncConnection, *, sold: Iterable[str], released: Iterable[str]
@@ -218,4 +228,4 @@ class SqlCapLedger:
         async with self.engine.connect() as conn:
             for campaign in campaigns:
                 for period, window in cap_windows(campaign, now):
-                    await self._remember(conn, (campaign.name, period, window))
+                    await self._remember(conn, campaign, (campaign.name, period, window))

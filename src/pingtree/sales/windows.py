@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from pingtree.buyers.model import Campaign, Period
@@ -25,7 +26,18 @@ def window_key(period: Period, at: datetime) -> str:
     return at.strftime("%Y-%m")
 
 
-def cap_windows(campaign: Campaign, at: datetime) -> list[tuple[Period, str]]:
+def cap_windows(campaign: Campaign, at: datetime) -> tuple[tuple[Period, str], ...]:
     """(period, window) for each capped period of the campaign at a moment."""
-    local = at.astimezone(campaign_zone(campaign))
-    return [(period, window_key(period, local)) for period, _, _ in campaign.caps.limits()]
+    limits = campaign.caps.limits()
+    if not limits:
+        return ()
+    return _windows(campaign_zone(campaign), at, tuple(period for period, _, _ in limits))
+
+
+@lru_cache(maxsize=1024)
+def _windows(
+    zone: ZoneInfo, at: datetime, periods: tuple[Period, ...]
+) -> tuple[tuple[Period, str], ...]:
+    # Campaigns share zones and periods: each lead's windows are worked out once per zone.
+    local = at.astimezone(zone)
+    return tuple((period, window_key(period, local)) for period in periods)
