@@ -5,14 +5,18 @@ SQLite (one writer) and PostgreSQL (row lock, WHERE re-checked after the wait) m
 atomic, so a cap of 10 sells 10 however many leads arrive at once.
 
 A reservation is held until the lead is recorded, then settled in the same transaction
-as the sale: confirmed with it, or released. Holds nobody settles (a crash, an inbound
-ping never posted) expire and are released by housekeeping.
+as the sale: confirmed with it, or released. A hold taken while routing lives in this
+process only (it is settled a few hundred milliseconds later): if the process dies
+in between, that window counts one lead too many, so the campaign may undersell by one,
+never oversell. A durable hold (an inbound ping's, which waits for the publisher's post)
+is a row with an expiry; housekeeping releases the ones nobody settled.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
@@ -33,6 +37,14 @@ UNCAPPED = "uncapped"
 HELD, CONFIRMED, RELEASED = "held", "confirmed", "released"
 HOLD_MARGIN_S = 30.0
 
+
+@dataclass(frozen=True)
+class _Hold:
+    campaign: str
+    price: Decimal
+    windows: tuple[tuple[str, str], ...]
+
+
 counters = cast(Table, CapCounter.__table__)
 reservations = cast(Table, CapReservation.__table__)
 Key = tuple[str, str, str]
@@ -52,6 +64,7 @@ class SqlCapLedger:
         self._seen: dict[Key, tuple[int, Decimal]] = {}
         self._known: set[Key] = set()  # counter rows this process knows exist
         self._full: set[str] = set()  # campaigns with a counter seen at a limit, any window
+        self._holds: dict[str, _Hold] = {}  # holds of leads being routed in this process
 
     def _note(self, campaign: Campaign, key: Key, count: int, amount: Decimal) -> None:
         self._seen[key] = (count, amount)
@@ -78,9 +91,19 @@ class SqlCapLedger:
         return None
 
     async def reserve(
-        self, campaign: Campaign, *, lead_id: str, price: Decimal, at: datetime, hold_s: float
+        self,
+        campaign: Campaign,
+        *,
+        lead_id: str,
+        price: Decimal,
+        at: datetime,
+        hold_s: float,
+        durable: bool = False,
     ) -> str | None:
-        """Take room for one lead at price in every capped window, or none at all."""
+        """Take room for one lead at price in every capped window, or none at all.
+
+        durable: keep the hold as a row that expires after hold_s (an inbound ping's hold).
+        """
         limits = campaign.caps.limits()
         if not limits:
             return UNCAPPED
@@ -116,6 +139,9 @@ class SqlCapLedger:
                         break
                     self._note(campaign, key, row[0], row[1])
                 else:
+                    if not durable:
+                        self._holds[reservation_id] = _Hold(campaign.name, price, windows)
+                        return reservation_id
                     await conn.execute(
                         reservations.insert().values(
                             id=reservation_id,
@@ -161,7 +187,7 @@ class SqlCapLedger:
         self, conn: AsyncConnection, *, sold: Iterable[str], released: Iterable[str]
     ) -> None:
         """In the caller's transaction: holds that became sales are kept, the others given back."""
-        kept = [r for r in sold if r != UNCAPPED]
+        kept = [r for r in sold if r != UNCAPPED and self._holds.pop(r, None) is None]
         if kept:
             await conn.execute(
                 update(reservations)
@@ -180,6 +206,10 @@ class SqlCapLedger:
             await self._give_back(conn, reservation_id)
 
     async def _give_back(self, conn: AsyncConnection, reservation_id: str) -> None:
+        hold = self._holds.pop(reservation_id, None)
+        if hold is not None:
+            await self._decrement(conn, hold.campaign, hold.price, hold.windows)
+            return
         held = (
             await conn.execute(
                 update(reservations)
@@ -191,6 +221,11 @@ class SqlCapLedger:
         if held is None:
             return  # already confirmed or released
         campaign, price, windows = held
+        await self._decrement(conn, campaign, price, windows)
+
+    async def _decrement(
+        self, conn: AsyncConnection, campaign: str, price: Decimal, windows: Iterable[Any]
+    ) -> None:
         for period, window in windows:
             row = (
                 await conn.execute(

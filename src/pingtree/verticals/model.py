@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -89,7 +90,12 @@ class Vertical(BaseModel):
                 return spec
         return None
 
-    @property
+    @cached_property
     def pii_fields(self) -> frozenset[str]:
         """Names of the fields that identify the person."""
         return frozenset(spec.name for spec in self.fields if spec.pii)
+
+    @cached_property
+    def pingable_fields(self) -> frozenset[str]:
+        """Names of the fields a ping may carry: every field that is not PII."""
+        return frozenset(spec.name for spec in self.fields if not spec.pii)
