@@ -146,19 +146,27 @@ async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> L
             received_at=now,
             inbound_ping_id=ping.id,
         )
-        await repository.insert_lead(await session.connection(), lead)
+        conn = await session.connection()
+        await repository.insert_lead(conn, lead)
         bids = [
             (b["tier"], Bid(b["campaign"], Decimal(b["price"]), b.get("reference")))
             for b in ping.bids
         ]
         reservation, promised = ping.reservation_id, ping.payout
-
-    checked = await screening.screen(
-        rt.sessions,
-        policy=rt.catalog.screening(publisher.name, vertical.name),
-        buyers=rt.catalog.buyers,
+        policy = rt.catalog.screening(publisher.name, vertical.name)
+        checked = await screening.screen(
+            conn,
+            policy=policy,
+            buyers=rt.catalog.buyers,
+            publisher=publisher.name,
+            fields=fields,
+            now=now,
+        )
+    await screening.claim_person(
+        rt.engine,
+        checked,
+        policy=policy,
         lead_id=lead.id,
-        publisher=publisher.name,
         vertical=vertical.name,
         fields=fields,
         now=now,

@@ -21,7 +21,7 @@ from pingtree.routing.model import LeadOffer, Route, RoutingResult, Tree
 from pingtree.runtime import Runtime
 from pingtree.screening import repository as screening_repository
 from pingtree.screening import service as screening
-from pingtree.screening.model import Verdict
+from pingtree.screening.model import ScreeningPolicy, Verdict
 from pingtree.verticals.model import Vertical
 from pingtree.verticals.validate import FieldError, validate_fields
 
@@ -117,21 +117,21 @@ async def take_lead(
         received_at=rt.clock.now(),
     )
     body_hash = idempotency.fingerprint(lead_in.model_dump(mode="json"))
-    if not await _store(rt, lead, publisher, idempotency_key, body_hash):
+    policy = rt.catalog.screening(publisher.name, vertical.name)
+    checked = await _store_and_screen(rt, lead, publisher, idempotency_key, body_hash, policy)
+    if checked is None:  # the Idempotency-Key was taken: answer what the first request got
         assert idempotency_key is not None
         return await idempotency.first_answer(
             rt.sessions, publisher.name, idempotency_key, body_hash, rt.settings.idempotency_wait_s
         )
-
-    checked = await screening.screen(
-        rt.sessions,
-        policy=rt.catalog.screening(publisher.name, vertical.name),
-        buyers=rt.catalog.buyers,
+    await screening.claim_person(
+        rt.engine,
+        checked,
+        policy=policy,
         lead_id=lead.id,
-        publisher=publisher.name,
         vertical=vertical.name,
         fields=fields,
-        now=rt.clock.now(),
+        now=lead.received_at,
         test=lead.test,
     )
     lead.risk_score, lead.screening = checked.score, checked.record()
@@ -196,20 +196,35 @@ async def hold_or_reject(
     return 200, answer
 
 
-async def _store(
-    rt: Runtime, lead: LeadRecord, publisher: Publisher, key: str | None, body_hash: str
-) -> bool:
-    """Store the lead (and claim its Idempotency-Key) before routing; False if key was taken."""
+async def _store_and_screen(
+    rt: Runtime,
+    lead: LeadRecord,
+    publisher: Publisher,
+    key: str | None,
+    body_hash: str,
+    policy: ScreeningPolicy | None,
+) -> screening.Screening | None:
+    """Store the lead (claiming its Idempotency-Key) and screen it on the same connection.
+
+    None when the key was already taken. The lead is committed before anything is sent.
+    """
     try:
         async with rt.engine.begin() as conn:
             await repository.insert_lead(conn, lead)
             if key is not None:
                 await idempotency.claim(conn, publisher.name, key, lead.id, body_hash, rt.clock)
+            return await screening.screen(
+                conn,
+                policy=policy,
+                buyers=rt.catalog.buyers,
+                publisher=publisher.name,
+                fields=lead.fields,
+                now=lead.received_at,
+            )
     except IntegrityError as exc:
         if key is not None and idempotency.is_key_conflict(exc):
-            return False
+            return None
         raise
-    return True
 
 
 async def finish(

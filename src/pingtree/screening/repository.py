@@ -11,9 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from pingtree.storage.db import dialect_insert, dialect_insert_for
 from pingtree.storage.tables import BuyerPurchase, DedupEntry, SuppressionEntry
 
+Reader = AsyncSession | AsyncConnection
+"""Screening's lookups run on a session or on the connection the lead was stored with."""
+
 
 async def claim_person(
-    session: AsyncSession,
+    session: Reader,
     *,
     vertical: str,
     hashes: Iterable[str],
@@ -50,7 +53,7 @@ async def claim_person(
 
 
 async def recent_buyers(
-    session: AsyncSession, hashes: Iterable[str], since: datetime
+    session: Reader, hashes: Iterable[str], since: datetime
 ) -> dict[str, datetime]:
     """Buyers that bought this person since a moment, with when they last did."""
     rows = await session.execute(
@@ -86,7 +89,7 @@ async def record_purchases(
     await conn.execute(stmt)
 
 
-async def suppressed_by(session: AsyncSession, hashes: Iterable[str]) -> list[tuple[str, str]]:
+async def suppressed_by(session: Reader, hashes: Iterable[str]) -> list[tuple[str, str]]:
     """(scope, owner) of every suppression entry matching one of the hashes."""
     rows = await session.execute(
         select(SuppressionEntry.scope, SuppressionEntry.owner).where(

@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pingtree.buyers.model import Buyer
 from pingtree.leads.schemas import Reason
 from pingtree.screening import repository
 from pingtree.screening.model import Action, ScreeningPolicy, Verdict
 from pingtree.screening.normalize import normalize_email, normalize_phone, person_hash
+from pingtree.screening.repository import Reader
 from pingtree.screening.score import assess
 
 GLOBAL, PUBLISHER, BUYER = "global", "publisher", "buyer"
@@ -61,20 +62,19 @@ def identity_hashes(policy: ScreeningPolicy | None, fields: dict[str, Any]) -> l
 
 
 async def screen(
-    sessions: async_sessionmaker[AsyncSession],
+    reader: Reader,
     *,
     policy: ScreeningPolicy | None,
     buyers: dict[str, Buyer],
-    lead_id: str,
     publisher: str,
-    vertical: str,
     fields: dict[str, Any],
     now: datetime,
-    test: bool = False,
 ) -> Screening:
-    """Screen a stored lead. Only an accepted lead is routed; nothing reaches a buyer before.
+    """Check a stored lead: policy checks, suppression lists, buyers that bought the person.
 
-    A test lead is checked against the dedup window but claims no one, as it buys nothing.
+    reader: the connection the lead was stored on, so the lookups share its round trip.
+    Only an accepted lead is routed; nothing reaches a buyer before. The same-person claim
+    comes after, in claim_person().
     """
     result = Screening()
     if policy is not None:
@@ -102,39 +102,56 @@ async def screen(
     result.person_hashes = hashes
     if not hashes:
         return result
-
-    async with sessions() as session:
-        lists: list[tuple[str, str]] = []
-        if policy is None or policy.suppression.enabled:
-            lists = await repository.suppressed_by(session, hashes)
-            ours = [s for s, o in lists if s == GLOBAL or (s == PUBLISHER and o == publisher)]
-            if ours:
-                result.reject("suppressed", f"on the {ours[0]} do-not-contact list")
-        result.blocked_buyers = await buyer_blocks(
-            session, policy=policy, buyers=buyers, hashes=hashes, now=now, suppression=lists
-        )
-
-    if policy is not None and policy.dedup.enabled and result.verdict is not Verdict.REJECT:
-        wanted = identity_hashes(
-            policy, {k: v for k, v in fields.items() if _dedup_field(policy, k)}
-        )
-        window = timedelta(hours=policy.dedup.window_hours)
-        async with sessions() as session, session.begin():
-            earlier = await repository.claim_person(
-                session, vertical=vertical, hashes=wanted, lead_id=lead_id, now=now, window=window
-            )
-            if earlier is not None or test:
-                await session.rollback()
-            if earlier is not None:
-                result.reject(
-                    "duplicate",
-                    f"same person as lead {earlier} within {policy.dedup.window_hours} hours",
-                )
+    lists: list[tuple[str, str]] = []
+    if policy is None or policy.suppression.enabled:
+        lists = await repository.suppressed_by(reader, hashes)
+        ours = [s for s, o in lists if s == GLOBAL or (s == PUBLISHER and o == publisher)]
+        if ours:
+            result.reject("suppressed", f"on the {ours[0]} do-not-contact list")
+    result.blocked_buyers = await buyer_blocks(
+        reader, policy=policy, buyers=buyers, hashes=hashes, now=now, suppression=lists
+    )
     return result
 
 
+async def claim_person(
+    engine: AsyncEngine,
+    checked: Screening,
+    *,
+    policy: ScreeningPolicy | None,
+    lead_id: str,
+    vertical: str,
+    fields: dict[str, Any],
+    now: datetime,
+    test: bool = False,
+) -> None:
+    """Claim the person for this lead, or reject it as a duplicate of the earlier one.
+
+    A test lead is checked against the dedup window but claims no one, as it buys nothing.
+    """
+    if policy is None or not policy.dedup.enabled or checked.verdict is Verdict.REJECT:
+        return
+    wanted = identity_hashes(policy, {k: v for k, v in fields.items() if _dedup_field(policy, k)})
+    if not wanted:
+        return
+    window = timedelta(hours=policy.dedup.window_hours)
+    async with engine.connect() as conn:
+        txn = await conn.begin()
+        earlier = await repository.claim_person(
+            conn, vertical=vertical, hashes=wanted, lead_id=lead_id, now=now, window=window
+        )
+        if earlier is not None or test:
+            await txn.rollback()
+        else:
+            await txn.commit()
+    if earlier is not None:
+        checked.reject(
+            "duplicate", f"same person as lead {earlier} within {policy.dedup.window_hours} hours"
+        )
+
+
 async def buyer_blocks(
-    session: AsyncSession,
+    reader: Reader,
     *,
     policy: ScreeningPolicy | None,
     buyers: dict[str, Buyer],
@@ -150,13 +167,13 @@ async def buyer_blocks(
     if not hashes:
         return blocked
     if suppression is None and (policy is None or policy.suppression.enabled):
-        suppression = await repository.suppressed_by(session, hashes)
+        suppression = await repository.suppressed_by(reader, hashes)
     for scope, owner in suppression or []:
         if scope == BUYER:
             blocked[owner] = "suppressed: on the buyer's do-not-contact list"
     longest = max((b.dedup_days for b in buyers.values()), default=0)
     if longest:
-        bought = await repository.recent_buyers(session, hashes, now - timedelta(days=longest))
+        bought = await repository.recent_buyers(reader, hashes, now - timedelta(days=longest))
         for buyer, at in bought.items():
             days = buyers[buyer].dedup_days if buyer in buyers else 0
             if days and at >= now - timedelta(days=days):

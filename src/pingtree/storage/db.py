@@ -6,7 +6,12 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 
@@ -46,9 +51,11 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def dialect_insert(session: AsyncSession) -> Any:
+def dialect_insert(bind: AsyncSession | AsyncConnection) -> Any:
     """The dialect's INSERT construct, which knows ON CONFLICT on both SQLite and PostgreSQL."""
-    return dialect_insert_for(session.get_bind().dialect.name)
+    if isinstance(bind, AsyncConnection):
+        return dialect_insert_for(bind.dialect.name)
+    return dialect_insert_for(bind.get_bind().dialect.name)
 
 
 def dialect_insert_for(dialect: str) -> Any:
