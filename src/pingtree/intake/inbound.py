@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pingtree.intake.errors import refuse
 from pingtree.intake.service import finish, hold_or_reject, invalid_fields, route_for
@@ -101,6 +102,18 @@ async def take_ping(rt: Runtime, publisher: Publisher, ping: InboundPingIn) -> I
     return InboundPingAnswer(ping_id=ping_id, status="bid", payout=payout, expires_at=expires_at)
 
 
+async def _claim_and_store(conn: AsyncConnection, ping_id: str, lead: LeadRecord) -> None:
+    """Mark the ping posted (only one post can) and store its lead, in one transaction."""
+    claimed = await conn.execute(
+        update(InboundPing)
+        .where(InboundPing.id == ping_id, InboundPing.status == OPEN)
+        .values(status=POSTED, lead_id=ping_id)
+    )
+    if claimed.rowcount != 1:
+        raise refuse(409, "ping_used", "this ping id was already posted")
+    await repository.insert_lead(conn, lead)
+
+
 def _bid_json(bid: Bid) -> dict[str, Any]:
     return {**asdict(bid), "price": str(bid.price)}
 
@@ -108,70 +121,59 @@ def _bid_json(bid: Bid) -> dict[str, Any]:
 async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> LeadAnswer:
     """Complete a ping with the full lead: sell it to the held bid, honouring the price."""
     now = rt.clock.now()
-    async with rt.sessions() as session, session.begin():
+    async with rt.sessions() as session:
         ping = await session.get(InboundPing, post.ping_id)
-        if ping is None or ping.publisher != publisher.name:
-            raise refuse(404, "unknown_ping", f"no ping {post.ping_id!r} from this publisher")
-        if ping.status != OPEN:
-            raise refuse(409, "ping_used", "this ping id was already posted")
-        if ping.expires_at <= now:
-            raise refuse(410, "ping_expired", f"this ping expired at {ping.expires_at.isoformat()}")
-        vertical, _route, tree = route_for(rt, publisher, ping.vertical)
-        fields, errors = validate_fields(vertical, post.fields)
-        if errors:
-            raise invalid_fields(errors)
-        changed = [
-            spec.name
-            for spec in vertical.fields
-            if not spec.pii and fields.get(spec.name) != ping.fields.get(spec.name)
-        ]
-        if changed:
-            raise refuse(
-                422, "post_differs_from_ping", f"fields differ from the ping: {', '.join(changed)}"
-            )
-        # Claim the ping: only one post can flip it from open.
-        claimed = await session.execute(
-            update(InboundPing)
-            .where(InboundPing.id == ping.id, InboundPing.status == OPEN)
-            .values(status=POSTED, lead_id=ping.id)
+    if ping is None or ping.publisher != publisher.name:
+        raise refuse(404, "unknown_ping", f"no ping {post.ping_id!r} from this publisher")
+    if ping.status != OPEN:
+        raise refuse(409, "ping_used", "this ping id was already posted")
+    if ping.expires_at <= now:
+        raise refuse(410, "ping_expired", f"this ping expired at {ping.expires_at.isoformat()}")
+    vertical, _route, tree = route_for(rt, publisher, ping.vertical)
+    fields, errors = validate_fields(vertical, post.fields)
+    if errors:
+        raise invalid_fields(errors)
+    changed = [
+        spec.name
+        for spec in vertical.fields
+        if not spec.pii and fields.get(spec.name) != ping.fields.get(spec.name)
+    ]
+    if changed:
+        raise refuse(
+            422, "post_differs_from_ping", f"fields differ from the ping: {', '.join(changed)}"
         )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            raise refuse(409, "ping_used", "this ping id was already posted")
-        lead = LeadRecord(
-            id=ping.id,
-            publisher=publisher.name,
-            vertical=vertical.name,
-            fields=fields,
-            test=ping.test,
-            received_at=now,
-            inbound_ping_id=ping.id,
-        )
-        conn = await session.connection()
-        await repository.insert_lead(conn, lead)
-        bids = [
-            (b["tier"], Bid(b["campaign"], Decimal(b["price"]), b.get("reference")))
-            for b in ping.bids
-        ]
-        reservation, promised = ping.reservation_id, ping.payout
-        policy = rt.catalog.screening(publisher.name, vertical.name)
-        checked = await screening.screen(
-            conn,
-            policy=policy,
-            buyers=rt.catalog.buyers,
-            publisher=publisher.name,
-            fields=fields,
-            now=now,
-        )
-    await screening.claim_person(
-        rt.engine,
-        checked,
-        policy=policy,
-        lead_id=lead.id,
+    lead = LeadRecord(
+        id=ping.id,
+        publisher=publisher.name,
         vertical=vertical.name,
         fields=fields,
-        now=now,
-        test=lead.test,
+        test=ping.test,
+        received_at=now,
+        inbound_ping_id=ping.id,
     )
+    bids = [
+        (b["tier"], Bid(b["campaign"], Decimal(b["price"]), b.get("reference"))) for b in ping.bids
+    ]
+    reservation, promised = ping.reservation_id, ping.payout
+    policy = rt.catalog.screening(publisher.name, vertical.name)
+    try:
+        async with rt.engine.begin() as conn:
+            await _claim_and_store(conn, ping.id, lead)
+            checked = await screening.screen(
+                conn,
+                policy=policy,
+                buyers=rt.catalog.buyers,
+                lead_id=lead.id,
+                publisher=publisher.name,
+                vertical=vertical.name,
+                fields=fields,
+                now=now,
+                test=lead.test,
+            )
+    except screening.DuplicatePerson as duplicate:
+        async with rt.engine.begin() as conn:
+            await _claim_and_store(conn, ping.id, lead)
+        checked = duplicate.screening
     lead.risk_score, lead.screening = checked.score, checked.record()
     blocked = checked.blocked_buyers
     if checked.verdict is not Verdict.ACCEPT or (

@@ -124,16 +124,6 @@ async def take_lead(
         return await idempotency.first_answer(
             rt.sessions, publisher.name, idempotency_key, body_hash, rt.settings.idempotency_wait_s
         )
-    await screening.claim_person(
-        rt.engine,
-        checked,
-        policy=policy,
-        lead_id=lead.id,
-        vertical=vertical.name,
-        fields=fields,
-        now=lead.received_at,
-        test=lead.test,
-    )
     lead.risk_score, lead.screening = checked.score, checked.record()
     if checked.verdict is not Verdict.ACCEPT:
         return await hold_or_reject(rt, lead, publisher, checked, idempotency_key)
@@ -209,18 +199,29 @@ async def _store_and_screen(
     None when the key was already taken. The lead is committed before anything is sent.
     """
     try:
-        async with rt.engine.begin() as conn:
-            await repository.insert_lead(conn, lead)
-            if key is not None:
-                await idempotency.claim(conn, publisher.name, key, lead.id, body_hash, rt.clock)
-            return await screening.screen(
-                conn,
-                policy=policy,
-                buyers=rt.catalog.buyers,
-                publisher=publisher.name,
-                fields=lead.fields,
-                now=lead.received_at,
-            )
+        try:
+            async with rt.engine.begin() as conn:
+                await repository.insert_lead(conn, lead)
+                if key is not None:
+                    await idempotency.claim(conn, publisher.name, key, lead.id, body_hash, rt.clock)
+                return await screening.screen(
+                    conn,
+                    policy=policy,
+                    buyers=rt.catalog.buyers,
+                    lead_id=lead.id,
+                    publisher=publisher.name,
+                    vertical=lead.vertical,
+                    fields=lead.fields,
+                    now=lead.received_at,
+                    test=lead.test,
+                )
+        except screening.DuplicatePerson as duplicate:
+            # Rolled back, claim attempt and all: store the lead again, to be answered rejected.
+            async with rt.engine.begin() as conn:
+                await repository.insert_lead(conn, lead)
+                if key is not None:
+                    await idempotency.claim(conn, publisher.name, key, lead.id, body_hash, rt.clock)
+            return duplicate.screening
     except IntegrityError as exc:
         if key is not None and idempotency.is_key_conflict(exc):
             return None

@@ -52,6 +52,22 @@ async def claim_person(
     return None
 
 
+async def seen_within(
+    session: Reader, *, vertical: str, hashes: Iterable[str], since: datetime
+) -> str | None:
+    """The lead that last brought this person since a moment, without claiming anything."""
+    found: str | None = await session.scalar(
+        select(DedupEntry.lead_id)
+        .where(
+            DedupEntry.vertical == vertical,
+            DedupEntry.person_hash.in_(list(hashes)),
+            DedupEntry.seen_at >= since,
+        )
+        .limit(1)
+    )
+    return found
+
+
 async def recent_buyers(
     session: Reader, hashes: Iterable[str], since: datetime
 ) -> dict[str, datetime]:

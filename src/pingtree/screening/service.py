@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from pingtree.buyers.model import Buyer
 from pingtree.leads.schemas import Reason
 from pingtree.screening import repository
@@ -61,20 +59,32 @@ def identity_hashes(policy: ScreeningPolicy | None, fields: dict[str, Any]) -> l
     return [person_hash(v) for v in (email, phone) if v is not None]
 
 
+class DuplicatePerson(Exception):
+    """The same person came within the dedup window: roll the transaction back, reject."""
+
+    def __init__(self, screening: Screening) -> None:
+        self.screening = screening
+        super().__init__("duplicate person")
+
+
 async def screen(
-    reader: Reader,
+    conn: Reader,
     *,
     policy: ScreeningPolicy | None,
     buyers: dict[str, Buyer],
+    lead_id: str,
     publisher: str,
+    vertical: str,
     fields: dict[str, Any],
     now: datetime,
+    test: bool = False,
 ) -> Screening:
-    """Check a stored lead: policy checks, suppression lists, buyers that bought the person.
+    """Screen a lead in the transaction that stores it. Nothing reaches a buyer before.
 
-    reader: the connection the lead was stored on, so the lookups share its round trip.
-    Only an accepted lead is routed; nothing reaches a buyer before. The same-person claim
-    comes after, in claim_person().
+    Policy checks, suppression lists, buyers that bought the person lately, and the
+    same-person claim. A duplicate raises DuplicatePerson: the caller rolls back (so the
+    claim attempt leaves no trace) and stores the lead again as rejected. A test lead is
+    checked against the dedup window but claims no one, as it buys nothing.
     """
     result = Screening()
     if policy is not None:
@@ -104,50 +114,34 @@ async def screen(
         return result
     lists: list[tuple[str, str]] = []
     if policy is None or policy.suppression.enabled:
-        lists = await repository.suppressed_by(reader, hashes)
+        lists = await repository.suppressed_by(conn, hashes)
         ours = [s for s, o in lists if s == GLOBAL or (s == PUBLISHER and o == publisher)]
         if ours:
             result.reject("suppressed", f"on the {ours[0]} do-not-contact list")
     result.blocked_buyers = await buyer_blocks(
-        reader, policy=policy, buyers=buyers, hashes=hashes, now=now, suppression=lists
+        conn, policy=policy, buyers=buyers, hashes=hashes, now=now, suppression=lists
     )
-    return result
-
-
-async def claim_person(
-    engine: AsyncEngine,
-    checked: Screening,
-    *,
-    policy: ScreeningPolicy | None,
-    lead_id: str,
-    vertical: str,
-    fields: dict[str, Any],
-    now: datetime,
-    test: bool = False,
-) -> None:
-    """Claim the person for this lead, or reject it as a duplicate of the earlier one.
-
-    A test lead is checked against the dedup window but claims no one, as it buys nothing.
-    """
-    if policy is None or not policy.dedup.enabled or checked.verdict is Verdict.REJECT:
-        return
+    if policy is None or not policy.dedup.enabled or result.verdict is Verdict.REJECT:
+        return result
     wanted = identity_hashes(policy, {k: v for k, v in fields.items() if _dedup_field(policy, k)})
     if not wanted:
-        return
+        return result
     window = timedelta(hours=policy.dedup.window_hours)
-    async with engine.connect() as conn:
-        txn = await conn.begin()
+    if test:
+        earlier = await repository.seen_within(
+            conn, vertical=vertical, hashes=wanted, since=now - window
+        )
+    else:
         earlier = await repository.claim_person(
             conn, vertical=vertical, hashes=wanted, lead_id=lead_id, now=now, window=window
         )
-        if earlier is not None or test:
-            await txn.rollback()
-        else:
-            await txn.commit()
     if earlier is not None:
-        checked.reject(
+        result.reject(
             "duplicate", f"same person as lead {earlier} within {policy.dedup.window_hours} hours"
         )
+        if not test:
+            raise DuplicatePerson(result)
+    return result
 
 
 async def buyer_blocks(
