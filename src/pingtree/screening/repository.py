@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from pingtree.storage.db import dialect_insert, dialect_insert_for
@@ -26,30 +27,35 @@ async def claim_person(
 ) -> str | None:
     """Claim each identity hash for this lead; the earlier lead's id if the person was seen.
 
-    One INSERT .. ON CONFLICT DO UPDATE .. WHERE seen_at < cutoff per hash: the row lock makes
-    it atomic, so of 50 copies arriving at once exactly one claims the person. The caller
-    rolls back when a duplicate is found, so a duplicate never refreshes the window.
+    One INSERT .. ON CONFLICT DO UPDATE .. WHERE seen_at < cutoff for all hashes: the row
+    locks make it atomic, so of 50 copies arriving at once exactly one claims the person. A
+    hash it could not claim means a duplicate; the caller then rolls back, so a duplicate
+    never refreshes the window, not even for its other hashes.
     """
     insert = dialect_insert(session)
     cutoff = now - window
-    for person in sorted(hashes):  # one order everywhere: no deadlock between two claims
-        stmt = insert(DedupEntry).values(
-            vertical=vertical, person_hash=person, lead_id=lead_id, seen_at=now
+    wanted = sorted(set(hashes))  # one order everywhere: no deadlock between two claims
+    stmt = insert(DedupEntry).values(
+        [
+            {"vertical": vertical, "person_hash": h, "lead_id": lead_id, "seen_at": now}
+            for h in wanted
+        ]
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[DedupEntry.vertical, DedupEntry.person_hash],
+        set_={"lead_id": lead_id, "seen_at": now},
+        where=DedupEntry.seen_at < cutoff,
+    ).returning(DedupEntry.person_hash)
+    claimed = set((await session.execute(stmt)).scalars().all())
+    if len(claimed) == len(wanted):
+        return None
+    earlier = await session.scalar(
+        select(DedupEntry.lead_id).where(
+            DedupEntry.vertical == vertical,
+            DedupEntry.person_hash.in_([h for h in wanted if h not in claimed]),
         )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[DedupEntry.vertical, DedupEntry.person_hash],
-            set_={"lead_id": lead_id, "seen_at": now},
-            where=DedupEntry.seen_at < cutoff,
-        ).returning(DedupEntry.lead_id)
-        claimed = (await session.execute(stmt)).scalar_one_or_none()
-        if claimed is None:
-            earlier = await session.scalar(
-                select(DedupEntry.lead_id).where(
-                    DedupEntry.vertical == vertical, DedupEntry.person_hash == person
-                )
-            )
-            return earlier or "unknown"
-    return None
+    )
+    return earlier or "unknown"
 
 
 async def seen_within(
@@ -68,16 +74,50 @@ async def seen_within(
     return found
 
 
-async def recent_buyers(
-    session: Reader, hashes: Iterable[str], since: datetime
-) -> dict[str, datetime]:
-    """Buyers that bought this person since a moment, with when they last did."""
-    rows = await session.execute(
-        select(BuyerPurchase.buyer, func.max(BuyerPurchase.sold_at))
-        .where(BuyerPurchase.person_hash.in_(list(hashes)), BuyerPurchase.sold_at >= since)
-        .group_by(BuyerPurchase.buyer)
-    )
-    return {buyer: at for buyer, at in rows.all()}
+async def lookups(
+    session: Reader, hashes: list[str], *, lists: bool, bought_since: datetime | None
+) -> tuple[list[tuple[str, str]], dict[str, datetime]]:
+    """In one round trip: (scope, owner) of matching suppression entries, and the buyers that
+    bought this person since bought_since with when they last did."""
+    parts: list[Any] = []
+    if lists:
+        parts.append(
+            select(
+                literal("list").label("kind"),
+                SuppressionEntry.scope.label("a"),
+                SuppressionEntry.owner.label("b"),
+                null().label("at"),
+            ).where(SuppressionEntry.value_hash.in_(hashes))
+        )
+    if bought_since is not None:
+        parts.append(
+            select(
+                literal("bought").label("kind"),
+                BuyerPurchase.buyer.label("a"),
+                literal("").label("b"),
+                func.max(BuyerPurchase.sold_at).label("at"),
+            )
+            .where(BuyerPurchase.person_hash.in_(hashes), BuyerPurchase.sold_at >= bought_since)
+            .group_by(BuyerPurchase.buyer)
+        )
+    found: list[tuple[str, str]] = []
+    bought: dict[str, datetime] = {}
+    if not parts:
+        return found, bought
+    query: Any = parts[0] if len(parts) == 1 else union_all(*parts)
+    rows: list[Any] = list((await session.execute(query)).all())
+    for kind, a, b, at in rows:
+        if kind == "list":
+            found.append((a, b))
+        else:
+            bought[a] = _as_utc(at)
+    return found, bought
+
+
+def _as_utc(value: object) -> datetime:
+    # A union forgets the column's type: SQLite hands the time back as naive text.
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def record_purchases(
@@ -103,16 +143,6 @@ async def record_purchases(
         set_={"lead_id": stmt.excluded.lead_id, "sold_at": stmt.excluded.sold_at},
     )
     await conn.execute(stmt)
-
-
-async def suppressed_by(session: Reader, hashes: Iterable[str]) -> list[tuple[str, str]]:
-    """(scope, owner) of every suppression entry matching one of the hashes."""
-    rows = await session.execute(
-        select(SuppressionEntry.scope, SuppressionEntry.owner).where(
-            SuppressionEntry.value_hash.in_(list(hashes))
-        )
-    )
-    return [(scope, owner) for scope, owner in rows.all()]
 
 
 async def add_suppressions(

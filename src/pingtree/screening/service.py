@@ -108,22 +108,30 @@ async def screen(
                 result.reasons.append(
                     Reason(code=finding.code.value, field=finding.field, message=finding.message)
                 )
-    hashes = identity_hashes(policy, fields)
+    hashes = (
+        list(assessment.normalized.hashes().values())
+        if policy is not None
+        else identity_hashes(None, fields)
+    )
     result.person_hashes = hashes
     if not hashes:
         return result
-    lists: list[tuple[str, str]] = []
-    if policy is None or policy.suppression.enabled:
-        lists = await repository.suppressed_by(conn, hashes)
-        ours = [s for s, o in lists if s == GLOBAL or (s == PUBLISHER and o == publisher)]
-        if ours:
-            result.reject("suppressed", f"on the {ours[0]} do-not-contact list")
-    result.blocked_buyers = await buyer_blocks(
-        conn, policy=policy, buyers=buyers, hashes=hashes, now=now, suppression=lists
+    check_lists = policy is None or policy.suppression.enabled
+    longest = max((b.dedup_days for b in buyers.values()), default=0)
+    lists, bought = await repository.lookups(
+        conn,
+        hashes,
+        lists=check_lists,
+        bought_since=now - timedelta(days=longest) if longest else None,
     )
+    ours = [s for s, o in lists if s == GLOBAL or (s == PUBLISHER and o == publisher)]
+    if ours:
+        result.reject("suppressed", f"on the {ours[0]} do-not-contact list")
+    result.blocked_buyers = _blocks(lists, bought, buyers, now)
     if policy is None or not policy.dedup.enabled or result.verdict is Verdict.REJECT:
         return result
-    wanted = identity_hashes(policy, {k: v for k, v in fields.items() if _dedup_field(policy, k)})
+    by_kind = assessment.normalized.hashes()
+    wanted = [by_kind[kind] for kind in policy.dedup.fields if kind in by_kind]
     if not wanted:
         return result
     window = timedelta(hours=policy.dedup.window_hours)
@@ -151,32 +159,35 @@ async def buyer_blocks(
     buyers: dict[str, Buyer],
     hashes: list[str],
     now: datetime,
-    suppression: list[tuple[str, str]] | None = None,
 ) -> dict[str, str]:
-    """Buyers this person may not be offered to: on their do-not-contact list, or bought lately.
-
-    suppression: the lists already matched for these hashes, to save the query.
-    """
-    blocked: dict[str, str] = {}
+    """Buyers this person may not be offered to: on their do-not-contact list, or bought lately."""
     if not hashes:
-        return blocked
-    if suppression is None and (policy is None or policy.suppression.enabled):
-        suppression = await repository.suppressed_by(reader, hashes)
-    for scope, owner in suppression or []:
-        if scope == BUYER:
-            blocked[owner] = "suppressed: on the buyer's do-not-contact list"
+        return {}
     longest = max((b.dedup_days for b in buyers.values()), default=0)
-    if longest:
-        bought = await repository.recent_buyers(reader, hashes, now - timedelta(days=longest))
-        for buyer, at in bought.items():
-            days = buyers[buyer].dedup_days if buyer in buyers else 0
-            if days and at >= now - timedelta(days=days):
-                blocked.setdefault(
-                    buyer, f"duplicate: bought this person {at:%Y-%m-%d} (window {days} days)"
-                )
+    lists, bought = await repository.lookups(
+        reader,
+        hashes,
+        lists=policy is None or policy.suppression.enabled,
+        bought_since=now - timedelta(days=longest) if longest else None,
+    )
+    return _blocks(lists, bought, buyers, now)
+
+
+def _blocks(
+    lists: list[tuple[str, str]],
+    bought: dict[str, datetime],
+    buyers: dict[str, Buyer],
+    now: datetime,
+) -> dict[str, str]:
+    blocked = {
+        owner: "suppressed: on the buyer's do-not-contact list"
+        for scope, owner in lists
+        if scope == BUYER
+    }
+    for buyer, at in bought.items():
+        days = buyers[buyer].dedup_days if buyer in buyers else 0
+        if days and at >= now - timedelta(days=days):
+            blocked.setdefault(
+                buyer, f"duplicate: bought this person {at:%Y-%m-%d} (window {days} days)"
+            )
     return blocked
-
-
-def _dedup_field(policy: ScreeningPolicy, name: str) -> bool:
-    chosen = {getattr(policy.fields, kind) for kind in policy.dedup.fields}
-    return name in chosen
