@@ -30,6 +30,7 @@ test: lint typecheck  ## lint, type check and the whole suite (SQLite, and Postg
 bench: $(STAMP)  ## benchmarks against the simulator; results go to bench/RESULTS.md
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/eligibility.py
+	$(BIN)/python bench/screening.py
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache
