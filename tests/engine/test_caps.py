@@ -131,3 +131,26 @@ async def test_test_leads_count_in_no_cap_or_sale(engine: Harness) -> None:
         counter = await session.scalar(select(CapCounter).where(CapCounter.campaign == "capped"))
     assert real_sales == 1
     assert counter is not None and counter.count == 1
+
+
+async def test_concurrent_leads_giving_back_room_in_different_orders_never_fail(
+    engine: Harness,
+) -> None:
+    # An even tier offers each lead the campaigns in a rotated order; every offer but the
+    # last is rejected, so leads give back several holds each, in different orders.
+    names = ["r1", "r2", "r3", "r4"]
+    engine.buyers(*(sim_buyer(n, accept_rate=0.0) for n in names), sim_buyer("taker"))
+    await engine.configure(
+        document(
+            [campaign(n, engine.sim, caps={"daily": 1000}) for n in names]
+            + [campaign("taker", engine.sim)],
+            [tier("t1", "even", names), tier("t2", "priority", ["taker"])],
+        )
+    )
+    answers = await asyncio.gather(*(engine.post_lead() for _ in range(40)))
+    assert {a.status_code for a in answers} == {200}
+    assert {a.json()["status"] for a in answers} == {"sold"}
+    async with engine.rt.sessions() as session:
+        counts = (await session.scalars(select(CapCounter.count))).all()
+    assert list(counts) == [0, 0, 0, 0]
+    assert engine.rt.ledger._holds == {}

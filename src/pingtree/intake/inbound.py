@@ -16,7 +16,13 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pingtree.intake.errors import refuse
-from pingtree.intake.service import finish, hold_or_reject, invalid_fields, route_for
+from pingtree.intake.service import (
+    finish,
+    hold_or_reject,
+    invalid_fields,
+    route_for,
+    screen_stored,
+)
 from pingtree.leads import repository
 from pingtree.leads.repository import LeadRecord
 from pingtree.leads.schemas import (
@@ -159,17 +165,7 @@ async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> L
     try:
         async with rt.engine.begin() as conn:
             await _claim_and_store(conn, ping.id, lead)
-            checked = await screening.screen(
-                conn,
-                policy=policy,
-                buyers=rt.catalog.buyers,
-                lead_id=lead.id,
-                publisher=publisher.name,
-                vertical=vertical.name,
-                fields=fields,
-                now=now,
-                test=lead.test,
-            )
+            checked = await screen_stored(rt, conn, lead, policy)
     except screening.DuplicatePerson as duplicate:
         async with rt.engine.begin() as conn:
             await _claim_and_store(conn, ping.id, lead)

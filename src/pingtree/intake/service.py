@@ -10,6 +10,7 @@ import uuid
 from decimal import Decimal
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pingtree.intake import idempotency
 from pingtree.intake.errors import IntakeRefused, refuse
@@ -22,6 +23,7 @@ from pingtree.runtime import Runtime
 from pingtree.screening import repository as screening_repository
 from pingtree.screening import service as screening
 from pingtree.screening.model import ScreeningPolicy, Verdict
+from pingtree.storage.db import retrying
 from pingtree.verticals.model import Vertical
 from pingtree.verticals.validate import FieldError, validate_fields
 
@@ -204,17 +206,7 @@ async def _store_and_screen(
                 await repository.insert_lead(conn, lead)
                 if key is not None:
                     await idempotency.claim(conn, publisher.name, key, lead.id, body_hash, rt.clock)
-                return await screening.screen(
-                    conn,
-                    policy=policy,
-                    buyers=rt.catalog.buyers,
-                    lead_id=lead.id,
-                    publisher=publisher.name,
-                    vertical=lead.vertical,
-                    fields=lead.fields,
-                    now=lead.received_at,
-                    test=lead.test,
-                )
+                return await screen_stored(rt, conn, lead, policy)
         except screening.DuplicatePerson as duplicate:
             # Rolled back, claim attempt and all: store the lead again, to be answered rejected.
             async with rt.engine.begin() as conn:
@@ -226,6 +218,23 @@ async def _store_and_screen(
         if key is not None and idempotency.is_key_conflict(exc):
             return None
         raise
+
+
+async def screen_stored(
+    rt: Runtime, conn: AsyncConnection, lead: LeadRecord, policy: ScreeningPolicy | None
+) -> screening.Screening:
+    """Screen a lead in the transaction that stores it (raises DuplicatePerson)."""
+    return await screening.screen(
+        conn,
+        policy=policy,
+        buyers=rt.catalog.buyers,
+        lead_id=lead.id,
+        publisher=lead.publisher,
+        vertical=lead.vertical,
+        fields=lead.fields,
+        now=lead.received_at,
+        test=lead.test,
+    )
 
 
 async def finish(
@@ -244,31 +253,35 @@ async def finish(
     if payout is None:
         payout = publisher.payout.for_revenue(result.revenue)
     now = rt.clock.now()
-    async with rt.engine.begin() as conn:
-        answer = await repository.record_routing(
-            conn,
-            lead,
-            result,
-            payout=payout,
-            tree=tree.name if tree else None,
-            now=now,
-            reasons=reasons,
-        )
-        await rt.ledger.settle(
-            conn,
-            sold=[s.reservation_id for s in result.sales if s.reservation_id],
-            released=result.released,
-        )
-        if people and result.sales and not lead.test:
-            await screening_repository.record_purchases(
+    sold = [s.reservation_id for s in result.sales if s.reservation_id]
+
+    async def record() -> LeadAnswer:
+        async with rt.engine.begin() as conn:
+            answer = await repository.record_routing(
                 conn,
-                buyers=[sale.buyer for sale in result.sales],
-                hashes=people,
-                lead_id=lead.id,
+                lead,
+                result,
+                payout=payout,
+                tree=tree.name if tree else None,
                 now=now,
+                reasons=reasons,
             )
-        if idempotency_key is not None:
-            await idempotency.store_answer(conn, publisher.name, idempotency_key, 200, answer)
+            await rt.ledger.settle(conn, sold=sold, released=result.released)
+            if people and result.sales and not lead.test:
+                await screening_repository.record_purchases(
+                    conn,
+                    buyers=[sale.buyer for sale in result.sales],
+                    hashes=people,
+                    lead_id=lead.id,
+                    now=now,
+                )
+            if idempotency_key is not None:
+                await idempotency.store_answer(conn, publisher.name, idempotency_key, 200, answer)
+        return answer
+
+    # A sale has happened at the buyer: its record must land, through a deadlock if need be.
+    answer = await retrying(record)
+    rt.ledger.settled([*sold, *result.released])
     return 200, answer
 
 

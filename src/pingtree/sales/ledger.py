@@ -24,10 +24,10 @@ from typing import Any, cast
 from sqlalchemy import Table, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from pingtree.buyers.model import Campaign
+from pingtree.buyers.model import Campaign, Period
 from pingtree.clock import Clock
 from pingtree.sales.windows import cap_windows
-from pingtree.storage.db import dialect_insert_for
+from pingtree.storage.db import dialect_insert_for, retrying
 from pingtree.storage.tables import CapCounter, CapReservation
 from pingtree.storage.types import Cents
 
@@ -108,6 +108,21 @@ class SqlCapLedger:
         if not limits:
             return UNCAPPED
         windows = cap_windows(campaign, at)
+        return await retrying(
+            lambda: self._reserve(campaign, limits, windows, lead_id, price, at, hold_s, durable)
+        )
+
+    async def _reserve(
+        self,
+        campaign: Campaign,
+        limits: list[tuple[Period, int | None, Decimal | None]],
+        windows: tuple[tuple[Period, str], ...],
+        lead_id: str,
+        price: Decimal,
+        at: datetime,
+        hold_s: float,
+        durable: bool,
+    ) -> str | None:
         full: Key | None = None
         reservation_id = str(uuid.uuid4())
         async with self.engine.connect() as conn:
@@ -138,10 +153,7 @@ class SqlCapLedger:
                         await txn.rollback()
                         break
                     self._note(campaign, key, row[0], row[1])
-                else:
-                    if not durable:
-                        self._holds[reservation_id] = _Hold(campaign.name, price, windows)
-                        return reservation_id
+                if full is None and durable:
                     await conn.execute(
                         reservations.insert().values(
                             id=reservation_id,
@@ -158,6 +170,8 @@ class SqlCapLedger:
                 # Remember the full window so eligibility skips the campaign without asking.
                 await self._remember(conn, campaign, full)
                 return None
+        if not durable:
+            self._holds[reservation_id] = _Hold(campaign.name, price, windows)
         return reservation_id
 
     async def _ensure_counter(self, conn: AsyncConnection, key: Key) -> None:
@@ -186,30 +200,48 @@ class SqlCapLedger:
     async def settle(
         self, conn: AsyncConnection, *, sold: Iterable[str], released: Iterable[str]
     ) -> None:
-        """In the caller's transaction: holds that became sales are kept, the others given back."""
-        kept = [r for r in sold if r != UNCAPPED and self._holds.pop(r, None) is None]
+        """In the caller's transaction: holds that became sales are kept, the others given back.
+
+        Call settled() with the same ids once the transaction has committed.
+        """
+        kept = [r for r in sold if r != UNCAPPED and r not in self._holds]
         if kept:
             await conn.execute(
                 update(reservations)
                 .where(reservations.c.id.in_(kept), reservations.c.status == HELD)
                 .values(status=CONFIRMED)
             )
+        giving: list[tuple[Key, Decimal]] = []
         for reservation_id in released:
-            if reservation_id != UNCAPPED:
-                await self._give_back(conn, reservation_id)
+            if reservation_id == UNCAPPED:
+                continue
+            hold = self._holds.get(reservation_id)
+            if hold is None:
+                hold = await self._mark_released(conn, reservation_id)
+            if hold is not None:
+                giving += [((hold.campaign, p, w), hold.price) for p, w in hold.windows]
+        # One order for every transaction, so two leads giving back room never deadlock.
+        for key, price in sorted(giving):
+            await self._decrement(conn, key, price)
+
+    def settled(self, ids: Iterable[str]) -> None:
+        """Forget the in-memory holds a committed settle() dealt with."""
+        for reservation_id in ids:
+            self._holds.pop(reservation_id, None)
 
     async def release(self, reservation_id: str) -> None:
         """Give held room back on its own (an inbound ping that will not be posted)."""
         if reservation_id == UNCAPPED:
             return
-        async with self.engine.begin() as conn:
-            await self._give_back(conn, reservation_id)
 
-    async def _give_back(self, conn: AsyncConnection, reservation_id: str) -> None:
-        hold = self._holds.pop(reservation_id, None)
-        if hold is not None:
-            await self._decrement(conn, hold.campaign, hold.price, hold.windows)
-            return
+        async def give_back() -> None:
+            async with self.engine.begin() as conn:
+                await self.settle(conn, sold=(), released=[reservation_id])
+
+        await retrying(give_back)
+        self.settled([reservation_id])
+
+    async def _mark_released(self, conn: AsyncConnection, reservation_id: str) -> _Hold | None:
         held = (
             await conn.execute(
                 update(reservations)
@@ -219,28 +251,26 @@ class SqlCapLedger:
             )
         ).one_or_none()
         if held is None:
-            return  # already confirmed or released
+            return None  # already confirmed or released
         campaign, price, windows = held
-        await self._decrement(conn, campaign, price, windows)
+        return _Hold(campaign, price, tuple((p, w) for p, w in windows))
 
-    async def _decrement(
-        self, conn: AsyncConnection, campaign: str, price: Decimal, windows: Iterable[Any]
-    ) -> None:
-        for period, window in windows:
-            row = (
-                await conn.execute(
-                    update(counters)
-                    .where(
-                        counters.c.campaign == campaign,
-                        counters.c.period == period,
-                        counters.c.window == window,
-                    )
-                    .values(count=counters.c.count - 1, amount=counters.c.amount - _money(price))
-                    .returning(counters.c.count, counters.c.amount)
+    async def _decrement(self, conn: AsyncConnection, key: Key, price: Decimal) -> None:
+        campaign, period, window = key
+        row = (
+            await conn.execute(
+                update(counters)
+                .where(
+                    counters.c.campaign == campaign,
+                    counters.c.period == period,
+                    counters.c.window == window,
                 )
-            ).one_or_none()
-            if row is not None:
-                self._seen[(campaign, period, window)] = (row[0], row[1])
+                .values(count=counters.c.count - 1, amount=counters.c.amount - _money(price))
+                .returning(counters.c.count, counters.c.amount)
+            )
+        ).one_or_none()
+        if row is not None:
+            self._seen[key] = (row[0], row[1])
 
     async def release_expired(self) -> int:
         """Release every held reservation past its expiry (a crash or an unused inbound ping)."""

@@ -130,10 +130,11 @@ async def record_purchases(
 ) -> None:
     """Remember that these buyers bought this person now (in the caller's transaction)."""
     insert = dialect_insert_for(conn.dialect.name)
+    # Sorted, so two transactions touching the same rows lock them in one order.
     rows = [
         {"person_hash": h, "buyer": b, "lead_id": lead_id, "sold_at": now}
-        for b in buyers
-        for h in hashes
+        for h in sorted(set(hashes))
+        for b in sorted(set(buyers))
     ]
     if not rows:
         return

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -61,3 +65,26 @@ def dialect_insert(bind: AsyncSession | AsyncConnection) -> Any:
 def dialect_insert_for(dialect: str) -> Any:
     """dialect_insert() by dialect name."""
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+T = TypeVar("T")
+RETRY_STATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
+ATTEMPTS = 4
+
+
+def is_transient(exc: DBAPIError) -> bool:
+    """A failure that retrying the whole transaction can cure (deadlock, busy SQLite file)."""
+    state = getattr(exc.orig, "sqlstate", None)
+    return state in RETRY_STATES or "database is locked" in str(exc.orig)
+
+
+async def retrying(transaction: Callable[[], Awaitable[T]]) -> T:
+    """Run a transaction, again from the start when the database says it may succeed then."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return await transaction()
+        except DBAPIError as exc:
+            if attempt == ATTEMPTS or not is_transient(exc):
+                raise
+            await asyncio.sleep(0.005 * attempt * (1 + random.random()))
+    raise AssertionError("unreachable")  # pragma: no cover
