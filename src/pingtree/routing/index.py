@@ -146,12 +146,21 @@ class _PatternKey:
             (compile_filter(_probe(field, op, test)), mask) for (op, test), mask in groups.items()
         ]
         self.reasons = {i: describe_filter(flt) for i, flt in filters.items()}
+        self.seen: dict[tuple[type, object], int] = {}  # the mask depends only on the value
 
     def mask(self, lead: LeadView) -> int:
+        value = lead.fields.get(self.field)
+        key = (type(value), value) if isinstance(value, str | int | float | bool | None) else None
+        if key is not None and (known := self.seen.get(key)) is not None:
+            return known
         passing = self.unconstrained
         for test, mask in self.tests:
             if test(lead):
                 passing |= mask
+        if key is not None:
+            if len(self.seen) >= SEEN_VALUES:
+                self.seen.clear()
+            self.seen[key] = passing
         return passing
 
 
