@@ -306,14 +306,27 @@ def pct(values: list[float], q: float) -> float:
 
 
 def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU seconds of a process (this one when pid is None); 0 off Linux."""
+    """User + system CPU seconds of a process and its live children (this one when pid is
+    None); 0 off Linux. Children count: `pingtree serve --workers N` forks its workers."""
     if pid is None:
         return time.process_time()
+    total = 0.0
+    for one in [pid, *_children(pid)]:
+        try:
+            stat = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _children(pid: int) -> list[int]:
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    kids = [int(k) for k in found]
+    return kids + [grand for kid in kids for grand in _children(kid)]
 
 
 async def drive(
@@ -611,7 +624,10 @@ async def run_engine(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = work / f"app-{db.name}.log"
-    app = start([PINGTREE, "serve", "--host", "127.0.0.1", "--port", str(port)], env, work, log)
+    serve = [PINGTREE, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if args.workers > 1 and db.name != "sqlite":  # SQLite takes one writer: one process
+        serve += ["--workers", str(args.workers)]
+    app = start(serve, env, work, log)
     pids: dict[str, int | None] = {"app": app.pid, "simulator": sim_pid, "client": None}
     tag = f"{run_id}{db.name}"
     try:
@@ -764,6 +780,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=60, help="unmeasured leads per scenario")
     p.add_argument("--max-seconds", type=float, default=45, help="stop a scenario after this")
     p.add_argument("--no-caps", action="store_true", help="campaigns without caps")
+    p.add_argument(
+        "--workers", type=int, default=1, help="app processes on PostgreSQL (SQLite: always 1)"
+    )
     p.add_argument(
         "--postgres-url",
         default=os.environ.get("PINGTREE_BENCH_POSTGRES_URL")

@@ -42,18 +42,26 @@ def migrate() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
     port: Annotated[int | None, typer.Option(help="port")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="processes; more than 1 needs PostgreSQL")
+    ] = None,
 ) -> None:
     """Migrate, then serve the API and console."""
     import uvicorn
 
-    from pingtree.app import create_app
+    from pingtree.storage.db import is_sqlite
 
     migrate()
     settings = Settings()
+    count = workers or settings.workers
+    if count > 1 and is_sqlite(settings.database):
+        _fail("SQLite takes one writer: run one worker, or use PostgreSQL for several")
     uvicorn.run(
-        create_app(settings),
+        "pingtree.app:create_app",
+        factory=True,
         host=host or settings.host,
         port=port or settings.port,
+        workers=count,
         log_level="warning",
         access_log=False,
     )

@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="server processes (`pingtree serve`); >1 needs PostgreSQL",
+    )
     inbound_ping_ttl_s: float = Field(default=60.0, gt=0, description="how long a ping id is valid")
     idempotency_wait_s: float = Field(
         default=30.0, gt=0, description="how long a repeated Idempotency-Key waits for the first"

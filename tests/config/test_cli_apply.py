@@ -378,3 +378,14 @@ def test_schema_refuses_a_broken_demo_file(schema: dict[str, Any], edit: Any) ->
     data = demo_data()
     edit(data)
     assert _schema_errors(schema, data) != []
+
+
+def test_serve_refuses_several_workers_on_sqlite(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from pingtree.cli import app
+
+    env = {"PINGTREE_DATA_DIR": str(tmp_path), "PINGTREE_DATABASE_URL": ""}
+    result = CliRunner().invoke(app, ["serve", "--workers", "2"], env=env)
+    assert result.exit_code == 1
+    assert "SQLite takes one writer" in result.output
