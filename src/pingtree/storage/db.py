@@ -7,7 +7,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
+
+from pingtree.storage.sqlite_inline import inline_creator
 
 
 def is_sqlite(url: str) -> bool:
@@ -33,6 +35,9 @@ def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
     kwargs: dict[str, Any] = {}
     if is_sqlite(url):
         kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
+        database = make_url(url).database
+        if database and database != ":memory:":
+            kwargs["async_creator"] = inline_creator(database)
     else:
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)
