@@ -218,3 +218,24 @@ async def test_exclusive_lead_is_sold_once_and_tiers_stop(engine_sqlite: Harness
     )
     story = await _sold(h)
     assert len(story["sales"]) == 1 and h.sim.received("second") == []
+
+
+async def test_a_bid_under_the_campaign_floor_is_not_posted_in_a_priority_tier(
+    engine_sqlite: Harness,
+) -> None:
+    h = engine_sqlite
+    h.buyers(
+        sim_buyer("cheapskate", bid_min=Decimal("2.00"), bid_max=Decimal("2.00")),
+        sim_buyer("regular"),
+    )
+    low = campaign("cheapskate", h.sim, bid=True)
+    low["price"]["floor"] = "3.00"
+    await h.configure(
+        document(
+            [low, campaign("regular", h.sim)], [tier("t", "priority", ["cheapskate", "regular"])]
+        )
+    )
+    story = await _sold(h)
+    assert _posts(story) == [("regular", "accepted")]
+    assert [r.kind for r in h.sim.received("cheapskate")] == ["ping"]
+    assert any(s["reason"] == "below_floor" for s in story["skipped"])

@@ -106,7 +106,7 @@ class Router:
             if tier.flow in (Flow.PARALLEL, Flow.PING_POST):
                 await self._auction(run, tier, candidates, catalog)
             else:
-                await self._one_at_a_time(run, tier, self._order(tier, candidates), catalog)
+                await self._one_at_a_time(run, tier, self._order(run, tier, candidates), catalog)
         if self._time_left(run) <= 0 and not run.done:
             run.result.timed_out = True
         return run.result
@@ -129,7 +129,7 @@ class Router:
             self._skip(run, tier, campaign, reason, detail)
         return offered
 
-    def _order(self, tier: Tier, candidates: list[Candidate]) -> list[Candidate]:
+    def _order(self, run: _Run, tier: Tier, candidates: list[Candidate]) -> list[Candidate]:
         if tier.flow is Flow.PRIORITY:
             return flows.by_priority(candidates)
         if tier.flow is Flow.PRICE:
@@ -137,7 +137,7 @@ class Router:
         if tier.flow is Flow.WEIGHT:
             return flows.by_weight(candidates, self.rng)
         # even: rotate over the tier's whole list so that eligibility changes stay fair
-        start = self.rotation.next_start(tier.name, len(tier.campaigns))
+        start = self.rotation.next_start(f"{run.tree.name}/{tier.name}", len(tier.campaigns))
         rotated = flows.by_rotation(tier.campaigns, start)
         position = {entry.campaign: i for i, entry in enumerate(rotated)}
         return sorted(candidates, key=lambda c: position[c[1].name])
@@ -157,6 +157,10 @@ class Router:
             if campaign.delivery.ping is not None:
                 bid = await self._ask(run, tier, campaign, catalog)
                 if bid is None:
+                    continue
+                if bid.price < campaign.price.floor:
+                    detail = f"bid {bid.price} < floor {campaign.price.floor}"
+                    self._skip(run, tier, campaign.name, BELOW_FLOOR, detail)
                     continue
             await self._sell(run, tier, campaign, bid)
 
