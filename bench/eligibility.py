@@ -14,17 +14,14 @@ Run: .venv/bin/python bench/eligibility.py [--campaigns 1000] [--leads 3000] [--
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import platform
 import random
 import sys
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
+from machine import describe as describe_machine
 from pingtree.buyers.model import Campaign
 from pingtree.clock import SystemClock
 from pingtree.config.catalog import Catalog
@@ -218,18 +215,6 @@ def pct(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
-def machine() -> str:
-    model = platform.processor() or "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    one, five, _ = os.getloadavg()
-    load = f", load average {one:.2f} (1 min) {five:.2f} (5 min)"
-    return f"{os.cpu_count()} CPUs, {model}, Python {platform.python_version()}{load}"
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--campaigns", type=int, default=1000)
@@ -258,7 +243,8 @@ def main() -> int:
         counts.append(eligible_for(catalog, tree, ledger, fields, datetime.now(UTC)))
         timings_us.append((time.perf_counter_ns() - t0) / 1000)
 
-    print(f"pingtree eligibility benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}, {machine()}")
+    when = time.strftime("%Y-%m-%d %H:%M %Z")
+    print(f"pingtree eligibility benchmark, {when}, {describe_machine()}")
     print(
         f"{len(names)} campaigns in one tree ({len(capped)} capped, "
         f"{sum(1 for c in catalog.campaigns.values() if c.schedule)} scheduled), "

@@ -22,7 +22,6 @@ import contextlib
 import itertools
 import json
 import os
-import platform
 import socket
 import sqlite3
 import statistics
@@ -40,6 +39,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import yaml
+
+from machine import describe as describe_machine
 
 BIN = Path(sys.executable).parent
 PINGTREE = str(BIN / "pingtree")
@@ -852,7 +853,7 @@ async def main(args: argparse.Namespace) -> int:
         finally:
             stop(simulator)
     print()
-    print(f"pingtree engine benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}, {machine()}")
+    print(f"pingtree engine benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}, {describe_machine()}")
     text = report(floors, engines, args)
     print(text)
     print(f"(whole run {time.monotonic() - started:.0f} s)")
@@ -860,18 +861,6 @@ async def main(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps(dump(floors, engines, args), indent=1))
     failed = "FAIL" in text
     return 1 if failed and args.strict else 0
-
-
-def machine() -> str:
-    model = platform.processor() or "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    one, five, _ = os.getloadavg()
-    load = f", load average {one:.2f} (1 min) {five:.2f} (5 min)"
-    return f"{os.cpu_count()} CPUs, {model}, Python {platform.python_version()}{load}"
 
 
 def dump(
@@ -894,7 +883,7 @@ def dump(
         }
 
     return {
-        "machine": machine(),
+        "machine": describe_machine(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "args": {k: str(v) for k, v in vars(args).items()},
         "floors": {k: summary(v) for k, v in floors.items()},
