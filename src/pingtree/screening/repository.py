@@ -4,16 +4,44 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import delete, func, literal, null, select, union_all
+from sqlalchemy import bindparam, delete, func, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from pingtree.storage.db import dialect_insert, dialect_insert_for
 from pingtree.storage.tables import BuyerPurchase, DedupEntry, SuppressionEntry
+from pingtree.storage.types import UTCDateTime
 
 Reader = AsyncSession | AsyncConnection
 """Screening's lookups run on a session or on the connection the lead was stored with."""
+
+
+def _dialect(bind: Reader) -> str:
+    if isinstance(bind, AsyncConnection):
+        return bind.dialect.name
+    return bind.get_bind().dialect.name
+
+
+@lru_cache(maxsize=32)
+def _claim_statement(dialect: str, count: int) -> Any:
+    # Built once per shape: constructing the statement costs more than running it.
+    rows = [
+        {
+            "vertical": bindparam("vertical"),
+            "person_hash": bindparam(f"h{i}"),
+            "lead_id": bindparam("lead_id"),
+            "seen_at": bindparam("now", type_=UTCDateTime()),
+        }
+        for i in range(count)
+    ]
+    stmt = dialect_insert_for(dialect)(DedupEntry).values(rows)
+    return stmt.on_conflict_do_update(
+        index_elements=[DedupEntry.vertical, DedupEntry.person_hash],
+        set_={"lead_id": bindparam("lead_id"), "seen_at": bindparam("now", type_=UTCDateTime())},
+        where=DedupEntry.seen_at < bindparam("cutoff", type_=UTCDateTime()),
+    ).returning(DedupEntry.person_hash)
 
 
 async def claim_person(
@@ -32,21 +60,12 @@ async def claim_person(
     hash it could not claim means a duplicate; the caller then rolls back, so a duplicate
     never refreshes the window, not even for its other hashes.
     """
-    insert = dialect_insert(session)
-    cutoff = now - window
     wanted = sorted(set(hashes))  # one order everywhere: no deadlock between two claims
-    stmt = insert(DedupEntry).values(
-        [
-            {"vertical": vertical, "person_hash": h, "lead_id": lead_id, "seen_at": now}
-            for h in wanted
-        ]
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[DedupEntry.vertical, DedupEntry.person_hash],
-        set_={"lead_id": lead_id, "seen_at": now},
-        where=DedupEntry.seen_at < cutoff,
-    ).returning(DedupEntry.person_hash)
-    claimed = set((await session.execute(stmt)).scalars().all())
+    stmt = _claim_statement(_dialect(session), len(wanted))
+    params: dict[str, Any] = {"vertical": vertical, "lead_id": lead_id, "now": now}
+    params.update({f"h{i}": h for i, h in enumerate(wanted)})
+    params["cutoff"] = now - window
+    claimed = set((await session.execute(stmt, params)).scalars().all())
     if len(claimed) == len(wanted):
         return None
     earlier = await session.scalar(
@@ -74,11 +93,8 @@ async def seen_within(
     return found
 
 
-async def lookups(
-    session: Reader, hashes: list[str], *, lists: bool, bought_since: datetime | None
-) -> tuple[list[tuple[str, str]], dict[str, datetime]]:
-    """In one round trip: (scope, owner) of matching suppression entries, and the buyers that
-    bought this person since bought_since with when they last did."""
+@lru_cache(maxsize=4)
+def _lookup_statement(lists: bool, bought: bool) -> Any:
     parts: list[Any] = []
     if lists:
         parts.append(
@@ -87,9 +103,9 @@ async def lookups(
                 SuppressionEntry.scope.label("a"),
                 SuppressionEntry.owner.label("b"),
                 null().label("at"),
-            ).where(SuppressionEntry.value_hash.in_(hashes))
+            ).where(SuppressionEntry.value_hash.in_(bindparam("hashes", expanding=True)))
         )
-    if bought_since is not None:
+    if bought:
         parts.append(
             select(
                 literal("bought").label("kind"),
@@ -97,15 +113,29 @@ async def lookups(
                 literal("").label("b"),
                 func.max(BuyerPurchase.sold_at).label("at"),
             )
-            .where(BuyerPurchase.person_hash.in_(hashes), BuyerPurchase.sold_at >= bought_since)
+            .where(
+                BuyerPurchase.person_hash.in_(bindparam("hashes", expanding=True)),
+                BuyerPurchase.sold_at >= bindparam("since", type_=UTCDateTime()),
+            )
             .group_by(BuyerPurchase.buyer)
         )
+    return parts[0] if len(parts) == 1 else union_all(*parts)
+
+
+async def lookups(
+    session: Reader, hashes: list[str], *, lists: bool, bought_since: datetime | None
+) -> tuple[list[tuple[str, str]], dict[str, datetime]]:
+    """In one round trip: (scope, owner) of matching suppression entries, and the buyers that
+    bought this person since bought_since with when they last did."""
     found: list[tuple[str, str]] = []
     bought: dict[str, datetime] = {}
-    if not parts:
+    if not lists and bought_since is None:
         return found, bought
-    query: Any = parts[0] if len(parts) == 1 else union_all(*parts)
-    rows: list[Any] = list((await session.execute(query)).all())
+    query = _lookup_statement(lists, bought_since is not None)
+    params: dict[str, Any] = {"hashes": hashes}
+    if bought_since is not None:
+        params["since"] = bought_since
+    rows: list[Any] = list((await session.execute(query, params)).all())
     for kind, a, b, at in rows:
         if kind == "list":
             found.append((a, b))
