@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from pingtree.leads.schemas import AttemptOut, LeadAnswer, LeadStatus, Reason, SaleOut, Timeline
@@ -18,6 +18,32 @@ from pingtree.storage.tables import AttemptRow, Lead, Sale
 leads = cast(Table, Lead.__table__)
 attempts = cast(Table, AttemptRow.__table__)
 sales = cast(Table, Sale.__table__)
+
+_INSERT_LEAD = leads.insert()
+_INSERT_ATTEMPT = attempts.insert()
+_INSERT_SALE = sales.insert()
+_RECORD_OUTCOME = (
+    update(leads)
+    .where(leads.c.id == bindparam("lead"))
+    .values(
+        {
+            name: bindparam(name, type_=leads.c[name].type)
+            for name in (
+                "status",
+                "tree",
+                "revenue",
+                "payout",
+                "redirect_url",
+                "timed_out",
+                "answered_at",
+                "skips",
+                "reasons",
+                "risk_score",
+                "screening",
+            )
+        }
+    )
+)
 
 
 @dataclass
@@ -52,22 +78,24 @@ class LeadRecord:
 
 async def insert_lead(conn: AsyncConnection, lead: LeadRecord) -> None:
     """Store a lead as received, before anything else happens to it."""
+    # Parameters beside a plain insert(): no statement is built per lead.
     await conn.execute(
-        leads.insert().values(
-            id=lead.id,
-            publisher=lead.publisher,
-            vertical=lead.vertical,
-            status=LeadStatus.RECEIVED.value,
-            test=lead.test,
-            fields=lead.fields,
-            received_at=lead.received_at,
-            revenue=Decimal(0),
-            payout=Decimal(0),
-            timed_out=False,
-            reasons=[],
-            skips=[],
-            inbound_ping_id=lead.inbound_ping_id,
-        )
+        _INSERT_LEAD,
+        {
+            "id": lead.id,
+            "publisher": lead.publisher,
+            "vertical": lead.vertical,
+            "status": LeadStatus.RECEIVED.value,
+            "test": lead.test,
+            "fields": lead.fields,
+            "received_at": lead.received_at,
+            "revenue": Decimal(0),
+            "payout": Decimal(0),
+            "timed_out": False,
+            "reasons": [],
+            "skips": [],
+            "inbound_ping_id": lead.inbound_ping_id,
+        },
     )
 
 
@@ -107,25 +135,25 @@ async def record_routing(
     redirect_url = result.sales[0].redirect_url if result.sales else None
     payout = payout if result.sales else Decimal(0)
     await conn.execute(
-        update(leads)
-        .where(leads.c.id == lead.id)
-        .values(
-            status=status.value,
-            tree=tree,
-            revenue=cents(result.revenue),
-            payout=payout,
-            redirect_url=redirect_url,
-            timed_out=result.timed_out,
-            answered_at=now,
-            skips=[asdict(skip) for skip in result.skips],
-            reasons=[r.model_dump() for r in reasons],
-            risk_score=lead.risk_score,
-            screening=lead.screening,
-        )
+        _RECORD_OUTCOME,
+        {
+            "lead": lead.id,
+            "status": status.value,
+            "tree": tree,
+            "revenue": cents(result.revenue),
+            "payout": payout,
+            "redirect_url": redirect_url,
+            "timed_out": result.timed_out,
+            "answered_at": now,
+            "skips": [asdict(skip) for skip in result.skips],
+            "reasons": [r.model_dump() for r in reasons],
+            "risk_score": lead.risk_score,
+            "screening": lead.screening,
+        },
     )
     if result.attempts:
         await conn.execute(
-            attempts.insert(),
+            _INSERT_ATTEMPT,
             [
                 {
                     "lead_id": lead.id,
@@ -150,7 +178,7 @@ async def record_routing(
     if result.sales:
         shares = split_payout(payout, [s.price for s in result.sales])
         await conn.execute(
-            sales.insert(),
+            _INSERT_SALE,
             [
                 {
                     "lead_id": lead.id,

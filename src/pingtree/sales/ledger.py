@@ -19,9 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Table, literal, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pingtree.buyers.model import Campaign, Period
@@ -50,9 +51,34 @@ reservations = cast(Table, CapReservation.__table__)
 Key = tuple[str, str, str]
 
 
-def _money(value: Decimal) -> Any:
-    # Bind as cents: a bare Decimal would be compared with the integer-cents column as dollars.
-    return literal(value, Cents())
+_WINDOW = (
+    (counters.c.campaign == bindparam("b_campaign"))
+    & (counters.c.period == bindparam("b_period"))
+    & (counters.c.window == bindparam("b_window"))
+)
+_PRICE = bindparam("price", type_=Cents())
+_GIVE_BACK = (
+    update(counters)
+    .where(_WINDOW)
+    .values(count=counters.c.count - 1, amount=counters.c.amount - _PRICE)
+    .returning(counters.c.count, counters.c.amount)
+)
+
+
+@lru_cache(maxsize=4)
+def _take_statement(count_capped: bool, budgeted: bool) -> Any:
+    """The conditional UPDATE that takes room in one window, built once per kind of cap."""
+    stmt = (
+        update(counters)
+        .where(_WINDOW)
+        .values(count=counters.c.count + 1, amount=counters.c.amount + _PRICE)
+        .returning(counters.c.count, counters.c.amount)
+    )
+    if count_capped:
+        stmt = stmt.where(counters.c.count + 1 <= bindparam("cap"))
+    if budgeted:
+        stmt = stmt.where(counters.c.amount + _PRICE <= bindparam("budget", type_=Cents()))
+    return stmt
 
 
 class SqlCapLedger:
@@ -131,23 +157,16 @@ class SqlCapLedger:
                     key = (campaign.name, period, window)
                     if key not in self._known:
                         await self._ensure_counter(conn, key)
-                    stmt = (
-                        update(counters)
-                        .where(
-                            counters.c.campaign == campaign.name,
-                            counters.c.period == period,
-                            counters.c.window == window,
-                        )
-                        .values(
-                            count=counters.c.count + 1, amount=counters.c.amount + _money(price)
-                        )
-                        .returning(counters.c.count, counters.c.amount)
-                    )
-                    if count_cap is not None:
-                        stmt = stmt.where(counters.c.count + 1 <= count_cap)
-                    if budget is not None:
-                        stmt = stmt.where(counters.c.amount + _money(price) <= _money(budget))
-                    row = (await conn.execute(stmt)).one_or_none()
+                    stmt = _take_statement(count_cap is not None, budget is not None)
+                    params = {
+                        "b_campaign": campaign.name,
+                        "b_period": period,
+                        "b_window": window,
+                        "price": price,
+                        "cap": count_cap,
+                        "budget": budget,
+                    }
+                    row = (await conn.execute(stmt, params)).one_or_none()
                     if row is None:
                         full = key
                         await txn.rollback()
@@ -257,18 +276,8 @@ class SqlCapLedger:
 
     async def _decrement(self, conn: AsyncConnection, key: Key, price: Decimal) -> None:
         campaign, period, window = key
-        row = (
-            await conn.execute(
-                update(counters)
-                .where(
-                    counters.c.campaign == campaign,
-                    counters.c.period == period,
-                    counters.c.window == window,
-                )
-                .values(count=counters.c.count - 1, amount=counters.c.amount - _money(price))
-                .returning(counters.c.count, counters.c.amount)
-            )
-        ).one_or_none()
+        params = {"b_campaign": campaign, "b_period": period, "b_window": window, "price": price}
+        row = (await conn.execute(_GIVE_BACK, params)).one_or_none()
         if row is not None:
             self._seen[key] = (row[0], row[1])
 
