@@ -159,21 +159,23 @@ async def record_purchases(
     now: datetime,
 ) -> None:
     """Remember that these buyers bought this person now (in the caller's transaction)."""
-    insert = dialect_insert_for(conn.dialect.name)
     # Sorted, so two transactions touching the same rows lock them in one order.
     rows = [
         {"person_hash": h, "buyer": b, "lead_id": lead_id, "sold_at": now}
         for h in sorted(set(hashes))
         for b in sorted(set(buyers))
     ]
-    if not rows:
-        return
-    stmt = insert(BuyerPurchase).values(rows)
-    stmt = stmt.on_conflict_do_update(
+    if rows:
+        await conn.execute(_purchase_statement(conn.dialect.name), rows)
+
+
+@lru_cache(maxsize=2)
+def _purchase_statement(dialect: str) -> Any:
+    stmt = dialect_insert_for(dialect)(BuyerPurchase)
+    return stmt.on_conflict_do_update(
         index_elements=[BuyerPurchase.person_hash, BuyerPurchase.buyer],
         set_={"lead_id": stmt.excluded.lead_id, "sold_at": stmt.excluded.sold_at},
     )
-    await conn.execute(stmt)
 
 
 async def add_suppressions(
