@@ -31,6 +31,11 @@ class Settings(BaseSettings):
         le=64,
         description="server processes (`pingtree serve`); >1 needs PostgreSQL",
     )
+    recording_reserve_ms: int = Field(
+        default=40,
+        ge=0,
+        description="routing stops this long before a lead's deadline, to record and answer",
+    )
     inbound_ping_ttl_s: float = Field(default=60.0, gt=0, description="how long a ping id is valid")
     idempotency_wait_s: float = Field(
         default=30.0, gt=0, description="how long a repeated Idempotency-Key waits for the first"

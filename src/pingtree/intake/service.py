@@ -29,9 +29,6 @@ from pingtree.verticals.validate import FieldError, validate_fields
 
 log = logging.getLogger("pingtree.intake")
 
-RECORDING_RESERVE_S = 0.02
-"""Routing stops this long before the lead's deadline, so recording fits inside it."""
-
 
 def publisher_for_key(rt: Runtime, api_key: str | None) -> Publisher:
     """The active publisher that owns an API key."""
@@ -154,7 +151,8 @@ async def route_lead(
         fields=lead.fields,
         test=lead.test,
     )
-    deadline = started + tree.max_processing_ms / 1000 - RECORDING_RESERVE_S
+    # Routing stops a little before the lead's deadline, so recording fits inside it.
+    deadline = started + (tree.max_processing_ms - rt.settings.recording_reserve_ms) / 1000
     try:
         result = await rt.router.route(
             offer, tree, rt.catalog, deadline=deadline, blocked_buyers=checked.blocked_buyers
