@@ -125,3 +125,18 @@ async def test_only_an_admin_reviews_and_only_flagged_leads(engine_sqlite: Harne
     unknown = await admin(h, "POST", "/review/no-such-lead/approve")
     assert unknown.status_code == 409
     assert [i["lead_id"] for i in (await admin(h, "GET", "/review")).json()] == [flagged]
+
+
+async def test_a_lead_rejected_in_review_frees_the_person_it_held(engine: Harness) -> None:
+    h = engine
+    await two_buyers(h, screening={**POLICY, "dedup": {"window_hours": 24}})
+    first = (await h.post_lead(person(7, zip="90210"))).json()
+    assert first["status"] == "review"
+    # While it waits, the person is taken: the same person again is a duplicate.
+    again = (await h.post_lead(person(7))).json()
+    assert again["status"] == "rejected" and codes(again) == ["duplicate"]
+    rejected = await admin(h, "POST", f"/review/{first['lead_id']}/reject", json={"reason": "no"})
+    assert rejected.status_code == 200
+    # Rejected, it claims no one, as a lead a check rejects: the person may come again.
+    third = (await h.post_lead(person(7))).json()
+    assert third["status"] == "sold"

@@ -121,6 +121,8 @@ async def reject(lead_id: str, decision: Decision, rt: RuntimeDep) -> LeadAnswer
         assert lead is not None
         lead.reasons = [*lead.reasons, reason.model_dump()]
         lead.answered_at = rt.clock.now()
+        # A rejected lead claims no one, as when a check rejects it: free the person it held.
+        await repository.release_person(session, lead_id)
     return LeadAnswer(lead_id=lead_id, status=LeadStatus.REJECTED, reasons=[reason])
 
 

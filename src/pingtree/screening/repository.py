@@ -77,6 +77,11 @@ async def claim_person(
     return earlier or "unknown"
 
 
+async def release_person(session: Reader, lead_id: str) -> None:
+    """Forget the same-person claims a lead made (it was rejected after all)."""
+    await session.execute(delete(DedupEntry).where(DedupEntry.lead_id == lead_id))
+
+
 async def seen_within(
     session: Reader, *, vertical: str, hashes: Iterable[str], since: datetime
 ) -> str | None:
