@@ -95,11 +95,12 @@ def apply(
     from pingtree.config.files import load_file
 
     try:
-        document = load_file(file)
+        # With --keep the file may refer to stored resources: checked together with them.
+        document = load_file(file, references=not keep)
+        plan = asyncio.run(_apply(document, dry_run=dry_run, prune=not keep))
     except ConfigError as exc:
         _fail(str(exc))
         return
-    plan = asyncio.run(_apply(document, dry_run=dry_run, prune=not keep))
     for line in plan.lines():
         typer.echo(line)
     for publisher, key in plan.new_api_keys.items():
@@ -110,7 +111,7 @@ def apply(
 
 async def _apply(document: ConfigDocument, *, dry_run: bool, prune: bool) -> Plan:
     from pingtree.clock import SystemClock
-    from pingtree.config.store import apply_document
+    from pingtree.config.store import apply_document, with_stored
     from pingtree.storage.db import create_engine, sessions
     from pingtree.storage.migrate import upgrade
 
@@ -120,6 +121,8 @@ async def _apply(document: ConfigDocument, *, dry_run: bool, prune: bool) -> Pla
     engine = create_engine(settings.database)
     try:
         async with sessions(engine)() as session, session.begin():
+            if not prune:
+                document = await with_stored(session, document)
             return await apply_document(
                 session, document, now=SystemClock().now(), prune=prune, dry_run=dry_run
             )

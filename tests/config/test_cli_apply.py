@@ -130,6 +130,22 @@ def test_keep_leaves_what_the_file_omits(cli: Cli) -> None:
     assert ("routes", "coupon-site:auto-insurance") in cli.rows()
 
 
+def test_keep_applies_a_partial_file_that_refers_to_stored_resources(cli: Cli) -> None:
+    cli("apply", str(DEMO))
+    apex = next(c for c in demo_data()["campaigns"] if c["name"] == "apex-auction")
+    partial = {"campaigns": [{**apex, "name": "apex-weekend"}]}  # buyer, vertical: stored
+    result = cli("apply", cli.write(partial), "--keep")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["+ create campaigns/apex-weekend"]
+    assert ("buyers", "apex") in cli.rows()
+
+    broken = {"campaigns": [{**apex, "name": "apex-ghost", "buyer": "ghost"}]}
+    refused = cli("apply", cli.write(broken), "--keep")
+    assert refused.exit_code == 1
+    assert "campaigns/apex-ghost.buyer: unknown buyer 'ghost'" in refused.stderr
+    assert ("campaigns", "apex-ghost") not in cli.rows()
+
+
 def test_a_bad_file_is_refused_and_nothing_is_applied(cli: Cli) -> None:
     data = demo_data()
     data["campaigns"][3]["caps"] = {"daily": 0}

@@ -12,8 +12,14 @@ from pingtree.config.document import ConfigDocument, reference_errors
 from pingtree.config.errors import ConfigError, ConfigIssue, issues_from_validation
 
 
-def parse_document(data: Any, *, file: str | None = None) -> ConfigDocument:
-    """A validated document from parsed YAML/JSON, or ConfigError naming every problem."""
+def parse_document(
+    data: Any, *, file: str | None = None, references: bool = True
+) -> ConfigDocument:
+    """A validated document from parsed YAML/JSON, or ConfigError naming every problem.
+
+    references=False leaves out the cross-reference check (a partial file applied with
+    --keep is checked together with the stored configuration instead).
+    """
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -24,13 +30,13 @@ def parse_document(data: Any, *, file: str | None = None) -> ConfigDocument:
         document = ConfigDocument.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(issues_from_validation(exc, file=file)) from None
-    problems = reference_errors(document)
+    problems = reference_errors(document) if references else []
     if problems:
         raise ConfigError([ConfigIssue(path, reason, file) for path, reason in problems])
     return document
 
 
-def load_file(path: Path) -> ConfigDocument:
+def load_file(path: Path, *, references: bool = True) -> ConfigDocument:
     """Read and validate a configuration file."""
     name = str(path)
     try:
@@ -44,7 +50,7 @@ def load_file(path: Path) -> ConfigDocument:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([ConfigIssue(where, f"not valid YAML: {problem}", name)]) from None
-    return parse_document(data, file=name)
+    return parse_document(data, file=name, references=references)
 
 
 def dump_document(document: ConfigDocument) -> str:

@@ -155,6 +155,21 @@ def _parse_named(data: dict[str, Any], *, reason: str | None = None) -> ConfigDo
         raise ConfigError(issues) from None
 
 
+async def with_stored(session: AsyncSession, document: ConfigDocument) -> ConfigDocument:
+    """The stored configuration with the document's resources laid over it, checked whole.
+
+    What `apply --keep` applies: a partial file may refer to resources already stored.
+    """
+    stored, _ = await load_document(session)
+    data = stored.model_dump(mode="json", exclude_none=True)
+    for kind in KINDS:
+        given = getattr(document, kind)
+        keys = {resource_key(kind, item) for item in given}
+        kept = [i for i in getattr(stored, kind) if resource_key(kind, i) not in keys]
+        data[kind] = [_stored_spec(i) for i in kept] + [_stored_spec(i) for i in given]
+    return _parse_named(data)
+
+
 async def put_resource(
     session: AsyncSession, kind: Kind, spec: dict[str, Any], *, now: datetime
 ) -> tuple[BaseModel, Plan]:
