@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -406,3 +407,20 @@ async def test_docs_and_openapi_list_the_admin_paths(engine_sqlite: Harness) -> 
     assert {"get"} <= set(paths["/api/v1/admin/{kind}"])
     assert {"get", "put", "delete"} <= set(paths["/api/v1/admin/{kind}/{name}"])
     assert "/api/v1/leads" in paths
+
+
+async def test_concurrent_writes_never_leave_a_dangling_reference(engine: Harness) -> None:
+    # One writer adds campaigns for a new buyer while another deletes that buyer: each
+    # change is checked against the whole configuration, one writer at a time.
+    h = engine
+    await _setup(h)
+    assert (await _put(h, "buyers/fresh", {"name": "fresh"})).status_code == 200
+    specs = [campaign(f"fresh-{i}", h.sim, buyer="fresh", sim_buyer="alpha") for i in range(4)]
+    answers = await asyncio.gather(
+        *(_put(h, f"campaigns/{spec['name']}", spec) for spec in specs),
+        _delete(h, "buyers/fresh"),
+    )
+    assert {a.status_code for a in answers} <= {200, 204, 422}
+    buyers = {b["name"] for b in (await _get(h, "buyers")).json()}
+    campaigns = (await _get(h, "campaigns")).json()
+    assert all(c["buyer"] in buyers for c in campaigns)

@@ -15,6 +15,7 @@ from pingtree.config.document import KINDS, MODELS, ConfigDocument, Kind, resour
 from pingtree.config.errors import ConfigError, ConfigIssue, issues_from_validation
 from pingtree.config.files import parse_document
 from pingtree.publishers.model import Publisher, hash_api_key, new_api_key
+from pingtree.storage.db import dialect_insert
 from pingtree.storage.tables import ConfigResource, ConfigState
 
 
@@ -85,6 +86,7 @@ async def apply_document(
     dry_run: bool = False,
 ) -> Plan:
     """Make the stored configuration equal the document; idempotent. Caller commits."""
+    await lock_configuration(session)
     rows = (await session.scalars(select(ConfigResource))).all()
     stored = {(r.kind, r.name): r for r in rows}
     plan = Plan()
@@ -120,6 +122,18 @@ async def apply_document(
     elif not plan.empty:
         await _bump_version(session)
     return plan
+
+
+async def lock_configuration(session: AsyncSession) -> None:
+    """Take the configuration's write lock for this transaction.
+
+    Each change is checked against the whole configuration; two writers checking at once
+    could each pass against the other's old state. PostgreSQL locks the state row until
+    commit; SQLite has one writer anyway (FOR UPDATE renders nothing there).
+    """
+    insert = dialect_insert(session)
+    await session.execute(insert(ConfigState).values(id=1, version=0).on_conflict_do_nothing())
+    await session.execute(select(ConfigState.version).where(ConfigState.id == 1).with_for_update())
 
 
 async def _bump_version(session: AsyncSession) -> None:
@@ -160,6 +174,7 @@ async def with_stored(session: AsyncSession, document: ConfigDocument) -> Config
 
     What `apply --keep` applies: a partial file may refer to resources already stored.
     """
+    await lock_configuration(session)
     stored, _ = await load_document(session)
     data = stored.model_dump(mode="json", exclude_none=True)
     for kind in KINDS:
@@ -178,6 +193,7 @@ async def put_resource(
         item = MODELS[kind].model_validate(spec)
     except ValidationError as exc:
         raise ConfigError(issues_from_validation(exc)) from None
+    await lock_configuration(session)
     document, _ = await load_document(session)
     items = [
         i for i in getattr(document, kind) if resource_key(kind, i) != resource_key(kind, item)
@@ -198,6 +214,7 @@ async def put_resource(
 
 async def delete_resource(session: AsyncSession, kind: Kind, name: str) -> bool:
     """Remove one resource, refused while something else refers to it."""
+    await lock_configuration(session)
     document, _ = await load_document(session)
     items = getattr(document, kind)
     remaining = [i for i in items if resource_key(kind, i) != name]
