@@ -1,36 +1,62 @@
 # The two commands a new user needs: `make run` and `make test`.
-PY ?= python3.11
+#
+# Dependencies are locked in uv.lock. uv itself is installed from the package index into
+# .tools/ (pinned below), then `uv sync --frozen` builds .venv exactly as locked:
+# `make run` installs the runtime dependencies only, `make test` adds the test extras.
+
+# The first Python >= 3.11 on PATH; override with `make run PY=/path/to/python3.12`.
+PY ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && \
+	{ echo $$p; break; }; done)
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run test lint typecheck bench lock clean python
 
-$(BIN)/python:
-	$(PY) -m venv $(VENV)
+python:
+	@test -n "$(PY)" || { echo "pingtree needs Python 3.11 or newer (python3.11, 3.12 or 3.13 on PATH, or make PY=/path/to/python)"; exit 1; }
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
-	touch $(STAMP)
+$(UV): | python
+	@echo "==> installing uv $(UV_VERSION) into $(TOOLS)/ (with $(PY))"
+	$(PY) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --disable-pip-version-check -q "uv==$(UV_VERSION)"
 
-run: $(STAMP)  ## migrate, load the demo, start the buyer simulator and serve on :8000
+$(VENV)/.runtime: $(UV) pyproject.toml uv.lock
+	@echo "==> installing runtime dependencies from uv.lock into $(VENV)/"
+	$(UV) sync --frozen --python $(PY) --no-dev --inexact
+	touch $@
+
+$(VENV)/.test: $(UV) pyproject.toml uv.lock
+	@echo "==> installing runtime and test dependencies from uv.lock into $(VENV)/"
+	$(UV) sync --frozen --python $(PY) --extra test
+	touch $@ $(VENV)/.runtime
+
+run: $(VENV)/.runtime  ## migrate, load the demo, start the buyer simulator and serve on :8000
 	$(BIN)/pingtree demo
 
-lint: $(STAMP)
+lint: $(VENV)/.test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-typecheck: $(STAMP)
+typecheck: $(VENV)/.test
 	$(BIN)/mypy
 
 test: lint typecheck  ## lint, type check and the whole suite (SQLite, and PostgreSQL when its DSN is set)
 	$(BIN)/pytest
 
-bench: $(STAMP)  ## benchmarks against the simulator; results go to bench/RESULTS.md
+bench: $(VENV)/.test  ## benchmarks against the simulator; results go to bench/RESULTS.md
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/eligibility.py
 	$(BIN)/python bench/screening.py
 
+lock: $(UV)  ## re-resolve uv.lock after changing dependencies in pyproject.toml
+	$(UV) lock --python $(PY)
+
 clean:
-	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) data .mypy_cache .ruff_cache .pytest_cache
