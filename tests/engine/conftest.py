@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from pingtree.app import create_app
+from pingtree.clock import Clock, ManualClock
 from pingtree.config.document import ConfigDocument
 from pingtree.config.store import apply_document
 from pingtree.runtime import Runtime
@@ -19,6 +21,7 @@ from pingtree.simulator import RunningSimulator, SimBuyer, SimulatorConfig, star
 from tests.factories import API_KEY, LEAD_FIELDS
 
 ADMIN_TOKEN = "admin-test-token"
+WEDNESDAY_NOON = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def sim_buyer(name: str, **behaviour: Any) -> SimBuyer:
@@ -88,10 +91,18 @@ async def engine_sqlite(sqlite_url: str) -> AsyncIterator[Harness]:
         yield harness
 
 
-async def _harness(url: str) -> AsyncIterator[Harness]:
+@pytest.fixture
+async def engine_on_wednesday(sqlite_url: str) -> AsyncIterator[Harness]:
+    """An engine on SQLite whose wall clock reads Wednesday 2026-11-25 12:00 UTC."""
+    clock = ManualClock(WEDNESDAY_NOON)
+    async for harness in _harness(sqlite_url, clock=clock):
+        yield harness
+
+
+async def _harness(url: str, *, clock: Clock | None = None) -> AsyncIterator[Harness]:
     sim = await start_simulator(SimulatorConfig(port=0, buyers=[sim_buyer("placeholder")]))
     settings = Settings(database_url=url, admin_token=ADMIN_TOKEN, inbound_ping_ttl_s=2.0)
-    rt = Runtime(settings, rng=random.Random(20261125))
+    rt = Runtime(settings, clock=clock, rng=random.Random(20261125))
     await rt.start(watch=False)
     app = create_app(settings, runtime=rt)
     transport = httpx.ASGITransport(app=app)
