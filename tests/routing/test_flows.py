@@ -1,0 +1,96 @@
+"""The order one-at-a-time tiers offer a lead in: pure, no database, no HTTP."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from decimal import Decimal
+from typing import Any
+
+from pingtree.buyers.model import Campaign
+from pingtree.routing import flows
+from pingtree.routing.model import TierCampaign
+
+POST = {
+    "url": "http://127.0.0.1:1/post",
+    "response": {"rules": [{"source": "status", "equals": "200", "outcome": "accepted"}]},
+}
+
+
+def _campaign(name: str, price: dict[str, Any]) -> Campaign:
+    return Campaign.model_validate(
+        {
+            "name": name,
+            "buyer": name,
+            "vertical": "auto",
+            "price": price,
+            "delivery": {
+                "post": POST,
+                "ping": POST if price.get("type") == "bid" else None,
+            },
+        }
+    )
+
+
+def _fixed(name: str, amount: str, rank: int = 0, weight: int = 1) -> flows.Candidate:
+    return (
+        TierCampaign(campaign=name, rank=rank, weight=weight),
+        _campaign(name, {"type": "fixed", "amount": amount}),
+    )
+
+
+def _names(candidates: list[flows.Candidate]) -> list[str]:
+    return [c.name for _, c in candidates]
+
+
+def test_priority_is_lowest_rank_first_and_keeps_the_tier_order_on_ties() -> None:
+    ordered = flows.by_priority(
+        [_fixed("b", "1", rank=2), _fixed("a", "1", rank=1), _fixed("c", "1", rank=1)]
+    )
+    assert _names(ordered) == ["a", "c", "b"]
+
+
+def test_price_is_highest_first_and_a_tie_goes_to_the_better_rank() -> None:
+    ordered = flows.by_price(
+        [
+            _fixed("cheap", "5.00", rank=0),
+            _fixed("late", "20.00", rank=2),
+            _fixed("early", "20.00", rank=1),
+        ]
+    )
+    assert _names(ordered) == ["early", "late", "cheap"]
+
+
+def test_a_bid_campaign_is_listed_at_its_floor() -> None:
+    bidder = (
+        TierCampaign(campaign="bidder", rank=0),
+        _campaign("bidder", {"type": "bid", "floor": "12.00"}),
+    )
+    assert flows.listed_price(bidder[1]) == Decimal("12.00")
+    assert _names(flows.by_price([_fixed("fixed", "10.00"), bidder])) == ["bidder", "fixed"]
+
+
+def test_weights_80_20_put_the_heavy_campaign_first_about_80_percent_of_leads() -> None:
+    rng = random.Random(7)
+    tier = [_fixed("heavy", "1", weight=80), _fixed("light", "1", weight=20)]
+    firsts = Counter(_names(flows.by_weight(tier, rng))[0] for _ in range(4000))
+    assert 0.76 < firsts["heavy"] / 4000 < 0.84
+    # every campaign stays in the order as a cascade candidate
+    assert sorted(_names(flows.by_weight(tier, rng))) == ["heavy", "light"]
+
+
+def test_rotation_gives_each_campaign_an_equal_share_of_first_offers() -> None:
+    rotation = flows.MemoryRotation()
+    firsts = Counter(
+        flows.by_rotation(["a", "b", "c"], rotation.next_start("tree/tier", 3))[0]
+        for _ in range(300)
+    )
+    assert firsts == {"a": 100, "b": 100, "c": 100}
+    assert flows.by_rotation([], 5) == []
+    assert flows.by_rotation(["a", "b", "c"], 4) == ["b", "c", "a"]
+
+
+def test_rotation_counters_are_kept_per_tier() -> None:
+    rotation = flows.MemoryRotation()
+    assert [rotation.next_start("x", 2) for _ in range(3)] == [0, 1, 0]
+    assert rotation.next_start("y", 2) == 0
