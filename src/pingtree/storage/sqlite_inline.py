@@ -6,14 +6,47 @@ SQLite on a local file answers in microseconds, and pingtree keeps one connectio
 process, so this adapter runs each call inline and hands SQLAlchemy's aiosqlite dialect
 awaitables that are already complete. The price: a statement blocks the loop while it
 runs, which for SQLite-sized work is shorter than the hop it saves.
+
+A lock held by another process (`pingtree apply` against a running server) is waited for
+without blocking the loop: SQLite's own busy handler is off (it would sleep inside the
+statement, freezing every lead in flight), and a statement or commit that finds the file
+busy is tried again after an asyncio sleep, for up to BUSY_WAIT_S.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+BUSY_WAIT_S = 10.0
+"""How long a statement waits for another process's lock before failing as locked."""
+_SQLITE_BUSY = 5  # the plain code: another connection holds the lock. BUSY_SNAPSHOT (517)
+# means this transaction's snapshot is stale: waiting cannot cure it, the caller retries it.
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return bool(code == _SQLITE_BUSY)
+    return "database is locked" in str(exc)
+
+
+async def _waiting_out_locks(run: Callable[[], T]) -> T:
+    """Run a call; while another process holds the lock, sleep (not block) and try again."""
+    give_up = time.monotonic() + BUSY_WAIT_S
+    delay = 0.001
+    while True:
+        try:
+            return run()
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc) or time.monotonic() + delay > give_up:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 class _Cursor:
@@ -49,11 +82,12 @@ class _Cursor:
         self._cursor.arraysize = value
 
     async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> _Cursor:
-        self._cursor.execute(sql, parameters)
+        await _waiting_out_locks(lambda: self._cursor.execute(sql, parameters))
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> _Cursor:
-        self._cursor.executemany(sql, parameters)
+        rows = list(parameters)  # an iterator would be spent by a first, busy attempt
+        await _waiting_out_locks(lambda: self._cursor.executemany(sql, rows))
         return self
 
     async def fetchone(self) -> Any:
@@ -96,7 +130,7 @@ class InlineConnection:
         return _Cursor(self._conn.cursor())
 
     async def commit(self) -> None:
-        self._conn.commit()
+        await _waiting_out_locks(self._conn.commit)
 
     async def rollback(self) -> None:
         self._conn.rollback()
@@ -121,6 +155,7 @@ def inline_creator(path: str) -> Callable[[], Any]:
 
     async def connect() -> InlineConnection:
         # check_same_thread=False: SQLAlchemy may close a connection from its GC thread.
-        return InlineConnection(sqlite3.connect(path, check_same_thread=False))
+        # timeout=0: no busy handler sleeping inside a statement; locks are waited out above.
+        return InlineConnection(sqlite3.connect(path, check_same_thread=False, timeout=0))
 
     return connect
