@@ -10,7 +10,7 @@ import asyncio
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 
@@ -18,6 +18,7 @@ from pingtree.buyers.model import Campaign, Outcome, PriceType
 from pingtree.clock import Clock
 from pingtree.config.catalog import Catalog
 from pingtree.routing import flows
+from pingtree.routing.auction import auction_window
 from pingtree.routing.eligibility import ALREADY_SOLD_TO_BUYER, LeadView, eligible
 from pingtree.routing.model import (
     Attempt,
@@ -39,6 +40,7 @@ CAP_REACHED = "cap_reached"
 DEADLINE = "deadline"
 NO_BID = "no_bid"
 BELOW_FLOOR = "below_floor"
+LATE = "late"
 
 
 @dataclass
@@ -167,7 +169,12 @@ class Router:
     async def _auction(
         self, run: _Run, tier: Tier, candidates: list[Candidate], catalog: Catalog
     ) -> None:
-        for bid, campaign in await self._bids(run, tier, candidates, catalog):
+        window = auction_window(
+            time_left=self._time_left(run),
+            configured_ms=tier.auction_ms,
+            post_timeouts=(c.delivery.timeout_ms / 1000 for _, c in candidates),
+        )
+        for bid, campaign in await self._bids(run, tier, candidates, catalog, window):
             if run.done:
                 return
             if campaign.buyer in run.sold_buyers:
@@ -176,11 +183,17 @@ class Router:
             await self._sell(run, tier, campaign, bid)
 
     async def _bids(
-        self, run: _Run, tier: Tier, candidates: list[Candidate], catalog: Catalog
+        self,
+        run: _Run,
+        tier: Tier,
+        candidates: list[Candidate],
+        catalog: Catalog,
+        window: float,
     ) -> list[tuple[Bid, Campaign]]:
-        """Ask every candidate at once; the bids at or over the floor, best first."""
+        """Ask every candidate at once; the bids in by the window's close, at or over the floor,
+        best first."""
         asked = [c for _, c in candidates if c.delivery.ping is not None]
-        answers = await asyncio.gather(*(self._ask(run, tier, c, catalog) for c in asked))
+        answers = await self._within_window(run, tier, asked, catalog, window)
         bids = {c.name: b for c, b in zip(asked, answers, strict=True) if b is not None}
         for _, campaign in candidates:
             if campaign.delivery.ping is None and campaign.price.amount is not None:
@@ -203,6 +216,59 @@ class Router:
         standing.sort(key=lambda bc: (-bc[0].price, ranks[bc[1].name]))
         return standing
 
+    async def _within_window(
+        self, run: _Run, tier: Tier, asked: list[Campaign], catalog: Catalog, window: float
+    ) -> list[Bid | None]:
+        """Ping every campaign at once and wait at most the auction window for the answers.
+
+        Pings still out when it closes are cancelled and recorded as late timeouts: a late
+        bid is never used.
+        """
+        if not asked:
+            return []
+        opened, opened_at = self.clock.monotonic(), self.clock.now()
+        tasks = [asyncio.create_task(self._ask(run, tier, c, catalog)) for c in asked]
+        try:
+            await asyncio.wait(tasks, timeout=window)
+        finally:
+            late = [task for task in tasks if not task.done()]
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
+        bids: list[Bid | None] = []
+        for campaign, task in zip(asked, tasks, strict=True):
+            if task in late:
+                self._late(run, tier, campaign, opened, opened_at, window)
+                bids.append(None)
+            else:
+                bids.append(task.result())
+        return bids
+
+    def _late(
+        self,
+        run: _Run,
+        tier: Tier,
+        campaign: Campaign,
+        opened: float,
+        opened_at: datetime,
+        window: float,
+    ) -> None:
+        reason = f"late for the auction: no bid within its {window * 1000:.0f} ms window"
+        run.result.attempts.append(
+            Attempt(
+                campaign=campaign.name,
+                buyer=campaign.buyer,
+                kind="ping",
+                outcome=Outcome.TIMEOUT,
+                started_at=opened_at,
+                duration_ms=(self.clock.monotonic() - opened) * 1000,
+                reason=reason,
+                tier=tier.name,
+            )
+        )
+        self._skip(run, tier, campaign.name, LATE, reason)
+
     # --- inbound ping-post: the publisher pings first, then posts ----------------------
 
     async def collect_bids(
@@ -211,7 +277,20 @@ class Router:
         """Every tier's eligible campaigns asked at once: (tier, bid) best first, and the record."""
         run = _Run(offer, tree, self.clock.monotonic() + tree.max_processing_ms / 1000, {})
         tiers = [(tier, self._eligible(run, tier, catalog)) for tier in tree.tiers]
-        found = await asyncio.gather(*(self._bids(run, t, c, catalog) for t, c in tiers))
+        # Nothing is posted now (the publisher posts later): bids may take the time left.
+        left = self._time_left(run)
+        found = await asyncio.gather(
+            *(
+                self._bids(
+                    run,
+                    t,
+                    c,
+                    catalog,
+                    auction_window(time_left=left, configured_ms=t.auction_ms, post_timeouts=()),
+                )
+                for t, c in tiers
+            )
+        )
         ranked = [
             (tier.name, bid, position)
             for position, ((tier, _), standing) in enumerate(zip(tiers, found, strict=True))
