@@ -61,6 +61,12 @@ async def test_a_post_failing_screening_is_rejected_and_frees_the_bid(engine: Ha
     # Buyers saw the non-PII ping only; the full lead was never posted to anyone.
     kinds = [r.kind for b in ("top", "next") for r in h.sim.received(b)]
     assert kinds and set(kinds) == {"ping"}
+    # The rejected lead's timeline still shows the pings made for it.
+    story = await h.timeline(ping["ping_id"])
+    assert sorted((a["campaign"], a["kind"]) for a in story["attempts"]) == [
+        ("next", "ping"),
+        ("top", "ping"),
+    ]
 
     # top's single daily slot, held for the ping, is free again for the next one.
     assert (await _ping(h))["payout"] == "20.00"

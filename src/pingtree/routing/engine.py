@@ -297,7 +297,10 @@ class Router:
             for bid, _campaign in standing
         ]
         ranked.sort(key=lambda t: (-t[1].price, t[2]))
-        return [(tier_name, bid) for tier_name, bid, _ in ranked], run.result
+        best: dict[str, tuple[str, Bid]] = {}  # a campaign in two tiers keeps its best bid
+        for tier_name, bid, _ in ranked:
+            best.setdefault(bid.campaign, (tier_name, bid))
+        return list(best.values()), run.result
 
     async def sell_to_bids(
         self,
@@ -308,17 +311,28 @@ class Router:
         *,
         held: str | None = None,
     ) -> RoutingResult:
-        """Post the full lead to the bids in order; the first bid's room is already held."""
+        """Post the full lead to the bids in order; the first bid's room is already held.
+
+        A rejected post cascades to the next bid (its room taken now); no campaign is sent
+        the lead twice, and no buyer buys it twice.
+        """
         run = _Run(offer, tree, self.clock.monotonic() + tree.max_processing_ms / 1000, {})
         tiers = {tier.name: tier for tier in tree.tiers}
+        posted: set[str] = set()
         for i, (tier_name, bid) in enumerate(bids):
             reservation = held if i == 0 else None
-            if run.done:
+            if run.done or bid.campaign in posted:
                 if reservation is not None:
                     run.result.released.append(reservation)
                 continue
             tier = tiers[tier_name]
             campaign = catalog.campaign(bid.campaign)
+            if campaign.buyer in run.sold_buyers:
+                self._skip(run, tier, campaign.name, ALREADY_SOLD_TO_BUYER)
+                if reservation is not None:
+                    run.result.released.append(reservation)
+                continue
+            posted.add(campaign.name)
             await self._sell(run, tier, campaign, bid, held=reservation)
         return run.result
 
