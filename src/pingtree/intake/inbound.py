@@ -211,7 +211,9 @@ async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> L
         return (await hold_or_reject(rt, lead, publisher, checked, None))[1]
     bids = [b for b in bids if rt.catalog.campaign(b[1].campaign).buyer not in blocked]
 
-    offer = LeadOffer(lead.id, vertical.name, publisher.name, fields, lead.test)
+    offer = LeadOffer(
+        lead.id, vertical.name, publisher.name, fields, lead.test, tuple(checked.person_hashes)
+    )
     result = await rt.router.sell_to_bids(offer, tree, rt.catalog, bids, held=reservation)
     result.skips[:0] = pinged.skips
     reasons = (
@@ -220,5 +222,15 @@ async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> L
         else [Reason(code="no_buyer_accepted", message="the bidders declined the full lead")]
     )
     payout = promised if result.sales else Decimal(0)
-    _status, answer = await finish(rt, lead, publisher, tree, result, reasons, None, payout=payout)
+    _status, answer = await finish(
+        rt,
+        lead,
+        publisher,
+        tree,
+        result,
+        reasons,
+        None,
+        payout=payout,
+        people=checked.person_hashes,
+    )
     return answer

@@ -150,6 +150,7 @@ async def route_lead(
         publisher=publisher.name,
         fields=lead.fields,
         test=lead.test,
+        people=tuple(checked.person_hashes),
     )
     # Routing stops a little before the lead's deadline, so recording fits inside it.
     deadline = started + (tree.max_processing_ms - rt.settings.recording_reserve_ms) / 1000

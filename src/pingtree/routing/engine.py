@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 
-from pingtree.buyers.model import Campaign, Outcome, PriceType
+from pingtree.buyers.model import Buyer, Campaign, Outcome, PriceType
 from pingtree.clock import Clock
 from pingtree.config.catalog import Catalog
 from pingtree.routing import flows
 from pingtree.routing.auction import auction_window
-from pingtree.routing.eligibility import ALREADY_SOLD_TO_BUYER, LeadView, eligible
+from pingtree.routing.eligibility import ALREADY_SOLD_TO_BUYER, BLOCKED, LeadView, eligible
 from pingtree.routing.model import (
     Attempt,
     Flow,
@@ -30,7 +30,14 @@ from pingtree.routing.model import (
     Tier,
     Tree,
 )
-from pingtree.routing.ports import Answer, Bid, BuyerGateway, CapLedger, Rotation
+from pingtree.routing.ports import (
+    Answer,
+    Bid,
+    BuyerGateway,
+    BuyerPurchases,
+    CapLedger,
+    Rotation,
+)
 from pingtree.verticals.pii import ping_fields
 
 Candidate = flows.Candidate
@@ -51,6 +58,7 @@ class _Run:
     tree: Tree
     deadline: float
     blocked_buyers: Mapping[str, str]
+    buyers: Mapping[str, Buyer] = field(default_factory=dict)
     result: RoutingResult = field(default_factory=RoutingResult)
     sold_buyers: set[str] = field(default_factory=set)
 
@@ -74,9 +82,11 @@ class Router:
         clock: Clock,
         rotation: Rotation | None = None,
         rng: random.Random | None = None,
+        purchases: BuyerPurchases | None = None,
     ) -> None:
         self.gateway = gateway
         self.ledger = ledger
+        self.purchases = purchases
         self.clock = clock
         self.rotation = rotation or flows.MemoryRotation()
         self.rng = rng or random.Random()
@@ -93,7 +103,7 @@ class Router:
         """Offer the lead through the tree's tiers until sold, exhausted or out of time."""
         if deadline is None:
             deadline = self.clock.monotonic() + tree.max_processing_ms / 1000
-        run = _Run(offer, tree, deadline, blocked_buyers or {})
+        run = _Run(offer, tree, deadline, blocked_buyers or {}, catalog.buyers)
         for tier in tree.tiers:
             if run.done:
                 break
@@ -316,7 +326,8 @@ class Router:
         A rejected post cascades to the next bid (its room taken now); no campaign is sent
         the lead twice, and no buyer buys it twice.
         """
-        run = _Run(offer, tree, self.clock.monotonic() + tree.max_processing_ms / 1000, {})
+        deadline = self.clock.monotonic() + tree.max_processing_ms / 1000
+        run = _Run(offer, tree, deadline, {}, catalog.buyers)
         tiers = {tier.name: tier for tier in tree.tiers}
         posted: set[str] = set()
         for i, (tier_name, bid) in enumerate(bids):
@@ -384,6 +395,8 @@ class Router:
                 return False
         sold = False
         try:
+            if not await self._claim_person(run, tier, campaign):
+                return False
             answer = await self.gateway.post(
                 campaign,
                 lead_id=run.offer.lead_id,
@@ -394,6 +407,7 @@ class Router:
             )
             self._record(run, tier, campaign, "post", answer, price=price)
             if answer.outcome is not Outcome.ACCEPTED:
+                await self._unclaim_person(run, campaign)
                 return False
             sold = True
             run.sold_buyers.add(campaign.buyer)
@@ -413,6 +427,38 @@ class Router:
             # The hold is settled when the lead is recorded: kept with its sale, or given back.
             if reservation is not None and not sold:
                 run.result.released.append(reservation)
+
+    # --- a buyer's dedup window ------------------------------------------------------------
+
+    def _dedup_days(self, run: _Run, campaign: Campaign) -> int:
+        if self.purchases is None or run.offer.test or not run.offer.people:
+            return 0
+        buyer = run.buyers.get(campaign.buyer)
+        return buyer.dedup_days if buyer is not None else 0
+
+    async def _claim_person(self, run: _Run, tier: Tier, campaign: Campaign) -> bool:
+        """Hold the person for this buyer before the post; False (skipped) if the buyer has it."""
+        days = self._dedup_days(run, campaign)
+        if not days:
+            return True
+        assert self.purchases is not None
+        holder = await self.purchases.claim(
+            buyer=campaign.buyer,
+            days=days,
+            people=run.offer.people,
+            lead_id=run.offer.lead_id,
+            at=self.clock.now(),
+        )
+        if holder is None:
+            return True
+        detail = f"duplicate: lead {holder} holds or bought this person (window {days} days)"
+        self._skip(run, tier, campaign.name, BLOCKED, detail)
+        return False
+
+    async def _unclaim_person(self, run: _Run, campaign: Campaign) -> None:
+        if self._dedup_days(run, campaign):
+            assert self.purchases is not None
+            await self.purchases.release(buyer=campaign.buyer, lead_id=run.offer.lead_id)
 
     # --- bookkeeping ---------------------------------------------------------------------
 

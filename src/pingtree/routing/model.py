@@ -117,6 +117,8 @@ class LeadOffer:
     publisher: str
     fields: dict[str, Any]
     test: bool = False
+    people: tuple[str, ...] = ()
+    """The person's identity hashes (screening's), for buyers' dedup windows."""
 
 
 @dataclass

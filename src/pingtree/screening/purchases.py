@@ -1,0 +1,58 @@
+"""A buyer's dedup window, exact under concurrency: the person is claimed before the post.
+
+Screening skips buyers that bought the person lately, but leads of the same person
+screened at once all pass that check. So just before a post, the (buyer, person) rows
+are claimed in one short transaction (a conditional upsert, as for the same-person
+claim): one lead gets them, the others are turned to other buyers. A claim is the
+purchase row itself: kept (and refreshed) when the lead is recorded with the sale, given
+back at once when the post is not accepted. If the process dies between the two, the
+claim stays, as a purchase that may have happened: the buyer may miss the person, never
+buy it twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pingtree.screening import repository
+from pingtree.storage.db import retrying
+
+
+class SqlBuyerPurchases:
+    """Buyer purchase claims in the database (routing.ports.BuyerPurchases)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def claim(
+        self, *, buyer: str, days: int, people: Sequence[str], lead_id: str, at: datetime
+    ) -> str | None:
+        """None when the person is now this lead's for the buyer; else the lead holding it."""
+
+        async def attempt() -> str | None:
+            async with self.engine.connect() as conn, conn.begin() as txn:
+                holder = await repository.claim_purchase(
+                    conn,
+                    buyer=buyer,
+                    hashes=people,
+                    lead_id=lead_id,
+                    now=at,
+                    window=timedelta(days=days),
+                )
+                if holder is not None:
+                    await txn.rollback()  # a partial claim leaves no trace
+                return holder
+
+        return await retrying(attempt)
+
+    async def release(self, *, buyer: str, lead_id: str) -> None:
+        """Give the lead's claim on the person back (the buyer did not take the lead)."""
+
+        async def attempt() -> None:
+            async with self.engine.begin() as conn:
+                await repository.release_purchase(conn, buyer=buyer, lead_id=lead_id)
+
+        await retrying(attempt)
