@@ -274,6 +274,11 @@ async def finish(
                     lead_id=lead.id,
                     now=now,
                 )
+            if people and not lead.test:  # claims routing took for buyers that did not buy
+                bought = [sale.buyer for sale in result.sales]
+                await screening_repository.release_unbought(
+                    conn, hashes=people, lead_id=lead.id, bought=bought
+                )
             if idempotency_key is not None:
                 await idempotency.store_answer(conn, publisher.name, idempotency_key, 200, answer)
         return answer

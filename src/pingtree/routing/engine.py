@@ -407,7 +407,6 @@ class Router:
             )
             self._record(run, tier, campaign, "post", answer, price=price)
             if answer.outcome is not Outcome.ACCEPTED:
-                await self._unclaim_person(run, campaign)
                 return False
             sold = True
             run.sold_buyers.add(campaign.buyer)
@@ -437,7 +436,11 @@ class Router:
         return buyer.dedup_days if buyer is not None else 0
 
     async def _claim_person(self, run: _Run, tier: Tier, campaign: Campaign) -> bool:
-        """Hold the person for this buyer before the post; False (skipped) if the buyer has it."""
+        """Hold the person for this buyer before the post; False (skipped) if the buyer has it.
+
+        The claim is kept with a sale; the lead's other claims are given back when it is
+        recorded (intake.service.finish).
+        """
         days = self._dedup_days(run, campaign)
         if not days:
             return True
@@ -454,11 +457,6 @@ class Router:
         detail = f"duplicate: lead {holder} holds or bought this person (window {days} days)"
         self._skip(run, tier, campaign.name, BLOCKED, detail)
         return False
-
-    async def _unclaim_person(self, run: _Run, campaign: Campaign) -> None:
-        if self._dedup_days(run, campaign):
-            assert self.purchases is not None
-            await self.purchases.release(buyer=campaign.buyer, lead_id=run.offer.lead_id)
 
     # --- bookkeeping ---------------------------------------------------------------------
 

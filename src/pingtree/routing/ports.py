@@ -83,7 +83,8 @@ class BuyerPurchases(Protocol):
     """Which persons buyers bought lately. claim() is the exact check, taken before a post.
 
     Screening's blocked buyers are a fast hint; a claim holds the person for one lead and
-    buyer until the post is answered: kept with the sale, or given back by release().
+    buyer from just before the post until the lead is recorded: kept with a sale, given
+    back for the buyers that did not buy.
     """
 
     async def claim(
@@ -91,9 +92,6 @@ class BuyerPurchases(Protocol):
     ) -> str | None:
         """None when the person (identity hashes) is now this lead's for the buyer; else the
         lead that holds or bought it within the buyer's window of days."""
-
-    async def release(self, *, buyer: str, lead_id: str) -> None:
-        """Give the lead's claim back: the buyer did not take the lead."""
 
 
 class Rotation(Protocol):

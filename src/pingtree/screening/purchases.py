@@ -4,10 +4,10 @@ Screening skips buyers that bought the person lately, but leads of the same pers
 screened at once all pass that check. So just before a post, the (buyer, person) rows
 are claimed in one short transaction (a conditional upsert, as for the same-person
 claim): one lead gets them, the others are turned to other buyers. A claim is the
-purchase row itself: kept (and refreshed) when the lead is recorded with the sale, given
-back at once when the post is not accepted. If the process dies between the two, the
-claim stays, as a purchase that may have happened: the buyer may miss the person, never
-buy it twice.
+purchase row itself: when the lead is recorded, kept (and refreshed) for the buyers that
+bought, given back for the others (repository.release_unbought, in the same transaction).
+If the process dies in between, the claim stays, as a purchase that may have happened:
+the buyer may miss the person, never buy it twice.
 """
 
 from __future__ import annotations
@@ -47,12 +47,3 @@ class SqlBuyerPurchases:
                 return holder
 
         return await retrying(attempt)
-
-    async def release(self, *, buyer: str, lead_id: str) -> None:
-        """Give the lead's claim on the person back (the buyer did not take the lead)."""
-
-        async def attempt() -> None:
-            async with self.engine.begin() as conn:
-                await repository.release_purchase(conn, buyer=buyer, lead_id=lead_id)
-
-        await retrying(attempt)

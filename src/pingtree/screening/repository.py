@@ -235,10 +235,16 @@ async def claim_purchase(
     return holder or "unknown"
 
 
-async def release_purchase(conn: AsyncConnection, *, buyer: str, lead_id: str) -> None:
-    """Forget a claim a lead made on a person for a buyer (the post was not accepted)."""
+async def release_unbought(
+    conn: AsyncConnection, *, hashes: Iterable[str], lead_id: str, bought: Iterable[str]
+) -> None:
+    """Give back the claims a lead made on its person for buyers that did not buy it."""
     await conn.execute(
-        delete(BuyerPurchase).where(BuyerPurchase.buyer == buyer, BuyerPurchase.lead_id == lead_id)
+        delete(BuyerPurchase).where(
+            BuyerPurchase.person_hash.in_(sorted(set(hashes))),  # the primary key's prefix
+            BuyerPurchase.lead_id == lead_id,
+            BuyerPurchase.buyer.not_in(sorted(set(bought))),
+        )
     )
 
 
