@@ -18,6 +18,7 @@ from pingtree.delivery.gateway import HttpGateway, new_session
 from pingtree.routing.engine import Router
 from pingtree.sales.ledger import SqlCapLedger
 from pingtree.screening import warm_up
+from pingtree.screening.purchases import SqlBuyerPurchases
 from pingtree.settings import Settings
 from pingtree.storage.db import create_engine, sessions
 
@@ -53,7 +54,13 @@ class Runtime:
         await asyncio.to_thread(warm_up)
         self.http = new_session(self.settings.http_connection_limit)
         gateway = HttpGateway(self.http, self.clock)
-        self._router = Router(gateway=gateway, ledger=self.ledger, clock=self.clock, rng=self._rng)
+        self._router = Router(
+            gateway=gateway,
+            ledger=self.ledger,
+            clock=self.clock,
+            rng=self._rng,
+            purchases=SqlBuyerPurchases(self.engine),
+        )
         try:
             await self.reload_config()
         except BaseException:

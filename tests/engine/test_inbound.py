@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -10,7 +11,7 @@ import httpx
 import time_machine
 from sqlalchemy import select
 
-from pingtree.storage.tables import CapCounter, Sale
+from pingtree.storage.tables import CapCounter, InboundPing, Sale
 from tests.engine.conftest import Harness, sim_buyer
 from tests.factories import API_KEY, LEAD_FIELDS, campaign, document, tier
 
@@ -117,3 +118,62 @@ async def test_unused_ping_gives_its_cap_room_back_when_it_expires(engine_sqlite
     assert released == 1
     again = (await _ping(h)).json()
     assert again["payout"] == "20.00"  # top's single daily slot is free again
+
+
+async def test_the_pings_behind_a_post_are_in_the_lead_timeline(engine: Harness) -> None:
+    h = engine
+    await _setup(h)
+    ping_id = (await _ping(h)).json()["ping_id"]
+    answer = (await _post(h, ping_id)).json()
+    assert answer["status"] == "sold" and answer["lead_id"] == ping_id
+
+    story = await h.timeline(ping_id)
+    attempts = [(a["campaign"], a["kind"], a["outcome"], a["price"]) for a in story["attempts"]]
+    # The pings (in the order their answers came) before the post to the winner.
+    assert sorted(attempts[:2]) == [
+        ("next", "ping", "accepted", "25.00"),
+        ("top", "ping", "accepted", "40.00"),
+    ]
+    assert attempts[2:] == [("top", "post", "accepted", "40.00")]
+    ping = next(a for a in story["attempts"] if a["kind"] == "ping")
+    assert set(json.loads(ping["request"]["body"])) <= set(NON_PII) | {"lead_id"}  # as sent
+
+
+async def test_a_rejecting_winner_cascades_to_the_lower_bids_once_each(engine: Harness) -> None:
+    h = engine
+    h.buyers(
+        sim_buyer("top", bid_min=Decimal("40.00"), bid_max=Decimal("40.00"), accept_rate=0.0),
+        sim_buyer("mid", bid_min=Decimal("30.00"), bid_max=Decimal("30.00"), accept_rate=0.0),
+        sim_buyer("low", bid_min=Decimal("25.00"), bid_max=Decimal("25.00")),
+    )
+    await h.configure(
+        document(
+            [
+                campaign("top", h.sim, bid=True, caps={"daily": 5}),
+                campaign("mid", h.sim, bid=True, caps={"daily": 5}),
+                campaign("low", h.sim, bid=True, caps={"daily": 5}),
+            ],
+            [tier("auction", "ping_post", ["top", "mid", "low"])],
+        )
+    )
+    ping = (await _ping(h)).json()
+    assert ping["payout"] == "20.00"  # half of top's 40.00
+    async with h.rt.sessions() as session:
+        stored = (await session.scalars(select(InboundPing))).one()
+    assert [b["campaign"] for b in stored.bids] == ["top", "mid", "low"]
+
+    answer = (await _post(h, ping["ping_id"])).json()
+    assert answer["status"] == "sold" and answer["payout"] == "20.00"  # the price offered
+    posts = {b: [r for r in h.sim.received(b) if r.kind == "post"] for b in ("top", "mid", "low")}
+    assert {b: len(p) for b, p in posts.items()} == {"top": 1, "mid": 1, "low": 1}
+    story = await h.timeline(ping["ping_id"])
+    assert [(s["campaign"], s["price"]) for s in story["sales"]] == [("low", "25.00")]
+    assert [(a["campaign"], a["outcome"]) for a in story["attempts"] if a["kind"] == "post"] == [
+        ("top", "rejected"),
+        ("mid", "rejected"),
+        ("low", "accepted"),
+    ]
+    async with h.rt.sessions() as session:
+        counters = {c.campaign: c.count for c in (await session.scalars(select(CapCounter))).all()}
+    # The rejecting buyers' room was given back; low's was taken when it was posted.
+    assert counters == {"top": 0, "mid": 0, "low": 1}

@@ -172,3 +172,40 @@ async def test_a_test_lead_is_screened_but_claims_no_one(engine: Harness) -> Non
     # A test of a person already taken answers what the real lead would get.
     again = (await h.post_lead(LEAD, test=True)).json()
     assert again["status"] == "rejected" and codes(again) == ["duplicate"]
+
+
+async def test_a_buyer_buys_a_person_once_however_many_copies_come_at_once(
+    engine: Harness,
+) -> None:
+    h = engine
+    # Vertical dedup off: every copy is routed; alpha (first) keeps people for 30 days.
+    await two_buyers(
+        h, screening={"checks": [], "dedup": {"enabled": False}}, dedup_days={"alpha": 30}
+    )
+    answers = [a.json() for a in await asyncio.gather(*(h.post_lead(LEAD) for _ in range(20)))]
+
+    assert [a["status"] for a in answers] == ["sold"] * 20
+    buyers = [(await h.timeline(a["lead_id"]))["sales"][0]["buyer"] for a in answers]
+    assert sorted(buyers) == ["alpha"] + ["beta"] * 19
+    assert posts(h, "alpha") == 1 and posts(h, "beta") == 19  # alpha was never even offered
+    async with h.rt.sessions() as session:
+        bought = (
+            await session.scalars(select(BuyerPurchase).where(BuyerPurchase.buyer == "alpha"))
+        ).all()
+    [alpha_lead] = [a["lead_id"] for a, b in zip(answers, buyers, strict=True) if b == "alpha"]
+    assert {b.lead_id for b in bought} == {alpha_lead} and len(bought) == 2  # email and phone
+
+
+async def test_a_buyer_that_turns_the_person_down_may_be_offered_them_again(
+    engine_sqlite: Harness,
+) -> None:
+    h = engine_sqlite
+    await two_buyers(h, dedup_days={"alpha": 30})
+    h.sim.buyer("alpha").accept_rate = 0.0
+    first = (await h.post_lead(LEAD)).json()
+    assert [s["buyer"] for s in (await h.timeline(first["lead_id"]))["sales"]] == ["beta"]
+    # alpha's claim on the person was given back when it rejected the post.
+    h.sim.buyer("alpha").accept_rate = 1.0
+    second = (await h.post_lead(LEAD)).json()
+    assert [s["buyer"] for s in (await h.timeline(second["lead_id"]))["sales"]] == ["alpha"]
+    assert posts(h, "alpha") == 2 and posts(h, "beta") == 1

@@ -7,11 +7,12 @@ can be honoured; a late, reused or altered post is refused with a stated reason.
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -33,7 +34,7 @@ from pingtree.leads.schemas import (
     Reason,
 )
 from pingtree.publishers.model import Publisher
-from pingtree.routing.model import LeadOffer
+from pingtree.routing.model import Attempt, LeadOffer, Skip
 from pingtree.routing.ports import Bid
 from pingtree.runtime import Runtime
 from pingtree.screening import service as screening
@@ -59,14 +60,14 @@ async def take_ping(rt: Runtime, publisher: Publisher, ping: InboundPingIn) -> I
 
     ping_id = str(uuid.uuid4())
     offer = LeadOffer(ping_id, vertical.name, publisher.name, fields, ping.test)
-    bids, _record = await rt.router.collect_bids(offer, tree, rt.catalog)
+    bids, record = await rt.router.collect_bids(offer, tree, rt.catalog)
     now = rt.clock.now()
     expires_at = now + timedelta(seconds=rt.settings.inbound_ping_ttl_s)
     reservation: str | None = None
-    winner: tuple[str, Bid] | None = None
-    for tier_name, bid in bids:
+    winner_at: int | None = None
+    for at, (_, bid) in enumerate(bids):
         if ping.test:
-            winner = (tier_name, bid)
+            winner_at = at
             break
         # Hold the winner's cap room until the ping expires, so the price can be honoured.
         reservation = await rt.ledger.reserve(
@@ -78,15 +79,17 @@ async def take_ping(rt: Runtime, publisher: Publisher, ping: InboundPingIn) -> I
             durable=True,
         )
         if reservation is not None:
-            winner = (tier_name, bid)
+            winner_at = at
             break
-    if winner is None:
+    if winner_at is None:
         return InboundPingAnswer(
             ping_id=None,
             status="no_bid",
             reasons=[Reason(code="no_bid", message="no buyer bid on this lead now")],
         )
-    standing = [winner] + [b for b in bids if b[1].price >= winner[1].price and b is not winner]
+    # The winner, then every lower bid: if the winner turns the full lead down, it cascades.
+    standing = bids[winner_at:]
+    winner = standing[0]
     payout = publisher.payout.for_revenue(winner[1].price)
     async with rt.sessions() as session, session.begin():
         session.add(
@@ -103,13 +106,37 @@ async def take_ping(rt: Runtime, publisher: Publisher, ping: InboundPingIn) -> I
                 test=ping.test,
                 created_at=now,
                 expires_at=expires_at,
+                ping_record=PingRecord(attempts=record.attempts, skips=record.skips).to_json(),
             )
         )
     return InboundPingAnswer(ping_id=ping_id, status="bid", payout=payout, expires_at=expires_at)
 
 
-async def _claim_and_store(conn: AsyncConnection, ping_id: str, lead: LeadRecord) -> None:
-    """Mark the ping posted (only one post can) and store its lead, in one transaction."""
+@dataclass
+class PingRecord:
+    """The buyer pings made for an inbound ping, kept with it until its lead is stored."""
+
+    attempts: list[Attempt] = field(default_factory=list)
+    skips: list[Skip] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as stored in the ping's row."""
+        return _PING_RECORD.dump_python(self, mode="json")  # type: ignore[no-any-return]
+
+    @classmethod
+    def of(cls, stored: dict[str, Any] | None) -> PingRecord:
+        """The record of a stored ping (empty for a ping stored before it was kept)."""
+        return cls() if stored is None else _PING_RECORD.validate_python(stored)
+
+
+_PING_RECORD = TypeAdapter(PingRecord)
+
+
+async def _claim_and_store(
+    conn: AsyncConnection, ping_id: str, lead: LeadRecord, pinged: PingRecord
+) -> None:
+    """Mark the ping posted (only one post can) and store its lead with the pings made for it,
+    in one transaction."""
     claimed = await conn.execute(
         update(InboundPing)
         .where(InboundPing.id == ping_id, InboundPing.status == OPEN)
@@ -118,6 +145,7 @@ async def _claim_and_store(conn: AsyncConnection, ping_id: str, lead: LeadRecord
     if claimed.rowcount != 1:
         raise refuse(409, "ping_used", "this ping id was already posted")
     await repository.insert_lead(conn, lead)
+    await repository.insert_attempts(conn, lead, pinged.attempts)
 
 
 def _bid_json(bid: Bid) -> dict[str, Any]:
@@ -161,14 +189,15 @@ async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> L
         (b["tier"], Bid(b["campaign"], Decimal(b["price"]), b.get("reference"))) for b in ping.bids
     ]
     reservation, promised = ping.reservation_id, ping.payout
+    pinged = PingRecord.of(ping.ping_record)
     policy = rt.catalog.screening(publisher.name, vertical.name)
     try:
         async with rt.engine.begin() as conn:
-            await _claim_and_store(conn, ping.id, lead)
+            await _claim_and_store(conn, ping.id, lead, pinged)
             checked = await screen_stored(rt, conn, lead, policy)
     except screening.DuplicatePerson as duplicate:
         async with rt.engine.begin() as conn:
-            await _claim_and_store(conn, ping.id, lead)
+            await _claim_and_store(conn, ping.id, lead, pinged)
         checked = duplicate.screening
     lead.risk_score, lead.screening = checked.score, checked.record()
     blocked = checked.blocked_buyers
@@ -182,13 +211,26 @@ async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> L
         return (await hold_or_reject(rt, lead, publisher, checked, None))[1]
     bids = [b for b in bids if rt.catalog.campaign(b[1].campaign).buyer not in blocked]
 
-    offer = LeadOffer(lead.id, vertical.name, publisher.name, fields, lead.test)
+    offer = LeadOffer(
+        lead.id, vertical.name, publisher.name, fields, lead.test, tuple(checked.person_hashes)
+    )
     result = await rt.router.sell_to_bids(offer, tree, rt.catalog, bids, held=reservation)
+    result.skips[:0] = pinged.skips
     reasons = (
         []
         if result.sales
         else [Reason(code="no_buyer_accepted", message="the bidders declined the full lead")]
     )
     payout = promised if result.sales else Decimal(0)
-    _status, answer = await finish(rt, lead, publisher, tree, result, reasons, None, payout=payout)
+    _status, answer = await finish(
+        rt,
+        lead,
+        publisher,
+        tree,
+        result,
+        reasons,
+        None,
+        payout=payout,
+        people=checked.person_hashes,
+    )
     return answer

@@ -150,6 +150,7 @@ async def route_lead(
         publisher=publisher.name,
         fields=lead.fields,
         test=lead.test,
+        people=tuple(checked.person_hashes),
     )
     # Routing stops a little before the lead's deadline, so recording fits inside it.
     deadline = started + (tree.max_processing_ms - rt.settings.recording_reserve_ms) / 1000
@@ -272,6 +273,11 @@ async def finish(
                     hashes=people,
                     lead_id=lead.id,
                     now=now,
+                )
+            if people and not lead.test:  # claims routing took for buyers that did not buy
+                bought = [sale.buyer for sale in result.sales]
+                await screening_repository.release_unbought(
+                    conn, hashes=people, lead_id=lead.id, bought=bought
                 )
             if idempotency_key is not None:
                 await idempotency.store_answer(conn, publisher.name, idempotency_key, 200, answer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from pingtree.leads.schemas import AttemptOut, LeadAnswer, LeadStatus, Reason, SaleOut, Timeline
 from pingtree.money import cents
-from pingtree.routing.model import RoutingResult
+from pingtree.routing.model import Attempt, RoutingResult
 from pingtree.storage.tables import AttemptRow, Lead, Sale
 
 leads = cast(Table, Lead.__table__)
@@ -151,30 +152,7 @@ async def record_routing(
             "screening": lead.screening,
         },
     )
-    if result.attempts:
-        await conn.execute(
-            _INSERT_ATTEMPT,
-            [
-                {
-                    "lead_id": lead.id,
-                    "campaign": a.campaign,
-                    "buyer": a.buyer,
-                    "tier": a.tier,
-                    "kind": a.kind,
-                    "outcome": a.outcome.value,
-                    "price": a.price,
-                    "reference": a.reference,
-                    "reason": a.reason,
-                    "redirect_url": a.redirect_url,
-                    "started_at": a.started_at,
-                    "duration_ms": round(a.duration_ms, 3),
-                    "request": a.request,
-                    "response": a.response,
-                    "test": lead.test,
-                }
-                for a in result.attempts
-            ],
-        )
+    await insert_attempts(conn, lead, result.attempts)
     if result.sales:
         shares = split_payout(payout, [s.price for s in result.sales])
         await conn.execute(
@@ -202,6 +180,37 @@ async def record_routing(
         redirect_url=redirect_url,
         reasons=reasons,
         test=lead.test,
+    )
+
+
+async def insert_attempts(
+    conn: AsyncConnection, lead: LeadRecord, attempts: Sequence[Attempt]
+) -> None:
+    """Write a lead's pings and posts (in the caller's transaction)."""
+    if not attempts:
+        return
+    await conn.execute(
+        _INSERT_ATTEMPT,
+        [
+            {
+                "lead_id": lead.id,
+                "campaign": a.campaign,
+                "buyer": a.buyer,
+                "tier": a.tier,
+                "kind": a.kind,
+                "outcome": a.outcome.value,
+                "price": a.price,
+                "reference": a.reference,
+                "reason": a.reason,
+                "redirect_url": a.redirect_url,
+                "started_at": a.started_at,
+                "duration_ms": round(a.duration_ms, 3),
+                "request": a.request,
+                "response": a.response,
+                "test": lead.test,
+            }
+            for a in attempts
+        ],
     )
 
 

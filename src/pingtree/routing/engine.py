@@ -10,15 +10,16 @@ import asyncio
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 
-from pingtree.buyers.model import Campaign, Outcome, PriceType
+from pingtree.buyers.model import Buyer, Campaign, Outcome, PriceType
 from pingtree.clock import Clock
 from pingtree.config.catalog import Catalog
 from pingtree.routing import flows
-from pingtree.routing.eligibility import ALREADY_SOLD_TO_BUYER, LeadView, eligible
+from pingtree.routing.auction import auction_window
+from pingtree.routing.eligibility import ALREADY_SOLD_TO_BUYER, BLOCKED, LeadView, eligible
 from pingtree.routing.model import (
     Attempt,
     Flow,
@@ -29,7 +30,14 @@ from pingtree.routing.model import (
     Tier,
     Tree,
 )
-from pingtree.routing.ports import Answer, Bid, BuyerGateway, CapLedger, Rotation
+from pingtree.routing.ports import (
+    Answer,
+    Bid,
+    BuyerGateway,
+    BuyerPurchases,
+    CapLedger,
+    Rotation,
+)
 from pingtree.verticals.pii import ping_fields
 
 Candidate = flows.Candidate
@@ -39,6 +47,7 @@ CAP_REACHED = "cap_reached"
 DEADLINE = "deadline"
 NO_BID = "no_bid"
 BELOW_FLOOR = "below_floor"
+LATE = "late"
 
 
 @dataclass
@@ -49,6 +58,7 @@ class _Run:
     tree: Tree
     deadline: float
     blocked_buyers: Mapping[str, str]
+    buyers: Mapping[str, Buyer] = field(default_factory=dict)
     result: RoutingResult = field(default_factory=RoutingResult)
     sold_buyers: set[str] = field(default_factory=set)
 
@@ -72,9 +82,11 @@ class Router:
         clock: Clock,
         rotation: Rotation | None = None,
         rng: random.Random | None = None,
+        purchases: BuyerPurchases | None = None,
     ) -> None:
         self.gateway = gateway
         self.ledger = ledger
+        self.purchases = purchases
         self.clock = clock
         self.rotation = rotation or flows.MemoryRotation()
         self.rng = rng or random.Random()
@@ -91,7 +103,7 @@ class Router:
         """Offer the lead through the tree's tiers until sold, exhausted or out of time."""
         if deadline is None:
             deadline = self.clock.monotonic() + tree.max_processing_ms / 1000
-        run = _Run(offer, tree, deadline, blocked_buyers or {})
+        run = _Run(offer, tree, deadline, blocked_buyers or {}, catalog.buyers)
         for tier in tree.tiers:
             if run.done:
                 break
@@ -167,7 +179,12 @@ class Router:
     async def _auction(
         self, run: _Run, tier: Tier, candidates: list[Candidate], catalog: Catalog
     ) -> None:
-        for bid, campaign in await self._bids(run, tier, candidates, catalog):
+        window = auction_window(
+            time_left=self._time_left(run),
+            configured_ms=tier.auction_ms,
+            post_timeouts=(c.delivery.timeout_ms / 1000 for _, c in candidates),
+        )
+        for bid, campaign in await self._bids(run, tier, candidates, catalog, window):
             if run.done:
                 return
             if campaign.buyer in run.sold_buyers:
@@ -176,11 +193,17 @@ class Router:
             await self._sell(run, tier, campaign, bid)
 
     async def _bids(
-        self, run: _Run, tier: Tier, candidates: list[Candidate], catalog: Catalog
+        self,
+        run: _Run,
+        tier: Tier,
+        candidates: list[Candidate],
+        catalog: Catalog,
+        window: float,
     ) -> list[tuple[Bid, Campaign]]:
-        """Ask every candidate at once; the bids at or over the floor, best first."""
+        """Ask every candidate at once; the bids in by the window's close, at or over the floor,
+        best first."""
         asked = [c for _, c in candidates if c.delivery.ping is not None]
-        answers = await asyncio.gather(*(self._ask(run, tier, c, catalog) for c in asked))
+        answers = await self._within_window(run, tier, asked, catalog, window)
         bids = {c.name: b for c, b in zip(asked, answers, strict=True) if b is not None}
         for _, campaign in candidates:
             if campaign.delivery.ping is None and campaign.price.amount is not None:
@@ -203,6 +226,59 @@ class Router:
         standing.sort(key=lambda bc: (-bc[0].price, ranks[bc[1].name]))
         return standing
 
+    async def _within_window(
+        self, run: _Run, tier: Tier, asked: list[Campaign], catalog: Catalog, window: float
+    ) -> list[Bid | None]:
+        """Ping every campaign at once and wait at most the auction window for the answers.
+
+        Pings still out when it closes are cancelled and recorded as late timeouts: a late
+        bid is never used.
+        """
+        if not asked:
+            return []
+        opened, opened_at = self.clock.monotonic(), self.clock.now()
+        tasks = [asyncio.create_task(self._ask(run, tier, c, catalog)) for c in asked]
+        try:
+            await asyncio.wait(tasks, timeout=window)
+        finally:
+            late = [task for task in tasks if not task.done()]
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
+        bids: list[Bid | None] = []
+        for campaign, task in zip(asked, tasks, strict=True):
+            if task in late:
+                self._late(run, tier, campaign, opened, opened_at, window)
+                bids.append(None)
+            else:
+                bids.append(task.result())
+        return bids
+
+    def _late(
+        self,
+        run: _Run,
+        tier: Tier,
+        campaign: Campaign,
+        opened: float,
+        opened_at: datetime,
+        window: float,
+    ) -> None:
+        reason = f"late for the auction: no bid within its {window * 1000:.0f} ms window"
+        run.result.attempts.append(
+            Attempt(
+                campaign=campaign.name,
+                buyer=campaign.buyer,
+                kind="ping",
+                outcome=Outcome.TIMEOUT,
+                started_at=opened_at,
+                duration_ms=(self.clock.monotonic() - opened) * 1000,
+                reason=reason,
+                tier=tier.name,
+            )
+        )
+        self._skip(run, tier, campaign.name, LATE, reason)
+
     # --- inbound ping-post: the publisher pings first, then posts ----------------------
 
     async def collect_bids(
@@ -211,14 +287,30 @@ class Router:
         """Every tier's eligible campaigns asked at once: (tier, bid) best first, and the record."""
         run = _Run(offer, tree, self.clock.monotonic() + tree.max_processing_ms / 1000, {})
         tiers = [(tier, self._eligible(run, tier, catalog)) for tier in tree.tiers]
-        found = await asyncio.gather(*(self._bids(run, t, c, catalog) for t, c in tiers))
+        # Nothing is posted now (the publisher posts later): bids may take the time left.
+        left = self._time_left(run)
+        found = await asyncio.gather(
+            *(
+                self._bids(
+                    run,
+                    t,
+                    c,
+                    catalog,
+                    auction_window(time_left=left, configured_ms=t.auction_ms, post_timeouts=()),
+                )
+                for t, c in tiers
+            )
+        )
         ranked = [
             (tier.name, bid, position)
             for position, ((tier, _), standing) in enumerate(zip(tiers, found, strict=True))
             for bid, _campaign in standing
         ]
         ranked.sort(key=lambda t: (-t[1].price, t[2]))
-        return [(tier_name, bid) for tier_name, bid, _ in ranked], run.result
+        best: dict[str, tuple[str, Bid]] = {}  # a campaign in two tiers keeps its best bid
+        for tier_name, bid, _ in ranked:
+            best.setdefault(bid.campaign, (tier_name, bid))
+        return list(best.values()), run.result
 
     async def sell_to_bids(
         self,
@@ -229,17 +321,29 @@ class Router:
         *,
         held: str | None = None,
     ) -> RoutingResult:
-        """Post the full lead to the bids in order; the first bid's room is already held."""
-        run = _Run(offer, tree, self.clock.monotonic() + tree.max_processing_ms / 1000, {})
+        """Post the full lead to the bids in order; the first bid's room is already held.
+
+        A rejected post cascades to the next bid (its room taken now); no campaign is sent
+        the lead twice, and no buyer buys it twice.
+        """
+        deadline = self.clock.monotonic() + tree.max_processing_ms / 1000
+        run = _Run(offer, tree, deadline, {}, catalog.buyers)
         tiers = {tier.name: tier for tier in tree.tiers}
+        posted: set[str] = set()
         for i, (tier_name, bid) in enumerate(bids):
             reservation = held if i == 0 else None
-            if run.done:
+            if run.done or bid.campaign in posted:
                 if reservation is not None:
                     run.result.released.append(reservation)
                 continue
             tier = tiers[tier_name]
             campaign = catalog.campaign(bid.campaign)
+            if campaign.buyer in run.sold_buyers:
+                self._skip(run, tier, campaign.name, ALREADY_SOLD_TO_BUYER)
+                if reservation is not None:
+                    run.result.released.append(reservation)
+                continue
+            posted.add(campaign.name)
             await self._sell(run, tier, campaign, bid, held=reservation)
         return run.result
 
@@ -291,6 +395,8 @@ class Router:
                 return False
         sold = False
         try:
+            if not await self._claim_person(run, tier, campaign):
+                return False
             answer = await self.gateway.post(
                 campaign,
                 lead_id=run.offer.lead_id,
@@ -320,6 +426,37 @@ class Router:
             # The hold is settled when the lead is recorded: kept with its sale, or given back.
             if reservation is not None and not sold:
                 run.result.released.append(reservation)
+
+    # --- a buyer's dedup window ------------------------------------------------------------
+
+    def _dedup_days(self, run: _Run, campaign: Campaign) -> int:
+        if self.purchases is None or run.offer.test or not run.offer.people:
+            return 0
+        buyer = run.buyers.get(campaign.buyer)
+        return buyer.dedup_days if buyer is not None else 0
+
+    async def _claim_person(self, run: _Run, tier: Tier, campaign: Campaign) -> bool:
+        """Hold the person for this buyer before the post; False (skipped) if the buyer has it.
+
+        The claim is kept with a sale; the lead's other claims are given back when it is
+        recorded (intake.service.finish).
+        """
+        days = self._dedup_days(run, campaign)
+        if not days:
+            return True
+        assert self.purchases is not None
+        holder = await self.purchases.claim(
+            buyer=campaign.buyer,
+            days=days,
+            people=run.offer.people,
+            lead_id=run.offer.lead_id,
+            at=self.clock.now(),
+        )
+        if holder is None:
+            return True
+        detail = f"duplicate: lead {holder} holds or bought this person (window {days} days)"
+        self._skip(run, tier, campaign.name, BLOCKED, detail)
+        return False
 
     # --- bookkeeping ---------------------------------------------------------------------
 

@@ -51,7 +51,20 @@ class Tier(BaseModel):
     name: str = Field(pattern=NAME_PATTERN)
     flow: Flow
     floor: Money = Decimal("0")
+    auction_ms: int | None = Field(
+        default=None,
+        gt=0,
+        le=300_000,
+        description="parallel and ping_post tiers: the longest the tier waits for bids; "
+        "default: until one post timeout is left, at most half of the time left",
+    )
     campaigns: list[TierCampaign] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _auction_window_needs_an_auction(self) -> Tier:
+        if self.auction_ms is not None and self.flow not in (Flow.PARALLEL, Flow.PING_POST):
+            raise ValueError("auction_ms applies to parallel and ping_post tiers only")
+        return self
 
 
 class Tree(BaseModel):
@@ -104,6 +117,8 @@ class LeadOffer:
     publisher: str
     fields: dict[str, Any]
     test: bool = False
+    people: tuple[str, ...] = ()
+    """The person's identity hashes (screening's), for buyers' dedup windows."""
 
 
 @dataclass

@@ -6,6 +6,7 @@ buyers and a cap ledger backed by storage; tests hand in the same real ones.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -76,6 +77,21 @@ class CapLedger(Protocol):
         self, campaign: Campaign, *, lead_id: str, price: Decimal, at: datetime, hold_s: float
     ) -> str | None:
         """A reservation id when cap room was taken for this lead, else None."""
+
+
+class BuyerPurchases(Protocol):
+    """Which persons buyers bought lately. claim() is the exact check, taken before a post.
+
+    Screening's blocked buyers are a fast hint; a claim holds the person for one lead and
+    buyer from just before the post until the lead is recorded: kept with a sale, given
+    back for the buyers that did not buy.
+    """
+
+    async def claim(
+        self, *, buyer: str, days: int, people: Sequence[str], lead_id: str, at: datetime
+    ) -> str | None:
+        """None when the person (identity hashes) is now this lead's for the buyer; else the
+        lead that holds or bought it within the buyer's window of days."""
 
 
 class Rotation(Protocol):

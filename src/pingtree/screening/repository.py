@@ -183,6 +183,71 @@ def _purchase_statement(dialect: str) -> Any:
     )
 
 
+@lru_cache(maxsize=16)
+def _claim_purchase_statement(dialect: str, count: int) -> Any:
+    rows = [
+        {
+            "person_hash": bindparam(f"h{i}"),
+            "buyer": bindparam("buyer"),
+            "lead_id": bindparam("lead_id"),
+            "sold_at": bindparam("now", type_=UTCDateTime()),
+        }
+        for i in range(count)
+    ]
+    stmt = dialect_insert_for(dialect)(BuyerPurchase).values(rows)
+    return stmt.on_conflict_do_update(
+        index_elements=[BuyerPurchase.person_hash, BuyerPurchase.buyer],
+        set_={"lead_id": bindparam("lead_id"), "sold_at": bindparam("now", type_=UTCDateTime())},
+        where=(BuyerPurchase.sold_at < bindparam("cutoff", type_=UTCDateTime()))
+        | (BuyerPurchase.lead_id == bindparam("lead_id")),
+    ).returning(BuyerPurchase.person_hash)
+
+
+async def claim_purchase(
+    conn: AsyncConnection,
+    *,
+    buyer: str,
+    hashes: Iterable[str],
+    lead_id: str,
+    now: datetime,
+    window: timedelta,
+) -> str | None:
+    """Claim the person for this buyer and lead; the lead holding it if the buyer has it.
+
+    One INSERT .. ON CONFLICT DO UPDATE .. WHERE sold_at < cutoff for all hashes, as in
+    claim_person: of any number of leads at once, one claims the person. The caller rolls
+    back when a hash could not be claimed.
+    """
+    wanted = sorted(set(hashes))  # one order everywhere: no deadlock between two claims
+    stmt = _claim_purchase_statement(conn.dialect.name, len(wanted))
+    params: dict[str, Any] = {"buyer": buyer, "lead_id": lead_id, "now": now}
+    params.update({f"h{i}": h for i, h in enumerate(wanted)})
+    params["cutoff"] = now - window
+    claimed = set((await conn.execute(stmt, params)).scalars().all())
+    if len(claimed) == len(wanted):
+        return None
+    holder = await conn.scalar(
+        select(BuyerPurchase.lead_id).where(
+            BuyerPurchase.buyer == buyer,
+            BuyerPurchase.person_hash.in_([h for h in wanted if h not in claimed]),
+        )
+    )
+    return holder or "unknown"
+
+
+async def release_unbought(
+    conn: AsyncConnection, *, hashes: Iterable[str], lead_id: str, bought: Iterable[str]
+) -> None:
+    """Give back the claims a lead made on its person for buyers that did not buy it."""
+    await conn.execute(
+        delete(BuyerPurchase).where(
+            BuyerPurchase.person_hash.in_(sorted(set(hashes))),  # the primary key's prefix
+            BuyerPurchase.lead_id == lead_id,
+            BuyerPurchase.buyer.not_in(sorted(set(bought))),
+        )
+    )
+
+
 async def add_suppressions(
     session: AsyncSession, entries: list[dict[str, str]], *, now: datetime
 ) -> int:

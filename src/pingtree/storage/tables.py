@@ -163,6 +163,8 @@ class InboundPing(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     lead_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    ping_record: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
+    """The buyer pings made for this ping and the campaigns skipped, for the lead's timeline."""
 
 
 class DedupEntry(Base):
