@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from pingtree.delivery.gateway import HttpGateway
 from pingtree.reporting.campaigns import campaign_stats
 from pingtree.simulator import SimBuyer
 from pingtree.simulator.behaviour import ScriptedAnswer
@@ -103,7 +104,10 @@ async def test_an_answer_shorter_than_its_content_length_is_an_error(engine: Har
 
 
 async def test_the_answer_limit_is_a_setting(engine: Harness) -> None:
-    engine.rt.router.gateway.answer_limit = 100  # type: ignore[attr-defined]
+    gateway = engine.rt.router.gateway
+    assert isinstance(gateway, HttpGateway)
+    assert gateway.answer_limit == engine.rt.settings.buyer_answer_max_bytes == 1024 * 1024
+    gateway.answer_limit = 100
     story = await _first_then_second(engine, sim_buyer("first", answer_padding_bytes=200))
     assert _attempt(story, "first")["reason"].startswith("answer_too_large:")
     assert story["status"] == "sold"
