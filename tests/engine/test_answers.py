@@ -203,25 +203,22 @@ async def test_a_rule_on_the_status_may_accept_a_non_2xx_answer(engine: Harness)
 async def test_an_xpath_that_cannot_be_evaluated_is_an_error_attempt(engine: Harness) -> None:
     h = engine
     h.buyers(sim_buyer("xml", respond_as="xml"), sim_buyer("second"))
-    xml = campaign("xml", h.sim)
-    xml["delivery"]["post"]["response"] = {
-        "rules": [
-            {
-                "source": "xpath",
-                "path": "//status/text()",
-                "equals": "accepted",
-                "outcome": "accepted",
-            }
-        ],
-    }
-    await h.configure(
-        document([xml, campaign("second", h.sim)], [tier("t", "priority", ["xml", "second"])])
-    )
-    story = await _route(h)
-    attempt = _attempt(story, "xml")
-    assert attempt["outcome"] == "error"
-    assert attempt["reason"].startswith("unreadable_answer:"), attempt["reason"]
-    assert await _sales(h) == [("second", Decimal("10.00"))]
+    # KeyError, TypeError and SyntaxError from ElementTree, met only when an answer comes.
+    for path in ("//status/text()", "status[", "/response/status[@a=b]]"):
+        xml = campaign("xml", h.sim)
+        xml["delivery"]["post"]["response"] = {
+            "rules": [
+                {"source": "xpath", "path": path, "equals": "accepted", "outcome": "accepted"}
+            ],
+        }
+        await h.configure(
+            document([xml, campaign("second", h.sim)], [tier("t", "priority", ["xml", "second"])])
+        )
+        story = await _route(h)
+        attempt = _attempt(story, "xml")
+        assert attempt["outcome"] == "error", path
+        assert attempt["reason"].startswith("unreadable_answer:"), (path, attempt["reason"])
+        assert [s["campaign"] for s in story["sales"]] == ["second"], path
 
 
 # --- 5. money is bounded -------------------------------------------------------------------

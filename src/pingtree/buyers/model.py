@@ -181,6 +181,8 @@ class PostPrice(StrEnum):
 
 
 DEFAULT_MAX_PRICE = Decimal("1000.00")
+# Fifty buyers of a shared lead at this price still add up to an amount every column holds.
+HIGHEST_MAX_PRICE = Decimal("1000000.00")
 
 
 class Price(Strict):
@@ -189,7 +191,7 @@ class Price(Strict):
     type: PriceType = PriceType.FIXED
     amount: Money | None = None
     floor: Money = Decimal("0")
-    max_price: Annotated[Money, Field(gt=0)] = Field(
+    max_price: Annotated[Money, Field(gt=0, le=HIGHEST_MAX_PRICE)] = Field(
         default=DEFAULT_MAX_PRICE,
         description="the largest bid or price this buyer's answers may state; "
         "a larger one is an invalid_bid",
