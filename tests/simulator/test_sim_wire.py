@@ -27,7 +27,7 @@ def test_split_keeps_every_byte_in_order() -> None:
 async def test_an_answer_in_pieces_arrives_in_pieces(
     start_sim: StartSim, http: aiohttp.ClientSession
 ) -> None:
-    sim = await start_sim(buyer(answer_pieces=2, piece_delay_ms=150))
+    sim = await start_sim(buyer(answer_pieces=2, piece_delay_ms=500))
     async with http.post(sim.url("acme", "post"), json=LEAD) as r:
         assert r.headers["Content-Length"]
         first = await r.content.readany()
