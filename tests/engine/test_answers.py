@@ -6,6 +6,7 @@ breaks the tree, money bounded, and the price booked is the price agreed.
 
 from __future__ import annotations
 
+import gzip
 import string
 from decimal import Decimal
 from typing import Any
@@ -92,6 +93,17 @@ async def test_an_answer_over_the_limit_is_an_error_and_cascades(
     assert first["outcome"] == "error"
     assert first["reason"].startswith("answer_too_large:"), first["reason"]
     assert len(first["response"]["body"]) <= 4000
+    assert await _sales(engine) == [("second", Decimal("10.00"))]
+
+
+async def test_a_compressed_answer_is_bounded_by_its_unpacked_size(engine: Harness) -> None:
+    bomb = gzip.compress(b'{"status": "accepted", "pad": "' + b"0" * 8 * 1024 * 1024 + b'"}')
+    assert len(bomb) < 64 * 1024
+    script = ScriptedAnswer(
+        headers=[("Content-Type", "application/json"), ("Content-Encoding", "gzip")], body=bomb
+    )
+    story = await _first_then_second(engine, sim_buyer("first", scripted=script))
+    assert _attempt(story, "first")["reason"].startswith("answer_too_large:")
     assert await _sales(engine) == [("second", Decimal("10.00"))]
 
 
