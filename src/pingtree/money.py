@@ -16,18 +16,29 @@ def cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+# Far above any lead price, far below what Decimal's 28 digits (and BigInteger cents) hold.
+LARGEST = Decimal("9999999999.99")
+# A price has a handful of characters; a megabyte of digits is not a price, and parsing it
+# would cost more than the answer is worth.
+_LONGEST_TEXT = 64
+
+
 def parse_money(raw: object) -> Decimal | None:
-    """Read an amount a buyer sent ("12.50", 12.5, "$1,200"); None when it is not one."""
+    """Read an amount a buyer sent ("12.50", 12.5, "$1,200"); None when it is not one.
+
+    Never raises: whatever a buyer sends is either an amount in cents no larger than
+    LARGEST, or None ("1e30", forty 9s, "NaN", "-5" and the like).
+    """
     if raw is None or isinstance(raw, bool):
         return None
     text = str(raw).strip().replace("$", "").replace(",", "")
-    if not text:
+    if not text or len(text) > _LONGEST_TEXT:
         return None
     try:
         value = Decimal(text)
     except InvalidOperation:
         return None
-    if not value.is_finite() or value < 0:
+    if not value.is_finite() or value < 0 or value > LARGEST:
         return None
     return cents(value)
 

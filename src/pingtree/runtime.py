@@ -53,7 +53,9 @@ class Runtime:
         # Screening's ZIP table takes a moment to build; the first lead should not wait for it.
         await asyncio.to_thread(warm_up)
         self.http = new_session(self.settings.http_connection_limit)
-        gateway = HttpGateway(self.http, self.clock)
+        gateway = HttpGateway(
+            self.http, self.clock, answer_limit=self.settings.buyer_answer_max_bytes
+        )
         self._router = Router(
             gateway=gateway,
             ledger=self.ledger,

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="how long a repeated Idempotency-Key waits for the first"
     )
     http_connection_limit: int = Field(default=1000, gt=0, description="outbound connection pool")
+    buyer_answer_max_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        le=64 * 1024 * 1024,
+        description="the largest buyer answer read; a longer one is an error (answer_too_large)",
+    )
     config_poll_s: float = Field(
         default=2.0, gt=0, description="how often to look for config changes"
     )

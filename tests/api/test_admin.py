@@ -117,7 +117,13 @@ async def test_get_each_kind(engine: Harness) -> None:
             assert one.json() == item
 
     alpha = (await _get(h, "campaigns/alpha")).json()
-    assert alpha["price"] == {"type": "fixed", "amount": "10.00", "floor": "0.00"}
+    assert alpha["price"] == {
+        "type": "fixed",
+        "amount": "10.00",
+        "floor": "0.00",
+        "max_price": "1000.00",
+        "post_price": "bid",
+    }
     publisher = (await _get(h, "publishers/pub")).json()
     assert "api_key" not in publisher
     assert publisher["api_key_sha256"] == hash_api_key(API_KEY)

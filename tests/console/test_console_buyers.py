@@ -24,7 +24,14 @@ async def seed(rows: Rows) -> None:
     await rows.add(
         rows.attempt("L1", "alpha", "accepted", kind="ping"),
         rows.attempt("L1", "alpha", "accepted"),
-        rows.attempt("L2", "alpha", "accepted"),
+        rows.attempt(
+            "L2",
+            "alpha",
+            "accepted",
+            bid_price=Decimal("30.01"),
+            answer_price=Decimal("5.00"),
+            price_mismatch=True,
+        ),
         rows.attempt("L3", "alpha", "rejected"),
         rows.attempt("L4", "alpha", "error"),
         rows.attempt("L4", "alpha", "timeout"),  # a second post of one lead: offered once
@@ -48,6 +55,7 @@ async def test_per_campaign_numbers(client: httpx.AsyncClient, rows: Rows) -> No
         "errors": "1",
         "timeouts": "1",
         "rejections": "1",
+        "mismatches": "1",
         "rate": "50.0%",
         "avg": "25.01",
         "revenue": "50.01",

@@ -105,3 +105,30 @@ async def test_unknown_lead_is_404(client: httpx.AsyncClient) -> None:
     r = await client.get("/console/leads/nope", headers=BEARER)
     assert r.status_code == 404
     assert "There is no lead" in r.text
+
+
+async def test_price_mismatch_and_unfollowed_redirect_are_shown(
+    client: httpx.AsyncClient, rows: Rows
+) -> None:
+    await rows.add(rows.lead("L7", "sold"))
+    await rows.add(
+        rows.attempt(
+            "L7",
+            "mover",
+            "error",
+            reason="redirect: HTTP 307 to https://elsewhere.test/p",
+            response={"status": 307, "body": "", "location": "https://elsewhere.test/p"},
+        ),
+        rows.attempt(
+            "L7",
+            "b",
+            "accepted",
+            price=Decimal("5.00"),
+            bid_price=Decimal("30.00"),
+            answer_price=Decimal("5.00"),
+            price_mismatch=True,
+        ),
+    )
+    html = (await client.get("/console/leads/L7", headers=BEARER)).text
+    assert "Price mismatch: bid 30.00, answer stated 5.00" in html
+    assert "Redirected to (not followed): <code>https://elsewhere.test/p</code>" in html

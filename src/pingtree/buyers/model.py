@@ -172,18 +172,51 @@ class PriceType(StrEnum):
     BID = "bid"
 
 
+class PostPrice(StrEnum):
+    """What a sale is booked at when the post's answer states a price other than the bid."""
+
+    BID = "bid"
+    ANSWER = "answer"
+    LOWER = "lower"
+
+
+DEFAULT_MAX_PRICE = Decimal("1000.00")
+# Fifty buyers of a shared lead at this price still add up to an amount every column holds.
+HIGHEST_MAX_PRICE = Decimal("1000000.00")
+
+
 class Price(Strict):
     """What a campaign pays for a lead."""
 
     type: PriceType = PriceType.FIXED
     amount: Money | None = None
     floor: Money = Decimal("0")
+    max_price: Annotated[Money, Field(gt=0, le=HIGHEST_MAX_PRICE)] = Field(
+        default=DEFAULT_MAX_PRICE,
+        description="the largest bid or price this buyer's answers may state; "
+        "a larger one is an invalid_bid",
+    )
+    post_price: PostPrice = Field(
+        default=PostPrice.BID,
+        description="the price booked when the post's answer states another: "
+        "bid, answer, or the lower of the two",
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> Price:
         if self.type is PriceType.FIXED and self.amount is None:
             raise ValueError("a fixed price needs amount")
+        if self.floor > self.max_price:
+            raise ValueError(f"floor ({self.floor}) must be <= max_price ({self.max_price})")
         return self
+
+    def booked(self, agreed: Decimal, answered: Decimal | None) -> Decimal:
+        """The price a sale is booked at: agreed (bid or fixed amount) vs the post's answer."""
+        if answered is None or self.post_price is PostPrice.BID:
+            return agreed
+        if self.post_price is PostPrice.ANSWER:
+            return answered
+        return min(agreed, answered)
 
 
 # --- delivery ------------------------------------------------------------------------------

@@ -1,12 +1,17 @@
 """The HTTP gateway to buyers: one shared aiohttp session, a total timeout per request.
 
-Every failure is classified and recorded (timeout, refused connection, 5xx, unparsable
-body) so the routing core can cascade to the next buyer.
+An answer is read whole (up to a limit) before any rule looks at it, and redirects are
+never followed. Every failure is classified and recorded (timeout, refused connection,
+3xx, 5xx, too large, cut short, unparsable or unreadable body) so the routing core can
+cascade to the next buyer: no answer can break the tree.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -14,10 +19,12 @@ import aiohttp
 from pingtree.buyers.model import Campaign, Endpoint, Outcome
 from pingtree.clock import Clock
 from pingtree.delivery.requests import OutboundRequest, build_request
-from pingtree.delivery.responses import BuyerResponse, read_response
+from pingtree.delivery.responses import AnswerFault, BuyerResponse, Reading, read_response
 from pingtree.routing.ports import Answer, Bid
 
-MAX_BODY = 1_000_000
+log = logging.getLogger("pingtree.delivery")
+
+DEFAULT_ANSWER_LIMIT = 1024 * 1024
 RECORDED_BODY = 4000
 
 
@@ -30,9 +37,16 @@ def new_session(connection_limit: int = 1000) -> aiohttp.ClientSession:
 class HttpGateway:
     """Sends pings and posts over HTTP and reads answers by each campaign's rules."""
 
-    def __init__(self, session: aiohttp.ClientSession, clock: Clock) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        clock: Clock,
+        *,
+        answer_limit: int = DEFAULT_ANSWER_LIMIT,
+    ) -> None:
         self.session = session
         self.clock = clock
+        self.answer_limit = answer_limit
 
     async def ping(
         self,
@@ -46,7 +60,7 @@ class HttpGateway:
         """Ask for a bid with non-PII fields (the caller has already removed PII)."""
         assert campaign.delivery.ping is not None
         return await self._send(
-            campaign, campaign.delivery.ping, fields, lead_id, None, test, timeout
+            campaign, campaign.delivery.ping, fields, lead_id, None, test, timeout, bid=True
         )
 
     async def post(
@@ -62,7 +76,7 @@ class HttpGateway:
         """Send the full lead, referencing the bid it answers if there was one."""
         reference = bid.reference if bid is not None else None
         return await self._send(
-            campaign, campaign.delivery.post, fields, lead_id, reference, test, timeout
+            campaign, campaign.delivery.post, fields, lead_id, reference, test, timeout, bid=False
         )
 
     async def _send(
@@ -74,6 +88,8 @@ class HttpGateway:
         bid_reference: str | None,
         test: bool,
         timeout: float,
+        *,
+        bid: bool,
     ) -> Answer:
         request = build_request(
             endpoint,
@@ -85,7 +101,7 @@ class HttpGateway:
         )
         started = self.clock.monotonic()
         try:
-            response = await self._exchange(request, timeout)
+            received = await self._exchange(request, timeout)
         except TimeoutError:
             return self._failed(
                 request, started, Outcome.TIMEOUT, f"no answer within {timeout:.3f}s"
@@ -96,28 +112,69 @@ class HttpGateway:
             )
         except (aiohttp.ClientError, ValueError) as exc:
             return self._failed(request, started, Outcome.ERROR, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:
+            log.warning("exchange with campaign %s failed", campaign.name, exc_info=True)
+            detail = AnswerFault.UNREADABLE.because(f"{type(exc).__name__}: {exc}")
+            return self._failed(request, started, Outcome.ERROR, detail)
         duration = (self.clock.monotonic() - started) * 1000
-        reading = read_response(endpoint.response, response)
+        response = received.response
+        if received.fault is not None:
+            reading = Reading(Outcome.ERROR, reason=received.fault)
+        else:
+            reading = _read(campaign, endpoint, response, bid=bid)
+        record: dict[str, Any] = {"status": response.status, "body": response.text[:RECORDED_BODY]}
+        if 300 <= response.status < 400:
+            record["location"] = response.headers.get("Location")
+        if reading.answered_price is not None:
+            record["invalid_price"] = reading.answered_price
         return Answer(
             outcome=reading.outcome,
             duration_ms=duration,
             price=reading.price,
-            reference=reading.reference,
-            reason=reading.reason,
-            redirect_url=reading.redirect_url,
+            reference=_clean(reading.reference, 255),
+            reason=_clean(reading.reason, RECORDED_BODY),
+            redirect_url=_clean(reading.redirect_url, RECORDED_BODY),
             request=request.for_record(RECORDED_BODY),
-            response={"status": response.status, "body": response.text[:RECORDED_BODY]},
+            response=_clean_record(record),
         )
 
-    async def _exchange(self, request: OutboundRequest, timeout: float) -> BuyerResponse:
+    async def _exchange(self, request: OutboundRequest, timeout: float) -> _Received:
         # asyncio.timeout covers connect, send and the whole body read in one budget.
         async with asyncio.timeout(timeout):
             async with self.session.request(
-                request.method, request.url, headers=request.headers, data=request.body
+                request.method,
+                request.url,
+                headers=request.headers,
+                data=request.body,
+                # A redirect would carry the whole lead, credentials included, to an address
+                # nobody configured; the 3xx itself is the (error) answer.
+                allow_redirects=False,
             ) as resp:
-                raw = await resp.content.read(MAX_BODY)
-                text = raw.decode(resp.get_encoding() if resp.charset else "utf-8", "replace")
-                return BuyerResponse(status=resp.status, headers=dict(resp.headers), text=text)
+                raw, fault = await self._read_whole(resp)
+                text = _decode(raw, resp.charset)
+                response = BuyerResponse(status=resp.status, headers=resp.headers, text=text)
+                return _Received(response, fault)
+
+    async def _read_whole(self, resp: aiohttp.ClientResponse) -> tuple[bytes, str | None]:
+        """The complete body, or what came of it and why it is not an answer."""
+        limit = self.answer_limit
+        declared = resp.content_length
+        if declared is not None and declared > limit:
+            detail = f"Content-Length {declared} is over the {limit}-byte limit"
+            return b"", AnswerFault.ANSWER_TOO_LARGE.because(detail)
+        raw = bytearray()
+        try:
+            async for chunk in resp.content.iter_any():
+                raw += chunk
+                if len(raw) > limit:
+                    detail = f"answer is over the {limit}-byte limit"
+                    return bytes(raw[:RECORDED_BODY]), AnswerFault.ANSWER_TOO_LARGE.because(detail)
+        except aiohttp.ClientPayloadError as exc:
+            detail = f"connection closed after {len(raw)} bytes"
+            if declared is not None:
+                detail += f" of {declared}"
+            return bytes(raw), AnswerFault.ANSWER_INCOMPLETE.because(f"{detail} ({exc})")
+        return bytes(raw), None
 
     def _failed(
         self, request: OutboundRequest, started: float, outcome: Outcome, reason: str
@@ -125,6 +182,49 @@ class HttpGateway:
         return Answer(
             outcome=outcome,
             duration_ms=(self.clock.monotonic() - started) * 1000,
-            reason=reason,
+            reason=_clean(reason, RECORDED_BODY),
             request=request.for_record(RECORDED_BODY),
         )
+
+
+@dataclass(frozen=True)
+class _Received:
+    """An answer as read off the wire, and the fault that makes it no answer, if any."""
+
+    response: BuyerResponse
+    fault: str | None
+
+
+def _read(campaign: Campaign, endpoint: Endpoint, response: BuyerResponse, *, bid: bool) -> Reading:
+    # Rules come from configuration and bodies from buyers: a combination nobody foresaw
+    # (an XPath function, a nested value where a price belongs) must cost this one attempt,
+    # never the lead.
+    try:
+        return read_response(
+            endpoint.response, response, max_price=campaign.price.max_price, bid=bid
+        )
+    except Exception as exc:
+        log.warning("answer of campaign %s unreadable", campaign.name, exc_info=True)
+        detail = f"{type(exc).__name__}: {exc}"[:500]
+        return Reading(Outcome.ERROR, reason=AnswerFault.UNREADABLE.because(detail))
+
+
+def _decode(raw: bytes, charset: str | None) -> str:
+    """The body as text: its declared charset when Python knows it as a text codec, else UTF-8."""
+    if charset:
+        # bytes.decode refuses codecs that are not text encodings ("hex", "rot13").
+        with contextlib.suppress(LookupError, ValueError, TypeError):
+            return raw.decode(charset, "replace")
+    return raw.decode("utf-8", "replace")
+
+
+def _clean(text: str | None, limit: int | None = None) -> str | None:
+    """Buyer text as storage takes it: no NUL, no lone surrogate, bounded."""
+    if text is None:
+        return None
+    text = text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+    return text if limit is None else text[:limit]
+
+
+def _clean_record(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: _clean(v) if isinstance(v, str) else v for k, v in record.items()}

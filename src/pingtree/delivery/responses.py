@@ -1,7 +1,10 @@
 """Read a buyer's answer with the campaign's response rules.
 
-A 5xx is always an error. An answer no rule recognises takes the rules' `otherwise`
-outcome, which defaults to error: a 200 HTML error page is never bought as an accept.
+A 3xx (never followed) and a 5xx are always errors. Any other non-2xx answer is never an
+accept unless the rule that matched reads its status (`source: status`). An answer no rule
+recognises takes the rules' `otherwise` outcome, which defaults to error: a 200 HTML error
+page is never bought as an accept. An accepted answer that states a price must state a
+valid one (AnswerFault.INVALID_BID).
 """
 
 from __future__ import annotations
@@ -11,14 +14,32 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from functools import cached_property
 from typing import Any
 from xml.etree import ElementTree as ET
 
 from pingtree.buyers.model import Extract, Outcome, ResponseRule, ResponseRules, Source
-from pingtree.money import parse_money
+from pingtree.money import LARGEST, parse_money
 
 _MISSING = object()
+
+
+class AnswerFault(StrEnum):
+    """Why an answer is an error attempt; each is the first word of the attempt's reason."""
+
+    ANSWER_TOO_LARGE = "answer_too_large"
+    ANSWER_INCOMPLETE = "answer_incomplete"
+    REDIRECT = "redirect"
+    NOT_2XX = "not_2xx"
+    INVALID_BID = "invalid_bid"
+    UNREADABLE = "unreadable_answer"
+
+    def because(self, detail: str) -> str:
+        """The attempt's reason: this fault's code, then what happened."""
+        return f"{self.value}: {detail}"
+
+
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]|\['([^']+)'\]")
 
 
@@ -145,6 +166,8 @@ class Reading:
     reference: str | None = None
     reason: str | None = None
     redirect_url: str | None = None
+    answered_price: str | None = None
+    """The price text an accepted answer stated that is not a valid price (kept for the record)."""
 
 
 def _extract(response: BuyerResponse, where: Extract | None) -> str | None:
@@ -156,29 +179,63 @@ def _extract(response: BuyerResponse, where: Extract | None) -> str | None:
     return _as_text(value)
 
 
-def read_response(rules: ResponseRules, response: BuyerResponse) -> Reading:
-    """Classify an answer and pull out price, reference, reason and redirect URL."""
-    if response.status >= 500:
-        detail = _extract(response, rules.reason) or f"HTTP {response.status}"
+def read_response(
+    rules: ResponseRules,
+    response: BuyerResponse,
+    *,
+    max_price: Decimal = LARGEST,
+    bid: bool = False,
+) -> Reading:
+    """Classify an answer and pull out price, reference, reason and redirect URL.
+
+    Args:
+        max_price: the largest price the campaign takes; a larger one is not a price.
+        bid: the answer is to a ping, so an accept with an invalid price is no bid at all
+            (an error attempt); a post's accept stands and its invalid price is noted.
+    """
+    status = response.status
+    if 300 <= status < 400:
+        location = response.headers.get("Location") or "no Location"
+        detail = f"HTTP {status} to {location}"
+        return Reading(Outcome.ERROR, reason=AnswerFault.REDIRECT.because(detail))
+    if status >= 500:
+        detail = _extract(response, rules.reason) or f"HTTP {status}"
         return Reading(Outcome.ERROR, reason=detail)
     outcome: Outcome | None = None
+    matched: ResponseRule | None = None
     for rule in rules.rules:
         if rule_matches(rule, response.value(rule)):
-            outcome = rule.outcome
+            outcome, matched = rule.outcome, rule
             break
     reason: str | None = _extract(response, rules.reason)
     if outcome is None:
         unparsable = response.unparsable_for(rules)
         if unparsable is not None:
-            return Reading(Outcome.ERROR, reason=f"{unparsable} (HTTP {response.status})")
+            return Reading(Outcome.ERROR, reason=f"{unparsable} (HTTP {status})")
         outcome = rules.otherwise
-        reason = reason or f"no rule matched the response (HTTP {response.status})"
+        reason = reason or f"no rule matched the response (HTTP {status})"
+    if (
+        outcome is Outcome.ACCEPTED
+        and not 200 <= status < 300
+        and (matched is None or matched.source is not Source.STATUS)
+    ):
+        detail = f"HTTP {status} is never an accept unless a rule reads the status"
+        return Reading(Outcome.ERROR, reason=AnswerFault.NOT_2XX.because(detail))
     raw_price = _extract(response, rules.price)
     price = parse_money(raw_price) if raw_price is not None else None
+    answered_price: str | None = None
+    if raw_price is not None and (price is None or price <= 0 or price > max_price):
+        price = None
+        if outcome is Outcome.ACCEPTED:
+            answered_price = raw_price[:40]
+            if bid:
+                detail = f"price {answered_price!r} is not an amount over 0 and up to {max_price}"
+                return Reading(Outcome.ERROR, reason=AnswerFault.INVALID_BID.because(detail))
     return Reading(
         outcome=outcome,
         price=price,
         reference=_extract(response, rules.reference),
         reason=reason,
         redirect_url=_extract(response, rules.redirect_url),
+        answered_price=answered_price,
     )

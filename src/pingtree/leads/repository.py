@@ -208,6 +208,9 @@ async def insert_attempts(
                 "request": a.request,
                 "response": a.response,
                 "test": lead.test,
+                "bid_price": a.bid_price,
+                "answer_price": a.answer_price,
+                "price_mismatch": a.price_mismatch,
             }
             for a in attempts
         ],

@@ -96,6 +96,9 @@ class AttemptOut(BaseModel):
     duration_ms: float
     request: dict[str, Any]
     response: dict[str, Any]
+    bid_price: Money | None = None
+    answer_price: Money | None = None
+    price_mismatch: bool = False
 
 
 class SaleOut(BaseModel):

@@ -1,4 +1,4 @@
-"""Per-campaign results: offered, sold, errors, timeouts, rejections, accept rate, revenue."""
+"""Per-campaign results: offered, sold, errors, timeouts, rejections, price mismatches, revenue."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ class CampaignStats:
     timeouts: int = 0
     rejections: int = 0
     revenue: Decimal = ZERO
+    price_mismatches: int = 0
+    """Accepted posts whose answer stated a price other than the bid."""
 
     @property
     def accept_rate(self) -> Decimal | None:
@@ -59,6 +61,7 @@ async def campaign_stats(session: AsyncSession, since: datetime | None) -> list[
             _count_if(
                 (AttemptRow.kind == "post") & AttemptRow.outcome.in_(("rejected", "duplicate"))
             ),
+            _count_if(AttemptRow.price_mismatch.is_(True)),
         )
         .where(AttemptRow.test.is_(False))
         .group_by(AttemptRow.campaign)
@@ -72,9 +75,16 @@ async def campaign_stats(session: AsyncSession, since: datetime | None) -> list[
         attempts = attempts.where(AttemptRow.started_at >= since)
         sales = sales.where(Sale.sold_at >= since)
     stats: dict[str, CampaignStats] = {}
-    for campaign, buyer, pings, offered, errors, timeouts, rejections in await session.execute(
-        attempts
-    ):
+    for (
+        campaign,
+        buyer,
+        pings,
+        offered,
+        errors,
+        timeouts,
+        rejections,
+        mismatches,
+    ) in await session.execute(attempts):
         stats[campaign] = CampaignStats(
             campaign,
             buyer,
@@ -84,6 +94,7 @@ async def campaign_stats(session: AsyncSession, since: datetime | None) -> list[
             int(errors),
             int(timeouts),
             int(rejections),
+            price_mismatches=int(mismatches),
         )
     for campaign, buyer, sold, revenue in await session.execute(sales):
         row = stats.setdefault(campaign, CampaignStats(campaign, buyer))

@@ -409,12 +409,13 @@ class Router:
             if answer.outcome is not Outcome.ACCEPTED:
                 return False
             sold = True
+            booked = campaign.price.booked(price, answer.price)
             run.sold_buyers.add(campaign.buyer)
             run.result.sales.append(
                 SaleResult(
                     campaign=campaign.name,
                     buyer=campaign.buyer,
-                    price=price,
+                    price=booked,
                     reference=answer.reference,
                     redirect_url=answer.redirect_url,
                     reservation_id=reservation,
@@ -481,6 +482,13 @@ class Router:
         price: Decimal | None = None,
     ) -> None:
         started = self.clock.now() - timedelta(milliseconds=answer.duration_ms)
+        # price is a post's agreed price; an accept stating another is kept as a mismatch.
+        mismatch = (
+            price is not None
+            and answer.outcome is Outcome.ACCEPTED
+            and answer.price is not None
+            and answer.price != price
+        )
         run.result.attempts.append(
             Attempt(
                 campaign=campaign.name,
@@ -496,5 +504,8 @@ class Router:
                 request=answer.request,
                 response=answer.response,
                 tier=tier.name,
+                bid_price=price,
+                answer_price=answer.price,
+                price_mismatch=mismatch,
             )
         )

@@ -138,6 +138,12 @@ class Attempt:
     request: dict[str, Any] = field(default_factory=dict)
     response: dict[str, Any] = field(default_factory=dict)
     tier: str | None = None
+    bid_price: Decimal | None = None
+    """A post's agreed price: the bid it answers, or the campaign's fixed amount."""
+    answer_price: Decimal | None = None
+    """The price the answer itself stated, if a valid one."""
+    price_mismatch: bool = False
+    """An accepted post whose answer stated a price other than bid_price."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,8 @@
-"""How each simulated buyer behaves: bids, acceptance, latency and faults."""
+"""How each simulated buyer behaves: bids, acceptance, latency, faults, and how it answers.
+
+The answer-shaping fields (`answer_status` to `scripted`) play hostile or clumsy buyers:
+each is off by default, so older configuration files mean what they always meant.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,22 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pingtree.money import Money
 from pingtree.verticals.model import NAME_PATTERN
+
+RedirectStatus = Literal[301, 302, 303, 307, 308]
+
+
+class ScriptedAnswer(BaseModel):
+    """An answer written byte for byte: a status line, these headers, this body, then close."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: int = Field(default=200, ge=100, le=999)
+    reason: str = "OK"
+    headers: list[tuple[str, str]] = Field(default_factory=list)
+    body: bytes = b""
+    content_length: bool = Field(
+        default=True, description="add Content-Length of the body unless headers carry one"
+    )
 
 
 class SimBuyer(BaseModel):
@@ -30,6 +50,34 @@ class SimBuyer(BaseModel):
     respond_as: Literal["json", "xml"] = "json"
     redirect_url: str | None = None
     seed: int | None = None
+    # --- how the answer goes on the wire --------------------------------------------------
+    answer_status: int = Field(
+        default=200, ge=200, le=599, description="HTTP status of bids and post answers"
+    )
+    answer_pieces: int = Field(
+        default=1, ge=1, le=1000, description="write the answer body in this many pieces"
+    )
+    piece_delay_ms: float = Field(default=0.0, ge=0, description="pause between pieces")
+    chunked: bool = Field(default=False, description="Transfer-Encoding: chunked, a chunk a piece")
+    answer_padding_bytes: int = Field(
+        default=0, ge=0, le=64 * 1024 * 1024, description="a padding field making the answer long"
+    )
+    short_by_bytes: int = Field(
+        default=0, ge=0, description="close the connection this many bytes before Content-Length"
+    )
+    redirect_status: RedirectStatus | None = Field(
+        default=None, description="answer every request with this 3xx to redirect_location"
+    )
+    redirect_location: str | None = None
+    ping_price: str | None = Field(
+        default=None, description="the price text of every bid, as sent ('1e30', 'NaN')"
+    )
+    post_price: str | None = Field(
+        default=None, description="the price text of every accepted post's answer, as sent"
+    )
+    scripted: ScriptedAnswer | None = Field(
+        default=None, description="answer every request with these raw bytes instead"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> SimBuyer:
@@ -44,6 +92,10 @@ class SimBuyer(BaseModel):
         faults = self.error_rate + self.hang_rate + self.garbage_rate
         if faults > 1:
             raise ValueError(f"error_rate + hang_rate + garbage_rate must be <= 1, got {faults:g}")
+        if (self.redirect_status is None) != (self.redirect_location is None):
+            raise ValueError("redirect_status and redirect_location go together")
+        if self.short_by_bytes and self.chunked:
+            raise ValueError("short_by_bytes cuts a Content-Length answer; it needs chunked off")
         return self
 
 

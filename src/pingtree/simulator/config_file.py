@@ -8,7 +8,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from pingtree.simulator.behaviour import SimBuyer, SimulatorConfig
+from pingtree.simulator.behaviour import ScriptedAnswer, SimBuyer, SimulatorConfig
 
 
 class SimulatorConfigError(ValueError):
@@ -53,7 +53,9 @@ def key_path(loc: tuple[int | str, ...]) -> str:
 
 def _reason(err: ErrorDetails) -> str:
     if err["type"] == "extra_forbidden":
-        model: type[BaseModel] = SimBuyer if err["loc"][:1] == ("buyers",) else SimulatorConfig
+        model: type[BaseModel] = SimulatorConfig
+        if err["loc"][:1] == ("buyers",):
+            model = ScriptedAnswer if "scripted" in err["loc"][:-1] else SimBuyer
         return f"unknown key; accepted keys are {_keys(model)}"
     msg = err["msg"]
     # Pydantic prefixes our own validator messages; the prefix adds nothing for a reader.

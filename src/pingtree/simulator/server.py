@@ -11,6 +11,7 @@ from decimal import Decimal
 from aiohttp import hdrs, web
 
 from pingtree.money import cents
+from pingtree.simulator import wire
 from pingtree.simulator.bodies import BodyError, parse_body, render
 from pingtree.simulator.decisions import Decision, Fault
 from pingtree.simulator.state import BuyerRegistry, BuyerState, ReceivedRequest, RequestKind
@@ -93,8 +94,19 @@ async def _handle(request: web.Request, kind: RequestKind) -> web.StreamResponse
         else:
             payload = _post_payload(state, record, decision)
     record.outcome = decision.fault if payload is None else payload["status"]
+    behaviour = state.behaviour
+    if behaviour.scripted is not None:
+        record.outcome = "scripted"
+    elif behaviour.redirect_status is not None:
+        record.outcome = "redirect"
     if decision.latency_s > 0:
         await asyncio.sleep(decision.latency_s)
+    if behaviour.scripted is not None:
+        record.http_status = behaviour.scripted.status
+        return await wire.write_raw(request, behaviour.scripted)
+    if behaviour.redirect_status is not None:
+        record.http_status = behaviour.redirect_status
+        return wire.redirect(behaviour)
     response = await _respond(request, state, decision.fault, payload)
     if decision.fault != "hang":
         record.http_status = response.status
@@ -105,7 +117,8 @@ def _ping_payload(state: BuyerState, decision: Decision) -> dict[str, str]:
     if decision.bid is None:
         return {"status": "no_bid", "reason": decision.no_bid_reason or "no bid"}
     bid_id = state.issue_bid(decision.bid)
-    return {"status": "bid", "bid_id": bid_id, "price": str(cents(decision.bid))}
+    price = state.behaviour.ping_price or str(cents(decision.bid))
+    return {"status": "bid", "bid_id": bid_id, "price": price}
 
 
 def _post_payload(state: BuyerState, record: ReceivedRequest, decision: Decision) -> dict[str, str]:
@@ -120,7 +133,8 @@ def _post_payload(state: BuyerState, record: ReceivedRequest, decision: Decision
         return {"status": "duplicate", "reason": "already have this lead"}
     if not decision.accepted:
         return {"status": "rejected", "reason": "lead does not meet buyer criteria"}
-    payload = {"status": "accepted", "lead_id": str(uuid.uuid4()), "price": str(cents(price))}
+    stated = state.behaviour.post_price or str(cents(price))
+    payload = {"status": "accepted", "lead_id": str(uuid.uuid4()), "price": stated}
     if state.behaviour.redirect_url is not None:
         payload["redirect_url"] = state.behaviour.redirect_url
     return payload
@@ -148,8 +162,11 @@ async def _respond(
     if fault == "garbage":
         return web.Response(text=GARBAGE_PAGE, content_type="text/html")
     assert payload is not None
-    body, content_type = render(payload, state.behaviour.respond_as)
-    return web.Response(text=body, content_type=content_type)
+    behaviour = state.behaviour
+    if behaviour.answer_padding_bytes:
+        payload = {**payload, "padding": "x" * behaviour.answer_padding_bytes}
+    body, content_type = render(payload, behaviour.respond_as)
+    return await wire.send(request, behaviour, body.encode(), content_type)
 
 
 async def _hang(request: web.Request) -> None:

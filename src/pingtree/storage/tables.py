@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from pingtree.storage.types import Cents, Json, UTCDateTime
@@ -83,6 +83,9 @@ class AttemptRow(Base):
     request: Mapped[dict[str, Any]] = mapped_column(Json)
     response: Mapped[dict[str, Any]] = mapped_column(Json)
     test: Mapped[bool] = mapped_column(Boolean, default=False)
+    bid_price: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    answer_price: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    price_mismatch: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Sale(Base):

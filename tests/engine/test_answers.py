@@ -1,0 +1,413 @@
+"""A buyer's answer, against real simulated buyers on both databases (issue 7, points 1-6).
+
+Read whole or not at all, redirects never followed, non-2xx never an accept, no answer
+breaks the tree, money bounded, and the price booked is the price agreed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import string
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from pingtree.delivery.gateway import HttpGateway
+from pingtree.reporting.campaigns import campaign_stats
+from pingtree.simulator import SimBuyer
+from pingtree.simulator.behaviour import ScriptedAnswer
+from pingtree.storage.tables import AttemptRow, Sale
+from tests.engine.conftest import Harness, sim_buyer
+from tests.factories import JSON_POST, campaign, document, tier
+
+
+async def _route(h: Harness) -> dict[str, Any]:
+    response = await h.post_lead()
+    assert response.status_code == 200, response.text
+    return await h.timeline(response.json()["lead_id"])
+
+
+def _attempt(story: dict[str, Any], name: str, kind: str = "post") -> dict[str, Any]:
+    found = [a for a in story["attempts"] if a["campaign"] == name and a["kind"] == kind]
+    assert len(found) == 1, story["attempts"]
+    return found[0]
+
+
+async def _first_then_second(h: Harness, first: SimBuyer) -> dict[str, Any]:
+    """Offer one lead to `first`, then to an ordinary buyer `second`."""
+    h.buyers(first, sim_buyer("second"))
+    await h.configure(
+        document(
+            [campaign("first", h.sim), campaign("second", h.sim)],
+            [tier("t", "priority", ["first", "second"])],
+        )
+    )
+    return await _route(h)
+
+
+async def _sales(h: Harness) -> list[tuple[str, Decimal]]:
+    async with h.rt.sessions() as session:
+        rows = (await session.scalars(select(Sale).order_by(Sale.id))).all()
+    return [(s.campaign, s.price) for s in rows]
+
+
+# --- 1. read whole --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        pytest.param({"answer_pieces": 2, "piece_delay_ms": 60}, id="two-pieces-60ms-apart"),
+        pytest.param({"answer_pieces": 2, "piece_delay_ms": 60, "chunked": True}, id="two-chunks"),
+        pytest.param({"answer_padding_bytes": 200_000}, id="200KB-json"),
+    ],
+)
+async def test_an_accept_however_it_arrives_sells_the_lead_once(
+    engine: Harness, shape: dict[str, Any]
+) -> None:
+    story = await _first_then_second(engine, sim_buyer("first", **shape))
+    assert story["status"] == "sold"
+    assert _attempt(story, "first")["outcome"] == "accepted"
+    # Sold to the buyer that accepted it, and never offered to (or sold to) another.
+    assert await _sales(engine) == [("first", Decimal("10.00"))]
+    assert engine.sim.received("second") == []
+    assert [r.outcome for r in engine.sim.received("first")] == ["accepted"]
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        pytest.param({"answer_padding_bytes": 2 * 1024 * 1024}, id="content-length-2MiB"),
+        pytest.param({"answer_padding_bytes": 2 * 1024 * 1024, "chunked": True}, id="chunked-2MiB"),
+    ],
+)
+async def test_an_answer_over_the_limit_is_an_error_and_cascades(
+    engine: Harness, shape: dict[str, Any]
+) -> None:
+    story = await _first_then_second(engine, sim_buyer("first", **shape))
+    first = _attempt(story, "first")
+    assert first["outcome"] == "error"
+    assert first["reason"].startswith("answer_too_large:"), first["reason"]
+    assert len(first["response"]["body"]) <= 4000
+    assert await _sales(engine) == [("second", Decimal("10.00"))]
+
+
+async def test_a_compressed_answer_is_bounded_by_its_unpacked_size(engine: Harness) -> None:
+    bomb = gzip.compress(b'{"status": "accepted", "pad": "' + b"0" * 8 * 1024 * 1024 + b'"}')
+    assert len(bomb) < 64 * 1024
+    script = ScriptedAnswer(
+        headers=[("Content-Type", "application/json"), ("Content-Encoding", "gzip")], body=bomb
+    )
+    story = await _first_then_second(engine, sim_buyer("first", scripted=script))
+    assert _attempt(story, "first")["reason"].startswith("answer_too_large:")
+    assert await _sales(engine) == [("second", Decimal("10.00"))]
+
+
+async def test_an_answer_shorter_than_its_content_length_is_an_error(engine: Harness) -> None:
+    story = await _first_then_second(engine, sim_buyer("first", short_by_bytes=5))
+    first = _attempt(story, "first")
+    assert first["outcome"] == "error"
+    assert first["reason"].startswith("answer_incomplete:"), first["reason"]
+    assert await _sales(engine) == [("second", Decimal("10.00"))]
+
+
+async def test_the_answer_limit_is_a_setting(engine: Harness) -> None:
+    gateway = engine.rt.router.gateway
+    assert isinstance(gateway, HttpGateway)
+    assert gateway.answer_limit == engine.rt.settings.buyer_answer_max_bytes == 1024 * 1024
+    gateway.answer_limit = 100
+    story = await _first_then_second(engine, sim_buyer("first", answer_padding_bytes=200))
+    assert _attempt(story, "first")["reason"].startswith("answer_too_large:")
+    assert story["status"] == "sold"
+
+
+# --- 2. redirects ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [307, 308])
+async def test_a_redirect_is_an_error_and_never_followed(engine: Harness, status: int) -> None:
+    h = engine
+    elsewhere = sim_buyer("elsewhere")
+    h.buyers(elsewhere, sim_buyer("good"))
+    mover = sim_buyer(
+        "mover", redirect_status=status, redirect_location=h.sim.url("elsewhere", "post")
+    )
+    h.buyers(mover)
+    spec = campaign("mover", h.sim)
+    spec["delivery"]["post"]["headers"] = {"X-Buyer-Secret": "s3cret"}
+    await h.configure(
+        document([spec, campaign("good", h.sim)], [tier("t", "priority", ["mover", "good"])])
+    )
+    story = await _route(h)
+    moved = _attempt(story, "mover")
+    assert moved["outcome"] == "error"
+    assert moved["reason"].startswith("redirect:"), moved["reason"]
+    assert moved["response"]["status"] == status
+    assert moved["response"]["location"] == h.sim.url("elsewhere", "post")
+    assert h.sim.received("elsewhere") == []  # nothing of the lead went to the Location
+    assert await _sales(h) == [("good", Decimal("10.00"))]
+
+
+# --- 3. non-2xx ----------------------------------------------------------------------------
+
+REFUSING = [400, 401, 403, 404, 409, 422, 429]
+
+
+async def test_a_non_2xx_answer_with_an_accept_body_is_never_a_sale(engine: Harness) -> None:
+    h = engine
+    for status in REFUSING:
+        h.sim.clear_received()
+        story = await _first_then_second(h, sim_buyer("first", answer_status=status))
+        first = _attempt(story, "first")
+        assert first["outcome"] == "error", status
+        assert first["reason"].startswith("not_2xx:"), first["reason"]
+        assert [s["campaign"] for s in story["sales"]] == ["second"], status
+
+
+async def test_a_non_2xx_answer_is_no_bid(engine: Harness) -> None:
+    h = engine
+    h.buyers(
+        sim_buyer("loud", answer_status=409, bid_min=Decimal("50"), bid_max=Decimal("50")),
+        sim_buyer("quiet", bid_min=Decimal("20"), bid_max=Decimal("20")),
+    )
+    await h.configure(
+        document(
+            [campaign("loud", h.sim, bid=True), campaign("quiet", h.sim, bid=True)],
+            [tier("auction", "ping_post", ["loud", "quiet"])],
+        )
+    )
+    story = await _route(h)
+    assert _attempt(story, "loud", "ping")["reason"].startswith("not_2xx:")
+    assert await _sales(h) == [("quiet", Decimal("20.00"))]
+    assert not [r for r in h.sim.received("loud") if r.kind == "post"]
+
+
+async def test_a_4xx_answer_is_still_read_for_its_reject_reason(engine: Harness) -> None:
+    story = await _first_then_second(engine, sim_buyer("first", answer_status=422, accept_rate=0))
+    first = _attempt(story, "first")
+    assert first["outcome"] == "rejected"
+    assert first["reason"] == "lead does not meet buyer criteria"
+
+
+async def test_a_rule_on_the_status_may_accept_a_non_2xx_answer(engine: Harness) -> None:
+    h = engine
+    h.buyers(sim_buyer("odd", answer_status=409), sim_buyer("second"))
+    odd = campaign("odd", h.sim)
+    odd["delivery"]["post"]["response"] = {
+        **JSON_POST,
+        "rules": [{"source": "status", "equals": "409", "outcome": "accepted"}],
+    }
+    await h.configure(
+        document([odd, campaign("second", h.sim)], [tier("t", "priority", ["odd", "second"])])
+    )
+    story = await _route(h)
+    assert _attempt(story, "odd")["outcome"] == "accepted"
+    assert await _sales(h) == [("odd", Decimal("10.00"))]
+
+
+# --- 4. no answer breaks the tree ------------------------------------------------------------
+
+
+async def test_an_xpath_that_cannot_be_evaluated_is_an_error_attempt(engine: Harness) -> None:
+    h = engine
+    h.buyers(sim_buyer("xml", respond_as="xml"), sim_buyer("second"))
+    # KeyError, TypeError and SyntaxError from ElementTree, met only when an answer comes.
+    for path in ("//status/text()", "status[", "/response/status[@a=b]]"):
+        xml = campaign("xml", h.sim)
+        xml["delivery"]["post"]["response"] = {
+            "rules": [
+                {"source": "xpath", "path": path, "equals": "accepted", "outcome": "accepted"}
+            ],
+        }
+        await h.configure(
+            document([xml, campaign("second", h.sim)], [tier("t", "priority", ["xml", "second"])])
+        )
+        story = await _route(h)
+        attempt = _attempt(story, "xml")
+        assert attempt["outcome"] == "error", path
+        assert attempt["reason"].startswith("unreadable_answer:"), (path, attempt["reason"])
+        assert [s["campaign"] for s in story["sales"]] == ["second"], path
+
+
+# --- 5. money is bounded -------------------------------------------------------------------
+
+ABSURD = ["1e30", "9" * 40, "1e9", "1e10", "1e11", "NaN", "-5", "0", "Infinity", "1e-30"]
+
+
+async def test_an_absurd_bid_is_invalid_and_the_auction_goes_on(engine: Harness) -> None:
+    h = engine
+    fair = sim_buyer("fair", bid_min=Decimal("20"), bid_max=Decimal("20"))
+    for text in ABSURD:
+        h.buyers(sim_buyer("absurd", ping_price=text), fair)
+        await h.configure(
+            document(
+                [campaign("absurd", h.sim, bid=True), campaign("fair", h.sim, bid=True)],
+                [tier("auction", "ping_post", ["absurd", "fair"])],
+            )
+        )
+        story = await _route(h)
+        ping = _attempt(story, "absurd", "ping")
+        assert ping["outcome"] == "error", text
+        assert ping["reason"].startswith("invalid_bid:"), (text, ping["reason"])
+        assert story["status"] == "sold", text
+        assert [(s["campaign"], s["price"]) for s in story["sales"]] == [("fair", "20.00")], text
+        assert story["revenue"] == "20.00"
+    assert {c for c, _ in await _sales(h)} == {"fair"}
+
+
+async def test_a_bid_over_the_campaigns_max_price_is_invalid(engine: Harness) -> None:
+    h = engine
+    h.buyers(
+        sim_buyer("greedy", bid_min=Decimal("80"), bid_max=Decimal("80")),
+        sim_buyer("fair", bid_min=Decimal("20"), bid_max=Decimal("20")),
+    )
+    greedy = campaign("greedy", h.sim, bid=True)
+    greedy["price"]["max_price"] = "75.00"
+    await h.configure(
+        document(
+            [greedy, campaign("fair", h.sim, bid=True)],
+            [tier("auction", "ping_post", ["greedy", "fair"])],
+        )
+    )
+    story = await _route(h)
+    assert _attempt(story, "greedy", "ping")["reason"].startswith("invalid_bid:")
+    assert await _sales(h) == [("fair", Decimal("20.00"))]
+
+
+async def test_an_absurd_price_in_an_accepted_post_cannot_break_recording(engine: Harness) -> None:
+    h = engine
+    h.buyers(sim_buyer("absurd", post_price="1e11"), sim_buyer("second"))
+    await h.configure(
+        document(
+            [campaign("absurd", h.sim, bid=True), campaign("second", h.sim)],
+            [tier("t", "priority", ["absurd", "second"])],
+        )
+    )
+    story = await _route(h)
+    post = _attempt(story, "absurd")
+    # The buyer took the lead: it stays sold to it, at its bid; the absurd price is noted.
+    assert post["outcome"] == "accepted" and post["answer_price"] is None
+    assert post["response"]["invalid_price"] == "1e11"
+    assert [s["campaign"] for s in story["sales"]] == ["absurd"]
+    assert h.sim.received("second") == []
+
+
+# --- 6. the price booked is the price agreed ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("post_price", "booked"),
+    [(None, "30.00"), ("bid", "30.00"), ("answer", "5.00"), ("lower", "5.00")],
+)
+async def test_the_price_booked_follows_post_price(
+    engine: Harness, post_price: str | None, booked: str
+) -> None:
+    h = engine
+    h.buyers(sim_buyer("b", bid_min=Decimal("30"), bid_max=Decimal("30"), post_price="5.00"))
+    spec = campaign("b", h.sim, bid=True)
+    if post_price is not None:
+        spec["price"]["post_price"] = post_price
+    await h.configure(document([spec], [tier("auction", "ping_post", ["b"])]))
+    story = await _route(h)
+    post = _attempt(story, "b")
+    assert post["bid_price"] == "30.00" and post["answer_price"] == "5.00"
+    assert post["price_mismatch"] is True
+    assert [s["price"] for s in story["sales"]] == [booked]
+    assert story["revenue"] == booked
+    async with h.rt.sessions() as session:
+        rows = (await session.scalars(select(AttemptRow).where(AttemptRow.kind == "post"))).all()
+        assert [r.price_mismatch for r in rows] == [True]
+        (stats,) = await campaign_stats(session, None)
+    assert stats.price_mismatches == 1 and stats.revenue == Decimal(booked)
+
+
+async def test_a_post_answering_the_bid_is_no_mismatch(engine: Harness) -> None:
+    h = engine
+    h.buyers(sim_buyer("b", bid_min=Decimal("30"), bid_max=Decimal("30")))
+    await h.configure(document([campaign("b", h.sim, bid=True)], [tier("a", "ping_post", ["b"])]))
+    story = await _route(h)
+    post = _attempt(story, "b")
+    assert post["price_mismatch"] is False and post["answer_price"] == "30.00"
+    assert [s["price"] for s in story["sales"]] == ["30.00"]
+
+
+# --- 4. whatever a buyer sends ------------------------------------------------------------
+
+_TOKEN = st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=1, max_size=20)
+_VALUE = st.text(alphabet=string.printable.strip() + " \u00e9\u20ac", max_size=40)
+_HEADER = st.one_of(
+    st.tuples(_TOKEN, _VALUE),
+    st.tuples(
+        st.sampled_from(["Content-Type", "Content-Length", "Transfer-Encoding", "Location"]), _VALUE
+    ),
+    st.tuples(
+        st.just("Content-Type"),
+        st.sampled_from(
+            [
+                "application/json",
+                "text/html; charset=hex",
+                "application/xml; charset=bogus",
+                "application/json; charset=utf-16",
+            ]
+        ),
+    ),
+)
+_BODY = st.one_of(
+    st.binary(max_size=600),
+    st.sampled_from(
+        [
+            b'{"status": "bid", "price": "1e30", "bid_id": "x"}',
+            b'{"status": "bid", "price": "' + b"9" * 40 + b'", "bid_id": "x"}',
+            b'{"status": "bid", "price": {"a": [1]}, "bid_id": "x"}',
+            b'{"status": "bid", "price": "NaN", "reason": "\\u0000\\ud800"}',
+            b'{"status": "accepted", "price": 1e400, "lead_id": "' + b"r" * 300 + b'"}',
+            b"<response><status>bid</status></response>",
+            b'{"status": "bid", "price": "25.00", "bid_id": "\\u0000"}',
+        ]
+    ),
+)
+_SCRIPT = st.builds(
+    ScriptedAnswer,
+    status=st.one_of(
+        st.sampled_from([200, 201, 204, 302, 307, 400, 409, 429, 500, 503]), st.integers(100, 999)
+    ),
+    headers=st.lists(_HEADER, max_size=4),
+    body=_BODY,
+    content_length=st.booleans(),
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(script=_SCRIPT)
+async def test_whatever_a_bidder_sends_the_lead_is_answered_recorded_and_sold(
+    engine: Harness, script: ScriptedAnswer
+) -> None:
+    h = engine
+    h.buyers(
+        sim_buyer("wild", scripted=script),
+        sim_buyer("fair", bid_min=Decimal("20"), bid_max=Decimal("20")),
+    )
+    await h.configure(
+        document(
+            [campaign("wild", h.sim, bid=True, timeout_ms=1000), campaign("fair", h.sim, bid=True)],
+            [tier("auction", "ping_post", ["wild", "fair"])],
+        )
+    )
+    response = await h.post_lead()
+    assert response.status_code == 200, response.text
+    story = await h.timeline(response.json()["lead_id"])
+    assert story["status"] == "sold"
+    wild = _attempt(story, "wild", "ping")
+    assert wild["outcome"] in {"error", "rejected", "accepted", "timeout"}
+    if wild["outcome"] != "accepted":
+        assert [(s["campaign"], s["price"]) for s in story["sales"]] == [("fair", "20.00")]
+    else:
+        assert len(story["sales"]) == 1
