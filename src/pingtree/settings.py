@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 
@@ -21,7 +22,19 @@ class Settings(BaseSettings):
         "PostgreSQL: postgresql+psycopg://user@host:5432/db",
     )
     admin_token: str | None = Field(
-        default=None, description="bearer token for /api/v1/admin; admin API is off when unset"
+        default=None,
+        description="a bearer token that acts as an admin operator (kept for older setups; "
+        "named operators come from `pingtree operators create`)",
+    )
+    console_idle_timeout: timedelta = Field(
+        default=timedelta(minutes=30),
+        gt=timedelta(0),
+        description="a console session ends this long after its last request (seconds or ISO 8601)",
+    )
+    console_session_lifetime: timedelta = Field(
+        default=timedelta(hours=12),
+        gt=timedelta(0),
+        description="a console session ends this long after login, however busy",
     )
     host: str = "127.0.0.1"
     port: int = 8000

@@ -65,8 +65,10 @@ class Harness:
         )
 
     async def timeline(self, lead_id: str) -> dict[str, Any]:
-        """GET the lead's timeline as the publisher."""
-        response = await self.client.get(f"/api/v1/leads/{lead_id}", headers={"X-API-Key": API_KEY})
+        """GET the lead's whole timeline, as an operator (publishers see only their outcome)."""
+        response = await self.client.get(
+            f"/api/v1/admin/leads/{lead_id}", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        )
         assert response.status_code == 200, response.text
         data: dict[str, Any] = response.json()
         return data
