@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pingtree.operators import Role
-from pingtree.operators import repository
+from pingtree.operators import Role, repository
 from pingtree.runtime import Runtime
 from tests.engine.conftest import engine, engine_sqlite
 
-__all__ = ["engine", "engine_sqlite", "add_operator"]
+__all__ = ["add_operator", "engine", "engine_sqlite"]
 
 
 async def add_operator(rt: Runtime, name: str, role: Role) -> str:

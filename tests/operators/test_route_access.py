@@ -72,8 +72,10 @@ def _refused(response: httpx.Response, console: bool) -> bool:
     if response.status_code == 401:
         return True
     # A browser is sent to the login form: the console's way of saying 401.
-    return console and response.status_code == 303 and "/console/login" in response.headers.get(
-        "location", ""
+    return (
+        console
+        and response.status_code == 303
+        and "/console/login" in response.headers.get("location", "")
     )
 
 
@@ -103,7 +105,9 @@ async def walk(app: FastAPI, client: httpx.AsyncClient, tokens: dict[Role, str])
             schemes = _schemes(route)
             console = route.path.startswith("/console")
 
-            async def call(headers: dict[str, str], method: str = method) -> httpx.Response:
+            async def call(
+                headers: dict[str, str], method: str = method, path: str = path
+            ) -> httpx.Response:
                 found.tried += 1
                 client.cookies.clear()
                 return await client.request(method, path, headers=headers)
