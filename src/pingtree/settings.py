@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -58,6 +59,14 @@ class Settings(BaseSettings):
         default=2.0, gt=0, description="how often to look for config changes"
     )
     demo_api_key: str | None = Field(default=None, description="API key the demo publisher gets")
+
+    @field_validator("console_idle_timeout", "console_session_lifetime", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> Any:
+        # The environment gives strings: "1800" means seconds, as "PT30M" means 30 minutes.
+        if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+            return float(value)
+        return value
 
     @cached_property
     def database(self) -> str:

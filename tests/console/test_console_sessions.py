@@ -182,3 +182,14 @@ async def test_an_operator_token_opens_the_console_without_any_admin_token(
             assert (await c.get("/console")).status_code == 200
     finally:
         await runtime.stop()
+
+
+def test_session_times_are_read_as_seconds_or_iso_8601(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PINGTREE_CONSOLE_IDLE_TIMEOUT", "900")
+    monkeypatch.setenv("PINGTREE_CONSOLE_SESSION_LIFETIME", "PT8H")
+    settings = Settings()
+    assert settings.console_idle_timeout == timedelta(minutes=15)
+    assert settings.console_session_lifetime == timedelta(hours=8)
+    monkeypatch.setenv("PINGTREE_CONSOLE_IDLE_TIMEOUT", "0")
+    with pytest.raises(ValueError, match="console_idle_timeout"):
+        Settings()
