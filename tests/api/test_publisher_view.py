@@ -75,7 +75,7 @@ async def test_a_sold_lead_shows_the_publisher_only_its_story(engine: Harness) -
     assert view["reasons"] == [] and view["test"] is False
     assert view["received_at"] and view["answered_at"]
 
-    text = json.dumps(view)
+    text = json.dumps({k: v for k, v in view.items() if not k.endswith("_at")})  # times aside
     story = await h.timeline(answer["lead_id"])  # the operator's view has all of it
     assert story["revenue"] == "21.37" and len(story["attempts"]) == 2
     for secret in ("alpha", "beta", "21.37", "30.00", "main", str(h.sim.base_url), "127.0.0.1"):
