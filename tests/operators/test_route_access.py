@@ -37,11 +37,14 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
     }
 )
 PUBLIC_MOUNTS = frozenset({"/console/static"})
-WRONG = {
-    "Authorization": "Bearer pto_not-a-token",
-    "X-API-Key": "not-a-publisher-key",
-    "Cookie": f"{COOKIE}=not-a-session",
-}
+STRANGERS: list[tuple[str, dict[str, str]]] = [
+    ("no credentials", {}),
+    ("a wrong token", {"Authorization": "Bearer pto_not-a-token"}),
+    ("an empty bearer", {"Authorization": "Bearer "}),
+    ("the admin token as Basic", {"Authorization": f"Basic {ADMIN_TOKEN}"}),
+    ("a wrong publisher key", {"X-API-Key": "not-a-publisher-key"}),
+    ("a wrong session cookie", {"Cookie": f"{COOKIE}=not-a-session"}),
+]
 
 
 @dataclass
@@ -112,7 +115,7 @@ async def walk(app: FastAPI, client: httpx.AsyncClient, tokens: dict[Role, str])
                 client.cookies.clear()
                 return await client.request(method, path, headers=headers)
 
-            for label, headers in (("no credentials", {}), ("wrong credentials", WRONG)):
+            for label, headers in STRANGERS:
                 got = await call(headers)
                 if not _refused(got, console):
                     found.problems.append(f"{where}: {label} gave {got.status_code}")
@@ -158,7 +161,7 @@ async def test_every_route_refuses_strangers_and_weak_roles(engine_sqlite: Harne
     found = await walk(app, h.client, tokens)
     assert found.problems == []
     assert found.seen_public == PUBLIC  # the allowlist names only routes that exist
-    assert found.tried > 100
+    assert found.tried == 242  # 25 guarded operations, each with every credential above
     # PINGTREE_ADMIN_TOKEN still works as an admin on every guarded route
     legacy = await walk(app, h.client, {Role.ADMIN: ADMIN_TOKEN})
     assert legacy.problems == []
@@ -185,7 +188,6 @@ async def test_a_new_route_is_walked_too(engine_sqlite: Harness) -> None:
 
     problems = (await walk(app, h.client, tokens)).problems
     assert problems == [
-        "GET /api/v1/status: no credentials gave 200",
-        "GET /api/v1/status: wrong credentials gave 200",
+        *(f"GET /api/v1/status: {label} gave 200" for label, _ in STRANGERS),
         "GET /api/v1/status: declares no credential and is not public",
     ]
