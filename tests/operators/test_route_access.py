@@ -161,7 +161,7 @@ async def test_every_route_refuses_strangers_and_weak_roles(engine_sqlite: Harne
     found = await walk(app, h.client, tokens)
     assert found.problems == []
     assert found.seen_public == PUBLIC  # the allowlist names only routes that exist
-    assert found.tried == 242  # 25 guarded operations, each with every credential above
+    assert found.tried >= 242  # 25 guarded operations today, each with every credential
     # PINGTREE_ADMIN_TOKEN still works as an admin on every guarded route
     legacy = await walk(app, h.client, {Role.ADMIN: ADMIN_TOKEN})
     assert legacy.problems == []
