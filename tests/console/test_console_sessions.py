@@ -193,3 +193,21 @@ def test_session_times_are_read_as_seconds_or_iso_8601(monkeypatch: pytest.Monke
     monkeypatch.setenv("PINGTREE_CONSOLE_IDLE_TIMEOUT", "0")
     with pytest.raises(ValueError, match="console_idle_timeout"):
         Settings()
+
+
+async def test_the_dashboards_own_polling_does_not_keep_a_session_alive(
+    rt: Runtime, clock: ManualClock
+) -> None:
+    poll = {"HX-Request": "true", "HX-Current-URL": "http://console.test/console"}
+    async with _client(rt) as c:
+        cookie = await _login(c)
+        c.cookies.clear()
+        for _ in range(3):
+            clock.advance(IDLE / 3 - timedelta(seconds=1))
+            r = await c.get(
+                "/console/partials/today", headers={**poll, "Cookie": f"{COOKIE}={cookie}"}
+            )
+            assert r.status_code == 200
+        clock.advance(timedelta(seconds=3))
+        r = await c.get("/console/partials/leads", headers={**poll, "Cookie": f"{COOKIE}={cookie}"})
+        assert r.status_code == 401 and r.headers["hx-redirect"].startswith("/console/login")

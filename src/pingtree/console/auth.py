@@ -49,6 +49,11 @@ def lifetime(rt: Runtime) -> sessions.Lifetime:
     )
 
 
+def polling(request: Request) -> bool:
+    """Whether the request is the dashboard refreshing a part of itself, not the operator."""
+    return request.headers.get("hx-request") == "true" and "/partials/" in request.url.path
+
+
 async def console_caller(
     request: Request, cookie: str | None, bearer: str | None
 ) -> tuple[Caller | None, bool]:
@@ -59,7 +64,11 @@ async def console_caller(
     async with rt.sessions() as session, session.begin():
         if cookie:
             hashed = await sessions.resume(
-                session, cookie, now=rt.clock.now(), lifetime=lifetime(rt)
+                session,
+                cookie,
+                now=rt.clock.now(),
+                lifetime=lifetime(rt),
+                active=not polling(request),
             )
             if hashed is not None:
                 caller = await identify_hash(session, hashed, admin_token=admin_token)

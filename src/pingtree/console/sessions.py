@@ -44,11 +44,17 @@ async def open_session(session: AsyncSession, credential_hash: str, *, now: date
 
 
 async def resume(
-    session: AsyncSession, session_id: str, *, now: datetime, lifetime: Lifetime
+    session: AsyncSession,
+    session_id: str,
+    *,
+    now: datetime,
+    lifetime: Lifetime,
+    active: bool = True,
 ) -> str | None:
-    """The credential hash behind a live session, which is marked as seen now; else None.
+    """The credential hash behind a live session, else None; an expired one is deleted.
 
-    An expired session is deleted on sight.
+    active: the request is the operator's doing, so it restarts the idle time (the
+    dashboard's own polling is not, or an open tab would never go idle).
     """
     row = await session.get(ConsoleSession, token_hash(session_id), with_for_update=True)
     if row is None:
@@ -56,7 +62,8 @@ async def resume(
     if lifetime.expired(row, now):
         await session.delete(row)
         return None
-    row.last_seen_at = now
+    if active:
+        row.last_seen_at = now
     return row.credential_hash
 
 
