@@ -5,21 +5,36 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from pingtree.config.document import ConfigDocument
 from pingtree.config.errors import ConfigError
 from pingtree.config.store import Plan
+from pingtree.operators.model import OperatorError
+from pingtree.operators.roles import Role
 from pingtree.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 app = typer.Typer(
     help="pingtree: lead intake, screening and ping tree distribution.", no_args_is_help=True
 )
 
+operators_app = typer.Typer(
+    help="Named operator accounts: each has a role and a token, stored only as a hash.",
+    no_args_is_help=True,
+)
+app.add_typer(operators_app, name="operators")
+
 FileArg = Annotated[Path, typer.Argument(help="a configuration YAML file")]
+NameArg = Annotated[str, typer.Argument(help="the operator's name")]
+T = TypeVar("T")
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -153,6 +168,87 @@ async def _load() -> ConfigDocument:
             return document
     finally:
         await engine.dispose()
+
+
+async def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    from pingtree.storage.db import create_engine, sessions
+    from pingtree.storage.migrate import upgrade
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    await upgrade(settings.database)
+    engine = create_engine(settings.database)
+    try:
+        async with sessions(engine)() as session, session.begin():
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def _operators(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    try:
+        return asyncio.run(_in_transaction(work))
+    except OperatorError as exc:
+        _fail(str(exc))
+        raise AssertionError("unreachable") from exc
+
+
+def _now() -> datetime:
+    from pingtree.clock import SystemClock
+
+    return SystemClock().now()
+
+
+@operators_app.command("create")
+def operators_create(
+    name: NameArg,
+    role: Annotated[
+        Role,
+        typer.Option(
+            help="admin: all; operator: configuration, review, suppression; analyst: read only"
+        ),
+    ],
+) -> None:
+    """Add an operator; its token is printed once."""
+    from pingtree.operators import repository
+
+    token = _operators(lambda s: repository.create(s, name, role, now=_now()))
+    typer.echo(f"operator {name} ({role.value}) created")
+    typer.echo(f"token for operator {name} (shown once): {token}")
+
+
+@operators_app.command("list")
+def operators_list() -> None:
+    """Every operator: role, status and when its token was made, rotated or revoked."""
+    from pingtree.operators import repository
+
+    found = _operators(repository.all_operators)
+    if not found:
+        typer.echo("no operators (create one with `pingtree operators create NAME --role R`)")
+    for op in found:
+        status = "active" if op.active else f"revoked {op.revoked_at:%Y-%m-%d %H:%M}"
+        rotated = f", rotated {op.rotated_at:%Y-%m-%d %H:%M}" if op.rotated_at else ""
+        typer.echo(
+            f"{op.name}\t{op.role.value}\t{status}\tcreated {op.created_at:%Y-%m-%d %H:%M}{rotated}"
+        )
+
+
+@operators_app.command("rotate")
+def operators_rotate(name: NameArg) -> None:
+    """Give an operator a new token; the old one and its console sessions stop at once."""
+    from pingtree.operators import repository
+
+    token = _operators(lambda s: repository.rotate(s, name, now=_now()))
+    typer.echo(f"token for operator {name} (shown once): {token}")
+
+
+@operators_app.command("revoke")
+def operators_revoke(name: NameArg) -> None:
+    """Stop an operator's token and console sessions for good."""
+    from pingtree.operators import repository
+
+    _operators(lambda s: repository.revoke(s, name, now=_now()))
+    typer.echo(f"operator {name} revoked")
 
 
 @app.command()

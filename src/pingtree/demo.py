@@ -61,6 +61,7 @@ pingtree demo is up.
   buyer simulator:   {sim.base_url}
   demo publisher key (X-API-Key): {key}
   admin token (Authorization: Bearer): {settings.admin_token}
+  more operators:    pingtree operators create NAME --role admin|operator|analyst
 
 Post a lead:
   curl -s {base}/api/v1/leads -H 'X-API-Key: {key}' -H 'Content-Type: application/json' \\

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,7 +23,19 @@ class Settings(BaseSettings):
         "PostgreSQL: postgresql+psycopg://user@host:5432/db",
     )
     admin_token: str | None = Field(
-        default=None, description="bearer token for /api/v1/admin; admin API is off when unset"
+        default=None,
+        description="a bearer token that acts as an admin operator (kept for older setups; "
+        "named operators come from `pingtree operators create`)",
+    )
+    console_idle_timeout: timedelta = Field(
+        default=timedelta(minutes=30),
+        gt=timedelta(0),
+        description="a console session ends this long after its last request (seconds or ISO 8601)",
+    )
+    console_session_lifetime: timedelta = Field(
+        default=timedelta(hours=12),
+        gt=timedelta(0),
+        description="a console session ends this long after login, however busy",
     )
     host: str = "127.0.0.1"
     port: int = 8000
@@ -51,6 +65,14 @@ class Settings(BaseSettings):
         default=2.0, gt=0, description="how often to look for config changes"
     )
     demo_api_key: str | None = Field(default=None, description="API key the demo publisher gets")
+
+    @field_validator("console_idle_timeout", "console_session_lifetime", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> Any:
+        # The environment gives strings: "1800" means seconds, as "PT30M" means 30 minutes.
+        if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+            return float(value)
+        return value
 
     @cached_property
     def database(self) -> str:

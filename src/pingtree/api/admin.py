@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from pingtree.api.deps import AdminDep, RuntimeDep
+from pingtree.api.deps import ConfigureDep, ReadDep, RuntimeDep
 from pingtree.config.document import KINDS, ConfigDocument, Kind, resource_key
 from pingtree.config.files import parse_document
 from pingtree.config.store import apply_document as apply_plan
@@ -18,7 +18,7 @@ from pingtree.leads import repository
 from pingtree.leads.schemas import Timeline
 from pingtree.storage.tables import Lead
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[AdminDep])
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
 
 def _kind(kind: str) -> Kind:
@@ -27,7 +27,7 @@ def _kind(kind: str) -> Kind:
     return kind
 
 
-@router.get("/config")
+@router.get("/config", dependencies=[ReadDep])
 async def export_config(rt: RuntimeDep) -> dict[str, Any]:
     """The whole configuration, as `pingtree export` writes it."""
     async with rt.sessions() as session:
@@ -35,7 +35,7 @@ async def export_config(rt: RuntimeDep) -> dict[str, Any]:
     return {"version": version, **document.model_dump(mode="json", exclude_none=True)}
 
 
-@router.post("/config")
+@router.post("/config", dependencies=[ConfigureDep])
 async def apply_config(
     rt: RuntimeDep,
     document: dict[str, Any] = Body(description="a configuration document, as in the YAML file"),
@@ -57,7 +57,7 @@ async def apply_config(
     }
 
 
-@router.get("/leads/{lead_id}", response_model=Timeline)
+@router.get("/leads/{lead_id}", response_model=Timeline, dependencies=[ReadDep])
 async def lead_timeline(lead_id: str, rt: RuntimeDep) -> Timeline:
     """Any lead's timeline."""
     async with rt.sessions() as session:
@@ -67,7 +67,7 @@ async def lead_timeline(lead_id: str, rt: RuntimeDep) -> Timeline:
     return found
 
 
-@router.get("/leads")
+@router.get("/leads", dependencies=[ReadDep])
 async def recent_leads(
     rt: RuntimeDep,
     status: str | None = None,
@@ -97,7 +97,7 @@ async def recent_leads(
     ]
 
 
-@router.get("/{kind}")
+@router.get("/{kind}", dependencies=[ReadDep])
 async def list_resources(kind: str, rt: RuntimeDep) -> list[dict[str, Any]]:
     """Every resource of a kind (verticals, publishers, buyers, campaigns, trees, routes)."""
     async with rt.sessions() as session:
@@ -106,7 +106,7 @@ async def list_resources(kind: str, rt: RuntimeDep) -> list[dict[str, Any]]:
     return [item.model_dump(mode="json", exclude_none=True) for item in items]
 
 
-@router.get("/{kind}/{name}")
+@router.get("/{kind}/{name}", dependencies=[ReadDep])
 async def get_resource(kind: str, name: str, rt: RuntimeDep) -> dict[str, Any]:
     """One resource (a route's name is publisher:vertical)."""
     async with rt.sessions() as session:
@@ -122,7 +122,7 @@ def _find(document: ConfigDocument, kind: Kind, name: str) -> Any:
     raise refuse(404, "not_found", f"no {kind} {name!r}")
 
 
-@router.put("/{kind}/{name}")
+@router.put("/{kind}/{name}", dependencies=[ConfigureDep])
 async def put(
     kind: str,
     name: str,
@@ -142,7 +142,7 @@ async def put(
     return answer
 
 
-@router.delete("/{kind}/{name}", status_code=204)
+@router.delete("/{kind}/{name}", status_code=204, dependencies=[ConfigureDep])
 async def delete(kind: str, name: str, rt: RuntimeDep) -> None:
     """Remove a resource nothing else refers to."""
     async with rt.sessions() as session, session.begin():

@@ -1,15 +1,23 @@
-"""What endpoints need from a request: the runtime, the publisher, the admin."""
+"""What endpoints need from a request: the runtime, the publisher, the operator and its role."""
 
 from __future__ import annotations
 
-import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pingtree.intake.errors import refuse
+from pingtree.intake.errors import IntakeRefused, refuse
 from pingtree.intake.service import publisher_for_key
+from pingtree.operators.access import (
+    Caller,
+    Credential,
+    access_configured,
+    credential_failed,
+    identify,
+)
+from pingtree.operators.roles import Permission, roles_with
 from pingtree.publishers.model import Publisher
 from pingtree.runtime import Runtime
 
@@ -45,29 +53,85 @@ class StampArrival:
         await self.app(scope, receive, send)
 
 
+publisher_key = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="PublisherKey",
+    description="a publisher's API key",
+    auto_error=False,
+)
+operator_token = HTTPBearer(
+    scheme_name="OperatorToken",
+    description="an operator token (`pingtree operators create`) or PINGTREE_ADMIN_TOKEN; "
+    "the roles a route allows are listed in its security requirement",
+    auto_error=False,
+)
+
+
 async def publisher(
-    rt: RuntimeDep, x_api_key: Annotated[str | None, Header(description="publisher API key")] = None
+    request: Request,
+    rt: RuntimeDep,
+    api_key: Annotated[str | None, Security(publisher_key)] = None,
 ) -> Publisher:
     """The publisher whose key came in X-API-Key."""
-    return publisher_for_key(rt, x_api_key)
+    try:
+        return publisher_for_key(rt, api_key)
+    except IntakeRefused as exc:
+        if exc.status_code == 401:
+            await credential_failed(request, Credential.PUBLISHER_KEY)
+        raise
 
 
 PublisherDep = Annotated[Publisher, Depends(publisher)]
 
 
-async def admin(
-    rt: RuntimeDep,
-    authorization: Annotated[str | None, Header(description="Bearer <admin token>")] = None,
-) -> None:
-    """Only callers with the admin token pass."""
-    token = rt.settings.admin_token
-    if not token:
-        raise refuse(403, "admin_disabled", "set PINGTREE_ADMIN_TOKEN to use the admin API")
-    scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.strip().encode(), token.encode()
-    ):
-        raise refuse(401, "invalid_admin_token", "send Authorization: Bearer <admin token>")
+def require(permission: Permission) -> Any:
+    """A dependency: the operator calling, who must hold a role granting the permission.
+
+    The allowed roles are declared in the route's OpenAPI security requirement.
+    """
+    roles = [role.value for role in roles_with(permission)]
+
+    async def operator(
+        request: Request,
+        rt: RuntimeDep,
+        # A default, not Annotated: the roles are local, and annotations are strings here.
+        bearer: HTTPAuthorizationCredentials | None = Security(operator_token, scopes=roles),
+    ) -> Caller:
+        async with rt.sessions() as session:
+            caller = None
+            if bearer is not None:
+                caller = await identify(
+                    session, bearer.credentials.strip(), admin_token=rt.settings.admin_token
+                )
+            if caller is None:
+                configured = await access_configured(session, admin_token=rt.settings.admin_token)
+        if caller is None:
+            await credential_failed(request, Credential.OPERATOR_TOKEN)
+            if not configured:
+                raise refuse(
+                    403,
+                    "admin_disabled",
+                    "no operator exists: run `pingtree operators create` or set "
+                    "PINGTREE_ADMIN_TOKEN to use the admin API",
+                )
+            raise refuse(
+                401,
+                "invalid_admin_token",
+                "send Authorization: Bearer <operator token or PINGTREE_ADMIN_TOKEN>",
+            )
+        if not caller.may(permission):
+            raise refuse(
+                403,
+                "forbidden_for_role",
+                f"operator {caller.name!r} ({caller.role}) may not {permission.value}; "
+                f"allowed roles: {', '.join(roles)}",
+            )
+        return caller
+
+    return Depends(operator)
 
 
-AdminDep = Depends(admin)
+ReadDep = require(Permission.READ)
+ConfigureDep = require(Permission.CONFIGURE)
+ReviewDep = require(Permission.REVIEW)
+SuppressDep = require(Permission.SUPPRESS)

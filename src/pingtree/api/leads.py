@@ -1,4 +1,4 @@
-"""Publisher endpoints: post a lead, ping and post in two steps, read a lead's timeline."""
+"""Publisher endpoints: post a lead, ping and post in two steps, read a lead's outcome."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pingtree.leads.schemas import (
     InboundPostIn,
     LeadAnswer,
     LeadIn,
-    Timeline,
+    PublisherLead,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["leads"])
@@ -39,12 +39,12 @@ async def post_lead(
     return JSONResponse(answer.model_dump(mode="json"), status_code=status)
 
 
-@router.get("/leads/{lead_id}", response_model=Timeline)
-async def get_lead(lead_id: str, rt: RuntimeDep, publisher: PublisherDep) -> Timeline:
-    """A lead's timeline: every campaign considered, every ping and post, the sale."""
+@router.get("/leads/{lead_id}", response_model=PublisherLead)
+async def get_lead(lead_id: str, rt: RuntimeDep, publisher: PublisherDep) -> PublisherLead:
+    """Your lead's outcome: status, payout, reasons, redirect URL, times, screening codes."""
     async with rt.sessions() as session:
-        found = await repository.timeline(session, lead_id)
-    if found is None or found.publisher != publisher.name:
+        found = await repository.publisher_view(session, lead_id, publisher.name)
+    if found is None:
         raise refuse(404, "not_found", f"no lead {lead_id!r} from this publisher")
     return found
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 
-from pingtree.api.deps import AdminDep, RuntimeDep
+from pingtree.api.deps import ReadDep, ReviewDep, RuntimeDep, SuppressDep
 from pingtree.intake.errors import refuse
 from pingtree.intake.service import route_lead
 from pingtree.leads.repository import LeadRecord
@@ -25,7 +25,7 @@ from pingtree.screening.service import (
 )
 from pingtree.storage.tables import Lead
 
-router = APIRouter(prefix="/api/v1/admin", tags=["screening"], dependencies=[AdminDep])
+router = APIRouter(prefix="/api/v1/admin", tags=["screening"])
 
 Scope = Literal["global", "publisher", "buyer"]
 
@@ -45,7 +45,7 @@ class SuppressionValues(BaseModel):
     phones: list[str] = Field(default_factory=list)
 
 
-@router.get("/review")
+@router.get("/review", dependencies=[ReadDep])
 async def review_queue(
     rt: RuntimeDep, limit: int = Query(default=100, ge=1, le=1000)
 ) -> list[dict[str, Any]]:
@@ -87,7 +87,7 @@ async def _take_from_queue(rt: RuntimeDep, lead_id: str, status: LeadStatus) -> 
         return lead
 
 
-@router.post("/review/{lead_id}/approve", response_model=LeadAnswer)
+@router.post("/review/{lead_id}/approve", response_model=LeadAnswer, dependencies=[ReviewDep])
 async def approve(lead_id: str, rt: RuntimeDep) -> LeadAnswer:
     """Approve a flagged lead: it is routed now, and the answer says how it went."""
     lead = await _take_from_queue(rt, lead_id, LeadStatus.RECEIVED)
@@ -111,7 +111,7 @@ async def approve(lead_id: str, rt: RuntimeDep) -> LeadAnswer:
     return answer
 
 
-@router.post("/review/{lead_id}/reject", response_model=LeadAnswer)
+@router.post("/review/{lead_id}/reject", response_model=LeadAnswer, dependencies=[ReviewDep])
 async def reject(lead_id: str, decision: Decision, rt: RuntimeDep) -> LeadAnswer:
     """Reject a flagged lead with a reason; it is never routed."""
     await _take_from_queue(rt, lead_id, LeadStatus.REJECTED)
@@ -155,7 +155,7 @@ async def _store(rt: RuntimeDep, parsed: ParsedList, scope: str, owner: str) -> 
     }
 
 
-@router.post("/suppressions")
+@router.post("/suppressions", dependencies=[SuppressDep])
 async def add_suppressions(values: SuppressionValues, rt: RuntimeDep) -> dict[str, Any]:
     """Add emails and phones to a do-not-contact list (stored only as SHA-256)."""
     _check_owner(rt, values.scope, values.owner)
@@ -164,7 +164,7 @@ async def add_suppressions(values: SuppressionValues, rt: RuntimeDep) -> dict[st
     return await _store(rt, parsed, values.scope, values.owner)
 
 
-@router.post("/suppressions/upload")
+@router.post("/suppressions/upload", dependencies=[SuppressDep])
 async def upload_suppressions(
     rt: RuntimeDep,
     file: UploadFile = File(description="CSV with an email and/or phone column"),
@@ -177,7 +177,7 @@ async def upload_suppressions(
     return await _store(rt, parse_csv(text), scope, owner)
 
 
-@router.delete("/suppressions")
+@router.delete("/suppressions", dependencies=[SuppressDep])
 async def remove_suppressions(values: SuppressionValues, rt: RuntimeDep) -> dict[str, Any]:
     """Take emails and phones off a list."""
     parsed = hash_values("email", values.emails)
@@ -189,7 +189,7 @@ async def remove_suppressions(values: SuppressionValues, rt: RuntimeDep) -> dict
     return {"removed": removed}
 
 
-@router.get("/suppressions")
+@router.get("/suppressions", dependencies=[ReadDep])
 async def suppression_lists(rt: RuntimeDep) -> list[dict[str, Any]]:
     """Each list and how many entries it holds."""
     async with rt.sessions() as session:

@@ -1,66 +1,112 @@
-"""Who may see the console: holders of the admin token, by login cookie or bearer header."""
+"""Who may see the console: operators, by session cookie (after login) or bearer header."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
 from fastapi.responses import RedirectResponse, Response
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
+from pingtree.console import sessions
 from pingtree.console.render import console_root, page
+from pingtree.operators.access import (
+    Caller,
+    Credential,
+    access_configured,
+    credential_failed,
+    identify,
+    identify_hash,
+)
+from pingtree.operators.roles import Permission, roles_with
 from pingtree.runtime import Runtime
 
 COOKIE = "pingtree_console"
 
+session_cookie = APIKeyCookie(name=COOKIE, scheme_name="ConsoleSession", auto_error=False)
+console_bearer = HTTPBearer(scheme_name="OperatorToken", auto_error=False)
+
 
 class ConsoleLocked(Exception):
-    """The request may not see the console: it is off, or the caller has not logged in."""
+    """The request may not see the page: console off, not logged in, or role too weak."""
 
-    def __init__(self, why: Literal["disabled", "login"]) -> None:
+    def __init__(self, why: Literal["disabled", "login", "forbidden"]) -> None:
         super().__init__(why)
         self.why = why
 
 
-def session_value(token: str) -> str:
-    """The cookie a login sets: derived from the token, so it is not the token itself."""
-    return hmac.new(token.encode(), b"pingtree-console-session", hashlib.sha256).hexdigest()
-
-
-def token_matches(given: str, token: str) -> bool:
-    """Whether given is the admin token, in constant time."""
-    return hmac.compare_digest(given.encode(), token.encode())
-
-
-def authorized(request: Request, token: str) -> bool:
-    """Whether the request carries the login cookie or Authorization: Bearer <admin token>."""
-    cookie = request.cookies.get(COOKIE, "")
-    if cookie and hmac.compare_digest(cookie.encode(), session_value(token).encode()):
-        return True
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and token_matches(given.strip(), token)
-
-
-def admin_token(request: Request) -> str | None:
-    """The admin token in force, or None when the console is off."""
-    rt: Runtime = request.app.state.runtime
-    return rt.settings.admin_token or None
-
-
-def operator(request: Request) -> Runtime:
-    """The runtime, for a caller holding the admin token; else ConsoleLocked."""
-    token = admin_token(request)
-    if token is None:
-        raise ConsoleLocked("disabled")
-    if not authorized(request, token):
-        raise ConsoleLocked("login")
+def runtime_of(request: Request) -> Runtime:
+    """The app's runtime."""
     rt: Runtime = request.app.state.runtime
     return rt
 
 
-OperatorDep = Annotated[Runtime, Depends(operator)]
+def lifetime(rt: Runtime) -> sessions.Lifetime:
+    """Session lifetimes from the settings."""
+    return sessions.Lifetime(
+        idle=rt.settings.console_idle_timeout, absolute=rt.settings.console_session_lifetime
+    )
+
+
+def polling(request: Request) -> bool:
+    """Whether the request is the dashboard refreshing a part of itself, not the operator."""
+    return request.headers.get("hx-request") == "true" and "/partials/" in request.url.path
+
+
+async def console_caller(
+    request: Request, cookie: str | None, bearer: str | None
+) -> tuple[Caller | None, bool]:
+    """The operator behind a session cookie or bearer token, and whether anyone can log in."""
+    rt = runtime_of(request)
+    admin_token = rt.settings.admin_token
+    caller: Caller | None = None
+    async with rt.sessions() as session, session.begin():
+        if cookie:
+            hashed = await sessions.resume(
+                session,
+                cookie,
+                now=rt.clock.now(),
+                lifetime=lifetime(rt),
+                active=not polling(request),
+            )
+            if hashed is not None:
+                caller = await identify_hash(session, hashed, admin_token=admin_token)
+                if caller is None:  # its token was rotated or revoked: the session is over
+                    await sessions.end(session, cookie)
+        if caller is None and bearer:
+            caller = await identify(session, bearer, admin_token=admin_token)
+        configured = caller is not None or await access_configured(session, admin_token=admin_token)
+    if caller is None and bearer:
+        await credential_failed(request, Credential.OPERATOR_TOKEN)
+    elif caller is None and cookie:
+        await credential_failed(request, Credential.CONSOLE_SESSION)
+    return caller, configured
+
+
+def console_access(permission: Permission) -> Any:
+    """A dependency: the runtime, for an operator whose role grants the permission."""
+    roles = [role.value for role in roles_with(permission)]
+
+    async def operator(
+        request: Request,
+        # Defaults, not Annotated: the roles are local, and annotations are strings here.
+        cookie: str | None = Security(session_cookie, scopes=roles),
+        bearer: HTTPAuthorizationCredentials | None = Security(console_bearer, scopes=roles),
+    ) -> Runtime:
+        token = bearer.credentials.strip() if bearer is not None else None
+        caller, configured = await console_caller(request, cookie, token)
+        if caller is None:
+            raise ConsoleLocked("login" if configured else "disabled")
+        request.state.caller = caller  # the page header shows who is logged in
+        if not caller.may(permission):
+            raise ConsoleLocked("forbidden")
+        return runtime_of(request)
+
+    return Depends(operator)
+
+
+ReaderDep = Annotated[Runtime, console_access(Permission.READ)]
 
 
 def safe_next(target: str | None, request: Request) -> str:
@@ -77,9 +123,11 @@ def safe_next(target: str | None, request: Request) -> str:
 
 
 def locked_response(request: Request, exc: ConsoleLocked) -> Response:
-    """The console-off page, or a way to the login form (HTMX polls are told to go there)."""
+    """The console-off page, the role's refusal, or a way to the login form."""
     if exc.why == "disabled":
         return page(request, "disabled.html", status_code=403)
+    if exc.why == "forbidden":
+        return page(request, "forbidden.html", status_code=403)
     if request.headers.get("hx-request"):
         current = urlsplit(request.headers.get("hx-current-url", "")).path
         login = f"{console_root(request)}/login?next={quote(safe_next(current, request))}"

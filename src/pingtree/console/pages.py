@@ -8,7 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from pingtree.console.auth import OperatorDep
+from pingtree.console.auth import ReaderDep
 from pingtree.console.render import page
 from pingtree.leads.repository import timeline
 from pingtree.reporting.campaigns import campaign_stats
@@ -21,7 +21,7 @@ PERIODS: tuple[Period, ...] = ("today", "7d", "30d", "all")
 
 
 @router.get("", response_class=HTMLResponse)
-async def dashboard(request: Request, rt: OperatorDep) -> HTMLResponse:
+async def dashboard(request: Request, rt: ReaderDep) -> HTMLResponse:
     """Today's totals and the newest leads."""
     async with rt.sessions() as session:
         totals = await day_totals(session, rt.clock.now())
@@ -30,7 +30,7 @@ async def dashboard(request: Request, rt: OperatorDep) -> HTMLResponse:
 
 
 @router.get("/partials/leads", response_class=HTMLResponse)
-async def leads_table(request: Request, rt: OperatorDep) -> HTMLResponse:
+async def leads_table(request: Request, rt: ReaderDep) -> HTMLResponse:
     """Only the newest-leads table, for the dashboard's HTMX poll."""
     async with rt.sessions() as session:
         leads = await latest_leads(session)
@@ -38,7 +38,7 @@ async def leads_table(request: Request, rt: OperatorDep) -> HTMLResponse:
 
 
 @router.get("/partials/today", response_class=HTMLResponse)
-async def today_cards(request: Request, rt: OperatorDep) -> HTMLResponse:
+async def today_cards(request: Request, rt: ReaderDep) -> HTMLResponse:
     """Only today's totals, for the dashboard's HTMX poll."""
     async with rt.sessions() as session:
         totals = await day_totals(session, rt.clock.now())
@@ -46,7 +46,7 @@ async def today_cards(request: Request, rt: OperatorDep) -> HTMLResponse:
 
 
 @router.get("/leads/{lead_id}", response_class=HTMLResponse)
-async def lead_page(request: Request, lead_id: str, rt: OperatorDep) -> HTMLResponse:
+async def lead_page(request: Request, lead_id: str, rt: ReaderDep) -> HTMLResponse:
     """Everything about one lead."""
     async with rt.sessions() as session:
         found = await timeline(session, lead_id)
@@ -56,7 +56,7 @@ async def lead_page(request: Request, lead_id: str, rt: OperatorDep) -> HTMLResp
 
 
 @router.get("/buyers", response_class=HTMLResponse)
-async def buyers(request: Request, rt: OperatorDep, period: Period = "today") -> HTMLResponse:
+async def buyers(request: Request, rt: ReaderDep, period: Period = "today") -> HTMLResponse:
     """Per-campaign results over a period."""
     now = rt.clock.now()
     since = {
@@ -78,7 +78,7 @@ async def buyers(request: Request, rt: OperatorDep, period: Period = "today") ->
 
 
 @router.get("/config", response_class=HTMLResponse)
-async def config(request: Request, rt: OperatorDep) -> HTMLResponse:
+async def config(request: Request, rt: ReaderDep) -> HTMLResponse:
     """The configuration in force, read-only."""
     catalog = rt.catalog
     context = {

@@ -28,7 +28,7 @@ HEADERS = {
 
 
 def _prefix(request: Request) -> dict[str, Any]:
-    return {"root": console_root(request)}
+    return {"root": console_root(request), "caller": getattr(request.state, "caller", None)}
 
 
 templates = Jinja2Templates(directory=HERE / "templates", context_processors=[_prefix])

@@ -11,7 +11,15 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from pingtree.leads.schemas import AttemptOut, LeadAnswer, LeadStatus, Reason, SaleOut, Timeline
+from pingtree.leads.schemas import (
+    AttemptOut,
+    LeadAnswer,
+    LeadStatus,
+    PublisherLead,
+    Reason,
+    SaleOut,
+    Timeline,
+)
 from pingtree.money import cents
 from pingtree.routing.model import Attempt, RoutingResult
 from pingtree.storage.tables import AttemptRow, Lead, Sale
@@ -260,4 +268,25 @@ async def timeline(session: AsyncSession, lead_id: str) -> Timeline | None:
         skipped=list(lead.skips or []),
         attempts=[AttemptOut.model_validate(a, from_attributes=True) for a in attempts],
         sales=[SaleOut.model_validate(s, from_attributes=True) for s in sales],
+    )
+
+
+async def publisher_view(
+    session: AsyncSession, lead_id: str, publisher: str
+) -> PublisherLead | None:
+    """The publisher's own view of its lead, or None if there is no such lead of theirs."""
+    lead = await session.get(Lead, lead_id)
+    if lead is None or lead.publisher != publisher:
+        return None
+    findings = (lead.screening or {}).get("findings") or []
+    return PublisherLead(
+        lead_id=lead.id,
+        status=LeadStatus(lead.status),
+        test=lead.test,
+        payout=lead.payout,
+        redirect_url=lead.redirect_url,
+        reasons=[Reason.model_validate(r) for r in lead.reasons or []],
+        screening_findings=list(dict.fromkeys(str(f["code"]) for f in findings)),
+        received_at=lead.received_at,
+        answered_at=lead.answered_at,
     )

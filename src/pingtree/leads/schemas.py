@@ -80,6 +80,20 @@ class InboundPostIn(BaseModel):
     fields: dict[str, Any]
 
 
+class PublisherLead(BaseModel):
+    """A lead as its publisher sees it: its own outcome, never buyers, bids or revenue."""
+
+    lead_id: str
+    status: LeadStatus
+    test: bool
+    payout: Money
+    redirect_url: str | None
+    reasons: list[Reason]
+    screening_findings: list[str] = Field(description="the codes screening found, in order")
+    received_at: datetime
+    answered_at: datetime | None
+
+
 class AttemptOut(BaseModel):
     """One ping or post in a lead's timeline."""
 

@@ -202,3 +202,31 @@ class SuppressionEntry(Base):
     owner: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(8))
     added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OperatorRow(Base):
+    """A named operator account: its role and the SHA-256 of its current token."""
+
+    __tablename__ = "operators"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ConsoleSession(Base):
+    """A console login: only the SHA-256 of the cookie's random id is kept.
+
+    credential_hash is the SHA-256 of the token used to log in; the session lives only as
+    long as that token is valid (rotating or revoking it ends the session).
+    """
+
+    __tablename__ = "console_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    credential_hash: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
