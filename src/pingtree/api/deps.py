@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from pingtree.intake.errors import refuse
 from pingtree.intake.service import publisher_for_key
 from pingtree.publishers.model import Publisher
+from pingtree.ratelimits.requests import hit_auth_failure, refuse_if_locked_out, take_intake
 from pingtree.runtime import Runtime
 
 
@@ -55,11 +56,22 @@ async def publisher(
 PublisherDep = Annotated[Publisher, Depends(publisher)]
 
 
+async def intake_publisher(rt: RuntimeDep, publisher: PublisherDep) -> Publisher:
+    """The publisher, for a lead or ping within its intake rate (else 429)."""
+    await take_intake(rt, publisher)
+    return publisher
+
+
+IntakePublisherDep = Annotated[Publisher, Depends(intake_publisher)]
+
+
 async def admin(
+    request: Request,
     rt: RuntimeDep,
     authorization: Annotated[str | None, Header(description="Bearer <admin token>")] = None,
 ) -> None:
     """Only callers with the admin token pass."""
+    await refuse_if_locked_out(request)
     token = rt.settings.admin_token
     if not token:
         raise refuse(403, "admin_disabled", "set PINGTREE_ADMIN_TOKEN to use the admin API")
@@ -67,6 +79,8 @@ async def admin(
     if scheme.lower() != "bearer" or not hmac.compare_digest(
         given.strip().encode(), token.encode()
     ):
+        if authorization:  # a wrong token is a guess; no token at all is not
+            await hit_auth_failure(request)
         raise refuse(401, "invalid_admin_token", "send Authorization: Bearer <admin token>")
 
 

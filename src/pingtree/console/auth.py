@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from pingtree.console.render import console_root, page
+from pingtree.ratelimits.requests import hit_auth_failure, refuse_if_locked_out
 from pingtree.runtime import Runtime
 
 COOKIE = "pingtree_console"
@@ -49,12 +50,17 @@ def admin_token(request: Request) -> str | None:
     return rt.settings.admin_token or None
 
 
-def operator(request: Request) -> Runtime:
+async def operator(request: Request) -> Runtime:
     """The runtime, for a caller holding the admin token; else ConsoleLocked."""
     token = admin_token(request)
     if token is None:
         raise ConsoleLocked("disabled")
+    bearer = "authorization" in request.headers  # a token sent with the request is a guess
+    if bearer:
+        await refuse_if_locked_out(request)
     if not authorized(request, token):
+        if bearer:
+            await hit_auth_failure(request)
         raise ConsoleLocked("login")
     rt: Runtime = request.app.state.runtime
     return rt

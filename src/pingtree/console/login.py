@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from pingtree.console.auth import COOKIE, admin_token, safe_next, session_value, token_matches
 from pingtree.console.render import console_root, page
+from pingtree.ratelimits.requests import auth_locked_out, hit_auth_failure
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -30,7 +31,10 @@ async def login(
     if expected is None:
         return page(request, "disabled.html", status_code=403)
     target = safe_next(next, request)
+    if (wait := await auth_locked_out(request)) is not None:
+        return _locked_out(request, target, wait)
     if not token_matches(token.strip(), expected):
+        await hit_auth_failure(request)
         context = {"next": target, "error": "That is not the admin token."}
         return page(request, "login.html", context, status_code=401)
     response = RedirectResponse(target, status_code=303)
@@ -42,6 +46,13 @@ async def login(
         secure=request.url.scheme == "https",
         path=console_root(request),
     )
+    return response
+
+
+def _locked_out(request: Request, target: str, wait: int) -> Response:
+    error = f"Too many failed logins from your address; try again in {wait} seconds."
+    response = page(request, "login.html", {"next": target, "error": error}, status_code=429)
+    response.headers["Retry-After"] = str(wait)
     return response
 
 
