@@ -108,3 +108,14 @@ def test_a_rate_that_is_not_one_is_refused_with_its_path() -> None:
     assert "rate_limit" in str(caught.value) and "'50/second'" in str(caught.value)
     with pytest.raises(ValidationError):
         ConfigDocument.model_validate({"publishers": [{"name": "p", "rate_limit": "0/second"}]})
+
+
+async def test_leads_still_come_in_when_redis_is_down(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Nothing listens on port 1: every count fails at once, and the lead is worth more.
+    async for h in _harness(sqlite_url, redis_url="redis://127.0.0.1:1/0"):
+        await h.configure(_config(h, "1/hour"))
+        codes = [(await h.post_lead()).status_code for _ in range(3)]
+        assert codes == [200, 200, 200]
+        assert "intake of pub not limited" in caplog.text

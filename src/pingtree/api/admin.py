@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from pingtree.api.deps import AdminDep, RuntimeDep
+from pingtree.api.storable import StorableTextRoute
 from pingtree.config.document import KINDS, ConfigDocument, Kind, resource_key
 from pingtree.config.files import parse_document
 from pingtree.config.store import apply_document as apply_plan
@@ -18,7 +19,9 @@ from pingtree.leads import repository
 from pingtree.leads.schemas import Timeline
 from pingtree.storage.tables import Lead
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/api/v1/admin", tags=["admin"], dependencies=[AdminDep], route_class=StorableTextRoute
+)
 
 
 def _kind(kind: str) -> Kind:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from pingtree.api.deps import IntakePublisherDep, PublisherDep, RuntimeDep, arrival
+from pingtree.api.storable import StorableTextRoute
 from pingtree.intake import inbound
 from pingtree.intake.errors import refuse
 from pingtree.intake.service import take_lead
@@ -21,7 +22,7 @@ from pingtree.leads.schemas import (
     Timeline,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["leads"])
+router = APIRouter(prefix="/api/v1", tags=["leads"], route_class=StorableTextRoute)
 
 
 @router.post("/leads", response_model=LeadAnswer)
