@@ -35,21 +35,22 @@ def unstorable(text: str) -> str | None:
     return "must be valid Unicode (it holds a lone surrogate)"
 
 
-def find_unstorable(value: Any, loc: Loc = ()) -> tuple[Loc, str] | None:
+def find_unstorable(value: Any) -> tuple[Loc, str] | None:
     """The first string in a decoded JSON value that cannot be stored: where, and why."""
-    if isinstance(value, str):
-        problem = unstorable(value)
-        return (loc, problem) if problem else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if problem := unstorable(key):
-                return loc, f"has a key that {problem}"
-            if found := find_unstorable(item, (*loc, key)):
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            if found := find_unstorable(item, (*loc, index)):
-                return found
+    # Iterative: a deeply nested body must not exhaust the stack.
+    pending: list[tuple[Loc, Any]] = [((), value)]
+    while pending:
+        loc, item = pending.pop()
+        if isinstance(item, str):
+            if problem := unstorable(item):
+                return loc, problem
+        elif isinstance(item, dict):
+            for key, inner in reversed(item.items()):
+                if problem := unstorable(key):
+                    return loc, f"has a key that {problem}"
+                pending.append(((*loc, key), inner))
+        elif isinstance(item, list):
+            pending.extend(((*loc, i), inner) for i, inner in reversed(list(enumerate(item))))
     return None
 
 
@@ -69,8 +70,8 @@ class StorableTextRoute(APIRoute):
             if _is_json(request) and await request.body():
                 try:
                     document = await request.json()  # kept on the request for FastAPI
-                except ValueError:
-                    return await handler(request)  # FastAPI answers bad JSON itself
+                except Exception:  # bad or too deep JSON: FastAPI answers it itself
+                    return await handler(request)
                 if found := find_unstorable(document):
                     loc, problem = found
                     raise RequestValidationError(
