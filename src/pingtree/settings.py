@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pingtree.ratelimits.rates import Rate
@@ -64,6 +64,12 @@ class Settings(BaseSettings):
         "unset for no limit",
     )
     demo_api_key: str | None = Field(default=None, description="API key the demo publisher gets")
+
+    @field_validator("publisher_rate_limit", "redis_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # PINGTREE_PUBLISHER_RATE_LIMIT= (empty) turns the default limit off.
+        return None if value == "" else value
 
     @cached_property
     def database(self) -> str:

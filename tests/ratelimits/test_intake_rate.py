@@ -119,3 +119,17 @@ async def test_leads_still_come_in_when_redis_is_down(
         codes = [(await h.post_lead()).status_code for _ in range(3)]
         assert codes == [200, 200, 200]
         assert "intake of pub not limited" in caplog.text
+
+
+def test_an_empty_setting_means_no_default_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pingtree.settings import Settings
+
+    monkeypatch.setenv("PINGTREE_PUBLISHER_RATE_LIMIT", "")
+    monkeypatch.setenv("PINGTREE_REDIS_URL", "")
+    settings = Settings()
+    assert settings.publisher_rate_limit is None and settings.redis_url is None
+    monkeypatch.setenv("PINGTREE_PUBLISHER_RATE_LIMIT", "5 per minute")
+    assert Settings().publisher_rate_limit == "5 per minute"
+    monkeypatch.setenv("PINGTREE_PUBLISHER_RATE_LIMIT", "often")
+    with pytest.raises(ValidationError):
+        Settings()
