@@ -6,9 +6,11 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+import redis
 from sqlalchemy import text
 
 from pingtree.storage.db import create_engine
@@ -16,6 +18,7 @@ from pingtree.storage.migrate import upgrade
 from pingtree.storage.tables import Base
 
 POSTGRES_ENV = "PINGTREE_TEST_POSTGRES_URL"
+REDIS_ENV = "PINGTREE_TEST_REDIS_URL"
 
 
 def _backends() -> list[str]:
@@ -72,3 +75,29 @@ async def sqlite_url(tmp_path: Path) -> str:
     url = f"sqlite+aiosqlite:///{tmp_path / 'pingtree.db'}"
     await upgrade(url)
     return url
+
+
+@pytest.fixture(params=["memory", "redis"])
+def rate_limit_storage(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """Settings for where rate limits count: this process's memory, then Redis.
+
+    On Redis each test gets its own key prefix (so parallel runs never share a count), and
+    its keys are deleted afterwards.
+    """
+    if request.param == "memory":
+        yield {"redis_url": None}
+        return
+    url = os.environ.get(REDIS_ENV)
+    if not url:
+        if os.environ.get("CI"):
+            raise RuntimeError(f"{REDIS_ENV} must be set in CI: Redis is never skipped there")
+        pytest.skip(f"{REDIS_ENV} not set (never skipped in CI)")
+    prefix = f"pt-test-{uuid.uuid4().hex[:12]}"
+    yield {"redis_url": url, "ratelimit_prefix": prefix}
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pingtree.api import admin, leads, screening
 from pingtree.api.deps import StampArrival
+from pingtree.api.storable import RefuseUnstorableUrl, refusal
 from pingtree.config.errors import ConfigError, format_loc
 from pingtree.console import mount_console
 from pingtree.intake.errors import IntakeRefused
@@ -46,6 +48,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.state.runtime = rt
     app.add_middleware(StampArrival, runtime=rt)
+    app.add_middleware(RefuseUnstorableUrl)
+    app.add_middleware(AnswerUnexpected)
     app.include_router(leads.router)
     app.include_router(screening.router)
     app.include_router(admin.router)
@@ -57,12 +61,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IntakeRefused)
     async def refused(_: Request, exc: IntakeRefused) -> JSONResponse:
-        body = {
-            "lead_id": None,
-            "status": "rejected",
-            "reasons": [r.model_dump(exclude_none=True) for r in exc.reasons],
-        }
-        return JSONResponse(body, status_code=exc.status_code)
+        return refusal(exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -79,18 +78,44 @@ def _install_error_handlers(app: FastAPI) -> None:
             )
         return JSONResponse({"lead_id": None, "status": "rejected", "reasons": reasons}, 422)
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # A bug or an unreachable database: say so plainly and let the publisher retry.
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        body = {
-            "lead_id": None,
-            "status": "error",
-            "reasons": [{"code": "unavailable", "message": "temporarily unavailable; retry"}],
-        }
-        return JSONResponse(body, status_code=503)
-
     @app.exception_handler(ConfigError)
     async def bad_config(_: Request, exc: ConfigError) -> JSONResponse:
         issues = [{"path": i.path, "reason": i.reason} for i in exc.issues]
         return JSONResponse({"status": "invalid_config", "issues": issues}, 422)
+
+
+UNAVAILABLE = {
+    "lead_id": None,
+    "status": "error",
+    "reasons": [{"code": "unavailable", "message": "temporarily unavailable; retry"}],
+}
+
+
+class AnswerUnexpected:
+    """ASGI middleware: a bug or an unreachable database is logged and answered 503 "retry".
+
+    Unlike an exception handler for Exception (Starlette re-raises after answering, and the
+    server then drops the keep-alive connection), the client's connection stays usable.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            if started:  # half an answer is out: only closing the connection can end it
+                raise
+            await JSONResponse(UNAVAILABLE, status_code=503)(scope, receive, send)

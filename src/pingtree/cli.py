@@ -58,7 +58,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
     port: Annotated[int | None, typer.Option(help="port")] = None,
     workers: Annotated[
-        int | None, typer.Option(help="processes; more than 1 needs PostgreSQL")
+        int | None, typer.Option(help="processes; more than 1 needs PostgreSQL and Redis")
     ] = None,
 ) -> None:
     """Migrate, then serve the API and console."""
@@ -66,11 +66,16 @@ def serve(
 
     from pingtree.storage.db import is_sqlite
 
-    migrate()
     settings = Settings()
     count = workers or settings.workers
     if count > 1 and is_sqlite(settings.database):
         _fail("SQLite takes one writer: run one worker, or use PostgreSQL for several")
+    if count > 1 and not settings.redis_url:
+        _fail(
+            "rate limits are counted in each process's memory: set PINGTREE_REDIS_URL "
+            "so that several workers share them, or run one worker"
+        )
+    migrate()
     uvicorn.run(
         "pingtree.app:create_app",
         factory=True,

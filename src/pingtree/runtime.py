@@ -15,6 +15,7 @@ from pingtree.config.catalog import Catalog
 from pingtree.config.document import ConfigDocument
 from pingtree.config.store import current_version, load_document
 from pingtree.delivery.gateway import HttpGateway, new_session
+from pingtree.ratelimits import RateLimits
 from pingtree.routing.engine import Router
 from pingtree.sales.ledger import SqlCapLedger
 from pingtree.screening import warm_up
@@ -41,6 +42,11 @@ class Runtime:
         self._rng = rng
         self.catalog = Catalog.build(ConfigDocument())
         self._watcher: asyncio.Task[None] | None = None
+        self.rate_limits = RateLimits(
+            redis_url=settings.redis_url,
+            key_prefix=settings.ratelimit_prefix,
+            auth_failures=settings.auth_failure_limit,
+        )
 
     @property
     def router(self) -> Router:
@@ -79,6 +85,7 @@ class Runtime:
                 await self._watcher
         if self.http is not None:
             await self.http.close()
+        await self.rate_limits.close()
         await self.engine.dispose()
 
     async def reload_config(self) -> None:

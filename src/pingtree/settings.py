@@ -10,6 +10,8 @@ from typing import Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pingtree.ratelimits.rates import Rate
+
 
 class Settings(BaseSettings):
     """Everything an operator can set. See the configuration reference in README.md."""
@@ -43,7 +45,7 @@ class Settings(BaseSettings):
         default=1,
         ge=1,
         le=64,
-        description="server processes (`pingtree serve`); >1 needs PostgreSQL",
+        description="server processes (`pingtree serve`); >1 needs PostgreSQL and Redis",
     )
     recording_reserve_ms: int = Field(
         default=40,
@@ -64,6 +66,23 @@ class Settings(BaseSettings):
     config_poll_s: float = Field(
         default=2.0, gt=0, description="how often to look for config changes"
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for rate limits shared by all workers (redis://host:6379/0); "
+        "without it limits are counted in each process, so `serve` runs one worker",
+    )
+    ratelimit_prefix: str = Field(
+        default="pingtree", min_length=1, description="prefix of the rate limit keys in Redis"
+    )
+    auth_failure_limit: Rate = Field(
+        default="10/minute",
+        description="failed console logins and admin tokens allowed per client; then 429",
+    )
+    publisher_rate_limit: Rate | None = Field(
+        default="1000/second",
+        description="leads and pings a publisher may send, unless its configuration says; "
+        "unset for no limit",
+    )
     demo_api_key: str | None = Field(default=None, description="API key the demo publisher gets")
 
     @field_validator("console_idle_timeout", "console_session_lifetime", mode="before")
@@ -73,6 +92,12 @@ class Settings(BaseSettings):
         if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
             return float(value)
         return value
+
+    @field_validator("publisher_rate_limit", "redis_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # PINGTREE_PUBLISHER_RATE_LIMIT= (empty) turns the default limit off.
+        return None if value == "" else value
 
     @cached_property
     def database(self) -> str:

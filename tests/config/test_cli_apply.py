@@ -405,3 +405,19 @@ def test_serve_refuses_several_workers_on_sqlite(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["serve", "--workers", "2"], env=env)
     assert result.exit_code == 1
     assert "SQLite takes one writer" in result.output
+
+
+def test_serve_refuses_several_workers_without_redis(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from pingtree.cli import app
+
+    # Refused before anything is opened: this database need not exist.
+    env = {
+        "PINGTREE_DATA_DIR": str(tmp_path),
+        "PINGTREE_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+        "PINGTREE_REDIS_URL": "",
+    }
+    result = CliRunner().invoke(app, ["serve", "--workers", "2"], env=env)
+    assert result.exit_code == 1
+    assert "set PINGTREE_REDIS_URL" in result.output

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from pingtree.app import create_app
 from pingtree.clock import Clock, ManualClock
@@ -34,10 +35,18 @@ def sim_buyer(name: str, **behaviour: Any) -> SimBuyer:
 class Harness:
     """One engine: its simulator, runtime and an HTTP client to the app."""
 
-    def __init__(self, sim: RunningSimulator, rt: Runtime, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self, sim: RunningSimulator, rt: Runtime, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
         self.sim = sim
         self.rt = rt
         self.client = client
+        self.app = app
+
+    def client_at(self, address: str) -> httpx.AsyncClient:
+        """Another client of the same app, calling from address (close it after use)."""
+        transport = httpx.ASGITransport(app=self.app, client=(address, 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://pingtree.test")
 
     def buyers(self, *buyers: SimBuyer) -> None:
         """Serve these simulated buyers (replacing any of the same name)."""
@@ -99,14 +108,18 @@ async def engine_on_wednesday(sqlite_url: str) -> AsyncIterator[Harness]:
         yield harness
 
 
-async def _harness(url: str, *, clock: Clock | None = None) -> AsyncIterator[Harness]:
+async def _harness(
+    url: str, *, clock: Clock | None = None, **settings_: Any
+) -> AsyncIterator[Harness]:
     sim = await start_simulator(SimulatorConfig(port=0, buyers=[sim_buyer("placeholder")]))
-    settings = Settings(database_url=url, admin_token=ADMIN_TOKEN, inbound_ping_ttl_s=2.0)
+    settings = Settings(
+        database_url=url, admin_token=ADMIN_TOKEN, inbound_ping_ttl_s=2.0, **settings_
+    )
     rt = Runtime(settings, clock=clock, rng=random.Random(20261125))
     await rt.start(watch=False)
     app = create_app(settings, runtime=rt)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://pingtree.test") as client:
-        yield Harness(sim, rt, client)
+        yield Harness(sim, rt, client, app)
     await rt.stop()
     await sim.stop()

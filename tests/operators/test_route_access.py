@@ -154,8 +154,8 @@ async def _operators(h: Harness) -> dict[Role, str]:
     return {**tokens, Role.ADMIN: tokens[Role.ADMIN]}
 
 
-async def test_every_route_refuses_strangers_and_weak_roles(engine_sqlite: Harness) -> None:
-    h = engine_sqlite
+async def test_every_route_refuses_strangers_and_weak_roles(engine_walked: Harness) -> None:
+    h = engine_walked
     tokens = await _operators(h)
     app = h.client._transport.app  # type: ignore[attr-defined]
     found = await walk(app, h.client, tokens)
@@ -167,8 +167,8 @@ async def test_every_route_refuses_strangers_and_weak_roles(engine_sqlite: Harne
     assert legacy.problems == []
 
 
-async def test_a_new_route_is_walked_too(engine_sqlite: Harness) -> None:
-    h = engine_sqlite
+async def test_a_new_route_is_walked_too(engine_walked: Harness) -> None:
+    h = engine_walked
     tokens = await _operators(h)
     app: FastAPI = h.client._transport.app  # type: ignore[attr-defined]
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from pingtree.api.deps import ConfigureDep, ReadDep, RuntimeDep
+from pingtree.api.storable import StorableTextRoute
 from pingtree.config.document import KINDS, ConfigDocument, Kind, resource_key
 from pingtree.config.files import parse_document
 from pingtree.config.store import apply_document as apply_plan
@@ -18,7 +19,7 @@ from pingtree.leads import repository
 from pingtree.leads.schemas import Timeline
 from pingtree.storage.tables import Lead
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"], route_class=StorableTextRoute)
 
 
 def _kind(kind: str) -> Kind:

@@ -19,6 +19,7 @@ from pingtree.operators.access import (
 )
 from pingtree.operators.roles import Permission, roles_with
 from pingtree.publishers.model import Publisher
+from pingtree.ratelimits.requests import hit_auth_failure, refuse_if_locked_out, take_intake
 from pingtree.runtime import Runtime
 
 
@@ -84,6 +85,15 @@ async def publisher(
 PublisherDep = Annotated[Publisher, Depends(publisher)]
 
 
+async def intake_publisher(rt: RuntimeDep, publisher: PublisherDep) -> Publisher:
+    """The publisher, for a lead or ping within its intake rate (else 429)."""
+    await take_intake(rt, publisher)
+    return publisher
+
+
+IntakePublisherDep = Annotated[Publisher, Depends(intake_publisher)]
+
+
 def require(permission: Permission) -> Any:
     """A dependency: the operator calling, who must hold a role granting the permission.
 
@@ -97,6 +107,7 @@ def require(permission: Permission) -> Any:
         # A default, not Annotated: the roles are local, and annotations are strings here.
         bearer: HTTPAuthorizationCredentials | None = Security(operator_token, scopes=roles),
     ) -> Caller:
+        await refuse_if_locked_out(request)
         async with rt.sessions() as session:
             caller = None
             if bearer is not None:
@@ -107,6 +118,8 @@ def require(permission: Permission) -> Any:
                 configured = await access_configured(session, admin_token=rt.settings.admin_token)
         if caller is None:
             await credential_failed(request, Credential.OPERATOR_TOKEN)
+            if bearer is not None:  # a wrong token is a guess; no token at all is not
+                await hit_auth_failure(request)
             if not configured:
                 raise refuse(
                     403,

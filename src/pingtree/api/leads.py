@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
-from pingtree.api.deps import PublisherDep, RuntimeDep, arrival
+from pingtree.api.deps import IntakePublisherDep, PublisherDep, RuntimeDep, arrival
+from pingtree.api.storable import StorableTextRoute
 from pingtree.intake import inbound
 from pingtree.intake.errors import refuse
 from pingtree.intake.service import take_lead
@@ -21,7 +22,7 @@ from pingtree.leads.schemas import (
     PublisherLead,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["leads"])
+router = APIRouter(prefix="/api/v1", tags=["leads"], route_class=StorableTextRoute)
 
 
 @router.post("/leads", response_model=LeadAnswer)
@@ -29,7 +30,7 @@ async def post_lead(
     lead: LeadIn,
     request: Request,
     rt: RuntimeDep,
-    publisher: PublisherDep,
+    publisher: IntakePublisherDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JSONResponse:
     """Post a lead; the answer comes within the tree's maximum processing time."""
@@ -51,7 +52,7 @@ async def get_lead(lead_id: str, rt: RuntimeDep, publisher: PublisherDep) -> Pub
 
 @router.post("/pings", response_model=InboundPingAnswer)
 async def post_ping(
-    ping: InboundPingIn, rt: RuntimeDep, publisher: PublisherDep
+    ping: InboundPingIn, rt: RuntimeDep, publisher: IntakePublisherDep
 ) -> InboundPingAnswer:
     """Ping with non-PII fields; get the price and a ping id valid for a set time."""
     return await inbound.take_ping(rt, publisher, ping)

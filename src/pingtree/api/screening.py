@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 
 from pingtree.api.deps import ReadDep, ReviewDep, RuntimeDep, SuppressDep
+from pingtree.api.storable import StorableTextRoute
 from pingtree.intake.errors import refuse
 from pingtree.intake.service import route_lead
 from pingtree.leads.repository import LeadRecord
@@ -25,7 +26,7 @@ from pingtree.screening.service import (
 )
 from pingtree.storage.tables import Lead
 
-router = APIRouter(prefix="/api/v1/admin", tags=["screening"])
+router = APIRouter(prefix="/api/v1/admin", tags=["screening"], route_class=StorableTextRoute)
 
 Scope = Literal["global", "publisher", "buyer"]
 

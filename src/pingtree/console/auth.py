@@ -20,6 +20,7 @@ from pingtree.operators.access import (
     identify_hash,
 )
 from pingtree.operators.roles import Permission, roles_with
+from pingtree.ratelimits.requests import hit_auth_failure, refuse_if_locked_out
 from pingtree.runtime import Runtime
 
 COOKIE = "pingtree_console"
@@ -95,7 +96,11 @@ def console_access(permission: Permission) -> Any:
         bearer: HTTPAuthorizationCredentials | None = Security(console_bearer, scopes=roles),
     ) -> Runtime:
         token = bearer.credentials.strip() if bearer is not None else None
+        if token:  # a token sent with the request is a guess; a session cookie is not
+            await refuse_if_locked_out(request)
         caller, configured = await console_caller(request, cookie, token)
+        if caller is None and token:
+            await hit_auth_failure(request)
         if caller is None:
             raise ConsoleLocked("login" if configured else "disabled")
         request.state.caller = caller  # the page header shows who is logged in

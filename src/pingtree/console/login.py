@@ -11,6 +11,7 @@ from pingtree.console import sessions
 from pingtree.console.auth import COOKIE, lifetime, runtime_of, safe_next
 from pingtree.console.render import console_root, page
 from pingtree.operators.access import Credential, access_configured, credential_failed, identify
+from pingtree.ratelimits.requests import auth_locked_out, hit_auth_failure
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -36,6 +37,8 @@ async def login(
     """Open a session when token is an operator's token (or PINGTREE_ADMIN_TOKEN)."""
     rt = runtime_of(request)
     target = safe_next(next, request)
+    if (wait := await auth_locked_out(request)) is not None:
+        return _locked_out(request, target, wait)
     now = rt.clock.now()
     async with rt.sessions() as session, session.begin():
         caller = await identify(session, token.strip(), admin_token=rt.settings.admin_token)
@@ -51,6 +54,7 @@ async def login(
         if not configured:
             return page(request, "disabled.html", status_code=403)
         await credential_failed(request, Credential.CONSOLE_LOGIN)
+        await hit_auth_failure(request)
         context = {"next": target, "error": "That is not the admin token or an operator token."}
         return page(request, "login.html", context, status_code=401)
     response = RedirectResponse(target, status_code=303)
@@ -63,6 +67,13 @@ async def login(
         secure=request.url.scheme == "https",
         path=console_root(request),
     )
+    return response
+
+
+def _locked_out(request: Request, target: str, wait: int) -> Response:
+    error = f"Too many failed logins from your address; try again in {wait} seconds."
+    response = page(request, "login.html", {"next": target, "error": error}, status_code=429)
+    response.headers["Retry-After"] = str(wait)
     return response
 
 

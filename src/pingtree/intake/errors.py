@@ -8,12 +8,24 @@ from pingtree.leads.schemas import Reason
 class IntakeRefused(Exception):
     """The lead cannot be taken: an HTTP status and the reasons, for the publisher."""
 
-    def __init__(self, status_code: int, reasons: list[Reason]) -> None:
+    def __init__(
+        self, status_code: int, reasons: list[Reason], headers: dict[str, str] | None = None
+    ) -> None:
         self.status_code = status_code
         self.reasons = reasons
+        self.headers = headers
         super().__init__("; ".join(f"{r.code}: {r.message}" for r in reasons))
 
 
 def refuse(status_code: int, code: str, message: str, field: str | None = None) -> IntakeRefused:
     """A refusal with one reason."""
     return IntakeRefused(status_code, [Reason(code=code, message=message, field=field)])
+
+
+def too_many(code: str, message: str, retry_after: int) -> IntakeRefused:
+    """A 429 saying when to come back (Retry-After, in seconds)."""
+    return IntakeRefused(
+        429,
+        [Reason(code=code, message=f"{message}; retry after {retry_after} s")],
+        headers={"Retry-After": str(retry_after)},
+    )

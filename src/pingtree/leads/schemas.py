@@ -22,10 +22,29 @@ class LeadStatus(StrEnum):
     REJECTED = "rejected"
 
 
+# The demo's lead (examples/lead.json): shown in /docs, and sent by the API fuzz test.
+_EXAMPLE_FIELDS: dict[str, Any] = {
+    "first_name": "Dana",
+    "last_name": "Whitfield",
+    "email": "dana.whitfield@example.com",
+    "phone": "(213) 624-7381",
+    "zip": "90012",
+    "state": "CA",
+    "age": 34,
+    "credit_rating": "good",
+    "vehicle_year": 2019,
+    "currently_insured": True,
+}
+_NON_PII = ("zip", "state", "age", "credit_rating", "vehicle_year", "currently_insured")
+
+
 class LeadIn(BaseModel):
     """A lead posted by a publisher."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"vertical": "auto-insurance", "fields": _EXAMPLE_FIELDS}]},
+    )
 
     vertical: str = Field(min_length=1, max_length=64)
     fields: dict[str, Any]
@@ -54,7 +73,17 @@ class LeadAnswer(BaseModel):
 class InboundPingIn(BaseModel):
     """A publisher's ping: the lead's non-PII fields, to learn its price."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "vertical": "auto-insurance",
+                    "fields": {name: _EXAMPLE_FIELDS[name] for name in _NON_PII},
+                }
+            ]
+        },
+    )
 
     vertical: str = Field(min_length=1, max_length=64)
     fields: dict[str, Any]

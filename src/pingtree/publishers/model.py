@@ -10,6 +10,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pingtree.money import ZERO, Money, cents
+from pingtree.ratelimits.rates import Rate
 from pingtree.screening.model import ScreeningPolicy
 from pingtree.verticals.model import NAME_PATTERN
 
@@ -65,6 +66,11 @@ class Publisher(BaseModel):
     api_key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     screening: ScreeningPolicy | None = Field(
         default=None, description="laid over the vertical's screening for this publisher's leads"
+    )
+    rate_limit: Rate | None = Field(
+        default=None,
+        description="leads and pings it may send, e.g. '50/second' or '600/minute' "
+        "(default: the publisher_rate_limit setting); over it, 429 with Retry-After",
     )
 
 

@@ -49,7 +49,7 @@ class FieldSpec(BaseModel):
     def _regex_compiles(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                re.compile(value)
+                re.compile(value, re.ASCII)  # as validate.py matches it
             except re.error as exc:
                 raise ValueError(f"not a valid regular expression: {exc}") from exc
         return value

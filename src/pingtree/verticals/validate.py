@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -15,7 +16,24 @@ from email_validator import EmailNotValidError, validate_email
 from pingtree.screening.regions import CA_PROVINCES, US_STATES
 from pingtree.verticals.model import FieldSpec, FieldType, Vertical
 
-_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
+_ZIP = re.compile(r"^[0-9]{5}(-[0-9]{4})?$")
+# Types whose values are digits: these are stored and sent to buyers with ASCII digits only.
+_DIGIT_TYPES = frozenset(
+    {FieldType.INTEGER, FieldType.NUMBER, FieldType.PHONE, FieldType.ZIP, FieldType.DATE}
+)
+
+
+def ascii_digits(text: str) -> str:
+    """Full-width forms folded (NFKC) and every Unicode decimal digit written as 0-9.
+
+    '١٠٠٠١' (Arabic-Indic) -> '10001'; '（２１２）７３６－５０００' -> '(212)736-5000'.
+    """
+    if text.isascii():
+        return text
+    folded = unicodedata.normalize("NFKC", text)
+    return "".join(
+        ch if (digit := unicodedata.decimal(ch, None)) is None else str(digit) for ch in folded
+    )
 
 
 @dataclass(frozen=True)
@@ -38,6 +56,8 @@ def _check_type(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
     if isinstance(value, dict | list) or value is None:
         return value, f"must be a single {kind.value} value"
     text = str(value).strip()
+    if kind in _DIGIT_TYPES:
+        text = ascii_digits(text)
     if len(text) > spec.max_length:
         return value, f"must be at most {spec.max_length} characters"
     if kind in (FieldType.INTEGER, FieldType.NUMBER):
@@ -96,7 +116,8 @@ def _check_constraints(spec: FieldSpec, value: Any) -> str | None:
     if spec.enum is not None and str(value) not in spec.enum:
         shown = ", ".join(spec.enum[:10])
         return f"must be one of: {shown}"
-    if spec.regex is not None and not re.fullmatch(spec.regex, str(value)):
+    # ASCII: an operator's \d means 0-9, as in the other languages regexes are written for.
+    if spec.regex is not None and not re.fullmatch(spec.regex, str(value), re.ASCII):
         return f"must match {spec.regex}"
     if spec.min is not None or spec.max is not None:
         try:
