@@ -38,12 +38,15 @@ async def test_hanging_buyers_lead_answered_within_max_processing_time(
         assert story["timed_out"] is True
         outcomes = [(a["campaign"], a["kind"], a["outcome"]) for a in story["attempts"]]
         # The auction closes at half the time left (h1 is late for it); h2's post gets the
-        # rest and times out with the lead; nothing is left for `late`.
-        assert outcomes == [("h1", "ping", "timeout"), ("h2", "post", "timeout")]
-        assert {s["campaign"]: s["reason"] for s in story["skipped"]} == {
-            "h1": "late",
-            "late": "deadline",
-        }
+        # rest and times out with the lead (on a loaded machine there may be no time left to
+        # post at all: then h2 is skipped for the deadline); nothing is left for `late`.
+        assert outcomes[0] == ("h1", "ping", "timeout")
+        skipped = {s["campaign"]: s["reason"] for s in story["skipped"]}
+        if outcomes[1:] == [("h2", "post", "timeout")]:
+            assert skipped == {"h1": "late", "late": "deadline"}
+        else:
+            assert outcomes[1:] == []
+            assert skipped == {"h1": "late", "h2": "deadline", "late": "deadline"}
 
 
 async def test_each_request_gets_only_the_time_left(engine_sqlite: Harness) -> None:
