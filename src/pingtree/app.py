@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pingtree.api import admin, leads, screening
 from pingtree.api.deps import StampArrival
 from pingtree.config.errors import ConfigError, format_loc
 from pingtree.console import mount_console
+from pingtree.failures import log_failure
 from pingtree.intake.errors import IntakeRefused
 from pingtree.runtime import Runtime
 from pingtree.settings import Settings
@@ -46,12 +48,53 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.state.runtime = rt
     app.add_middleware(StampArrival, runtime=rt)
+    app.add_middleware(ContainFailures)
     app.include_router(leads.router)
     app.include_router(screening.router)
     app.include_router(admin.router)
     mount_console(app)
     _install_error_handlers(app)
     return app
+
+
+class ContainFailures:
+    """ASGI middleware: an unexpected failure answers 503 and is logged without its values.
+
+    Starlette's own 500 handler re-raises so the server logs the exception in full, message
+    and all; a database error's message holds the lead's PII. It stops here instead.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            # A bug or an unreachable database: say so plainly and let the publisher retry.
+            log_failure(log, "unexpected error on %s %s", exc, scope["method"], scope["path"])
+            if not started:
+                await UNAVAILABLE(scope, receive, send)
+
+
+UNAVAILABLE = JSONResponse(
+    {
+        "lead_id": None,
+        "status": "error",
+        "reasons": [{"code": "unavailable", "message": "temporarily unavailable; retry"}],
+    },
+    status_code=503,
+)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -78,17 +121,6 @@ def _install_error_handlers(app: FastAPI) -> None:
                 }
             )
         return JSONResponse({"lead_id": None, "status": "rejected", "reasons": reasons}, 422)
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # A bug or an unreachable database: say so plainly and let the publisher retry.
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        body = {
-            "lead_id": None,
-            "status": "error",
-            "reasons": [{"code": "unavailable", "message": "temporarily unavailable; retry"}],
-        }
-        return JSONResponse(body, status_code=503)
 
     @app.exception_handler(ConfigError)
     async def bad_config(_: Request, exc: ConfigError) -> JSONResponse:

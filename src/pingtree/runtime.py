@@ -15,6 +15,7 @@ from pingtree.config.catalog import Catalog
 from pingtree.config.document import ConfigDocument
 from pingtree.config.store import current_version, load_document
 from pingtree.delivery.gateway import HttpGateway, new_session
+from pingtree.failures import log_failure
 from pingtree.routing.engine import Router
 from pingtree.sales.ledger import SqlCapLedger
 from pingtree.screening import warm_up
@@ -92,5 +93,5 @@ class Runtime:
                 else:
                     await self.ledger.refresh([c.campaign for c in self.catalog.campaigns.values()])
                 await self.ledger.release_expired()
-            except Exception:  # housekeeping must outlive a passing database error
-                log.exception("housekeeping failed; retrying")
+            except Exception as exc:  # housekeeping must outlive a passing database error
+                log_failure(log, "housekeeping failed; retrying", exc)
