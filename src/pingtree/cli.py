@@ -73,7 +73,7 @@ def validate(file: FileArg) -> None:
     from pingtree.config.files import load_file
 
     try:
-        document = load_file(file)
+        document = load_file(file, allow=Settings().buyer_allowlist)
     except ConfigError as exc:
         _fail(str(exc))
         return
@@ -96,7 +96,7 @@ def apply(
 
     try:
         # With --keep the file may refer to stored resources: checked together with them.
-        document = load_file(file, references=not keep)
+        document = load_file(file, references=not keep, allow=Settings().buyer_allowlist)
         plan = asyncio.run(_apply(document, dry_run=dry_run, prune=not keep))
     except ConfigError as exc:
         _fail(str(exc))
@@ -121,10 +121,16 @@ async def _apply(document: ConfigDocument, *, dry_run: bool, prune: bool) -> Pla
     engine = create_engine(settings.database)
     try:
         async with sessions(engine)() as session, session.begin():
+            allow = settings.buyer_allowlist
             if not prune:
-                document = await with_stored(session, document)
+                document = await with_stored(session, document, allow=allow)
             return await apply_document(
-                session, document, now=SystemClock().now(), prune=prune, dry_run=dry_run
+                session,
+                document,
+                now=SystemClock().now(),
+                prune=prune,
+                dry_run=dry_run,
+                allow=allow,
             )
     finally:
         await engine.dispose()

@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pingtree.delivery.destinations import Allowlist
 
 
 class Settings(BaseSettings):
@@ -45,6 +47,22 @@ class Settings(BaseSettings):
         default=2.0, gt=0, description="how often to look for config changes"
     )
     demo_api_key: str | None = Field(default=None, description="API key the demo publisher gets")
+    buyer_url_allow: str = Field(
+        default="",
+        description="private, loopback or link-local buyer destinations allowed anyway: "
+        "comma-separated host[:port], address[:port] or CIDR entries, e.g. 127.0.0.1:9100",
+    )
+
+    @field_validator("buyer_url_allow")
+    @classmethod
+    def _allowlist_parses(cls, value: str) -> str:
+        Allowlist.parse(value)
+        return value
+
+    @cached_property
+    def buyer_allowlist(self) -> Allowlist:
+        """The parsed PINGTREE_BUYER_URL_ALLOW."""
+        return Allowlist.parse(self.buyer_url_allow)
 
     @cached_property
     def database(self) -> str:

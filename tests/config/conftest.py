@@ -18,6 +18,8 @@ from pingtree.storage.db import create_engine, sessions
 from pingtree.storage.tables import ConfigResource
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo.yaml"
+DEMO_SIMULATOR = "127.0.0.1:9100"
+"""Where the demo's buyers (examples/simulator.yaml) listen: allowed as the demo allows it."""
 
 
 def demo_data() -> dict[str, Any]:
@@ -77,4 +79,5 @@ def cli(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> C
     monkeypatch.chdir(tmp_path)  # no .env from the working tree
     monkeypatch.setenv("PINGTREE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("PINGTREE_DATABASE_URL", database_url)
+    monkeypatch.setenv("PINGTREE_BUYER_URL_ALLOW", DEMO_SIMULATOR)
     return Cli(tmp_path, database_url)

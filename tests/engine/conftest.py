@@ -19,6 +19,8 @@ from pingtree.simulator import RunningSimulator, SimBuyer, SimulatorConfig, star
 from tests.factories import API_KEY, LEAD_FIELDS
 
 ADMIN_TOKEN = "admin-test-token"
+SIMULATOR_ALLOW = "127.0.0.1"
+"""The simulator listens on loopback, on a free port: any port of 127.0.0.1 is allowed."""
 
 
 def sim_buyer(name: str, **behaviour: Any) -> SimBuyer:
@@ -44,7 +46,9 @@ class Harness:
     async def configure(self, document: ConfigDocument) -> None:
         """Apply a configuration and put it in force."""
         async with self.rt.sessions() as session, session.begin():
-            await apply_document(session, document, now=self.rt.clock.now())
+            await apply_document(
+                session, document, now=self.rt.clock.now(), allow=self.rt.settings.buyer_allowlist
+            )
         await self.rt.reload_config()
 
     async def post_lead(
@@ -88,7 +92,12 @@ async def engine_sqlite(sqlite_url: str) -> AsyncIterator[Harness]:
 
 async def _harness(url: str) -> AsyncIterator[Harness]:
     sim = await start_simulator(SimulatorConfig(port=0, buyers=[sim_buyer("placeholder")]))
-    settings = Settings(database_url=url, admin_token=ADMIN_TOKEN, inbound_ping_ttl_s=2.0)
+    settings = Settings(
+        database_url=url,
+        admin_token=ADMIN_TOKEN,
+        inbound_ping_ttl_s=2.0,
+        buyer_url_allow=SIMULATOR_ALLOW,
+    )
     rt = Runtime(settings, rng=random.Random(20261125))
     await rt.start(watch=False)
     app = create_app(settings, runtime=rt)

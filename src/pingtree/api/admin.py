@@ -43,9 +43,12 @@ async def apply_config(
     prune: bool = Query(default=True, description="remove resources the document leaves out"),
 ) -> dict[str, Any]:
     """Make the configuration equal the document; answers what was created, changed, removed."""
-    parsed = parse_document(document, file="request body")
+    allow = rt.settings.buyer_allowlist
+    parsed = parse_document(document, file="request body", allow=allow)
     async with rt.sessions() as session, session.begin():
-        plan = await apply_plan(session, parsed, now=rt.clock.now(), prune=prune, dry_run=dry_run)
+        plan = await apply_plan(
+            session, parsed, now=rt.clock.now(), prune=prune, dry_run=dry_run, allow=allow
+        )
     if not dry_run:
         await rt.reload_config()
     return {
@@ -132,7 +135,9 @@ async def put(
     """Create or replace a resource; a new publisher's API key is in the answer, once."""
     checked = _kind(kind)
     async with rt.sessions() as session, session.begin():
-        item, plan = await put_resource(session, checked, spec, now=rt.clock.now())
+        item, plan = await put_resource(
+            session, checked, spec, now=rt.clock.now(), allow=rt.settings.buyer_allowlist
+        )
         if resource_key(checked, item) != name:  # raising here rolls the change back
             raise refuse(422, "name_mismatch", f"the body names {resource_key(checked, item)!r}")
     await rt.reload_config()

@@ -13,6 +13,7 @@ import aiohttp
 
 from pingtree.buyers.model import Campaign, Endpoint, Outcome
 from pingtree.clock import Clock
+from pingtree.delivery.destinations import Allowlist, guarded_socket_factory
 from pingtree.delivery.requests import OutboundRequest, build_request
 from pingtree.delivery.responses import BuyerResponse, read_response
 from pingtree.routing.ports import Answer, Bid
@@ -21,9 +22,17 @@ MAX_BODY = 1_000_000
 RECORDED_BODY = 4000
 
 
-def new_session(connection_limit: int = 1000) -> aiohttp.ClientSession:
-    """The one outbound session the app keeps open; pings and posts share its pool."""
-    connector = aiohttp.TCPConnector(limit=connection_limit, limit_per_host=0, ttl_dns_cache=300)
+def new_session(allow: Allowlist, connection_limit: int = 1000) -> aiohttp.ClientSession:
+    """The one outbound session the app keeps open; pings and posts share its pool.
+
+    Every connection's address is checked against the allowlist as it is opened.
+    """
+    connector = aiohttp.TCPConnector(
+        limit=connection_limit,
+        limit_per_host=0,
+        ttl_dns_cache=300,
+        socket_factory=guarded_socket_factory(allow),
+    )
     return aiohttp.ClientSession(connector=connector, headers={"User-Agent": "pingtree"})
 
 
