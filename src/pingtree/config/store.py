@@ -167,8 +167,9 @@ def _by_name(document: ConfigDocument, path: str) -> str:
     found = _POSITION.match(path)
     if found is None:
         return path
-    item = getattr(document, found[1])[int(found[2])]
-    return f"{found[1]}/{resource_key(found[1], item)}{path[found.end() :]}"
+    kind = next(k for k in KINDS if k == found[1])
+    item = getattr(document, kind)[int(found[2])]
+    return f"{kind}/{resource_key(kind, item)}{path[found.end() :]}"
 
 
 def _parse_named(
