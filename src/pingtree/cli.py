@@ -13,6 +13,7 @@ import typer
 from pingtree.config.document import ConfigDocument
 from pingtree.config.errors import ConfigError
 from pingtree.config.store import Plan
+from pingtree.credentials import SecretKeys
 from pingtree.settings import Settings
 
 app = typer.Typer(
@@ -131,6 +132,7 @@ async def _apply(document: ConfigDocument, *, dry_run: bool, prune: bool) -> Pla
                 prune=prune,
                 dry_run=dry_run,
                 allow=allow,
+                keys=settings.secret_keys,
             )
     finally:
         await engine.dispose()
@@ -157,6 +159,74 @@ async def _load() -> ConfigDocument:
         async with sessions(engine)() as session:
             document, _ = await load_document(session)
             return document
+    finally:
+        await engine.dispose()
+
+
+secrets_app = typer.Typer(help="Buyer secrets: keys, encryption, rotation.", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
+
+
+@secrets_app.command("generate-key")
+def generate_key() -> None:
+    """Print a new key for PINGTREE_SECRET_KEY."""
+    from pingtree.credentials import SecretKeys
+
+    typer.echo(SecretKeys.generate())
+
+
+@secrets_app.command("encrypt")
+def encrypt() -> None:
+    """Read a value on stdin (kept out of shell history); print it as enc:... for a config."""
+    import sys
+
+    keys = Settings().secret_keys
+    if keys is None:
+        _fail("PINGTREE_SECRET_KEY is not set (`pingtree secrets generate-key` makes one)")
+        return
+    if sys.stdin.isatty():
+        value = typer.prompt("value", hide_input=True)
+    else:
+        value = sys.stdin.read().removesuffix("\n")
+    if not value:
+        _fail("no value given on stdin")
+    typer.echo(keys.seal(value))
+
+
+@secrets_app.command("rotate-key")
+def rotate_key() -> None:
+    """Encrypt every stored secret again with the first key of PINGTREE_SECRET_KEY.
+
+    Put the new key first and keep the old one after it (new,old), run this, then drop the
+    old key.
+    """
+    from pingtree.credentials.keys import SecretKeyError
+
+    keys = Settings().secret_keys
+    if keys is None:
+        _fail("PINGTREE_SECRET_KEY is not set")
+        return
+    try:
+        changed = asyncio.run(_rotate(keys))
+    except SecretKeyError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"secrets of {changed} campaign(s) encrypted with the newest key")
+
+
+async def _rotate(keys: SecretKeys) -> int:
+    from pingtree.clock import SystemClock
+    from pingtree.config.store import rotate_secrets
+    from pingtree.storage.db import create_engine, sessions
+    from pingtree.storage.migrate import upgrade
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    await upgrade(settings.database)
+    engine = create_engine(settings.database)
+    try:
+        async with sessions(engine)() as session, session.begin():
+            return await rotate_secrets(session, keys, now=SystemClock().now())
     finally:
         await engine.dispose()
 

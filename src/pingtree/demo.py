@@ -19,6 +19,8 @@ from pingtree.storage.migrate import upgrade
 DEMO_PUBLISHER = "demo-publisher"
 DEFAULT_DEMO_KEY = "demo-key-0000000000000000"
 DEFAULT_ADMIN_TOKEN = "demo-admin-token"
+DEFAULT_SECRET_KEY = "ZGVtby1zZWNyZXQta2V5LW5vdC1mb3ItcHJvZHVjdGk="
+"""Encrypts the demo buyers' credentials at rest; a real install sets its own."""
 
 
 def run_demo(config: Path, simulator: Path, settings: Settings) -> None:
@@ -33,6 +35,7 @@ async def _demo(config: Path, simulator: Path, settings: Settings) -> None:
         {
             **settings.model_dump(),
             "admin_token": settings.admin_token or DEFAULT_ADMIN_TOKEN,
+            "secret_key": settings.secret_key or DEFAULT_SECRET_KEY,
             "buyer_url_allow": _with_simulator(settings.buyer_url_allow, sim_config),
         }
     )
@@ -52,7 +55,11 @@ async def _demo(config: Path, simulator: Path, settings: Settings) -> None:
     engine = create_engine(settings.database)
     async with sessions(engine)() as session, session.begin():
         plan = await apply_document(
-            session, document, now=SystemClock().now(), allow=settings.buyer_allowlist
+            session,
+            document,
+            now=SystemClock().now(),
+            allow=settings.buyer_allowlist,
+            keys=settings.secret_keys,
         )
     await engine.dispose()
 

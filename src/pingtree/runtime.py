@@ -14,6 +14,7 @@ from pingtree.clock import Clock, SystemClock
 from pingtree.config.catalog import Catalog
 from pingtree.config.document import ConfigDocument
 from pingtree.config.store import current_version, load_document
+from pingtree.credentials import SecretResolver
 from pingtree.delivery.gateway import HttpGateway, new_session
 from pingtree.failures import log_failure
 from pingtree.routing.engine import Router
@@ -53,7 +54,7 @@ class Runtime:
         # Screening's ZIP table takes a moment to build; the first lead should not wait for it.
         await asyncio.to_thread(warm_up)
         self.http = new_session(self.settings.buyer_allowlist, self.settings.http_connection_limit)
-        gateway = HttpGateway(self.http, self.clock)
+        gateway = HttpGateway(self.http, self.clock, SecretResolver(self.settings.secret_keys))
         self._router = Router(gateway=gateway, ledger=self.ledger, clock=self.clock, rng=self._rng)
         try:
             await self.reload_config()

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pingtree.credentials.keys import SecretKeys
 from pingtree.delivery.destinations import Allowlist
 
 
@@ -52,6 +53,23 @@ class Settings(BaseSettings):
         description="private, loopback or link-local buyer destinations allowed anyway: "
         "comma-separated host[:port], address[:port] or CIDR entries, e.g. 127.0.0.1:9100",
     )
+
+    secret_key: str | None = Field(
+        default=None,
+        description="Fernet key(s) encrypting buyer secrets at rest, newest first, "
+        "comma-separated (`pingtree secrets generate-key`)",
+    )
+
+    @field_validator("secret_key")
+    @classmethod
+    def _keys_parse(cls, value: str | None) -> str | None:
+        SecretKeys.parse(value)
+        return value
+
+    @cached_property
+    def secret_keys(self) -> SecretKeys | None:
+        """The parsed PINGTREE_SECRET_KEY, or None when unset."""
+        return SecretKeys.parse(self.secret_key)
 
     @field_validator("buyer_url_allow")
     @classmethod

@@ -19,6 +19,8 @@ from pingtree.simulator import RunningSimulator, SimBuyer, SimulatorConfig, star
 from tests.factories import API_KEY, LEAD_FIELDS
 
 ADMIN_TOKEN = "admin-test-token"
+SECRET_KEY = "2x0M8ZqzJ2m2N5o8CqXn8wJv6YtT0h3o9sXj6mQe1aU="
+"""Encrypts the buyer secrets tests configure (a Fernet key: 32 url-safe base64 bytes)."""
 SIMULATOR_ALLOW = "127.0.0.1"
 """The simulator listens on loopback, on a free port: any port of 127.0.0.1 is allowed."""
 
@@ -47,7 +49,11 @@ class Harness:
         """Apply a configuration and put it in force."""
         async with self.rt.sessions() as session, session.begin():
             await apply_document(
-                session, document, now=self.rt.clock.now(), allow=self.rt.settings.buyer_allowlist
+                session,
+                document,
+                now=self.rt.clock.now(),
+                allow=self.rt.settings.buyer_allowlist,
+                keys=self.rt.settings.secret_keys,
             )
         await self.rt.reload_config()
 
@@ -97,6 +103,7 @@ async def _harness(url: str) -> AsyncIterator[Harness]:
         admin_token=ADMIN_TOKEN,
         inbound_ping_ttl_s=2.0,
         buyer_url_allow=SIMULATOR_ALLOW,
+        secret_key=SECRET_KEY,
     )
     rt = Runtime(settings, rng=random.Random(20261125))
     await rt.start(watch=False)

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from pingtree.config.document import ConfigDocument, destination_errors, reference_errors
 from pingtree.config.errors import ConfigError, ConfigIssue, issues_from_validation
+from pingtree.credentials.at_rest import redact_document
 from pingtree.delivery.destinations import Allowlist
 
 STRICT = Allowlist()
@@ -67,10 +68,11 @@ def load_file(
 
 
 def dump_document(document: ConfigDocument) -> str:
-    """The document as YAML, as `pingtree export` prints it (no plain API keys)."""
+    """The document as YAML, as `pingtree export` prints it (no plain API key or secret)."""
     data = document.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
     for publisher in data.get("publishers", []):
         publisher.pop("api_key", None)
+    data = redact_document(data)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 

@@ -21,6 +21,8 @@ from pingtree.config.document import (
 )
 from pingtree.config.errors import ConfigError, ConfigIssue, issues_from_validation
 from pingtree.config.files import STRICT, parse_document
+from pingtree.credentials.at_rest import rotate_campaign, seal_campaign
+from pingtree.credentials.keys import SecretKeys
 from pingtree.delivery.destinations import Allowlist
 from pingtree.publishers.model import Publisher, hash_api_key, new_api_key
 from pingtree.storage.db import dialect_insert
@@ -93,10 +95,12 @@ async def apply_document(
     prune: bool = True,
     dry_run: bool = False,
     allow: Allowlist = STRICT,
+    keys: SecretKeys | None = None,
 ) -> Plan:
     """Make the stored configuration equal the document; idempotent. Caller commits.
 
     allow: buyer destinations allowed although private (Settings.buyer_allowlist).
+    keys: encrypt secrets given in clear (Settings.secret_keys); without, they are refused.
     """
     refused = destination_errors(document, allow)
     if refused:
@@ -106,6 +110,7 @@ async def apply_document(
     stored = {(r.kind, r.name): r for r in rows}
     plan = Plan()
     wanted: set[tuple[str, str]] = set()
+    unsealed: list[ConfigIssue] = []
     for kind in KINDS:
         for item in getattr(document, kind):
             name = resource_key(kind, item)
@@ -115,6 +120,9 @@ async def apply_document(
             if isinstance(item, Publisher):
                 item = _with_hashed_key(item, row.spec if row else None, plan)
             spec = _stored_spec(item)
+            if kind == "campaigns":
+                spec, problems = seal_campaign(spec, row.spec if row else None, keys)
+                unsealed += [ConfigIssue(f"{kind}/{name}.{path}", why) for path, why in problems]
             label = f"{kind}/{name}"
             if row is None:
                 plan.create.append(label)
@@ -125,6 +133,8 @@ async def apply_document(
                 if not dry_run:
                     row.spec = spec
                     row.updated_at = now
+    if unsealed:
+        raise ConfigError(unsealed)  # the caller's transaction rolls back what was added
     if prune:
         # remove dependents first: routes before trees before campaigns...
         rank: dict[str, int] = {kind: i for i, kind in enumerate(KINDS)}
@@ -221,6 +231,7 @@ async def put_resource(
     *,
     now: datetime,
     allow: Allowlist = STRICT,
+    keys: SecretKeys | None = None,
 ) -> tuple[BaseModel, Plan]:
     """Create or replace one resource, checked against the whole configuration."""
     try:
@@ -235,7 +246,7 @@ async def put_resource(
     data = document.model_dump(mode="json", exclude_none=True)
     data[kind] = [_stored_spec(i) for i in items] + [spec]
     candidate = _parse_named(data, allow=allow)
-    plan = await apply_document(session, candidate, now=now, prune=False, allow=allow)
+    plan = await apply_document(session, candidate, now=now, prune=False, allow=allow, keys=keys)
     stored = (
         await session.execute(
             select(ConfigResource.spec).where(
@@ -263,3 +274,20 @@ async def delete_resource(session: AsyncSession, kind: Kind, name: str) -> bool:
     )
     await _bump_version(session)
     return True
+
+
+async def rotate_secrets(session: AsyncSession, keys: SecretKeys, *, now: datetime) -> int:
+    """Encrypt every stored secret again with the newest key; how many campaigns changed."""
+    await lock_configuration(session)
+    rows = (
+        await session.scalars(select(ConfigResource).where(ConfigResource.kind == "campaigns"))
+    ).all()
+    changed = 0
+    for row in rows:
+        spec = rotate_campaign(row.spec, keys)
+        if spec != row.spec:
+            row.spec, row.updated_at = spec, now
+            changed += 1
+    if changed:
+        await _bump_version(session)
+    return changed

@@ -13,6 +13,7 @@ import aiohttp
 
 from pingtree.buyers.model import Campaign, Endpoint, Outcome
 from pingtree.clock import Clock
+from pingtree.credentials import SecretResolver, SecretUnavailable
 from pingtree.delivery.destinations import Allowlist, guarded_socket_factory
 from pingtree.delivery.requests import OutboundRequest, build_request
 from pingtree.delivery.responses import BuyerResponse, read_response
@@ -39,9 +40,15 @@ def new_session(allow: Allowlist, connection_limit: int = 1000) -> aiohttp.Clien
 class HttpGateway:
     """Sends pings and posts over HTTP and reads answers by each campaign's rules."""
 
-    def __init__(self, session: aiohttp.ClientSession, clock: Clock) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        clock: Clock,
+        secrets: SecretResolver | None = None,
+    ) -> None:
         self.session = session
         self.clock = clock
+        self.secrets = secrets or SecretResolver(None)
 
     async def ping(
         self,
@@ -84,6 +91,10 @@ class HttpGateway:
         test: bool,
         timeout: float,
     ) -> Answer:
+        try:
+            secrets = self.secrets.values(campaign.delivery.secrets)
+        except SecretUnavailable as exc:  # not sent: the next buyer gets its chance
+            return Answer(outcome=Outcome.ERROR, duration_ms=0.0, reason=str(exc))
         request = build_request(
             endpoint,
             auth=campaign.delivery.auth,
@@ -91,6 +102,9 @@ class HttpGateway:
             lead_id=lead_id,
             bid_reference=bid_reference,
             test=test,
+            secrets=secrets,
+            signing=campaign.delivery.signing,
+            now=self.clock.now(),
         )
         started = self.clock.monotonic()
         try:
@@ -112,10 +126,13 @@ class HttpGateway:
             duration_ms=duration,
             price=reading.price,
             reference=reading.reference,
-            reason=reading.reason,
+            reason=request.mask(reading.reason) if reading.reason else None,
             redirect_url=reading.redirect_url,
             request=request.for_record(RECORDED_BODY),
-            response={"status": response.status, "body": response.text[:RECORDED_BODY]},
+            response={
+                "status": response.status,
+                "body": request.mask(response.text)[:RECORDED_BODY],
+            },
         )
 
     async def _exchange(self, request: OutboundRequest, timeout: float) -> BuyerResponse:
@@ -134,6 +151,6 @@ class HttpGateway:
         return Answer(
             outcome=outcome,
             duration_ms=(self.clock.monotonic() - started) * 1000,
-            reason=reason,
+            reason=request.mask(reason),
             request=request.for_record(RECORDED_BODY),
         )

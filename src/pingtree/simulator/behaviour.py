@@ -30,6 +30,11 @@ class SimBuyer(BaseModel):
     respond_as: Literal["json", "xml"] = "json"
     redirect_url: str | None = None
     seed: int | None = None
+    signing_secret: str | None = Field(
+        default=None, description="verify pingtree's signature with this secret; 401 if wrong"
+    )
+    signing_header: str = "X-Pingtree-Signature"
+    signing_tolerance_s: float = Field(default=300.0, gt=0)
 
     @model_validator(mode="after")
     def _consistent(self) -> SimBuyer:

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from aiohttp import hdrs, web
 
+from pingtree.delivery.signing import SignatureError, verify
 from pingtree.money import cents
 from pingtree.simulator.bodies import BodyError, parse_body, render
 from pingtree.simulator.decisions import Decision, Fault
@@ -76,8 +77,22 @@ async def _handle(request: web.Request, kind: RequestKind) -> web.StreamResponse
         headers=_headers(request),
         body=None,
         raw_body=_lenient_text(raw, request.charset),
+        path=request.path_qs,
     )
     state.received.append(record)
+    behaviour = state.behaviour
+    if behaviour.signing_secret is not None:
+        try:
+            verify(
+                behaviour.signing_secret,
+                raw,
+                request.headers.get(behaviour.signing_header),
+                request.app[REGISTRY].clock.now(),
+                behaviour.signing_tolerance_s,
+            )
+        except SignatureError as exc:
+            record.outcome, record.http_status, record.error = "bad_signature", 401, str(exc)
+            return web.json_response({"status": "error", "error": str(exc)}, status=401)
     try:
         record.body = parse_body(request.headers.get(hdrs.CONTENT_TYPE), raw, request.charset)
     except BodyError as exc:
