@@ -30,6 +30,9 @@ class SimBuyer(BaseModel):
     respond_as: Literal["json", "xml"] = "json"
     redirect_url: str | None = None
     seed: int | None = None
+    echo_header: str | None = Field(
+        default=None, description="repeat this request header in the answer (body and X-Echo)"
+    )
     signing_secret: str | None = Field(
         default=None, description="verify pingtree's signature with this secret; 401 if wrong"
     )

@@ -21,6 +21,7 @@ CLOSING = web.AppKey("closing", asyncio.Event)
 
 GARBAGE_PAGE = "<html><body>Internal error</body></html>"
 BID_ID_HEADER = "X-Bid-Id"
+ECHO_HEADER = "X-Echo"
 HANG_POLL_S = 0.2
 
 
@@ -108,9 +109,14 @@ async def _handle(request: web.Request, kind: RequestKind) -> web.StreamResponse
         else:
             payload = _post_payload(state, record, decision)
     record.outcome = decision.fault if payload is None else payload["status"]
+    echoed = record.header(behaviour.echo_header) if behaviour.echo_header else None
+    if payload is not None and echoed is not None:
+        payload["echo"] = echoed  # a careless buyer repeating a credential it was sent
     if decision.latency_s > 0:
         await asyncio.sleep(decision.latency_s)
     response = await _respond(request, state, decision.fault, payload)
+    if echoed is not None and not response.prepared:
+        response.headers[ECHO_HEADER] = echoed
     if decision.fault != "hang":
         record.http_status = response.status
     return response
