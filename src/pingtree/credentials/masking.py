@@ -26,6 +26,7 @@ class Masker:
                     quote_plus(value),
                     quote(value, safe=""),
                     html.escape(value),
+                    html.escape(value, quote=False),  # XML text, as ElementTree writes it
                 }
         self._forms = sorted(forms - {""}, key=len, reverse=True)  # longest first
         self._headers = ALWAYS_SECRET_HEADERS | {h.lower() for h in secret_headers}
