@@ -17,7 +17,10 @@ from pingtree.credentials import SecretKeys
 from pingtree.settings import Settings
 
 app = typer.Typer(
-    help="pingtree: lead intake, screening and ping tree distribution.", no_args_is_help=True
+    help="pingtree: lead intake, screening and ping tree distribution.",
+    no_args_is_help=True,
+    # A traceback's local variables hold leads and buyer credentials: never print them.
+    pretty_exceptions_show_locals=False,
 )
 
 FileArg = Annotated[Path, typer.Argument(help="a configuration YAML file")]
@@ -163,7 +166,11 @@ async def _load() -> ConfigDocument:
         await engine.dispose()
 
 
-secrets_app = typer.Typer(help="Buyer secrets: keys, encryption, rotation.", no_args_is_help=True)
+secrets_app = typer.Typer(
+    help="Buyer secrets: keys, encryption, rotation.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 app.add_typer(secrets_app, name="secrets")
 
 
