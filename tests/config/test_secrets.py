@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,7 @@ from typer.testing import CliRunner
 
 from pingtree.cli import app
 from pingtree.credentials import SecretKeys
-from tests.config.conftest import DEMO, SECRET_KEY, Cli, demo_data
+from tests.config.conftest import DEMO, DEMO_SIMULATOR, SECRET_KEY, Cli, demo_data
 
 DEMO_CREDENTIALS = ("apex-secret", "delta-pass")
 NEW_KEY = "q1ZwK3c0b2Z0a2V5LXJvdGF0aW9uLXRlc3QtMDAwMDA="
@@ -131,3 +134,27 @@ def test_validate_names_secret_mistakes(
     result = cli("validate", cli.write(data))
     assert result.exit_code == 1
     assert line in result.stderr, result.stderr
+
+
+def test_a_crashing_command_prints_no_secret(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(_with_secret("tok-secret-in-file-77"), sort_keys=False))
+    env = {
+        **os.environ,
+        "PINGTREE_DATA_DIR": str(tmp_path / "data"),
+        "PINGTREE_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/gone",
+        "PINGTREE_BUYER_URL_ALLOW": DEMO_SIMULATOR,
+        "PINGTREE_SECRET_KEY": SECRET_KEY,
+    }
+    crashed = subprocess.run(
+        [sys.executable, "-c", "from pingtree.cli import main; main()", "apply", str(path)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert crashed.returncode == 1
+    assert "OperationalError" in crashed.stderr  # it did crash, with a traceback
+    assert "tok-secret-in-file-77" not in crashed.stdout + crashed.stderr
