@@ -154,3 +154,23 @@ async def test_the_buyers_answer_is_stored_without_a_secret_it_echoes(
     assert attempt["reason"] == "***"
     assert TOKEN not in timeline.text
     assert h.sim.received("acme")[0].header("X-Buyer-Token") == TOKEN
+
+
+async def test_a_token_written_in_an_older_url_is_masked_in_records_and_pages(
+    engine_sqlite: Harness,
+) -> None:
+    h = engine_sqlite
+    h.buyers(sim_buyer("acme"))
+    spec = campaign("acme", h.sim)
+    spec["delivery"]["post"]["url"] += "?token=legacy-literal-55"
+    await h.configure(document([spec], [tier("t", "priority", ["acme"])]))
+    response = await h.post_lead()
+    lead_id = response.json()["lead_id"]
+    assert "token=legacy-literal-55" in h.sim.received("acme")[0].path
+    timeline = await h.client.get(f"/api/v1/admin/leads/{lead_id}", headers=ADMIN)
+    console = await h.client.get(f"/console/leads/{lead_id}", headers=ADMIN)
+    config_page = await h.client.get("/console/config", headers=ADMIN)
+    for page in (timeline, console, config_page):
+        assert page.status_code == 200
+        assert "legacy-literal-55" not in page.text
+    assert timeline.json()["attempts"][0]["request"]["url"].endswith("?token=***")
