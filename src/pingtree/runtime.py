@@ -53,7 +53,9 @@ class Runtime:
         """Open the outbound session, load the configuration and start housekeeping."""
         # Screening's ZIP table takes a moment to build; the first lead should not wait for it.
         await asyncio.to_thread(warm_up)
-        self.http = new_session(self.settings.buyer_allowlist, self.settings.http_connection_limit)
+        self.http = new_session(
+            self.settings.http_connection_limit, allow=self.settings.buyer_allowlist
+        )
         gateway = HttpGateway(self.http, self.clock, SecretResolver(self.settings.secret_keys))
         self._router = Router(gateway=gateway, ledger=self.ledger, clock=self.clock, rng=self._rng)
         try:

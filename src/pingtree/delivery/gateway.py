@@ -23,7 +23,7 @@ MAX_BODY = 1_000_000
 RECORDED_BODY = 4000
 
 
-def new_session(allow: Allowlist, connection_limit: int = 1000) -> aiohttp.ClientSession:
+def new_session(connection_limit: int = 1000, *, allow: Allowlist) -> aiohttp.ClientSession:
     """The one outbound session the app keeps open; pings and posts share its pool.
 
     Every connection's address is checked against the allowlist as it is opened.
