@@ -15,9 +15,9 @@ import typer
 from pingtree.config.document import ConfigDocument
 from pingtree.config.errors import ConfigError
 from pingtree.config.store import Plan
+from pingtree.credentials import SecretKeys
 from pingtree.operators.model import OperatorError
 from pingtree.operators.roles import Role
-from pingtree.credentials import SecretKeys
 from pingtree.settings import Settings
 
 if TYPE_CHECKING:

@@ -36,9 +36,10 @@ async def rebinding(sqlite_url: str, other_sim: RunningSimulator) -> AsyncIterat
     )
     rt = Runtime(settings, rng=random.Random(1))
     await rt.start(watch=False)
-    transport = httpx.ASGITransport(app=create_app(settings, runtime=rt))
+    app = create_app(settings, runtime=rt)
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://pingtree.test") as client:
-        yield Harness(sim, rt, client)
+        yield Harness(sim, rt, client, app)
     await rt.stop()
     await sim.stop()
 

@@ -21,8 +21,8 @@ from pingtree.clock import Clock
 from pingtree.credentials import SecretResolver, SecretUnavailable
 from pingtree.delivery.destinations import Allowlist, guarded_socket_factory
 from pingtree.delivery.requests import OutboundRequest, build_request
-from pingtree.failures import log_failure
 from pingtree.delivery.responses import AnswerFault, BuyerResponse, Reading, read_response
+from pingtree.failures import log_failure
 from pingtree.routing.ports import Answer, Bid
 
 log = logging.getLogger("pingtree.delivery")
