@@ -532,6 +532,7 @@ class Database:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PINGTREE_")}
         env["PINGTREE_DATA_DIR"] = str(self.data_dir)
         env["PINGTREE_ADMIN_TOKEN"] = ADMIN_TOKEN
+        env["PINGTREE_BUYER_URL_ALLOW"] = "127.0.0.1"  # the simulator, on a free port
         if self.url is not None:
             env["PINGTREE_DATABASE_URL"] = self.url
         return env

@@ -16,6 +16,7 @@ from pingtree.api.deps import StampArrival
 from pingtree.api.storable import RefuseUnstorableUrl, refusal
 from pingtree.config.errors import ConfigError, format_loc
 from pingtree.console import mount_console
+from pingtree.failures import log_failure
 from pingtree.intake.errors import IntakeRefused
 from pingtree.runtime import Runtime
 from pingtree.settings import Settings
@@ -114,8 +115,9 @@ class AnswerUnexpected:
 
         try:
             await self.app(scope, receive, watched)
-        except Exception:
-            log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+        except Exception as exc:
+            # Logged without its message: a database error's text holds the lead's PII.
+            log_failure(log, "unexpected error on %s %s", exc, scope["method"], scope["path"])
             if started:  # half an answer is out: only closing the connection can end it
                 raise
             await JSONResponse(UNAVAILABLE, status_code=503)(scope, receive, send)

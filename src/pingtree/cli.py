@@ -15,6 +15,7 @@ import typer
 from pingtree.config.document import ConfigDocument
 from pingtree.config.errors import ConfigError
 from pingtree.config.store import Plan
+from pingtree.credentials import SecretKeys
 from pingtree.operators.model import OperatorError
 from pingtree.operators.roles import Role
 from pingtree.settings import Settings
@@ -23,7 +24,10 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
 app = typer.Typer(
-    help="pingtree: lead intake, screening and ping tree distribution.", no_args_is_help=True
+    help="pingtree: lead intake, screening and ping tree distribution.",
+    no_args_is_help=True,
+    # A traceback's local variables hold leads and buyer credentials: never print them.
+    pretty_exceptions_show_locals=False,
 )
 
 operators_app = typer.Typer(
@@ -93,7 +97,7 @@ def validate(file: FileArg) -> None:
     from pingtree.config.files import load_file
 
     try:
-        document = load_file(file)
+        document = load_file(file, allow=Settings().buyer_allowlist)
     except ConfigError as exc:
         _fail(str(exc))
         return
@@ -116,7 +120,7 @@ def apply(
 
     try:
         # With --keep the file may refer to stored resources: checked together with them.
-        document = load_file(file, references=not keep)
+        document = load_file(file, references=not keep, allow=Settings().buyer_allowlist)
         plan = asyncio.run(_apply(document, dry_run=dry_run, prune=not keep))
     except ConfigError as exc:
         _fail(str(exc))
@@ -141,10 +145,17 @@ async def _apply(document: ConfigDocument, *, dry_run: bool, prune: bool) -> Pla
     engine = create_engine(settings.database)
     try:
         async with sessions(engine)() as session, session.begin():
+            allow = settings.buyer_allowlist
             if not prune:
-                document = await with_stored(session, document)
+                document = await with_stored(session, document, allow=allow)
             return await apply_document(
-                session, document, now=SystemClock().now(), prune=prune, dry_run=dry_run
+                session,
+                document,
+                now=SystemClock().now(),
+                prune=prune,
+                dry_run=dry_run,
+                allow=allow,
+                keys=settings.secret_keys,
             )
     finally:
         await engine.dispose()
@@ -254,6 +265,67 @@ def operators_revoke(name: NameArg) -> None:
 
     _operators(lambda s: repository.revoke(s, name, now=_now()))
     typer.echo(f"operator {name} revoked")
+
+
+secrets_app = typer.Typer(
+    help="Buyer secrets: keys, encryption, rotation.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(secrets_app, name="secrets")
+
+
+@secrets_app.command("generate-key")
+def generate_key() -> None:
+    """Print a new key for PINGTREE_SECRET_KEY."""
+    from pingtree.credentials import SecretKeys
+
+    typer.echo(SecretKeys.generate())
+
+
+@secrets_app.command("encrypt")
+def encrypt() -> None:
+    """Read a value on stdin (kept out of shell history); print it as enc:... for a config."""
+    import sys
+
+    keys = Settings().secret_keys
+    if keys is None:
+        _fail("PINGTREE_SECRET_KEY is not set (`pingtree secrets generate-key` makes one)")
+        return
+    if sys.stdin.isatty():
+        value = typer.prompt("value", hide_input=True)
+    else:
+        value = sys.stdin.read().removesuffix("\n")
+    if not value:
+        _fail("no value given on stdin")
+    typer.echo(keys.seal(value))
+
+
+@secrets_app.command("rotate-key")
+def rotate_key() -> None:
+    """Encrypt every stored secret again with the first key of PINGTREE_SECRET_KEY.
+
+    Put the new key first and keep the old one after it (new,old), run this, then drop the
+    old key.
+    """
+    from pingtree.credentials.keys import SecretKeyError
+
+    keys = Settings().secret_keys
+    if keys is None:
+        _fail("PINGTREE_SECRET_KEY is not set")
+        return
+    try:
+        changed = asyncio.run(_in_transaction(lambda s: _rotate(s, keys)))
+    except SecretKeyError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"secrets of {changed} campaign(s) encrypted with the newest key")
+
+
+async def _rotate(session: AsyncSession, keys: SecretKeys) -> int:
+    from pingtree.config.store import rotate_secrets
+
+    return await rotate_secrets(session, keys, now=_now())
 
 
 @app.command()

@@ -12,13 +12,15 @@ from pingtree.clock import SystemClock
 from pingtree.config.files import load_file
 from pingtree.config.store import apply_document
 from pingtree.settings import Settings
-from pingtree.simulator import load_config, start_simulator
+from pingtree.simulator import SimulatorConfig, load_config, start_simulator
 from pingtree.storage.db import create_engine, sessions
 from pingtree.storage.migrate import upgrade
 
 DEMO_PUBLISHER = "demo-publisher"
 DEFAULT_DEMO_KEY = "demo-key-0000000000000000"
 DEFAULT_ADMIN_TOKEN = "demo-admin-token"
+DEFAULT_SECRET_KEY = "ZGVtby1zZWNyZXQta2V5LW5vdC1mb3ItcHJvZHVjdGk="
+"""Encrypts the demo buyers' credentials at rest; a real install sets its own."""
 
 
 def run_demo(config: Path, simulator: Path, settings: Settings) -> None:
@@ -28,11 +30,18 @@ def run_demo(config: Path, simulator: Path, settings: Settings) -> None:
 
 async def _demo(config: Path, simulator: Path, settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if settings.admin_token is None:
-        settings = settings.model_copy(update={"admin_token": DEFAULT_ADMIN_TOKEN})
+    sim_config = load_config(simulator)
+    settings = Settings.model_validate(
+        {
+            **settings.model_dump(),
+            "admin_token": settings.admin_token or DEFAULT_ADMIN_TOKEN,
+            "secret_key": settings.secret_key or DEFAULT_SECRET_KEY,
+            "buyer_url_allow": _with_simulator(settings.buyer_url_allow, sim_config),
+        }
+    )
     await upgrade(settings.database)
     key = settings.demo_api_key or DEFAULT_DEMO_KEY
-    document = load_file(config)
+    document = load_file(config, allow=settings.buyer_allowlist)
     document = document.model_copy(
         update={
             "publishers": [
@@ -45,10 +54,16 @@ async def _demo(config: Path, simulator: Path, settings: Settings) -> None:
     )
     engine = create_engine(settings.database)
     async with sessions(engine)() as session, session.begin():
-        plan = await apply_document(session, document, now=SystemClock().now())
+        plan = await apply_document(
+            session,
+            document,
+            now=SystemClock().now(),
+            allow=settings.buyer_allowlist,
+            keys=settings.secret_keys,
+        )
     await engine.dispose()
 
-    sim = await start_simulator(load_config(simulator))
+    sim = await start_simulator(sim_config)
     base = f"http://{settings.host}:{settings.port}"
     print("\n".join(plan.lines()))
     for publisher, new_key in plan.new_api_keys.items():
@@ -82,3 +97,10 @@ Post a lead:
         await server.serve()
     finally:
         await sim.stop()
+
+
+def _with_simulator(allow: str, sim: SimulatorConfig) -> str:
+    """The allowlist plus the simulator's own address: its buyers are on loopback."""
+    host = sim.host if sim.host not in ("", "0.0.0.0", "::") else "127.0.0.1"  # noqa: S104
+    entry = f"[{host}]:{sim.port}" if ":" in host else f"{host}:{sim.port}"
+    return f"{allow},{entry}" if allow else entry

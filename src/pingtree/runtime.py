@@ -14,7 +14,9 @@ from pingtree.clock import Clock, SystemClock
 from pingtree.config.catalog import Catalog
 from pingtree.config.document import ConfigDocument
 from pingtree.config.store import current_version, load_document
+from pingtree.credentials import SecretResolver
 from pingtree.delivery.gateway import HttpGateway, new_session
+from pingtree.failures import log_failure
 from pingtree.ratelimits import RateLimits
 from pingtree.routing.engine import Router
 from pingtree.sales.ledger import SqlCapLedger
@@ -58,9 +60,14 @@ class Runtime:
         """Open the outbound session, load the configuration and start housekeeping."""
         # Screening's ZIP table takes a moment to build; the first lead should not wait for it.
         await asyncio.to_thread(warm_up)
-        self.http = new_session(self.settings.http_connection_limit)
+        self.http = new_session(
+            self.settings.http_connection_limit, allow=self.settings.buyer_allowlist
+        )
         gateway = HttpGateway(
-            self.http, self.clock, answer_limit=self.settings.buyer_answer_max_bytes
+            self.http,
+            self.clock,
+            SecretResolver(self.settings.secret_keys),
+            answer_limit=self.settings.buyer_answer_max_bytes,
         )
         self._router = Router(
             gateway=gateway,
@@ -108,5 +115,5 @@ class Runtime:
                 else:
                     await self.ledger.refresh([c.campaign for c in self.catalog.campaigns.values()])
                 await self.ledger.release_expired()
-            except Exception:  # housekeeping must outlive a passing database error
-                log.exception("housekeeping failed; retrying")
+            except Exception as exc:  # housekeeping must outlive a passing database error
+                log_failure(log, "housekeeping failed; retrying", exc)

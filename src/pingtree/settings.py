@@ -10,6 +10,8 @@ from typing import Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pingtree.credentials.keys import SecretKeys
+from pingtree.delivery.destinations import Allowlist
 from pingtree.ratelimits.rates import Rate
 
 
@@ -84,6 +86,39 @@ class Settings(BaseSettings):
         "unset for no limit",
     )
     demo_api_key: str | None = Field(default=None, description="API key the demo publisher gets")
+    buyer_url_allow: str = Field(
+        default="",
+        description="private, loopback or link-local buyer destinations allowed anyway: "
+        "comma-separated host[:port], address[:port] or CIDR entries, e.g. 127.0.0.1:9100",
+    )
+
+    secret_key: str | None = Field(
+        default=None,
+        description="Fernet key(s) encrypting buyer secrets at rest, newest first, "
+        "comma-separated (`pingtree secrets generate-key`)",
+    )
+
+    @field_validator("secret_key")
+    @classmethod
+    def _keys_parse(cls, value: str | None) -> str | None:
+        SecretKeys.parse(value)
+        return value
+
+    @cached_property
+    def secret_keys(self) -> SecretKeys | None:
+        """The parsed PINGTREE_SECRET_KEY, or None when unset."""
+        return SecretKeys.parse(self.secret_key)
+
+    @field_validator("buyer_url_allow")
+    @classmethod
+    def _allowlist_parses(cls, value: str) -> str:
+        Allowlist.parse(value)
+        return value
+
+    @cached_property
+    def buyer_allowlist(self) -> Allowlist:
+        """The parsed PINGTREE_BUYER_URL_ALLOW."""
+        return Allowlist.parse(self.buyer_url_allow)
 
     @field_validator("console_idle_timeout", "console_session_lifetime", mode="before")
     @classmethod

@@ -18,6 +18,9 @@ from pingtree.storage.db import create_engine, sessions
 from pingtree.storage.tables import ConfigResource
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo.yaml"
+SECRET_KEY = "xXdWs2Zrj1kU9GkY7m0bM0yqg8W2k5QhZl7tC3n4pVo="
+DEMO_SIMULATOR = "127.0.0.1:9100"
+"""Where the demo's buyers (examples/simulator.yaml) listen: allowed as the demo allows it."""
 
 
 def demo_data() -> dict[str, Any]:
@@ -77,4 +80,6 @@ def cli(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> C
     monkeypatch.chdir(tmp_path)  # no .env from the working tree
     monkeypatch.setenv("PINGTREE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("PINGTREE_DATABASE_URL", database_url)
+    monkeypatch.setenv("PINGTREE_BUYER_URL_ALLOW", DEMO_SIMULATOR)
+    monkeypatch.setenv("PINGTREE_SECRET_KEY", SECRET_KEY)
     return Cli(tmp_path, database_url)

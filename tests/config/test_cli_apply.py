@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from pingtree.cli import app
 from pingtree.publishers.model import hash_api_key
-from tests.config.conftest import DEMO, Cli, demo_data
+from tests.config.conftest import DEMO, DEMO_SIMULATOR, Cli, demo_data
 
 DEMO_CREATES = [
     "+ create verticals/auto-insurance",
@@ -228,6 +228,7 @@ def test_export_from_a_fresh_data_dir(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("PINGTREE_DATABASE_URL", raising=False)
     monkeypatch.setenv("PINGTREE_DATA_DIR", str(tmp_path / "fresh"))
+    monkeypatch.setenv("PINGTREE_BUYER_URL_ALLOW", DEMO_SIMULATOR)
     result = CliRunner().invoke(app, ["export"])
     assert result.exit_code == 0, result.output
     assert yaml.safe_load(result.stdout) in (None, {})
@@ -239,6 +240,7 @@ def test_apply_migrates_a_fresh_sqlite_data_dir(
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("PINGTREE_DATABASE_URL", raising=False)
     monkeypatch.setenv("PINGTREE_DATA_DIR", str(tmp_path / "fresh"))
+    monkeypatch.setenv("PINGTREE_BUYER_URL_ALLOW", DEMO_SIMULATOR)
     result = CliRunner().invoke(app, ["apply", str(DEMO)])
     assert result.exit_code == 0, result.output
     assert _plan(result.stdout) == DEMO_CREATES

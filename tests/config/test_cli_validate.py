@@ -11,7 +11,7 @@ import yaml
 from typer.testing import CliRunner, Result
 
 from pingtree.cli import app
-from tests.config.conftest import DEMO, demo_data
+from tests.config.conftest import DEMO, DEMO_SIMULATOR, demo_data
 
 Validate = Callable[[str], Result]
 
@@ -21,6 +21,7 @@ def validate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Validate:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PINGTREE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("PINGTREE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")
+    monkeypatch.setenv("PINGTREE_BUYER_URL_ALLOW", DEMO_SIMULATOR)
     runner = CliRunner()
     return lambda path: runner.invoke(app, ["validate", path])
 

@@ -23,14 +23,15 @@ from pingtree.config.store import (
     load_document,
     put_resource,
 )
+from pingtree.delivery.destinations import Allowlist
 from pingtree.publishers.model import hash_api_key
 from pingtree.storage.db import create_engine, sessions
 from pingtree.storage.tables import ConfigResource
-from tests.config.conftest import DEMO
+from tests.config.conftest import DEMO, DEMO_SIMULATOR
 
 NOW = datetime(2024, 5, 6, 12, 0, tzinfo=UTC)
 POST = {
-    "url": "http://127.0.0.1:9/post",
+    "url": "https://buyer.example/post",
     "response": {"rules": [{"source": "status", "equals": "200", "outcome": "accepted"}]},
 }
 
@@ -165,12 +166,13 @@ async def test_yaml_floats_become_exact_money(
 
 
 async def test_demo_round_trips_unchanged(db: async_sessionmaker[AsyncSession]) -> None:
-    document = load_file(DEMO)
-    first = await _apply(db, document)
+    allow = Allowlist.parse(DEMO_SIMULATOR)
+    document = load_file(DEMO, allow=allow)
+    first = await _apply(db, document, allow=allow)
     assert len(first) == 18
     loaded, _ = await _load(db)
-    assert await _apply(db, loaded) == ["no changes"]
-    assert await _apply(db, document) == ["no changes"]
+    assert await _apply(db, loaded, allow=allow) == ["no changes"]
+    assert await _apply(db, document, allow=allow) == ["no changes"]
 
 
 async def test_version_bumps_only_on_change(db: async_sessionmaker[AsyncSession]) -> None:

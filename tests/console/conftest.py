@@ -31,7 +31,7 @@ async def database(tmp_path: Path) -> str:
 
 
 async def started(url: str, token: str | None) -> Runtime:
-    rt = Runtime(Settings(database_url=url, admin_token=token))
+    rt = Runtime(Settings(database_url=url, admin_token=token, buyer_url_allow="127.0.0.1"))
     await rt.start(watch=False)
     return rt
 

@@ -23,6 +23,10 @@ from tests.factories import API_KEY, LEAD_FIELDS
 
 ADMIN_TOKEN = "admin-test-token"
 WEDNESDAY_NOON = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+SECRET_KEY = "2x0M8ZqzJ2m2N5o8CqXn8wJv6YtT0h3o9sXj6mQe1aU="
+"""Encrypts the buyer secrets tests configure (a Fernet key: 32 url-safe base64 bytes)."""
+SIMULATOR_ALLOW = "127.0.0.1"
+"""The simulator listens on loopback, on a free port: any port of 127.0.0.1 is allowed."""
 
 
 def sim_buyer(name: str, **behaviour: Any) -> SimBuyer:
@@ -56,7 +60,13 @@ class Harness:
     async def configure(self, document: ConfigDocument) -> None:
         """Apply a configuration and put it in force."""
         async with self.rt.sessions() as session, session.begin():
-            await apply_document(session, document, now=self.rt.clock.now())
+            await apply_document(
+                session,
+                document,
+                now=self.rt.clock.now(),
+                allow=self.rt.settings.buyer_allowlist,
+                keys=self.rt.settings.secret_keys,
+            )
         await self.rt.reload_config()
 
     async def post_lead(
@@ -113,7 +123,12 @@ async def _harness(
 ) -> AsyncIterator[Harness]:
     sim = await start_simulator(SimulatorConfig(port=0, buyers=[sim_buyer("placeholder")]))
     settings = Settings(
-        database_url=url, admin_token=ADMIN_TOKEN, inbound_ping_ttl_s=2.0, **settings_
+        database_url=url,
+        admin_token=ADMIN_TOKEN,
+        inbound_ping_ttl_s=2.0,
+        buyer_url_allow=SIMULATOR_ALLOW,
+        secret_key=SECRET_KEY,
+        **settings_,
     )
     rt = Runtime(settings, clock=clock, rng=random.Random(20261125))
     await rt.start(watch=False)

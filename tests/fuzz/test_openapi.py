@@ -32,6 +32,7 @@ from pingtree.app import create_app
 from pingtree.clock import SystemClock
 from pingtree.config.files import load_file
 from pingtree.config.store import apply_document
+from pingtree.delivery.destinations import Allowlist
 from pingtree.settings import Settings
 from pingtree.simulator import RunningSimulator, load_config, start_simulator
 from pingtree.storage.db import create_engine, sessions
@@ -70,11 +71,14 @@ class SimulatorThread:
         self.loop.close()
 
 
+SIMULATOR = Allowlist.parse("127.0.0.1")  # the demo's simulated buyers, on a free port
+
+
 async def _load_demo(url: str, sim: RunningSimulator, tmp: Path) -> None:
     await upgrade(url)
     text = (EXAMPLES / "demo.yaml").read_text().replace("http://127.0.0.1:9100", sim.base_url)
     (tmp / "demo.yaml").write_text(text)
-    document = load_file(tmp / "demo.yaml")
+    document = load_file(tmp / "demo.yaml", allow=SIMULATOR)
     publishers = [
         p.model_copy(update={"api_key": DEMO_KEY}) if p.name == "demo-publisher" else p
         for p in document.publishers
@@ -82,7 +86,7 @@ async def _load_demo(url: str, sim: RunningSimulator, tmp: Path) -> None:
     document = document.model_copy(update={"publishers": publishers})
     engine = create_engine(url)
     async with sessions(engine)() as session, session.begin():
-        await apply_document(session, document, now=SystemClock().now())
+        await apply_document(session, document, now=SystemClock().now(), allow=SIMULATOR)
     await engine.dispose()
 
 
@@ -93,7 +97,14 @@ atexit.register(shutil.rmtree, WORKDIR, ignore_errors=True)
 DATABASE = (
     os.environ.get("PINGTREE_FUZZ_DATABASE_URL") or f"sqlite+aiosqlite:///{WORKDIR / 'pingtree.db'}"
 )
-APP = create_app(Settings(database_url=DATABASE, admin_token=ADMIN_TOKEN, data_dir=WORKDIR))
+APP = create_app(
+    Settings(
+        database_url=DATABASE,
+        admin_token=ADMIN_TOKEN,
+        data_dir=WORKDIR,
+        buyer_url_allow="127.0.0.1",
+    )
+)
 schema = schemathesis.openapi.from_dict(APP.openapi())
 schema.app = APP
 

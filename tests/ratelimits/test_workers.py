@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from pingtree.clock import SystemClock
 from pingtree.config.store import apply_document
+from pingtree.delivery.destinations import Allowlist
 from pingtree.simulator import SimulatorConfig, start_simulator
 from pingtree.storage.db import create_engine, sessions
 from pingtree.storage.tables import Lead
@@ -45,7 +46,12 @@ async def two_workers(
     raw["publishers"][0]["rate_limit"] = "5/hour"
     engine = create_engine(database_url)
     async with sessions(engine)() as session, session.begin():
-        await apply_document(session, type(data).model_validate(raw), now=SystemClock().now())
+        await apply_document(
+            session,
+            type(data).model_validate(raw),
+            now=SystemClock().now(),
+            allow=Allowlist.parse("127.0.0.1"),
+        )
     await engine.dispose()
 
     port = _free_port()
@@ -55,6 +61,7 @@ async def two_workers(
         "PINGTREE_DATABASE_URL": database_url,
         "PINGTREE_DATA_DIR": str(tmp_path),
         "PINGTREE_REDIS_URL": rate_limit_storage["redis_url"],
+        "PINGTREE_BUYER_URL_ALLOW": "127.0.0.1",
         "PINGTREE_RATELIMIT_PREFIX": rate_limit_storage["ratelimit_prefix"],
     }
     command = [sys.executable, "-m", "pingtree.cli", "serve", "--workers", "2", "--port", str(port)]

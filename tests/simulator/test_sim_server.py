@@ -302,8 +302,10 @@ async def test_received_endpoints(start_sim: StartSim, http: aiohttp.ClientSessi
         "outcome",
         "http_status",
         "error",
+        "path",
     }
     assert first["kind"] == "ping" and first["body"] == {"zip": "90210", "state": "CA"}
+    assert first["path"] == "/buyers/acme/ping"
     assert first["outcome"] == "bid" and first["http_status"] == 200
     async with http.delete(sim.url("acme", "received")) as r:
         assert await r.json() == {"status": "ok", "cleared": 2}

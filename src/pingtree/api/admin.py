@@ -14,6 +14,7 @@ from pingtree.config.document import KINDS, ConfigDocument, Kind, resource_key
 from pingtree.config.files import parse_document
 from pingtree.config.store import apply_document as apply_plan
 from pingtree.config.store import delete_resource, load_document, put_resource
+from pingtree.credentials.at_rest import redact, redact_document
 from pingtree.intake.errors import refuse
 from pingtree.leads import repository
 from pingtree.leads.schemas import Timeline
@@ -33,7 +34,8 @@ async def export_config(rt: RuntimeDep) -> dict[str, Any]:
     """The whole configuration, as `pingtree export` writes it."""
     async with rt.sessions() as session:
         document, version = await load_document(session)
-    return {"version": version, **document.model_dump(mode="json", exclude_none=True)}
+    data = redact_document(document.model_dump(mode="json", exclude_none=True))
+    return {"version": version, **data}
 
 
 @router.post("/config", dependencies=[ConfigureDep])
@@ -44,9 +46,18 @@ async def apply_config(
     prune: bool = Query(default=True, description="remove resources the document leaves out"),
 ) -> dict[str, Any]:
     """Make the configuration equal the document; answers what was created, changed, removed."""
-    parsed = parse_document(document, file="request body")
+    allow = rt.settings.buyer_allowlist
+    parsed = parse_document(document, file="request body", allow=allow)
     async with rt.sessions() as session, session.begin():
-        plan = await apply_plan(session, parsed, now=rt.clock.now(), prune=prune, dry_run=dry_run)
+        plan = await apply_plan(
+            session,
+            parsed,
+            now=rt.clock.now(),
+            prune=prune,
+            dry_run=dry_run,
+            allow=allow,
+            keys=rt.settings.secret_keys,
+        )
     if not dry_run:
         await rt.reload_config()
     return {
@@ -104,7 +115,7 @@ async def list_resources(kind: str, rt: RuntimeDep) -> list[dict[str, Any]]:
     async with rt.sessions() as session:
         document, _ = await load_document(session)
     items = getattr(document, _kind(kind))
-    return [item.model_dump(mode="json", exclude_none=True) for item in items]
+    return [redact(kind, item.model_dump(mode="json", exclude_none=True)) for item in items]
 
 
 @router.get("/{kind}/{name}", dependencies=[ReadDep])
@@ -113,7 +124,7 @@ async def get_resource(kind: str, name: str, rt: RuntimeDep) -> dict[str, Any]:
     async with rt.sessions() as session:
         document, _ = await load_document(session)
     found: BaseModel = _find(document, _kind(kind), name)
-    return found.model_dump(mode="json", exclude_none=True)
+    return redact(kind, found.model_dump(mode="json", exclude_none=True))
 
 
 def _find(document: ConfigDocument, kind: Kind, name: str) -> Any:
@@ -133,11 +144,18 @@ async def put(
     """Create or replace a resource; a new publisher's API key is in the answer, once."""
     checked = _kind(kind)
     async with rt.sessions() as session, session.begin():
-        item, plan = await put_resource(session, checked, spec, now=rt.clock.now())
+        item, plan = await put_resource(
+            session,
+            checked,
+            spec,
+            now=rt.clock.now(),
+            allow=rt.settings.buyer_allowlist,
+            keys=rt.settings.secret_keys,
+        )
         if resource_key(checked, item) != name:  # raising here rolls the change back
             raise refuse(422, "name_mismatch", f"the body names {resource_key(checked, item)!r}")
     await rt.reload_config()
-    answer: dict[str, Any] = item.model_dump(mode="json", exclude_none=True)
+    answer: dict[str, Any] = redact(kind, item.model_dump(mode="json", exclude_none=True))
     if plan.new_api_keys:
         answer["api_key"] = next(iter(plan.new_api_keys.values()))
     return answer

@@ -10,8 +10,17 @@ from functools import cached_property
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
+from pingtree.credentials.masking import MASK
+from pingtree.credentials.refs import SECRET_NAME, SecretSpec, is_reference, references
 from pingtree.money import Money
 from pingtree.verticals.model import NAME_PATTERN
 
@@ -334,7 +343,26 @@ class Auth(Strict):
             raise ValueError("basic auth needs username and password")
         if self.type == "bearer" and not self.token:
             raise ValueError("bearer auth needs token")
+        if MASK in (self.password, self.token):
+            raise ValueError(f"{MASK} is a masked value (from an export): give the real one")
         return self
+
+
+class Signing(Strict):
+    """An HMAC-SHA256 signature over each ping and post, with a timestamp (Stripe-style)."""
+
+    secret: str = Field(description="a declared secret, e.g. '{{ secrets.signing }}'")
+    header: str = Field(default="X-Pingtree-Signature", pattern=r"^[A-Za-z0-9-]{1,64}$")
+
+    @field_validator("secret")
+    @classmethod
+    def _a_reference(cls, value: str) -> str:
+        if not is_reference(value):
+            raise ValueError("must name a declared secret, e.g. '{{ secrets.signing }}'")
+        return value
+
+
+SecretName = Annotated[str, StringConstraints(pattern=SECRET_NAME)]
 
 
 class Delivery(Strict):
@@ -347,6 +375,39 @@ class Delivery(Strict):
         default=None, description="fields a ping may carry; default all non-PII; PII never"
     )
     timeout_ms: int = Field(default=3000, gt=0, le=120_000)
+    secrets: dict[SecretName, SecretSpec] = Field(
+        default_factory=dict,
+        description="credentials used as {{ secrets.NAME }}: {env: VAR}, enc:... or clear "
+        "(encrypted when applied)",
+    )
+    signing: Signing | None = None
+
+    def secret_uses(self) -> list[tuple[str, str]]:
+        """(key, text) of every setting that may refer to a secret."""
+        uses: list[tuple[str, str | None]] = []
+        if self.auth is not None:
+            uses += [
+                (f"auth.{k}", getattr(self.auth, k)) for k in ("username", "password", "token")
+            ]
+        for label, endpoint in (("ping", self.ping), ("post", self.post)):
+            if endpoint is None:
+                continue
+            uses += [(f"{label}.url", endpoint.url), (f"{label}.test_url", endpoint.test_url)]
+            uses += [(f"{label}.template", endpoint.template)]
+            uses += [(f"{label}.headers.{k}", v) for k, v in endpoint.headers.items()]
+        if self.signing is not None:
+            uses.append(("signing.secret", self.signing.secret))
+        return [(key, text) for key, text in uses if text]
+
+    @model_validator(mode="after")
+    def _secrets_declared(self) -> Delivery:
+        for key, text in self.secret_uses():
+            for name in sorted(references(text) - set(self.secrets)):
+                declared = ", ".join(sorted(self.secrets)) or "none"
+                raise ValueError(
+                    f"{key} refers to undeclared secret {name!r} (declared: {declared})"
+                )
+        return self
 
 
 class Campaign(Strict):

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pingtree.buyers.model import Buyer, Campaign
+from pingtree.delivery.destinations import Allowlist, url_problem
 from pingtree.publishers.model import Publisher
 from pingtree.routing.model import Route, Tree
 from pingtree.verticals.model import Vertical
@@ -130,4 +131,20 @@ def reference_errors(doc: ConfigDocument) -> list[tuple[str, str]]:
             errors.append((f"{at}.tree", f"unknown tree {r.tree!r}"))
         elif tree.vertical != r.vertical:
             errors.append((f"{at}.tree", f"tree {r.tree!r} is for vertical {tree.vertical!r}"))
+    return errors
+
+
+def destination_errors(doc: ConfigDocument, allow: Allowlist) -> list[tuple[str, str]]:
+    """(path, reason) for every buyer URL that points somewhere refused (see destinations)."""
+    errors: list[tuple[str, str]] = []
+    for i, c in enumerate(doc.campaigns):
+        endpoints = [("post", c.delivery.post), ("ping", c.delivery.ping)]
+        for label, endpoint in endpoints:
+            if endpoint is None:
+                continue
+            for key in ("url", "test_url"):
+                url = getattr(endpoint, key)
+                problem = url_problem(url, allow) if url is not None else None
+                if problem is not None:
+                    errors.append((f"campaigns[{i}].delivery.{label}.{key}", problem))
     return errors

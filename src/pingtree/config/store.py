@@ -11,9 +11,19 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pingtree.config.document import KINDS, MODELS, ConfigDocument, Kind, resource_key
+from pingtree.config.document import (
+    KINDS,
+    MODELS,
+    ConfigDocument,
+    Kind,
+    destination_errors,
+    resource_key,
+)
 from pingtree.config.errors import ConfigError, ConfigIssue, issues_from_validation
-from pingtree.config.files import parse_document
+from pingtree.config.files import STRICT, parse_document
+from pingtree.credentials.at_rest import rotate_campaign, seal_campaign
+from pingtree.credentials.keys import SecretKeys
+from pingtree.delivery.destinations import Allowlist
 from pingtree.publishers.model import Publisher, hash_api_key, new_api_key
 from pingtree.storage.db import dialect_insert
 from pingtree.storage.tables import ConfigResource, ConfigState
@@ -84,13 +94,23 @@ async def apply_document(
     now: datetime,
     prune: bool = True,
     dry_run: bool = False,
+    allow: Allowlist = STRICT,
+    keys: SecretKeys | None = None,
 ) -> Plan:
-    """Make the stored configuration equal the document; idempotent. Caller commits."""
+    """Make the stored configuration equal the document; idempotent. Caller commits.
+
+    allow: buyer destinations allowed although private (Settings.buyer_allowlist).
+    keys: encrypt secrets given in clear (Settings.secret_keys); without, they are refused.
+    """
+    refused = destination_errors(document, allow)
+    if refused:
+        raise ConfigError([ConfigIssue(_by_name(document, path), why) for path, why in refused])
     await lock_configuration(session)
     rows = (await session.scalars(select(ConfigResource))).all()
     stored = {(r.kind, r.name): r for r in rows}
     plan = Plan()
     wanted: set[tuple[str, str]] = set()
+    unsealed: list[ConfigIssue] = []
     for kind in KINDS:
         for item in getattr(document, kind):
             name = resource_key(kind, item)
@@ -100,6 +120,9 @@ async def apply_document(
             if isinstance(item, Publisher):
                 item = _with_hashed_key(item, row.spec if row else None, plan)
             spec = _stored_spec(item)
+            if kind == "campaigns":
+                spec, problems = seal_campaign(spec, row.spec if row else None, keys)
+                unsealed += [ConfigIssue(f"{kind}/{name}.{path}", why) for path, why in problems]
             label = f"{kind}/{name}"
             if row is None:
                 plan.create.append(label)
@@ -110,6 +133,8 @@ async def apply_document(
                 if not dry_run:
                     row.spec = spec
                     row.updated_at = now
+    if unsealed:
+        raise ConfigError(unsealed)  # the caller's transaction rolls back what was added
     if prune:
         # remove dependents first: routes before trees before campaigns...
         rank: dict[str, int] = {kind: i for i, kind in enumerate(KINDS)}
@@ -147,14 +172,26 @@ async def _bump_version(session: AsyncSession) -> None:
 _POSITION = re.compile(r"^([a-z]+)\[(\d+)\]")
 
 
-def _parse_named(data: dict[str, Any], *, reason: str | None = None) -> ConfigDocument:
+def _by_name(document: ConfigDocument, path: str) -> str:
+    """'campaigns[3].delivery.post.url' -> 'campaigns/acme-auto.delivery.post.url'."""
+    found = _POSITION.match(path)
+    if found is None:
+        return path
+    kind = next(k for k in KINDS if k == found[1])
+    item = getattr(document, kind)[int(found[2])]
+    return f"{kind}/{resource_key(kind, item)}{path[found.end() :]}"
+
+
+def _parse_named(
+    data: dict[str, Any], *, reason: str | None = None, allow: Allowlist | None = STRICT
+) -> ConfigDocument:
     """parse_document(data), with each problem's resource named instead of its list position.
 
     The caller of put/delete never saw the whole document, so `campaigns[3].buyer` would
     point nowhere; `campaigns/acme-auto.buyer` names the resource that has the problem.
     """
     try:
-        return parse_document(data)
+        return parse_document(data, allow=allow)
     except ConfigError as exc:
         issues: list[ConfigIssue] = []
         for issue in exc.issues:
@@ -169,7 +206,9 @@ def _parse_named(data: dict[str, Any], *, reason: str | None = None) -> ConfigDo
         raise ConfigError(issues) from None
 
 
-async def with_stored(session: AsyncSession, document: ConfigDocument) -> ConfigDocument:
+async def with_stored(
+    session: AsyncSession, document: ConfigDocument, *, allow: Allowlist = STRICT
+) -> ConfigDocument:
     """The stored configuration with the document's resources laid over it, checked whole.
 
     What `apply --keep` applies: a partial file may refer to resources already stored.
@@ -182,11 +221,17 @@ async def with_stored(session: AsyncSession, document: ConfigDocument) -> Config
         keys = {resource_key(kind, item) for item in given}
         kept = [i for i in getattr(stored, kind) if resource_key(kind, i) not in keys]
         data[kind] = [_stored_spec(i) for i in kept] + [_stored_spec(i) for i in given]
-    return _parse_named(data)
+    return _parse_named(data, allow=allow)
 
 
 async def put_resource(
-    session: AsyncSession, kind: Kind, spec: dict[str, Any], *, now: datetime
+    session: AsyncSession,
+    kind: Kind,
+    spec: dict[str, Any],
+    *,
+    now: datetime,
+    allow: Allowlist = STRICT,
+    keys: SecretKeys | None = None,
 ) -> tuple[BaseModel, Plan]:
     """Create or replace one resource, checked against the whole configuration."""
     try:
@@ -200,8 +245,8 @@ async def put_resource(
     ]
     data = document.model_dump(mode="json", exclude_none=True)
     data[kind] = [_stored_spec(i) for i in items] + [spec]
-    candidate = _parse_named(data)
-    plan = await apply_document(session, candidate, now=now, prune=False)
+    candidate = _parse_named(data, allow=allow)
+    plan = await apply_document(session, candidate, now=now, prune=False, allow=allow, keys=keys)
     stored = (
         await session.execute(
             select(ConfigResource.spec).where(
@@ -222,9 +267,27 @@ async def delete_resource(session: AsyncSession, kind: Kind, name: str) -> bool:
         return False
     data = document.model_dump(mode="json", exclude_none=True)
     data[kind] = [_stored_spec(i) for i in remaining]
-    _parse_named(data, reason=f"still refers to {kind}/{name}")  # names what refers to it
+    # Names what still refers to it; removing something never adds a destination.
+    _parse_named(data, reason=f"still refers to {kind}/{name}", allow=None)
     await session.execute(
         delete(ConfigResource).where(ConfigResource.kind == kind, ConfigResource.name == name)
     )
     await _bump_version(session)
     return True
+
+
+async def rotate_secrets(session: AsyncSession, keys: SecretKeys, *, now: datetime) -> int:
+    """Encrypt every stored secret again with the newest key; how many campaigns changed."""
+    await lock_configuration(session)
+    rows = (
+        await session.scalars(select(ConfigResource).where(ConfigResource.kind == "campaigns"))
+    ).all()
+    changed = 0
+    for row in rows:
+        spec = rotate_campaign(row.spec, keys)
+        if spec != row.spec:
+            row.spec, row.updated_at = spec, now
+            changed += 1
+    if changed:
+        await _bump_version(session)
+    return changed

@@ -8,10 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 from pingtree.buyers.model import Campaign, Caps, Filter, FilterOp, Schedule
+from pingtree.credentials.masking import ALWAYS_SECRET_HEADERS, MASK, mask_url
 from pingtree.publishers.model import Payout, PayoutType
 
-SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "cookie"})
-MASK = "***"
+SECRET_HEADERS = ALWAYS_SECRET_HEADERS
 
 
 def money(value: Decimal | None) -> str:
@@ -59,7 +59,9 @@ def masked_headers(headers: Any) -> dict[str, str]:
 
 def request_head(request: dict[str, Any]) -> str:
     """A recorded request's first line and headers, credentials masked."""
-    lines = [f"{request.get('method', '')} {request.get('url', '')}".strip()]
+    # Records stored before URLs were masked may still hold a token in the query.
+    url = mask_url(str(request.get("url", "")))
+    lines = [f"{request.get('method', '')} {url}".strip()]
     lines += [f"{k}: {v}" for k, v in masked_headers(request.get("headers")).items()]
     return "\n".join(lines)
 

@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import StrictUndefined
 
 from pingtree.console import present
+from pingtree.credentials.masking import mask_url
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -39,6 +40,7 @@ templates.env.filters.update(
     when=present.when,
     pretty=present.pretty,
     masked_headers=present.masked_headers,
+    masked_url=mask_url,
     request_head=present.request_head,
     describe_filter=present.describe_filter,
     describe_caps=present.describe_caps,

@@ -18,8 +18,11 @@ import aiohttp
 
 from pingtree.buyers.model import Campaign, Endpoint, Outcome
 from pingtree.clock import Clock
+from pingtree.credentials import SecretResolver, SecretUnavailable
+from pingtree.delivery.destinations import Allowlist, guarded_socket_factory
 from pingtree.delivery.requests import OutboundRequest, build_request
 from pingtree.delivery.responses import AnswerFault, BuyerResponse, Reading, read_response
+from pingtree.failures import log_failure
 from pingtree.routing.ports import Answer, Bid
 
 log = logging.getLogger("pingtree.delivery")
@@ -28,9 +31,17 @@ DEFAULT_ANSWER_LIMIT = 1024 * 1024
 RECORDED_BODY = 4000
 
 
-def new_session(connection_limit: int = 1000) -> aiohttp.ClientSession:
-    """The one outbound session the app keeps open; pings and posts share its pool."""
-    connector = aiohttp.TCPConnector(limit=connection_limit, limit_per_host=0, ttl_dns_cache=300)
+def new_session(connection_limit: int = 1000, *, allow: Allowlist) -> aiohttp.ClientSession:
+    """The one outbound session the app keeps open; pings and posts share its pool.
+
+    Every connection's address is checked against the allowlist as it is opened.
+    """
+    connector = aiohttp.TCPConnector(
+        limit=connection_limit,
+        limit_per_host=0,
+        ttl_dns_cache=300,
+        socket_factory=guarded_socket_factory(allow),
+    )
     return aiohttp.ClientSession(connector=connector, headers={"User-Agent": "pingtree"})
 
 
@@ -41,11 +52,13 @@ class HttpGateway:
         self,
         session: aiohttp.ClientSession,
         clock: Clock,
+        secrets: SecretResolver | None = None,
         *,
         answer_limit: int = DEFAULT_ANSWER_LIMIT,
     ) -> None:
         self.session = session
         self.clock = clock
+        self.secrets = secrets or SecretResolver(None)
         self.answer_limit = answer_limit
 
     async def ping(
@@ -91,6 +104,10 @@ class HttpGateway:
         *,
         bid: bool,
     ) -> Answer:
+        try:
+            secrets = self.secrets.values(campaign.delivery.secrets)
+        except SecretUnavailable as exc:  # not sent: the next buyer gets its chance
+            return Answer(outcome=Outcome.ERROR, duration_ms=0.0, reason=str(exc))
         request = build_request(
             endpoint,
             auth=campaign.delivery.auth,
@@ -98,6 +115,9 @@ class HttpGateway:
             lead_id=lead_id,
             bid_reference=bid_reference,
             test=test,
+            secrets=secrets,
+            signing=campaign.delivery.signing,
+            now=self.clock.now(),
         )
         started = self.clock.monotonic()
         try:
@@ -113,7 +133,7 @@ class HttpGateway:
         except (aiohttp.ClientError, ValueError) as exc:
             return self._failed(request, started, Outcome.ERROR, f"{type(exc).__name__}: {exc}")
         except Exception as exc:
-            log.warning("exchange with campaign %s failed", campaign.name, exc_info=True)
+            log_failure(log, "exchange with campaign %s failed", exc, campaign.name)
             detail = AnswerFault.UNREADABLE.because(f"{type(exc).__name__}: {exc}")
             return self._failed(request, started, Outcome.ERROR, detail)
         duration = (self.clock.monotonic() - started) * 1000
@@ -122,17 +142,21 @@ class HttpGateway:
             reading = Reading(Outcome.ERROR, reason=received.fault)
         else:
             reading = _read(campaign, endpoint, response, bid=bid)
-        record: dict[str, Any] = {"status": response.status, "body": response.text[:RECORDED_BODY]}
+        record: dict[str, Any] = {
+            "status": response.status,
+            "body": request.mask(response.text)[:RECORDED_BODY],
+        }
         if 300 <= response.status < 400:
-            record["location"] = response.headers.get("Location")
+            location = response.headers.get("Location")
+            record["location"] = request.mask(location) if location else None
         if reading.answered_price is not None:
             record["invalid_price"] = reading.answered_price
         return Answer(
             outcome=reading.outcome,
             duration_ms=duration,
             price=reading.price,
-            reference=_clean(reading.reference, 255),
-            reason=_clean(reading.reason, RECORDED_BODY),
+            reference=_clean(request.mask(reading.reference) if reading.reference else None, 255),
+            reason=_clean(request.mask(reading.reason) if reading.reason else None, RECORDED_BODY),
             redirect_url=_clean(reading.redirect_url, RECORDED_BODY),
             request=request.for_record(RECORDED_BODY),
             response=_clean_record(record),
@@ -182,7 +206,7 @@ class HttpGateway:
         return Answer(
             outcome=outcome,
             duration_ms=(self.clock.monotonic() - started) * 1000,
-            reason=_clean(reason, RECORDED_BODY),
+            reason=_clean(request.mask(reason), RECORDED_BODY),
             request=request.for_record(RECORDED_BODY),
         )
 
@@ -204,7 +228,7 @@ def _read(campaign: Campaign, endpoint: Endpoint, response: BuyerResponse, *, bi
             endpoint.response, response, max_price=campaign.price.max_price, bid=bid
         )
     except Exception as exc:
-        log.warning("answer of campaign %s unreadable", campaign.name, exc_info=True)
+        log_failure(log, "answer of campaign %s unreadable", exc, campaign.name)
         detail = f"{type(exc).__name__}: {exc}"[:500]
         return Reading(Outcome.ERROR, reason=AnswerFault.UNREADABLE.because(detail))
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from xml.etree import ElementTree as ET
 
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from pingtree.buyers.model import Auth, BodyFormat, Endpoint
+from pingtree.buyers.model import Auth, BodyFormat, Endpoint, Signing
+from pingtree.credentials import Masker, references, substitute
+from pingtree.delivery.signing import sign
 
 TEST_HEADER = "X-Pingtree-Test"
 CONTENT_TYPES = {
@@ -31,19 +35,20 @@ class OutboundRequest:
     url: str
     headers: dict[str, str]
     body: bytes
+    masker: Masker = field(default_factory=lambda: Masker(()), repr=False, compare=False)
 
     def for_record(self, limit: int = 4000) -> dict[str, Any]:
-        """The request as stored in the lead's timeline (credentials hidden)."""
-        shown = {
-            k: ("***" if k.lower() in ("authorization", "x-api-key") else v)
-            for k, v in self.headers.items()
-        }
+        """The request as stored in the lead's timeline (credentials and secrets hidden)."""
         return {
             "method": self.method,
-            "url": self.url,
-            "headers": shown,
-            "body": self.body[:limit].decode("utf-8", "replace"),
+            "url": self.masker.url(self.url),
+            "headers": self.masker.headers(self.headers),
+            "body": self.mask(self.body.decode("utf-8", "replace"))[:limit],
         }
+
+    def mask(self, text: str) -> str:
+        """Text about this request (an answer, an error) with its secrets hidden."""
+        return self.masker.text(text)
 
 
 def _to_xml(payload: dict[str, Any]) -> bytes:
@@ -69,14 +74,24 @@ def encode_body(fmt: BodyFormat, payload: dict[str, Any]) -> bytes:
     return _to_xml(payload)
 
 
-def auth_headers(auth: Auth | None) -> dict[str, str]:
+def auth_headers(auth: Auth | None, secrets: Mapping[str, str] | None = None) -> dict[str, str]:
     """The Authorization header for the buyer's credentials."""
     if auth is None:
         return {}
+    values = secrets or {}
     if auth.type == "bearer":
-        return {"Authorization": f"Bearer {auth.token}"}
-    raw = f"{auth.username}:{auth.password}".encode()
+        return {"Authorization": f"Bearer {substitute(auth.token or '', values)}"}
+    username = substitute(auth.username or "", values)
+    raw = f"{username}:{substitute(auth.password or '', values)}".encode()
     return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+def _secret_values(auth: Auth | None, secrets: Mapping[str, str]) -> list[str]:
+    """What must never be stored: every secret, and auth written in clear (older configs)."""
+    values = list(secrets.values())
+    if auth is not None:
+        values += [v for v in (auth.password, auth.token) if v and not references(v)]
+    return values
 
 
 def build_request(
@@ -87,8 +102,15 @@ def build_request(
     lead_id: str,
     bid_reference: str | None,
     test: bool,
+    secrets: Mapping[str, str] | None = None,
+    signing: Signing | None = None,
+    now: datetime | None = None,
 ) -> OutboundRequest:
-    """The request for one ping or post. Test leads go to test_url, or are marked as tests."""
+    """The request for one ping or post. Test leads go to test_url, or are marked as tests.
+
+    secrets: the delivery's secret values, by name; signing (with now): sign the body.
+    """
+    values = secrets or {}
     context: dict[str, Any] = {"lead_id": lead_id}
     if bid_reference is not None:
         context["bid_id"] = bid_reference
@@ -96,16 +118,27 @@ def build_request(
         context["test"] = True
     if endpoint.template is not None:
         rendered = _templates.from_string(endpoint.template).render(
-            lead=fields, lead_id=lead_id, bid_id=bid_reference, test=test
+            lead=fields, lead_id=lead_id, bid_id=bid_reference, test=test, secrets=values
         )
         body = rendered.encode()
     else:
         body = encode_body(endpoint.format, {**fields, **context})
-    headers = {"Content-Type": CONTENT_TYPES[endpoint.format], **endpoint.headers}
-    headers.update(auth_headers(auth))
+    headers = {"Content-Type": CONTENT_TYPES[endpoint.format]}
+    headers.update({k: substitute(v, values) for k, v in endpoint.headers.items()})
+    headers.update(auth_headers(auth, values))
     if bid_reference is not None:
         headers.setdefault("X-Bid-Id", bid_reference)
     if test:
         headers[TEST_HEADER] = "1"
+    if signing is not None:
+        assert now is not None, "a signed request needs the time it is sent"
+        headers[signing.header] = sign(substitute(signing.secret, values), body, now)
     url = endpoint.test_url if test and endpoint.test_url else endpoint.url
-    return OutboundRequest(method=endpoint.method, url=url, headers=headers, body=body)
+    url = substitute(url, {k: quote(v, safe="") for k, v in values.items()})
+    masker = Masker(
+        _secret_values(auth, values),
+        secret_headers=[k for k, v in endpoint.headers.items() if references(v)],
+    )
+    return OutboundRequest(
+        method=endpoint.method, url=url, headers=headers, body=body, masker=masker
+    )

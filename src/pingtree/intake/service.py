@@ -12,6 +12,7 @@ from decimal import Decimal
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pingtree.failures import log_failure
 from pingtree.intake import idempotency
 from pingtree.intake.errors import IntakeRefused, refuse
 from pingtree.leads import repository
@@ -158,8 +159,8 @@ async def route_lead(
         result = await rt.router.route(
             offer, tree, rt.catalog, deadline=deadline, blocked_buyers=checked.blocked_buyers
         )
-    except Exception:  # a lead is never lost to a bug: it is answered unsold and kept
-        log.exception("routing failed for lead %s", lead.id)
+    except Exception as exc:  # a lead is never lost to a bug: it is answered unsold and kept
+        log_failure(log, "routing failed for lead %s", exc, lead.id)
         result = RoutingResult()
         reasons = [Reason(code="internal_error", message="routing failed; the lead is kept")]
     else:

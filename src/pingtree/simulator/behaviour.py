@@ -78,6 +78,14 @@ class SimBuyer(BaseModel):
     scripted: ScriptedAnswer | None = Field(
         default=None, description="answer every request with these raw bytes instead"
     )
+    echo_header: str | None = Field(
+        default=None, description="repeat this request header in the answer (body and X-Echo)"
+    )
+    signing_secret: str | None = Field(
+        default=None, description="verify pingtree's signature with this secret; 401 if wrong"
+    )
+    signing_header: str = "X-Pingtree-Signature"
+    signing_tolerance_s: float = Field(default=300.0, gt=0)
 
     @model_validator(mode="after")
     def _consistent(self) -> SimBuyer:

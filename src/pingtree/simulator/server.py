@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from aiohttp import hdrs, web
 
+from pingtree.delivery.signing import SignatureError, verify
 from pingtree.money import cents
 from pingtree.simulator import wire
 from pingtree.simulator.bodies import BodyError, parse_body, render
@@ -21,6 +22,7 @@ CLOSING = web.AppKey("closing", asyncio.Event)
 
 GARBAGE_PAGE = "<html><body>Internal error</body></html>"
 BID_ID_HEADER = "X-Bid-Id"
+ECHO_HEADER = "X-Echo"
 HANG_POLL_S = 0.2
 
 
@@ -77,8 +79,22 @@ async def _handle(request: web.Request, kind: RequestKind) -> web.StreamResponse
         headers=_headers(request),
         body=None,
         raw_body=_lenient_text(raw, request.charset),
+        path=request.path_qs,
     )
     state.received.append(record)
+    behaviour = state.behaviour
+    if behaviour.signing_secret is not None:
+        try:
+            verify(
+                behaviour.signing_secret,
+                raw,
+                request.headers.get(behaviour.signing_header),
+                request.app[REGISTRY].clock.now(),
+                behaviour.signing_tolerance_s,
+            )
+        except SignatureError as exc:
+            record.outcome, record.http_status, record.error = "bad_signature", 401, str(exc)
+            return web.json_response({"status": "error", "error": str(exc)}, status=401)
     try:
         record.body = parse_body(request.headers.get(hdrs.CONTENT_TYPE), raw, request.charset)
     except BodyError as exc:
@@ -94,11 +110,13 @@ async def _handle(request: web.Request, kind: RequestKind) -> web.StreamResponse
         else:
             payload = _post_payload(state, record, decision)
     record.outcome = decision.fault if payload is None else payload["status"]
-    behaviour = state.behaviour
     if behaviour.scripted is not None:
         record.outcome = "scripted"
     elif behaviour.redirect_status is not None:
         record.outcome = "redirect"
+    echoed = record.header(behaviour.echo_header) if behaviour.echo_header else None
+    if payload is not None and echoed is not None:
+        payload["echo"] = echoed  # a careless buyer repeating a credential it was sent
     if decision.latency_s > 0:
         await asyncio.sleep(decision.latency_s)
     if behaviour.scripted is not None:
@@ -108,6 +126,8 @@ async def _handle(request: web.Request, kind: RequestKind) -> web.StreamResponse
         record.http_status = behaviour.redirect_status
         return wire.redirect(behaviour)
     response = await _respond(request, state, decision.fault, payload)
+    if echoed is not None and not response.prepared:
+        response.headers[ECHO_HEADER] = echoed
     if decision.fault != "hang":
         record.http_status = response.status
     return response

@@ -31,13 +31,15 @@ class ReceivedRequest:
     """The parsed body: a dict for form and XML, any JSON value for JSON, None when empty."""
     raw_body: str
     outcome: str | None = None
-    """The answer decided: bid, no_bid, accepted, rejected, duplicate, error, hang, garbage
-    or bad_request."""
+    """The answer decided: bid, no_bid, accepted, rejected, duplicate, error, hang, garbage,
+    bad_request or bad_signature."""
     http_status: int | None = None
     """The HTTP status sent; None while the latency runs, when the client left first, and
     for hangs."""
     error: str | None = None
-    """Why the body could not be parsed (bad_request only)."""
+    """Why the body could not be parsed (bad_request) or the signature failed (bad_signature)."""
+    path: str = ""
+    """The path and query string requested."""
 
     def header(self, name: str) -> str | None:
         """Look a header up case-insensitively."""
@@ -55,6 +57,7 @@ class ReceivedRequest:
             "outcome": self.outcome,
             "http_status": self.http_status,
             "error": self.error,
+            "path": self.path,
         }
 
 

@@ -40,7 +40,8 @@ def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
             kwargs["async_creator"] = inline_creator(database)
     else:
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
-    engine = create_async_engine(url, **kwargs)
+    # Statement parameters are the lead's PII: never in an exception's text, so never logged.
+    engine = create_async_engine(url, hide_parameters=True, **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
