@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from pingtree.api import admin, leads, screening
+from pingtree.api import admin, leads, recovery, screening
 from pingtree.api.deps import StampArrival
 from pingtree.config.errors import ConfigError, format_loc
 from pingtree.console import mount_console
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(StampArrival, runtime=rt)
     app.include_router(leads.router)
     app.include_router(screening.router)
+    app.include_router(recovery.router)  # before admin's /{kind} routes
     app.include_router(admin.router)
     mount_console(app)
     _install_error_handlers(app)

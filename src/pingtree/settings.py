@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,7 +44,40 @@ class Settings(BaseSettings):
     config_poll_s: float = Field(
         default=2.0, gt=0, description="how often to look for config changes"
     )
+    db_pool_size: int = Field(
+        default=10, ge=1, le=200, description="PostgreSQL connections kept open per process"
+    )
+    db_max_overflow: int = Field(
+        default=5, ge=0, le=200, description="extra PostgreSQL connections a process may open"
+    )
+    db_pool_timeout_s: float = Field(
+        default=2.0, gt=0, description="how long a request waits for a free connection"
+    )
+    record_retry_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="how long a lead's record is retried while the database is unreachable",
+    )
+    interrupted_after_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="a lead still unanswered this long after arrival was interrupted "
+        "(a crash); recovery settles it. Must exceed the longest tree plus record_retry_s",
+    )
+    recovery_poll_s: float = Field(
+        default=30.0, gt=0, description="how often housekeeping looks for interrupted leads"
+    )
     demo_api_key: str | None = Field(default=None, description="API key the demo publisher gets")
+
+    @model_validator(mode="after")
+    def _recovery_waits_for_retries(self) -> Settings:
+        if self.interrupted_after_s <= self.record_retry_s:
+            raise ValueError(
+                f"interrupted_after_s ({self.interrupted_after_s:g}) must exceed "
+                f"record_retry_s ({self.record_retry_s:g}): recovery must not settle a lead "
+                "whose record is still being retried"
+            )
+        return self
 
     @cached_property
     def database(self) -> str:

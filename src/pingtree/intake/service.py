@@ -5,6 +5,7 @@ intake -> screening -> eligibility -> routing (flows) -> delivery -> sale/caps -
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from decimal import Decimal
@@ -23,11 +24,13 @@ from pingtree.runtime import Runtime
 from pingtree.screening import repository as screening_repository
 from pingtree.screening import service as screening
 from pingtree.screening.model import ScreeningPolicy, Verdict
-from pingtree.storage.db import retrying
+from pingtree.storage.db import retrying_through_outage
 from pingtree.verticals.model import Vertical
 from pingtree.verticals.validate import FieldError, validate_fields
 
 log = logging.getLogger("pingtree.intake")
+ANSWER_MARGIN_S = 0.005
+"""The answer leaves this long before the lead's deadline, to reach the publisher in time."""
 
 
 def publisher_for_key(rt: Runtime, api_key: str | None) -> Publisher:
@@ -152,20 +155,30 @@ async def route_lead(
         test=lead.test,
     )
     # Routing stops a little before the lead's deadline, so recording fits inside it.
+    answer_by = started + tree.max_processing_ms / 1000 - ANSWER_MARGIN_S
     deadline = started + (tree.max_processing_ms - rt.settings.recording_reserve_ms) / 1000
-    try:
-        result = await rt.router.route(
-            offer, tree, rt.catalog, deadline=deadline, blocked_buyers=checked.blocked_buyers
+    with rt.in_flight.holding(lead.id):
+        try:
+            result = await rt.router.route(
+                offer, tree, rt.catalog, deadline=deadline, blocked_buyers=checked.blocked_buyers
+            )
+        except Exception:  # a lead is never lost to a bug: it is answered unsold and kept
+            log.exception("routing failed for lead %s", lead.id)
+            result = RoutingResult()
+            reasons = [Reason(code="internal_error", message="routing failed; the lead is kept")]
+        else:
+            reasons = unsold_reasons(result)
+        return await finish(
+            rt,
+            lead,
+            publisher,
+            tree,
+            result,
+            reasons,
+            idempotency_key,
+            people=checked.person_hashes,
+            answer_by=answer_by,
         )
-    except Exception:  # a lead is never lost to a bug: it is answered unsold and kept
-        log.exception("routing failed for lead %s", lead.id)
-        result = RoutingResult()
-        reasons = [Reason(code="internal_error", message="routing failed; the lead is kept")]
-    else:
-        reasons = unsold_reasons(result)
-    return await finish(
-        rt, lead, publisher, tree, result, reasons, idempotency_key, people=checked.person_hashes
-    )
 
 
 async def hold_or_reject(
@@ -235,6 +248,10 @@ async def screen_stored(
     )
 
 
+class _AlreadySettled(Exception):
+    """The lead was recorded or settled by recovery already: this record changes nothing."""
+
+
 async def finish(
     rt: Runtime,
     lead: LeadRecord,
@@ -246,16 +263,23 @@ async def finish(
     *,
     payout: Decimal | None = None,
     people: list[str] | None = None,
+    answer_by: float | None = None,
 ) -> tuple[int, LeadAnswer]:
-    """Record what routing did in one transaction (cap holds settled with it); the answer."""
+    """Record what routing did in one transaction (cap holds settled with it); the answer.
+
+    A sale has happened at the buyer: its record must land. It is retried through deadlocks
+    and, for record_retry_s, through a database outage. answer_by (monotonic): answer then
+    even if the record is still being written; it lands in the background.
+    """
     if payout is None:
         payout = publisher.payout.for_revenue(result.revenue)
     now = rt.clock.now()
     sold = [s.reservation_id for s in result.sales if s.reservation_id]
+    answer = repository.routing_answer(lead, result, payout=payout, reasons=reasons)
 
-    async def record() -> LeadAnswer:
+    async def record() -> None:
         async with rt.engine.begin() as conn:
-            answer = await repository.record_routing(
+            recorded = await repository.record_routing(
                 conn,
                 lead,
                 result,
@@ -264,6 +288,8 @@ async def finish(
                 now=now,
                 reasons=reasons,
             )
+            if recorded is None:
+                raise _AlreadySettled
             await rt.ledger.settle(conn, sold=sold, released=result.released)
             if people and result.sales and not lead.test:
                 await screening_repository.record_purchases(
@@ -275,11 +301,22 @@ async def finish(
                 )
             if idempotency_key is not None:
                 await idempotency.store_answer(conn, publisher.name, idempotency_key, 200, answer)
-        return answer
 
-    # A sale has happened at the buyer: its record must land, through a deadlock if need be.
-    answer = await retrying(record)
-    rt.ledger.settled([*sold, *result.released])
+    async def record_until_written() -> None:
+        try:
+            await retrying_through_outage(
+                record, within_s=rt.settings.record_retry_s, what=f"lead {lead.id}"
+            )
+        except _AlreadySettled:
+            log.error("lead %s was settled by recovery before its record landed", lead.id)
+
+    writing = rt.in_flight.record(lead.id, record_until_written())
+    wait = None if answer_by is None else max(answer_by - rt.clock.monotonic(), 0.0)
+    try:
+        await asyncio.wait_for(asyncio.shield(writing), wait)
+    except TimeoutError:
+        # Answer in time; the record lands in the background (or recovery settles the lead).
+        log.warning("lead %s answered before its record was written", lead.id)
     return 200, answer
 
 
