@@ -48,10 +48,10 @@ class Settings(BaseSettings):
         default=10, ge=1, le=200, description="PostgreSQL connections kept open per process"
     )
     db_max_overflow: int = Field(
-        default=5, ge=0, le=200, description="extra PostgreSQL connections a process may open"
+        default=10, ge=0, le=200, description="extra PostgreSQL connections a process may open"
     )
     db_pool_timeout_s: float = Field(
-        default=2.0, gt=0, description="how long a request waits for a free connection"
+        default=10.0, gt=0, description="how long a request waits for a free connection"
     )
     record_retry_s: float = Field(
         default=30.0,

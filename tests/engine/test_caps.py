@@ -81,7 +81,11 @@ async def test_rejected_post_releases_its_reservation(engine: Harness) -> None:
     assert len(engine.sim.received("picky")) == 3
     async with engine.rt.sessions() as session:
         counter = await session.scalar(select(CapCounter).where(CapCounter.campaign == "picky"))
-        held_rows = (await session.scalars(select(CapReservation.status))).all()
+        held_rows = (
+            await session.scalars(
+                select(CapReservation.status).where(CapReservation.campaign == "picky")
+            )
+        ).all()
     assert counter is not None and counter.count == 0 and counter.amount == Decimal("0.00")
     # Every post is journaled by its hold (a row); each was given back with the record.
     assert held_rows == ["released"] * 3

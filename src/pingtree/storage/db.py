@@ -29,7 +29,7 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, max_overflow: int = 5, pool_timeout_s: float = 2.0
+    url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout_s: float = 10.0
 ) -> AsyncEngine:
     """An async engine tuned for the backend, its pool bounded.
 
