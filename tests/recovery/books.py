@@ -1,0 +1,74 @@
+"""What the books say after a fault: sales, open holds, cap counters and stuck leads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pingtree.simulator import RunningSimulator
+from pingtree.storage.tables import CapCounter, CapReservation, Lead, Sale
+
+
+@dataclass
+class Books:
+    """One campaign's side of the books."""
+
+    sold: set[str]  # lead ids with a sale to the campaign
+    uncertain: set[str]  # lead ids with an uncertain post to the campaign
+    open_holds: int  # held or uncertain reservations (count against the cap)
+    counter: int  # the campaign's cap counter, summed over its windows
+    statuses: dict[str, int]  # leads by status
+
+
+async def read_books(engine: AsyncEngine, campaign: str) -> Books:
+    """The books of one campaign, read straight from the database."""
+    async with engine.connect() as conn:
+        sold = set(
+            (
+                await conn.scalars(
+                    select(Sale.lead_id).where(Sale.campaign == campaign, Sale.test.is_(False))
+                )
+            ).all()
+        )
+        rows = (
+            await conn.execute(
+                select(CapReservation.lead_id, CapReservation.status).where(
+                    CapReservation.campaign == campaign,
+                    CapReservation.status.in_(["held", "uncertain"]),
+                )
+            )
+        ).all()
+        counter = await conn.scalar(
+            select(func.coalesce(func.sum(CapCounter.count), 0)).where(
+                CapCounter.campaign == campaign
+            )
+        )
+        statuses = dict(
+            (await conn.execute(select(Lead.status, func.count()).group_by(Lead.status))).all()
+        )
+    return Books(
+        sold=sold,
+        uncertain={lead for lead, status in rows if status == "uncertain"},
+        open_holds=len(rows),
+        counter=int(counter or 0),
+        statuses={str(k): int(v) for k, v in statuses.items()},
+    )
+
+
+def accepted_by(sim: RunningSimulator, buyer: str) -> set[str]:
+    """Lead ids whose post the simulated buyer decided to accept (answer sent or not)."""
+    return {
+        r.body["lead_id"]
+        for r in sim.received(buyer)
+        if r.kind == "post" and r.outcome == "accepted"
+    }
+
+
+def check_books(books: Books, accepted: set[str]) -> None:
+    """Nothing lost or stuck, and the cap counter equal to sales plus open holds."""
+    assert accepted <= books.sold | books.uncertain, accepted - books.sold - books.uncertain
+    assert books.sold <= accepted  # nothing booked that the buyer never took
+    assert books.statuses.get("received", 0) == 0, books.statuses
+    assert books.counter == len(books.sold) + books.open_holds
