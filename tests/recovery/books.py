@@ -18,6 +18,7 @@ class Books:
     sold: set[str]  # lead ids with a sale to the campaign
     uncertain: set[str]  # lead ids with an uncertain post to the campaign
     open_holds: int  # held or uncertain reservations (count against the cap)
+    held: int  # reservations still held (a lead being routed, or not yet recovered)
     counter: int  # the campaign's cap counter, summed over its windows
     statuses: dict[str, int]  # leads by status
 
@@ -52,6 +53,7 @@ async def read_books(engine: AsyncEngine, campaign: str) -> Books:
         sold=sold,
         uncertain={lead for lead, status in rows if status == "uncertain"},
         open_holds=len(rows),
+        held=sum(1 for _, status in rows if status == "held"),
         counter=int(counter or 0),
         statuses={str(k): int(v) for k, v in statuses.items()},
     )
@@ -68,7 +70,14 @@ def accepted_by(sim: RunningSimulator, buyer: str) -> set[str]:
 
 def check_books(books: Books, accepted: set[str]) -> None:
     """Nothing lost or stuck, and the cap counter equal to sales plus open holds."""
-    assert accepted <= books.sold | books.uncertain, accepted - books.sold - books.uncertain
+    unbooked = accepted - books.sold - books.uncertain
+    print(  # the figures, for a run with -s
+        f"accepted by the buyer {len(accepted)}, booked sold {len(books.sold)}"
+        f" + uncertain {len(books.uncertain)}, unbooked {len(unbooked)},"
+        f" leads {books.statuses}, counter {books.counter} vs sales + open holds"
+        f" {len(books.sold) + books.open_holds}"
+    )
+    assert not unbooked, f"{len(unbooked)} sales the buyer accepted are not in the books"
     assert books.sold <= accepted  # nothing booked that the buyer never took
     assert books.statuses.get("received", 0) == 0, books.statuses
     assert books.counter == len(books.sold) + books.open_holds
