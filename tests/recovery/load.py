@@ -113,10 +113,14 @@ class Publisher:
     base: str
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> answer
     failed: set[str] = field(default_factory=set)  # keys whose request got no answer
+    client: httpx.AsyncClient | None = None  # default: a new one to base
 
     async def send(self, keys: list[str], in_flight: int, stop: asyncio.Event) -> None:
         queue = list(reversed(keys))
-        async with httpx.AsyncClient(base_url=self.base, timeout=30) as client:
+        async with contextlib.AsyncExitStack() as stack:
+            client = self.client or await stack.enter_async_context(
+                httpx.AsyncClient(base_url=self.base, timeout=30)
+            )
 
             async def worker() -> None:
                 while queue and not stop.is_set():
