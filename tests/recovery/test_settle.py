@@ -14,7 +14,9 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner, Result
 
+from pingtree.cli import app
 from pingtree.recovery import service as recovery
 from pingtree.storage.tables import Sale
 from tests.engine.conftest import ADMIN_TOKEN, Harness, sim_buyer
@@ -165,3 +167,29 @@ async def test_idempotency_key_retry_after_recovery_gets_the_final_answer(engine
     after = await engine.post_lead(headers=key)
     assert after.status_code == 200, after.text
     assert (after.json()["lead_id"], after.json()["status"]) == (lead_id, "uncertain")
+
+
+async def test_the_cli_lists_and_resolves_uncertain_posts(
+    engine: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _setup(engine)
+    lead_id = await _cut_while_at_buyer(engine)
+    await _recover(engine)
+    monkeypatch.setenv("PINGTREE_DATABASE_URL", engine.rt.settings.database)
+    runner = CliRunner()
+
+    def pingtree(*args: str) -> Result:
+        return runner.invoke(app, list(args))
+
+    listed = await asyncio.to_thread(pingtree, "uncertain", "list")
+    assert listed.exit_code == 0, listed.output
+    [line, total] = listed.output.splitlines()
+    assert f"lead {lead_id}  slow (slow)  20.00" in line and total == "1 uncertain post(s)"
+    reservation_id = line.split()[0]
+    done = await asyncio.to_thread(pingtree, "uncertain", "resolve", reservation_id, "--not-sold")
+    assert done.exit_code == 0, done.output
+    assert done.output.strip() == f"lead {lead_id} is now unsold"
+    again = await asyncio.to_thread(pingtree, "uncertain", "resolve", reservation_id, "--sold")
+    assert again.exit_code == 1 and "no uncertain post" in again.output
+    books = await read_books(engine.rt.engine, "slow")
+    assert books.counter == 0 and books.open_holds == 0
