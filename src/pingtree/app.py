@@ -63,7 +63,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             "status": "rejected",
             "reasons": [r.model_dump(exclude_none=True) for r in exc.reasons],
         }
-        return JSONResponse(body, status_code=exc.status_code)
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

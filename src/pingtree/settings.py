@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     db_pool_timeout_s: float = Field(
         default=10.0, gt=0, description="how long a request waits for a free connection"
     )
+    max_leads_in_flight: int = Field(
+        default=256,
+        ge=0,
+        description="leads one process takes at once; more are refused 503 with Retry-After "
+        "(answered at once rather than late). 0: no limit",
+    )
     record_retry_s: float = Field(
         default=30.0,
         gt=0,

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy import text
 
-from tests.engine.conftest import Harness, sim_buyer
+from tests.engine.conftest import ADMIN_TOKEN, Harness, sim_buyer
 from tests.factories import campaign, document, tier
 
 
@@ -113,3 +113,32 @@ async def test_the_answer_leaves_by_the_deadline_while_the_record_waits(engine: 
     await engine.rt.in_flight.drain(10)
     story = await engine.timeline(answer.json()["lead_id"])
     assert story["status"] == "sold" and story["revenue"] == "7.00"  # the record landed after
+
+
+async def test_over_the_in_flight_limit_a_lead_is_refused_at_once_and_not_stored(
+    engine_sqlite: Harness,
+) -> None:
+    h = engine_sqlite
+    h.buyers(sim_buyer("hang", hang_rate=1.0))
+    await h.configure(
+        document(
+            [campaign("hang", h.sim, timeout_ms=5000)],
+            [tier("t", "priority", ["hang"])],
+            tree={"max_processing_ms": 1500},
+        )
+    )
+    h.rt.settings.max_leads_in_flight = 2
+    held = [asyncio.create_task(h.post_lead()) for _ in range(2)]
+    while len(h.sim.received("hang")) < 2:
+        await asyncio.sleep(0.005)
+    refused = await h.post_lead()
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "1"
+    assert refused.json()["reasons"][0]["code"] == "busy"
+    assert [a.json()["status"] for a in await asyncio.gather(*held)] == ["unsold", "unsold"]
+    await h.rt.in_flight.drain(10)
+    assert (await h.post_lead()).status_code == 200  # room again
+    leads = await h.client.get(
+        "/api/v1/admin/leads", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    )
+    assert len(leads.json()) == 3  # the refused lead was never stored

@@ -8,9 +8,12 @@ from pingtree.leads.schemas import Reason
 class IntakeRefused(Exception):
     """The lead cannot be taken: an HTTP status and the reasons, for the publisher."""
 
-    def __init__(self, status_code: int, reasons: list[Reason]) -> None:
+    def __init__(
+        self, status_code: int, reasons: list[Reason], headers: dict[str, str] | None = None
+    ) -> None:
         self.status_code = status_code
         self.reasons = reasons
+        self.headers = headers or {}
         super().__init__("; ".join(f"{r.code}: {r.message}" for r in reasons))
 
 

@@ -109,6 +109,7 @@ async def take_lead(
     fields, errors = validate_fields(vertical, lead_in.fields)
     if errors:
         raise invalid_fields(errors)
+    admit(rt)
 
     lead = LeadRecord(
         id=str(uuid.uuid4()),
@@ -120,16 +121,35 @@ async def take_lead(
     )
     body_hash = idempotency.fingerprint(lead_in.model_dump(mode="json"))
     policy = rt.catalog.screening(publisher.name, vertical.name)
-    checked = await _store_and_screen(rt, lead, publisher, idempotency_key, body_hash, policy)
-    if checked is None:  # the Idempotency-Key was taken: answer what the first request got
-        assert idempotency_key is not None
-        return await idempotency.first_answer(
-            rt.sessions, publisher.name, idempotency_key, body_hash, rt.settings.idempotency_wait_s
+    with rt.in_flight.holding(lead.id):
+        checked = await _store_and_screen(rt, lead, publisher, idempotency_key, body_hash, policy)
+        if checked is None:  # the Idempotency-Key was taken: answer what the first request got
+            assert idempotency_key is not None
+            return await idempotency.first_answer(
+                rt.sessions,
+                publisher.name,
+                idempotency_key,
+                body_hash,
+                rt.settings.idempotency_wait_s,
+            )
+        lead.risk_score, lead.screening = checked.score, checked.record()
+        if checked.verdict is not Verdict.ACCEPT:
+            return await hold_or_reject(rt, lead, publisher, checked, idempotency_key)
+        return await route_lead(rt, lead, publisher, checked, idempotency_key, started=started)
+
+
+def admit(rt: Runtime) -> None:
+    """Refuse a lead, before it is stored, when this process already has too many in flight.
+
+    At saturation a lead answered at once (503, retry shortly) beats one answered late.
+    """
+    limit = rt.settings.max_leads_in_flight
+    if limit and len(rt.in_flight) >= limit:
+        raise IntakeRefused(
+            503,
+            [Reason(code="busy", message=f"{limit} leads are being routed; retry shortly")],
+            headers={"Retry-After": "1"},
         )
-    lead.risk_score, lead.screening = checked.score, checked.record()
-    if checked.verdict is not Verdict.ACCEPT:
-        return await hold_or_reject(rt, lead, publisher, checked, idempotency_key)
-    return await route_lead(rt, lead, publisher, checked, idempotency_key, started=started)
 
 
 async def route_lead(
