@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import Counter
 from collections.abc import Coroutine, Iterator
 from typing import Any
+
+log = logging.getLogger("pingtree.recovery")
 
 
 class LeadsInFlight:
@@ -40,6 +43,9 @@ class LeadsInFlight:
         def done(finished: asyncio.Task[None]) -> None:
             self._records.discard(finished)
             self._release(lead_id)
+            if not finished.cancelled() and finished.exception() is not None:
+                # Nobody may be waiting any more: say it here. Recovery settles the lead.
+                log.error("record of lead %s failed", lead_id, exc_info=finished.exception())
 
         task.add_done_callback(done)
         return task
