@@ -35,8 +35,6 @@ from pingtree.storage.tables import CapCounter, CapReservation, Lead
 from pingtree.storage.types import Cents
 
 HELD, CONFIRMED, RELEASED, UNCERTAIN = "held", "confirmed", "released", "uncertain"
-OPEN = (HELD, UNCERTAIN)
-"""Statuses that count against a cap."""
 HOLD_MARGIN_S = 30.0
 
 
