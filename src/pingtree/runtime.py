@@ -25,6 +25,7 @@ from pingtree.settings import Settings
 from pingtree.storage.db import create_engine, sessions
 
 log = logging.getLogger("pingtree")
+INTERRUPTED_MARGIN_S = 2.0
 
 
 class Runtime:
@@ -76,7 +77,7 @@ class Runtime:
         settled = await recovery.settle_interrupted(
             engine=self.engine,
             clock=self.clock,
-            older_than=timedelta(seconds=self.settings.interrupted_after_s),
+            older_than=timedelta(seconds=self.interrupted_after_s()),
             skip=self.in_flight,
         )
         if settled != recovery.Settled():
@@ -87,6 +88,13 @@ class Runtime:
                 settled.orphans,
             )
         return settled
+
+    def interrupted_after_s(self) -> float:
+        """How old an unanswered lead must be to count as interrupted: never less than the
+        longest tree plus the record's retries, so another process's live lead is left alone."""
+        longest = max((t.max_processing_ms for t in self.catalog.trees.values()), default=0)
+        live = longest / 1000 + self.settings.record_retry_s
+        return max(self.settings.interrupted_after_s, live + INTERRUPTED_MARGIN_S)
 
     async def stop(self) -> None:
         """Close everything start() opened, after the records still being written."""

@@ -193,3 +193,12 @@ async def test_the_cli_lists_and_resolves_uncertain_posts(
     assert again.exit_code == 1 and "no uncertain post" in again.output
     books = await read_books(engine.rt.engine, "slow")
     assert books.counter == 0 and books.open_holds == 0
+
+
+async def test_recovery_waits_out_the_longest_tree_and_the_record_retries(
+    engine_sqlite: Harness,
+) -> None:
+    await _setup(engine_sqlite)  # a 60 s tree
+    settings = engine_sqlite.rt.settings
+    assert settings.interrupted_after_s < 60 + settings.record_retry_s
+    assert engine_sqlite.rt.interrupted_after_s() >= 60 + settings.record_retry_s
