@@ -200,5 +200,6 @@ async def test_recovery_waits_out_the_longest_tree_and_the_record_retries(
 ) -> None:
     await _setup(engine_sqlite)  # a 60 s tree
     settings = engine_sqlite.rt.settings
+    settings.interrupted_after_s = 40.0
     assert settings.interrupted_after_s < 60 + settings.record_retry_s
     assert engine_sqlite.rt.interrupted_after_s() >= 60 + settings.record_retry_s
