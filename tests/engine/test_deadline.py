@@ -6,9 +6,12 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
-from sqlalchemy import text
+import pytest
+from sqlalchemy import func, select, text
 
+from pingtree.storage.tables import CapCounter, CapReservation
 from tests.engine.conftest import ADMIN_TOKEN, Harness, sim_buyer
 from tests.factories import campaign, document, tier
 
@@ -80,12 +83,11 @@ async def test_each_request_gets_only_the_time_left(engine_sqlite: Harness) -> N
 
 
 @contextlib.asynccontextmanager
-async def _database_busy(h: Harness) -> AsyncIterator[None]:
-    """Keep the lead's record waiting: SQLite's one pooled connection taken, PostgreSQL's
-    leads table locked."""
+async def _database_busy(h: Harness, table: str = "leads") -> AsyncIterator[None]:
+    """Keep writes waiting: SQLite's one pooled connection taken, PostgreSQL's table locked."""
     async with h.rt.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            await conn.execute(text("LOCK TABLE leads IN EXCLUSIVE MODE"))
+            await conn.execute(text(f"LOCK TABLE {table} IN EXCLUSIVE MODE"))
         else:
             await conn.execute(text("SELECT 1"))
         yield
@@ -142,3 +144,34 @@ async def test_over_the_in_flight_limit_a_lead_is_refused_at_once_and_not_stored
         "/api/v1/admin/leads", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
     )
     assert len(leads.json()) == 3  # the refused lead was never stored
+
+
+@pytest.mark.timeout(30)
+async def test_a_hold_the_database_gives_too_late_is_given_back_when_it_lands(
+    engine: Harness,
+) -> None:
+    engine.buyers(sim_buyer("c"))
+    await engine.configure(
+        document(
+            [campaign("c", engine.sim, price="5.00", caps={"daily": 5})],
+            [tier("t", "priority", ["c"])],
+        )
+    )
+    capped = engine.rt.catalog.campaign("c")
+    async with _database_busy(engine, "cap_counters"):
+        with pytest.raises(TimeoutError):
+            await engine.rt.ledger.reserve(
+                capped, lead_id="late", price=Decimal("5.00"), at=engine.rt.clock.now(), hold_s=0.3
+            )
+    for _ in range(500):  # the database is free again: the late hold lands, and goes back
+        async with engine.rt.sessions() as session:
+            statuses = (
+                await session.scalars(
+                    select(CapReservation.status).where(CapReservation.lead_id == "late")
+                )
+            ).all()
+            counted = await session.scalar(select(func.sum(CapCounter.count)))
+        if statuses == ["released"]:
+            break
+        await asyncio.sleep(0.01)
+    assert statuses == ["released"] and counted == 0

@@ -17,6 +17,7 @@ expires unused (no lead was stored for it), housekeeping releases it.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -83,6 +84,7 @@ class SqlCapLedger:
         self._seen: dict[Key, tuple[int, Decimal]] = {}
         self._known: set[Key] = set()  # counter rows this process knows exist
         self._full: set[str] = set()  # campaigns with a counter seen at a limit, any window
+        self._late: set[asyncio.Future[None]] = set()  # holds given back after a timeout
 
     def _note(self, campaign: Campaign, key: Key, count: int, amount: Decimal) -> None:
         self._seen[key] = (count, amount)
@@ -120,12 +122,26 @@ class SqlCapLedger:
         """Take room for one lead at price in every capped window, or none at all.
 
         The hold is a committed row (the post's journal entry) that expires after hold_s.
+        A hold the database cannot give within hold_s is of no use to the post: TimeoutError,
+        and the room is given back as soon as the late hold lands.
         """
         limits = campaign.caps.limits()
         windows = cap_windows(campaign, at) if limits else ()
-        return await retrying(
-            lambda: self._reserve(campaign, limits, windows, lead_id, price, at, hold_s)
+        taking = asyncio.ensure_future(
+            retrying(lambda: self._reserve(campaign, limits, windows, lead_id, price, at, hold_s))
         )
+        try:
+            return await asyncio.wait_for(asyncio.shield(taking), hold_s)
+        except TimeoutError:
+            taking.add_done_callback(self._give_back_late)
+            raise
+
+    def _give_back_late(self, taking: asyncio.Future[str | None]) -> None:
+        if taking.cancelled() or taking.exception() is not None or taking.result() is None:
+            return
+        late = asyncio.ensure_future(self.release(cast(str, taking.result())))
+        self._late.add(late)
+        late.add_done_callback(self._late.discard)
 
     async def _reserve(
         self,
