@@ -175,3 +175,30 @@ async def test_a_hold_the_database_gives_too_late_is_given_back_when_it_lands(
             break
         await asyncio.sleep(0.01)
     assert statuses == ["released"] and counted == 0
+
+
+async def test_a_lead_the_database_cannot_store_in_time_is_answered_503_in_time(
+    engine: Harness,
+) -> None:
+    engine.buyers(sim_buyer("b"))
+    await engine.configure(
+        document(
+            [campaign("b", engine.sim)],
+            [tier("t", "priority", ["b"])],
+            tree={"max_processing_ms": 500},
+        )
+    )
+    key = {"Idempotency-Key": "stored-late"}
+    async with _database_busy(engine):
+        started = time.monotonic()
+        answer = await asyncio.wait_for(engine.post_lead(headers=key), 1.5)
+        elapsed = time.monotonic() - started
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["Retry-After"] == "1"
+    assert answer.json()["reasons"][0]["code"] == "busy"
+    assert elapsed < 0.5 + 0.5, elapsed
+    await engine.rt.in_flight.drain(10)
+    assert engine.sim.received("b") == []  # stored late: never offered to a buyer
+    again = await engine.post_lead(headers=key)  # the stored lead's answer, not a second lead
+    assert again.status_code == 200
+    assert (again.json()["status"], again.json()["reasons"][0]["code"]) == ("unsold", "busy")

@@ -122,7 +122,19 @@ async def take_lead(
     body_hash = idempotency.fingerprint(lead_in.model_dump(mode="json"))
     policy = rt.catalog.screening(publisher.name, vertical.name)
     with rt.in_flight.holding(lead.id):
-        checked = await _store_and_screen(rt, lead, publisher, idempotency_key, body_hash, policy)
+        storing = asyncio.ensure_future(
+            _store_and_screen(rt, lead, publisher, idempotency_key, body_hash, policy)
+        )
+        store_by = started + _shortest_tree_s(rt, publisher, vertical) - ANSWER_MARGIN_S
+        try:
+            checked = await asyncio.wait_for(
+                asyncio.shield(storing), max(store_by - rt.clock.monotonic(), 0.0)
+            )
+        except TimeoutError:
+            # Answered now rather than late; once stored, the lead is settled unsold.
+            late = _settle_stored_late(rt, storing, lead, publisher, idempotency_key)
+            rt.in_flight.record(lead.id, late)
+            raise IntakeRefused(503, [STORED_LATE], headers={"Retry-After": "1"}) from None
         if checked is None:  # the Idempotency-Key was taken: answer what the first request got
             assert idempotency_key is not None
             return await idempotency.first_answer(
@@ -136,6 +148,42 @@ async def take_lead(
         if checked.verdict is not Verdict.ACCEPT:
             return await hold_or_reject(rt, lead, publisher, checked, idempotency_key)
         return await route_lead(rt, lead, publisher, checked, idempotency_key, started=started)
+
+
+STORED_LATE = Reason(
+    code="busy", message="the lead could not be stored within its time; it was not sold, retry"
+)
+
+
+def _shortest_tree_s(rt: Runtime, publisher: Publisher, vertical: Vertical) -> float:
+    """The shortest maximum processing time of the trees this lead may be routed to."""
+    trees = [
+        rt.catalog.trees[route.tree].max_processing_ms
+        for (pub, vert, _band), route in rt.catalog.routes.items()
+        if (pub, vert) == (publisher.name, vertical.name)
+    ]
+    return min(trees, default=0) / 1000
+
+
+async def _settle_stored_late(
+    rt: Runtime,
+    storing: asyncio.Future[screening.Screening | None],
+    lead: LeadRecord,
+    publisher: Publisher,
+    idempotency_key: str | None,
+) -> None:
+    """A lead stored after its publisher was answered 503: it ends unsold, never routed."""
+    try:
+        checked = await storing
+    except Exception:
+        return  # never stored: nothing to settle
+    if checked is None:
+        return  # its Idempotency-Key belonged to an earlier request
+    lead.risk_score, lead.screening = checked.score, checked.record()
+    if checked.verdict is not Verdict.ACCEPT:
+        await hold_or_reject(rt, lead, publisher, checked, idempotency_key)
+        return
+    await finish(rt, lead, publisher, None, RoutingResult(), [STORED_LATE], idempotency_key)
 
 
 def admit(rt: Runtime) -> None:
