@@ -286,7 +286,7 @@ class Router:
                     lead_id=run.offer.lead_id,
                     price=price,
                     at=self.clock.now(),
-                    hold_s=timeout,
+                    hold_s=self._time_left(run),  # of no use to the lead after its deadline
                 )
             except Exception as exc:
                 self._skip(run, tier, campaign.name, CAP_UNAVAILABLE, type(exc).__name__)

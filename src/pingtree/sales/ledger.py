@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pingtree.buyers.model import Campaign, Period
@@ -43,6 +43,12 @@ counters = cast(Table, CapCounter.__table__)
 reservations = cast(Table, CapReservation.__table__)
 leads = cast(Table, Lead.__table__)
 Key = tuple[str, str, str]
+_SETTLED = (
+    reservations.c.status,
+    reservations.c.campaign,
+    reservations.c.price,
+    reservations.c.windows,
+)
 
 
 _WINDOW = (
@@ -221,15 +227,22 @@ class SqlCapLedger:
     async def settle(
         self, conn: AsyncConnection, *, sold: Iterable[str], released: Iterable[str]
     ) -> None:
-        """In the caller's transaction: holds that became sales are kept, the others given back."""
-        kept = list(sold)
-        if kept:
+        """In the caller's transaction: holds that became sales are kept, the others given back.
+
+        One statement marks them all (a lead's record is on the hot path).
+        """
+        kept, gone = list(sold), list(released)
+        if not kept and not gone:
+            return
+        rows = (
             await conn.execute(
                 update(reservations)
-                .where(reservations.c.id.in_(kept), reservations.c.status == HELD)
-                .values(status=CONFIRMED)
+                .where(reservations.c.id.in_(kept + gone), reservations.c.status == HELD)
+                .values(status=case((reservations.c.id.in_(kept), CONFIRMED), else_=RELEASED))
+                .returning(*_SETTLED)
             )
-        await self.give_back(conn, released, from_status=HELD)
+        ).all()
+        await self._give_room_back(conn, [row for row in rows if row[0] == RELEASED])
 
     async def give_back(
         self, conn: AsyncConnection, ids: Iterable[str], *, from_status: str
@@ -243,16 +256,17 @@ class SqlCapLedger:
                 update(reservations)
                 .where(reservations.c.id.in_(wanted), reservations.c.status == from_status)
                 .values(status=RELEASED)
-                .returning(reservations.c.campaign, reservations.c.price, reservations.c.windows)
+                .returning(*_SETTLED)
             )
         ).all()
-        giving = [
-            ((campaign, p, w), price) for campaign, price, windows in rows for p, w in windows
-        ]
+        await self._give_room_back(conn, rows)
+        return len(rows)
+
+    async def _give_room_back(self, conn: AsyncConnection, rows: Sequence[Any]) -> None:
+        giving = [((row[1], p, w), row[2]) for row in rows for p, w in row[3]]
         # One order for every transaction, so two leads giving back room never deadlock.
         for key, price in sorted(giving):
             await self._decrement(conn, key, price)
-        return len(rows)
 
     async def release(self, reservation_id: str) -> None:
         """Give held room back on its own (an inbound ping that will not be posted)."""
