@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pingtree.api import admin, leads, screening
+from pingtree.api import admin, leads, recovery, screening
 from pingtree.api.deps import StampArrival
 from pingtree.api.storable import RefuseUnstorableUrl, refusal
 from pingtree.config.errors import ConfigError, format_loc
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(AnswerUnexpected)
     app.include_router(leads.router)
     app.include_router(screening.router)
+    app.include_router(recovery.router)  # before admin's /{kind} routes
     app.include_router(admin.router)
     mount_console(app)
     _install_error_handlers(app)

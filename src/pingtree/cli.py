@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -21,7 +22,10 @@ from pingtree.operators.roles import Role
 from pingtree.settings import Settings
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+    from pingtree.config.catalog import Catalog
+    from pingtree.sales.ledger import SqlCapLedger
 
 app = typer.Typer(
     help="pingtree: lead intake, screening and ping tree distribution.",
@@ -368,6 +372,77 @@ def demo(
         run_demo(config, simulator, Settings())
     except ConfigError as exc:
         _fail(str(exc))
+
+
+uncertain_app = typer.Typer(
+    help="Posts a crash left uncertain (sent, answer never recorded): list and resolve them.",
+    no_args_is_help=True,
+)
+app.add_typer(uncertain_app, name="uncertain")
+
+
+@uncertain_app.command("list")
+def uncertain_list() -> None:
+    """Every uncertain post, oldest first: ask each buyer whether it took the lead."""
+    from pingtree.recovery import service as recovery
+
+    async def run() -> None:
+        async with _recovery_parts() as (engine, catalog, _ledger):
+            posts = await recovery.uncertain_posts(engine=engine, catalog=catalog)
+        for p in posts:
+            typer.echo(
+                f"{p.reservation_id}  lead {p.lead_id}  {p.campaign} ({p.buyer or '?'})"
+                f"  {p.price}  posted {p.posted_at.isoformat()}"
+            )
+        typer.echo(f"{len(posts)} uncertain post(s)")
+
+    asyncio.run(run())
+
+
+@uncertain_app.command("resolve")
+def uncertain_resolve(
+    reservation_id: Annotated[str, typer.Argument(help="the id `pingtree uncertain list` shows")],
+    sold: Annotated[
+        bool, typer.Option("--sold/--not-sold", help="whether the buyer took the lead")
+    ],
+) -> None:
+    """Book an uncertain post as a sale (--sold) or give its cap room back (--not-sold)."""
+    from pingtree.intake.errors import IntakeRefused
+    from pingtree.recovery import service as recovery
+
+    async def run() -> str:
+        async with _recovery_parts() as (engine, catalog, ledger):
+            done = await recovery.resolve(
+                engine=engine,
+                ledger=ledger,
+                catalog=catalog,
+                reservation_id=reservation_id,
+                sold=sold,
+            )
+        return f"lead {done.lead_id} is now {done.lead_status}"
+
+    try:
+        typer.echo(asyncio.run(run()))
+    except IntakeRefused as exc:
+        _fail(exc.reasons[0].message)
+
+
+@contextlib.asynccontextmanager
+async def _recovery_parts() -> AsyncIterator[tuple[AsyncEngine, Catalog, SqlCapLedger]]:
+    from pingtree.clock import SystemClock
+    from pingtree.config.catalog import Catalog
+    from pingtree.config.store import load_document
+    from pingtree.sales.ledger import SqlCapLedger
+    from pingtree.storage.db import create_engine, sessions
+
+    settings = Settings()
+    engine = create_engine(settings.database)
+    try:
+        async with sessions(engine)() as session:
+            document, version = await load_document(session)
+        yield engine, Catalog.build(document, version), SqlCapLedger(engine, SystemClock())
+    finally:
+        await engine.dispose()
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from datetime import timedelta
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -18,6 +19,8 @@ from pingtree.credentials import SecretResolver
 from pingtree.delivery.gateway import HttpGateway, new_session
 from pingtree.failures import log_failure
 from pingtree.ratelimits import RateLimits
+from pingtree.recovery import service as recovery
+from pingtree.recovery.in_flight import LeadsInFlight
 from pingtree.routing.engine import Router
 from pingtree.sales.ledger import SqlCapLedger
 from pingtree.screening import warm_up
@@ -26,6 +29,7 @@ from pingtree.settings import Settings
 from pingtree.storage.db import create_engine, sessions
 
 log = logging.getLogger("pingtree")
+INTERRUPTED_MARGIN_S = 2.0
 
 
 class Runtime:
@@ -36,9 +40,15 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
-        self.engine: AsyncEngine = create_engine(settings.database)
+        self.engine: AsyncEngine = create_engine(
+            settings.database,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout_s=settings.db_pool_timeout_s,
+        )
         self.sessions: async_sessionmaker[AsyncSession] = sessions(self.engine)
         self.ledger = SqlCapLedger(self.engine, self.clock)
+        self.in_flight = LeadsInFlight()
         self.http: aiohttp.ClientSession | None = None
         self._router: Router | None = None
         self._rng = rng
@@ -84,12 +94,37 @@ class Runtime:
         if watch:
             self._watcher = asyncio.create_task(self._housekeeping(), name="pingtree-housekeeping")
 
+    async def recover(self) -> recovery.Settled:
+        """Settle leads a crash interrupted (never one this process is still working on)."""
+        settled = await recovery.settle_interrupted(
+            engine=self.engine,
+            clock=self.clock,
+            older_than=timedelta(seconds=self.interrupted_after_s()),
+            skip=self.in_flight,
+        )
+        if settled != recovery.Settled():
+            log.warning(
+                "recovery: %d interrupted leads unsold, %d uncertain, %d orphaned holds",
+                settled.interrupted,
+                settled.uncertain,
+                settled.orphans,
+            )
+        return settled
+
+    def interrupted_after_s(self) -> float:
+        """How old an unanswered lead must be to count as interrupted: never less than the
+        longest tree plus the record's retries, so another process's live lead is left alone."""
+        longest = max((t.max_processing_ms for t in self.catalog.trees.values()), default=0)
+        live = longest / 1000 + self.settings.record_retry_s
+        return max(self.settings.interrupted_after_s, live + INTERRUPTED_MARGIN_S)
+
     async def stop(self) -> None:
-        """Close everything start() opened."""
+        """Close everything start() opened, after the records still being written."""
         if self._watcher is not None:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
+        await self.in_flight.drain(self.settings.record_retry_s)
         if self.http is not None:
             await self.http.close()
         await self.rate_limits.close()
@@ -104,8 +139,16 @@ class Runtime:
 
     async def _housekeeping(self) -> None:
         # Another process (or `pingtree apply`) may change the configuration; expired holds
-        # (unused inbound pings, a crash mid-post) must give their cap room back.
+        # of unused inbound pings give their cap room back; leads a crash interrupted are
+        # settled (at start, then every recovery_poll_s).
+        next_recovery = 0.0
         while True:
+            if self.clock.monotonic() >= next_recovery:
+                next_recovery = self.clock.monotonic() + self.settings.recovery_poll_s
+                try:
+                    await self.recover()
+                except Exception as exc:
+                    log_failure(log, "recovery failed; retrying", exc)
             await asyncio.sleep(self.settings.config_poll_s)
             try:
                 async with self.sessions() as session:

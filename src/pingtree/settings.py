@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pingtree.credentials.keys import SecretKeys
@@ -85,6 +85,35 @@ class Settings(BaseSettings):
         description="leads and pings a publisher may send, unless its configuration says; "
         "unset for no limit",
     )
+    db_pool_size: int = Field(
+        default=10, ge=1, le=200, description="PostgreSQL connections kept open per process"
+    )
+    db_max_overflow: int = Field(
+        default=10, ge=0, le=200, description="extra PostgreSQL connections a process may open"
+    )
+    db_pool_timeout_s: float = Field(
+        default=10.0, gt=0, description="how long a request waits for a free connection"
+    )
+    max_leads_in_flight: int = Field(
+        default=256,
+        ge=0,
+        description="leads one process takes at once; more are refused 503 with Retry-After "
+        "(answered at once rather than late). 0: no limit",
+    )
+    record_retry_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="how long a lead's record is retried while the database is unreachable",
+    )
+    interrupted_after_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="a lead still unanswered this long after arrival was interrupted "
+        "(a crash); recovery settles it. Must exceed the longest tree plus record_retry_s",
+    )
+    recovery_poll_s: float = Field(
+        default=30.0, gt=0, description="how often housekeeping looks for interrupted leads"
+    )
     demo_api_key: str | None = Field(default=None, description="API key the demo publisher gets")
     buyer_url_allow: str = Field(
         default="",
@@ -133,6 +162,16 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         # PINGTREE_PUBLISHER_RATE_LIMIT= (empty) turns the default limit off.
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _recovery_waits_for_retries(self) -> Settings:
+        if self.interrupted_after_s <= self.record_retry_s:
+            raise ValueError(
+                f"interrupted_after_s ({self.interrupted_after_s:g}) must exceed "
+                f"record_retry_s ({self.record_retry_s:g}): recovery must not settle a lead "
+                "whose record is still being retried"
+            )
+        return self
 
     @cached_property
     def database(self) -> str:

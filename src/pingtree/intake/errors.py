@@ -13,7 +13,7 @@ class IntakeRefused(Exception):
     ) -> None:
         self.status_code = status_code
         self.reasons = reasons
-        self.headers = headers
+        self.headers = headers or {}
         super().__init__("; ".join(f"{r.code}: {r.message}" for r in reasons))
 
 

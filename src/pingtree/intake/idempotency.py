@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 
 from pingtree.clock import Clock
 from pingtree.intake.errors import refuse
-from pingtree.leads.schemas import LeadAnswer
-from pingtree.storage.tables import IdempotencyKey
+from pingtree.leads.schemas import LeadAnswer, LeadStatus, Reason
+from pingtree.storage.tables import IdempotencyKey, Lead
 
 POLL_S = 0.02
 keys = cast(Table, IdempotencyKey.__table__)
@@ -52,6 +52,7 @@ async def first_answer(
     while True:
         async with sessions() as session:
             row = await session.get(IdempotencyKey, (publisher, key))
+            lead = await session.get(Lead, row.lead_id) if row and row.answer is None else None
         if row is None:
             raise refuse(
                 409, "idempotency_conflict", "the first request with this key failed; retry"
@@ -62,11 +63,25 @@ async def first_answer(
             )
         if row.answer is not None and row.status_code is not None:
             return row.status_code, LeadAnswer.model_validate(row.answer)
+        if lead is not None and lead.status != LeadStatus.RECEIVED:
+            return 200, answer_of(lead)  # settled by recovery after a crash
         if asyncio.get_running_loop().time() > deadline:
             raise refuse(
                 409, "idempotency_in_progress", f"lead {row.lead_id} is still being routed; retry"
             )
         await asyncio.sleep(POLL_S)
+
+
+def answer_of(lead: Lead) -> LeadAnswer:
+    """A stored lead's answer as it stands now."""
+    return LeadAnswer(
+        lead_id=lead.id,
+        status=LeadStatus(lead.status),
+        payout=lead.payout,
+        redirect_url=lead.redirect_url,
+        reasons=[Reason.model_validate(r) for r in lead.reasons or []],
+        test=lead.test,
+    )
 
 
 async def store_answer(

@@ -76,7 +76,6 @@ async def take_ping(rt: Runtime, publisher: Publisher, ping: InboundPingIn) -> I
             price=bid.price,
             at=now,
             hold_s=rt.settings.inbound_ping_ttl_s,
-            durable=True,
         )
         if reservation is not None:
             winner_at = at

@@ -5,6 +5,7 @@ intake -> screening -> eligibility -> routing (flows) -> delivery -> sale/caps -
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from decimal import Decimal
@@ -24,11 +25,13 @@ from pingtree.runtime import Runtime
 from pingtree.screening import repository as screening_repository
 from pingtree.screening import service as screening
 from pingtree.screening.model import ScreeningPolicy, Verdict
-from pingtree.storage.db import retrying
+from pingtree.storage.db import retrying_through_outage
 from pingtree.verticals.model import Vertical
 from pingtree.verticals.validate import FieldError, validate_fields
 
 log = logging.getLogger("pingtree.intake")
+ANSWER_MARGIN_S = 0.005
+"""The answer leaves this long before the lead's deadline, to reach the publisher in time."""
 
 
 def publisher_for_key(rt: Runtime, api_key: str | None) -> Publisher:
@@ -107,6 +110,7 @@ async def take_lead(
     fields, errors = validate_fields(vertical, lead_in.fields)
     if errors:
         raise invalid_fields(errors)
+    admit(rt)
 
     lead = LeadRecord(
         id=str(uuid.uuid4()),
@@ -118,16 +122,83 @@ async def take_lead(
     )
     body_hash = idempotency.fingerprint(lead_in.model_dump(mode="json"))
     policy = rt.catalog.screening(publisher.name, vertical.name)
-    checked = await _store_and_screen(rt, lead, publisher, idempotency_key, body_hash, policy)
-    if checked is None:  # the Idempotency-Key was taken: answer what the first request got
-        assert idempotency_key is not None
-        return await idempotency.first_answer(
-            rt.sessions, publisher.name, idempotency_key, body_hash, rt.settings.idempotency_wait_s
+    with rt.in_flight.holding(lead.id):
+        storing = asyncio.ensure_future(
+            _store_and_screen(rt, lead, publisher, idempotency_key, body_hash, policy)
         )
+        store_by = started + _shortest_tree_s(rt, publisher, vertical) - ANSWER_MARGIN_S
+        try:
+            checked = await asyncio.wait_for(
+                asyncio.shield(storing), max(store_by - rt.clock.monotonic(), 0.0)
+            )
+        except TimeoutError:
+            # Answered now rather than late; once stored, the lead is settled unsold.
+            late = _settle_stored_late(rt, storing, lead, publisher, idempotency_key)
+            rt.in_flight.record(lead.id, late)
+            raise IntakeRefused(503, [STORED_LATE], headers={"Retry-After": "1"}) from None
+        if checked is None:  # the Idempotency-Key was taken: answer what the first request got
+            assert idempotency_key is not None
+            return await idempotency.first_answer(
+                rt.sessions,
+                publisher.name,
+                idempotency_key,
+                body_hash,
+                rt.settings.idempotency_wait_s,
+            )
+        lead.risk_score, lead.screening = checked.score, checked.record()
+        if checked.verdict is not Verdict.ACCEPT:
+            return await hold_or_reject(rt, lead, publisher, checked, idempotency_key)
+        return await route_lead(rt, lead, publisher, checked, idempotency_key, started=started)
+
+
+STORED_LATE = Reason(
+    code="busy", message="the lead could not be stored within its time; it was not sold, retry"
+)
+
+
+def _shortest_tree_s(rt: Runtime, publisher: Publisher, vertical: Vertical) -> float:
+    """The shortest maximum processing time of the trees this lead may be routed to."""
+    trees = [
+        rt.catalog.trees[route.tree].max_processing_ms
+        for (pub, vert, _band), route in rt.catalog.routes.items()
+        if (pub, vert) == (publisher.name, vertical.name)
+    ]
+    return min(trees, default=0) / 1000
+
+
+async def _settle_stored_late(
+    rt: Runtime,
+    storing: asyncio.Future[screening.Screening | None],
+    lead: LeadRecord,
+    publisher: Publisher,
+    idempotency_key: str | None,
+) -> None:
+    """A lead stored after its publisher was answered 503: it ends unsold, never routed."""
+    try:
+        checked = await storing
+    except Exception:
+        return  # never stored: nothing to settle
+    if checked is None:
+        return  # its Idempotency-Key belonged to an earlier request
     lead.risk_score, lead.screening = checked.score, checked.record()
     if checked.verdict is not Verdict.ACCEPT:
-        return await hold_or_reject(rt, lead, publisher, checked, idempotency_key)
-    return await route_lead(rt, lead, publisher, checked, idempotency_key, started=started)
+        await hold_or_reject(rt, lead, publisher, checked, idempotency_key)
+        return
+    await finish(rt, lead, publisher, None, RoutingResult(), [STORED_LATE], idempotency_key)
+
+
+def admit(rt: Runtime) -> None:
+    """Refuse a lead, before it is stored, when this process already has too many in flight.
+
+    At saturation a lead answered at once (503, retry shortly) beats one answered late.
+    """
+    limit = rt.settings.max_leads_in_flight
+    if limit and len(rt.in_flight) >= limit:
+        raise IntakeRefused(
+            503,
+            [Reason(code="busy", message=f"{limit} leads are being routed; retry shortly")],
+            headers={"Retry-After": "1"},
+        )
 
 
 async def route_lead(
@@ -154,20 +225,30 @@ async def route_lead(
         people=tuple(checked.person_hashes),
     )
     # Routing stops a little before the lead's deadline, so recording fits inside it.
+    answer_by = started + tree.max_processing_ms / 1000 - ANSWER_MARGIN_S
     deadline = started + (tree.max_processing_ms - rt.settings.recording_reserve_ms) / 1000
-    try:
-        result = await rt.router.route(
-            offer, tree, rt.catalog, deadline=deadline, blocked_buyers=checked.blocked_buyers
+    with rt.in_flight.holding(lead.id):
+        try:
+            result = await rt.router.route(
+                offer, tree, rt.catalog, deadline=deadline, blocked_buyers=checked.blocked_buyers
+            )
+        except Exception as exc:  # a lead is never lost to a bug: it is answered unsold and kept
+            log_failure(log, "routing failed for lead %s", exc, lead.id)
+            result = RoutingResult()
+            reasons = [Reason(code="internal_error", message="routing failed; the lead is kept")]
+        else:
+            reasons = unsold_reasons(result)
+        return await finish(
+            rt,
+            lead,
+            publisher,
+            tree,
+            result,
+            reasons,
+            idempotency_key,
+            people=checked.person_hashes,
+            answer_by=answer_by,
         )
-    except Exception as exc:  # a lead is never lost to a bug: it is answered unsold and kept
-        log_failure(log, "routing failed for lead %s", exc, lead.id)
-        result = RoutingResult()
-        reasons = [Reason(code="internal_error", message="routing failed; the lead is kept")]
-    else:
-        reasons = unsold_reasons(result)
-    return await finish(
-        rt, lead, publisher, tree, result, reasons, idempotency_key, people=checked.person_hashes
-    )
 
 
 async def hold_or_reject(
@@ -237,6 +318,10 @@ async def screen_stored(
     )
 
 
+class _AlreadySettled(Exception):
+    """The lead was recorded or settled by recovery already: this record changes nothing."""
+
+
 async def finish(
     rt: Runtime,
     lead: LeadRecord,
@@ -248,16 +333,23 @@ async def finish(
     *,
     payout: Decimal | None = None,
     people: list[str] | None = None,
+    answer_by: float | None = None,
 ) -> tuple[int, LeadAnswer]:
-    """Record what routing did in one transaction (cap holds settled with it); the answer."""
+    """Record what routing did in one transaction (cap holds settled with it); the answer.
+
+    A sale has happened at the buyer: its record must land. It is retried through deadlocks
+    and, for record_retry_s, through a database outage. answer_by (monotonic): answer then
+    even if the record is still being written; it lands in the background.
+    """
     if payout is None:
         payout = publisher.payout.for_revenue(result.revenue)
     now = rt.clock.now()
     sold = [s.reservation_id for s in result.sales if s.reservation_id]
+    answer = repository.routing_answer(lead, result, payout=payout, reasons=reasons)
 
-    async def record() -> LeadAnswer:
+    async def record() -> None:
         async with rt.engine.begin() as conn:
-            answer = await repository.record_routing(
+            recorded = await repository.record_routing(
                 conn,
                 lead,
                 result,
@@ -266,6 +358,8 @@ async def finish(
                 now=now,
                 reasons=reasons,
             )
+            if recorded is None:
+                raise _AlreadySettled
             await rt.ledger.settle(conn, sold=sold, released=result.released)
             if people and result.sales and not lead.test:
                 await screening_repository.record_purchases(
@@ -282,11 +376,22 @@ async def finish(
                 )
             if idempotency_key is not None:
                 await idempotency.store_answer(conn, publisher.name, idempotency_key, 200, answer)
-        return answer
 
-    # A sale has happened at the buyer: its record must land, through a deadlock if need be.
-    answer = await retrying(record)
-    rt.ledger.settled([*sold, *result.released])
+    async def record_until_written() -> None:
+        try:
+            await retrying_through_outage(
+                record, within_s=rt.settings.record_retry_s, what=f"lead {lead.id}"
+            )
+        except _AlreadySettled:
+            log.error("lead %s was settled by recovery before its record landed", lead.id)
+
+    writing = rt.in_flight.record(lead.id, record_until_written())
+    wait = None if answer_by is None else max(answer_by - rt.clock.monotonic(), 0.0)
+    try:
+        await asyncio.wait_for(asyncio.shield(writing), wait)
+    except TimeoutError:
+        # Answer in time; the record lands in the background (or recovery settles the lead).
+        log.warning("lead %s answered before its record was written", lead.id)
     return 200, answer
 
 

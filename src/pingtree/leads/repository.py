@@ -31,9 +31,11 @@ sales = cast(Table, Sale.__table__)
 _INSERT_LEAD = leads.insert()
 _INSERT_ATTEMPT = attempts.insert()
 _INSERT_SALE = sales.insert()
+# Only a lead still being routed is recorded: a retried record, or one recovery settled
+# first, changes nothing.
 _RECORD_OUTCOME = (
     update(leads)
-    .where(leads.c.id == bindparam("lead"))
+    .where(leads.c.id == bindparam("lead"), leads.c.status == LeadStatus.RECEIVED.value)
     .values(
         {
             name: bindparam(name, type_=leads.c[name].type)
@@ -129,6 +131,20 @@ async def set_screened(
     )
 
 
+def routing_answer(
+    lead: LeadRecord, result: RoutingResult, *, payout: Decimal, reasons: list[Reason]
+) -> LeadAnswer:
+    """The answer a routing result gives the publisher (the one record_routing stores)."""
+    return LeadAnswer(
+        lead_id=lead.id,
+        status=LeadStatus.SOLD if result.sales else LeadStatus.UNSOLD,
+        payout=payout if result.sales else Decimal(0),
+        redirect_url=result.sales[0].redirect_url if result.sales else None,
+        reasons=reasons,
+        test=lead.test,
+    )
+
+
 async def record_routing(
     conn: AsyncConnection,
     lead: LeadRecord,
@@ -138,12 +154,14 @@ async def record_routing(
     tree: str | None,
     now: datetime,
     reasons: list[Reason],
-) -> LeadAnswer:
-    """Write every attempt and sale of a routing result and the lead's outcome; its answer."""
-    status = LeadStatus.SOLD if result.sales else LeadStatus.UNSOLD
-    redirect_url = result.sales[0].redirect_url if result.sales else None
-    payout = payout if result.sales else Decimal(0)
-    await conn.execute(
+) -> LeadAnswer | None:
+    """Write every attempt and sale of a routing result and the lead's outcome; its answer.
+
+    None, writing nothing, when the lead was already recorded or settled by recovery.
+    """
+    answer = routing_answer(lead, result, payout=payout, reasons=reasons)
+    status, redirect_url, payout = answer.status, answer.redirect_url, answer.payout
+    updated = await conn.execute(
         _RECORD_OUTCOME,
         {
             "lead": lead.id,
@@ -160,6 +178,8 @@ async def record_routing(
             "screening": lead.screening,
         },
     )
+    if updated.rowcount != 1:
+        return None
     await insert_attempts(conn, lead, result.attempts)
     if result.sales:
         shares = split_payout(payout, [s.price for s in result.sales])
@@ -181,14 +201,7 @@ async def record_routing(
                 for sale, share in zip(result.sales, shares, strict=True)
             ],
         )
-    return LeadAnswer(
-        lead_id=lead.id,
-        status=status,
-        payout=payout,
-        redirect_url=redirect_url,
-        reasons=reasons,
-        test=lead.test,
-    )
+    return answer
 
 
 async def insert_attempts(

@@ -13,13 +13,18 @@ from pingtree.money import Money
 
 
 class LeadStatus(StrEnum):
-    """Where a lead stands. The first two are passing states; the rest are answers."""
+    """Where a lead stands. The first two are passing states; the rest are answers.
+
+    uncertain: routing was interrupted (a crash) after a post went out and before its answer
+    was recorded; an operator resolves it to sold or unsold.
+    """
 
     RECEIVED = "received"
     REVIEW = "review"
     SOLD = "sold"
     UNSOLD = "unsold"
     REJECTED = "rejected"
+    UNCERTAIN = "uncertain"
 
 
 # The demo's lead (examples/lead.json): shown in /docs, and sent by the API fuzz test.

@@ -44,6 +44,7 @@ Candidate = flows.Candidate
 
 # Skip reasons found while offering (eligibility's own are in routing.eligibility).
 CAP_REACHED = "cap_reached"
+CAP_UNAVAILABLE = "cap_unavailable"
 DEADLINE = "deadline"
 NO_BID = "no_bid"
 BELOW_FLOOR = "below_floor"
@@ -383,15 +384,24 @@ class Router:
                 run.result.released.append(reservation)
             return False
         if reservation is None and not run.offer.test:
-            reservation = await self.ledger.reserve(
-                campaign,
-                lead_id=run.offer.lead_id,
-                price=price,
-                at=self.clock.now(),
-                hold_s=timeout,
-            )
+            try:  # the hold is also the post's journal entry: no post without it
+                reservation = await self.ledger.reserve(
+                    campaign,
+                    lead_id=run.offer.lead_id,
+                    price=price,
+                    at=self.clock.now(),
+                    hold_s=self._time_left(run),  # of no use to the lead after its deadline
+                )
+            except Exception as exc:
+                self._skip(run, tier, campaign.name, CAP_UNAVAILABLE, type(exc).__name__)
+                return False
             if reservation is None:
                 self._skip(run, tier, campaign.name, CAP_REACHED, "cap filled by other leads")
+                return False
+            timeout = self._timeout(run, campaign)  # the reservation took some of the time
+            if timeout <= 0:
+                self._skip(run, tier, campaign.name, DEADLINE, "no time left to post")
+                run.result.released.append(reservation)
                 return False
         sold = False
         try:

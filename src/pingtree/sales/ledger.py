@@ -4,51 +4,51 @@ The UPDATE only succeeds while `count + 1 <= cap` and `amount + price <= budget`
 SQLite (one writer) and PostgreSQL (row lock, WHERE re-checked after the wait) make it
 atomic, so a cap of 10 sells 10 however many leads arrive at once.
 
-A reservation is held until the lead is recorded, then settled in the same transaction
-as the sale: confirmed with it, or released. A hold taken while routing lives in this
-process only (it is settled a few hundred milliseconds later): if the process dies
-in between, that window counts one lead too many, so the campaign may undersell by one,
-never oversell. A durable hold (an inbound ping's, which waits for the publisher's post)
-is a row with an expiry; housekeeping releases the ones nobody settled.
+Every hold is a row (`cap_reservations`), written in the same transaction as the counters
+and committed before the post it is taken for: it is the post's journal entry. A hold is
+settled when the lead is recorded, in the same transaction as the sale: confirmed with
+it, or released. A crash in between leaves the row `held`; recovery then marks it
+`uncertain` (the buyer may have bought): it keeps counting against the cap until an
+operator resolves it, so a cap is never oversold and the counters always equal confirmed
+sales plus open (held or uncertain) rows. An uncapped campaign's post is journaled the
+same way, with no windows. An inbound ping's hold waits for the publisher's post; if it
+expires unused (no lead was stored for it), housekeeping releases it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pingtree.buyers.model import Campaign, Period
 from pingtree.clock import Clock
 from pingtree.sales.windows import cap_windows
 from pingtree.storage.db import dialect_insert_for, retrying
-from pingtree.storage.tables import CapCounter, CapReservation
+from pingtree.storage.tables import CapCounter, CapReservation, Lead
 from pingtree.storage.types import Cents
 
-UNCAPPED = "uncapped"
-"""The reservation id of a campaign without caps: nothing is held, nothing to release."""
-
-HELD, CONFIRMED, RELEASED = "held", "confirmed", "released"
+HELD, CONFIRMED, RELEASED, UNCERTAIN = "held", "confirmed", "released", "uncertain"
 HOLD_MARGIN_S = 30.0
-
-
-@dataclass(frozen=True)
-class _Hold:
-    campaign: str
-    price: Decimal
-    windows: tuple[tuple[str, str], ...]
 
 
 counters = cast(Table, CapCounter.__table__)
 reservations = cast(Table, CapReservation.__table__)
+leads = cast(Table, Lead.__table__)
 Key = tuple[str, str, str]
+_SETTLED = (
+    reservations.c.status,
+    reservations.c.campaign,
+    reservations.c.price,
+    reservations.c.windows,
+)
 
 
 _WINDOW = (
@@ -90,7 +90,7 @@ class SqlCapLedger:
         self._seen: dict[Key, tuple[int, Decimal]] = {}
         self._known: set[Key] = set()  # counter rows this process knows exist
         self._full: set[str] = set()  # campaigns with a counter seen at a limit, any window
-        self._holds: dict[str, _Hold] = {}  # holds of leads being routed in this process
+        self._late: set[asyncio.Future[None]] = set()  # holds given back after a timeout
 
     def _note(self, campaign: Campaign, key: Key, count: int, amount: Decimal) -> None:
         self._seen[key] = (count, amount)
@@ -124,19 +124,30 @@ class SqlCapLedger:
         price: Decimal,
         at: datetime,
         hold_s: float,
-        durable: bool = False,
     ) -> str | None:
         """Take room for one lead at price in every capped window, or none at all.
 
-        durable: keep the hold as a row that expires after hold_s (an inbound ping's hold).
+        The hold is a committed row (the post's journal entry) that expires after hold_s.
+        A hold the database cannot give within hold_s is of no use to the post: TimeoutError,
+        and the room is given back as soon as the late hold lands.
         """
         limits = campaign.caps.limits()
-        if not limits:
-            return UNCAPPED
-        windows = cap_windows(campaign, at)
-        return await retrying(
-            lambda: self._reserve(campaign, limits, windows, lead_id, price, at, hold_s, durable)
+        windows = cap_windows(campaign, at) if limits else ()
+        taking = asyncio.ensure_future(
+            retrying(lambda: self._reserve(campaign, limits, windows, lead_id, price, at, hold_s))
         )
+        try:
+            return await asyncio.wait_for(asyncio.shield(taking), hold_s)
+        except TimeoutError:
+            taking.add_done_callback(self._give_back_late)
+            raise
+
+    def _give_back_late(self, taking: asyncio.Future[str | None]) -> None:
+        if taking.cancelled() or taking.exception() is not None or taking.result() is None:
+            return
+        late = asyncio.ensure_future(self.release(cast(str, taking.result())))
+        self._late.add(late)
+        late.add_done_callback(self._late.discard)
 
     async def _reserve(
         self,
@@ -147,7 +158,6 @@ class SqlCapLedger:
         price: Decimal,
         at: datetime,
         hold_s: float,
-        durable: bool,
     ) -> str | None:
         full: Key | None = None
         reservation_id = str(uuid.uuid4())
@@ -172,7 +182,7 @@ class SqlCapLedger:
                         await txn.rollback()
                         break
                     self._note(campaign, key, row[0], row[1])
-                if full is None and durable:
+                if full is None:
                     await conn.execute(
                         reservations.insert().values(
                             id=reservation_id,
@@ -189,8 +199,6 @@ class SqlCapLedger:
                 # Remember the full window so eligibility skips the campaign without asking.
                 await self._remember(conn, campaign, full)
                 return None
-        if not durable:
-            self._holds[reservation_id] = _Hold(campaign.name, price, windows)
         return reservation_id
 
     async def _ensure_counter(self, conn: AsyncConnection, key: Key) -> None:
@@ -221,58 +229,53 @@ class SqlCapLedger:
     ) -> None:
         """In the caller's transaction: holds that became sales are kept, the others given back.
 
-        Call settled() with the same ids once the transaction has committed.
+        One statement marks them all (a lead's record is on the hot path).
         """
-        kept = [r for r in sold if r != UNCAPPED and r not in self._holds]
-        if kept:
+        kept, gone = list(sold), list(released)
+        if not kept and not gone:
+            return
+        rows = (
             await conn.execute(
                 update(reservations)
-                .where(reservations.c.id.in_(kept), reservations.c.status == HELD)
-                .values(status=CONFIRMED)
+                .where(reservations.c.id.in_(kept + gone), reservations.c.status == HELD)
+                .values(status=case((reservations.c.id.in_(kept), CONFIRMED), else_=RELEASED))
+                .returning(*_SETTLED)
             )
-        giving: list[tuple[Key, Decimal]] = []
-        for reservation_id in released:
-            if reservation_id == UNCAPPED:
-                continue
-            hold = self._holds.get(reservation_id)
-            if hold is None:
-                hold = await self._mark_released(conn, reservation_id)
-            if hold is not None:
-                giving += [((hold.campaign, p, w), hold.price) for p, w in hold.windows]
+        ).all()
+        await self._give_room_back(conn, [row for row in rows if row[0] == RELEASED])
+
+    async def give_back(
+        self, conn: AsyncConnection, ids: Iterable[str], *, from_status: str
+    ) -> int:
+        """Release open holds and give their room back (in the caller's transaction)."""
+        wanted = list(ids)
+        if not wanted:
+            return 0
+        rows = (
+            await conn.execute(
+                update(reservations)
+                .where(reservations.c.id.in_(wanted), reservations.c.status == from_status)
+                .values(status=RELEASED)
+                .returning(*_SETTLED)
+            )
+        ).all()
+        await self._give_room_back(conn, rows)
+        return len(rows)
+
+    async def _give_room_back(self, conn: AsyncConnection, rows: Sequence[Any]) -> None:
+        giving = [((row[1], p, w), row[2]) for row in rows for p, w in row[3]]
         # One order for every transaction, so two leads giving back room never deadlock.
         for key, price in sorted(giving):
             await self._decrement(conn, key, price)
 
-    def settled(self, ids: Iterable[str]) -> None:
-        """Forget the in-memory holds a committed settle() dealt with."""
-        for reservation_id in ids:
-            self._holds.pop(reservation_id, None)
-
     async def release(self, reservation_id: str) -> None:
         """Give held room back on its own (an inbound ping that will not be posted)."""
-        if reservation_id == UNCAPPED:
-            return
 
         async def give_back() -> None:
             async with self.engine.begin() as conn:
-                await self.settle(conn, sold=(), released=[reservation_id])
+                await self.give_back(conn, [reservation_id], from_status=HELD)
 
         await retrying(give_back)
-        self.settled([reservation_id])
-
-    async def _mark_released(self, conn: AsyncConnection, reservation_id: str) -> _Hold | None:
-        held = (
-            await conn.execute(
-                update(reservations)
-                .where(reservations.c.id == reservation_id, reservations.c.status == HELD)
-                .values(status=RELEASED)
-                .returning(reservations.c.campaign, reservations.c.price, reservations.c.windows)
-            )
-        ).one_or_none()
-        if held is None:
-            return None  # already confirmed or released
-        campaign, price, windows = held
-        return _Hold(campaign, price, tuple((p, w) for p, w in windows))
 
     async def _decrement(self, conn: AsyncConnection, key: Key, price: Decimal) -> None:
         campaign, period, window = key
@@ -282,13 +285,17 @@ class SqlCapLedger:
             self._seen[key] = (row[0], row[1])
 
     async def release_expired(self) -> int:
-        """Release every held reservation past its expiry (a crash or an unused inbound ping)."""
+        """Release held rows past their expiry that no stored lead owns (unused inbound pings).
+
+        A hold whose lead was stored belongs to recovery: its post may have been sent.
+        """
         now = self.clock.now()
+        stored = select(leads.c.id).where(leads.c.id == reservations.c.lead_id).exists()
         async with self.engine.connect() as conn:
             ids = (
                 await conn.scalars(
                     select(reservations.c.id).where(
-                        reservations.c.status == HELD, reservations.c.expires_at < now
+                        reservations.c.status == HELD, reservations.c.expires_at < now, ~stored
                     )
                 )
             ).all()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
+from pingtree.failures import describe
 from pingtree.storage.sqlite_inline import inline_creator
 
 
@@ -26,9 +29,13 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
-    """An async engine tuned for the backend.
+def create_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout_s: float = 10.0
+) -> AsyncEngine:
+    """An async engine tuned for the backend, its pool bounded.
 
+    PostgreSQL: at most pool_size + max_overflow connections per process; a request that
+    finds none free waits pool_timeout_s, then fails (the publisher gets 503, retry).
     SQLite allows one writer at a time; a single pooled connection serialises writes inside
     the process instead of letting connections fight over the file lock.
     """
@@ -39,7 +46,12 @@ def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
         if database and database != ":memory:":
             kwargs["async_creator"] = inline_creator(database)
     else:
-        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        kwargs.update(
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout_s,
+            pool_pre_ping=True,
+        )
     # Statement parameters are the lead's PII: never in an exception's text, so never logged.
     engine = create_async_engine(url, hide_parameters=True, **kwargs)
     if is_sqlite(url):
@@ -96,3 +108,42 @@ async def retrying(transaction: Callable[[], Awaitable[T]]) -> T:
                 raise
             await asyncio.sleep(0.005 * attempt * (1 + random.random()))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """The database could not be reached (connection refused or lost, no pooled connection)."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(
+        exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout | OSError
+    )
+
+
+log = logging.getLogger("pingtree.storage")
+BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.05, 2.0
+
+
+async def retrying_through_outage(
+    transaction: Callable[[], Awaitable[T]], *, within_s: float, what: str
+) -> T:
+    """retrying(), and while the database is unreachable again with backoff, for within_s.
+
+    For writes that must land (a sale the buyer made): the last error is raised after that.
+    """
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + within_s
+    delay = BACKOFF_FIRST_S
+    while True:
+        try:
+            return await retrying(transaction)
+        except Exception as exc:
+            if not is_unreachable(exc) or loop.time() + delay > give_up:
+                raise
+            log.warning(
+                "database unreachable writing %s (%s); retrying in %.2fs",
+                what,
+                describe(exc),
+                delay,
+            )
+        await asyncio.sleep(delay * (0.5 + random.random()))
+        delay = min(delay * 2, BACKOFF_MAX_S)

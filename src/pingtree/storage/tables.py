@@ -120,13 +120,17 @@ class CapCounter(Base):
 
 
 class CapReservation(Base):
-    """Cap room held for a lead until its post is answered (or an inbound ping expires)."""
+    """Cap room held for a post until its answer is recorded: the post's journal entry.
+
+    status: held, confirmed (a sale), released, or uncertain (a crash came between the post
+    and its record; counts against the cap until an operator resolves it).
+    """
 
     __tablename__ = "cap_reservations"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     campaign: Mapped[str] = mapped_column(String(64))
-    lead_id: Mapped[str] = mapped_column(String(36))
+    lead_id: Mapped[str] = mapped_column(String(36), index=True)
     price: Mapped[Decimal] = mapped_column(Cents)
     windows: Mapped[list[list[str]]] = mapped_column(Json)
     status: Mapped[str] = mapped_column(String(12), index=True)

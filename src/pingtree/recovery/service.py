@@ -1,0 +1,271 @@
+"""Recovery: settle leads a crash interrupted; resolve the posts left uncertain.
+
+Every step is one transaction that first moves the lead out of `received` (a conditional
+UPDATE), so a late record of the same lead, another worker's recovery and this one never
+both win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import cast
+
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from pingtree.clock import Clock
+from pingtree.config.catalog import Catalog
+from pingtree.intake.errors import refuse
+from pingtree.leads.schemas import LeadStatus, Reason
+from pingtree.money import cents
+from pingtree.recovery.schemas import Resolved, UncertainPost
+from pingtree.sales.ledger import CONFIRMED, HELD, UNCERTAIN, SqlCapLedger
+from pingtree.storage.tables import CapReservation, Lead, Sale
+
+leads = cast(Table, Lead.__table__)
+reservations = cast(Table, CapReservation.__table__)
+sales = cast(Table, Sale.__table__)
+
+INTERRUPTED = Reason(
+    code="interrupted", message="the engine stopped while routing this lead; it was not sold"
+)
+UNCERTAIN_REASON = Reason(
+    code="uncertain",
+    message="the engine stopped after offering this lead to a buyer; the sale is being checked",
+)
+NOT_SOLD = Reason(code="not_sold", message="the buyer confirmed it did not take this lead")
+BATCH = 200
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What one recovery pass did."""
+
+    interrupted: int = 0
+    uncertain: int = 0
+    orphans: int = 0
+
+
+async def settle_interrupted(
+    *, engine: AsyncEngine, clock: Clock, older_than: timedelta, skip: Container[str]
+) -> Settled:
+    """Settle every lead still `received` older_than after arrival (skip: leads still live).
+
+    Its journaled posts become uncertain and the lead `uncertain`; without any, the lead
+    ends `unsold`, reason `interrupted`. Held posts of leads already answered (a bug's
+    leftovers) become uncertain too.
+    """
+    now = clock.now()
+    cutoff = now - older_than
+    async with engine.connect() as conn:
+        stale = (
+            await conn.scalars(
+                select(leads.c.id)
+                .where(leads.c.status == LeadStatus.RECEIVED.value, leads.c.received_at < cutoff)
+                .order_by(leads.c.received_at)
+                .limit(BATCH)
+            )
+        ).all()
+    interrupted = uncertain = 0
+    for lead_id in stale:
+        if lead_id in skip:
+            continue
+        async with engine.begin() as conn:
+            outcome = await _settle_one(conn, lead_id, now)
+        if outcome is LeadStatus.UNCERTAIN:
+            uncertain += 1
+        elif outcome is LeadStatus.UNSOLD:
+            interrupted += 1
+    async with engine.begin() as conn:
+        orphans = await _orphaned_holds(conn, now, skip)
+    return Settled(interrupted=interrupted, uncertain=uncertain, orphans=orphans)
+
+
+async def _settle_one(conn: AsyncConnection, lead_id: str, now: datetime) -> LeadStatus | None:
+    claimed = await conn.execute(
+        update(leads)
+        .where(leads.c.id == lead_id, leads.c.status == LeadStatus.RECEIVED.value)
+        .values(status=LeadStatus.UNSOLD.value, answered_at=now, timed_out=True)
+    )
+    if claimed.rowcount != 1:
+        return None  # recorded or settled meanwhile
+    posts = (
+        await conn.scalars(
+            update(reservations)
+            .where(reservations.c.lead_id == lead_id, reservations.c.status == HELD)
+            .values(status=UNCERTAIN)
+            .returning(reservations.c.id)
+        )
+    ).all()
+    status, reason = (
+        (LeadStatus.UNCERTAIN, UNCERTAIN_REASON) if posts else (LeadStatus.UNSOLD, INTERRUPTED)
+    )
+    await conn.execute(
+        update(leads)
+        .where(leads.c.id == lead_id)
+        .values(status=status.value, reasons=[reason.model_dump()])
+    )
+    return status
+
+
+async def _orphaned_holds(conn: AsyncConnection, now: datetime, skip: Container[str]) -> int:
+    answered = (
+        select(leads.c.id)
+        .where(leads.c.id == reservations.c.lead_id, leads.c.status != LeadStatus.RECEIVED.value)
+        .exists()
+    )
+    found = (
+        await conn.execute(
+            select(reservations.c.id, reservations.c.lead_id).where(
+                reservations.c.status == HELD, reservations.c.expires_at < now, answered
+            )
+        )
+    ).all()
+    ids = [rid for rid, lead_id in found if lead_id not in skip]
+    if ids:
+        await conn.execute(
+            update(reservations)
+            .where(reservations.c.id.in_(ids), reservations.c.status == HELD)
+            .values(status=UNCERTAIN)
+        )
+    return len(ids)
+
+
+async def uncertain_posts(
+    *, engine: AsyncEngine, catalog: Catalog, limit: int = 500
+) -> list[UncertainPost]:
+    """Posts waiting for the operator, oldest first."""
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(reservations, leads.c.publisher)
+                .join(leads, leads.c.id == reservations.c.lead_id)
+                .where(reservations.c.status == UNCERTAIN)
+                .order_by(reservations.c.created_at)
+                .limit(limit)
+            )
+        ).all()
+    return [
+        UncertainPost(
+            reservation_id=row.id,
+            lead_id=row.lead_id,
+            publisher=row.publisher,
+            campaign=row.campaign,
+            buyer=_buyer(catalog, row.campaign),
+            price=row.price,
+            posted_at=row.created_at,
+        )
+        for row in rows
+    ]
+
+
+def _buyer(catalog: Catalog, campaign: str) -> str | None:
+    compiled = catalog.campaigns.get(campaign)
+    return compiled.campaign.buyer if compiled is not None else None
+
+
+async def resolve(
+    *,
+    engine: AsyncEngine,
+    ledger: SqlCapLedger,
+    catalog: Catalog,
+    reservation_id: str,
+    sold: bool,
+) -> Resolved:
+    """Book an uncertain post as a sale (its cap room kept) or give its room back."""
+    async with engine.begin() as conn:
+        row = (
+            await conn.execute(
+                select(reservations, leads.c.publisher, leads.c.test)
+                .join(leads, leads.c.id == reservations.c.lead_id)
+                .where(reservations.c.id == reservation_id, reservations.c.status == UNCERTAIN)
+                .with_for_update(of=reservations)
+            )
+        ).one_or_none()
+        if row is None:
+            raise refuse(
+                404, "not_uncertain", f"no uncertain post {reservation_id!r} (resolved already?)"
+            )
+        if sold:
+            await conn.execute(
+                update(reservations)
+                .where(reservations.c.id == reservation_id)
+                .values(status=CONFIRMED)
+            )
+            await _book(
+                conn,
+                catalog,
+                lead_id=row.lead_id,
+                publisher_name=row.publisher,
+                campaign=row.campaign,
+                price=row.price,
+                posted_at=row.created_at,
+                test=row.test,
+            )
+        else:
+            await ledger.give_back(conn, [reservation_id], from_status=UNCERTAIN)
+        status = await _lead_after(conn, row.lead_id)
+    return Resolved(
+        reservation_id=reservation_id, lead_id=row.lead_id, sold=sold, lead_status=status
+    )
+
+
+async def _book(
+    conn: AsyncConnection,
+    catalog: Catalog,
+    *,
+    lead_id: str,
+    publisher_name: str,
+    campaign: str,
+    price: Decimal,
+    posted_at: datetime,
+    test: bool,
+) -> None:
+    lead = (
+        await conn.execute(select(leads.c.revenue, leads.c.payout).where(leads.c.id == lead_id))
+    ).one()
+    publisher = catalog.publishers.get(publisher_name)
+    revenue = lead.revenue + price
+    # The publisher's payout is a function of the lead's whole revenue; this sale adds its share.
+    payout = publisher.payout.for_revenue(revenue) if publisher is not None else lead.payout
+    await conn.execute(
+        sales.insert().values(
+            lead_id=lead_id,
+            publisher=publisher_name,
+            campaign=campaign,
+            buyer=_buyer(catalog, campaign) or campaign,
+            tier=None,
+            price=price,
+            payout=cents(payout - lead.payout),
+            reference=None,
+            sold_at=posted_at,
+            test=test,
+        )
+    )
+    await conn.execute(
+        update(leads)
+        .where(leads.c.id == lead_id)
+        .values(status=LeadStatus.SOLD.value, revenue=revenue, payout=payout, reasons=[])
+    )
+
+
+async def _lead_after(conn: AsyncConnection, lead_id: str) -> LeadStatus:
+    """The lead's status once none of its posts is uncertain any more."""
+    stored = await conn.scalar(select(leads.c.status).where(leads.c.id == lead_id))
+    status = LeadStatus(str(stored))
+    open_posts = await conn.scalar(
+        select(func.count())
+        .select_from(reservations)
+        .where(reservations.c.lead_id == lead_id, reservations.c.status == UNCERTAIN)
+    )
+    if status is LeadStatus.UNCERTAIN and not open_posts:
+        status = LeadStatus.UNSOLD
+        await conn.execute(
+            update(leads)
+            .where(leads.c.id == lead_id)
+            .values(status=status.value, reasons=[NOT_SOLD.model_dump()])
+        )
+    return status

@@ -1,0 +1,205 @@
+"""Recovery settles leads whose routing was cut short; the operator resolves uncertain posts.
+
+The cut is made in-process: the request is cancelled while its post waits at the buyer,
+so nothing after the post runs, as in a crash. (The SIGKILL tests are in test_crash.py.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner, Result
+
+from pingtree.cli import app
+from pingtree.recovery import service as recovery
+from pingtree.storage.tables import Sale
+from tests.engine.conftest import ADMIN_TOKEN, Harness, sim_buyer
+from tests.factories import campaign, document, tier
+from tests.recovery.books import read_books
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+async def _setup(h: Harness, *, hang_on: str = "post") -> None:
+    h.buyers(sim_buyer("slow", hang_rate=1.0), sim_buyer("overflow"))
+    slow = campaign("slow", h.sim, price="20.00", caps={"daily": 1}, timeout_ms=60_000)
+    if hang_on == "ping":
+        slow = campaign(
+            "slow", h.sim, price="20.00", caps={"daily": 1}, timeout_ms=60_000, ping=True
+        )
+    await h.configure(
+        document(
+            [slow, campaign("overflow", h.sim, price="1.00")],
+            [tier("t1", "priority", ["slow"]), tier("t2", "priority", ["overflow"])],
+            tree={"max_processing_ms": 60_000},
+        )
+    )
+
+
+async def _cut_while_at_buyer(h: Harness, kind: str = "post", **post: Any) -> str:
+    """Post a lead and cut its routing once the buyer holds its request; the lead id."""
+    request = asyncio.create_task(h.post_lead(**post))
+    for _ in range(500):
+        received = [r for r in h.sim.received("slow") if r.kind == kind]
+        if received:
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the buyer never got the lead")
+    request.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    lead_id: str = received[-1].body["lead_id"]
+    return lead_id
+
+
+async def _recover(h: Harness) -> recovery.Settled:
+    return await recovery.settle_interrupted(
+        engine=h.rt.engine, clock=h.rt.clock, older_than=timedelta(0), skip=h.rt.in_flight
+    )
+
+
+async def _admin(h: Harness, method: str, path: str, **kw: Any) -> httpx.Response:
+    return await h.client.request(method, f"/api/v1/admin{path}", headers=ADMIN, **kw)
+
+
+async def test_a_post_cut_off_becomes_uncertain_and_keeps_its_cap_room(engine: Harness) -> None:
+    await _setup(engine)
+    lead_id = await _cut_while_at_buyer(engine)
+    stuck = (await engine.timeline(lead_id))["status"]
+    assert stuck == "received"  # without recovery it would stay so forever
+
+    settled = await _recover(engine)
+    assert settled == recovery.Settled(interrupted=0, uncertain=1, orphans=0)
+    story = await engine.timeline(lead_id)
+    assert story["status"] == "uncertain"
+    assert [r["code"] for r in story["reasons"]] == ["uncertain"]
+    listed = (await _admin(engine, "GET", "/uncertain")).json()
+    assert [(p["lead_id"], p["campaign"], p["buyer"], p["price"]) for p in listed] == [
+        (lead_id, "slow", "slow", "20.00")
+    ]
+    # The uncertain post holds slow's only daily slot: the next lead goes to overflow.
+    engine.buyers(sim_buyer("slow"), sim_buyer("overflow"))
+    assert (await engine.post_lead()).json()["status"] == "sold"
+    assert len([r for r in engine.sim.received("slow") if r.kind == "post"]) == 0
+    books = await read_books(engine.rt.engine, "slow")
+    assert books.counter == 1 and books.uncertain == {lead_id} and books.sold == set()
+
+
+async def test_resolved_as_sold_books_the_sale_at_the_posted_price(engine: Harness) -> None:
+    await _setup(engine)
+    lead_id = await _cut_while_at_buyer(engine)
+    await _recover(engine)
+    [post] = (await _admin(engine, "GET", "/uncertain")).json()
+
+    answer = await _admin(
+        engine, "POST", f"/uncertain/{post['reservation_id']}", json={"sold": True}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["lead_status"] == "sold"
+    story = await engine.timeline(lead_id)
+    assert story["status"] == "sold"
+    assert (story["revenue"], story["payout"]) == ("20.00", "10.00")  # 50% revenue share
+    async with engine.rt.sessions() as session:
+        sale = await session.scalar(select(Sale).where(Sale.lead_id == lead_id))
+    assert sale is not None and (sale.campaign, sale.price) == ("slow", Decimal("20.00"))
+    books = await read_books(engine.rt.engine, "slow")
+    assert books.counter == 1 and books.sold == {lead_id} and books.open_holds == 0
+    assert (await _admin(engine, "GET", "/uncertain")).json() == []
+    again = await _admin(
+        engine, "POST", f"/uncertain/{post['reservation_id']}", json={"sold": True}
+    )
+    assert again.status_code == 404  # resolved once only
+
+
+async def test_resolved_as_not_sold_gives_the_cap_room_back(engine: Harness) -> None:
+    await _setup(engine)
+    lead_id = await _cut_while_at_buyer(engine)
+    await _recover(engine)
+    [post] = (await _admin(engine, "GET", "/uncertain")).json()
+
+    answer = await _admin(
+        engine, "POST", f"/uncertain/{post['reservation_id']}", json={"sold": False}
+    )
+    assert answer.json()["lead_status"] == "unsold"
+    story = await engine.timeline(lead_id)
+    assert story["status"] == "unsold" and story["revenue"] == "0.00"
+    books = await read_books(engine.rt.engine, "slow")
+    assert books.counter == 0 and books.open_holds == 0 and books.sold == set()
+
+
+async def test_a_lead_cut_off_before_any_post_ends_unsold_interrupted(engine: Harness) -> None:
+    await _setup(engine, hang_on="ping")
+    lead_id = await _cut_while_at_buyer(engine, kind="ping")
+    settled = await _recover(engine)
+    assert settled.interrupted == 1 and settled.uncertain == 0
+    story = await engine.timeline(lead_id)
+    assert story["status"] == "unsold"
+    assert [r["code"] for r in story["reasons"]] == ["interrupted"]
+    assert (await _admin(engine, "GET", "/uncertain")).json() == []
+
+
+async def test_recovery_leaves_leads_this_process_is_still_routing(engine: Harness) -> None:
+    await _setup(engine)
+    request = asyncio.create_task(engine.post_lead())
+    while not [r for r in engine.sim.received("slow") if r.kind == "post"]:
+        await asyncio.sleep(0.01)
+    assert await _recover(engine) == recovery.Settled()
+    request.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+
+
+async def test_idempotency_key_retry_after_recovery_gets_the_final_answer(engine: Harness) -> None:
+    await _setup(engine)
+    key = {"Idempotency-Key": "retry-after-crash"}
+    lead_id = await _cut_while_at_buyer(engine, headers=key)
+    engine.rt.settings.idempotency_wait_s = 0.5
+    before = await engine.post_lead(headers=key)
+    assert before.status_code == 409  # still being routed, as far as anyone can tell
+    await _recover(engine)
+    after = await engine.post_lead(headers=key)
+    assert after.status_code == 200, after.text
+    assert (after.json()["lead_id"], after.json()["status"]) == (lead_id, "uncertain")
+
+
+async def test_the_cli_lists_and_resolves_uncertain_posts(
+    engine: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _setup(engine)
+    lead_id = await _cut_while_at_buyer(engine)
+    await _recover(engine)
+    monkeypatch.setenv("PINGTREE_DATABASE_URL", engine.rt.settings.database)
+    runner = CliRunner()
+
+    def pingtree(*args: str) -> Result:
+        return runner.invoke(app, list(args))
+
+    listed = await asyncio.to_thread(pingtree, "uncertain", "list")
+    assert listed.exit_code == 0, listed.output
+    [line, total] = listed.output.splitlines()
+    assert f"lead {lead_id}  slow (slow)  20.00" in line and total == "1 uncertain post(s)"
+    reservation_id = line.split()[0]
+    done = await asyncio.to_thread(pingtree, "uncertain", "resolve", reservation_id, "--not-sold")
+    assert done.exit_code == 0, done.output
+    assert done.output.strip() == f"lead {lead_id} is now unsold"
+    again = await asyncio.to_thread(pingtree, "uncertain", "resolve", reservation_id, "--sold")
+    assert again.exit_code == 1 and "no uncertain post" in again.output
+    books = await read_books(engine.rt.engine, "slow")
+    assert books.counter == 0 and books.open_holds == 0
+
+
+async def test_recovery_waits_out_the_longest_tree_and_the_record_retries(
+    engine_sqlite: Harness,
+) -> None:
+    await _setup(engine_sqlite)  # a 60 s tree
+    settings = engine_sqlite.rt.settings
+    settings.interrupted_after_s = 40.0
+    assert settings.interrupted_after_s < 60 + settings.record_retry_s
+    assert engine_sqlite.rt.interrupted_after_s() >= 60 + settings.record_retry_s

@@ -1,0 +1,66 @@
+"""The database pool per process is bounded by Settings: size, overflow, wait."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from pingtree.runtime import Runtime
+from pingtree.settings import Settings
+
+
+async def test_a_process_opens_at_most_pool_size_plus_overflow_connections(
+    database_url: str,
+) -> None:
+    settings = Settings(
+        database_url=database_url, db_pool_size=2, db_max_overflow=1, db_pool_timeout_s=5
+    )
+    rt = Runtime(settings)
+    is_pg = rt.engine.dialect.name == "postgresql"
+    who = "SELECT pg_backend_pid()" if is_pg else "SELECT 1"
+    seen: set[int] = set()
+    busy = 0
+    most = 0
+
+    async def query() -> None:
+        nonlocal busy, most
+        async with rt.engine.connect() as conn:
+            busy += 1
+            most = max(most, busy)
+            seen.add(int(await conn.scalar(text(who))))
+            await asyncio.sleep(0.1)
+            busy -= 1
+
+    try:
+        await asyncio.gather(*(query() for _ in range(12)))
+    finally:
+        await rt.engine.dispose()
+    # SQLite: one connection per process whatever the settings (one writer at a time).
+    assert most == (3 if is_pg else 1)
+    if is_pg:
+        assert len(seen) <= 3
+
+
+async def test_a_request_waits_pool_timeout_for_a_connection_then_fails(
+    database_url: str,
+) -> None:
+    settings = Settings(
+        database_url=database_url, db_pool_size=1, db_max_overflow=0, db_pool_timeout_s=0.2
+    )
+    rt = Runtime(settings)
+    try:
+        async with rt.engine.connect() as held:
+            await held.execute(text("SELECT 1"))
+            with pytest.raises(PoolTimeout):
+                async with rt.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+    finally:
+        await rt.engine.dispose()
+
+
+def test_recovery_never_settles_a_lead_whose_record_is_still_retried() -> None:
+    with pytest.raises(ValueError, match="interrupted_after_s"):
+        Settings(record_retry_s=60, interrupted_after_s=30)
