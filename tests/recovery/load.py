@@ -20,11 +20,15 @@ import httpx
 import pingtree
 from pingtree.config.document import ConfigDocument
 from pingtree.config.store import apply_document
+from pingtree.delivery.destinations import Allowlist
 from pingtree.storage.db import create_engine, sessions
 from tests.factories import API_KEY, LEAD_FIELDS
 
 SRC = Path(pingtree.__file__).resolve().parents[1]  # the app runs the code under test
 ADMIN_TOKEN = "crash-admin-token"
+
+
+SIMULATOR = Allowlist.parse("127.0.0.1")  # the simulated buyers listen on loopback
 
 
 def free_port() -> int:
@@ -39,7 +43,7 @@ async def configure(url: str, document: ConfigDocument) -> None:
     """Store a configuration in the database the app will read."""
     engine = create_engine(url)
     async with sessions(engine)() as session, session.begin():
-        await apply_document(session, document, now=datetime.now(UTC))
+        await apply_document(session, document, now=datetime.now(UTC), allow=SIMULATOR)
     await engine.dispose()
 
 
@@ -63,6 +67,7 @@ class AppProcess:
             PYTHONPATH=f"{SRC}{os.pathsep}{SRC.parent}",
             PINGTREE_DATABASE_URL=self.url,
             PINGTREE_ADMIN_TOKEN=ADMIN_TOKEN,
+            PINGTREE_BUYER_URL_ALLOW="127.0.0.1",
             **self.env,
         )
         cmd = [sys.executable, "-m", "uvicorn", "pingtree.app:create_app", "--factory"]

@@ -56,6 +56,7 @@ async def test_database_outage_mid_load_loses_no_sale(database_url: str, tmp_pat
         recovery_poll_s=0.5,
         config_poll_s=0.5,
         db_pool_timeout_s=1,
+        buyer_url_allow="127.0.0.1",
     )
     rt = Runtime(settings, rng=random.Random(7))
     await rt.start()
