@@ -18,6 +18,7 @@ from pingtree.config.store import current_version, load_document
 from pingtree.credentials import SecretResolver
 from pingtree.delivery.gateway import HttpGateway, new_session
 from pingtree.failures import log_failure
+from pingtree.intake.admission import LoopLag
 from pingtree.ratelimits import RateLimits
 from pingtree.recovery import service as recovery
 from pingtree.recovery.in_flight import LeadsInFlight
@@ -49,6 +50,7 @@ class Runtime:
         self.sessions: async_sessionmaker[AsyncSession] = sessions(self.engine)
         self.ledger = SqlCapLedger(self.engine, self.clock)
         self.in_flight = LeadsInFlight()
+        self.loop_lag = LoopLag(self.clock)
         self.http: aiohttp.ClientSession | None = None
         self._router: Router | None = None
         self._rng = rng
@@ -91,6 +93,7 @@ class Runtime:
         except BaseException:
             await self.http.close()
             raise
+        self.loop_lag.start()
         if watch:
             self._watcher = asyncio.create_task(self._housekeeping(), name="pingtree-housekeeping")
 
@@ -125,6 +128,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
         await self.in_flight.drain(self.settings.record_retry_s)
+        await self.loop_lag.stop()
         if self.http is not None:
             await self.http.close()
         await self.rate_limits.close()

@@ -100,6 +100,14 @@ class Settings(BaseSettings):
         description="leads one process takes at once; more are refused 503 with Retry-After "
         "(answered at once rather than late). 0: no limit",
     )
+    max_loop_lag_share: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="refuse new leads (503, Retry-After) while this process's event loop runs "
+        "later than this share of the lead's shortest tree time (0.2 of a 500 ms tree: "
+        "100 ms): it is short of CPU and would answer the leads it has late. 0: off",
+    )
     record_retry_s: float = Field(
         default=30.0,
         gt=0,

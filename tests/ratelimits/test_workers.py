@@ -62,6 +62,7 @@ async def two_workers(
         "PINGTREE_DATA_DIR": str(tmp_path),
         "PINGTREE_REDIS_URL": rate_limit_storage["redis_url"],
         "PINGTREE_BUYER_URL_ALLOW": "127.0.0.1",
+        "PINGTREE_MAX_LOOP_LAG_SHARE": "0",  # exactly 5 stored: none shed for loop lag
         "PINGTREE_RATELIMIT_PREFIX": rate_limit_storage["ratelimit_prefix"],
     }
     command = [sys.executable, "-m", "pingtree.cli", "serve", "--workers", "2", "--port", str(port)]

@@ -68,6 +68,7 @@ class AppProcess:
             PINGTREE_DATABASE_URL=self.url,
             PINGTREE_ADMIN_TOKEN=ADMIN_TOKEN,
             PINGTREE_BUYER_URL_ALLOW="127.0.0.1",
+            PINGTREE_MAX_LOOP_LAG_SHARE="0",  # the test counts every lead it sends
             **self.env,
         )
         cmd = [sys.executable, "-m", "uvicorn", "pingtree.app:create_app", "--factory"]

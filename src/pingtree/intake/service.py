@@ -110,7 +110,8 @@ async def take_lead(
     fields, errors = validate_fields(vertical, lead_in.fields)
     if errors:
         raise invalid_fields(errors)
-    admit(rt)
+    tree_s = _shortest_tree_s(rt, publisher, vertical)
+    admit(rt, tree_s)
 
     lead = LeadRecord(
         id=str(uuid.uuid4()),
@@ -126,7 +127,7 @@ async def take_lead(
         storing = asyncio.ensure_future(
             _store_and_screen(rt, lead, publisher, idempotency_key, body_hash, policy)
         )
-        store_by = started + _shortest_tree_s(rt, publisher, vertical) - ANSWER_MARGIN_S
+        store_by = started + tree_s - ANSWER_MARGIN_S
         try:
             checked = await asyncio.wait_for(
                 asyncio.shield(storing), max(store_by - rt.clock.monotonic(), 0.0)
@@ -187,8 +188,9 @@ async def _settle_stored_late(
     await finish(rt, lead, publisher, None, RoutingResult(), [STORED_LATE], idempotency_key)
 
 
-def admit(rt: Runtime) -> None:
-    """Refuse a lead, before it is stored, when this process already has too many in flight.
+def admit(rt: Runtime, tree_s: float) -> None:
+    """Refuse a lead, before it is stored, when this process could not answer it in time:
+    too many leads in flight, or an event loop running too late for the lead's tree.
 
     At saturation a lead answered at once (503, retry shortly) beats one answered late.
     """
@@ -197,6 +199,13 @@ def admit(rt: Runtime) -> None:
         raise IntakeRefused(
             503,
             [Reason(code="busy", message=f"{limit} leads are being routed; retry shortly")],
+            headers={"Retry-After": "1"},
+        )
+    share = rt.settings.max_loop_lag_share
+    if share and tree_s and rt.loop_lag.seconds > share * tree_s:
+        raise IntakeRefused(
+            503,
+            [Reason(code="busy", message="this server is saturated; retry shortly")],
             headers={"Retry-After": "1"},
         )
 
