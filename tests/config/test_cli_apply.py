@@ -148,11 +148,11 @@ def test_keep_applies_a_partial_file_that_refers_to_stored_resources(cli: Cli) -
 
 def test_a_bad_file_is_refused_and_nothing_is_applied(cli: Cli) -> None:
     data = demo_data()
-    data["campaigns"][3]["caps"] = {"daily": 0}
+    data["campaigns"][3]["caps"] = {"daily": -1}  # 0 is allowed: it closes the campaign
     path = cli.write(data)
     result = cli("apply", path)
     assert result.exit_code == 1
-    assert f"{path}: campaigns[3].caps.daily: must be > 0" in result.stderr.splitlines()
+    assert f"{path}: campaigns[3].caps.daily: must be >= 0" in result.stderr.splitlines()
     assert cli.rows() == {}
 
 
@@ -371,6 +371,7 @@ def test_schema_describes_every_resource_kind(schema: dict[str, Any]) -> None:
         "regex",
         "exists",
         "zip_list",
+        "near",
     }
 
 

@@ -103,7 +103,8 @@ async def take_lead(
     """
     started = rt.clock.monotonic() if started is None else started
     vertical = vertical_for(rt, publisher, lead_in.vertical)
-    fields, errors = validate_fields(vertical, lead_in.fields)
+    received_at = rt.clock.now()
+    fields, errors = validate_fields(vertical, lead_in.fields, received_at=received_at)
     if errors:
         raise invalid_fields(errors)
 
@@ -113,7 +114,7 @@ async def take_lead(
         vertical=vertical.name,
         fields=fields,
         test=lead_in.test,
-        received_at=rt.clock.now(),
+        received_at=received_at,
     )
     body_hash = idempotency.fingerprint(lead_in.model_dump(mode="json"))
     policy = rt.catalog.screening(publisher.name, vertical.name)
