@@ -47,7 +47,9 @@ def test_demo_file_is_valid(validate: Validate, tmp_path: Path) -> None:
     assert not (tmp_path / "data").exists()  # validating touches no database
 
 
-def test_a_negative_cap_is_named_by_file_path_and_reason(validate: Validate, tmp_path: Path) -> None:
+def test_a_negative_cap_is_named_by_file_path_and_reason(
+    validate: Validate, tmp_path: Path
+) -> None:
     data = demo_data()
     data["campaigns"][3]["caps"] = {"daily": -1}  # 0 is allowed: it closes the campaign
     path = _write(tmp_path, data)
