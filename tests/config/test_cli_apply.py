@@ -406,3 +406,17 @@ def test_serve_refuses_several_workers_on_sqlite(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["serve", "--workers", "2"], env=env)
     assert result.exit_code == 1
     assert "SQLite takes one writer" in result.output
+
+
+def test_schema_describes_every_filter_operator_and_the_new_settings(
+    schema: dict[str, Any],
+) -> None:
+    op = schema["$defs"]["Filter"]["properties"]["op"]["description"]
+    for name in schema["$defs"]["FilterOp"]["enum"]:
+        assert name in op, name
+    assert "case-insensitive" in schema["$defs"]["Filter"]["properties"]["pattern"]["description"]
+    assert "24:00" in schema["$defs"]["ScheduleWindow"]["properties"]["end"]["description"]
+    assert "dates_off" in schema["$defs"]["Schedule"]["properties"]
+    assert {"minute", "lifetime"} <= set(schema["$defs"]["Caps"]["properties"])
+    assert "rotate" in schema["$defs"]["Tier"]["properties"]["ties"]["description"]
+    assert "derived" in schema["$defs"]["FieldSpec"]["properties"]
