@@ -10,7 +10,7 @@ from typing import Any
 
 from pingtree.clock import ManualClock
 from tests.engine.conftest import WEDNESDAY_NOON, Harness, sim_buyer
-from tests.factories import LEAD_FIELDS, VERTICAL, campaign, document, tier
+from tests.factories import API_KEY, LEAD_FIELDS, VERTICAL, campaign, document, tier
 
 
 def _clock(h: Harness) -> ManualClock:
@@ -279,3 +279,47 @@ async def test_camel_case_aliases_and_derived_fields(engine_on_wednesday: Harnes
     assert refused.status_code == 422
     named = refused.text
     assert "geoState" in named and "hourNY" in named
+
+
+async def test_inbound_ping_post_with_aliases_and_derived_fields(engine_clocked: Harness) -> None:
+    h = engine_clocked
+    h.buyers(sim_buyer("bidder", bid_min="30.00", bid_max="30.00"))
+    await h.configure(
+        document(
+            [
+                campaign(
+                    "bidder",
+                    h.sim,
+                    bid=True,
+                    filters=[{"field": "hourNY", "op": "equals", "value": "06"}],
+                )
+            ],
+            [tier("auction", "ping_post", ["bidder"])],
+            vertical=PUBLISHER_VERTICAL,
+        )
+    )
+    headers = {"X-API-Key": API_KEY}
+    _clock(h).set(datetime(2026, 11, 25, 11, 59, 59, 500_000, tzinfo=UTC))  # 06:59:59 in NY
+    pii = await h.client.post(
+        "/api/v1/pings",
+        json={"vertical": "auto", "fields": {"zip": "10001", "st": "NY", "dob": "1990-01-01"}},
+        headers=headers,
+    )
+    assert pii.status_code == 422 and "dob" in pii.text  # PII under an alias is still PII
+    ping = await h.client.post(
+        "/api/v1/pings",
+        json={"vertical": "auto", "fields": {"zip": "10001", "st": "NY", "credit": "good"}},
+        headers=headers,
+    )
+    assert ping.status_code == 200 and ping.json()["status"] == "bid", ping.text
+    _clock(h).set(datetime(2026, 11, 25, 12, 0, 0, 500_000, tzinfo=UTC))  # 07:00 in NY now
+    fields = {k: v for k, v in LEAD_FIELDS.items() if k not in ("state", "age")}
+    post = await h.client.post(
+        "/api/v1/posts",
+        json={"ping_id": ping.json()["ping_id"], "fields": {**fields, "geoState": "NY"}},
+        headers=headers,
+    )
+    assert post.status_code == 200, post.text
+    assert post.json()["status"] == "sold"
+    story = await h.timeline(post.json()["lead_id"])
+    assert story["fields"]["hourNY"] == 6  # as of the ping the bid was made on

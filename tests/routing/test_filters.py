@@ -9,8 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from pingtree.buyers.model import Filter
+from pingtree.geo import distance_miles, zips_near
 from pingtree.routing.eligibility import LeadView, compile_filter, describe_filter
-from pingtree.routing.geo import distance_miles, zips_near
 
 
 def _passes(spec: dict[str, Any], value: Any, *, numeric: bool = False) -> bool:

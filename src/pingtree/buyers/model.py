@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pingtree.geo import known_zip
 from pingtree.money import Money
 from pingtree.verticals.model import NAME_PATTERN
 
@@ -133,8 +134,6 @@ class Filter(Strict):
         if op is FilterOp.NEAR:
             if self.near is None:
                 raise ValueError("near needs near: {zip, miles}")
-            from pingtree.routing.geo import known_zip  # the ZIP table loads on first use
-
             if not known_zip(self.near.zip):
                 raise ValueError(f"near.zip {self.near.zip!r} is not a known US ZIP code")
         elif self.near is not None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pingtree.buyers.model import DAYS, Buyer, Campaign, Filter, FilterOp, Schedule, time_us
-from pingtree.routing.geo import zips_near
+from pingtree.geo import zips_near
 from pingtree.routing.model import TierCampaign
 
 if TYPE_CHECKING:
