@@ -186,3 +186,8 @@ def _campaign(filters: list[dict[str, Any]]) -> Campaign:
             },
         }
     )
+
+
+def test_an_enum_on_an_integer_field_keeps_the_integer() -> None:
+    vertical = _vertical({"name": "term", "type": "integer", "enum": ["15", "30"]})
+    assert validate_fields(vertical, {"term": "30"}) == ({"term": 30}, [])

@@ -134,7 +134,8 @@ def _in_enum(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
     folded = str(value).strip().casefold()
     for allowed in spec.enum:
         if allowed.casefold() == folded:
-            return allowed, None
+            # Text takes the enum's spelling; a number or boolean keeps its type.
+            return (allowed if isinstance(value, str) else value), None
     return value, f"must be one of: {', '.join(spec.enum[:10])}"
 
 
