@@ -41,14 +41,15 @@ def rotate_ties(
 ) -> list[T]:
     """Each run of equal tie keys in an ordered list takes turns going first.
 
-    The rotation's counter is the tier's (key) and the tie's own, so campaigns that tie at
-    one price share first offers evenly, lead after lead.
+    One counter per tier (key), advanced by every tie it breaks: campaigns that keep tying
+    share first offers evenly, lead after lead, and the counters stay one per tier however
+    many prices bids come at.
     """
     out: list[T] = []
-    for value, group in groupby(ordered, key=tie):
+    for _value, group in groupby(ordered, key=tie):
         members = list(group)
         if len(members) > 1:
-            start = rotation.next_start(f"{key}/ties/{value}", len(members))
+            start = rotation.next_start(f"{key}/ties", len(members))
             members = by_rotation(members, start)
         out.extend(members)
     return out

@@ -2,9 +2,9 @@
 
 For every field that equals / in / not_in / zip_list / near filters look at, each value the
 filters name (each ZIP a near filter takes) maps to a bitmask of the campaigns that let it
-through. A lead ANDs the masks
-of its values; only the campaigns left go through every check. Each campaign ruled out is
-reported with the filter that shut it out, as the one-by-one check would.
+through. A lead ANDs the masks of its values; only the campaigns left go through every
+check. Each campaign ruled out is reported with the filter that shut it out, as the
+one-by-one check would.
 """
 
 from __future__ import annotations
