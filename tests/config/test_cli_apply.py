@@ -420,3 +420,9 @@ def test_schema_describes_every_filter_operator_and_the_new_settings(
     assert {"minute", "lifetime"} <= set(schema["$defs"]["Caps"]["properties"])
     assert "rotate" in schema["$defs"]["Tier"]["properties"]["ties"]["description"]
     assert "derived" in schema["$defs"]["FieldSpec"]["properties"]
+
+
+def test_schema_lets_filter_values_be_numbers(schema: dict[str, Any]) -> None:
+    data = demo_data()
+    data["campaigns"][0]["filters"] = [{"field": "age", "op": "in", "values": [30, "31", 32.5]}]
+    assert _schema_errors(schema, data) == []

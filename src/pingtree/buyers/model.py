@@ -7,10 +7,17 @@ from datetime import date, time
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from pingtree.geo import known_zip
 from pingtree.money import Money
@@ -61,6 +68,17 @@ class Near(Strict):
     miles: Decimal = Field(gt=0, le=MAX_RADIUS_MILES, description="the radius in miles")
 
 
+_VALUES_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {
+            "type": "array",
+            "items": {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]},
+        },
+        {"type": "null"},
+    ]
+}
+
+
 def _operand_text(value: object) -> object:
     """A list operand as text: 13 -> "13", true -> "true" (other types are left to fail)."""
     if isinstance(value, bool):
@@ -87,7 +105,7 @@ class Filter(Strict):
     value: str | int | Decimal | bool | None = Field(
         default=None, description="equals: the value; exists: true (present) or false (absent)"
     )
-    values: list[str] | None = Field(
+    values: Annotated[list[str] | None, WithJsonSchema(_VALUES_SCHEMA)] = Field(
         default=None,
         description="in / not_in / zip_list: the values (numbers compare as numbers on "
         "integer and number fields)",
