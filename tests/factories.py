@@ -105,8 +105,10 @@ def document(
     screening: dict[str, Any] | None = None,
     routes: list[dict[str, Any]] | None = None,
     trees: list[dict[str, Any]] | None = None,
+    vertical: dict[str, Any] | None = None,
 ) -> ConfigDocument:
-    """One vertical, one publisher (API_KEY), the campaigns' buyers, one tree, one route.
+    """One vertical (VERTICAL unless given), one publisher (API_KEY), the campaigns' buyers,
+    one tree, one route.
 
     Buyers take the same person again by default (buyer_dedup_days=0): most tests post one
     example lead many times.
@@ -114,7 +116,7 @@ def document(
     buyers = sorted({c["buyer"] for c in campaigns})
     return ConfigDocument.model_validate(
         {
-            "verticals": [{**VERTICAL, "screening": screening}],
+            "verticals": [{**(vertical or VERTICAL), "screening": screening}],
             "publishers": [
                 {
                     "name": "pub",

@@ -201,12 +201,12 @@ async def test_put_and_delete_each_kind(engine: Harness) -> None:
 async def test_put_bad_spec_422_names_the_path(engine: Harness) -> None:
     h = engine
     await _setup(h)
-    bad = campaign("gamma", h.sim, buyer="alpha", sim_buyer="alpha", caps={"daily": 0})
+    bad = campaign("gamma", h.sim, buyer="alpha", sim_buyer="alpha", caps={"daily": -1})
     bad["price"] = {"type": "fixed", "amount": "1.234"}
     bad["schedule"] = {"timezone": "Nowhere/Land", "windows": [{}]}
     bad["colour"] = "red"
     issues = _issues(await _put(h, "campaigns/gamma", bad))
-    assert ("caps.daily", "must be > 0") in issues
+    assert ("caps.daily", "must be >= 0") in issues
     assert ("price.amount", "must have at most 2 decimal places") in issues
     assert ("schedule.timezone", "unknown IANA time zone 'Nowhere/Land'") in issues
     assert ("colour", "is not a known key") in issues
@@ -359,7 +359,7 @@ async def test_post_config_with_a_bad_document_422(engine_sqlite: Harness) -> No
     whole["campaigns"][1]["caps"] = {"daily": -1}
     whole["routes"][0]["tree"] = "nowhere"
     response = await h.client.post(f"{BASE}/config", json=whole, headers=ADMIN)
-    assert ("campaigns[1].caps.daily", "must be > 0") in _issues(response)
+    assert ("campaigns[1].caps.daily", "must be >= 0") in _issues(response)
     whole["campaigns"][1]["caps"] = {}
     response = await h.client.post(f"{BASE}/config", json=whole, headers=ADMIN)
     assert _issues(response) == [("routes[0].tree", "unknown tree 'nowhere'")]

@@ -148,11 +148,11 @@ def test_keep_applies_a_partial_file_that_refers_to_stored_resources(cli: Cli) -
 
 def test_a_bad_file_is_refused_and_nothing_is_applied(cli: Cli) -> None:
     data = demo_data()
-    data["campaigns"][3]["caps"] = {"daily": 0}
+    data["campaigns"][3]["caps"] = {"daily": -1}  # 0 is allowed: it closes the campaign
     path = cli.write(data)
     result = cli("apply", path)
     assert result.exit_code == 1
-    assert f"{path}: campaigns[3].caps.daily: must be > 0" in result.stderr.splitlines()
+    assert f"{path}: campaigns[3].caps.daily: must be >= 0" in result.stderr.splitlines()
     assert cli.rows() == {}
 
 
@@ -373,6 +373,7 @@ def test_schema_describes_every_resource_kind(schema: dict[str, Any]) -> None:
         "regex",
         "exists",
         "zip_list",
+        "near",
     }
 
 
@@ -423,3 +424,23 @@ def test_serve_refuses_several_workers_without_redis(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["serve", "--workers", "2"], env=env)
     assert result.exit_code == 1
     assert "set PINGTREE_REDIS_URL" in result.output
+
+
+def test_schema_describes_every_filter_operator_and_the_new_settings(
+    schema: dict[str, Any],
+) -> None:
+    op = schema["$defs"]["Filter"]["properties"]["op"]["description"]
+    for name in schema["$defs"]["FilterOp"]["enum"]:
+        assert name in op, name
+    assert "case-insensitive" in schema["$defs"]["Filter"]["properties"]["pattern"]["description"]
+    assert "24:00" in schema["$defs"]["ScheduleWindow"]["properties"]["end"]["description"]
+    assert "dates_off" in schema["$defs"]["Schedule"]["properties"]
+    assert {"minute", "lifetime"} <= set(schema["$defs"]["Caps"]["properties"])
+    assert "rotate" in schema["$defs"]["Tier"]["properties"]["ties"]["description"]
+    assert "derived" in schema["$defs"]["FieldSpec"]["properties"]
+
+
+def test_schema_lets_filter_values_be_numbers(schema: dict[str, Any]) -> None:
+    data = demo_data()
+    data["campaigns"][0]["filters"] = [{"field": "age", "op": "in", "values": [30, "31", 32.5]}]
+    assert _schema_errors(schema, data) == []

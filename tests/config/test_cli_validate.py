@@ -48,23 +48,25 @@ def test_demo_file_is_valid(validate: Validate, tmp_path: Path) -> None:
     assert not (tmp_path / "data").exists()  # validating touches no database
 
 
-def test_cap_of_zero_is_named_by_file_path_and_reason(validate: Validate, tmp_path: Path) -> None:
+def test_a_negative_cap_is_named_by_file_path_and_reason(
+    validate: Validate, tmp_path: Path
+) -> None:
     data = demo_data()
-    data["campaigns"][3]["caps"] = {"daily": 0}
+    data["campaigns"][3]["caps"] = {"daily": -1}  # 0 is allowed: it closes the campaign
     path = _write(tmp_path, data)
-    _refused(validate(path), path, "campaigns[3].caps.daily: must be > 0")
+    _refused(validate(path), path, "campaigns[3].caps.daily: must be >= 0")
 
 
 def test_every_problem_is_listed_at_once(validate: Validate, tmp_path: Path) -> None:
     data = demo_data()
-    data["campaigns"][0]["caps"]["budget"]["daily"] = "0"
+    data["campaigns"][0]["caps"]["budget"]["daily"] = "-1"
     data["campaigns"][2]["price"]["amount"] = "12.345"
     data["trees"][0]["max_processing_ms"] = 0
     path = _write(tmp_path, data)
     _refused(
         validate(path),
         path,
-        "campaigns[0].caps.budget.daily: must be > 0",
+        "campaigns[0].caps.budget.daily: must be >= 0",
         "campaigns[2].price.amount: must have at most 2 decimal places",
         "trees[0].max_processing_ms: must be > 0",
     )

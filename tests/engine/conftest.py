@@ -118,6 +118,14 @@ async def engine_on_wednesday(sqlite_url: str) -> AsyncIterator[Harness]:
         yield harness
 
 
+@pytest.fixture
+async def engine_clocked(database_url: str) -> AsyncIterator[Harness]:
+    """An engine on each database backend whose wall clock starts Wednesday 2026-11-25 12:00
+    UTC and moves only when told (rt.clock is the ManualClock)."""
+    async for harness in _harness(database_url, clock=ManualClock(WEDNESDAY_NOON)):
+        yield harness
+
+
 async def _harness(
     url: str, *, clock: Clock | None = None, **settings_: Any
 ) -> AsyncIterator[Harness]:

@@ -94,3 +94,32 @@ def test_rotation_counters_are_kept_per_tier() -> None:
     rotation = flows.MemoryRotation()
     assert [rotation.next_start("x", 2) for _ in range(3)] == [0, 1, 0]
     assert rotation.next_start("y", 2) == 0
+
+
+def test_equal_prices_and_ranks_take_turns_going_first() -> None:
+    rotation = flows.MemoryRotation()
+    candidates = [_fixed("a", "20.00"), _fixed("b", "20.00"), _fixed("c", "30.00")]
+    firsts = []
+    for _ in range(4):
+        ordered = flows.rotate_ties(
+            flows.by_price(candidates),
+            lambda c: (flows.listed_price(c[1]), c[0].rank),
+            rotation,
+            "tree/tier",
+        )
+        assert ordered[0][1].name == "c"  # the dearest is never part of the rotation
+        firsts.append(ordered[1][1].name)
+    assert firsts == ["a", "b", "a", "b"]
+
+
+def test_different_ranks_are_no_tie() -> None:
+    rotation = flows.MemoryRotation()
+    candidates = [_fixed("a", "20.00", rank=1), _fixed("b", "20.00", rank=2)]
+    for _ in range(3):
+        ordered = flows.rotate_ties(
+            flows.by_price(candidates),
+            lambda c: (flows.listed_price(c[1]), c[0].rank),
+            rotation,
+            "tree/tier",
+        )
+        assert [c[1].name for c in ordered] == ["a", "b"]

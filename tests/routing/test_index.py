@@ -14,6 +14,7 @@ from pingtree.routing.index import TierIndex, positions
 from pingtree.routing.model import TierCampaign
 
 STATES = ["CA", "NY", "TX", "FL", "WA"]
+NUMERIC_FIELDS = frozenset({"age"})
 POST = {
     "post": {
         "url": "http://127.0.0.1:9/post",
@@ -50,6 +51,30 @@ filters = st.one_of(
         st.sampled_from(["^g", "ai", "^(good|fair)$"]),
     ),
     st.builds(lambda w: {"field": "credit", "op": "exists", "value": w}, st.booleans()),
+    # numbers compare as numbers on the numeric field age, as text on the text field code
+    st.builds(
+        lambda v: {"field": "age", "op": "in", "values": v},
+        st.lists(st.sampled_from([20, "20", "021", 22.0, "x", "9"]), min_size=1, max_size=3),
+    ),
+    st.builds(
+        lambda v: {"field": "age", "op": "not_in", "values": v},
+        st.lists(st.sampled_from([20, "021", "x"]), min_size=1, max_size=2),
+    ),
+    st.builds(
+        lambda v: {"field": "age", "op": "equals", "value": v}, st.sampled_from(["020", "x"])
+    ),
+    st.builds(
+        lambda v: {"field": "code", "op": "in", "values": v},
+        st.lists(st.sampled_from(["01", "1", "A1", "a1"]), min_size=1, max_size=2),
+    ),
+    st.builds(
+        lambda p: {"field": "credit", "op": "regex", "pattern": p}, st.sampled_from(["^G", "AI"])
+    ),
+    st.builds(
+        lambda z, m: {"field": "zip", "op": "near", "near": {"zip": z, "miles": m}},
+        st.sampled_from(["10001", "90012"]),
+        st.sampled_from([1, 5, 50]),
+    ),
 )
 campaign_specs = st.lists(
     st.tuples(st.lists(filters, max_size=4), st.booleans(), st.booleans()), min_size=16, max_size=40
@@ -58,9 +83,12 @@ leads = st.fixed_dictionaries(
     {},
     optional={
         "state": st.sampled_from([*STATES, "ny", "OR"]),
-        "age": st.one_of(st.integers(15, 95), st.sampled_from(["20", "20.0", "x"])),
-        "zip": st.sampled_from(["10001", "10002", "90210", "60601", "00501"]),
-        "credit": st.sampled_from(["good", "fair", "poor", ""]),
+        "age": st.one_of(
+            st.integers(15, 95), st.sampled_from(["20", "20.0", "x", "X", "021", "9", "09"])
+        ),
+        "zip": st.sampled_from(["10001", "10002", "90210", "60601", "00501", "92101", "1000"]),
+        "credit": st.sampled_from(["good", "fair", "poor", "", "GOOD", "Fair"]),
+        "code": st.sampled_from(["01", "1", "A1", "a1", 1]),
     },
 )
 
@@ -83,7 +111,7 @@ def _campaigns(
                 "delivery": POST,
             }
         )
-        compiled[name] = CompiledCampaign(campaign)
+        compiled[name] = CompiledCampaign(campaign, NUMERIC_FIELDS)
         entries.append(TierCampaign(campaign=name, rank=i))
     return entries, compiled, buyers
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pingtree.buyers.model import Campaign
-from pingtree.sales.windows import cap_windows
+import pytest
+from pydantic import ValidationError
+
+from pingtree.buyers.model import PERIODS, Campaign
+from pingtree.sales.windows import cap_windows, window_key
 
 POST = {
     "url": "http://127.0.0.1:1/post",
@@ -54,3 +57,27 @@ def test_every_capped_period_has_its_window_and_uncapped_ones_none() -> None:
         ("monthly", "2027-01"),
     )
     assert cap_windows(_campaign(None, {}), at) == ()
+
+
+def test_a_minute_cap_counts_per_local_minute_and_a_lifetime_cap_once() -> None:
+    campaign = _campaign("Asia/Kolkata", {"minute": 2, "lifetime": 100})
+    at = datetime(2026, 12, 31, 20, 0, 59, 999_999, tzinfo=UTC)  # 01:30:59 in Kolkata
+    assert cap_windows(campaign, at) == (("minute", "2027-01-01T01:30"), ("lifetime", "all"))
+    later = datetime(2026, 12, 31, 20, 1, tzinfo=UTC)
+    assert cap_windows(campaign, later) == (("minute", "2027-01-01T01:31"), ("lifetime", "all"))
+    assert cap_windows(campaign, datetime(2030, 1, 1, tzinfo=UTC))[1] == ("lifetime", "all")
+
+
+def test_a_cap_of_zero_closes_the_campaign_and_negative_ones_are_refused() -> None:
+    assert _campaign(None, {"daily": 0}).caps.closed == "daily cap 0: closed"
+    assert _campaign(None, {"budget": {"lifetime": "0"}}).caps.closed == "lifetime budget 0: closed"
+    assert _campaign(None, {"daily": 5, "minute": 1}).caps.closed is None
+    with pytest.raises(ValidationError):
+        _campaign(None, {"minute": -1})
+
+
+def test_window_names_fit_the_counter_columns() -> None:
+    # cap_counters: period String(8), window String(16)
+    for period in PERIODS:
+        assert len(period) <= 8
+        assert len(window_key(period, datetime(2026, 12, 31, 23, 59, tzinfo=UTC))) <= 16

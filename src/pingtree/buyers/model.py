@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import time
+from datetime import date, time
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -15,12 +15,14 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
 from pingtree.credentials.masking import MASK
 from pingtree.credentials.refs import SECRET_NAME, SecretSpec, is_reference, references
+from pingtree.geo import known_zip
 from pingtree.money import Money
 from pingtree.verticals.model import NAME_PATTERN
 
@@ -47,7 +49,7 @@ class Buyer(Strict):
 
 
 class FilterOp(StrEnum):
-    """The fixed set of filter operators."""
+    """The fixed set of filter operators (README: "Filters")."""
 
     EQUALS = "equals"
     IN = "in"
@@ -56,18 +58,76 @@ class FilterOp(StrEnum):
     REGEX = "regex"
     EXISTS = "exists"
     ZIP_LIST = "zip_list"
+    NEAR = "near"
+
+
+MAX_RADIUS_MILES = 3000
+
+
+class Near(Strict):
+    """A circle around a ZIP code: leads whose ZIP lies within `miles` of it."""
+
+    zip: str = Field(pattern=r"^\d{5}$", description="the centre, a 5-digit US ZIP code")
+    miles: Decimal = Field(gt=0, le=MAX_RADIUS_MILES, description="the radius in miles")
+
+
+_VALUES_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {
+            "type": "array",
+            "items": {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]},
+        },
+        {"type": "null"},
+    ]
+}
+
+
+def _operand_text(value: object) -> object:
+    """A list operand as text: 13 -> "13", true -> "true" (other types are left to fail)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    return value
 
 
 class Filter(Strict):
-    """One condition a lead must meet for the campaign to take it."""
+    """One condition a lead must meet for the campaign to take it.
 
-    field: str
-    op: FilterOp
-    value: str | int | Decimal | bool | None = None
-    values: list[str] | None = None
-    min: Decimal | None = None
-    max: Decimal | None = None
-    pattern: str | None = None
+    On integer and number fields equals, in and not_in compare numbers ("09" is 9); on every
+    other field they compare text. Every text comparison ignores case and surrounding spaces.
+    A lead without the field fails every operator but `exists: false`.
+    """
+
+    field: str = Field(description="the vertical field (or derived field) the filter reads")
+    op: FilterOp = Field(
+        description="equals (value), in / not_in (values), range (min and/or max, inclusive), "
+        "regex (pattern, searched anywhere, case-insensitive), exists (value true/false), "
+        "zip_list (5-digit ZIPs or 3-digit prefixes), near (near: {zip, miles})"
+    )
+    value: str | int | Decimal | bool | None = Field(
+        default=None, description="equals: the value; exists: true (present) or false (absent)"
+    )
+    values: Annotated[list[str] | None, WithJsonSchema(_VALUES_SCHEMA)] = Field(
+        default=None,
+        description="in / not_in / zip_list: the values (numbers compare as numbers on "
+        "integer and number fields)",
+    )
+    min: Decimal | None = Field(default=None, description="range: the lowest value taken")
+    max: Decimal | None = Field(default=None, description="range: the highest value taken")
+    pattern: str | None = Field(
+        default=None, description="regex: a Python regular expression, case-insensitive"
+    )
+    near: Near | None = Field(
+        default=None, description="near: the ZIP code at the centre and the radius in miles"
+    )
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _values_as_text(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [_operand_text(v) for v in value]
+        return value
 
     @model_validator(mode="after")
     def _operands(self) -> Filter:
@@ -92,6 +152,13 @@ class Filter(Strict):
             bad = [v for v in self.values if not re.fullmatch(r"\d{3,5}", v)]
             if bad:
                 raise ValueError(f"zip_list takes 5-digit ZIPs or 3-digit prefixes, not {bad[:3]}")
+        if op is FilterOp.NEAR:
+            if self.near is None:
+                raise ValueError("near needs near: {zip, miles}")
+            if not known_zip(self.near.zip):
+                raise ValueError(f"near.zip {self.near.zip!r} is not a known US ZIP code")
+        elif self.near is not None:
+            raise ValueError("near: applies to op near only")
         return self
 
 
@@ -99,27 +166,74 @@ class Filter(Strict):
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+END_OF_DAY: Literal["24:00"] = "24:00"
+DAY_US = 86_400_000_000
+
+
+def _end_text(value: object) -> object:
+    if isinstance(value, str) and value.strip() in ("24:00", "24:00:00"):
+        return END_OF_DAY
+    return value
+
+
+def time_us(moment: time) -> int:
+    """Microseconds since midnight."""
+    return ((moment.hour * 60 + moment.minute) * 60 + moment.second) * 1_000_000 + (
+        moment.microsecond
+    )
 
 
 class ScheduleWindow(Strict):
-    """Days and hours (local to the schedule's zone) when the campaign takes leads."""
+    """Days and hours (local to the schedule's zone) when the campaign takes leads.
+
+    Half-open: open from start (included) until end (excluded), to the microsecond.
+    """
 
     days: list[Day] = Field(default_factory=lambda: list(DAYS), min_length=1)
-    start: time = time(0, 0)
-    end: time = time(23, 59, 59)
+    start: time = Field(default=time(0, 0), description="opens at (included), HH:MM[:SS]")
+    end: time | Literal["24:00"] = Field(
+        default=END_OF_DAY,
+        description="closes at (excluded), HH:MM[:SS] or 24:00; an end on second 59 "
+        "(13:59:59) means the end of that second (14:00), and 23:59 means 24:00",
+    )
+
+    @field_validator("end", mode="before")
+    @classmethod
+    def _end_of_day(cls, value: object) -> object:
+        return _end_text(value)
 
     @model_validator(mode="after")
     def _ordered(self) -> ScheduleWindow:
-        if self.end <= self.start:
+        if self.end_us <= time_us(self.start):
             raise ValueError("end must be after start (split overnight windows in two)")
         return self
 
+    @property
+    def end_us(self) -> int:
+        """Where the window closes, in microseconds since midnight (excluded)."""
+        end = self.end
+        if isinstance(end, str):
+            return DAY_US
+        if end.microsecond == 0 and end.second == 59:  # written as "the last second"
+            return time_us(end) + 1_000_000
+        if (end.hour, end.minute, end.second, end.microsecond) == (23, 59, 0, 0):
+            return DAY_US  # "23:59": the usual way of writing the end of the day
+        return time_us(end)
+
 
 class Schedule(Strict):
-    """A weekly schedule in the campaign's IANA time zone."""
+    """A weekly schedule in the campaign's IANA time zone, with dates off."""
 
     timezone: str = "UTC"
-    windows: list[ScheduleWindow] = Field(min_length=1)
+    windows: list[ScheduleWindow] = Field(
+        default_factory=lambda: [ScheduleWindow()],
+        min_length=1,
+        description="when the campaign is open; default every day all day",
+    )
+    dates_off: list[date] = Field(
+        default_factory=list,
+        description="dates (YYYY-MM-DD, in the schedule's zone) the campaign is closed all day",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -133,26 +247,37 @@ class Schedule(Strict):
 
 # --- caps ----------------------------------------------------------------------------------
 
-Period = Literal["hourly", "daily", "weekly", "monthly"]
-PERIODS: tuple[Period, ...] = ("hourly", "daily", "weekly", "monthly")
+Period = Literal["minute", "hourly", "daily", "weekly", "monthly", "lifetime"]
+PERIODS: tuple[Period, ...] = ("minute", "hourly", "daily", "weekly", "monthly", "lifetime")
+
+_CAP = "leads per {}; 0 closes the campaign"
+_BUDGET = "money per {}; 0 closes the campaign"
 
 
 class Budget(Strict):
     """Money a campaign may spend per period."""
 
-    hourly: Annotated[Money, Field(gt=0)] | None = None
-    daily: Annotated[Money, Field(gt=0)] | None = None
-    weekly: Annotated[Money, Field(gt=0)] | None = None
-    monthly: Annotated[Money, Field(gt=0)] | None = None
+    minute: Annotated[Money, Field(ge=0)] | None = Field(None, description=_BUDGET.format("minute"))
+    hourly: Annotated[Money, Field(ge=0)] | None = Field(None, description=_BUDGET.format("hour"))
+    daily: Annotated[Money, Field(ge=0)] | None = Field(None, description=_BUDGET.format("day"))
+    weekly: Annotated[Money, Field(ge=0)] | None = Field(None, description=_BUDGET.format("week"))
+    monthly: Annotated[Money, Field(ge=0)] | None = Field(None, description=_BUDGET.format("month"))
+    lifetime: Annotated[Money, Field(ge=0)] | None = Field(
+        None, description="money in all, ever; 0 closes the campaign"
+    )
 
 
 class Caps(Strict):
-    """How many leads (and how much money) a campaign takes per period."""
+    """How many leads (and how much money) a campaign takes per period, in its zone."""
 
-    hourly: Annotated[int, Field(gt=0)] | None = None
-    daily: Annotated[int, Field(gt=0)] | None = None
-    weekly: Annotated[int, Field(gt=0)] | None = None
-    monthly: Annotated[int, Field(gt=0)] | None = None
+    minute: Annotated[int, Field(ge=0)] | None = Field(None, description=_CAP.format("minute"))
+    hourly: Annotated[int, Field(ge=0)] | None = Field(None, description=_CAP.format("hour"))
+    daily: Annotated[int, Field(ge=0)] | None = Field(None, description=_CAP.format("day"))
+    weekly: Annotated[int, Field(ge=0)] | None = Field(None, description=_CAP.format("ISO week"))
+    monthly: Annotated[int, Field(ge=0)] | None = Field(None, description=_CAP.format("month"))
+    lifetime: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="leads in all, ever; 0 closes the campaign"
+    )
     budget: Budget = Field(default_factory=Budget)
 
     def limits(self) -> list[tuple[Period, int | None, Decimal | None]]:
@@ -169,6 +294,16 @@ class Caps(Strict):
             if count is not None or money is not None:
                 out.append((period, count, money))
         return out
+
+    @cached_property
+    def closed(self) -> str | None:
+        """Why a cap of 0 closes the campaign, if one does."""
+        for period, count, money in self._limits:
+            if count == 0:
+                return f"{period} cap 0: closed"
+            if money is not None and money == 0:
+                return f"{period} budget 0: closed"
+        return None
 
 
 # --- price ---------------------------------------------------------------------------------

@@ -32,16 +32,20 @@ class Catalog:
     @classmethod
     def build(cls, document: ConfigDocument, version: int = 0) -> Catalog:
         """Index a document that already passed validation."""
+        verticals = {v.name: v for v in document.verticals}
         catalog = cls(
             document=document,
             version=version,
-            verticals={v.name: v for v in document.verticals},
+            verticals=verticals,
             publishers={p.name: p for p in document.publishers},
             publishers_by_key={
                 p.api_key_sha256: p for p in document.publishers if p.api_key_sha256
             },
             buyers={b.name: b for b in document.buyers},
-            campaigns={c.name: CompiledCampaign(c) for c in document.campaigns},
+            campaigns={
+                c.name: CompiledCampaign(c, _numeric_fields(verticals.get(c.vertical)))
+                for c in document.campaigns
+            },
             trees={t.name: t for t in document.trees},
             routes={(r.publisher, r.vertical, r.band): r for r in document.routes},
         )
@@ -69,3 +73,7 @@ class Catalog:
     def campaign(self, name: str) -> Campaign:
         """The campaign called name."""
         return self.campaigns[name].campaign
+
+
+def _numeric_fields(vertical: Vertical | None) -> frozenset[str]:
+    return vertical.numeric_fields if vertical is not None else frozenset()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pingtree.buyers.model import Buyer, Campaign
+from pingtree.buyers.model import Buyer, Campaign, Filter, FilterOp
 from pingtree.delivery.destinations import Allowlist, url_problem
 from pingtree.publishers.model import Publisher
 from pingtree.routing.model import Route, Tree
@@ -81,6 +82,8 @@ def reference_errors(doc: ConfigDocument) -> list[tuple[str, str]]:
                         f"vertical {c.vertical!r} has no field {flt.field!r}",
                     )
                 )
+            elif (problem := _not_numbers(flt, vertical)) is not None:
+                errors.append((f"{at}.filters[{j}]", problem))
         for j, name in enumerate(c.delivery.ping_fields or []):
             spec = vertical.field(name)
             if spec is None:
@@ -148,3 +151,26 @@ def destination_errors(doc: ConfigDocument, allow: Allowlist) -> list[tuple[str,
                 if problem is not None:
                     errors.append((f"campaigns[{i}].delivery.{label}.{key}", problem))
     return errors
+
+
+def _not_numbers(flt: Filter, vertical: Vertical) -> str | None:
+    """Why a filter on a numeric field names values that are no numbers (none would match)."""
+    if flt.field not in vertical.numeric_fields or flt.op not in _VALUE_OPS:
+        return None
+    operands = [flt.value] if flt.op is FilterOp.EQUALS else list(flt.values or ())
+    bad = [str(v) for v in operands if not _is_number(v)]
+    if not bad:
+        return None
+    return f"{flt.field!r} is a numeric field: {', '.join(repr(v) for v in bad[:3])} is no number"
+
+
+_VALUE_OPS = (FilterOp.EQUALS, FilterOp.IN, FilterOp.NOT_IN)
+
+
+def _is_number(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        return Decimal(str(value).strip()).is_finite()
+    except InvalidOperation:
+        return False

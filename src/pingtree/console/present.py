@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from pingtree.buyers.model import Campaign, Caps, Filter, FilterOp, Schedule
+from pingtree.buyers.model import Campaign, Caps, Filter, FilterOp, Schedule, ScheduleWindow
 from pingtree.credentials.masking import ALWAYS_SECRET_HEADERS, MASK, mask_url
 from pingtree.publishers.model import Payout, PayoutType
 
@@ -81,8 +81,10 @@ def describe_filter(flt: Filter) -> str:
         high = "" if flt.max is None else f" ≤ {flt.max}"
         return f"{low}{flt.field}{high}"
     if op is FilterOp.REGEX:
-        return f"{flt.field} ~ /{flt.pattern}/"
-    return f"{flt.field} present"
+        return f"{flt.field} ~ /{flt.pattern}/i"
+    if op is FilterOp.NEAR and flt.near is not None:
+        return f"{flt.field} within {flt.near.miles} mi of {flt.near.zip}"
+    return f"{flt.field} present" if flt.value is not False else f"{flt.field} absent"
 
 
 def describe_caps(caps: Caps) -> str:
@@ -101,10 +103,19 @@ def describe_schedule(schedule: Schedule | None) -> str:
     if schedule is None:
         return "always"
     windows = [
-        f"{','.join(w.days)} {w.start.strftime('%H:%M')}–{w.end.strftime('%H:%M')}"
-        for w in schedule.windows
+        f"{','.join(w.days)} {w.start.strftime('%H:%M')}–{_end(w)}" for w in schedule.windows
     ]
-    return f"{'; '.join(windows)} ({schedule.timezone})"
+    off = (
+        f"; off {', '.join(d.isoformat() for d in schedule.dates_off)}"
+        if schedule.dates_off
+        else ""
+    )
+    return f"{'; '.join(windows)} ({schedule.timezone}){off}"
+
+
+def _end(window: ScheduleWindow) -> str:
+    end = window.end
+    return end if isinstance(end, str) else end.strftime("%H:%M:%S" if end.second else "%H:%M")
 
 
 def describe_price(campaign: Campaign) -> str:

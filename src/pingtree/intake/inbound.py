@@ -48,13 +48,16 @@ OPEN, POSTED = "open", "posted"
 async def take_ping(rt: Runtime, publisher: Publisher, ping: InboundPingIn) -> InboundPingAnswer:
     """Ask the tree's buyers for bids and offer the publisher the best one's payout."""
     vertical, _route, tree = route_for(rt, publisher, ping.vertical)
-    pii_sent = sorted(set(ping.fields) & vertical.pii_fields)
+    names = vertical.canonical_names  # a PII field sent under an alias is PII all the same
+    pii_sent = sorted(n for n in ping.fields if names.get(n, n) in vertical.pii_fields)
     if pii_sent:
         raise refuse(
             422, "pii_in_ping", f"a ping carries no PII; send {', '.join(pii_sent)} in the post"
         )
     non_pii = frozenset(spec.name for spec in vertical.fields if not spec.pii)
-    fields, errors = validate_fields(vertical, ping.fields, only=non_pii)
+    fields, errors = validate_fields(
+        vertical, ping.fields, only=non_pii, received_at=rt.clock.now()
+    )
     if errors:
         raise invalid_fields(errors)
 
@@ -163,13 +166,16 @@ async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> L
     if ping.expires_at <= now:
         raise refuse(410, "ping_expired", f"this ping expired at {ping.expires_at.isoformat()}")
     vertical, _route, tree = route_for(rt, publisher, ping.vertical)
-    fields, errors = validate_fields(vertical, post.fields)
+    # Derived fields are those the bids were made on: computed as of the ping.
+    fields, errors = validate_fields(vertical, post.fields, received_at=ping.created_at)
     if errors:
         raise invalid_fields(errors)
     changed = [
         spec.name
         for spec in vertical.fields
-        if not spec.pii and fields.get(spec.name) != ping.fields.get(spec.name)
+        if not spec.pii
+        and spec.derived is None
+        and fields.get(spec.name) != ping.fields.get(spec.name)
     ]
     if changed:
         raise refuse(

@@ -107,7 +107,8 @@ async def take_lead(
     """
     started = rt.clock.monotonic() if started is None else started
     vertical = vertical_for(rt, publisher, lead_in.vertical)
-    fields, errors = validate_fields(vertical, lead_in.fields)
+    received_at = rt.clock.now()
+    fields, errors = validate_fields(vertical, lead_in.fields, received_at=received_at)
     if errors:
         raise invalid_fields(errors)
     tree_s = _shortest_tree_s(rt, publisher, vertical)
@@ -119,7 +120,7 @@ async def take_lead(
         vertical=vertical.name,
         fields=fields,
         test=lead_in.test,
-        received_at=rt.clock.now(),
+        received_at=received_at,
     )
     body_hash = idempotency.fingerprint(lead_in.model_dump(mode="json"))
     policy = rt.catalog.screening(publisher.name, vertical.name)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
-from datetime import datetime, time
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from pingtree.buyers.model import DAYS, Buyer, Campaign, Filter, FilterOp, Schedule
+from pingtree.buyers.model import DAYS, Buyer, Campaign, Filter, FilterOp, Schedule, time_us
+from pingtree.geo import zips_near
 from pingtree.routing.model import TierCampaign
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ class LeadView:
         self._numbers: dict[str, Decimal | None] = {}
 
     def text(self, name: str) -> str | None:
-        """The value lower-cased and stripped; None when absent."""
+        """The value case-folded and stripped; None when absent."""
         try:
             return self._texts[name]
         except KeyError:
@@ -50,8 +51,15 @@ class LeadView:
             self._numbers[name] = number
             return number
 
+    def key(self, name: str, numeric: bool) -> Key | None:
+        """What equals / in / not_in compare: the number on a numeric field, else the text."""
+        if numeric and (number := self.number(name)) is not None:
+            return number
+        return self.text(name)
+
 
 Predicate = Callable[[LeadView], bool]
+Key = Decimal | str
 
 
 def _number(value: Any) -> Decimal | None:
@@ -65,33 +73,44 @@ def _number(value: Any) -> Decimal | None:
 
 
 def _text(value: Any) -> str:
-    return str(value).strip().lower()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).strip().casefold()
 
 
-def compile_filter(flt: Filter) -> Predicate:
-    """A fast predicate for one filter; a missing field fails every operator but exists."""
+def operand_key(value: Any, numeric: bool) -> Key:
+    """A filter operand as a lead's value is compared with it (LeadView.key)."""
+    if numeric and (number := _number(value)) is not None:
+        return number
+    return _text(value)
+
+
+def near_zips(flt: Filter) -> frozenset[str]:
+    """The ZIP codes a near filter takes."""
+    assert flt.near is not None
+    return zips_near(flt.near.zip, flt.near.miles)
+
+
+def compile_filter(flt: Filter, numeric: bool = False) -> Predicate:
+    """A fast predicate for one filter; a missing field fails every operator but exists.
+
+    numeric: the field is an integer or number field, so equals / in / not_in compare numbers.
+    """
     name = flt.field
     op = flt.op
     if op is FilterOp.EXISTS:
         want = flt.value is not False
         return lambda lead: (lead.text(name) not in (None, "")) is want
     if op is FilterOp.EQUALS:
-        target_num = _number(flt.value)
-        target_text = _text(flt.value)
-
-        def equals(lead: LeadView) -> bool:
-            if target_num is not None and (num := lead.number(name)) is not None:
-                return num == target_num
-            return lead.text(name) == target_text
-
-        return equals
+        target = operand_key(flt.value, numeric)
+        return lambda lead: lead.key(name, numeric) == target
     if op in (FilterOp.IN, FilterOp.NOT_IN):
-        members = frozenset(_text(v) for v in flt.values or ())
+        members = frozenset(operand_key(v, numeric) for v in flt.values or ())
         inside = op is FilterOp.IN
 
         def listed(lead: LeadView) -> bool:
-            text = lead.text(name)
-            return text is not None and (text in members) is inside
+            key = lead.key(name, numeric)
+            return key is not None and (key in members) is inside
 
         return listed
     if op is FilterOp.RANGE:
@@ -105,7 +124,7 @@ def compile_filter(flt: Filter) -> Predicate:
 
         return in_range
     if op is FilterOp.REGEX:
-        pattern = re.compile(flt.pattern or "")
+        pattern = re.compile(flt.pattern or "", re.IGNORECASE)
 
         def matches(lead: LeadView) -> bool:
             value = lead.fields.get(name)
@@ -124,6 +143,14 @@ def compile_filter(flt: Filter) -> Predicate:
             return zip5 in full or zip5[:3] in prefixes
 
         return zip_listed
+    if op is FilterOp.NEAR:
+        nearby = near_zips(flt)
+
+        def near(lead: LeadView) -> bool:
+            text = lead.text(name)
+            return text is not None and text[:5] in nearby
+
+        return near
     raise ValueError(f"unknown filter operator {op}")  # pragma: no cover - enum is closed
 
 
@@ -138,40 +165,62 @@ def describe_filter(flt: Filter) -> str:
     if flt.op is FilterOp.REGEX:
         return f"{flt.field} regex {flt.pattern}"
     if flt.op is FilterOp.EXISTS:
-        return f"{flt.field} exists"
+        return f"{flt.field} exists" if flt.value is not False else f"{flt.field} absent"
+    if flt.op is FilterOp.NEAR:
+        assert flt.near is not None
+        return f"{flt.field} within {flt.near.miles} miles of {flt.near.zip}"
     return f"{flt.field} equals {flt.value}"
 
 
 class CompiledSchedule:
-    """A schedule as (weekday -> [(start, end)]) in its own zone."""
+    """A schedule as (weekday -> [(start, end)] in microseconds of the day) in its own zone.
+
+    Windows are half-open: open at start, closed from end on.
+    """
 
     def __init__(self, schedule: Schedule) -> None:
         self.zone = ZoneInfo(schedule.timezone)
         self.timezone = schedule.timezone
-        self.by_day: dict[int, list[tuple[time, time]]] = {i: [] for i in range(7)}
+        self.by_day: dict[int, list[tuple[int, int]]] = {i: [] for i in range(7)}
         for window in schedule.windows:
             for day in window.days:
-                self.by_day[DAYS.index(day)].append((window.start, window.end))
+                self.by_day[DAYS.index(day)].append((time_us(window.start), window.end_us))
+        self.dates_off = frozenset(schedule.dates_off)
+
+    def why_closed(self, now: datetime) -> str | None:
+        """None when now (aware) falls in a window on a working date, else why not."""
+        weekday, moment, day = _local(self.zone, now)
+        if day in self.dates_off:
+            return f"date off {day.isoformat()} ({self.timezone})"
+        if any(start <= moment < end for start, end in self.by_day[weekday]):
+            return None
+        return f"outside schedule ({self.timezone})"
 
     def is_open(self, now: datetime) -> bool:
-        """Whether now (aware UTC) falls in a window, read in the schedule's zone."""
-        weekday, moment = _local(self.zone, now)
-        return any(start <= moment <= end for start, end in self.by_day[weekday])
+        """Whether now (aware) falls in a window on a working date, read in the schedule's zone."""
+        return self.why_closed(now) is None
 
 
 @lru_cache(maxsize=512)
-def _local(zone: ZoneInfo, now: datetime) -> tuple[int, time]:
+def _local(zone: ZoneInfo, now: datetime) -> tuple[int, int, date]:
     # Many campaigns share a zone: convert each lead's moment once per zone.
     local = now.astimezone(zone)
-    return local.weekday(), local.time().replace(tzinfo=None)
+    return local.weekday(), time_us(local.time()), local.date()
 
 
 class CompiledCampaign:
-    """A campaign with its filters and schedule ready to evaluate."""
+    """A campaign with its filters and schedule ready to evaluate.
 
-    def __init__(self, campaign: Campaign) -> None:
+    numeric_fields: the vertical's integer and number fields (equals / in compare numbers).
+    """
+
+    def __init__(self, campaign: Campaign, numeric_fields: Collection[str] = ()) -> None:
         self.campaign = campaign
-        self.filters = [(compile_filter(f), describe_filter(f)) for f in campaign.filters]
+        self.numeric_fields = frozenset(numeric_fields)
+        self.filters = [
+            (compile_filter(f, f.field in self.numeric_fields), describe_filter(f))
+            for f in campaign.filters
+        ]
         self.schedule = CompiledSchedule(campaign.schedule) if campaign.schedule else None
 
     def failed_filter(self, lead: LeadView) -> str | None:
@@ -211,9 +260,10 @@ def eligible(
     """The campaigns of a tier that may be offered the lead now, and why each other may not.
 
     Checks, in order: active, buyer active, buyer blocked (suppression, recent purchase),
-    buyer already bought this lead (shared), filters, schedule, cap room (None: a test lead,
-    which counts in no cap). A tier index, when given, rules out most campaigns of a big
-    tier in bulk; the ones it lets through get every check.
+    buyer already bought this lead (shared), filters, schedule and dates off, caps (a cap of
+    0 closes the campaign) and cap room (room None: a test lead, which counts in no cap).
+    A tier index, when given, rules out most campaigns of a big tier in bulk; the ones it
+    lets through get every check.
     """
     offered: list[tuple[TierCampaign, Campaign]] = []
     excluded: list[Excluded] = []
@@ -238,9 +288,9 @@ def eligible(
             reason = ALREADY_SOLD_TO_BUYER
         elif check_filters and (failed := compiled.failed_filter(lead)) is not None:
             reason, detail = FILTER, failed
-        elif compiled.schedule is not None and not compiled.schedule.is_open(now):
-            reason, detail = SCHEDULE, f"outside schedule ({compiled.schedule.timezone})"
-        elif room is not None and (full := room(campaign, now)) is not None:
+        elif compiled.schedule is not None and (shut := compiled.schedule.why_closed(now)):
+            reason, detail = SCHEDULE, shut
+        elif room is not None and (full := campaign.caps.closed or room(campaign, now)):
             reason, detail = CAP, full
         if reason:
             excluded.append((campaign.name, reason, detail))

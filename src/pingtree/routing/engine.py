@@ -28,6 +28,7 @@ from pingtree.routing.model import (
     SaleResult,
     Skip,
     Tier,
+    Ties,
     Tree,
 )
 from pingtree.routing.ports import (
@@ -146,7 +147,15 @@ class Router:
         if tier.flow is Flow.PRIORITY:
             return flows.by_priority(candidates)
         if tier.flow is Flow.PRICE:
-            return flows.by_price(candidates)
+            ordered = flows.by_price(candidates)
+            if tier.ties is Ties.FIRST:
+                return ordered
+            return flows.rotate_ties(
+                ordered,
+                lambda c: (flows.listed_price(c[1]), c[0].rank),
+                self.rotation,
+                f"{run.tree.name}/{tier.name}",
+            )
         if tier.flow is Flow.WEIGHT:
             return flows.by_weight(candidates, self.rng)
         # even: rotate over the tier's whole list so that eligibility changes stay fair
@@ -225,7 +234,14 @@ class Router:
                 continue
             standing.append((bid, campaign))
         standing.sort(key=lambda bc: (-bc[0].price, ranks[bc[1].name]))
-        return standing
+        if tier.ties is Ties.FIRST:
+            return standing
+        return flows.rotate_ties(
+            standing,
+            lambda bc: (bc[0].price, ranks[bc[1].name][0]),
+            self.rotation,
+            f"{run.tree.name}/{tier.name}",
+        )
 
     async def _within_window(
         self, run: _Run, tier: Tier, asked: list[Campaign], catalog: Catalog, window: float

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from decimal import Decimal
+from itertools import groupby
 from typing import TypeVar
 
 from pingtree.buyers.model import Campaign, PriceType
 from pingtree.routing.model import TierCampaign
+from pingtree.routing.ports import Rotation
 
 Candidate = tuple[TierCampaign, Campaign]
 T = TypeVar("T")
@@ -29,6 +31,28 @@ def by_priority(candidates: Sequence[Candidate]) -> list[Candidate]:
 def by_price(candidates: Sequence[Candidate]) -> list[Candidate]:
     """Highest listed price first; ties by rank."""
     return sorted(candidates, key=lambda c: (-listed_price(c[1]), c[0].rank))
+
+
+def rotate_ties(
+    ordered: Sequence[T],
+    tie: Callable[[T], Hashable],
+    rotation: Rotation,
+    key: str,
+) -> list[T]:
+    """Each run of equal tie keys in an ordered list takes turns going first.
+
+    One counter per tier (key), advanced by every tie it breaks: campaigns that keep tying
+    share first offers evenly, lead after lead, and the counters stay one per tier however
+    many prices bids come at.
+    """
+    out: list[T] = []
+    for _value, group in groupby(ordered, key=tie):
+        members = list(group)
+        if len(members) > 1:
+            start = rotation.next_start(f"{key}/ties", len(members))
+            members = by_rotation(members, start)
+        out.extend(members)
+    return out
 
 
 def by_weight(candidates: Sequence[Candidate], rng: random.Random) -> list[Candidate]:

@@ -1,9 +1,10 @@
 """A tier index: rule out most campaigns of a big tier in bulk, with the reason for each.
 
-For every field that equals / in / not_in / zip_list filters look at, each value the
-filters name maps to a bitmask of the campaigns that let it through. A lead ANDs the masks
-of its values; only the campaigns left go through every check. Each campaign ruled out is
-reported with the filter that shut it out, as the one-by-one check would.
+For every field that equals / in / not_in / zip_list / near filters look at, each value the
+filters name (each ZIP a near filter takes) maps to a bitmask of the campaigns that let it
+through. A lead ANDs the masks of its values; only the campaigns left go through every
+check. Each campaign ruled out is reported with the filter that shut it out, as the
+one-by-one check would.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from pingtree.routing.eligibility import (
     INACTIVE,
     CompiledCampaign,
     Excluded,
+    Key,
     LeadView,
-    _text,
     compile_filter,
     describe_filter,
+    near_zips,
+    operand_key,
 )
 from pingtree.routing.model import TierCampaign
 
@@ -44,16 +47,20 @@ def positions(mask: int) -> list[int]:
 
 
 class _ValueKey:
-    """Masks for the equals/in/not_in filters on one field."""
+    """Masks for the equals/in/not_in filters on one field, keyed as LeadView.key keys."""
 
-    def __init__(self, field: str, filters: dict[int, list[Filter]], everyone: int) -> None:
+    def __init__(
+        self, field: str, numeric: bool, filters: dict[int, list[Filter]], everyone: int
+    ) -> None:
         self.field = field
+        self.numeric = numeric
         unconstrained = everyone & ~sum(1 << i for i in filters)
-        named = {_text(v) for fl in filters.values() for f in fl for v in _operands(f)}
-        checks = {i: [compile_filter(f) for f in fl] for i, fl in filters.items()}
+        operands = (v for fl in filters.values() for f in fl for v in _operands(f))
+        named = {operand_key(v, numeric) for v in operands}
+        checks = {i: [compile_filter(f, numeric) for f in fl] for i, fl in filters.items()}
 
-        def passing(text: str | None) -> int:
-            view = LeadView({field: text})
+        def passing(value: Key | None) -> int:
+            view = LeadView({field: value})
             mask = unconstrained
             for i, predicates in checks.items():
                 if all(p(view) for p in predicates):
@@ -61,19 +68,25 @@ class _ValueKey:
             return mask
 
         self.masks = {value: passing(value) for value in named}
-        self.other = passing("\x00 a value no filter names")
+        # Any value no filter names passes the same filters as any other such value.
+        self.other_text = passing("\x00 a value no filter names")
+        numbers = [abs(k) for k in named if isinstance(k, Decimal)]
+        self.other_number = passing(max(numbers, default=Decimal(0)) + 1)
         self.missing = passing(None)
         self.reasons = {i: describe_filter(fl[0]) for i, fl in filters.items()}
 
     def mask(self, lead: LeadView) -> int:
-        text = lead.text(self.field)
-        if text is None:
+        key = lead.key(self.field, self.numeric)
+        if key is None:
             return self.missing
-        return self.masks.get(text, self.other)
+        found = self.masks.get(key)
+        if found is not None:
+            return found
+        return self.other_number if isinstance(key, Decimal) else self.other_text
 
 
 class _ZipKey:
-    """Masks for the zip_list filters on one field: 5-digit ZIPs and 3-digit prefixes."""
+    """Masks for zip_list or near filters on one field: 5-digit ZIPs and 3-digit prefixes."""
 
     def __init__(self, field: str, filters: dict[int, Filter], everyone: int) -> None:
         self.field = field
@@ -81,7 +94,8 @@ class _ZipKey:
         self.full: dict[str, int] = {}
         self.prefix: dict[str, int] = {}
         for i, flt in filters.items():
-            for value in flt.values or ():
+            values = near_zips(flt) if flt.op is FilterOp.NEAR else flt.values or ()
+            for value in values:
                 table = self.full if len(value) == 5 else self.prefix
                 table[value] = table.get(value, 0) | 1 << i
         self.reasons = {i: describe_filter(flt) for i, flt in filters.items()}
@@ -174,17 +188,6 @@ def _operands(flt: Filter) -> list[object]:
     return [flt.value] if flt.op is FilterOp.EQUALS else list(flt.values or ())
 
 
-def _indexable(flt: Filter) -> bool:
-    # A numeric equals compares as numbers ("5" == "5.0"): left to the one-by-one check.
-    if flt.op is FilterOp.EQUALS:
-        try:
-            float(str(flt.value))
-        except ValueError:
-            return True
-        return False
-    return flt.op in VALUE_OPS
-
-
 class TierIndex:
     """Bitmask index over one tier's campaigns."""
 
@@ -197,13 +200,14 @@ class TierIndex:
         self.names = [entry.campaign for entry in entries]
         everyone = (1 << len(entries)) - 1
         self.static_reasons: dict[int, str] = {}
-        by_value: dict[str, dict[int, list[Filter]]] = {}
-        by_zip: dict[str, dict[int, Filter]] = {}
+        by_value: dict[tuple[str, bool], dict[int, list[Filter]]] = {}
+        by_zip: dict[tuple[str, FilterOp, int], dict[int, Filter]] = {}
         by_range: dict[tuple[str, int], dict[int, Filter]] = {}
         by_pattern: dict[tuple[str, FilterOp, int], dict[int, Filter]] = {}
         recheck = 0
         for i, entry in enumerate(entries):
-            campaign = campaigns[entry.campaign].campaign
+            compiled = campaigns[entry.campaign]
+            campaign = compiled.campaign
             buyer = buyers.get(campaign.buyer)
             if not campaign.active:
                 self.static_reasons[i] = INACTIVE
@@ -213,21 +217,22 @@ class TierIndex:
             for flt in campaign.filters:
                 # A campaign may hold two filters of a kind on one field: each its own key.
                 nth = seen[(flt.field, flt.op)] = seen.get((flt.field, flt.op), -1) + 1
-                if flt.op is FilterOp.ZIP_LIST and nth == 0:
-                    by_zip.setdefault(flt.field, {})[i] = flt
+                if flt.op in (FilterOp.ZIP_LIST, FilterOp.NEAR):
+                    by_zip.setdefault((flt.field, flt.op, nth), {})[i] = flt
                 elif flt.op is FilterOp.RANGE:
                     by_range.setdefault((flt.field, nth), {})[i] = flt
                 elif flt.op in (FilterOp.REGEX, FilterOp.EXISTS):
                     by_pattern.setdefault((flt.field, flt.op, nth), {})[i] = flt
-                elif _indexable(flt):
-                    by_value.setdefault(flt.field, {}).setdefault(i, []).append(flt)
+                elif flt.op in VALUE_OPS:
+                    numeric = flt.field in compiled.numeric_fields
+                    by_value.setdefault((flt.field, numeric), {}).setdefault(i, []).append(flt)
                 else:
                     recheck |= 1 << i
         self.active = everyone & ~sum(1 << i for i in self.static_reasons)
         self.recheck = recheck
         self.keys: list[_ValueKey | _ZipKey | _RangeKey | _PatternKey] = [
-            *(_ValueKey(f, fl, everyone) for f, fl in by_value.items()),
-            *(_ZipKey(f, fl, everyone) for f, fl in by_zip.items()),
+            *(_ValueKey(f, n, fl, everyone) for (f, n), fl in by_value.items()),
+            *(_ZipKey(f, fl, everyone) for (f, _, _), fl in by_zip.items()),
             *(_RangeKey(f, fl, everyone) for (f, _), fl in by_range.items()),
             *(_PatternKey(f, fl, everyone) for (f, _, _), fl in by_pattern.items()),
         ]

@@ -33,6 +33,13 @@ class LeadType(StrEnum):
     SHARED = "shared"
 
 
+class Ties(StrEnum):
+    """Which of several equal offers goes first."""
+
+    ROTATE = "rotate"
+    FIRST = "first"
+
+
 class TierCampaign(BaseModel):
     """A campaign's place in a tier."""
 
@@ -58,7 +65,14 @@ class Tier(BaseModel):
         description="parallel and ping_post tiers: the longest the tier waits for bids; "
         "default: until one post timeout is left, at most half of the time left",
     )
-    campaigns: list[TierCampaign] = Field(min_length=1)
+    ties: Ties = Field(
+        default=Ties.ROTATE,
+        description="price, parallel and ping_post tiers: campaigns at the same price and rank "
+        "take turns going first (rotate), or the first listed always wins (first)",
+    )
+    campaigns: list[TierCampaign] = Field(
+        default_factory=list, description="may be empty: the tier offers the lead to no one"
+    )
 
     @model_validator(mode="after")
     def _auction_window_needs_an_auction(self) -> Tier:
@@ -77,7 +91,10 @@ class Tree(BaseModel):
     lead_type: LeadType = LeadType.EXCLUSIVE
     max_buyers: int = Field(default=1, ge=1, le=50)
     max_processing_ms: int = Field(default=5000, gt=0, le=300_000)
-    tiers: list[Tier] = Field(min_length=1)
+    tiers: list[Tier] = Field(
+        default_factory=list,
+        description="may be empty: leads routed here are answered unsold (no_eligible_buyer)",
+    )
 
     @model_validator(mode="after")
     def _exclusive_sells_once(self) -> Tree:

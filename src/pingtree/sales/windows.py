@@ -1,4 +1,5 @@
-"""Cap windows: which hour, day, week and month a moment falls in, in the campaign's zone."""
+"""Cap windows: which minute, hour, day, week and month a moment falls in, in the campaign's
+zone; a lifetime cap has one window for ever."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ def campaign_zone(campaign: Campaign) -> ZoneInfo:
 
 def window_key(period: Period, at: datetime) -> str:
     """A stable name for the window of period containing at (already in local time)."""
+    if period == "minute":
+        return at.strftime("%Y-%m-%dT%H:%M")
+    if period == "lifetime":
+        return "all"
     if period == "hourly":
         return at.strftime("%Y-%m-%dT%H")
     if period == "daily":

@@ -6,7 +6,7 @@ import ipaddress
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -14,6 +14,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from pingtree.screening.regions import CA_PROVINCES, US_STATES
+from pingtree.verticals.derive import derive
 from pingtree.verticals.model import FieldSpec, FieldType, Vertical
 
 _ZIP = re.compile(r"^[0-9]{5}(-[0-9]{4})?$")
@@ -62,11 +63,11 @@ def _check_type(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
         return value, f"must be at most {spec.max_length} characters"
     if kind in (FieldType.INTEGER, FieldType.NUMBER):
         if isinstance(value, bool):
-            return value, f"must be a {kind.value}"
+            return value, f"must be {a_or_an(kind.value)}"
         try:
             number = Decimal(text)
         except InvalidOperation:
-            return value, f"must be a {kind.value}, got {text[:40]!r}"
+            return value, f"must be {a_or_an(kind.value)}, got {text[:40]!r}"
         if not number.is_finite():
             return value, f"must be a finite {kind.value}"
         if kind is FieldType.INTEGER:
@@ -98,11 +99,15 @@ def _check_type(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
             return value, "must be a two-letter US state or Canadian province code"
         return code, None
     if kind is FieldType.DATE:
-        try:
-            date.fromisoformat(text)
-        except ValueError:
-            return value, "must be a date as YYYY-MM-DD"
-        return text, None
+        day = parse_date(text)
+        if day is None:
+            return value, "must be a date as YYYY-MM-DD or MM/DD/YYYY"
+        return day.isoformat(), None
+    if kind is FieldType.TIMESTAMP:
+        moment = parse_timestamp(text)
+        if moment is None:
+            return value, "must be an ISO 8601 timestamp, e.g. 2026-11-25T14:30:00-05:00"
+        return moment.isoformat(), None
     if kind is FieldType.IP:
         try:
             ipaddress.ip_address(text)
@@ -112,10 +117,49 @@ def _check_type(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
     return text, None
 
 
+def a_or_an(word: str) -> str:
+    """The word with its indefinite article: "an integer", "a number"."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
+_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+
+
+def parse_date(text: str) -> date | None:
+    """A date written YYYY-MM-DD or MM/DD/YYYY; None if it is neither."""
+    try:
+        if match := _US_DATE.match(text):
+            month, day, year = (int(g) for g in match.groups())
+            return date(year, month, day)
+        return date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        return None
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """An ISO 8601 moment, in UTC; one without an offset is read as UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _in_enum(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
+    """The value as the enum spells it (matched ignoring case), or why it is not allowed."""
+    if spec.enum is None:
+        return value, None
+    folded = str(value).strip().casefold()
+    for allowed in spec.enum:
+        if allowed.casefold() == folded:
+            # Text takes the enum's spelling; a number or boolean keeps its type.
+            return (allowed if isinstance(value, str) else value), None
+    return value, f"must be one of: {', '.join(spec.enum[:10])}"
+
+
 def _check_constraints(spec: FieldSpec, value: Any) -> str | None:
-    if spec.enum is not None and str(value) not in spec.enum:
-        shown = ", ".join(spec.enum[:10])
-        return f"must be one of: {shown}"
     # ASCII: an operator's \d means 0-9, as in the other languages regexes are written for.
     if spec.regex is not None and not re.fullmatch(spec.regex, str(value), re.ASCII):
         return f"must match {spec.regex}"
@@ -131,27 +175,64 @@ def _check_constraints(spec: FieldSpec, value: Any) -> str | None:
     return None
 
 
-def validate_fields(
-    vertical: Vertical, fields: dict[str, Any], *, only: frozenset[str] | None = None
+def canonical_fields(
+    vertical: Vertical, fields: dict[str, Any]
 ) -> tuple[dict[str, Any], list[FieldError]]:
-    """The cleaned fields and every error. `only` limits required checks (a ping's non-PII)."""
+    """The fields under their canonical names (aliases resolved), and the names refused."""
     errors: list[FieldError] = []
+    named: dict[str, Any] = {}
+    sent_as: dict[str, str] = {}
+    names = vertical.canonical_names
+    for name, value in fields.items():
+        canonical = names.get(name)
+        if canonical is None:
+            spec = vertical.field(name)
+            if spec is not None and spec.derived is not None:
+                errors.append(FieldError(name, "is computed by pingtree; do not send it"))
+            else:
+                errors.append(FieldError(name, f"is not a field of vertical {vertical.name!r}"))
+            continue
+        if canonical in sent_as:
+            errors.append(
+                FieldError(name, f"is {canonical!r} again (also sent as {sent_as[canonical]!r})")
+            )
+            continue
+        sent_as[canonical] = name
+        named[canonical] = value
+    return named, errors
+
+
+def validate_fields(
+    vertical: Vertical,
+    fields: dict[str, Any],
+    *,
+    only: frozenset[str] | None = None,
+    received_at: datetime | None = None,
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """The cleaned fields (derived ones added) and every error.
+
+    `only` limits required checks (a ping's non-PII); `received_at` is the moment derived
+    fields of received_at are computed from (the lead's arrival).
+    """
+    named, errors = canonical_fields(vertical, fields)
     clean: dict[str, Any] = {}
-    known = {spec.name: spec for spec in vertical.fields}
-    for name in fields:
-        if name not in known:
-            errors.append(FieldError(name, f"is not a field of vertical {vertical.name!r}"))
     for spec in vertical.fields:
-        raw = fields.get(spec.name)
+        if spec.derived is not None:
+            continue
+        raw = named.get(spec.name)
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             if spec.required and (only is None or spec.name in only):
                 errors.append(FieldError(spec.name, "is required"))
             continue
         value, problem = _check_type(spec, raw)
         if problem is None:
+            value, problem = _in_enum(spec, value)
+        if problem is None:
             problem = _check_constraints(spec, value)
         if problem is not None:
             errors.append(FieldError(spec.name, problem))
         else:
             clean[spec.name] = value
+    if not errors:
+        clean.update(derive(vertical, clean, received_at))
     return clean, errors
