@@ -26,6 +26,7 @@ log = logging.getLogger("pingtree.delivery")
 
 DEFAULT_ANSWER_LIMIT = 1024 * 1024
 RECORDED_BODY = 4000
+MAX_CAPTURED = 20
 
 
 def new_session(connection_limit: int = 1000) -> aiohttp.ClientSession:
@@ -124,9 +125,13 @@ class HttpGateway:
             reading = _read(campaign, endpoint, response, bid=bid)
         record: dict[str, Any] = {"status": response.status, "body": response.text[:RECORDED_BODY]}
         if 300 <= response.status < 400:
-            record["location"] = response.headers.get("Location")
+            record["location"] = response.header("Location")
         if reading.answered_price is not None:
             record["invalid_price"] = reading.answered_price
+        if reading.captured:
+            record["captured"] = {
+                k: _clean(v, 255) for k, v in list(reading.captured.items())[:MAX_CAPTURED]
+            }
         return Answer(
             outcome=reading.outcome,
             duration_ms=duration,
@@ -152,7 +157,9 @@ class HttpGateway:
             ) as resp:
                 raw, fault = await self._read_whole(resp)
                 text = _decode(raw, resp.charset)
-                response = BuyerResponse(status=resp.status, headers=resp.headers, text=text)
+                # items() of the multidict keeps repeated headers (several Set-Cookie).
+                headers = list(resp.headers.items())
+                response = BuyerResponse(status=resp.status, headers=headers, text=text)
                 return _Received(response, fault)
 
     async def _read_whole(self, resp: aiohttp.ClientResponse) -> tuple[bytes, str | None]:

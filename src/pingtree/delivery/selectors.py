@@ -1,0 +1,288 @@
+"""Where a response rule looks: each path, selector and regex compiled once, found in full.
+
+A selector is compiled when the configuration is validated (a bad one is a configuration
+error, never a runtime failure) and cached by (source, path), so the hot path only looks
+it up. `find` returns every value the selector points at, as text, in document order; an
+answer that is not the kind the selector reads (HTML where JSON was expected) has none.
+
+XML and HTML are parsed by lxml with entities, DTDs and the network off; the gateway has
+already bounded the body's size.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any, Protocol
+
+import jsonpath
+from cssselect import SelectorError
+from lxml import etree, html
+from lxml.cssselect import CSSSelector
+
+if TYPE_CHECKING:
+    from pingtree.delivery.responses import BuyerResponse as Answer
+
+# A cookie rule with this path reads every cookie, as `name=value`.
+ALL_COOKIES = ("*", "$")
+NOT_JSON = object()
+_XML_DECLARATION = re.compile(r"^<\?xml[^>]*\?>")
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a selector found: every value, and the named groups of a regex's first match."""
+
+    values: list[str]
+    groups: dict[str, str] = field(default_factory=dict)
+
+
+class Selector(Protocol):
+    """A compiled path into an answer."""
+
+    def find(self, answer: Answer) -> Found: ...
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def _node_text(node: Any) -> str:
+    """What XPath's string() gives: an element's text content, an attribute's value."""
+    if isinstance(node, etree._Element):
+        return "".join(node.itertext())
+    return _text(node)
+
+
+class _Status:
+    def find(self, answer: Answer) -> Found:
+        return Found([str(answer.status)])
+
+
+class _Body:
+    def find(self, answer: Answer) -> Found:
+        return Found([answer.text])
+
+
+@dataclass(frozen=True)
+class _Header:
+    name: str
+
+    def find(self, answer: Answer) -> Found:
+        return Found(answer.header_values(self.name))
+
+
+@dataclass(frozen=True)
+class _Cookie:
+    """Set-Cookie values by cookie name; `*` gives every cookie as `name=value`."""
+
+    name: str
+
+    def find(self, answer: Answer) -> Found:
+        values: list[str] = []
+        for header in answer.header_values("Set-Cookie"):
+            pair = header.split(";", 1)[0]
+            name, sep, value = pair.partition("=")
+            if not sep:
+                continue
+            name, value = name.strip(), value.strip().strip('"')
+            if self.name in ALL_COOKIES:
+                values.append(f"{name}={value}")
+            elif name.lower() == self.name.lower():
+                values.append(value)
+        return Found(values)
+
+
+@dataclass(frozen=True)
+class _Regex:
+    """Every match over the body: group 1 if the pattern has groups, else the whole match."""
+
+    pattern: re.Pattern[str]
+
+    def find(self, answer: Answer) -> Found:
+        values: list[str] = []
+        groups: dict[str, str] = {}
+        for match in self.pattern.finditer(answer.text):
+            values.append(match.group(1) if self.pattern.groups else match.group(0))
+            if not groups:
+                groups = {k: v for k, v in match.groupdict().items() if v is not None}
+        return Found(values, groups)
+
+
+@dataclass(frozen=True)
+class _Json:
+    path: jsonpath.JSONPath | jsonpath.CompoundJSONPath
+
+    def find(self, answer: Answer) -> Found:
+        document = answer.parsed_json
+        if document is NOT_JSON:
+            return Found([])
+        return Found([_text(v) for v in self.path.findall(document) if v is not None])
+
+
+@dataclass(frozen=True)
+class _XPath:
+    path: etree.XPath
+
+    def find(self, answer: Answer) -> Found:
+        root = answer.xml_root
+        if root is None:
+            return Found([])
+        result = self.path(root)
+        if isinstance(result, list):
+            return Found([_node_text(node) for node in result])
+        return Found([_node_text(result)])
+
+
+@dataclass(frozen=True)
+class _Css:
+    """An HTML CSS selector; `::text` (the default) or `::attr(name)` picks what is read."""
+
+    selector: CSSSelector
+    attribute: str | None
+
+    def find(self, answer: Answer) -> Found:
+        root = answer.html_root
+        if root is None:
+            return Found([])
+        nodes = self.selector(root)
+        if self.attribute is None:
+            return Found([_node_text(node) for node in nodes])
+        return Found([v for node in nodes if (v := node.get(self.attribute)) is not None])
+
+
+_CSS_SUFFIX = re.compile(r"::(?:text|attr\(\s*([^()\s]+)\s*\))\s*$")
+
+
+def _compile_css(path: str) -> _Css:
+    suffix = _CSS_SUFFIX.search(path)
+    attribute = suffix.group(1) if suffix else None
+    selector = path[: suffix.start()] if suffix else path
+    if not selector.strip():
+        raise ValueError("a CSS selector is needed before ::text or ::attr(name)")
+    try:
+        return _Css(CSSSelector(selector, translator="html"), attribute)
+    except SelectorError as exc:
+        raise ValueError(f"not a valid CSS selector: {exc}") from exc
+
+
+@lru_cache(maxsize=4096)
+def compile_selector(source: str, path: str) -> Selector:
+    """The compiled selector for a source (status, body, header, cookie, regex, json, xpath,
+    css) and its path; ValueError saying why when the path is not valid."""
+    if source == "status":
+        return _Status()
+    if source == "body":
+        return _Body()
+    if source == "header":
+        return _Header(path.strip())
+    if source == "cookie":
+        return _Cookie(path.strip())
+    if source == "regex":
+        return _Regex(compile_regex(path))
+    if source == "json":
+        try:
+            return _Json(jsonpath.compile(path.strip()))
+        except jsonpath.JSONPathError as exc:
+            raise ValueError(f"not a valid JSONPath: {_first_line(exc)}") from exc
+    if source == "xpath":
+        try:
+            compiled = etree.XPath(path.strip(), smart_strings=False)
+            # lxml resolves functions, variables and namespace prefixes only when a path
+            # runs: one run on an empty document finds those mistakes now, not at an answer.
+            compiled(etree.fromstring("<answer/>"))
+        except etree.XPathError as exc:
+            raise ValueError(f"not a valid XPath 1.0 expression: {exc}") from exc
+        return _XPath(compiled)
+    if source == "css":
+        return _compile_css(path.strip())
+    raise ValueError(f"unknown source {source!r}")
+
+
+@lru_cache(maxsize=4096)
+def compile_regex(pattern: str) -> re.Pattern[str]:
+    """A compiled regular expression; ValueError saying why when it is not one."""
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression: {exc}") from exc
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+@cache
+def _xml_parser() -> etree.XMLParser:
+    # No entity expansion, no DTD, no network: a buyer's answer cannot make us fetch or
+    # expand anything. huge_tree off keeps libxml2's own depth and size limits.
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+@cache
+def _html_parser() -> html.HTMLParser:
+    return html.HTMLParser(no_network=True, remove_comments=True, remove_pis=True)
+
+
+def parse_xml(text: str) -> Any:
+    """The root element of an XML (or, failing that, HTML) answer; None if neither."""
+    body = text.strip()
+    if not body.startswith("<"):
+        return None
+    try:
+        # The body is already text: its declaration may not name an encoding any more.
+        return etree.fromstring(_XML_DECLARATION.sub("", body, count=1), _xml_parser())
+    except etree.XMLSyntaxError:
+        return parse_html(body)
+
+
+def parse_html(text: str) -> Any:
+    """The root element of an HTML answer (lxml repairs what it can); None if empty."""
+    if not text.strip():
+        return None
+    try:
+        return html.document_fromstring(
+            _XML_DECLARATION.sub("", text.strip(), count=1), _html_parser()
+        )
+    except (etree.ParserError, ValueError):
+        return None
+
+
+def parse_json(text: str) -> Any:
+    """The answer's JSON document, or NOT_JSON."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return NOT_JSON
+
+
+def header_values(pairs: Iterable[tuple[str, str]], name: str) -> list[str]:
+    """Every value of a header, its name compared without case."""
+    wanted = name.lower()
+    return [v for k, v in pairs if k.lower() == wanted]
+
+
+def header_pairs(
+    headers: Mapping[str, str] | Iterable[tuple[str, str]],
+) -> tuple[tuple[str, str], ...]:
+    """Headers as (name, value) pairs, repeats kept; a multidict's items() keeps them all."""
+    if isinstance(headers, Mapping):
+        return tuple((str(k), str(v)) for k, v in headers.items())
+    return tuple((str(k), str(v)) for k, v in headers)
