@@ -261,6 +261,7 @@ class Extract(Strict):
 
     source: Source = Source.JSON
     path: str = Field(
+        default="$",
         min_length=1,
         description="JSONPath (json), XPath 1.0 (xpath), CSS selector with optional "
         "::text or ::attr(name) (css), regular expression, group 1 or named groups (regex), "
