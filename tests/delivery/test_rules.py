@@ -79,6 +79,12 @@ CASES: dict[str, Case] = {
         REJECTED,
         reason="Duplicate, bad zip",
     ),
+    "json-list-is-several-values": Case(
+        {**RESULT_RULES, "reason": {"source": "json", "path": "$.errors"}},
+        '{"result":"failure","errors":["too old","Bad zip","too old"]}',
+        REJECTED,
+        reason="Bad zip, too old",
+    ),
     "json-reject-without-reason-takes-default": Case(
         RESULT_RULES, '{"result":"failure"}', REJECTED, reason="rejected by buyer"
     ),

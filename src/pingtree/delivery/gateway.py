@@ -102,7 +102,7 @@ class HttpGateway:
         )
         started = self.clock.monotonic()
         try:
-            received = await self._exchange(request, timeout)
+            received = await self.exchange(request, timeout)
         except TimeoutError:
             return self._failed(
                 request, started, Outcome.TIMEOUT, f"no answer within {timeout:.3f}s"
@@ -143,7 +143,8 @@ class HttpGateway:
             response=_clean_record(record),
         )
 
-    async def _exchange(self, request: OutboundRequest, timeout: float) -> _Received:
+    async def exchange(self, request: OutboundRequest, timeout: float) -> Received:
+        """Send one request and read its answer whole; raises on timeout or connection failure."""
         # asyncio.timeout covers connect, send and the whole body read in one budget.
         async with asyncio.timeout(timeout):
             async with self.session.request(
@@ -160,7 +161,7 @@ class HttpGateway:
                 # items() of the multidict keeps repeated headers (several Set-Cookie).
                 headers = list(resp.headers.items())
                 response = BuyerResponse(status=resp.status, headers=headers, text=text)
-                return _Received(response, fault)
+                return Received(response, fault)
 
     async def _read_whole(self, resp: aiohttp.ClientResponse) -> tuple[bytes, str | None]:
         """The complete body, or what came of it and why it is not an answer."""
@@ -195,7 +196,7 @@ class HttpGateway:
 
 
 @dataclass(frozen=True)
-class _Received:
+class Received:
     """An answer as read off the wire, and the fault that makes it no answer, if any."""
 
     response: BuyerResponse

@@ -126,7 +126,14 @@ class _Json:
         document = answer.parsed_json
         if document is NOT_JSON:
             return Found([])
-        return Found([_text(v) for v in self.path.findall(document) if v is not None])
+        values: list[str] = []
+        for match in self.path.findall(document):
+            # A list of plain values ("errors": ["bad zip", "too old"]) is several values.
+            if isinstance(match, list) and not any(isinstance(v, dict | list) for v in match):
+                values += [_text(v) for v in match if v is not None]
+            elif match is not None:
+                values.append(_text(match))
+        return Found(values)
 
 
 @dataclass(frozen=True)
