@@ -211,8 +211,7 @@ def test_non_pii_ping_fields_pass(validate: Validate, tmp_path: Path) -> None:
                     "rules": [{"source": "body", "matches": "(accepted", "outcome": "accepted"}]
                 }
             ),
-            "campaigns[5].delivery.post.response.rules[0].matches: "
-            "not a valid regular expression",
+            "campaigns[5].delivery.post.response.rules[0].matches: not a valid regular expression",
         ),
         (
             lambda d: d["campaigns"][5]["delivery"]["post"].update(
