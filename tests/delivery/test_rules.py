@@ -6,16 +6,20 @@ HTML, XML, plain text, cookies, statuses) and what the rules must make of it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from pingtree.buyers.model import Outcome, ResponseRules
 from pingtree.delivery.responses import BuyerResponse, explain, read_response
+from pingtree.delivery.selectors import _Json, compile_selector
 
 
 @dataclass
@@ -460,3 +464,29 @@ def test_explain_shows_each_rule_and_what_was_extracted() -> None:
     assert trace.extracted["reason"] == ["bad zip"]
     assert trace.decided_by == "rule 2 matched"
     assert (trace.reading.outcome, trace.reading.reason) == (REJECTED, "bad zip")
+
+
+_KEYS = st.sampled_from(["a", "b", "lead-id", "x_1"])
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=3),
+    max_leaves=12,
+)
+_STEP = st.one_of(
+    _KEYS.map(lambda k: f".{k}"),
+    st.integers(0, 3).map(lambda i: f"[{i}]"),
+    _KEYS.map(lambda k: f"['{k}']"),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=_JSON, steps=st.lists(_STEP, max_size=4))
+def test_the_direct_walk_of_a_simple_path_agrees_with_the_jsonpath_library(
+    document: Any, steps: list[str]
+) -> None:
+    path = "$" + "".join(steps)
+    selector = compile_selector("json", path)
+    assert isinstance(selector, _Json) and selector.steps is not None, path
+    walked = selector.find(BuyerResponse(200, [], json.dumps(document)))
+    by_library = _Json(selector.path, None).find(BuyerResponse(200, [], json.dumps(document)))
+    assert walked == by_library, path

@@ -118,16 +118,46 @@ class _Regex:
         return Found(values, groups)
 
 
+_SIMPLE_JSON = re.compile(r"^\$?(?:\.[A-Za-z_][\w-]*|\[\d+\]|\['[^'\\]*'\]|\[\"[^\"\\]*\"\])*$")
+_SIMPLE_STEP = re.compile(r"\.([A-Za-z_][\w-]*)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
+
+
+def _simple_steps(path: str) -> tuple[str | int, ...] | None:
+    """The keys and indexes of a path with one match at most ($.a.b[0]['c']), else None."""
+    if not _SIMPLE_JSON.match(path):
+        return None
+    steps: list[str | int] = []
+    for name, index, single, double in _SIMPLE_STEP.findall(path.removeprefix("$")):
+        steps.append(int(index) if index else name or single or double)
+    return tuple(steps)
+
+
 @dataclass(frozen=True)
 class _Json:
     path: jsonpath.JSONPath | jsonpath.CompoundJSONPath
+    steps: tuple[str | int, ...] | None
+    """A singular path walked directly: the same answer as the library's, at a fraction of
+    the cost, for the paths most rules use."""
+
+    def _matches(self, document: Any) -> list[Any]:
+        if self.steps is None:
+            return self.path.findall(document)
+        current = document
+        for step in self.steps:
+            if isinstance(step, int):
+                if not isinstance(current, list) or step >= len(current):
+                    return []
+            elif not isinstance(current, dict) or step not in current:
+                return []
+            current = current[step]
+        return [current]
 
     def find(self, answer: Answer) -> Found:
         document = answer.parsed_json
         if document is NOT_JSON:
             return Found([])
         values: list[str] = []
-        for match in self.path.findall(document):
+        for match in self._matches(document):
             # A list of plain values ("errors": ["bad zip", "too old"]) is several values.
             if isinstance(match, list) and not any(isinstance(v, dict | list) for v in match):
                 values += [_text(v) for v in match if v is not None]
@@ -198,9 +228,10 @@ def compile_selector(source: str, path: str) -> Selector:
         return _Regex(compile_regex(path))
     if source == "json":
         try:
-            return _Json(jsonpath.compile(path.strip()))
+            compiled = jsonpath.compile(path.strip())
         except jsonpath.JSONPathError as exc:
             raise ValueError(f"not a valid JSONPath: {_first_line(exc)}") from exc
+        return _Json(compiled, _simple_steps(path.strip()))
     if source == "xpath":
         try:
             compiled = etree.XPath(path.strip(), smart_strings=False)
