@@ -190,6 +190,18 @@ CASES: dict[str, Case] = {
         REJECTED,
         reason="Bad phone, Bad zip",
     ),
+    "xml-soap-namespaces-by-local-name": Case(
+        {
+            "rules": [rule("xpath", "//PostResult/Status", equals="Accepted")],
+            "reference": {"source": "xpath", "path": "//PostResult/@id"},
+        },
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+        '<PostResponse xmlns="http://buyer.example/"><PostResult b:id="R-5" '
+        'xmlns:b="http://buyer.example/b"><Status>Accepted</Status></PostResult>'
+        "</PostResponse></soap:Body></soap:Envelope>",
+        ACCEPTED,
+        reference="R-5",
+    ),
     "xml-count-function": Case(
         {"rules": [rule("xpath", "count(//lead[@sold='1'])", equals="2")]},
         '<leads><lead sold="1"/><lead sold="0"/><lead sold="1"/></leads>',

@@ -228,10 +228,10 @@ def compile_selector(source: str, path: str) -> Selector:
         return _Regex(compile_regex(path))
     if source == "json":
         try:
-            compiled = jsonpath.compile(path.strip())
+            json_path = jsonpath.compile(path.strip())
         except jsonpath.JSONPathError as exc:
             raise ValueError(f"not a valid JSONPath: {_first_line(exc)}") from exc
-        return _Json(compiled, _simple_steps(path.strip()))
+        return _Json(json_path, _simple_steps(path.strip()))
     if source == "xpath":
         try:
             compiled = etree.XPath(path.strip(), smart_strings=False)
@@ -239,7 +239,10 @@ def compile_selector(source: str, path: str) -> Selector:
             # runs: one run on an empty document finds those mistakes now, not at an answer.
             compiled(etree.fromstring("<answer/>"))
         except etree.XPathError as exc:
-            raise ValueError(f"not a valid XPath 1.0 expression: {exc}") from exc
+            hint = ""
+            if "namespace prefix" in str(exc):
+                hint = " (answers are read by local names: write //Body, not //soap:Body)"
+            raise ValueError(f"not a valid XPath 1.0 expression: {exc}{hint}") from exc
         return _XPath(compiled)
     if source == "css":
         return _compile_css(path.strip())
@@ -286,9 +289,23 @@ def parse_xml(text: str) -> Any:
         return None
     try:
         # The body is already text: its declaration may not name an encoding any more.
-        return etree.fromstring(_XML_DECLARATION.sub("", body, count=1), _xml_parser())
+        root = etree.fromstring(_XML_DECLARATION.sub("", body, count=1), _xml_parser())
     except etree.XMLSyntaxError:
         return parse_html(body)
+    if "xmlns" in body:
+        _drop_namespaces(root)
+    return root
+
+
+def _drop_namespaces(root: Any) -> None:
+    """Local names only, so `//Result` reads a SOAP or namespaced answer (XPath 1.0 has no
+    default namespace, and rules have no prefixes to declare)."""
+    for node in root.iter():
+        if isinstance(node.tag, str) and node.tag.startswith("{"):
+            node.tag = etree.QName(node).localname
+        for name in [n for n in node.attrib if n.startswith("{")]:
+            node.attrib[etree.QName(name).localname] = node.attrib.pop(name)
+    etree.cleanup_namespaces(root)
 
 
 def parse_html(text: str) -> Any:
