@@ -142,6 +142,18 @@ CASES: dict[str, Case] = {
         ERROR,
         reason="no rule matched the response (HTTP 200; response is not JSON)",
     ),
+    "json-string-document": Case(
+        {
+            "rules": [
+                rule("json", "$..status", equals="ok"),
+                rule("json", "$", "rejected", equals='{"status": "ok"}'),
+            ],
+            "otherwise": "duplicate",
+        },
+        '"{\\"status\\": \\"ok\\"}"',
+        REJECTED,
+        reason="rejected by buyer",
+    ),
     "json-capture-map": Case(
         {
             "rules": [rule("json", "$.result", equals="success")],

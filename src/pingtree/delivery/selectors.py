@@ -141,6 +141,10 @@ class _Json:
 
     def _matches(self, document: Any) -> list[Any]:
         if self.steps is None:
+            if isinstance(document, str):
+                # The library would parse a string document as JSON text once more; a
+                # string has no children, so only the root path reaches it.
+                return [document] if str(self.path) == "$" else []
             return self.path.findall(document)
         current = document
         for step in self.steps:
