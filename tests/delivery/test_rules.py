@@ -514,3 +514,45 @@ def test_the_direct_walk_of_a_simple_path_agrees_with_the_jsonpath_library(
     walked = selector.find(BuyerResponse(200, [], json.dumps(document)))
     by_library = _Json(selector.path, None).find(BuyerResponse(200, [], json.dumps(document)))
     assert walked == by_library, path
+
+
+EVERY_SOURCE = ResponseRules.model_validate(
+    {
+        "rules": [
+            rule("json", "$..status", equals="ok"),
+            rule("json", "$.a[0].b", exists=True),
+            rule("xpath", "//status/text()", contains="ok"),
+            rule("css", "div.result::attr(data-x)", matches="^o"),
+            rule("cookie", "*", contains="ok"),
+            rule("header", "x-result", equals="ok"),
+            rule("regex", r"(?P<id>\d+)", equals="1"),
+        ],
+        "otherwise": "rejected",
+        "price": {"source": "xpath", "path": "//price"},
+        "reason": {"source": "css", "path": "li"},
+    }
+)
+_HOSTILE = st.one_of(
+    st.text(max_size=200),
+    st.sampled_from(
+        [
+            "[" * 100_000,
+            "<a>" * 5_000,
+            "<r>\x00</r>",
+            "<?xml version='1.0' encoding='latin-1'?><r>é</r>",
+            '<r xmlns="u"><x:y xmlns:x="v"/></r>',
+            "<html><div class='result' data-x='ok'>",
+            '{"status": {"ok": 1}}',
+        ]
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    body=_HOSTILE,
+    headers=st.lists(st.tuples(st.sampled_from(["Set-Cookie", "X-Result"]), st.text(max_size=20))),
+)
+def test_no_answer_makes_the_rules_raise(body: str, headers: list[tuple[str, str]]) -> None:
+    got = read_response(EVERY_SOURCE, BuyerResponse(200, headers, body))
+    assert got.outcome in (ACCEPTED, REJECTED)

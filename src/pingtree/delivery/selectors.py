@@ -294,7 +294,8 @@ def parse_xml(text: str) -> Any:
     try:
         # The body is already text: its declaration may not name an encoding any more.
         root = etree.fromstring(_XML_DECLARATION.sub("", body, count=1), _xml_parser())
-    except etree.XMLSyntaxError:
+    except (etree.LxmlError, ValueError):
+        # Not well-formed XML (or text XML cannot hold, such as a NUL): read it as HTML.
         return parse_html(body)
     if "xmlns" in body:
         _drop_namespaces(root)
@@ -320,7 +321,7 @@ def parse_html(text: str) -> Any:
         return html.document_fromstring(
             _XML_DECLARATION.sub("", text.strip(), count=1), _html_parser()
         )
-    except (etree.ParserError, ValueError):
+    except (etree.LxmlError, ValueError):
         return None
 
 
@@ -328,7 +329,7 @@ def parse_json(text: str) -> Any:
     """The answer's JSON document, or NOT_JSON."""
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return NOT_JSON
 
 
