@@ -556,3 +556,25 @@ _HOSTILE = st.one_of(
 def test_no_answer_makes_the_rules_raise(body: str, headers: list[tuple[str, str]]) -> None:
     got = read_response(EVERY_SOURCE, BuyerResponse(200, headers, body))
     assert got.outcome in (ACCEPTED, REJECTED)
+
+
+@pytest.mark.parametrize(
+    ("source", "path", "body", "values"),
+    [
+        ("json", "$.first name", '{"first name": "Ada"}', ["Ada"]),
+        ("json", "$.codes.0", '{"codes": {"0": "z"}}', ["z"]),
+        ("json", "result.status", '{"result": {"status": "ok"}}', ["ok"]),
+        ("json", "$['a'][0]['b']", '{"a": [{"b": 1}]}', ["1"]),
+        (
+            "xpath",
+            "{http://buyer/}status",
+            '<r xmlns="http://buyer/"><status>ok</status></r>',
+            ["ok"],
+        ),
+        ("xpath", ".//price", "<r><bid><price>4</price></bid></r>", ["4"]),
+    ],
+)
+def test_paths_written_for_the_old_reader_keep_their_meaning(
+    source: str, path: str, body: str, values: list[str]
+) -> None:
+    assert compile_selector(source, path).find(BuyerResponse(200, [], body)).values == values

@@ -122,6 +122,21 @@ _SIMPLE_JSON = re.compile(r"^\$?(?:\.[A-Za-z_][\w-]*|\[\d+\]|\['[^'\\]*'\]|\[\"[
 _SIMPLE_STEP = re.compile(r"\.([A-Za-z_][\w-]*)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
 
 
+# The dotted paths pingtree read before JSONPath (`$.first name`, `$.codes.0` for a key "0"):
+# kept working when the library refuses them, with the meaning they always had.
+_LEGACY_JSON = re.compile(r"^\$?(?:\.?[^.\[\]'\"?*@$()]+|\[\d+\]|\['[^']+'\])+$")
+_LEGACY_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]|\['([^']+)'\]")
+
+
+def _legacy_steps(path: str) -> tuple[str | int, ...] | None:
+    if not _LEGACY_JSON.match(path):
+        return None
+    steps: list[str | int] = []
+    for name, index, quoted in _LEGACY_STEP.findall(path.removeprefix("$")):
+        steps.append(int(index) if index else name or quoted)
+    return tuple(steps)
+
+
 def _simple_steps(path: str) -> tuple[str | int, ...] | None:
     """The keys and indexes of a path with one match at most ($.a.b[0]['c']), else None."""
     if not _SIMPLE_JSON.match(path):
@@ -234,9 +249,15 @@ def compile_selector(source: str, path: str) -> Selector:
         try:
             json_path = jsonpath.compile(path.strip())
         except jsonpath.JSONPathError as exc:
-            raise ValueError(f"not a valid JSONPath: {_first_line(exc)}") from exc
+            legacy = _legacy_steps(path.strip())
+            if legacy is None:
+                raise ValueError(f"not a valid JSONPath: {_first_line(exc)}") from exc
+            return _Json(jsonpath.compile("$"), legacy)
         return _Json(json_path, _simple_steps(path.strip()))
     if source == "xpath":
+        # ElementTree's `{uri}tag` (what pingtree read before lxml): answers are read by
+        # local names, so the namespace goes.
+        path = re.sub(r"\{[^{}]*\}(?=[\w*])", "", path)
         try:
             compiled = etree.XPath(path.strip(), smart_strings=False)
             # lxml resolves functions, variables and namespace prefixes only when a path
