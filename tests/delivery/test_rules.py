@@ -578,3 +578,11 @@ def test_paths_written_for_the_old_reader_keep_their_meaning(
     source: str, path: str, body: str, values: list[str]
 ) -> None:
     assert compile_selector(source, path).find(BuyerResponse(200, [], body)).values == values
+
+
+@pytest.mark.parametrize("source", ["header", "regex"])
+def test_a_header_or_regex_source_needs_its_path(source: str) -> None:
+    with pytest.raises(ValidationError, match=f"source {source} needs path"):
+        ResponseRules.model_validate(
+            {"rules": [{"source": source, "equals": "x", "outcome": "accepted"}]}
+        )

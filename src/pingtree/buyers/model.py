@@ -276,6 +276,13 @@ class Extract(Strict):
             compile_selector(source.value, value)  # ValueError names what is wrong
         return value
 
+    @model_validator(mode="after")
+    def _path_given(self) -> Extract:
+        needs = {Source.HEADER: "a header name", Source.REGEX: "a regular expression"}
+        if self.source in needs and "path" not in self.model_fields_set:
+            raise ValueError(f"source {self.source.value} needs path ({needs[self.source]})")
+        return self
+
     @cached_property
     def selector(self) -> Selector:
         """The compiled path (compiled and cached when the configuration was validated)."""
