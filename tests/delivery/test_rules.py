@@ -563,6 +563,7 @@ def test_no_answer_makes_the_rules_raise(body: str, headers: list[tuple[str, str
     [
         ("json", "$.first name", '{"first name": "Ada"}', ["Ada"]),
         ("json", "$.codes.0", '{"codes": {"0": "z"}}', ["z"]),
+        ("json", "baz.1.cost", '{"baz": [{"cost": 3}, {"cost": 4}]}', ["4"]),
         ("json", "result.status", '{"result": {"status": "ok"}}', ["ok"]),
         ("json", "$['a'][0]['b']", '{"a": [{"b": 1}]}', ["1"]),
         (

@@ -163,6 +163,8 @@ class _Json:
             return self.path.findall(document)
         current = document
         for step in self.steps:
+            if isinstance(step, str) and step.isdigit() and isinstance(current, list):
+                step = int(step)  # `baz.0.cost`, as dotted paths index a list
             if isinstance(step, int):
                 if not isinstance(current, list) or step >= len(current):
                     return []
