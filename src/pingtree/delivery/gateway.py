@@ -92,13 +92,8 @@ class HttpGateway:
         *,
         bid: bool,
     ) -> Answer:
-        request = build_request(
-            endpoint,
-            auth=campaign.delivery.auth,
-            fields=fields,
-            lead_id=lead_id,
-            bid_reference=bid_reference,
-            test=test,
+        request = self.request_for(
+            campaign, endpoint, fields, lead_id=lead_id, bid_reference=bid_reference, test=test
         )
         started = self.clock.monotonic()
         try:
@@ -141,6 +136,26 @@ class HttpGateway:
             redirect_url=_clean(reading.redirect_url, RECORDED_BODY),
             request=request.for_record(RECORDED_BODY),
             response=_clean_record(record),
+        )
+
+    def request_for(
+        self,
+        campaign: Campaign,
+        endpoint: Endpoint,
+        fields: dict[str, Any],
+        *,
+        lead_id: str,
+        bid_reference: str | None,
+        test: bool,
+    ) -> OutboundRequest:
+        """The request a ping or post sends (routing and `pingtree buyers try` alike)."""
+        return build_request(
+            endpoint,
+            auth=campaign.delivery.auth,
+            fields=fields,
+            lead_id=lead_id,
+            bid_reference=bid_reference,
+            test=test,
         )
 
     async def exchange(self, request: OutboundRequest, timeout: float) -> Received:

@@ -17,7 +17,7 @@ import aiohttp
 from pingtree.buyers.model import Campaign, Endpoint, Extract, Outcome, ResponseRule
 from pingtree.clock import SystemClock
 from pingtree.delivery.gateway import HttpGateway, new_session
-from pingtree.delivery.requests import OutboundRequest, build_request
+from pingtree.delivery.requests import OutboundRequest
 from pingtree.delivery.responses import BuyerResponse, Trace, explain
 from pingtree.verticals.model import FieldSpec, Vertical
 from pingtree.verticals.pii import ping_fields
@@ -140,13 +140,8 @@ async def _send(
     timeout: float,
 ) -> Step:
     endpoint = _endpoint(campaign, kind)
-    request = build_request(
-        endpoint,
-        auth=campaign.delivery.auth,
-        fields=fields,
-        lead_id="try-0000",
-        bid_reference=bid_reference,
-        test=True,
+    request = gateway.request_for(
+        campaign, endpoint, fields, lead_id="try-0000", bid_reference=bid_reference, test=True
     )
     step = Step(kind, endpoint, request=request)
     try:
