@@ -20,13 +20,14 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
+from multidict import CIMultiDict
+
 from pingtree.buyers.model import Extract, Outcome, ResponseRule, ResponseRules, Source
 from pingtree.delivery.selectors import (
     NOT_JSON,
     Found,
     compile_regex,
     header_pairs,
-    header_values,
     parse_html,
     parse_json,
     parse_xml,
@@ -49,25 +50,32 @@ class AnswerFault(StrEnum):
         return f"{self.value}: {detail}"
 
 
-@dataclass
 class BuyerResponse:
     """A raw HTTP answer, parsed on demand; headers keep every repeat, names without case."""
 
-    status: int
-    headers: Mapping[str, str] | Iterable[tuple[str, str]]
-    text: str
+    def __init__(
+        self,
+        status: int,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]],
+        text: str,
+    ) -> None:
+        self.status = status
+        # A multidict: `.get` reads the first value, `.getall` every repeat (Set-Cookie).
+        self.headers: CIMultiDict[str] = CIMultiDict(header_pairs(headers))
+        self.text = text
 
-    def __post_init__(self) -> None:
-        self.header_list = header_pairs(self.headers)
+    @property
+    def header_list(self) -> list[tuple[str, str]]:
+        """Every header as (name, value), in order."""
+        return list(self.headers.items())
 
     def header_values(self, name: str) -> list[str]:
         """Every value of the header called name (any case), in order."""
-        return header_values(self.header_list, name)
+        return self.headers.getall(name, [])
 
     def header(self, name: str) -> str | None:
         """The first value of the header called name (any case)."""
-        values = self.header_values(name)
-        return values[0] if values else None
+        return self.headers.get(name)
 
     @cached_property
     def parsed_json(self) -> Any:

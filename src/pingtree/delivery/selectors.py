@@ -356,12 +356,6 @@ def parse_json(text: str) -> Any:
         return NOT_JSON
 
 
-def header_values(pairs: Iterable[tuple[str, str]], name: str) -> list[str]:
-    """Every value of a header, its name compared without case."""
-    wanted = name.lower()
-    return [v for k, v in pairs if k.lower() == wanted]
-
-
 def header_pairs(
     headers: Mapping[str, str] | Iterable[tuple[str, str]],
 ) -> tuple[tuple[str, str], ...]:
