@@ -230,9 +230,9 @@ def format_step(step: Step, campaign: Campaign) -> list[str]:
         response = step.response
         lines.append(f"answer: HTTP {response.status}")
         for name, value in response.header_list:
-            lines.append(f"  {name}: {value}")
+            lines.append(f"  {name}: {_masked(value, secrets)}")
         body = response.text[:SHOWN_BODY] + ("..." if len(response.text) > SHOWN_BODY else "")
-        lines.append("  " + (body if body else "(empty body)"))
+        lines.append("  " + (_masked(body, secrets) if body else "(empty body)"))
     if step.failure is not None:
         lines.append(f"outcome: error ({step.failure})")
         return lines
