@@ -9,7 +9,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import typer
 
@@ -24,8 +24,10 @@ from pingtree.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+    from pingtree.buyers.model import Campaign
     from pingtree.config.catalog import Catalog
     from pingtree.sales.ledger import SqlCapLedger
+    from pingtree.verticals.model import Vertical
 
 app = typer.Typer(
     help="pingtree: lead intake, screening and ping tree distribution.",
@@ -39,8 +41,19 @@ operators_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(operators_app, name="operators")
+buyers_app = typer.Typer(help="Buyers: try a campaign before it goes live.", no_args_is_help=True)
+app.add_typer(buyers_app, name="buyers")
+rules_app = typer.Typer(
+    help="Response rules: how a campaign reads a buyer's answer.", no_args_is_help=True
+)
+app.add_typer(rules_app, name="rules")
 
 FileArg = Annotated[Path, typer.Argument(help="a configuration YAML file")]
+CampaignArg = Annotated[str, typer.Argument(help="the campaign's name")]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="read this configuration file instead of the stored one"),
+]
 NameArg = Annotated[str, typer.Argument(help="the operator's name")]
 T = TypeVar("T")
 
@@ -330,6 +343,118 @@ async def _rotate(session: AsyncSession, keys: SecretKeys) -> int:
     from pingtree.config.store import rotate_secrets
 
     return await rotate_secrets(session, keys, now=_now())
+
+
+def _campaign(name: str, config: Path | None) -> tuple[Campaign, Vertical]:
+    """A campaign and its vertical from a configuration file, or the stored configuration."""
+    from pingtree.config.files import load_file
+
+    try:
+        document = load_file(config) if config is not None else asyncio.run(_load())
+    except ConfigError as exc:
+        _fail(str(exc))
+        raise AssertionError("unreachable") from exc
+    where = str(config) if config is not None else "the stored configuration"
+    campaign = next((c for c in document.campaigns if c.name == name), None)
+    if campaign is None:
+        known = ", ".join(c.name for c in document.campaigns) or "none"
+        _fail(f"no campaign {name!r} in {where} (campaigns: {known})")
+        raise AssertionError("unreachable")
+    vertical = next((v for v in document.verticals if v.name == campaign.vertical), None)
+    if vertical is None:
+        _fail(f"campaign {name!r} refers to vertical {campaign.vertical!r}, not in {where}")
+        raise AssertionError("unreachable")
+    return campaign, vertical
+
+
+@buyers_app.command("try")
+def buyers_try(
+    campaign: CampaignArg,
+    lead: Annotated[
+        Path | None,
+        typer.Option(help="a JSON file of lead fields; default: the vertical's example lead"),
+    ] = None,
+    config: ConfigOption = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="seconds to wait per request; default the campaign's")
+    ] = None,
+) -> None:
+    """Send a test lead to a campaign (test URL, or its URL with the test header) and show
+    the request, the raw answer and how each response rule read it."""
+    from pingtree.delivery.trial import example_lead, format_step, send_test_lead
+
+    found, vertical = _campaign(campaign, config)
+    fields: dict[str, Any]
+    if lead is None:
+        fields = example_lead(vertical)
+        typer.echo(f"test lead: the example lead of vertical {vertical.name}")
+    else:
+        try:
+            fields = json.loads(lead.read_text())
+        except (OSError, ValueError) as exc:
+            _fail(f"{lead}: cannot read a JSON object of lead fields: {exc}")
+            return
+        if not isinstance(fields, dict):
+            _fail(f"{lead}: must hold a JSON object of lead fields")
+            return
+        typer.echo(f"test lead: {lead}")
+    seconds = timeout if timeout is not None else found.delivery.timeout_ms / 1000
+    from pingtree.credentials import SecretResolver
+
+    settings = Settings()
+    steps = asyncio.run(
+        send_test_lead(
+            found,
+            vertical,
+            fields,
+            timeout=seconds,
+            allow=settings.buyer_allowlist,
+            secrets=SecretResolver(settings.secret_keys),
+        )
+    )
+    for step in steps:
+        for line in format_step(step, found):
+            typer.echo(line)
+
+
+@rules_app.command("check")
+def rules_check(
+    campaign: CampaignArg,
+    answer: Annotated[Path, typer.Option(help="a file holding the saved answer's body")],
+    status: Annotated[int, typer.Option(min=100, max=999, help="the answer's HTTP status")] = 200,
+    header: Annotated[
+        list[str] | None, typer.Option(help="an answer header, 'Name: value'; repeatable")
+    ] = None,
+    kind: Annotated[
+        str, typer.Option(help="read it as the answer to the campaign's post or ping")
+    ] = "post",
+    config: ConfigOption = None,
+) -> None:
+    """Show how a campaign's response rules read a saved answer (nothing is sent)."""
+    from pingtree.delivery.trial import format_step, read_saved
+
+    if kind not in ("post", "ping"):
+        _fail(f"--kind must be post or ping, not {kind!r}")
+    headers: list[tuple[str, str]] = []
+    for raw in header or []:
+        name, sep, value = raw.partition(":")
+        if not sep or not name.strip():
+            _fail(f"--header {raw!r}: write it as 'Name: value'")
+        headers.append((name.strip(), value.strip()))
+    try:
+        body = answer.read_bytes().decode("utf-8", "replace")
+    except OSError as exc:
+        _fail(f"{answer}: cannot read: {exc.strerror}")
+        return
+    found, _ = _campaign(campaign, config)
+    which: Literal["post", "ping"] = "ping" if kind == "ping" else "post"
+    try:
+        step = read_saved(found, which, status=status, headers=headers, body=body)
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    for line in format_step(step, found):
+        typer.echo(line)
 
 
 @app.command()

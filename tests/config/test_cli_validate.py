@@ -214,8 +214,7 @@ def test_non_pii_ping_fields_pass(validate: Validate, tmp_path: Path) -> None:
                     "rules": [{"source": "body", "matches": "(accepted", "outcome": "accepted"}]
                 }
             ),
-            "campaigns[5].delivery.post.response.rules[0]: "
-            "matches is not a valid regular expression",
+            "campaigns[5].delivery.post.response.rules[0].matches: not a valid regular expression",
         ),
         (
             lambda d: d["campaigns"][5]["delivery"]["post"].update(
@@ -230,7 +229,7 @@ def test_non_pii_ping_fields_pass(validate: Validate, tmp_path: Path) -> None:
                     ]
                 }
             ),
-            "campaigns[5].delivery.post.response.rules[0]: path is not a valid regular expression",
+            "campaigns[5].delivery.post.response.rules[0].path: not a valid regular expression",
         ),
     ],
 )
@@ -297,3 +296,32 @@ def test_campaign_of_another_vertical_in_tree(validate: Validate, tmp_path: Path
         "trees[0].tiers[2].campaigns[1].campaign: "
         "campaign is for vertical 'solar', tree for 'auto-insurance'",
     )
+
+
+def test_every_bad_response_path_is_named_at_validation(validate: Validate, tmp_path: Path) -> None:
+    # Issue 10: each of these validated before and failed (or never matched) at every answer.
+    data = demo_data()
+    data["campaigns"][5]["delivery"]["post"]["response"] = {
+        "rules": [
+            {"source": "json", "path": "$.[[", "exists": True, "outcome": "accepted"},
+            {"source": "xpath", "path": "//status[", "exists": True, "outcome": "accepted"},
+            {"source": "xpath", "path": "nosuch()", "exists": True, "outcome": "accepted"},
+            {"source": "css", "path": "div[", "exists": True, "outcome": "rejected"},
+        ],
+        "capture": {"buyer_lead_id": {"source": "regex", "path": "id=(\\d+"}},
+    }
+    path = _write(tmp_path, data)
+    result = validate(path)
+    assert result.exit_code == 1
+    where = "campaigns[5].delivery.post.response"
+    lines = result.stderr.splitlines()
+    expected = [
+        f"{path}: {where}.rules[0].path: not a valid JSONPath: ",
+        f"{path}: {where}.rules[1].path: not a valid XPath 1.0 expression: ",
+        f"{path}: {where}.rules[2].path: not a valid XPath 1.0 expression: Unregistered function",
+        f"{path}: {where}.rules[3].path: not a valid CSS selector: ",
+        f"{path}: {where}.capture.buyer_lead_id.path: not a valid regular expression: ",
+    ]
+    assert len(lines) == len(expected), lines
+    for line, start in zip(lines, expected, strict=True):
+        assert line.startswith(start), (line, start)

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pingtree.buyers.model import Outcome, ResponseRules
-from pingtree.delivery.responses import _MISSING, BuyerResponse, json_path, read_response
+from pingtree.delivery.responses import BuyerResponse, read_response
+from pingtree.delivery.selectors import compile_selector
 from pingtree.money import parse_money
 
 
@@ -117,12 +118,16 @@ def test_xpath_regex_status_header_and_body_rules() -> None:
 
 
 def test_json_path_misses_are_misses() -> None:
-    doc = {"a": [{"b": 1}]}
-    assert json_path(doc, "$.a[0].b") == 1
-    assert json_path(doc, "$['a'][0]['b']") == 1
-    assert json_path(doc, "$.a[3].b") is _MISSING
-    assert json_path(doc, "$.a.b") is _MISSING
-    assert json_path(doc, "$.x") is _MISSING
+    doc = answer('{"a": [{"b": 1}]}')
+
+    def found(path: str) -> list[str]:
+        return compile_selector("json", path).find(doc).values
+
+    assert found("$.a[0].b") == ["1"]
+    assert found("$['a'][0]['b']") == ["1"]
+    assert found("$.a[3].b") == []
+    assert found("$.a.b") == []
+    assert found("$.x") == []
 
 
 @given(st.decimals(min_value=0, max_value=Decimal("99999999.99"), places=2))

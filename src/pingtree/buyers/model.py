@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -22,6 +23,7 @@ from pydantic import (
 
 from pingtree.credentials.masking import MASK
 from pingtree.credentials.refs import SECRET_NAME, SecretSpec, is_reference, references
+from pingtree.delivery.selectors import Selector, compile_regex, compile_selector
 from pingtree.geo import known_zip
 from pingtree.money import Money
 from pingtree.verticals.model import NAME_PATTERN
@@ -382,36 +384,69 @@ class Source(StrEnum):
     STATUS = "status"
     JSON = "json"
     XPATH = "xpath"
+    CSS = "css"
     REGEX = "regex"
     BODY = "body"
     HEADER = "header"
+    COOKIE = "cookie"
+
+
+CAPTURE_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 
 
 class Extract(Strict):
-    """Where a value (price, reference, reason, redirect URL) sits in a response."""
+    """Where a value (price, reference, reason, redirect URL, a capture) sits in a response."""
 
     source: Source = Source.JSON
-    path: str = Field(min_length=1, description="JSON path, XPath, regex (group 1) or header name")
+    path: str = Field(
+        default="$",
+        min_length=1,
+        description="JSONPath (json), XPath 1.0 (xpath), CSS selector with optional "
+        "::text or ::attr(name) (css), regular expression, group 1 or named groups (regex), "
+        "header name (header), cookie name or * (cookie); unused for status and body",
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _compiles(cls, value: str, info: ValidationInfo) -> str:
+        source = info.data.get("source")
+        if isinstance(source, Source):
+            compile_selector(source.value, value)  # ValueError names what is wrong
+        return value
 
     @model_validator(mode="after")
-    def _regex_compiles(self) -> Extract:
-        if self.source is Source.REGEX:
-            try:
-                re.compile(self.path)
-            except re.error as exc:
-                raise ValueError(f"path is not a valid regular expression: {exc}") from exc
+    def _path_given(self) -> Extract:
+        needs = {Source.HEADER: "a header name", Source.REGEX: "a regular expression"}
+        if self.source in needs and "path" not in self.model_fields_set:
+            raise ValueError(f"source {self.source.value} needs path ({needs[self.source]})")
         return self
+
+    @cached_property
+    def selector(self) -> Selector:
+        """The compiled path (compiled and cached when the configuration was validated)."""
+        return compile_selector(self.source.value, self.path)
 
 
 class ResponseRule(Extract):
-    """If the value at path matches, the answer has this outcome. First match wins."""
+    """If a value at path passes the test, the answer has this outcome. First match wins."""
 
     path: str = Field(default="$", min_length=1)
-    equals: str | None = None
+    equals: str | None = Field(default=None, description="equal after trimming, case-insensitive")
     contains: str | None = Field(default=None, description="a search term, case-insensitive")
-    matches: str | None = Field(default=None, description="a regular expression")
-    exists: bool | None = None
+    matches: str | None = Field(
+        default=None, description="a regular expression; its named groups are captured"
+    )
+    exists: bool | None = Field(
+        default=None, description="true: some non-blank value is there; false: none is"
+    )
     outcome: Outcome
+
+    @field_validator("matches")
+    @classmethod
+    def _matches_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            compile_regex(value)
+        return value
 
     @model_validator(mode="after")
     def _one_test(self) -> ResponseRule:
@@ -420,25 +455,45 @@ class ResponseRule(Extract):
         ]
         if len(tests) != 1:
             raise ValueError("a rule needs exactly one of equals, contains, matches, exists")
-        if self.matches is not None:
-            try:
-                re.compile(self.matches)
-            except re.error as exc:
-                raise ValueError(f"matches is not a valid regular expression: {exc}") from exc
         if self.outcome is Outcome.TIMEOUT:
             raise ValueError("timeout is measured, not read from a response")
         return self
 
 
 class ResponseRules(Strict):
-    """How to read a buyer's answer. 5xx is always an error, whatever the rules say."""
+    """How to read a buyer's answer. 3xx and 5xx are always errors, whatever the rules say."""
 
     rules: list[ResponseRule] = Field(min_length=1)
-    otherwise: Outcome = Outcome.ERROR
+    otherwise: Outcome = Field(
+        default=Outcome.ERROR, description="the outcome of an answer no rule matches"
+    )
     price: Extract | None = None
     reference: Extract | None = None
-    reason: Extract | None = None
+    reason: Extract | None = Field(
+        default=None,
+        description="several values are trimmed, de-duplicated, sorted and joined with ', '",
+    )
     redirect_url: Extract | None = None
+    capture: dict[Annotated[str, Field(pattern=CAPTURE_NAME)], Extract] = Field(
+        default_factory=dict,
+        description="named values stored on the attempt (a buyer's lead id...)",
+    )
+    default_reason: str = Field(
+        default="rejected by buyer",
+        min_length=1,
+        description="the reason of a rejected answer that states none",
+    )
+    server_error_reason: str | None = Field(
+        default=None,
+        description="the reason of a 5xx answer that states none (default: 'HTTP <status>')",
+    )
+
+    @field_validator("otherwise")
+    @classmethod
+    def _not_timeout(cls, value: Outcome) -> Outcome:
+        if value is Outcome.TIMEOUT:
+            raise ValueError("timeout is measured, not read from a response")
+        return value
 
 
 class BodyFormat(StrEnum):

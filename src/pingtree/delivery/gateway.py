@@ -29,6 +29,7 @@ log = logging.getLogger("pingtree.delivery")
 
 DEFAULT_ANSWER_LIMIT = 1024 * 1024
 RECORDED_BODY = 4000
+MAX_CAPTURED = 20
 
 
 def new_session(connection_limit: int = 1000, *, allow: Allowlist) -> aiohttp.ClientSession:
@@ -105,23 +106,14 @@ class HttpGateway:
         bid: bool,
     ) -> Answer:
         try:
-            secrets = self.secrets.values(campaign.delivery.secrets)
+            request = self.request_for(
+                campaign, endpoint, fields, lead_id=lead_id, bid_reference=bid_reference, test=test
+            )
         except SecretUnavailable as exc:  # not sent: the next buyer gets its chance
             return Answer(outcome=Outcome.ERROR, duration_ms=0.0, reason=str(exc))
-        request = build_request(
-            endpoint,
-            auth=campaign.delivery.auth,
-            fields=fields,
-            lead_id=lead_id,
-            bid_reference=bid_reference,
-            test=test,
-            secrets=secrets,
-            signing=campaign.delivery.signing,
-            now=self.clock.now(),
-        )
         started = self.clock.monotonic()
         try:
-            received = await self._exchange(request, timeout)
+            received = await self.exchange(request, timeout)
         except TimeoutError:
             return self._failed(
                 request, started, Outcome.TIMEOUT, f"no answer within {timeout:.3f}s"
@@ -147,10 +139,15 @@ class HttpGateway:
             "body": request.mask(response.text)[:RECORDED_BODY],
         }
         if 300 <= response.status < 400:
-            location = response.headers.get("Location")
+            location = response.header("Location")
             record["location"] = request.mask(location) if location else None
         if reading.answered_price is not None:
             record["invalid_price"] = reading.answered_price
+        if reading.captured:
+            record["captured"] = {
+                k: _clean(request.mask(v), 255)
+                for k, v in list(reading.captured.items())[:MAX_CAPTURED]
+            }
         return Answer(
             outcome=reading.outcome,
             duration_ms=duration,
@@ -162,7 +159,34 @@ class HttpGateway:
             response=_clean_record(record),
         )
 
-    async def _exchange(self, request: OutboundRequest, timeout: float) -> _Received:
+    def request_for(
+        self,
+        campaign: Campaign,
+        endpoint: Endpoint,
+        fields: dict[str, Any],
+        *,
+        lead_id: str,
+        bid_reference: str | None,
+        test: bool,
+    ) -> OutboundRequest:
+        """The request a ping or post sends (routing and `pingtree buyers try` alike).
+
+        Raises SecretUnavailable when one of the campaign's secrets cannot be had.
+        """
+        return build_request(
+            endpoint,
+            auth=campaign.delivery.auth,
+            fields=fields,
+            lead_id=lead_id,
+            bid_reference=bid_reference,
+            test=test,
+            secrets=self.secrets.values(campaign.delivery.secrets),
+            signing=campaign.delivery.signing,
+            now=self.clock.now(),
+        )
+
+    async def exchange(self, request: OutboundRequest, timeout: float) -> Received:
+        """Send one request and read its answer whole; raises on timeout or connection failure."""
         # asyncio.timeout covers connect, send and the whole body read in one budget.
         async with asyncio.timeout(timeout):
             async with self.session.request(
@@ -176,8 +200,10 @@ class HttpGateway:
             ) as resp:
                 raw, fault = await self._read_whole(resp)
                 text = _decode(raw, resp.charset)
-                response = BuyerResponse(status=resp.status, headers=resp.headers, text=text)
-                return _Received(response, fault)
+                # items() of the multidict keeps repeated headers (several Set-Cookie).
+                headers = list(resp.headers.items())
+                response = BuyerResponse(status=resp.status, headers=headers, text=text)
+                return Received(response, fault)
 
     async def _read_whole(self, resp: aiohttp.ClientResponse) -> tuple[bytes, str | None]:
         """The complete body, or what came of it and why it is not an answer."""
@@ -212,7 +238,7 @@ class HttpGateway:
 
 
 @dataclass(frozen=True)
-class _Received:
+class Received:
     """An answer as read off the wire, and the fault that makes it no answer, if any."""
 
     response: BuyerResponse

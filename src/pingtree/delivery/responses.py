@@ -5,24 +5,34 @@ accept unless the rule that matched reads its status (`source: status`). An answ
 recognises takes the rules' `otherwise` outcome, which defaults to error: a 200 HTML error
 page is never bought as an accept. An accepted answer that states a price must state a
 valid one (AnswerFault.INVALID_BID).
+
+`explain` is the one place these rules are applied: it returns the whole trace (which rule
+read what, which matched, what was extracted) that `pingtree rules check` and `pingtree
+buyers try` print, and `read_response` keeps only its reading.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
-from xml.etree import ElementTree as ET
+
+from multidict import CIMultiDict
 
 from pingtree.buyers.model import Extract, Outcome, ResponseRule, ResponseRules, Source
+from pingtree.delivery.selectors import (
+    NOT_JSON,
+    Found,
+    compile_regex,
+    header_pairs,
+    parse_html,
+    parse_json,
+    parse_xml,
+)
 from pingtree.money import LARGEST, parse_money
-
-_MISSING = object()
 
 
 class AnswerFault(StrEnum):
@@ -40,121 +50,88 @@ class AnswerFault(StrEnum):
         return f"{self.value}: {detail}"
 
 
-_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]|\['([^']+)'\]")
-
-
-def json_path(document: Any, path: str) -> Any:
-    """The value at a simple JSON path ($.a.b[0].c); _MISSING when absent."""
-    path = path.strip()
-    if path.startswith("$"):
-        path = path[1:]
-    current = document
-    for match in _PATH_PART.finditer(path):
-        key, index, quoted = match.groups()
-        if index is not None:
-            if not isinstance(current, list) or int(index) >= len(current):
-                return _MISSING
-            current = current[int(index)]
-        else:
-            name = key if key is not None else quoted
-            if not isinstance(current, dict) or name not in current:
-                return _MISSING
-            current = current[name]
-    return current
-
-
-def xml_path(root: ET.Element, path: str) -> Any:
-    """The text (or @attribute) at an XPath over the answer; _MISSING when absent."""
-    attribute = None
-    if "/@" in path:
-        path, attribute = path.rsplit("/@", 1)
-    if path.startswith("//"):
-        node: ET.Element | None = root.find("." + path)
-    elif path.startswith("/"):
-        head, _, rest = path[1:].partition("/")
-        node = (root if not rest else root.find(rest)) if head == root.tag else None
-    else:
-        node = root.find(path) if path not in (".", "") else root
-    if node is None:
-        return _MISSING
-    if attribute is not None:
-        return node.get(attribute, _MISSING)
-    return (node.text or "").strip()
-
-
-@dataclass
 class BuyerResponse:
-    """A raw HTTP answer, parsed on demand."""
+    """A raw HTTP answer, parsed on demand; headers keep every repeat, names without case."""
 
-    status: int
-    headers: Mapping[str, str]
-    text: str
+    def __init__(
+        self,
+        status: int,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]],
+        text: str,
+    ) -> None:
+        self.status = status
+        # A multidict: `.get` reads the first value, `.getall` every repeat (Set-Cookie).
+        self.headers: CIMultiDict[str] = CIMultiDict(header_pairs(headers))
+        self.text = text
+
+    @property
+    def header_list(self) -> list[tuple[str, str]]:
+        """Every header as (name, value), in order."""
+        return list(self.headers.items())
+
+    def header_values(self, name: str) -> list[str]:
+        """Every value of the header called name (any case), in order."""
+        return self.headers.getall(name, [])
+
+    def header(self, name: str) -> str | None:
+        """The first value of the header called name (any case)."""
+        return self.headers.get(name)
 
     @cached_property
-    def json(self) -> Any:
-        try:
-            return json.loads(self.text)
-        except ValueError:
-            return _MISSING
+    def parsed_json(self) -> Any:
+        """The body as JSON, or NOT_JSON."""
+        return parse_json(self.text)
 
     @cached_property
-    def xml(self) -> ET.Element | None:
-        try:
-            return ET.fromstring(self.text)  # noqa: S314 - buyer XML, no entity expansion in ET
-        except ET.ParseError:
-            return None
+    def xml_root(self) -> Any:
+        """The body's XML root element (HTML if it is not well-formed XML), or None."""
+        return parse_xml(self.text)
 
-    def value(self, where: Extract) -> Any:
-        """The value a rule or extractor points at; _MISSING when absent or unparsable."""
-        source = where.source
-        if source is Source.STATUS:
-            return str(self.status)
-        if source is Source.BODY:
-            return self.text
-        if source is Source.HEADER:
-            return self.headers.get(where.path, _MISSING)
-        if source is Source.REGEX:
-            found = re.search(where.path, self.text)
-            if found is None:
-                return _MISSING
-            return found.group(1) if found.groups() else found.group(0)
-        if source is Source.JSON:
-            doc = self.json
-            return _MISSING if doc is _MISSING else json_path(doc, where.path)
-        root = self.xml
-        return _MISSING if root is None else xml_path(root, where.path)
+    @cached_property
+    def html_root(self) -> Any:
+        """The body's HTML document element, or None."""
+        return parse_html(self.text)
 
-    def unparsable_for(self, rules: ResponseRules) -> str | None:
-        """Why the body cannot be read the way the rules expect, if it cannot."""
+    def find(self, where: Extract) -> Found:
+        """Every value a rule or extractor points at."""
+        return where.selector.find(self)
+
+    def unreadable_as(self, rules: ResponseRules) -> str | None:
+        """Why the body is not the kind of document the rules read, if it is not."""
         sources = {r.source for r in rules.rules}
-        if Source.JSON in sources and self.json is _MISSING:
+        if Source.JSON in sources and self.parsed_json is NOT_JSON:
             return "response is not JSON"
-        if Source.XPATH in sources and self.xml is None:
+        if Source.XPATH in sources and self.xml_root is None:
             return "response is not XML"
+        if Source.CSS in sources and self.html_root is None:
+            return "response is not HTML"
         return None
 
 
-def _as_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    return str(value)
+def _values(found: Iterable[str]) -> list[str]:
+    """The values that count: trimmed; blank ones are no value."""
+    return [t for v in found if (t := v.strip())]
 
 
-def rule_matches(rule: ResponseRule, value: Any) -> bool:
-    """Whether the value at the rule's path passes its one test."""
+def rule_matches(rule: ResponseRule, values: list[str]) -> tuple[bool, dict[str, str]]:
+    """Whether any value at the rule's path passes its one test, and the named groups of
+    the `matches` regex where it did."""
+    present = _values(values)
     if rule.exists is not None:
-        return (value is not _MISSING and value is not None) is rule.exists
-    if value is _MISSING or value is None:
-        return False
-    text = _as_text(value).strip()
+        return bool(present) is rule.exists, {}
     if rule.equals is not None:
-        return text.lower() == rule.equals.strip().lower()
+        wanted = rule.equals.strip().lower()
+        return any(v.lower() == wanted for v in present), {}
     if rule.contains is not None:
-        return rule.contains.lower() in text.lower()
+        term = rule.contains.lower()
+        return any(term in v.lower() for v in present), {}
     assert rule.matches is not None
-    return re.search(rule.matches, text) is not None
+    pattern = compile_regex(rule.matches)
+    for value in present:
+        found = pattern.search(value)
+        if found is not None:
+            return True, {k: v for k, v in found.groupdict().items() if v is not None}
+    return False, {}
 
 
 @dataclass
@@ -168,15 +145,151 @@ class Reading:
     redirect_url: str | None = None
     answered_price: str | None = None
     """The price text an accepted answer stated that is not a valid price (kept for the record)."""
+    captured: dict[str, str] = field(default_factory=dict)
+    """Named values the answer carried (regex named groups, `capture:` entries)."""
 
 
-def _extract(response: BuyerResponse, where: Extract | None) -> str | None:
-    if where is None:
-        return None
-    value = response.value(where)
-    if value is _MISSING or value is None or value == "":
-        return None
-    return _as_text(value)
+@dataclass(frozen=True)
+class RuleTrace:
+    """One rule as it read the answer."""
+
+    index: int
+    rule: ResponseRule
+    values: list[str]
+    matched: bool
+
+
+@dataclass
+class Trace:
+    """How the rules read an answer, step by step, and the reading they came to."""
+
+    reading: Reading
+    rules: list[RuleTrace] = field(default_factory=list)
+    """The rules tried, in order, up to the first that matched."""
+    matched: RuleTrace | None = None
+    extracted: dict[str, list[str]] = field(default_factory=dict)
+    """The values each extractor (price, reference, reason, redirect_url, capture.NAME) found."""
+    decided_by: str = ""
+    """What decided the outcome, in words."""
+
+
+def _first(values: list[str]) -> str | None:
+    present = _values(values)
+    return present[0] if present else None
+
+
+def joined_reason(values: list[str]) -> str | None:
+    """Several reasons as one: trimmed, de-duplicated, sorted, joined with ', '."""
+    present = sorted(set(_values(values)))
+    return ", ".join(present) if present else None
+
+
+class _Extractor:
+    """Runs the rules' extractors once each and remembers what they found."""
+
+    def __init__(self, response: BuyerResponse, extracted: dict[str, list[str]]) -> None:
+        self.response = response
+        self.extracted = extracted
+        self.groups: dict[str, str] = {}
+
+    def values(self, name: str, where: Extract | None) -> list[str]:
+        if where is None:
+            return []
+        found = self.response.find(where)
+        self.extracted[name] = found.values
+        for key, value in found.groups.items():
+            self.groups.setdefault(key, value)
+        return found.values
+
+
+def explain(
+    rules: ResponseRules,
+    response: BuyerResponse,
+    *,
+    max_price: Decimal = LARGEST,
+    bid: bool = False,
+) -> Trace:
+    """Classify an answer and pull out price, reference, reason, redirect URL and captures,
+    keeping every step.
+
+    Args:
+        max_price: the largest price the campaign takes; a larger one is not a price.
+        bid: the answer is to a ping, so an accept with an invalid price is no bid at all
+            (an error attempt); a post's accept stands and its invalid price is noted.
+    """
+    status = response.status
+    trace = Trace(Reading(Outcome.ERROR))
+    extract = _Extractor(response, trace.extracted)
+    if 300 <= status < 400:
+        location = response.header("Location") or "no Location"
+        detail = f"HTTP {status} to {location}"
+        trace.reading.reason = AnswerFault.REDIRECT.because(detail)
+        trace.decided_by = "a 3xx is always an error (redirects are never followed)"
+        return trace
+    if status >= 500:
+        reason = joined_reason(extract.values("reason", rules.reason))
+        trace.reading.reason = reason or rules.server_error_reason or f"HTTP {status}"
+        trace.decided_by = "a 5xx is always an error"
+        return trace
+    outcome: Outcome | None = None
+    captured: dict[str, str] = {}
+    for index, rule in enumerate(rules.rules):
+        found = response.find(rule)
+        matched, groups = rule_matches(rule, found.values)
+        step = RuleTrace(index, rule, found.values, matched)
+        trace.rules.append(step)
+        if matched:
+            outcome, trace.matched = rule.outcome, step
+            captured.update(found.groups)
+            captured.update(groups)
+            trace.decided_by = f"rule {index + 1} matched"
+            break
+    reason = joined_reason(extract.values("reason", rules.reason))
+    if outcome is None:
+        outcome = rules.otherwise
+        trace.decided_by = f"no rule matched: otherwise {outcome.value}"
+        if outcome is Outcome.ERROR and reason is None:
+            unreadable = response.unreadable_as(rules)
+            detail = f"HTTP {status}; {unreadable}" if unreadable else f"HTTP {status}"
+            reason = f"no rule matched the response ({detail})"
+    matched_status = trace.matched is not None and trace.matched.rule.source is Source.STATUS
+    if outcome is Outcome.ACCEPTED and not 200 <= status < 300 and not matched_status:
+        detail = f"HTTP {status} is never an accept unless a rule reads the status"
+        trace.reading.reason = AnswerFault.NOT_2XX.because(detail)
+        trace.decided_by = "a non-2xx answer is never an accept unless a rule reads the status"
+        return trace
+    if outcome is Outcome.REJECTED and reason is None:
+        reason = rules.default_reason
+    raw_price = _first(extract.values("price", rules.price))
+    reading = trace.reading
+    reading.outcome = outcome
+    reading.reason = reason
+    reading.reference = _first(extract.values("reference", rules.reference))
+    reading.redirect_url = _first(extract.values("redirect_url", rules.redirect_url))
+    for name, where in rules.capture.items():
+        value = _first(extract.values(f"capture.{name}", where))
+        if value is not None:
+            captured[name] = value
+    for key, value in extract.groups.items():
+        captured.setdefault(key, value)
+    reading.captured = captured
+    price = parse_money(raw_price) if raw_price is not None else None
+    if raw_price is not None and (price is None or price <= 0 or price > max_price):
+        price = None
+        if outcome is Outcome.ACCEPTED:
+            reading.answered_price = raw_price[:40]
+            if bid:
+                detail = (
+                    f"price {reading.answered_price!r} is not an amount over 0 and up to "
+                    f"{max_price}"
+                )
+                reading.outcome = Outcome.ERROR
+                reading.reason = AnswerFault.INVALID_BID.because(detail)
+                reading.price = None
+                trace.decided_by += "; the bid's price is not valid"
+                return trace
+    reading.price = price
+    return trace
 
 
 def read_response(
@@ -186,56 +299,5 @@ def read_response(
     max_price: Decimal = LARGEST,
     bid: bool = False,
 ) -> Reading:
-    """Classify an answer and pull out price, reference, reason and redirect URL.
-
-    Args:
-        max_price: the largest price the campaign takes; a larger one is not a price.
-        bid: the answer is to a ping, so an accept with an invalid price is no bid at all
-            (an error attempt); a post's accept stands and its invalid price is noted.
-    """
-    status = response.status
-    if 300 <= status < 400:
-        location = response.headers.get("Location") or "no Location"
-        detail = f"HTTP {status} to {location}"
-        return Reading(Outcome.ERROR, reason=AnswerFault.REDIRECT.because(detail))
-    if status >= 500:
-        detail = _extract(response, rules.reason) or f"HTTP {status}"
-        return Reading(Outcome.ERROR, reason=detail)
-    outcome: Outcome | None = None
-    matched: ResponseRule | None = None
-    for rule in rules.rules:
-        if rule_matches(rule, response.value(rule)):
-            outcome, matched = rule.outcome, rule
-            break
-    reason: str | None = _extract(response, rules.reason)
-    if outcome is None:
-        unparsable = response.unparsable_for(rules)
-        if unparsable is not None:
-            return Reading(Outcome.ERROR, reason=f"{unparsable} (HTTP {status})")
-        outcome = rules.otherwise
-        reason = reason or f"no rule matched the response (HTTP {status})"
-    if (
-        outcome is Outcome.ACCEPTED
-        and not 200 <= status < 300
-        and (matched is None or matched.source is not Source.STATUS)
-    ):
-        detail = f"HTTP {status} is never an accept unless a rule reads the status"
-        return Reading(Outcome.ERROR, reason=AnswerFault.NOT_2XX.because(detail))
-    raw_price = _extract(response, rules.price)
-    price = parse_money(raw_price) if raw_price is not None else None
-    answered_price: str | None = None
-    if raw_price is not None and (price is None or price <= 0 or price > max_price):
-        price = None
-        if outcome is Outcome.ACCEPTED:
-            answered_price = raw_price[:40]
-            if bid:
-                detail = f"price {answered_price!r} is not an amount over 0 and up to {max_price}"
-                return Reading(Outcome.ERROR, reason=AnswerFault.INVALID_BID.because(detail))
-    return Reading(
-        outcome=outcome,
-        price=price,
-        reference=_extract(response, rules.reference),
-        reason=reason,
-        redirect_url=_extract(response, rules.redirect_url),
-        answered_price=answered_price,
-    )
+    """Classify an answer and pull out price, reference, reason, redirect URL and captures."""
+    return explain(rules, response, max_price=max_price, bid=bid).reading
