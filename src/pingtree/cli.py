@@ -350,7 +350,11 @@ def _campaign(name: str, config: Path | None) -> tuple[Campaign, Vertical]:
     from pingtree.config.files import load_file
 
     try:
-        document = load_file(config) if config is not None else asyncio.run(_load())
+        document = (
+            load_file(config, allow=Settings().buyer_allowlist)
+            if config is not None
+            else asyncio.run(_load())
+        )
     except ConfigError as exc:
         _fail(str(exc))
         raise AssertionError("unreachable") from exc

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from typer.testing import CliRunner, Result
 
 from pingtree.cli import app
-from pingtree.config.files import dump_document
 from pingtree.delivery.trial import example_lead
 from pingtree.simulator import RunningSimulator, SimBuyer, SimulatorConfig, start_simulator
 from pingtree.simulator.behaviour import ScriptedAnswer
@@ -42,6 +42,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PINGTREE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("PINGTREE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'p.db'}")
+    monkeypatch.setenv("PINGTREE_BUYER_URL_ALLOW", "127.0.0.1")  # the simulator, any port
     return tmp_path
 
 
@@ -53,7 +54,9 @@ async def pingtree(*args: str) -> Result:
 def write_config(tmp_path: Path, sim: RunningSimulator, *campaigns: dict[str, Any]) -> str:
     names = [c["name"] for c in campaigns]
     path = tmp_path / "pingtree.yaml"
-    path.write_text(dump_document(document(list(campaigns), [tier("t", "ping_post", names)])))
+    # Written as an operator writes it, credentials in clear (an export would mask them).
+    data = document(list(campaigns), [tier("t", "ping_post", names)])
+    path.write_text(yaml.safe_dump(data.model_dump(mode="json", exclude_none=True)))
     return str(path)
 
 

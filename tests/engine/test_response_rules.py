@@ -114,7 +114,7 @@ async def test_a_rule_that_fails_while_reading_is_an_unreadable_answer(engine: H
         rules=[broken], otherwise="error", capture={}, default_reason="x"
     )
     spec.delivery.post.response = rules
-    async with new_session() as session:
+    async with new_session(allow=h.rt.settings.buyer_allowlist) as session:
         gateway = HttpGateway(session, SystemClock())
         answer = await gateway.post(
             spec, lead_id="L1", fields={"zip": "10001"}, bid=None, test=True, timeout=5
