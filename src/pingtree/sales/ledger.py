@@ -57,6 +57,7 @@ _WINDOW = (
     & (counters.c.window == bindparam("b_window"))
 )
 _PRICE = bindparam("price", type_=Cents())
+_INSERT_HOLD = reservations.insert()  # built once: parameters beside it, per post
 _GIVE_BACK = (
     update(counters)
     .where(_WINDOW)
@@ -184,16 +185,17 @@ class SqlCapLedger:
                     self._note(campaign, key, row[0], row[1])
                 if full is None:
                     await conn.execute(
-                        reservations.insert().values(
-                            id=reservation_id,
-                            campaign=campaign.name,
-                            lead_id=lead_id,
-                            price=price,
-                            windows=[[p, w] for p, w in windows],
-                            status=HELD,
-                            created_at=at,
-                            expires_at=at + timedelta(seconds=hold_s + HOLD_MARGIN_S),
-                        )
+                        _INSERT_HOLD,
+                        {
+                            "id": reservation_id,
+                            "campaign": campaign.name,
+                            "lead_id": lead_id,
+                            "price": price,
+                            "windows": [[p, w] for p, w in windows],
+                            "status": HELD,
+                            "created_at": at,
+                            "expires_at": at + timedelta(seconds=hold_s + HOLD_MARGIN_S),
+                        },
                     )
             if full is not None:
                 # Remember the full window so eligibility skips the campaign without asking.
