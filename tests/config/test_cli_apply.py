@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from pingtree.cli import app
 from pingtree.publishers.model import hash_api_key
-from tests.config.conftest import DEMO, DEMO_SIMULATOR, Cli, demo_data
+from tests.config.conftest import DEMO, DEMO_SIMULATOR, Cli, demo_data, issue_lines
 
 DEMO_CREATES = [
     "+ create verticals/auto-insurance",
@@ -152,7 +152,7 @@ def test_a_bad_file_is_refused_and_nothing_is_applied(cli: Cli) -> None:
     path = cli.write(data)
     result = cli("apply", path)
     assert result.exit_code == 1
-    assert f"{path}: campaigns[3].caps.daily: must be >= 0" in result.stderr.splitlines()
+    assert f"{path}: campaigns[3].caps.daily: must be >= 0" in issue_lines(result.stderr)
     assert cli.rows() == {}
 
 
