@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from pingtree.config.descriptions import DESCRIPTIONS
 from pingtree.config.document import (
     KINDS,
     MODELS,
@@ -213,4 +214,15 @@ def json_schema() -> dict[str, Any]:
     schema["title"] = "pingtree configuration"
     # Like parse_document, allow top-level x-* keys (YAML anchors shared by resources).
     schema["patternProperties"] = {"^x-": {}}
+    _describe(schema.get("properties", {}), "ConfigDocument")
+    for name, definition in schema.get("$defs", {}).items():
+        _describe(definition.get("properties", {}), name)
     return schema
+
+
+def _describe(properties: dict[str, Any], model: str) -> None:
+    for key, prop in properties.items():
+        if isinstance(prop, dict) and not prop.get("description"):
+            text = DESCRIPTIONS.get(f"{model}.{key}")
+            if text:
+                prop["description"] = text
