@@ -104,7 +104,8 @@ DESCRIPTIONS: dict[str, str] = {
     "Signing.header": "Header that carries the signature.",
     "SuppressionConfig.enabled": "Check the do-not-contact lists.",
     "Tier.name": "Name of the tier (shown in timelines).",
-    "Tier.flow": "priority (by rank), price, weight (random by weight), even, parallel or ping_post (auction).",
+    "Tier.flow": "priority (by rank), price, weight (random by weight), even, parallel "
+    "or ping_post (auction).",
     "Tier.floor": "Lowest price a sale in this tier may have.",
     "TierCampaign.campaign": "The campaign (by name).",
     "TierCampaign.rank": "Order in a priority tier (1 first).",

@@ -1,4 +1,4 @@
-"""Field-level differences between a stored resource and its new spec, as `apply --dry-run` shows."""
+"""Field-level differences of a stored resource and its new spec, as `apply` prints them."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from pingtree.config.descriptions import DESCRIPTIONS
 from pingtree.config.document import (
@@ -89,7 +89,7 @@ def _valid_part(
     Lets the reference check run beside the schema check; a reference to a resource that
     is present but invalid is not reported again as unknown.
     """
-    kept: dict[str, list[BaseModel]] = {}
+    kept: dict[str, Any] = {}
     positions: dict[str, list[int]] = {}
     invalid: dict[str, set[str]] = {}
     for kind in KINDS:
@@ -105,7 +105,7 @@ def _valid_part(
     return ConfigDocument.model_construct(**kept), positions, invalid
 
 
-_REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
+_REFERENCES: dict[Kind, tuple[tuple[str, Kind], ...]] = {
     "campaigns": (("buyer", "buyers"), ("vertical", "verticals")),
     "trees": (("vertical", "verticals"),),
     "routes": (("publisher", "publishers"), ("vertical", "verticals"), ("tree", "trees")),

@@ -59,5 +59,5 @@ def load_yaml(text: str) -> Loaded:
         # construct_document flattens merge keys (<<: *anchor) in the nodes themselves.
         data = loader.construct_document(root) if root is not None else None
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        loader.dispose()
     return Loaded(data, root)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pingtree.config.diff import field_changes
 from pingtree.config.document import (
     KINDS,
     MODELS,
@@ -19,7 +20,6 @@ from pingtree.config.document import (
     destination_errors,
     resource_key,
 )
-from pingtree.config.diff import field_changes
 from pingtree.config.errors import ConfigError, ConfigIssue, issues_from_validation
 from pingtree.config.files import STRICT, parse_document
 from pingtree.credentials.at_rest import rotate_campaign, seal_campaign
