@@ -57,7 +57,8 @@ DESCRIPTIONS: dict[str, str] = {
     "Endpoint.headers": "Extra request headers (values may be secrets).",
     "Endpoint.response": "Rules that read the buyer's answer: outcome, price, reference.",
     "EnvSecret.env": "Name of the environment variable holding the secret.",
-    "Extract.source": "Where the value is read: status, json, xpath, css, regex, body, header or cookie.",
+    "Extract.source": "Where the value is read: status, json, xpath, css, regex, body, "
+    "header or cookie.",
     "FieldSpec.required": "A lead without this field is refused (422).",
     "FieldSpec.pii": "Personal data: never sent in a ping, masked in logs.",
     "FieldSpec.regex": "The value must match this regular expression.",
