@@ -193,7 +193,10 @@ async def test_version_bumps_only_on_change(db: async_sessionmaker[AsyncSession]
         "~ change campaigns/acme-fixed"
     ]
     assert await version() == 1
-    assert await _apply(db, parse_document(changed)) == ["~ change campaigns/acme-fixed"]
+    assert await _apply(db, parse_document(changed)) == [
+        "~ change campaigns/acme-fixed",
+        "    campaigns/acme-fixed.price.amount: 12.34 -> 12.35",
+    ]
     assert await version() == 2
     loaded, loaded_version = await _load(db)
     assert loaded_version == 2
