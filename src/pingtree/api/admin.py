@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 
@@ -18,6 +19,7 @@ from pingtree.credentials.at_rest import redact, redact_document
 from pingtree.intake.errors import refuse
 from pingtree.leads import repository
 from pingtree.leads.schemas import Timeline
+from pingtree.publishers.spec import NoSpec, posting_spec
 from pingtree.storage.tables import Lead
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], route_class=StorableTextRoute)
@@ -116,6 +118,38 @@ async def list_resources(kind: str, rt: RuntimeDep) -> list[dict[str, Any]]:
         document, _ = await load_document(session)
     items = getattr(document, _kind(kind))
     return [redact(kind, item.model_dump(mode="json", exclude_none=True)) for item in items]
+
+
+class MarkdownResponse(PlainTextResponse):
+    """A Markdown document."""
+
+    media_type = "text/markdown"
+
+
+@router.get(
+    "/publishers/{name}/spec",
+    dependencies=[ReadDep],
+    response_class=MarkdownResponse,
+    responses={200: {"content": {"text/markdown": {"example": "# Posting specification\n"}}}},
+)
+async def publisher_spec(
+    name: str,
+    request: Request,
+    rt: RuntimeDep,
+    vertical: str | None = Query(default=None, description="only this vertical"),
+) -> MarkdownResponse:
+    """The publisher's posting spec (Markdown), from the configuration in force."""
+    try:
+        markdown = posting_spec(
+            rt.catalog.document,
+            name,
+            vertical=vertical,
+            base_url=str(request.base_url),
+            ping_ttl_s=rt.settings.inbound_ping_ttl_s,
+        )
+    except NoSpec as exc:
+        raise refuse(404, "not_found", str(exc)) from None
+    return MarkdownResponse(markdown)
 
 
 @router.get("/{kind}/{name}", dependencies=[ReadDep])
