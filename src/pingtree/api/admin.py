@@ -18,11 +18,16 @@ from pingtree.config.store import delete_resource, load_document, put_resource
 from pingtree.credentials.at_rest import redact, redact_document
 from pingtree.intake.errors import refuse
 from pingtree.leads import repository
-from pingtree.leads.schemas import Timeline
+from pingtree.leads.schemas import Timeline, admin_error_responses
 from pingtree.publishers.spec import NoSpec, posting_spec
 from pingtree.storage.tables import Lead
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"], route_class=StorableTextRoute)
+router = APIRouter(
+    prefix="/api/v1/admin",
+    tags=["admin"],
+    route_class=StorableTextRoute,
+    responses=admin_error_responses(),
+)
 
 
 def _kind(kind: str) -> Kind:
@@ -168,7 +173,7 @@ def _find(document: ConfigDocument, kind: Kind, name: str) -> Any:
     raise refuse(404, "not_found", f"no {kind} {name!r}")
 
 
-@router.put("/{kind}/{name}", dependencies=[ConfigureDep])
+@router.put("/{kind}/{name}", dependencies=[ConfigureDep], operation_id="put_resource")
 async def put(
     kind: str,
     name: str,
@@ -195,7 +200,12 @@ async def put(
     return answer
 
 
-@router.delete("/{kind}/{name}", status_code=204, dependencies=[ConfigureDep])
+@router.delete(
+    "/{kind}/{name}",
+    status_code=204,
+    dependencies=[ConfigureDep],
+    operation_id="delete_resource",
+)
 async def delete(kind: str, name: str, rt: RuntimeDep) -> None:
     """Remove a resource nothing else refers to."""
     async with rt.sessions() as session, session.begin():
