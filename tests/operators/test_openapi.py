@@ -27,7 +27,7 @@ async def test_security_schemes_and_each_routes_requirement(engine_sqlite: Harne
     operations = [
         (method, path, op) for path, ops in doc["paths"].items() for method, op in ops.items()
     ]
-    assert len(operations) == 21
+    assert len(operations) == 22
     for method, path, op in operations:
         if path in PUBLISHER_PATHS:
             assert op["security"] == [{"PublisherKey": []}], (method, path)

@@ -131,11 +131,26 @@ class MarkdownResponse(PlainTextResponse):
     media_type = "text/markdown"
 
 
+def _json_refusals() -> dict[int | str, dict[str, Any]]:
+    """The admin refusals documented as JSON on a route whose own answer is not JSON."""
+    ref = {"$ref": "#/components/schemas/ErrorAnswer"}
+    return {
+        code: {
+            "description": answer["description"],
+            "content": {"application/json": {"schema": ref}},
+        }
+        for code, answer in admin_error_responses().items()
+    }
+
+
 @router.get(
     "/publishers/{name}/spec",
     dependencies=[ReadDep],
     response_class=MarkdownResponse,
-    responses={200: {"content": {"text/markdown": {"example": "# Posting specification\n"}}}},
+    responses={
+        200: {"content": {"text/markdown": {"example": "# Posting specification for pub\n"}}},
+        **_json_refusals(),
+    },
 )
 async def publisher_spec(
     name: str,
