@@ -52,6 +52,8 @@ REASON_CODES: tuple[ReasonCode, ...] = (
     ReasonCode("ping_expired", "410", "the ping's price offer expired; ping again"),
     ReasonCode("ping_used", "409", "a post was already made for this ping"),
     ReasonCode("no_bid", "ping no_bid", "no buyer bid on this lead now"),
+    ReasonCode("pii_in_ping", "422", "a ping carries no PII: send those fields in the post"),
+    ReasonCode("post_differs_from_ping", "422", "the post's fields differ from the ping's"),
     # screening (status rejected, or review)
     ReasonCode("invalid_email", "rejected", "not a valid email address (syntax, no DNS lookups)"),
     ReasonCode("disposable_email", "rejected", "a throwaway email domain"),
