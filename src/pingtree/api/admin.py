@@ -73,6 +73,7 @@ async def apply_config(
         "change": plan.change,
         "remove": plan.remove,
         "new_api_keys": plan.new_api_keys,
+        "changes": plan.changes,
     }
 
 
