@@ -186,6 +186,20 @@ class InboundPingIn(BaseModel):
 class InboundPingAnswer(BaseModel):
     """The price the publisher will be paid if it posts the full lead before expires_at."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ping_id": "5b0f6c1e-2d7a-4c55-8f0e-6a1d2b3c4d5e",
+                    "status": "bid",
+                    "payout": "12.00",
+                    "expires_at": "2026-12-03T09:37:36Z",
+                    "reasons": [],
+                }
+            ]
+        }
+    )
+
     ping_id: str | None
     status: str = Field(description="bid, or no_bid")
     payout: Money = Decimal("0")
