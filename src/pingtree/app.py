@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pingtree.api import admin, leads, recovery, screening
@@ -16,6 +17,7 @@ from pingtree.api.deps import StampArrival
 from pingtree.api.storable import RefuseUnstorableUrl, refusal
 from pingtree.config.errors import ConfigError, format_loc
 from pingtree.console import mount_console
+from pingtree.console.docs import mount_docs
 from pingtree.failures import log_failure
 from pingtree.intake.errors import IntakeRefused
 from pingtree.runtime import Runtime
@@ -46,6 +48,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         version="0.1.0",
         summary="Lead intake, screening and real-time ping tree distribution.",
         lifespan=lifespan,
+        docs_url=None,  # served below from local assets, not a CDN
+        redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.runtime = rt
     app.add_middleware(StampArrival, runtime=rt)
@@ -56,8 +61,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(recovery.router)  # before admin's /{kind} routes
     app.include_router(admin.router)
     mount_console(app)
+    mount_docs(app)
     _install_error_handlers(app)
     return app
+
+
+def operation_id(route: APIRoute) -> str:
+    """The OpenAPI operationId: the endpoint function's name (post_lead, get_lead...)."""
+    return route.name
 
 
 def _install_error_handlers(app: FastAPI) -> None:

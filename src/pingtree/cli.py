@@ -462,6 +462,39 @@ def rules_check(
 
 
 @app.command()
+def spec(
+    publisher: Annotated[str, typer.Argument(help="the publisher's name")],
+    vertical: Annotated[str | None, typer.Option("--vertical", help="only this vertical")] = None,
+    base_url: Annotated[
+        str, typer.Option("--base-url", help="where publishers reach pingtree")
+    ] = "https://pingtree.example",
+    config: ConfigOption = None,
+) -> None:
+    """Print a publisher's posting spec (Markdown), generated from the configuration."""
+    from pingtree.config.files import load_file
+    from pingtree.publishers.spec import NoSpec, posting_spec
+
+    try:
+        # Nothing is sent: the buyer destinations need no check here.
+        document = load_file(config, allow=None) if config is not None else asyncio.run(_load())
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+    try:
+        text = posting_spec(
+            document,
+            publisher,
+            vertical=vertical,
+            base_url=base_url,
+            ping_ttl_s=Settings().inbound_ping_ttl_s,
+        )
+    except NoSpec as exc:
+        _fail(str(exc))
+        return
+    typer.echo(text, nl=False)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of a configuration file."""
     from pingtree.config.files import json_schema

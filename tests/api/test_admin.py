@@ -329,6 +329,7 @@ async def test_post_config_dry_run_then_apply(engine: Harness) -> None:
         "change": ["campaigns/alpha"],
         "remove": ["routes/pub:auto"],
         "new_api_keys": {},
+        "changes": {"campaigns/alpha": ["campaigns/alpha.price.amount: 10.00 -> 11.00"]},
     }
     after_dry = (await _get(h, "config")).json()
     assert after_dry["version"] == version

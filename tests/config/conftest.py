@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,14 @@ from pingtree.cli import app
 from pingtree.config.store import current_version
 from pingtree.storage.db import create_engine, sessions
 from pingtree.storage.tables import ConfigResource
+
+POSITION = re.compile(r"^(.*?):\d+:\d+: ")
+
+
+def issue_lines(stderr: str) -> list[str]:
+    """The issues printed, each as `file: path: reason` (line and column left out)."""
+    return [POSITION.sub(r"\1: ", line) for line in stderr.splitlines()]
+
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo.yaml"
 SECRET_KEY = "xXdWs2Zrj1kU9GkY7m0bM0yqg8W2k5QhZl7tC3n4pVo="

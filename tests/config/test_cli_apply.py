@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from pingtree.cli import app
 from pingtree.publishers.model import hash_api_key
-from tests.config.conftest import DEMO, DEMO_SIMULATOR, Cli, demo_data
+from tests.config.conftest import DEMO, DEMO_SIMULATOR, Cli, demo_data, issue_lines
 
 DEMO_CREATES = [
     "+ create verticals/auto-insurance",
@@ -74,6 +74,7 @@ def test_dry_run_changes_nothing(cli: Cli) -> None:
     dry = cli("apply", cli.write(data), "--dry-run")
     assert dry.stdout.splitlines() == [
         "~ change campaigns/cascade-direct",
+        "    campaigns/cascade-direct.price.amount: 12.00 -> 99.00",
         "- remove routes/coupon-site:auto-insurance",
         "(dry run: nothing changed)",
     ]
@@ -88,7 +89,11 @@ def test_editing_a_campaign_prints_a_change(cli: Cli) -> None:
     data["campaigns"][2]["caps"] = {"daily": 150}
     result = cli("apply", cli.write(data))
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines() == ["~ change campaigns/cascade-direct"]
+    assert result.stdout.splitlines() == [
+        "~ change campaigns/cascade-direct",
+        "    campaigns/cascade-direct.caps.daily: 200 -> 150",
+        "    campaigns/cascade-direct.price.amount: 12.00 -> 13.50",
+    ]
     spec = cli.rows()[("campaigns", "cascade-direct")]
     assert spec["price"]["amount"] == "13.50"
     assert spec["caps"]["daily"] == 150
@@ -104,7 +109,7 @@ def test_removing_prints_removes_dependents_first(cli: Cli) -> None:
     data["trees"][0]["tiers"][2]["campaigns"] = [{"campaign": "evergreen-direct"}]
     result = cli("apply", cli.write(data))
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines() == [
+    assert [line for line in result.stdout.splitlines() if not line.startswith(" ")] == [
         "~ change trees/auto-main",
         "- remove campaigns/fallback-direct",
         "- remove buyers/fallback",
@@ -152,7 +157,7 @@ def test_a_bad_file_is_refused_and_nothing_is_applied(cli: Cli) -> None:
     path = cli.write(data)
     result = cli("apply", path)
     assert result.exit_code == 1
-    assert f"{path}: campaigns[3].caps.daily: must be >= 0" in result.stderr.splitlines()
+    assert f"{path}: campaigns[3].caps.daily: must be >= 0" in issue_lines(result.stderr)
     assert cli.rows() == {}
 
 
@@ -190,7 +195,10 @@ def test_a_key_given_in_the_file_is_stored_hashed_and_not_printed(cli: Cli) -> N
 
     data["publishers"][0]["api_key"] = "another-key-9876543210"
     rotated = cli("apply", cli.write(data))
-    assert rotated.stdout.splitlines() == ["~ change publishers/demo-publisher"]
+    assert rotated.stdout.splitlines() == [
+        "~ change publishers/demo-publisher",
+        "    publishers/demo-publisher.api_key_sha256: (secret changed)",
+    ]
     assert cli.rows()[("publishers", "demo-publisher")]["api_key_sha256"] == hash_api_key(
         "another-key-9876543210"
     )

@@ -11,7 +11,7 @@ import yaml
 from typer.testing import CliRunner, Result
 
 from pingtree.cli import app
-from tests.config.conftest import DEMO, DEMO_SIMULATOR, demo_data
+from tests.config.conftest import DEMO, DEMO_SIMULATOR, demo_data, issue_lines
 
 Validate = Callable[[str], Result]
 
@@ -36,7 +36,7 @@ def _refused(result: Result, file: str, *lines: str) -> None:
     assert result.exit_code == 1, result.output
     assert "valid (" not in result.stdout
     for line in lines:
-        assert f"{file}: {line}" in result.stderr.splitlines(), result.stderr
+        assert f"{file}: {line}" in issue_lines(result.stderr), result.stderr
 
 
 def test_demo_file_is_valid(validate: Validate, tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ def test_every_problem_is_listed_at_once(validate: Validate, tmp_path: Path) -> 
     ("where", "line"),
     [
         ("campaign", "campaigns[1].colour: is not a known key"),
-        ("top", "campaign: is not a known key"),
+        ("top", "campaign: is not a known key (did you mean 'campaigns'?)"),
     ],
 )
 def test_unknown_key(validate: Validate, tmp_path: Path, where: str, line: str) -> None:
@@ -106,14 +106,14 @@ def test_bad_yaml_syntax_gives_line_and_column(validate: Validate, tmp_path: Pat
     result = validate(path)
     assert result.exit_code == 1
     (line,) = result.stderr.splitlines()
-    assert line.startswith(f"{path}: line 4, column 4: not valid YAML: "), line
+    assert line.startswith(f"{path}:4:4: not valid YAML: "), line
 
 
 def test_unclosed_flow_sequence(validate: Validate, tmp_path: Path) -> None:
     path = _write(tmp_path, "buyers:\n  - name: apex\n  - name: [unclosed\n  - name: b\n")
     result = validate(path)
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"{path}: line 4, column 9: not valid YAML"), result.stderr
+    assert result.stderr.startswith(f"{path}:4:9: not valid YAML"), result.stderr
 
 
 def test_file_that_is_not_a_mapping(validate: Validate, tmp_path: Path) -> None:
@@ -241,7 +241,7 @@ def test_bad_regex(
     path = _write(tmp_path, data)
     result = validate(path)
     assert result.exit_code == 1
-    (only,) = result.stderr.splitlines()
+    (only,) = issue_lines(result.stderr)
     assert only.startswith(f"{path}: {line}: "), only
 
 
@@ -314,7 +314,7 @@ def test_every_bad_response_path_is_named_at_validation(validate: Validate, tmp_
     result = validate(path)
     assert result.exit_code == 1
     where = "campaigns[5].delivery.post.response"
-    lines = result.stderr.splitlines()
+    lines = issue_lines(result.stderr)
     expected = [
         f"{path}: {where}.rules[0].path: not a valid JSONPath: ",
         f"{path}: {where}.rules[1].path: not a valid XPath 1.0 expression: ",

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from pingtree.cli import app
 from pingtree.demo import _with_simulator
 from pingtree.simulator import SimulatorConfig
-from tests.config.conftest import DEMO_SIMULATOR, Cli, demo_data
+from tests.config.conftest import DEMO_SIMULATOR, Cli, demo_data, issue_lines
 
 REFUSED = [
     ("http://169.254.169.254/latest/meta-data/", "169.254.169.254:80 is a link-local/metadata"),
@@ -38,7 +38,7 @@ def test_validate_names_file_key_and_reason(
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     result = CliRunner().invoke(app, ["validate", str(path)])
     assert result.exit_code == 1
-    [line] = result.stderr.splitlines()
+    [line] = issue_lines(result.stderr)
     assert line.startswith(f"{path}: campaigns[2].delivery.post.url: {reason}"), line
 
 

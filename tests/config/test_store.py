@@ -190,10 +190,14 @@ async def test_version_bumps_only_on_change(db: async_sessionmaker[AsyncSession]
     changed = _doc()
     changed["campaigns"][1]["price"]["amount"] = "12.35"
     assert await _apply(db, parse_document(changed), dry_run=True) == [
-        "~ change campaigns/acme-fixed"
+        "~ change campaigns/acme-fixed",
+        "    campaigns/acme-fixed.price.amount: 12.34 -> 12.35",
     ]
     assert await version() == 1
-    assert await _apply(db, parse_document(changed)) == ["~ change campaigns/acme-fixed"]
+    assert await _apply(db, parse_document(changed)) == [
+        "~ change campaigns/acme-fixed",
+        "    campaigns/acme-fixed.price.amount: 12.34 -> 12.35",
+    ]
     assert await version() == 2
     loaded, loaded_version = await _load(db)
     assert loaded_version == 2
@@ -215,7 +219,7 @@ async def test_version_bumps_only_on_change(db: async_sessionmaker[AsyncSession]
     assert await version() == 2
     async with db() as session, session.begin():
         _, plan = await put_resource(session, "buyers", {**spec, "active": False}, now=NOW)
-    assert plan.lines() == ["~ change buyers/acme"]
+    assert plan.lines() == ["~ change buyers/acme", "    buyers/acme.active: true -> false"]
     assert await version() == 3
 
     # delete_resource: a missing name changes nothing; a removal bumps.

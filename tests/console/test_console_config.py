@@ -87,7 +87,8 @@ async def test_config_in_force_is_shown(client: httpx.AsyncClient) -> None:
     assert "daily: 100 leads / 1,000.00" in html
     assert "bid, floor 5.00" in html and "fixed 12.50" in html
     assert "70% of revenue" in html
-    assert "<td>pub-a</td><td>auto</td><td>any other lead</td><td>auto-main</td>" in html
+    spec = '<a href="/console/publishers/pub-a/spec?vertical=auto">posting spec</a>'
+    assert f"<td>pub-a {spec}</td><td>auto</td><td>any other lead</td><td>auto-main</td>" in html
     assert "bearer auth" in html
     assert "apex-very-secret" not in html
     assert "<form" not in html.split("<main>")[1]  # read-only

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 
@@ -17,10 +18,16 @@ from pingtree.config.store import delete_resource, load_document, put_resource
 from pingtree.credentials.at_rest import redact, redact_document
 from pingtree.intake.errors import refuse
 from pingtree.leads import repository
-from pingtree.leads.schemas import Timeline
+from pingtree.leads.schemas import Timeline, admin_error_responses
+from pingtree.publishers.spec import NoSpec, posting_spec
 from pingtree.storage.tables import Lead
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"], route_class=StorableTextRoute)
+router = APIRouter(
+    prefix="/api/v1/admin",
+    tags=["admin"],
+    route_class=StorableTextRoute,
+    responses=admin_error_responses(),
+)
 
 
 def _kind(kind: str) -> Kind:
@@ -66,6 +73,7 @@ async def apply_config(
         "change": plan.change,
         "remove": plan.remove,
         "new_api_keys": plan.new_api_keys,
+        "changes": plan.changes,
     }
 
 
@@ -118,6 +126,53 @@ async def list_resources(kind: str, rt: RuntimeDep) -> list[dict[str, Any]]:
     return [redact(kind, item.model_dump(mode="json", exclude_none=True)) for item in items]
 
 
+class MarkdownResponse(PlainTextResponse):
+    """A Markdown document."""
+
+    media_type = "text/markdown"
+
+
+def _json_refusals() -> dict[int | str, dict[str, Any]]:
+    """The admin refusals documented as JSON on a route whose own answer is not JSON."""
+    ref = {"$ref": "#/components/schemas/ErrorAnswer"}
+    return {
+        code: {
+            "description": answer["description"],
+            "content": {"application/json": {"schema": ref}},
+        }
+        for code, answer in admin_error_responses().items()
+    }
+
+
+@router.get(
+    "/publishers/{name}/spec",
+    dependencies=[ReadDep],
+    response_class=MarkdownResponse,
+    responses={
+        200: {"content": {"text/markdown": {"example": "# Posting specification for pub\n"}}},
+        **_json_refusals(),
+    },
+)
+async def publisher_spec(
+    name: str,
+    request: Request,
+    rt: RuntimeDep,
+    vertical: str | None = Query(default=None, description="only this vertical"),
+) -> MarkdownResponse:
+    """The publisher's posting spec (Markdown), from the configuration in force."""
+    try:
+        markdown = posting_spec(
+            rt.catalog.document,
+            name,
+            vertical=vertical,
+            base_url=str(request.base_url),
+            ping_ttl_s=rt.settings.inbound_ping_ttl_s,
+        )
+    except NoSpec as exc:
+        raise refuse(404, "not_found", str(exc)) from None
+    return MarkdownResponse(markdown)
+
+
 @router.get("/{kind}/{name}", dependencies=[ReadDep])
 async def get_resource(kind: str, name: str, rt: RuntimeDep) -> dict[str, Any]:
     """One resource (a route's name is publisher:vertical)."""
@@ -134,7 +189,7 @@ def _find(document: ConfigDocument, kind: Kind, name: str) -> Any:
     raise refuse(404, "not_found", f"no {kind} {name!r}")
 
 
-@router.put("/{kind}/{name}", dependencies=[ConfigureDep])
+@router.put("/{kind}/{name}", dependencies=[ConfigureDep], operation_id="put_resource")
 async def put(
     kind: str,
     name: str,
@@ -161,7 +216,12 @@ async def put(
     return answer
 
 
-@router.delete("/{kind}/{name}", status_code=204, dependencies=[ConfigureDep])
+@router.delete(
+    "/{kind}/{name}",
+    status_code=204,
+    dependencies=[ConfigureDep],
+    operation_id="delete_resource",
+)
 async def delete(kind: str, name: str, rt: RuntimeDep) -> None:
     """Remove a resource nothing else refers to."""
     async with rt.sessions() as session, session.begin():

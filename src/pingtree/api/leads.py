@@ -20,12 +20,15 @@ from pingtree.leads.schemas import (
     LeadAnswer,
     LeadIn,
     PublisherLead,
+    error_responses,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["leads"], route_class=StorableTextRoute)
 
 
-@router.post("/leads", response_model=LeadAnswer)
+@router.post(
+    "/leads", response_model=LeadAnswer, responses=error_responses(401, 403, 409, 422, 429, 503)
+)
 async def post_lead(
     lead: LeadIn,
     request: Request,
@@ -40,7 +43,11 @@ async def post_lead(
     return JSONResponse(answer.model_dump(mode="json"), status_code=status)
 
 
-@router.get("/leads/{lead_id}", response_model=PublisherLead)
+@router.get(
+    "/leads/{lead_id}",
+    response_model=PublisherLead,
+    responses=error_responses(401, 403, 404, 422, 503),
+)
 async def get_lead(lead_id: str, rt: RuntimeDep, publisher: PublisherDep) -> PublisherLead:
     """Your lead's outcome: status, payout, reasons, redirect URL, times, screening codes."""
     async with rt.sessions() as session:
@@ -50,7 +57,9 @@ async def get_lead(lead_id: str, rt: RuntimeDep, publisher: PublisherDep) -> Pub
     return found
 
 
-@router.post("/pings", response_model=InboundPingAnswer)
+@router.post(
+    "/pings", response_model=InboundPingAnswer, responses=error_responses(401, 403, 422, 429, 503)
+)
 async def post_ping(
     ping: InboundPingIn, rt: RuntimeDep, publisher: IntakePublisherDep
 ) -> InboundPingAnswer:
@@ -58,7 +67,11 @@ async def post_ping(
     return await inbound.take_ping(rt, publisher, ping)
 
 
-@router.post("/posts", response_model=LeadAnswer)
+@router.post(
+    "/posts",
+    response_model=LeadAnswer,
+    responses=error_responses(401, 403, 404, 409, 410, 422, 503),
+)
 async def post_post(post: InboundPostIn, rt: RuntimeDep, publisher: PublisherDep) -> LeadAnswer:
     """Post the full lead for an earlier ping; the price offered is honoured or refused."""
     return await inbound.take_post(rt, publisher, post)

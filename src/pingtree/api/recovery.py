@@ -6,10 +6,16 @@ from fastapi import APIRouter, Query
 
 from pingtree.api.deps import ReadDep, ReviewDep, RuntimeDep
 from pingtree.api.storable import StorableTextRoute
+from pingtree.leads.schemas import admin_error_responses
 from pingtree.recovery import service as recovery
 from pingtree.recovery.schemas import Resolution, Resolved, UncertainPost
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"], route_class=StorableTextRoute)
+router = APIRouter(
+    prefix="/api/v1/admin",
+    tags=["admin"],
+    route_class=StorableTextRoute,
+    responses=admin_error_responses(),
+)
 
 
 @router.get("/uncertain", response_model=list[UncertainPost], dependencies=[ReadDep])

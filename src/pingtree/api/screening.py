@@ -13,7 +13,7 @@ from pingtree.api.storable import StorableTextRoute
 from pingtree.intake.errors import refuse
 from pingtree.intake.service import route_lead
 from pingtree.leads.repository import LeadRecord
-from pingtree.leads.schemas import LeadAnswer, LeadStatus, Reason
+from pingtree.leads.schemas import LeadAnswer, LeadStatus, Reason, admin_error_responses
 from pingtree.screening import repository
 from pingtree.screening.lists import ParsedList, hash_values, parse_csv
 from pingtree.screening.service import (
@@ -26,7 +26,12 @@ from pingtree.screening.service import (
 )
 from pingtree.storage.tables import Lead
 
-router = APIRouter(prefix="/api/v1/admin", tags=["screening"], route_class=StorableTextRoute)
+router = APIRouter(
+    prefix="/api/v1/admin",
+    tags=["screening"],
+    route_class=StorableTextRoute,
+    responses=admin_error_responses(),
+)
 
 Scope = Literal["global", "publisher", "buyer"]
 
@@ -88,7 +93,12 @@ async def _take_from_queue(rt: RuntimeDep, lead_id: str, status: LeadStatus) -> 
         return lead
 
 
-@router.post("/review/{lead_id}/approve", response_model=LeadAnswer, dependencies=[ReviewDep])
+@router.post(
+    "/review/{lead_id}/approve",
+    response_model=LeadAnswer,
+    dependencies=[ReviewDep],
+    operation_id="approve_review",
+)
 async def approve(lead_id: str, rt: RuntimeDep) -> LeadAnswer:
     """Approve a flagged lead: it is routed now, and the answer says how it went."""
     lead = await _take_from_queue(rt, lead_id, LeadStatus.RECEIVED)
@@ -112,7 +122,12 @@ async def approve(lead_id: str, rt: RuntimeDep) -> LeadAnswer:
     return answer
 
 
-@router.post("/review/{lead_id}/reject", response_model=LeadAnswer, dependencies=[ReviewDep])
+@router.post(
+    "/review/{lead_id}/reject",
+    response_model=LeadAnswer,
+    dependencies=[ReviewDep],
+    operation_id="reject_review",
+)
 async def reject(lead_id: str, decision: Decision, rt: RuntimeDep) -> LeadAnswer:
     """Reject a flagged lead with a reason; it is never routed."""
     await _take_from_queue(rt, lead_id, LeadStatus.REJECTED)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pingtree.buyers.model import Buyer, Campaign, Filter, FilterOp
+from pingtree.config.errors import did_you_mean
 from pingtree.delivery.destinations import Allowlist, url_problem
 from pingtree.publishers.model import Publisher
 from pingtree.routing.model import Route, Tree
@@ -49,8 +51,15 @@ def resource_key(kind: Kind, item: BaseModel) -> str:
     return str(name)
 
 
-def reference_errors(doc: ConfigDocument) -> list[tuple[str, str]]:
-    """(path, reason) for every duplicate name or reference to something that does not exist."""
+def reference_errors(
+    doc: ConfigDocument, *, invalid: dict[str, set[str]] | None = None
+) -> list[tuple[str, str]]:
+    """(path, reason) for every duplicate name or reference to something that does not exist.
+
+    invalid: names of resources present but invalid (reported already): references to them
+    are not reported. An unknown name gets the closest known one suggested.
+    """
+    invalid = invalid or {}
     errors: list[tuple[str, str]] = []
     for kind in KINDS:
         seen: set[str] = set()
@@ -68,18 +77,21 @@ def reference_errors(doc: ConfigDocument) -> list[tuple[str, str]]:
 
     for i, c in enumerate(doc.campaigns):
         at = f"campaigns[{i}]"
-        if c.buyer not in buyers:
-            errors.append((f"{at}.buyer", f"unknown buyer {c.buyer!r}"))
+        if c.buyer not in buyers and c.buyer not in invalid.get("buyers", ()):
+            errors.append((f"{at}.buyer", unknown_name("buyer", c.buyer, buyers)))
         vertical = verticals.get(c.vertical)
         if vertical is None:
-            errors.append((f"{at}.vertical", f"unknown vertical {c.vertical!r}"))
+            if c.vertical not in invalid.get("verticals", ()):
+                errors.append((f"{at}.vertical", unknown_name("vertical", c.vertical, verticals)))
             continue
+        field_names = [f.name for f in vertical.fields]
         for j, flt in enumerate(c.filters):
             if vertical.field(flt.field) is None:
                 errors.append(
                     (
                         f"{at}.filters[{j}].field",
-                        f"vertical {c.vertical!r} has no field {flt.field!r}",
+                        f"vertical {c.vertical!r} has no field {flt.field!r}"
+                        + did_you_mean(flt.field, field_names),
                     )
                 )
             elif (problem := _not_numbers(flt, vertical)) is not None:
@@ -88,7 +100,10 @@ def reference_errors(doc: ConfigDocument) -> list[tuple[str, str]]:
             spec = vertical.field(name)
             if spec is None:
                 errors.append(
-                    (f"{at}.delivery.ping_fields[{j}]", f"vertical has no field {name!r}")
+                    (
+                        f"{at}.delivery.ping_fields[{j}]",
+                        f"vertical has no field {name!r}" + did_you_mean(name, field_names),
+                    )
                 )
             elif spec.pii:
                 errors.append(
@@ -97,14 +112,15 @@ def reference_errors(doc: ConfigDocument) -> list[tuple[str, str]]:
 
     for i, t in enumerate(doc.trees):
         at = f"trees[{i}]"
-        if t.vertical not in verticals:
-            errors.append((f"{at}.vertical", f"unknown vertical {t.vertical!r}"))
+        if t.vertical not in verticals and t.vertical not in invalid.get("verticals", ()):
+            errors.append((f"{at}.vertical", unknown_name("vertical", t.vertical, verticals)))
         for j, tier in enumerate(t.tiers):
             for k, entry in enumerate(tier.campaigns):
                 path = f"{at}.tiers[{j}].campaigns[{k}].campaign"
                 campaign = campaigns.get(entry.campaign)
                 if campaign is None:
-                    errors.append((path, f"unknown campaign {entry.campaign!r}"))
+                    if entry.campaign not in invalid.get("campaigns", ()):
+                        errors.append((path, unknown_name("campaign", entry.campaign, campaigns)))
                 elif campaign.vertical != t.vertical:
                     wrong = (
                         f"campaign is for vertical {campaign.vertical!r}, tree for {t.vertical!r}"
@@ -114,8 +130,8 @@ def reference_errors(doc: ConfigDocument) -> list[tuple[str, str]]:
     publisher_models = {p.name: p for p in doc.publishers}
     for i, r in enumerate(doc.routes):
         at = f"routes[{i}]"
-        if r.publisher not in publishers:
-            errors.append((f"{at}.publisher", f"unknown publisher {r.publisher!r}"))
+        if r.publisher not in publishers and r.publisher not in invalid.get("publishers", ()):
+            errors.append((f"{at}.publisher", unknown_name("publisher", r.publisher, publishers)))
         if r.band is not None:
             policies = [
                 verticals[r.vertical].screening if r.vertical in verticals else None,
@@ -127,14 +143,20 @@ def reference_errors(doc: ConfigDocument) -> list[tuple[str, str]]:
             if r.band not in bands:
                 known = ", ".join(sorted(bands)) or "none"
                 errors.append((f"{at}.band", f"no screening band {r.band!r} (bands: {known})"))
-        if r.vertical not in verticals:
-            errors.append((f"{at}.vertical", f"unknown vertical {r.vertical!r}"))
+        if r.vertical not in verticals and r.vertical not in invalid.get("verticals", ()):
+            errors.append((f"{at}.vertical", unknown_name("vertical", r.vertical, verticals)))
         tree = trees.get(r.tree)
         if tree is None:
-            errors.append((f"{at}.tree", f"unknown tree {r.tree!r}"))
+            if r.tree not in invalid.get("trees", ()):
+                errors.append((f"{at}.tree", unknown_name("tree", r.tree, trees)))
         elif tree.vertical != r.vertical:
             errors.append((f"{at}.tree", f"tree {r.tree!r} is for vertical {tree.vertical!r}"))
     return errors
+
+
+def unknown_name(what: str, name: str, known: Iterable[str]) -> str:
+    """ "unknown buyer 'apexx' (did you mean 'apex'?)"."""
+    return f"unknown {what} {name!r}" + did_you_mean(name, known)
 
 
 def destination_errors(doc: ConfigDocument, allow: Allowlist) -> list[tuple[str, str]]:

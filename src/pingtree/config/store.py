@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pingtree.config.diff import field_changes
 from pingtree.config.document import (
     KINDS,
     MODELS,
@@ -37,6 +38,8 @@ class Plan:
     change: list[str] = field(default_factory=list)
     remove: list[str] = field(default_factory=list)
     new_api_keys: dict[str, str] = field(default_factory=dict)
+    changes: dict[str, list[str]] = field(default_factory=dict)
+    """Field-level differences of each changed resource (see config.diff)."""
 
     @property
     def empty(self) -> bool:
@@ -45,7 +48,9 @@ class Plan:
     def lines(self) -> list[str]:
         """The plan as `pingtree apply` prints it."""
         out = [f"+ create {name}" for name in self.create]
-        out += [f"~ change {name}" for name in self.change]
+        for name in self.change:
+            out.append(f"~ change {name}")
+            out += [f"    {line}" for line in self.changes.get(name, [])]
         out += [f"- remove {name}" for name in self.remove]
         return out or ["no changes"]
 
@@ -130,6 +135,7 @@ async def apply_document(
                     session.add(ConfigResource(kind=kind, name=name, spec=spec, updated_at=now))
             elif row.spec != spec:
                 plan.change.append(label)
+                plan.changes[label] = field_changes(kind, label, row.spec, spec)
                 if not dry_run:
                     row.spec = spec
                     row.updated_at = now

@@ -6,11 +6,12 @@ from datetime import timedelta
 from typing import Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from pingtree.console.auth import ReaderDep
 from pingtree.console.render import page
 from pingtree.leads.repository import timeline
+from pingtree.publishers.spec import NoSpec, posting_spec, verticals_of
 from pingtree.reporting.campaigns import campaign_stats
 from pingtree.reporting.today import day_start, day_totals, latest_leads
 
@@ -88,3 +89,53 @@ async def config(request: Request, rt: ReaderDep) -> HTMLResponse:
         "campaigns": {c.name: c for c in catalog.document.campaigns},
     }
     return page(request, "config.html", context)
+
+
+@router.get("/publishers/{name}/spec", response_class=HTMLResponse)
+async def spec_page(
+    request: Request, name: str, rt: ReaderDep, vertical: str | None = None
+) -> HTMLResponse:
+    """The publisher's posting spec, from the configuration in force."""
+    document = rt.catalog.document
+    try:
+        markdown = posting_spec(
+            document,
+            name,
+            vertical=vertical,
+            base_url=str(request.base_url),
+            ping_ttl_s=rt.settings.inbound_ping_ttl_s,
+        )
+    except NoSpec as exc:
+        return page(request, "spec_missing.html", {"problem": str(exc)}, status_code=404)
+    context = {
+        "nav": "config",
+        "publisher": name,
+        "vertical": vertical,
+        "verticals": verticals_of(document, name),
+        "version": rt.catalog.version,
+        "markdown": markdown,
+    }
+    return page(request, "spec.html", context)
+
+
+@router.get("/publishers/{name}/spec.md")
+async def spec_download(
+    request: Request, name: str, rt: ReaderDep, vertical: str | None = None
+) -> Response:
+    """The publisher's posting spec as a Markdown file."""
+    try:
+        markdown = posting_spec(
+            rt.catalog.document,
+            name,
+            vertical=vertical,
+            base_url=str(request.base_url),
+            ping_ttl_s=rt.settings.inbound_ping_ttl_s,
+        )
+    except NoSpec as exc:
+        return page(request, "spec_missing.html", {"problem": str(exc)}, status_code=404)
+    suffix = f"-{vertical}" if vertical else ""
+    return Response(
+        markdown,
+        media_type="text/markdown; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}{suffix}-spec.md"'},
+    )

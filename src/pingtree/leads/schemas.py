@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -59,13 +59,101 @@ class LeadIn(BaseModel):
 class Reason(BaseModel):
     """A stable code and a sentence: why a lead was rejected or not sold."""
 
-    code: str
-    message: str
-    field: str | None = None
+    code: str = Field(description="a stable reason code (see the posting spec's table)")
+    message: str = Field(description="a sentence for people; may change")
+    field: str | None = Field(default=None, description="the lead field at fault, if one is")
+
+
+class ErrorAnswer(BaseModel):
+    """A refused request: nothing was sold; the reasons say why (a 4xx or 503 answer)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "lead_id": None,
+                    "status": "rejected",
+                    "reasons": [
+                        {
+                            "code": "invalid_field",
+                            "field": "zip",
+                            "message": "zip must be a 5-digit US ZIP code",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    lead_id: str | None = Field(description="null: no lead was taken")
+    status: Literal["rejected", "error"] = Field(
+        description="rejected: the request was refused; error: retry later (503)"
+    )
+    reasons: list[Reason]
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the refusals a route may answer, in pingtree's shape."""
+    meaning = {
+        401: "no or unknown credential (missing_api_key, invalid_api_key)",
+        403: "not allowed (publisher_inactive)",
+        404: "no such thing (not_found, unknown_ping)",
+        409: "conflict with an earlier request (idempotency_*, ping_used)",
+        410: "the ping expired (ping_expired)",
+        422: "the request or a lead field is invalid (invalid_request, invalid_field, "
+        "unknown_vertical, not_routed)",
+        429: "over the publisher's intake rate (rate_limited); retry after Retry-After",
+        503: "busy or unavailable; nothing was sold; retry after Retry-After",
+    }
+    return {code: {"model": ErrorAnswer, "description": meaning[code]} for code in codes}
+
+
+class ConfigIssueOut(BaseModel):
+    """One configuration problem: where and why."""
+
+    path: str
+    reason: str
+
+
+class ConfigRefused(BaseModel):
+    """A configuration change refused (422): every problem found."""
+
+    status: Literal["invalid_config"]
+    issues: list[ConfigIssueOut]
+
+
+def admin_error_responses() -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` the admin API may answer besides its own."""
+    out = error_responses(401, 403, 404, 409, 429, 503)
+    out[401]["description"] = "no or unknown operator token (invalid_admin_token)"
+    out[403]["description"] = "not allowed (forbidden_for_role, admin_disabled)"
+    out[404]["description"] = "no such thing (not_found, unknown_kind)"
+    out[409]["description"] = "conflict with the lead's state (not_in_review)"
+    out[429]["description"] = "too many failed tokens (rate_limited); retry after Retry-After"
+    out[422] = {
+        "model": ErrorAnswer | ConfigRefused,
+        "description": "an invalid request (invalid_request) or configuration (invalid_config)",
+    }
+    return out
 
 
 class LeadAnswer(BaseModel):
     """The answer to a posted lead."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "lead_id": "8ee5ffaf-3f0c-4d5e-9a59-4b1d8f9e2c11",
+                    "status": "sold",
+                    "payout": "23.13",
+                    "redirect_url": "https://apex.example/thanks",
+                    "reasons": [],
+                    "test": False,
+                }
+            ]
+        }
+    )
 
     lead_id: str
     status: LeadStatus
@@ -97,6 +185,20 @@ class InboundPingIn(BaseModel):
 
 class InboundPingAnswer(BaseModel):
     """The price the publisher will be paid if it posts the full lead before expires_at."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ping_id": "5b0f6c1e-2d7a-4c55-8f0e-6a1d2b3c4d5e",
+                    "status": "bid",
+                    "payout": "12.00",
+                    "expires_at": "2026-12-03T09:37:36Z",
+                    "reasons": [],
+                }
+            ]
+        }
+    )
 
     ping_id: str | None
     status: str = Field(description="bid, or no_bid")
