@@ -11,13 +11,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pingtree.api import admin, leads, recovery, screening
+from pingtree.api import admin, health, leads, recovery, screening
 from pingtree.api.deps import StampArrival
 from pingtree.api.storable import RefuseUnstorableUrl, refusal
 from pingtree.config.errors import ConfigError, format_loc
 from pingtree.console import mount_console
 from pingtree.failures import log_failure
 from pingtree.intake.errors import IntakeRefused
+from pingtree.logs import configure as configure_logs
 from pingtree.runtime import Runtime
 from pingtree.settings import Settings
 
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(StampArrival, runtime=rt)
     app.add_middleware(RefuseUnstorableUrl)
     app.add_middleware(AnswerUnexpected)
+    app.include_router(health.router)
     app.include_router(leads.router)
     app.include_router(screening.router)
     app.include_router(recovery.router)  # before admin's /{kind} routes
@@ -58,6 +60,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     mount_console(app)
     _install_error_handlers(app)
     return app
+
+
+def serve_app() -> FastAPI:
+    """The app `pingtree serve` runs in each worker: its logs set up as Settings say."""
+    settings = Settings()
+    configure_logs(settings.log_format)
+    return create_app(settings)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -98,7 +98,7 @@ def serve(
         )
     migrate()
     uvicorn.run(
-        "pingtree.app:create_app",
+        "pingtree.app:serve_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,

@@ -14,6 +14,7 @@ from pingtree.intake.errors import refuse
 from pingtree.intake.service import route_lead
 from pingtree.leads.repository import LeadRecord
 from pingtree.leads.schemas import LeadAnswer, LeadStatus, Reason
+from pingtree.logs import for_lead
 from pingtree.screening import repository
 from pingtree.screening.lists import ParsedList, hash_values, parse_csv
 from pingtree.screening.service import (
@@ -106,9 +107,10 @@ async def approve(lead_id: str, rt: RuntimeDep) -> LeadAnswer:
         blocked_buyers=blocked,
         person_hashes=hashes,
     )
-    _status, answer = await route_lead(
-        rt, LeadRecord.of(lead), publisher, checked, None, started=rt.clock.monotonic()
-    )
+    with for_lead(lead.id):
+        _status, answer = await route_lead(
+            rt, LeadRecord.of(lead), publisher, checked, None, started=rt.clock.monotonic()
+        )
     return answer
 
 
