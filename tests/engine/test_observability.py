@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import json
+import logging
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -14,11 +18,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pingtree.app import create_app
+from pingtree.logs import JsonFormatter, for_lead
 from pingtree.runtime import Runtime
 from pingtree.settings import Settings
 from pingtree.storage.db import create_engine
 from tests.engine.conftest import Harness, _harness, sim_buyer
-from tests.factories import campaign, document, tier
+from tests.factories import LEAD_FIELDS, campaign, document, tier
 
 
 def figure(text: str, name: str, **labels: str) -> float | None:
@@ -249,3 +254,53 @@ async def test_metrics_need_the_token_when_one_is_set(sqlite_url: str) -> None:
         wrong = {"Authorization": "Bearer nope"}
         assert (await h.client.get("/metrics", headers=wrong)).status_code == 401
         assert "pingtree_leads_total" in await scrape(h, Authorization="Bearer scrape-me")
+
+
+async def test_json_logs_name_the_lead_on_every_line_and_carry_no_pii(
+    engine: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    h = engine
+    await _failing_then_selling(h)
+    lines = io.StringIO()
+    handler = logging.StreamHandler(lines)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("pingtree")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        answer = (await h.post_lead()).json()
+        await h.rt.in_flight.drain(5.0)  # the background record's line too
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert answer["status"] == "sold", answer
+
+    logged = [json.loads(line) for line in lines.getvalue().splitlines()]
+    messages = [line["message"] for line in logged]
+    assert "post to campaign broken: error" in " ".join(messages), messages
+    assert "post to campaign hang: timeout" in " ".join(messages), messages
+    assert "record written" in messages  # written from the record's own task
+    assert all(line["lead_id"] == answer["lead_id"] for line in logged), logged
+    assert {"ts", "level", "logger", "message"} <= set(logged[0])
+    out, err = capsys.readouterr()
+    text = lines.getvalue() + out + err
+    pii = [str(v) for k, v in LEAD_FIELDS.items() if k in ("first_name", "email", "phone", "ssn")]
+    assert [value for value in pii if value in text] == []
+
+
+def test_json_formatter_describes_a_failure_without_its_message() -> None:
+    secret = "ada.lovelace@example.com"
+    try:
+        raise ValueError(f"bad value {secret}")
+    except ValueError:
+        record = logging.LogRecord(
+            "pingtree.x", logging.ERROR, __file__, 1, "writing failed", (), sys.exc_info()
+        )
+    with for_lead("lead-1"):
+        line = json.loads(JsonFormatter().format(record))
+    assert line["lead_id"] == "lead-1"
+    assert line["error"] == "ValueError"
+    assert "raise ValueError" in line["stack"]
+    assert secret not in json.dumps(line)
+    assert "lead_id" not in json.loads(JsonFormatter().format(record))  # off the lead's path

@@ -398,6 +398,7 @@ async def finish(
             await retrying_through_outage(
                 record, within_s=rt.settings.record_retry_s, what=f"lead {lead.id}"
             )
+            log.debug("record written")  # lead_id: the task carries the lead's context
         except _AlreadySettled:
             log.error("lead %s was settled by recovery before its record landed", lead.id)
 
@@ -409,6 +410,15 @@ async def finish(
         # Answer in time; the record lands in the background (or recovery settles the lead).
         log.warning("lead %s answered before its record was written", lead.id)
     rt.figures.lead_answered(answer.status, result)
+    if log.isEnabledFor(logging.DEBUG):
+        for attempt in result.attempts:
+            log.debug(
+                "%s to campaign %s: %s in %.0f ms",
+                attempt.kind,
+                attempt.campaign,
+                attempt.outcome.value,
+                attempt.duration_ms,
+            )
     if (
         answer_by is not None
         and tree is not None
