@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pingtree.app import create_app
 from pingtree.logs import JsonFormatter, for_lead
+from pingtree.logs import configure as configure_logs
 from pingtree.runtime import Runtime
 from pingtree.settings import Settings
 from pingtree.storage.db import create_engine
@@ -304,3 +305,23 @@ def test_json_formatter_describes_a_failure_without_its_message() -> None:
     assert "raise ValueError" in line["stack"]
     assert secret not in json.dumps(line)
     assert "lead_id" not in json.loads(JsonFormatter().format(record))  # off the lead's path
+
+
+def test_configure_sends_json_lines_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    saved, level = list(root.handlers), root.level
+    try:
+        configure_logs(Settings(log_format="json").log_format)
+        with for_lead("lead-2"):
+            logging.getLogger("pingtree.test").info("lead taken")
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved:
+            root.addHandler(handler)
+        root.setLevel(level)
+    [line] = [json.loads(x) for x in capsys.readouterr().err.splitlines() if "lead taken" in x]
+    assert line["lead_id"] == "lead-2"
+    assert line["level"] == "info"
+    with pytest.raises(ValueError, match="log_format"):
+        Settings(log_format="xml")

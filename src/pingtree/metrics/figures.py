@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import generate_latest
@@ -36,6 +37,7 @@ class Figures:
         now: Callable[[], datetime] | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         reg = self.registry
         self.leads = Counter(
             "pingtree_leads", "Leads answered, by status", ["status"], registry=reg
@@ -82,17 +84,25 @@ class Figures:
 
     def lead_answered(self, status: str, result: RoutingResult | None = None) -> None:
         """Count a lead's answer, its sales and each of its pings and posts."""
-        self.leads.labels(status).inc()
+        self._child(self.leads, status).inc()
         if result is None:
             return
         for sale in result.sales:
-            self.sales.labels(sale.buyer, sale.campaign).inc()
-            self.revenue.labels(sale.buyer, sale.campaign).inc(float(sale.price))
+            self._child(self.sales, sale.buyer, sale.campaign).inc()
+            self._child(self.revenue, sale.buyer, sale.campaign).inc(float(sale.price))
         for attempt in result.attempts:
             labels = (attempt.buyer, attempt.kind, attempt.outcome.value)
-            self.latency.labels(*labels).observe(attempt.duration_ms / 1000)
+            self._child(self.latency, *labels).observe(attempt.duration_ms / 1000)
             if attempt.outcome in FAILED:
-                self.failures.labels(*labels).inc()
+                self._child(self.failures, *labels).inc()
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        # labels() takes a lock and builds keys on every call: the hot path asks a dict.
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def missed_deadline(self, tree: str) -> None:
         """A lead answered after its tree's maximum processing time."""
