@@ -62,13 +62,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     return app
 
 
-def serve_app() -> FastAPI:
-    """The app `pingtree serve` runs in each worker: its logs set up as Settings say."""
-    settings = Settings()
-    configure_logs(settings.log_format)
-    return create_app(settings)
-
-
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IntakeRefused)
     async def refused(_: Request, exc: IntakeRefused) -> JSONResponse:
@@ -131,3 +124,10 @@ class AnswerUnexpected:
             if started:  # half an answer is out: only closing the connection can end it
                 raise
             await JSONResponse(UNAVAILABLE, status_code=503)(scope, receive, send)
+
+
+def serve_app() -> FastAPI:
+    """The app `pingtree serve` runs in each worker: its logs set up as Settings say."""
+    settings = Settings()
+    configure_logs(settings.log_format)
+    return create_app(settings)

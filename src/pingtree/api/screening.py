@@ -8,13 +8,13 @@ from fastapi import APIRouter, File, Query, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 
+from pingtree import logs
 from pingtree.api.deps import ReadDep, ReviewDep, RuntimeDep, SuppressDep
 from pingtree.api.storable import StorableTextRoute
 from pingtree.intake.errors import refuse
 from pingtree.intake.service import route_lead
 from pingtree.leads.repository import LeadRecord
 from pingtree.leads.schemas import LeadAnswer, LeadStatus, Reason
-from pingtree.logs import for_lead
 from pingtree.screening import repository
 from pingtree.screening.lists import ParsedList, hash_values, parse_csv
 from pingtree.screening.service import (
@@ -107,7 +107,7 @@ async def approve(lead_id: str, rt: RuntimeDep) -> LeadAnswer:
         blocked_buyers=blocked,
         person_hashes=hashes,
     )
-    with for_lead(lead.id):
+    with logs.for_lead(lead.id):
         _status, answer = await route_lead(
             rt, LeadRecord.of(lead), publisher, checked, None, started=rt.clock.monotonic()
         )
