@@ -178,7 +178,7 @@ async def test_metrics_count_a_sold_lead_its_sales_failures_and_cap(engine: Harn
     assert figure(text, "pingtree_deadline_missed_total", tree="main") is None
 
 
-async def test_metrics_count_screened_and_unsold_leads(engine_sqlite: Harness) -> None:
+async def test_metrics_count_an_unsold_lead_and_its_declined_post(engine_sqlite: Harness) -> None:
     h = engine_sqlite
     h.buyers(sim_buyer("nobody", accept_rate=0.0))
     await h.configure(document([campaign("nobody", h.sim)], [tier("t", "priority", ["nobody"])]))
