@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pingtree.api import admin, leads, recovery, screening
+from pingtree.api import admin, health, leads, recovery, screening
 from pingtree.api.deps import StampArrival
 from pingtree.api.storable import RefuseUnstorableUrl, refusal
 from pingtree.config.errors import ConfigError, format_loc
@@ -20,6 +20,7 @@ from pingtree.console import mount_console
 from pingtree.console.docs import mount_docs
 from pingtree.failures import log_failure
 from pingtree.intake.errors import IntakeRefused
+from pingtree.logs import configure as configure_logs
 from pingtree.runtime import Runtime
 from pingtree.settings import Settings
 
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(StampArrival, runtime=rt)
     app.add_middleware(RefuseUnstorableUrl)
     app.add_middleware(AnswerUnexpected)
+    app.include_router(health.router)
     app.include_router(leads.router)
     app.include_router(screening.router)
     app.include_router(recovery.router)  # before admin's /{kind} routes
@@ -133,3 +135,10 @@ class AnswerUnexpected:
             if started:  # half an answer is out: only closing the connection can end it
                 raise
             await JSONResponse(UNAVAILABLE, status_code=503)(scope, receive, send)
+
+
+def serve_app() -> FastAPI:
+    """The app `pingtree serve` runs in each worker: its logs set up as Settings say."""
+    settings = Settings()
+    configure_logs(settings.log_format)
+    return create_app(settings)

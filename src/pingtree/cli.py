@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -98,7 +97,7 @@ def serve(
         )
     migrate()
     uvicorn.run(
-        "pingtree.app:create_app",
+        "pingtree.app:serve_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
@@ -609,9 +608,13 @@ async def _recovery_parts() -> AsyncIterator[tuple[AsyncEngine, Catalog, SqlCapL
 
 def main() -> None:
     """Entry point of the `pingtree` script."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from pingtree.logs import configure
+
+    try:
+        log_format = Settings().log_format
+    except ValueError:  # a bad setting is reported by the command that reads it
+        log_format = "text"
+    configure(log_format)
     app()
 
 

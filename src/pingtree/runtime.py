@@ -19,6 +19,7 @@ from pingtree.credentials import SecretResolver
 from pingtree.delivery.gateway import HttpGateway, new_session
 from pingtree.failures import log_failure
 from pingtree.intake.admission import LoopLag
+from pingtree.metrics import Figures
 from pingtree.ratelimits import RateLimits
 from pingtree.recovery import service as recovery
 from pingtree.recovery.in_flight import LeadsInFlight
@@ -55,6 +56,12 @@ class Runtime:
         self._router: Router | None = None
         self._rng = rng
         self.catalog = Catalog.build(ConfigDocument())
+        self.config_loaded = False
+        self.figures = Figures(
+            campaigns=lambda: (c.campaign for c in self.catalog.campaigns.values()),
+            seen=self.ledger.seen,
+            now=self.clock.now,
+        )
         self._watcher: asyncio.Task[None] | None = None
         self.rate_limits = RateLimits(
             redis_url=settings.redis_url,
@@ -139,6 +146,7 @@ class Runtime:
         async with self.sessions() as session:
             document, version = await load_document(session)
         self.catalog = Catalog.build(document, version)
+        self.config_loaded = True
         await self.ledger.refresh([c.campaign for c in self.catalog.campaigns.values()])
 
     async def _housekeeping(self) -> None:

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pingtree.credentials.keys import SecretKeys
 from pingtree.delivery.destinations import Allowlist
+from pingtree.logs.formatter import LogFormat
 from pingtree.ratelimits.rates import Rate
 
 
@@ -122,6 +123,18 @@ class Settings(BaseSettings):
     recovery_poll_s: float = Field(
         default=30.0, gt=0, description="how often housekeeping looks for interrupted leads"
     )
+    log_format: LogFormat = Field(
+        default="text",
+        description="`text` for a console; `json` for production: one object per line, "
+        "with the lead id (never a field value)",
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        description="when set, GET /metrics needs `Authorization: Bearer <token>`",
+    )
+    readiness_timeout_s: float = Field(
+        default=1.0, gt=0, description="how long /readyz waits for the database and Redis"
+    )
     demo_api_key: str | None = Field(default=None, description="API key the demo publisher gets")
     buyer_url_allow: str = Field(
         default="",
@@ -165,7 +178,7 @@ class Settings(BaseSettings):
             return float(value)
         return value
 
-    @field_validator("publisher_rate_limit", "redis_url", mode="before")
+    @field_validator("publisher_rate_limit", "redis_url", "metrics_token", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # PINGTREE_PUBLISHER_RATE_LIMIT= (empty) turns the default limit off.

@@ -34,6 +34,9 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/console/login"),
         ("POST", "/console/login"),
         ("POST", "/console/logout"),
+        ("GET", "/healthz"),
+        ("GET", "/readyz"),
+        ("GET", "/metrics"),  # unless PINGTREE_METRICS_TOKEN is set
     }
 )
 PUBLIC_MOUNTS = frozenset({"/console/static"})

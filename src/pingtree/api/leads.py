@@ -22,6 +22,7 @@ from pingtree.leads.schemas import (
     PublisherLead,
     error_responses,
 )
+from pingtree.logs import for_lead
 
 router = APIRouter(prefix="/api/v1", tags=["leads"], route_class=StorableTextRoute)
 
@@ -74,4 +75,5 @@ async def post_ping(
 )
 async def post_post(post: InboundPostIn, rt: RuntimeDep, publisher: PublisherDep) -> LeadAnswer:
     """Post the full lead for an earlier ping; the price offered is honoured or refused."""
-    return await inbound.take_post(rt, publisher, post)
+    with for_lead(post.ping_id):  # the lead takes its ping's id
+        return await inbound.take_post(rt, publisher, post)

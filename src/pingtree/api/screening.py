@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 
+from pingtree import logs
 from pingtree.api.deps import ReadDep, ReviewDep, RuntimeDep, SuppressDep
 from pingtree.api.storable import StorableTextRoute
 from pingtree.intake.errors import refuse
@@ -116,9 +117,10 @@ async def approve(lead_id: str, rt: RuntimeDep) -> LeadAnswer:
         blocked_buyers=blocked,
         person_hashes=hashes,
     )
-    _status, answer = await route_lead(
-        rt, LeadRecord.of(lead), publisher, checked, None, started=rt.clock.monotonic()
-    )
+    with logs.for_lead(lead.id):
+        _status, answer = await route_lead(
+            rt, LeadRecord.of(lead), publisher, checked, None, started=rt.clock.monotonic()
+        )
     return answer
 
 

@@ -19,6 +19,7 @@ from pingtree.intake.errors import IntakeRefused, refuse
 from pingtree.leads import repository
 from pingtree.leads.repository import LeadRecord
 from pingtree.leads.schemas import LeadAnswer, LeadIn, LeadStatus, Reason
+from pingtree.logs import for_lead
 from pingtree.publishers.model import Publisher, hash_api_key
 from pingtree.routing.model import LeadOffer, Route, RoutingResult, Tree
 from pingtree.runtime import Runtime
@@ -124,7 +125,7 @@ async def take_lead(
     )
     body_hash = idempotency.fingerprint(lead_in.model_dump(mode="json"))
     policy = rt.catalog.screening(publisher.name, vertical.name)
-    with rt.in_flight.holding(lead.id):
+    with for_lead(lead.id), rt.in_flight.holding(lead.id):
         storing = asyncio.ensure_future(
             _store_and_screen(rt, lead, publisher, idempotency_key, body_hash, policy)
         )
@@ -137,6 +138,7 @@ async def take_lead(
             # Answered now rather than late; once stored, the lead is settled unsold.
             late = _settle_stored_late(rt, storing, lead, publisher, idempotency_key)
             rt.in_flight.record(lead.id, late)
+            rt.figures.shed_lead("stored_late")
             raise IntakeRefused(503, [STORED_LATE], headers={"Retry-After": "1"}) from None
         if checked is None:  # the Idempotency-Key was taken: answer what the first request got
             assert idempotency_key is not None
@@ -197,6 +199,7 @@ def admit(rt: Runtime, tree_s: float) -> None:
     """
     limit = rt.settings.max_leads_in_flight
     if limit and len(rt.in_flight) >= limit:
+        rt.figures.shed_lead("in_flight")
         raise IntakeRefused(
             503,
             [Reason(code="busy", message=f"{limit} leads are being routed; retry shortly")],
@@ -204,6 +207,7 @@ def admit(rt: Runtime, tree_s: float) -> None:
         )
     share = rt.settings.max_loop_lag_share
     if share and tree_s and rt.loop_lag.seconds > share * tree_s:
+        rt.figures.shed_lead("loop_lag")
         raise IntakeRefused(
             503,
             [Reason(code="busy", message="this server is saturated; retry shortly")],
@@ -276,6 +280,8 @@ async def hold_or_reject(
         await repository.set_screened(conn, lead, status, checked.reasons, answered)
         if idempotency_key is not None:
             await idempotency.store_answer(conn, publisher.name, idempotency_key, 200, answer)
+    rt.figures.lead_answered(status)
+    log.debug("lead %s answered %s by screening", lead.id, status.value)
     return 200, answer
 
 
@@ -392,6 +398,7 @@ async def finish(
             await retrying_through_outage(
                 record, within_s=rt.settings.record_retry_s, what=f"lead {lead.id}"
             )
+            log.debug("record written")  # lead_id: the task carries the lead's context
         except _AlreadySettled:
             log.error("lead %s was settled by recovery before its record landed", lead.id)
 
@@ -402,6 +409,24 @@ async def finish(
     except TimeoutError:
         # Answer in time; the record lands in the background (or recovery settles the lead).
         log.warning("lead %s answered before its record was written", lead.id)
+    rt.figures.lead_answered(answer.status, result)
+    if log.isEnabledFor(logging.DEBUG):
+        for attempt in result.attempts:
+            log.debug(
+                "%s to campaign %s: %s in %.0f ms",
+                attempt.kind,
+                attempt.campaign,
+                attempt.outcome.value,
+                attempt.duration_ms,
+            )
+    if (
+        answer_by is not None
+        and tree is not None
+        and rt.clock.monotonic() > answer_by + ANSWER_MARGIN_S
+    ):
+        rt.figures.missed_deadline(tree.name)
+        log.warning("lead %s answered after its tree's %d ms", lead.id, tree.max_processing_ms)
+    log.debug("lead %s answered %s", lead.id, answer.status.value)
     return 200, answer
 
 

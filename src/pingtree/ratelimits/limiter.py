@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Awaitable
 
 from limits import RateLimitItem
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
-from redis.asyncio import ConnectionPool
+from redis.asyncio import ConnectionPool, Redis
 
 from pingtree.ratelimits.rates import parse_rate
 
@@ -52,6 +53,13 @@ class RateLimits:
         self.shared = redis_url is not None
         self._window = MovingWindowRateLimiter(storage)
         self._auth_failures = parse_rate(auth_failures)
+
+    async def reachable(self) -> bool:
+        """Whether Redis answers a PING (True when limits are counted in memory)."""
+        if self._pool is None:
+            return True
+        answer: Awaitable[bool] = Redis(connection_pool=self._pool).ping()  # type: ignore[assignment]
+        return bool(await answer)
 
     async def close(self) -> None:
         """Close the Redis connections, if any."""

@@ -102,6 +102,10 @@ class SqlCapLedger:
             ):
                 self._full.add(campaign.name)
 
+    def seen(self, key: Key) -> tuple[int, Decimal]:
+        """(count, amount) of a cap window as this process last saw it (0 if never)."""
+        return self._seen.get(key, (0, Decimal(0)))
+
     def room(self, campaign: Campaign, at: datetime) -> str | None:
         """Why the campaign has no room, judged from counters this process has seen."""
         if campaign.name not in self._full:
