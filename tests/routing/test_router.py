@@ -70,7 +70,9 @@ def _skips(result: RoutingResult) -> dict[str, str]:
 
 
 async def test_a_bid_at_the_floor_sells_in_a_one_at_a_time_tier() -> None:
-    catalog = _catalog([_bidder("at_floor", "5.00")], [factories.tier("t", "priority", ["at_floor"])])
+    catalog = _catalog(
+        [_bidder("at_floor", "5.00")], [factories.tier("t", "priority", ["at_floor"])]
+    )
     result = await _route(catalog, ScriptedGateway(pings={"at_floor": bid("5.00")}))
     assert [(s.campaign, s.price) for s in result.sales] == [("at_floor", Decimal("5.00"))]
 
@@ -111,7 +113,9 @@ async def test_the_higher_bid_wins_an_auction_whatever_the_rank() -> None:
         [_bidder("ranked"), _bidder("rich")],
         [
             factories.tier(
-                "t", "parallel", [{"campaign": "ranked", "rank": 1}, {"campaign": "rich", "rank": 9}]
+                "t",
+                "parallel",
+                [{"campaign": "ranked", "rank": 1}, {"campaign": "rich", "rank": 9}],
             )
         ],
     )

@@ -29,7 +29,9 @@ CAPPED = Campaign.model_validate(
         "delivery": {
             "post": {
                 "url": "http://127.0.0.1:9/post",
-                "response": {"rules": [{"source": "status", "equals": "200", "outcome": "accepted"}]},
+                "response": {
+                    "rules": [{"source": "status", "equals": "200", "outcome": "accepted"}]
+                },
             }
         },
     }
