@@ -6,13 +6,18 @@ buyers and a cap ledger backed by storage; tests hand in the same real ones.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pingtree.buyers.model import Campaign, Outcome
+from pingtree.buyers.model import Buyer, Campaign, Outcome
+
+if TYPE_CHECKING:
+    from pingtree.routing.eligibility import CompiledCampaign
+    from pingtree.routing.index import TierIndex
+    from pingtree.verticals.model import Vertical
 
 
 @dataclass
@@ -36,6 +41,25 @@ class Bid:
     campaign: str
     price: Decimal
     reference: str | None
+
+
+class CatalogView(Protocol):
+    """What the core reads of the configuration in force (config.catalog.Catalog is one)."""
+
+    @property
+    def verticals(self) -> Mapping[str, Vertical]: ...
+
+    @property
+    def buyers(self) -> Mapping[str, Buyer]: ...
+
+    @property
+    def campaigns(self) -> Mapping[str, CompiledCampaign]: ...
+
+    @property
+    def tier_indexes(self) -> Mapping[tuple[str, str], TierIndex]: ...
+
+    def campaign(self, name: str) -> Campaign:
+        """The campaign called name."""
 
 
 class BuyerGateway(Protocol):
