@@ -19,23 +19,23 @@ from pingtree.sales.ledger import CONFIRMED, RELEASED, SqlCapLedger, reservation
 from pingtree.storage.db import create_engine
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
-CAPPED = Campaign.model_validate(
-    {
-        "name": "capped",
-        "buyer": "b",
-        "vertical": "auto",
-        "price": {"type": "fixed", "amount": "10.00"},
-        "caps": {"daily": 1},
-        "delivery": {
-            "post": {
-                "url": "http://127.0.0.1:9/post",
-                "response": {
-                    "rules": [{"source": "status", "equals": "200", "outcome": "accepted"}]
-                },
-            }
-        },
-    }
-)
+
+
+def _capped(daily: int) -> Campaign:
+    return Campaign.model_validate(
+        {
+            "name": f"capped_{daily}",
+            "buyer": "b",
+            "vertical": "auto",
+            "price": {"type": "fixed", "amount": "10.00"},
+            "caps": {"daily": daily},
+            "delivery": {"post": {"url": "http://127.0.0.1:9/post", "response": RESPONSE}},
+        }
+    )
+
+
+RESPONSE = {"rules": [{"source": "status", "equals": "200", "outcome": "accepted"}]}
+CAPPED = _capped(1)
 
 
 @pytest.fixture
@@ -83,3 +83,24 @@ async def test_a_released_hold_gives_its_room_back(engine: AsyncEngine) -> None:
         await ledger.settle(conn, sold=[], released=[held])
     assert await _status(engine, held) == RELEASED
     assert await _hold(ledger, "lead-3") is not None
+
+
+async def test_settling_touches_only_the_leads_own_open_holds(engine: AsyncEngine) -> None:
+    two = _capped(2)
+    ledger = SqlCapLedger(engine, ManualClock(NOW))
+
+    async def hold(lead_id: str) -> str | None:
+        return await ledger.reserve(
+            two, lead_id=lead_id, price=Decimal("10.00"), at=NOW, hold_s=1.0
+        )
+
+    mine, other = await hold("mine"), await hold("other")
+    assert mine is not None and other is not None
+    async with engine.begin() as conn:
+        await ledger.settle(conn, sold=[], released=[mine])
+    assert await _status(engine, other) == "held"
+    # Settling the same hold again (a retried record) gives no room back twice.
+    async with engine.begin() as conn:
+        await ledger.settle(conn, sold=[], released=[mine])
+    assert await hold("third") is not None
+    assert await hold("fourth") is None
