@@ -7,7 +7,7 @@ tests/engine.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -72,6 +72,7 @@ class MemoryCapLedger:
 
     caps: dict[str, int] = field(default_factory=dict)
     held: dict[str, str] = field(default_factory=dict)  # reservation id -> campaign
+    given_back: list[str] = field(default_factory=list)
 
     def room(self, campaign: Campaign, at: datetime) -> str | None:
         return None
@@ -82,9 +83,17 @@ class MemoryCapLedger:
         taken = sum(1 for c in self.held.values() if c == campaign.name)
         if taken >= self.caps.get(campaign.name, 1_000_000):
             return None
-        reservation = f"r{len(self.held) + 1}"
+        reservation = f"r{len(self.held) + len(self.given_back) + 1}"
         self.held[reservation] = campaign.name
         return reservation
+
+    async def settle(self, conn: Any, *, sold: Iterable[str], released: Iterable[str]) -> None:
+        for reservation in released:
+            await self.release(reservation)
+
+    async def release(self, reservation_id: str) -> None:
+        if self.held.pop(reservation_id, None) is not None:
+            self.given_back.append(reservation_id)
 
 
 @dataclass

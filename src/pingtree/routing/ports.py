@@ -6,7 +6,7 @@ buyers and a cap ledger backed by storage; tests hand in the same real ones.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -101,6 +101,13 @@ class CapLedger(Protocol):
         self, campaign: Campaign, *, lead_id: str, price: Decimal, at: datetime, hold_s: float
     ) -> str | None:
         """A reservation id when cap room was taken for this lead, else None."""
+
+    async def settle(self, conn: Any, *, sold: Iterable[str], released: Iterable[str]) -> None:
+        """In the transaction the lead is recorded in (the storage's own connection): the
+        holds that became sales are kept, the others given back."""
+
+    async def release(self, reservation_id: str) -> None:
+        """Give a hold back on its own (an inbound ping that will not be posted)."""
 
 
 class BuyerPurchases(Protocol):
