@@ -12,6 +12,7 @@ from typing import Any
 
 from pingtree.clock import ManualClock
 from pingtree.config.catalog import Catalog
+from pingtree.routing.eligibility import ALREADY_SOLD_TO_BUYER
 from pingtree.routing.engine import BELOW_FLOOR, CAP_REACHED, Router
 from pingtree.routing.model import LeadOffer, RoutingResult
 from tests import factories
@@ -179,3 +180,49 @@ async def test_a_buyer_holding_the_person_is_skipped_before_the_post() -> None:
     assert "alpha" in _skips(result)
     assert gateway.posted() == ["beta"]
     assert purchases.rows[("beta", "person-1")] == ("lead-1", NOW)
+
+
+async def test_a_fixed_price_campaign_without_a_ping_stands_in_an_auction_at_its_price() -> None:
+    catalog = _catalog(
+        [factories.campaign("fixed", URLS, price="8.00"), _bidder("bidder")],
+        [factories.tier("t", "parallel", ["bidder", "fixed"])],
+    )
+    gateway = ScriptedGateway(pings={"bidder": bid("7.00")})
+    result = await _route(catalog, gateway)
+    assert ("ping", "fixed") not in gateway.sent
+    assert [(s.campaign, s.price) for s in result.sales] == [("fixed", Decimal("8.00"))]
+
+
+async def test_a_shared_lead_is_sold_once_per_buyer_in_either_kind_of_tier() -> None:
+    for flow in ("priority", "parallel"):
+        catalog = _catalog(
+            [
+                _bidder("a1", buyer="acme"),
+                _bidder("a2", buyer="acme"),
+                _bidder("other"),
+            ],
+            [factories.tier("t", flow, ["a1", "a2", "other"], ties="first")],
+            tree={"lead_type": "shared", "max_buyers": 3},
+        )
+        gateway = ScriptedGateway(
+            pings={"a1": bid("9.00"), "a2": bid("8.00"), "other": bid("7.00")}
+        )
+        result = await _route(catalog, gateway)
+        assert [s.campaign for s in result.sales] == ["a1", "other"], flow
+        assert _skips(result) == {"a2": ALREADY_SOLD_TO_BUYER}, flow
+        assert "a2" not in gateway.posted(), flow
+
+
+async def test_equal_bids_at_the_same_rank_take_turns_winning_an_auction() -> None:
+    catalog = _catalog(
+        [_bidder("x"), _bidder("y")],
+        [factories.tier("t", "parallel", ["x", "y"])],
+    )
+    gateway = ScriptedGateway(pings={"x": bid("5.00"), "y": bid("5.00")})
+    router = Router(gateway=gateway, ledger=MemoryCapLedger(), clock=ManualClock(NOW))
+    winners = []
+    for i in range(4):
+        offer = LeadOffer(f"lead-{i}", "auto", "pub", dict(factories.LEAD_FIELDS))
+        result = await router.route(offer, catalog.trees["main"], catalog)
+        winners.append(result.sales[0].campaign)
+    assert winners == ["x", "y", "x", "y"]
