@@ -65,3 +65,15 @@ def test_a_buyer_is_blocked_from_the_first_moment_of_its_window_to_its_end() -> 
     assert _blocks([], {"alpha": THEN - SECOND}, buyers, now) == {}
     # A buyer without a window takes the person again.
     assert _blocks([], {"beta": now}, buyers, now) == {}
+
+
+def test_only_a_buyers_own_list_or_its_window_blocks_it() -> None:
+    buyers = {"alpha": Buyer(name="alpha", dedup_days=30)}
+    lists = [("buyer", "alpha"), ("publisher", "pub"), ("global", "")]
+    blocked = _blocks(lists, {}, buyers, THEN)
+    assert blocked == {"alpha": "suppressed: on the buyer's do-not-contact list"}
+    # A purchase by a buyer no longer configured blocks nothing.
+    assert _blocks([], {"gone": THEN}, buyers, THEN) == {}
+    assert _blocks([], {"alpha": THEN}, buyers, THEN) == {
+        "alpha": "duplicate: bought this person 2026-11-01 (window 30 days)"
+    }
