@@ -17,7 +17,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test lint typecheck bench lock clean python
+.PHONY: run test lint typecheck mutants bench lock clean python
 
 python:
 	@test -n "$(PY)" || { echo "pingtree needs Python 3.11 or newer (python3.11, 3.12 or 3.13 on PATH, or make PY=/path/to/python)"; exit 1; }
@@ -41,14 +41,22 @@ run: $(VENV)/.runtime  ## migrate, load the demo, start the buyer simulator and 
 	$(BIN)/pingtree demo
 
 lint: $(VENV)/.test
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
+	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.test
 	$(BIN)/mypy
 
 test: lint typecheck  ## lint, type check and the whole suite (SQLite, and PostgreSQL when its DSN is set)
 	$(BIN)/pytest
+
+# Mutation testing of the routing core, caps and dedup windows ([tool.mutmut] in
+# pyproject.toml); MUTANTS narrows it, e.g. make mutants MUTANTS='pingtree.routing.flows*'.
+MUTANTS ?=
+mutants: $(VENV)/.test  ## mutmut over routing/, sales/ and the dedup code; prints the score per module
+	env -u PYTHONPATH $(BIN)/mutmut run --max-children 2 $(MUTANTS)
+	$(BIN)/python tools/mutation_score.py
 
 bench: $(VENV)/.test  ## benchmarks against the simulator; results go to bench/RESULTS.md
 	$(BIN)/python bench/engine.py
@@ -59,4 +67,4 @@ lock: $(UV)  ## re-resolve uv.lock after changing dependencies in pyproject.toml
 	$(UV) lock --python $(PY)
 
 clean:
-	rm -rf $(VENV) $(TOOLS) data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) data mutants .mypy_cache .ruff_cache .pytest_cache

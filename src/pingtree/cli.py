@@ -471,7 +471,7 @@ def spec(
 ) -> None:
     """Print a publisher's posting spec (Markdown), generated from the configuration."""
     from pingtree.config.files import load_file
-    from pingtree.publishers.spec import NoSpec, posting_spec
+    from pingtree.config.posting_spec import NoSpec, posting_spec
 
     try:
         # Nothing is sent: the buyer destinations need no check here.

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pingtree.buyers.model import Outcome, ResponseRules
+from pingtree.buyers.selectors import compile_selector
 from pingtree.delivery.responses import BuyerResponse, read_response
-from pingtree.delivery.selectors import compile_selector
 from pingtree.money import parse_money
 
 

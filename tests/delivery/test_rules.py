@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from pingtree.buyers.model import Outcome, ResponseRules
+from pingtree.buyers.selectors import _Json, compile_selector
 from pingtree.delivery.responses import BuyerResponse, explain, read_response
-from pingtree.delivery.selectors import _Json, compile_selector
 
 
 @dataclass

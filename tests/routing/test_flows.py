@@ -123,3 +123,25 @@ def test_different_ranks_are_no_tie() -> None:
             "tree/tier",
         )
         assert [c[1].name for c in ordered] == ["a", "b"]
+
+
+def test_rotation_goes_forward_and_an_empty_tier_starts_at_zero() -> None:
+    rotation = flows.MemoryRotation()
+    assert [rotation.next_start("z", 3) for _ in range(4)] == [0, 1, 2, 0]
+    assert rotation.next_start("empty", 0) == 0
+
+
+def test_tie_counters_are_kept_per_tier() -> None:
+    rotation = flows.MemoryRotation()
+    candidates = [_fixed("a", "20.00"), _fixed("b", "20.00")]
+
+    def first(key: str) -> str:
+        ordered = flows.rotate_ties(
+            flows.by_price(candidates),
+            lambda c: (flows.listed_price(c[1]), c[0].rank),
+            rotation,
+            key,
+        )
+        return ordered[0][1].name
+
+    assert [first("tree/one"), first("tree/two"), first("tree/one")] == ["a", "a", "b"]

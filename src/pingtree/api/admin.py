@@ -13,13 +13,13 @@ from pingtree.api.deps import ConfigureDep, ReadDep, RuntimeDep
 from pingtree.api.storable import StorableTextRoute
 from pingtree.config.document import KINDS, ConfigDocument, Kind, resource_key
 from pingtree.config.files import parse_document
+from pingtree.config.posting_spec import NoSpec, posting_spec
 from pingtree.config.store import apply_document as apply_plan
 from pingtree.config.store import delete_resource, load_document, put_resource
 from pingtree.credentials.at_rest import redact, redact_document
 from pingtree.intake.errors import refuse
 from pingtree.leads import repository
 from pingtree.leads.schemas import Timeline, admin_error_responses
-from pingtree.publishers.spec import NoSpec, posting_spec
 from pingtree.storage.tables import Lead
 
 router = APIRouter(

@@ -8,6 +8,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from pingtree.api.ratelimits import hit_auth_failure, refuse_if_locked_out, take_intake
 from pingtree.intake.errors import IntakeRefused, refuse
 from pingtree.intake.service import publisher_for_key
 from pingtree.operators.access import (
@@ -19,7 +20,6 @@ from pingtree.operators.access import (
 )
 from pingtree.operators.roles import Permission, roles_with
 from pingtree.publishers.model import Publisher
-from pingtree.ratelimits.requests import hit_auth_failure, refuse_if_locked_out, take_intake
 from pingtree.runtime import Runtime
 
 

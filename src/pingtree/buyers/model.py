@@ -21,12 +21,12 @@ from pydantic import (
     model_validator,
 )
 
+from pingtree.buyers.selectors import Selector, compile_regex, compile_selector
 from pingtree.credentials.masking import MASK
 from pingtree.credentials.refs import SECRET_NAME, SecretSpec, is_reference, references
-from pingtree.delivery.selectors import Selector, compile_regex, compile_selector
 from pingtree.geo import known_zip
 from pingtree.money import Money
-from pingtree.verticals.model import NAME_PATTERN
+from pingtree.names import NAME_PATTERN
 
 
 class Strict(BaseModel):

@@ -9,6 +9,7 @@ from fastapi import Depends, Request, Security
 from fastapi.responses import RedirectResponse, Response
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
+from pingtree.api.ratelimits import hit_auth_failure, refuse_if_locked_out
 from pingtree.console import sessions
 from pingtree.console.render import console_root, page
 from pingtree.operators.access import (
@@ -20,7 +21,6 @@ from pingtree.operators.access import (
     identify_hash,
 )
 from pingtree.operators.roles import Permission, roles_with
-from pingtree.ratelimits.requests import hit_auth_failure, refuse_if_locked_out
 from pingtree.runtime import Runtime
 
 COOKIE = "pingtree_console"

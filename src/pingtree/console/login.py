@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from pingtree.api.ratelimits import auth_locked_out, hit_auth_failure
 from pingtree.console import sessions
 from pingtree.console.auth import COOKIE, lifetime, runtime_of, safe_next
 from pingtree.console.render import console_root, page
 from pingtree.operators.access import Credential, access_configured, credential_failed, identify
-from pingtree.ratelimits.requests import auth_locked_out, hit_auth_failure
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 

@@ -8,10 +8,10 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from pingtree.config.posting_spec import NoSpec, posting_spec, verticals_of
 from pingtree.console.auth import ReaderDep
 from pingtree.console.render import page
 from pingtree.leads.repository import timeline
-from pingtree.publishers.spec import NoSpec, posting_spec, verticals_of
 from pingtree.reporting.campaigns import campaign_stats
 from pingtree.reporting.today import day_start, day_totals, latest_leads
 

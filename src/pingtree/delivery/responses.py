@@ -23,7 +23,7 @@ from typing import Any
 from multidict import CIMultiDict
 
 from pingtree.buyers.model import Extract, Outcome, ResponseRule, ResponseRules, Source
-from pingtree.delivery.selectors import (
+from pingtree.buyers.selectors import (
     NOT_JSON,
     Found,
     compile_regex,

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 from sqlalchemy import update
@@ -36,11 +36,13 @@ from pingtree.leads.schemas import (
 from pingtree.publishers.model import Publisher
 from pingtree.routing.model import Attempt, LeadOffer, Skip
 from pingtree.routing.ports import Bid
-from pingtree.runtime import Runtime
 from pingtree.screening import service as screening
 from pingtree.screening.model import Verdict
 from pingtree.storage.tables import InboundPing
 from pingtree.verticals.validate import validate_fields
+
+if TYPE_CHECKING:
+    from pingtree.runtime import Runtime  # the type only: runtime builds on intake
 
 OPEN, POSTED = "open", "posted"
 

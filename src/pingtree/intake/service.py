@@ -9,6 +9,7 @@ import asyncio
 import logging
 import uuid
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,13 +23,15 @@ from pingtree.leads.schemas import LeadAnswer, LeadIn, LeadStatus, Reason
 from pingtree.logs import for_lead
 from pingtree.publishers.model import Publisher, hash_api_key
 from pingtree.routing.model import LeadOffer, Route, RoutingResult, Tree
-from pingtree.runtime import Runtime
 from pingtree.screening import repository as screening_repository
 from pingtree.screening import service as screening
 from pingtree.screening.model import ScreeningPolicy, Verdict
 from pingtree.storage.db import retrying_through_outage
 from pingtree.verticals.model import Vertical
 from pingtree.verticals.validate import FieldError, validate_fields
+
+if TYPE_CHECKING:
+    from pingtree.runtime import Runtime  # the type only: runtime builds on intake
 
 log = logging.getLogger("pingtree.intake")
 ANSWER_MARGIN_S = 0.005

@@ -1,6 +1,6 @@
 """Every reason code a publisher may be answered, with its meaning: the one list.
 
-The posting spec (publishers/spec.py) prints it and the README's table follows it
+The posting spec (config/posting_spec.py) prints it and the README's table follows it
 (tests/leads/test_reason_codes.py checks both ways: no code answered that is not here,
 no code in the README's table that is not here).
 """

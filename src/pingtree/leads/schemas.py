@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pingtree.money import Money
+from pingtree.reasons import Reason as Reason  # re-exported: the API answers with it
 
 
 class LeadStatus(StrEnum):
@@ -54,14 +55,6 @@ class LeadIn(BaseModel):
     vertical: str = Field(min_length=1, max_length=64)
     fields: dict[str, Any]
     test: bool = Field(default=False, description="route against test endpoints; counts nowhere")
-
-
-class Reason(BaseModel):
-    """A stable code and a sentence: why a lead was rejected or not sold."""
-
-    code: str = Field(description="a stable reason code (see the posting spec's table)")
-    message: str = Field(description="a sentence for people; may change")
-    field: str | None = Field(default=None, description="the lead field at fault, if one is")
 
 
 class ErrorAnswer(BaseModel):

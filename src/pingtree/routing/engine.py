@@ -16,7 +16,6 @@ from functools import cached_property
 
 from pingtree.buyers.model import Buyer, Campaign, Outcome, PriceType
 from pingtree.clock import Clock
-from pingtree.config.catalog import Catalog
 from pingtree.routing import flows
 from pingtree.routing.auction import auction_window
 from pingtree.routing.eligibility import ALREADY_SOLD_TO_BUYER, BLOCKED, LeadView, eligible
@@ -37,6 +36,7 @@ from pingtree.routing.ports import (
     BuyerGateway,
     BuyerPurchases,
     CapLedger,
+    CatalogView,
     Rotation,
 )
 from pingtree.verticals.pii import ping_fields
@@ -97,7 +97,7 @@ class Router:
         self,
         offer: LeadOffer,
         tree: Tree,
-        catalog: Catalog,
+        catalog: CatalogView,
         *,
         deadline: float | None = None,
         blocked_buyers: Mapping[str, str] | None = None,
@@ -127,7 +127,7 @@ class Router:
 
     # --- eligibility ---------------------------------------------------------------------
 
-    def _eligible(self, run: _Run, tier: Tier, catalog: Catalog) -> list[Candidate]:
+    def _eligible(self, run: _Run, tier: Tier, catalog: CatalogView) -> list[Candidate]:
         offered, excluded = eligible(
             tier.campaigns,
             campaigns=catalog.campaigns,
@@ -167,7 +167,7 @@ class Router:
     # --- offering ------------------------------------------------------------------------
 
     async def _one_at_a_time(
-        self, run: _Run, tier: Tier, ordered: list[Candidate], catalog: Catalog
+        self, run: _Run, tier: Tier, ordered: list[Candidate], catalog: CatalogView
     ) -> None:
         for _entry, campaign in ordered:
             if run.done:
@@ -187,7 +187,7 @@ class Router:
             await self._sell(run, tier, campaign, bid)
 
     async def _auction(
-        self, run: _Run, tier: Tier, candidates: list[Candidate], catalog: Catalog
+        self, run: _Run, tier: Tier, candidates: list[Candidate], catalog: CatalogView
     ) -> None:
         window = auction_window(
             time_left=self._time_left(run),
@@ -207,7 +207,7 @@ class Router:
         run: _Run,
         tier: Tier,
         candidates: list[Candidate],
-        catalog: Catalog,
+        catalog: CatalogView,
         window: float,
     ) -> list[tuple[Bid, Campaign]]:
         """Ask every candidate at once; the bids in by the window's close, at or over the floor,
@@ -244,7 +244,7 @@ class Router:
         )
 
     async def _within_window(
-        self, run: _Run, tier: Tier, asked: list[Campaign], catalog: Catalog, window: float
+        self, run: _Run, tier: Tier, asked: list[Campaign], catalog: CatalogView, window: float
     ) -> list[Bid | None]:
         """Ping every campaign at once and wait at most the auction window for the answers.
 
@@ -299,7 +299,7 @@ class Router:
     # --- inbound ping-post: the publisher pings first, then posts ----------------------
 
     async def collect_bids(
-        self, offer: LeadOffer, tree: Tree, catalog: Catalog
+        self, offer: LeadOffer, tree: Tree, catalog: CatalogView
     ) -> tuple[list[tuple[str, Bid]], RoutingResult]:
         """Every tier's eligible campaigns asked at once: (tier, bid) best first, and the record."""
         run = _Run(offer, tree, self.clock.monotonic() + tree.max_processing_ms / 1000, {})
@@ -333,7 +333,7 @@ class Router:
         self,
         offer: LeadOffer,
         tree: Tree,
-        catalog: Catalog,
+        catalog: CatalogView,
         bids: list[tuple[str, Bid]],
         *,
         held: str | None = None,
@@ -364,7 +364,9 @@ class Router:
             await self._sell(run, tier, campaign, bid, held=reservation)
         return run.result
 
-    async def _ask(self, run: _Run, tier: Tier, campaign: Campaign, catalog: Catalog) -> Bid | None:
+    async def _ask(
+        self, run: _Run, tier: Tier, campaign: Campaign, catalog: CatalogView
+    ) -> Bid | None:
         """Ping a campaign with non-PII fields; its bid, or None (recorded either way)."""
         timeout = self._timeout(run, campaign)
         if timeout <= 0:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pingtree.buyers.model import Outcome
 from pingtree.money import Money
-from pingtree.verticals.model import NAME_PATTERN
+from pingtree.names import NAME_PATTERN
 
 
 class Flow(StrEnum):

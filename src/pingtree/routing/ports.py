@@ -6,13 +6,18 @@ buyers and a cap ledger backed by storage; tests hand in the same real ones.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pingtree.buyers.model import Campaign, Outcome
+from pingtree.buyers.model import Buyer, Campaign, Outcome
+
+if TYPE_CHECKING:
+    from pingtree.routing.eligibility import CompiledCampaign
+    from pingtree.routing.index import TierIndex
+    from pingtree.verticals.model import Vertical
 
 
 @dataclass
@@ -36,6 +41,25 @@ class Bid:
     campaign: str
     price: Decimal
     reference: str | None
+
+
+class CatalogView(Protocol):
+    """What the core reads of the configuration in force (config.catalog.Catalog is one)."""
+
+    @property
+    def verticals(self) -> Mapping[str, Vertical]: ...
+
+    @property
+    def buyers(self) -> Mapping[str, Buyer]: ...
+
+    @property
+    def campaigns(self) -> Mapping[str, CompiledCampaign]: ...
+
+    @property
+    def tier_indexes(self) -> Mapping[tuple[str, str], TierIndex]: ...
+
+    def campaign(self, name: str) -> Campaign:
+        """The campaign called name."""
 
 
 class BuyerGateway(Protocol):
@@ -77,6 +101,13 @@ class CapLedger(Protocol):
         self, campaign: Campaign, *, lead_id: str, price: Decimal, at: datetime, hold_s: float
     ) -> str | None:
         """A reservation id when cap room was taken for this lead, else None."""
+
+    async def settle(self, conn: Any, *, sold: Iterable[str], released: Iterable[str]) -> None:
+        """In the transaction the lead is recorded in (the storage's own connection): the
+        holds that became sales are kept, the others given back."""
+
+    async def release(self, reservation_id: str) -> None:
+        """Give a hold back on its own (an inbound ping that will not be posted)."""
 
 
 class BuyerPurchases(Protocol):

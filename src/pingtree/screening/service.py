@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pingtree.buyers.model import Buyer
-from pingtree.leads.schemas import Reason
+from pingtree.reasons import Reason
 from pingtree.screening import repository
 from pingtree.screening.model import Action, ScreeningPolicy, Verdict
 from pingtree.screening.normalize import normalize_email, normalize_phone, person_hash

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pingtree.money import Money
-from pingtree.verticals.model import NAME_PATTERN
+from pingtree.names import NAME_PATTERN
 
 RedirectStatus = Literal[301, 302, 303, 307, 308]
 

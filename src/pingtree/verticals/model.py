@@ -10,10 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pingtree.names import NAME_PATTERN as NAME_PATTERN  # re-exported
 from pingtree.screening.model import ScreeningPolicy
-
-NAME_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
-
 
 FIELD_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,63}$"
 """Field names: letters, digits and _ (camelCase welcome); resource names stay NAME_PATTERN."""

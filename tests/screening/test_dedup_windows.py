@@ -1,0 +1,79 @@
+"""Dedup windows include their first moment: a person seen exactly one window ago is still
+a duplicate, a moment later not. Same-person claims and buyer purchases, on SQLite and
+PostgreSQL; the buyer block read from purchases is pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pingtree.buyers.model import Buyer
+from pingtree.screening import repository
+from pingtree.screening.service import _blocks
+from pingtree.storage.db import create_engine
+
+THEN = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+WINDOW = timedelta(days=30)
+SECOND = timedelta(seconds=1)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+async def _person(engine: AsyncEngine, lead_id: str, now: datetime) -> str | None:
+    async with engine.begin() as conn:
+        return await repository.claim_person(
+            conn, vertical="auto", hashes=["h1"], lead_id=lead_id, now=now, window=WINDOW
+        )
+
+
+async def _purchase(engine: AsyncEngine, lead_id: str, now: datetime) -> str | None:
+    async with engine.begin() as conn:
+        return await repository.claim_purchase(
+            conn, buyer="alpha", hashes=["h1"], lead_id=lead_id, now=now, window=WINDOW
+        )
+
+
+async def test_a_person_seen_exactly_one_window_ago_is_still_a_duplicate(
+    engine: AsyncEngine,
+) -> None:
+    assert await _person(engine, "first", THEN) is None
+    assert await _person(engine, "edge", THEN + WINDOW) == "first"
+    assert await _person(engine, "after", THEN + WINDOW + SECOND) is None
+
+
+async def test_a_buyer_that_bought_exactly_one_window_ago_still_holds_the_person(
+    engine: AsyncEngine,
+) -> None:
+    assert await _purchase(engine, "first", THEN) is None
+    assert await _purchase(engine, "edge", THEN + WINDOW) == "first"
+    assert await _purchase(engine, "after", THEN + WINDOW + SECOND) is None
+
+
+def test_a_buyer_is_blocked_from_the_first_moment_of_its_window_to_its_end() -> None:
+    buyers = {"alpha": Buyer(name="alpha", dedup_days=30), "beta": Buyer(name="beta", dedup_days=0)}
+    now = THEN + WINDOW
+    assert set(_blocks([], {"alpha": THEN}, buyers, now)) == {"alpha"}
+    assert _blocks([], {"alpha": THEN - SECOND}, buyers, now) == {}
+    # A buyer without a window takes the person again.
+    assert _blocks([], {"beta": now}, buyers, now) == {}
+
+
+def test_only_a_buyers_own_list_or_its_window_blocks_it() -> None:
+    buyers = {"alpha": Buyer(name="alpha", dedup_days=30)}
+    lists = [("buyer", "alpha"), ("publisher", "pub"), ("global", "")]
+    blocked = _blocks(lists, {}, buyers, THEN)
+    assert blocked == {"alpha": "suppressed: on the buyer's do-not-contact list"}
+    # A purchase by a buyer no longer configured blocks nothing.
+    assert _blocks([], {"gone": THEN}, buyers, THEN) == {}
+    assert _blocks([], {"alpha": THEN}, buyers, THEN) == {
+        "alpha": "duplicate: bought this person 2026-11-01 (window 30 days)"
+    }
