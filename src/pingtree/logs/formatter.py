@@ -50,3 +50,5 @@ def configure(log_format: LogFormat, level: int = logging.INFO) -> None:
     handler.setFormatter(formatter)
     root.addHandler(handler)
     root.setLevel(level)
+    # Alembic narrates every migration step at INFO; an operator needs only its warnings.
+    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
