@@ -225,7 +225,10 @@ async def test_latency_does_not_serialise_concurrent_requests(
         answers = await asyncio.gather(*(ping(http, sim) for _ in range(300)))
         elapsed = time.monotonic() - started
     assert all(a["status"] == "bid" for a in answers)
-    assert elapsed < 3.0
+    # Serialised, 300 answers of 300 ms would take 90 s; concurrent, well under a second
+    # plus the machine's load. A tenth of the serial time leaves a loaded CI room.
+    serial = 300 * 0.3
+    assert elapsed < serial / 10, elapsed
 
 
 async def test_bodies_are_parsed_and_recorded(
