@@ -140,3 +140,23 @@ async def test_a_lead_rejected_in_review_frees_the_person_it_held(engine: Harnes
     # Rejected, it claims no one, as a lead a check rejects: the person may come again.
     third = (await h.post_lead(person(7))).json()
     assert third["status"] == "sold"
+
+
+async def test_approve_and_reject_at_once_one_decision_wins_whole(engine: Harness) -> None:
+    h = engine
+    await two_buyers(h, screening={**POLICY, "dedup": {"window_hours": 24}})
+    lead_id = (await h.post_lead(person(8, zip="90210"))).json()["lead_id"]
+    approved, rejected = await asyncio.gather(
+        admin(h, "POST", f"/review/{lead_id}/approve"),
+        admin(h, "POST", f"/review/{lead_id}/reject", json={"reason": "looks fake"}),
+    )
+    assert sorted([approved.status_code, rejected.status_code]) == [200, 409]
+    shown = (await admin(h, "GET", f"/leads/{lead_id}")).json()
+    if rejected.status_code == 200:
+        # The rejection landed whole: status, reason and the freed person in one commit.
+        assert shown["status"] == "rejected" and posts(h, "alpha", "beta") == 0
+        assert "rejected_in_review" in codes(shown)
+        assert (await h.post_lead(person(8))).json()["status"] == "sold"
+    else:
+        assert shown["status"] == "sold" and posts(h, "alpha", "beta") == 1
+        assert "rejected_in_review" not in codes(shown)

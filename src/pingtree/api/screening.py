@@ -6,25 +6,16 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, File, Query, UploadFile
 from pydantic import BaseModel, Field
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from pingtree import logs
 from pingtree.api.deps import ReadDep, ReviewDep, RuntimeDep, SuppressDep
 from pingtree.api.storable import StorableTextRoute
+from pingtree.intake import review
 from pingtree.intake.errors import refuse
-from pingtree.intake.service import route_lead
-from pingtree.leads.repository import LeadRecord
-from pingtree.leads.schemas import LeadAnswer, LeadStatus, Reason, admin_error_responses
+from pingtree.leads.schemas import LeadAnswer, LeadStatus, admin_error_responses
 from pingtree.screening import repository
 from pingtree.screening.lists import ParsedList, hash_values, parse_csv
-from pingtree.screening.service import (
-    BUYER,
-    GLOBAL,
-    PUBLISHER,
-    Screening,
-    buyer_blocks,
-    identity_hashes,
-)
+from pingtree.screening.service import BUYER, GLOBAL, PUBLISHER
 from pingtree.storage.tables import Lead
 
 router = APIRouter(
@@ -79,21 +70,6 @@ async def review_queue(
     ]
 
 
-async def _take_from_queue(rt: RuntimeDep, lead_id: str, status: LeadStatus) -> Lead:
-    # One reviewer wins: the lead leaves the queue only if it is still in it.
-    async with rt.sessions() as session, session.begin():
-        moved = await session.execute(
-            update(Lead)
-            .where(Lead.id == lead_id, Lead.status == LeadStatus.REVIEW.value)
-            .values(status=status.value)
-        )
-        if moved.rowcount != 1:  # type: ignore[attr-defined]
-            raise refuse(409, "not_in_review", f"lead {lead_id!r} is not waiting for review")
-        lead = await session.get(Lead, lead_id)
-        assert lead is not None
-        return lead
-
-
 @router.post(
     "/review/{lead_id}/approve",
     response_model=LeadAnswer,
@@ -102,26 +78,7 @@ async def _take_from_queue(rt: RuntimeDep, lead_id: str, status: LeadStatus) -> 
 )
 async def approve(lead_id: str, rt: RuntimeDep) -> LeadAnswer:
     """Approve a flagged lead: it is routed now, and the answer says how it went."""
-    lead = await _take_from_queue(rt, lead_id, LeadStatus.RECEIVED)
-    publisher = rt.catalog.publishers[lead.publisher]
-    policy = rt.catalog.screening(lead.publisher, lead.vertical)
-    hashes = identity_hashes(policy, lead.fields)
-    async with rt.sessions() as session:
-        blocked = await buyer_blocks(
-            session, policy=policy, buyers=rt.catalog.buyers, hashes=hashes, now=rt.clock.now()
-        )
-    stored = lead.screening or {}
-    checked = Screening(
-        score=lead.risk_score or 0,
-        band=stored.get("band"),
-        blocked_buyers=blocked,
-        person_hashes=hashes,
-    )
-    with logs.for_lead(lead.id):
-        _status, answer = await route_lead(
-            rt, LeadRecord.of(lead), publisher, checked, None, started=rt.clock.monotonic()
-        )
-    return answer
+    return await review.approve(rt, lead_id)
 
 
 @router.post(
@@ -132,16 +89,7 @@ async def approve(lead_id: str, rt: RuntimeDep) -> LeadAnswer:
 )
 async def reject(lead_id: str, decision: Decision, rt: RuntimeDep) -> LeadAnswer:
     """Reject a flagged lead with a reason; it is never routed."""
-    await _take_from_queue(rt, lead_id, LeadStatus.REJECTED)
-    reason = Reason(code="rejected_in_review", message=decision.reason)
-    async with rt.sessions() as session, session.begin():
-        lead = await session.get(Lead, lead_id)
-        assert lead is not None
-        lead.reasons = [*lead.reasons, reason.model_dump()]
-        lead.answered_at = rt.clock.now()
-        # A rejected lead claims no one, as when a check rejects it: free the person it held.
-        await repository.release_person(session, lead_id)
-    return LeadAnswer(lead_id=lead_id, status=LeadStatus.REJECTED, reasons=[reason])
+    return await review.reject(rt, lead_id, decision.reason)
 
 
 def _check_owner(rt: RuntimeDep, scope: str, owner: str) -> None:

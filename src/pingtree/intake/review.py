@@ -1,0 +1,78 @@
+"""Manual review: a person decides on a lead screening flagged.
+
+Each decision is one transaction: the lead leaves the queue only if it is still in it (one
+reviewer wins), and a rejection records its reason and frees the person in the same commit.
+An approved lead is then routed as if it had just arrived.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pingtree import logs
+from pingtree.intake.errors import refuse
+from pingtree.intake.service import route_lead
+from pingtree.leads.repository import LeadRecord
+from pingtree.leads.schemas import LeadAnswer, LeadStatus, Reason
+from pingtree.screening import repository
+from pingtree.screening.service import Screening, buyer_blocks, identity_hashes
+from pingtree.storage.tables import Lead
+
+if TYPE_CHECKING:
+    from pingtree.runtime import Runtime
+
+REJECTED_IN_REVIEW = "rejected_in_review"
+
+
+async def _take_from_queue(session: AsyncSession, lead_id: str, status: LeadStatus) -> Lead:
+    """Move a lead out of the review queue, or refuse 409 if another decision came first."""
+    moved = await session.execute(
+        update(Lead)
+        .where(Lead.id == lead_id, Lead.status == LeadStatus.REVIEW.value)
+        .values(status=status.value)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise refuse(409, "not_in_review", f"lead {lead_id!r} is not waiting for review")
+    lead = await session.get(Lead, lead_id)
+    assert lead is not None
+    return lead
+
+
+async def approve(rt: Runtime, lead_id: str) -> LeadAnswer:
+    """Approve a flagged lead: it is routed now, and the answer says how it went."""
+    async with rt.sessions() as session, session.begin():
+        lead = await _take_from_queue(session, lead_id, LeadStatus.RECEIVED)
+        policy = rt.catalog.screening(lead.publisher, lead.vertical)
+        hashes = identity_hashes(policy, lead.fields)
+        blocked = await buyer_blocks(
+            session, policy=policy, buyers=rt.catalog.buyers, hashes=hashes, now=rt.clock.now()
+        )
+        record = LeadRecord.of(lead)
+    stored = lead.screening or {}
+    checked = Screening(
+        score=lead.risk_score or 0,
+        band=stored.get("band"),
+        blocked_buyers=blocked,
+        person_hashes=hashes,
+    )
+    publisher = rt.catalog.publishers[record.publisher]
+    with logs.for_lead(lead_id):
+        _status, answer = await route_lead(
+            rt, record, publisher, checked, None, started=rt.clock.monotonic()
+        )
+    return answer
+
+
+async def reject(rt: Runtime, lead_id: str, why: str) -> LeadAnswer:
+    """Reject a flagged lead with a reason; it is never routed."""
+    reason = Reason(code=REJECTED_IN_REVIEW, message=why)
+    async with rt.sessions() as session, session.begin():
+        lead = await _take_from_queue(session, lead_id, LeadStatus.REJECTED)
+        lead.reasons = [*lead.reasons, reason.model_dump()]
+        lead.answered_at = rt.clock.now()
+        # A rejected lead claims no one, as when a check rejects it: free the person it held.
+        await repository.release_person(session, lead_id)
+    return LeadAnswer(lead_id=lead_id, status=LeadStatus.REJECTED, reasons=[reason], test=lead.test)
