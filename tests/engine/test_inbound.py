@@ -163,7 +163,13 @@ async def test_a_rejecting_winner_cascades_to_the_lower_bids_once_each(engine: H
     assert [b["campaign"] for b in stored.bids] == ["top", "mid", "low"]
 
     answer = (await _post(h, ping["ping_id"])).json()
-    assert answer["status"] == "sold" and answer["payout"] == "20.00"  # the price offered
+    # Sold to the lower bid: the payout follows the sale (half of 25.00), never the 20.00
+    # promised for top's bid, and the answer says why.
+    assert answer["status"] == "sold" and answer["payout"] == "12.50"
+    assert [r["code"] for r in answer["reasons"]] == ["sold_below_offer"]
+    async with h.rt.sessions() as session:
+        sale = (await session.scalars(select(Sale))).one()
+    assert (sale.campaign, sale.price, sale.payout) == ("low", Decimal("25.00"), Decimal("12.50"))
     posts = {b: [r for r in h.sim.received(b) if r.kind == "post"] for b in ("top", "mid", "low")}
     assert {b: len(p) for b, p in posts.items()} == {"top": 1, "mid": 1, "low": 1}
     story = await h.timeline(ping["ping_id"])

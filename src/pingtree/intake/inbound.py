@@ -152,6 +152,31 @@ async def _claim_and_store(
     await repository.insert_attempts(conn, lead, pinged.attempts)
 
 
+def _payout_for(
+    publisher: Publisher, promised: Decimal, revenue: Decimal, *, sold: bool
+) -> tuple[Decimal, list[Reason]]:
+    """What the publisher is paid for a posted ping, and why if not the payout promised.
+
+    The winner's price sets the payout promised at the ping. When the winner turns the full
+    lead down and a lower bid buys it, the payout follows what the lead really sold for
+    (never more than promised), so a cascade never pays out more than it earns.
+    """
+    if not sold:
+        return Decimal(0), [
+            Reason(code="no_buyer_accepted", message="the bidders declined the full lead")
+        ]
+    earned = publisher.payout.for_revenue(revenue)
+    if earned >= promised:
+        return promised, []
+    return earned, [
+        Reason(
+            code="sold_below_offer",
+            message=f"the winning bid declined; sold to a lower bid, payout {earned} "
+            f"instead of {promised}",
+        )
+    ]
+
+
 def _bid_json(bid: Bid) -> dict[str, Any]:
     return {**asdict(bid), "price": str(bid.price)}
 
@@ -223,12 +248,7 @@ async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> L
     )
     result = await rt.router.sell_to_bids(offer, tree, rt.catalog, bids, held=reservation)
     result.skips[:0] = pinged.skips
-    reasons = (
-        []
-        if result.sales
-        else [Reason(code="no_buyer_accepted", message="the bidders declined the full lead")]
-    )
-    payout = promised if result.sales else Decimal(0)
+    payout, reasons = _payout_for(publisher, promised, result.revenue, sold=bool(result.sales))
     _status, answer = await finish(
         rt,
         lead,

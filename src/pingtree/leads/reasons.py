@@ -54,6 +54,11 @@ REASON_CODES: tuple[ReasonCode, ...] = (
     ReasonCode("no_bid", "ping no_bid", "no buyer bid on this lead now"),
     ReasonCode("pii_in_ping", "422", "a ping carries no PII: send those fields in the post"),
     ReasonCode("post_differs_from_ping", "422", "the post's fields differ from the ping's"),
+    ReasonCode(
+        "sold_below_offer",
+        "sold",
+        "the winning bidder declined the post; a lower bid bought it, for a lower payout",
+    ),
     # screening (status rejected, or review)
     ReasonCode("invalid_email", "rejected", "not a valid email address (syntax, no DNS lookups)"),
     ReasonCode("disposable_email", "rejected", "a throwaway email domain"),
