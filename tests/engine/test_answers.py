@@ -20,7 +20,7 @@ from pingtree.delivery.gateway import HttpGateway
 from pingtree.reporting.campaigns import campaign_stats
 from pingtree.simulator import SimBuyer
 from pingtree.simulator.behaviour import ScriptedAnswer
-from pingtree.storage.tables import AttemptRow, Sale
+from pingtree.storage.tables import AttemptRow, CapCounter, Sale
 from tests.engine.conftest import Harness, sim_buyer
 from tests.factories import JSON_POST, campaign, document, tier
 
@@ -309,7 +309,7 @@ async def test_the_price_booked_follows_post_price(
 ) -> None:
     h = engine
     h.buyers(sim_buyer("b", bid_min=Decimal("30"), bid_max=Decimal("30"), post_price="5.00"))
-    spec = campaign("b", h.sim, bid=True)
+    spec = campaign("b", h.sim, bid=True, caps={"budget": {"daily": "100.00"}})
     if post_price is not None:
         spec["price"]["post_price"] = post_price
     await h.configure(document([spec], [tier("auction", "ping_post", ["b"])]))
@@ -324,6 +324,9 @@ async def test_the_price_booked_follows_post_price(
         assert [r.price_mismatch for r in rows] == [True]
         (stats,) = await campaign_stats(session, None)
     assert stats.price_mismatches == 1 and stats.revenue == Decimal(booked)
+    async with h.rt.sessions() as session:  # the budget counts what was booked
+        counted = await session.scalar(select(CapCounter.amount))
+    assert counted == Decimal(booked)
 
 
 async def test_a_post_answering_the_bid_is_no_mismatch(engine: Harness) -> None:

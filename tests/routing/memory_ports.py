@@ -7,7 +7,7 @@ tests/engine.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -87,7 +87,9 @@ class MemoryCapLedger:
         self.held[reservation] = campaign.name
         return reservation
 
-    async def settle(self, conn: Any, *, sold: Iterable[str], released: Iterable[str]) -> None:
+    async def settle(
+        self, conn: Any, *, sold: Mapping[str, Decimal], released: Iterable[str]
+    ) -> None:
         for reservation in released:
             await self.release(reservation)
 

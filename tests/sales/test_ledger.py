@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pingtree.buyers.model import Campaign
 from pingtree.clock import ManualClock
-from pingtree.sales.ledger import CONFIRMED, RELEASED, SqlCapLedger, reservations
+from pingtree.sales.ledger import CONFIRMED, RELEASED, SqlCapLedger, counters, reservations
 from pingtree.storage.db import create_engine
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
@@ -67,7 +67,7 @@ async def test_a_settled_sale_keeps_its_room_after_the_hold_expires(engine: Asyn
     held = await _hold(ledger, "ping-lead")
     assert held is not None
     async with engine.begin() as conn:
-        await ledger.settle(conn, sold=[held], released=[])
+        await ledger.settle(conn, sold={held: Decimal("10.00")}, released=[])
     assert await _status(engine, held) == CONFIRMED
     clock.advance(3600)
     assert await ledger.release_expired() == 0
@@ -80,7 +80,7 @@ async def test_a_released_hold_gives_its_room_back(engine: AsyncEngine) -> None:
     assert held is not None
     assert await _hold(ledger, "lead-2") is None
     async with engine.begin() as conn:
-        await ledger.settle(conn, sold=[], released=[held])
+        await ledger.settle(conn, sold={}, released=[held])
     assert await _status(engine, held) == RELEASED
     assert await _hold(ledger, "lead-3") is not None
 
@@ -97,10 +97,41 @@ async def test_settling_touches_only_the_leads_own_open_holds(engine: AsyncEngin
     mine, other = await hold("mine"), await hold("other")
     assert mine is not None and other is not None
     async with engine.begin() as conn:
-        await ledger.settle(conn, sold=[], released=[mine])
+        await ledger.settle(conn, sold={}, released=[mine])
     assert await _status(engine, other) == "held"
     # Settling the same hold again (a retried record) gives no room back twice.
     async with engine.begin() as conn:
-        await ledger.settle(conn, sold=[], released=[mine])
+        await ledger.settle(conn, sold={}, released=[mine])
     assert await hold("third") is not None
     assert await hold("fourth") is None
+
+
+async def test_a_sale_booked_at_another_price_moves_its_budget_to_that_price(
+    engine: AsyncEngine,
+) -> None:
+    # post_price: answer or lower books the sale at the post answer's price, not the bid the
+    # hold was taken at: the counters follow the booked price (booked sales + open holds).
+    budgeted = Campaign.model_validate(
+        {
+            **CAPPED.model_dump(mode="json", exclude={"caps"}),
+            "name": "budgeted",
+            "caps": {"budget": {"daily": "50.00"}},
+        }
+    )
+    ledger = SqlCapLedger(engine, ManualClock(NOW))
+
+    async def hold(lead_id: str, price: str) -> str | None:
+        return await ledger.reserve(
+            budgeted, lead_id=lead_id, price=Decimal(price), at=NOW, hold_s=1.0
+        )
+
+    high, low = await hold("high", "20.00"), await hold("low", "20.00")
+    assert high is not None and low is not None
+    async with engine.begin() as conn:
+        await ledger.settle(conn, sold={high: Decimal("25.00"), low: Decimal("12.50")}, released=[])
+    async with engine.connect() as conn:
+        amount = await conn.scalar(select(counters.c.amount))
+        prices = sorted((await conn.scalars(select(reservations.c.price))).all())
+    assert amount == Decimal("37.50") and prices == [Decimal("12.50"), Decimal("25.00")]
+    assert await hold("fits", "12.50") is not None  # 37.50 + 12.50 = 50.00 exactly
+    assert await hold("over", "0.01") is None

@@ -363,7 +363,7 @@ async def finish(
     if payout is None:
         payout = publisher.payout.for_revenue(result.revenue)
     now = rt.clock.now()
-    sold = [s.reservation_id for s in result.sales if s.reservation_id]
+    sold = {s.reservation_id: s.price for s in result.sales if s.reservation_id}
     answer = repository.routing_answer(lead, result, payout=payout, reasons=reasons)
 
     async def record() -> None:

@@ -102,9 +102,12 @@ class CapLedger(Protocol):
     ) -> str | None:
         """A reservation id when cap room was taken for this lead, else None."""
 
-    async def settle(self, conn: Any, *, sold: Iterable[str], released: Iterable[str]) -> None:
+    async def settle(
+        self, conn: Any, *, sold: Mapping[str, Decimal], released: Iterable[str]
+    ) -> None:
         """In the transaction the lead is recorded in (the storage's own connection): the
-        holds that became sales are kept, the others given back."""
+        holds that became sales are kept at the price each was booked at (sold), the others
+        given back."""
 
     async def release(self, reservation_id: str) -> None:
         """Give a hold back on its own (an inbound ping that will not be posted)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -61,7 +61,7 @@ _INSERT_HOLD = reservations.insert()  # built once: parameters beside it, per po
 _GIVE_BACK = (
     update(counters)
     .where(_WINDOW)
-    .values(count=counters.c.count - 1, amount=counters.c.amount - _PRICE)
+    .values(count=counters.c.count - bindparam("one"), amount=counters.c.amount - _PRICE)
     .returning(counters.c.count, counters.c.amount)
 )
 
@@ -231,11 +231,14 @@ class SqlCapLedger:
             self._note(campaign, key, row[0], row[1])
 
     async def settle(
-        self, conn: AsyncConnection, *, sold: Iterable[str], released: Iterable[str]
+        self, conn: AsyncConnection, *, sold: Mapping[str, Decimal], released: Iterable[str]
     ) -> None:
         """In the caller's transaction: holds that became sales are kept, the others given back.
 
-        One statement marks them all (a lead's record is on the hot path).
+        sold maps each kept hold to the price its sale was booked at. A sale booked at
+        another price than its hold (a campaign's post_price taking the answer's price) moves
+        the hold and its windows' amounts to the booked price, so the counters always equal
+        booked sales plus open holds. One statement marks them all (the hot path).
         """
         kept, gone = list(sold), list(released)
         if not kept and not gone:
@@ -245,10 +248,22 @@ class SqlCapLedger:
                 update(reservations)
                 .where(reservations.c.id.in_(kept + gone), reservations.c.status == HELD)
                 .values(status=case((reservations.c.id.in_(kept), CONFIRMED), else_=RELEASED))
-                .returning(*_SETTLED)
+                .returning(*_SETTLED, reservations.c.id)
             )
         ).all()
         await self._give_room_back(conn, [row for row in rows if row[0] == RELEASED])
+        repriced = [
+            (row, sold[row[4]] - row[2])
+            for row in rows
+            if row[0] == CONFIRMED and sold[row[4]] != row[2]
+        ]
+        for row, _change in repriced:
+            await conn.execute(
+                update(reservations).where(reservations.c.id == row[4]).values(price=sold[row[4]])
+            )
+        moves = sorted(((row[1], p, w), change) for row, change in repriced for p, w in row[3])
+        for key, change in moves:  # the one lock order, as when room is given back
+            await self._decrement(conn, key, -change, count=0)
 
     async def give_back(
         self, conn: AsyncConnection, ids: Iterable[str], *, from_status: str
@@ -283,9 +298,17 @@ class SqlCapLedger:
 
         await retrying(give_back)
 
-    async def _decrement(self, conn: AsyncConnection, key: Key, price: Decimal) -> None:
+    async def _decrement(
+        self, conn: AsyncConnection, key: Key, price: Decimal, *, count: int = 1
+    ) -> None:
         campaign, period, window = key
-        params = {"b_campaign": campaign, "b_period": period, "b_window": window, "price": price}
+        params = {
+            "b_campaign": campaign,
+            "b_period": period,
+            "b_window": window,
+            "price": price,
+            "one": count,
+        }
         row = (await conn.execute(_GIVE_BACK, params)).one_or_none()
         if row is not None:
             self._seen[key] = (row[0], row[1])
