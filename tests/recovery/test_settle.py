@@ -203,3 +203,33 @@ async def test_recovery_waits_out_the_longest_tree_and_the_record_retries(
     settings.interrupted_after_s = 40.0
     assert settings.interrupted_after_s < 60 + settings.record_retry_s
     assert engine_sqlite.rt.interrupted_after_s() >= 60 + settings.record_retry_s
+
+
+@pytest.mark.parametrize("sold", [True, False])
+async def test_resolving_an_uncertain_post_settles_the_buyers_claim_on_the_person(
+    engine: Harness, sold: bool
+) -> None:
+    # The buyer buys a person once in 30 days: the claim taken before the cut-off post is
+    # a purchase if the post is resolved sold, and freed if it is resolved not sold.
+    h = engine
+    h.buyers(sim_buyer("slow", hang_rate=1.0), sim_buyer("overflow"))
+    slow = campaign("slow", h.sim, price="20.00", timeout_ms=60_000)
+    await h.configure(
+        document(
+            [slow, campaign("overflow", h.sim, price="1.00")],
+            [tier("t1", "priority", ["slow"]), tier("t2", "priority", ["overflow"])],
+            tree={"max_processing_ms": 60_000},
+            buyer_dedup_days=30,
+        )
+    )
+    await _cut_while_at_buyer(h)
+    await _recover(h)
+    [post] = (await _admin(h, "GET", "/uncertain")).json()
+    resolved = await _admin(h, "POST", f"/uncertain/{post['reservation_id']}", json={"sold": sold})
+    assert resolved.status_code == 200, resolved.text
+
+    h.buyers(sim_buyer("slow"), sim_buyer("overflow"))
+    again = (await h.post_lead()).json()  # the same person, a new lead
+    assert again["status"] == "sold"
+    bought_by = [s["campaign"] for s in (await h.timeline(again["lead_id"]))["sales"]]
+    assert bought_by == (["overflow"] if sold else ["slow"])

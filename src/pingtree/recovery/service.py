@@ -11,7 +11,7 @@ from collections.abc import Container
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -23,6 +23,8 @@ from pingtree.leads.schemas import LeadStatus, Reason
 from pingtree.money import cents
 from pingtree.recovery.schemas import Resolved, UncertainPost
 from pingtree.sales.ledger import CONFIRMED, HELD, UNCERTAIN, SqlCapLedger
+from pingtree.screening import repository as purchases
+from pingtree.screening.service import identity_hashes
 from pingtree.storage.tables import CapReservation, Lead, Sale
 
 leads = cast(Table, Lead.__table__)
@@ -179,7 +181,9 @@ async def resolve(
     async with engine.begin() as conn:
         row = (
             await conn.execute(
-                select(reservations, leads.c.publisher, leads.c.test)
+                select(
+                    reservations, leads.c.publisher, leads.c.vertical, leads.c.fields, leads.c.test
+                )
                 .join(leads, leads.c.id == reservations.c.lead_id)
                 .where(reservations.c.id == reservation_id, reservations.c.status == UNCERTAIN)
                 .with_for_update(of=reservations)
@@ -207,10 +211,29 @@ async def resolve(
             )
         else:
             await ledger.give_back(conn, [reservation_id], from_status=UNCERTAIN)
+        await _settle_person(conn, catalog, row, sold=sold)
         status = await _lead_after(conn, row.lead_id)
     return Resolved(
         reservation_id=reservation_id, lead_id=row.lead_id, sold=sold, lead_status=status
     )
+
+
+async def _settle_person(conn: AsyncConnection, catalog: Catalog, row: Any, *, sold: bool) -> None:
+    """The buyer's dedup record of the person follows the resolution: a sale is a purchase
+    (the claim taken before the post, or a new one); a post not sold frees the claim."""
+    buyer = _buyer(catalog, row.campaign)
+    if buyer is None or row.test:
+        return
+    policy = catalog.screening(row.publisher, row.vertical)
+    hashes = identity_hashes(policy, row.fields)
+    if not hashes:
+        return
+    if sold:
+        await purchases.record_purchases(
+            conn, buyers=[buyer], hashes=hashes, lead_id=row.lead_id, now=row.created_at
+        )
+    else:
+        await purchases.release_claim(conn, hashes=hashes, lead_id=row.lead_id, buyer=buyer)
 
 
 async def _book(

@@ -248,6 +248,19 @@ async def release_unbought(
     )
 
 
+async def release_claim(
+    conn: AsyncConnection, *, hashes: Iterable[str], lead_id: str, buyer: str
+) -> None:
+    """Give back one buyer's claim on a lead's person (its post turned out not sold)."""
+    await conn.execute(
+        delete(BuyerPurchase).where(
+            BuyerPurchase.person_hash.in_(sorted(set(hashes))),
+            BuyerPurchase.buyer == buyer,
+            BuyerPurchase.lead_id == lead_id,
+        )
+    )
+
+
 async def add_suppressions(
     session: AsyncSession, entries: list[dict[str, str]], *, now: datetime
 ) -> int:
