@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pingtree.api import admin, health, leads, recovery, screening
@@ -104,6 +105,11 @@ UNAVAILABLE = {
     "status": "error",
     "reasons": [{"code": "unavailable", "message": "temporarily unavailable; retry"}],
 }
+BUSY = {
+    "lead_id": None,
+    "status": "error",
+    "reasons": [{"code": "busy", "message": "every database connection is busy; retry shortly"}],
+}
 
 
 class AnswerUnexpected:
@@ -129,6 +135,14 @@ class AnswerUnexpected:
 
         try:
             await self.app(scope, receive, watched)
+        except PoolTimeout:
+            # Saturation, not a bug: every pooled connection stayed busy for db_pool_timeout_s.
+            log.warning("no database connection free on %s %s", scope["method"], scope["path"])
+            if started:
+                raise
+            await JSONResponse(BUSY, status_code=503, headers={"Retry-After": "1"})(
+                scope, receive, send
+            )
         except Exception as exc:
             # Logged without its message: a database error's text holds the lead's PII.
             log_failure(log, "unexpected error on %s %s", exc, scope["method"], scope["path"])

@@ -133,6 +133,9 @@ async def _harness(
     # Tests post bursts of leads into one loop on a shared machine: shedding them on loop
     # lag would make counts depend on the machine's load. tests/intake covers the shedding.
     settings_.setdefault("max_loop_lag_share", 0)
+    # Likewise a burst of 200 leads may wait long for a pooled connection on a busy machine;
+    # tests/storage/test_pool.py and tests/api/test_busy.py cover the pool's timeout.
+    settings_.setdefault("db_pool_timeout_s", 120)
     settings = Settings(
         database_url=url,
         admin_token=ADMIN_TOKEN,

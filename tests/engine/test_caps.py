@@ -27,11 +27,14 @@ async def test_200_concurrent_leads_against_cap_10_sell_exactly_10(engine: Harne
     await engine.configure(
         document(
             [
-                campaign("capped", engine.sim, price="20.00", caps={"daily": 10}),
-                campaign("overflow", engine.sim, price="1.00"),
+                campaign(
+                    "capped", engine.sim, price="20.00", caps={"daily": 10}, timeout_ms=60_000
+                ),
+                campaign("overflow", engine.sim, price="1.00", timeout_ms=60_000),
             ],
             [tier("t1", "priority", ["capped"]), tier("t2", "priority", ["overflow"])],
-            # Cap exactness apart from the deadline: a busy machine must not time leads out.
+            # Cap exactness apart from the deadline: a busy machine must not time leads out
+            # (the tree's time, each post's timeout, the wait for a pooled connection).
             tree={"max_processing_ms": 120_000},
         )
     )
@@ -157,9 +160,10 @@ async def test_concurrent_leads_giving_back_room_in_different_orders_never_fail(
     engine.buyers(*(sim_buyer(n, accept_rate=0.0) for n in names), sim_buyer("taker"))
     await engine.configure(
         document(
-            [campaign(n, engine.sim, caps={"daily": 1000}) for n in names]
-            + [campaign("taker", engine.sim)],
+            [campaign(n, engine.sim, caps={"daily": 1000}, timeout_ms=60_000) for n in names]
+            + [campaign("taker", engine.sim, timeout_ms=60_000)],
             [tier("t1", "even", names), tier("t2", "priority", ["taker"])],
+            tree={"max_processing_ms": 120_000},  # apart from the deadline, as above
         )
     )
     answers = await asyncio.gather(*(engine.post_lead() for _ in range(40)))
