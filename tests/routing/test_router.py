@@ -58,7 +58,7 @@ async def _route(
 ) -> RoutingResult:
     router = Router(
         gateway=gateway,
-        ledger=ledger or MemoryCapLedger(),
+        ledger=ledger or MemoryCapLedger(purchases=purchases),
         clock=ManualClock(NOW),
         purchases=purchases,
     )

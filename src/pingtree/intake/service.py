@@ -251,7 +251,8 @@ async def route_lead(
             )
         except Exception as exc:  # a lead is never lost to a bug: it is answered unsold and kept
             log_failure(log, "routing failed for lead %s", exc, lead.id)
-            result = RoutingResult()
+            # Whatever claims it took are not known: any buyer's is given back.
+            result = RoutingResult(claimed=list(rt.catalog.buyers))
             reasons = [Reason(code="internal_error", message="routing failed; the lead is kept")]
         else:
             reasons = unsold_reasons(result)
@@ -388,8 +389,8 @@ async def finish(
                     lead_id=lead.id,
                     now=now,
                 )
-            if people and not lead.test:  # claims routing took for buyers that did not buy
-                bought = [sale.buyer for sale in result.sales]
+            bought = [sale.buyer for sale in result.sales]
+            if people and set(result.claimed) - set(bought):  # claims for buyers that did not buy
                 await screening_repository.release_unbought(
                     conn, hashes=people, lead_id=lead.id, bought=bought
                 )

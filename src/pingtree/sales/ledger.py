@@ -11,7 +11,8 @@ it, or released. A crash in between leaves the row `held`; recovery then marks i
 `uncertain` (the buyer may have bought): it keeps counting against the cap until an
 operator resolves it, so a cap is never oversold and the counters always equal confirmed
 sales plus open (held or uncertain) rows. An uncapped campaign's post is journaled the
-same way, with no windows. An inbound ping's hold waits for the publisher's post; if it
+same way, with no windows. When the buyer has a dedup window, the claim on the person
+(screening.purchases) is taken in the same transaction: one commit per post. An inbound ping's hold waits for the publisher's post; if it
 expires unused (no lead was stored for it), housekeeping releases it.
 """
 
@@ -30,7 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pingtree.buyers.model import Campaign, Period
 from pingtree.clock import Clock
+from pingtree.routing.ports import PersonClaim, PersonTaken
 from pingtree.sales.windows import cap_windows
+from pingtree.screening.repository import claim_purchase
 from pingtree.storage.db import dialect_insert_for, retrying
 from pingtree.storage.tables import CapCounter, CapReservation, Lead
 from pingtree.storage.types import Cents
@@ -129,17 +132,24 @@ class SqlCapLedger:
         price: Decimal,
         at: datetime,
         hold_s: float,
+        person: PersonClaim | None = None,
     ) -> str | None:
         """Take room for one lead at price in every capped window, or none at all.
 
         The hold is a committed row (the post's journal entry) that expires after hold_s.
+        With person, the buyer's claim on the person is taken in the same transaction
+        (PersonTaken, and nothing taken, when the buyer has it).
         A hold the database cannot give within hold_s is of no use to the post: TimeoutError,
         and the room is given back as soon as the late hold lands.
         """
         limits = campaign.caps.limits()
         windows = cap_windows(campaign, at) if limits else ()
         taking = asyncio.ensure_future(
-            retrying(lambda: self._reserve(campaign, limits, windows, lead_id, price, at, hold_s))
+            retrying(
+                lambda: self._reserve(
+                    campaign, limits, windows, lead_id, price, at, hold_s, person
+                )
+            )
         )
         try:
             return await asyncio.wait_for(asyncio.shield(taking), hold_s)
@@ -163,9 +173,14 @@ class SqlCapLedger:
         price: Decimal,
         at: datetime,
         hold_s: float,
+        person: PersonClaim | None,
     ) -> str | None:
         full: Key | None = None
+        holder: str | None = None
         reservation_id = str(uuid.uuid4())
+        # What this transaction saw, kept for the in-process view once it commits: a rolled
+        # back counter row (a new window's) must not be taken for one that exists.
+        seen: list[tuple[Key, int, Decimal]] = []
         async with self.engine.connect() as conn:
             async with conn.begin() as txn:
                 for (period, count_cap, budget), (_, window) in zip(limits, windows, strict=True):
@@ -186,8 +201,19 @@ class SqlCapLedger:
                         full = key
                         await txn.rollback()
                         break
-                    self._note(campaign, key, row[0], row[1])
-                if full is None:
+                    seen.append((key, row[0], row[1]))
+                if full is None and person is not None:
+                    holder = await claim_purchase(
+                        conn,
+                        buyer=person.buyer,
+                        hashes=person.people,
+                        lead_id=lead_id,
+                        now=at,
+                        window=timedelta(days=person.days),
+                    )
+                    if holder is not None:
+                        await txn.rollback()  # neither room nor a partial claim is kept
+                if full is None and holder is None:
                     await conn.execute(
                         _INSERT_HOLD,
                         {
@@ -205,6 +231,11 @@ class SqlCapLedger:
                 # Remember the full window so eligibility skips the campaign without asking.
                 await self._remember(conn, campaign, full)
                 return None
+        if holder is not None:
+            raise PersonTaken(holder)
+        for key, count, amount in seen:  # committed
+            self._known.add(key)
+            self._note(campaign, key, count, amount)
         return reservation_id
 
     async def _ensure_counter(self, conn: AsyncConnection, key: Key) -> None:
@@ -215,7 +246,6 @@ class SqlCapLedger:
             .values(campaign=campaign, period=period, window=window, count=0, amount=Decimal(0))
             .on_conflict_do_nothing()
         )
-        self._known.add(key)
 
     async def _remember(self, conn: AsyncConnection, campaign: Campaign, key: Key) -> None:
         row = (
