@@ -138,11 +138,9 @@ async def test_the_persons_claim_is_taken_with_the_hold_or_neither_is(engine: As
     assert taken.value.holder == "lead-1"
     assert await _held_rows(engine) == 1
     # The duplicate took no room: the cap of two still has one left, for another person.
-    other = await ledger.reserve(
-        two, lead_id="lead-3", price=Decimal("10.00"), at=NOW, hold_s=1.0
-    )
+    other = await ledger.reserve(two, lead_id="lead-3", price=Decimal("10.00"), at=NOW, hold_s=1.0)
     assert other is not None
-    (period, window), = cap_windows(two, NOW)
+    ((period, window),) = cap_windows(two, NOW)
     assert ledger.seen((two.name, period, window)) == (2, Decimal("20.00"))
 
 

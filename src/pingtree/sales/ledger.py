@@ -11,9 +11,10 @@ it, or released. A crash in between leaves the row `held`; recovery then marks i
 `uncertain` (the buyer may have bought): it keeps counting against the cap until an
 operator resolves it, so a cap is never oversold and the counters always equal confirmed
 sales plus open (held or uncertain) rows. An uncapped campaign's post is journaled the
-same way, with no windows. When the buyer has a dedup window, the claim on the person
-(screening.purchases) is taken in the same transaction: one commit per post. An inbound ping's hold waits for the publisher's post; if it
-expires unused (no lead was stored for it), housekeeping releases it.
+same way, with no windows. When the buyer has a dedup window, its claim on the person
+(screening.purchases) is taken in the same transaction: one commit per post. An inbound
+ping's hold waits for the publisher's post; if it expires unused (no lead was stored for
+it), housekeeping releases it.
 """
 
 from __future__ import annotations
@@ -146,9 +147,7 @@ class SqlCapLedger:
         windows = cap_windows(campaign, at) if limits else ()
         taking = asyncio.ensure_future(
             retrying(
-                lambda: self._reserve(
-                    campaign, limits, windows, lead_id, price, at, hold_s, person
-                )
+                lambda: self._reserve(campaign, limits, windows, lead_id, price, at, hold_s, person)
             )
         )
         try:
