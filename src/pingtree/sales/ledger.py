@@ -232,9 +232,9 @@ class SqlCapLedger:
                 return None
         if holder is not None:
             raise PersonTaken(holder)
-        for key, count, amount in seen:  # committed
-            self._known.add(key)
-            self._note(campaign, key, count, amount)
+        for taken, count, amount in seen:  # committed
+            self._known.add(taken)
+            self._note(campaign, taken, count, amount)
         return reservation_id
 
     async def _ensure_counter(self, conn: AsyncConnection, key: Key) -> None:
