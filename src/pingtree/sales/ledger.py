@@ -66,7 +66,6 @@ _GIVE_BACK = (
     update(counters)
     .where(_WINDOW)
     .values(count=counters.c.count - 1, amount=counters.c.amount - _PRICE)
-    .returning(counters.c.count, counters.c.amount)
 )
 
 
@@ -298,10 +297,21 @@ class SqlCapLedger:
         return len(rows)
 
     async def _give_room_back(self, conn: AsyncConnection, rows: Sequence[Any]) -> None:
-        giving = [((row[1], p, w), row[2]) for row in rows for p, w in row[3]]
         # One order for every transaction, so two leads giving back room never deadlock.
-        for key, price in sorted(giving):
-            await self._decrement(conn, key, price)
+        giving = sorted(((row[1], p, w), row[2]) for row in rows for p, w in row[3])
+        if not giving:
+            return
+        # Every window in one executemany (one round trip, in this order).
+        await conn.execute(
+            _GIVE_BACK,
+            [
+                {"b_campaign": key[0], "b_period": key[1], "b_window": key[2], "price": price}
+                for key, price in giving
+            ],
+        )
+        for key, price in giving:  # the in-process view follows (housekeeping re-reads it)
+            count, amount = self._seen.get(key, (1, price))
+            self._seen[key] = (max(count - 1, 0), max(amount - price, Decimal(0)))
 
     async def release(self, reservation_id: str) -> None:
         """Give held room back on its own (an inbound ping that will not be posted)."""
@@ -311,13 +321,6 @@ class SqlCapLedger:
                 await self.give_back(conn, [reservation_id], from_status=HELD)
 
         await retrying(give_back)
-
-    async def _decrement(self, conn: AsyncConnection, key: Key, price: Decimal) -> None:
-        campaign, period, window = key
-        params = {"b_campaign": campaign, "b_period": period, "b_window": window, "price": price}
-        row = (await conn.execute(_GIVE_BACK, params)).one_or_none()
-        if row is not None:
-            self._seen[key] = (row[0], row[1])
 
     async def release_expired(self) -> int:
         """Release held rows past their expiry that no stored lead owns (unused inbound pings).
