@@ -265,6 +265,7 @@ class Sample:
     status: str
     lead_id: str | None = None
     critical_ms: float | None = None  # time spent waiting for buyers on the lead's path
+    reason: str | None = None  # the first reason code of an answer that is not a sale
 
 
 @dataclass
@@ -394,7 +395,9 @@ async def engine_load(
             if resp.status != 200 and not refused:
                 refused.append(data)
                 print(f"  {scenario}: HTTP {resp.status}: {json.dumps(data)[:400]}", flush=True)
-            return Sample(latency, str(status), data.get("lead_id"))
+            reasons = data.get("reasons") or [{}]
+            reason = None if status == "sold" else reasons[0].get("code")
+            return Sample(latency, str(status), data.get("lead_id"), reason=reason)
 
         return await drive(scenario, n, concurrency, max_s, one, pids)
 
@@ -793,7 +796,15 @@ def report(floors: dict[str, Run], engines: list[EngineResult], args: argparse.N
 
 
 def outcome_text(run: Run) -> str:
-    text = ", ".join(f"{k} {v}" for k, v in run.statuses().items())
+    parts = []
+    for status, count in run.statuses().items():
+        why: dict[str, int] = {}
+        for s in run.samples:
+            if s.status == status and s.reason:
+                why[s.reason] = why.get(s.reason, 0) + 1
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(why.items()))
+        parts.append(f"{status} {count}" + (f" ({detail})" if detail else ""))
+    text = ", ".join(parts)
     return text + (f", errors {run.errors}" if run.errors else "")
 
 

@@ -116,7 +116,7 @@ async def take_lead(
     if errors:
         raise invalid_fields(errors)
     tree_s = _shortest_tree_s(rt, publisher, vertical)
-    lag = rt.loop_lag.seconds
+    lag = rt.lateness()
     admit(rt, tree_s, lag)
     # A request waits for a late loop before it is read: its time counts from its arrival.
     started -= lag
@@ -214,7 +214,7 @@ def admit(rt: Runtime, tree_s: float, lag: float | None = None) -> None:
         )
     share = rt.settings.max_loop_lag_share
     if lag is None:
-        lag = rt.loop_lag.seconds
+        lag = rt.lateness()
     if share and tree_s and lag > share * tree_s:
         rt.figures.shed_lead("loop_lag")
         raise IntakeRefused(
@@ -247,14 +247,10 @@ async def route_lead(
         test=lead.test,
         people=tuple(checked.person_hashes),
     )
-    # Routing stops a little before the lead's deadline, so recording fits inside it; the
-    # timers that end it fire as late as the loop runs, so they are set that much earlier.
+    # Routing stops a little before the lead's deadline, so recording fits inside it (its
+    # timers are set as much earlier as the loop runs late: Router's lateness).
     answer_by = started + tree.max_processing_ms / 1000 - ANSWER_MARGIN_S
-    deadline = (
-        started
-        + (tree.max_processing_ms - rt.settings.recording_reserve_ms) / 1000
-        - rt.loop_lag.seconds
-    )
+    deadline = started + (tree.max_processing_ms - rt.settings.recording_reserve_ms) / 1000
     with rt.in_flight.holding(lead.id):
         try:
             result = await rt.router.route(
@@ -420,13 +416,12 @@ async def finish(
             log.error("lead %s was settled by recovery before its record landed", lead.id)
 
     writing = rt.in_flight.record(lead.id, record_until_written())
-    # The timer fires as late as the loop runs: set it that much earlier.
-    wait = (
-        None
-        if answer_by is None
-        else max(answer_by - rt.loop_lag.seconds - rt.clock.monotonic(), 0.0)
-    )
+    # The timer fires as late as the loop runs: set it that much earlier. With no time
+    # left, the answer leaves now (not one loop turn later).
+    wait = None if answer_by is None else answer_by - rt.lateness() - rt.clock.monotonic()
     try:
+        if wait is not None and wait <= 0 and not writing.done():
+            raise TimeoutError
         await asyncio.wait_for(asyncio.shield(writing), wait)
     except TimeoutError:
         # Answer in time; the record lands in the background (or recovery settles the lead).

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -87,8 +87,12 @@ class Router:
         rotation: Rotation | None = None,
         rng: random.Random | None = None,
         purchases: BuyerPurchases | None = None,
+        lateness: Callable[[], float] | None = None,
     ) -> None:
+        """lateness: how late the process's timers fire now (its event loop's lag): every
+        time budget is cut by it, so that what must end by the deadline does."""
         self.gateway = gateway
+        self.lateness = lateness
         self.ledger = ledger
         self.purchases = purchases
         self.clock = clock
@@ -511,7 +515,8 @@ class Router:
     # --- bookkeeping ---------------------------------------------------------------------
 
     def _time_left(self, run: _Run) -> float:
-        return run.deadline - self.clock.monotonic()
+        late = self.lateness() if self.lateness is not None else 0.0
+        return run.deadline - self.clock.monotonic() - late
 
     def _timeout(self, run: _Run, campaign: Campaign) -> float:
         return min(campaign.delivery.timeout_ms / 1000, self._time_left(run))
