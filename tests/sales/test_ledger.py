@@ -136,6 +136,16 @@ async def test_the_persons_claim_is_taken_with_the_hold_or_neither_is(engine: As
     with pytest.raises(PersonTaken) as taken:
         await hold("lead-2")
     assert taken.value.holder == "lead-1"
+    # A person only partly the buyer's (person-2 is lead-1's, person-3 is free): nothing
+    # is kept of the attempt, not even the free hash's claim.
+    partly = PersonClaim(buyer="b", days=30, people=("person-2", "person-3"))
+    with pytest.raises(PersonTaken):
+        await ledger.reserve(
+            two, lead_id="lead-4", price=Decimal("10.00"), at=NOW, hold_s=1.0, person=partly
+        )
+    async with engine.connect() as conn:
+        claims = (await conn.execute(select(BuyerPurchase.person_hash))).scalars().all()
+    assert sorted(claims) == ["person-1", "person-2"]
     assert await _held_rows(engine) == 1
     # The duplicate took no room: the cap of two still has one left, for another person.
     other = await ledger.reserve(two, lead_id="lead-3", price=Decimal("10.00"), at=NOW, hold_s=1.0)

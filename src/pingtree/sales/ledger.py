@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from pingtree.buyers.model import Campaign, Period
 from pingtree.clock import Clock
 from pingtree.routing.ports import PersonClaim, PersonTaken
+from pingtree.sales import one_statement
 from pingtree.sales.windows import cap_windows
 from pingtree.screening.repository import claim_purchase
 from pingtree.storage.db import dialect_insert_for, retrying
@@ -95,6 +96,8 @@ class SqlCapLedger:
         self._known: set[Key] = set()  # counter rows this process knows exist
         self._full: set[str] = set()  # campaigns with a counter seen at a limit, any window
         self._late: set[asyncio.Future[None]] = set()  # holds given back after a timeout
+        # PostgreSQL takes a hold in one statement (sales.one_statement), not five round trips.
+        self._at_once = engine.dialect.name == "postgresql"
 
     def _note(self, campaign: Campaign, key: Key, count: int, amount: Decimal) -> None:
         self._seen[key] = (count, amount)
@@ -173,6 +176,12 @@ class SqlCapLedger:
         hold_s: float,
         person: PersonClaim | None,
     ) -> str | None:
+        if self._at_once and len(windows) <= 1:
+            decided, taken = await self._reserve_at_once(
+                campaign, limits, windows, lead_id, price, at, hold_s, person
+            )
+            if decided:
+                return taken
         full: Key | None = None
         holder: str | None = None
         reservation_id = str(uuid.uuid4())
@@ -235,6 +244,58 @@ class SqlCapLedger:
             self._known.add(taken)
             self._note(campaign, taken, count, amount)
         return reservation_id
+
+    async def _reserve_at_once(
+        self,
+        campaign: Campaign,
+        limits: list[tuple[Period, int | None, Decimal | None]],
+        windows: tuple[tuple[Period, str], ...],
+        lead_id: str,
+        price: Decimal,
+        at: datetime,
+        hold_s: float,
+        person: PersonClaim | None,
+    ) -> tuple[bool, str | None]:
+        """(decided, the hold or None when full) in one statement; not decided when the
+        transaction path must say why not (the person is the buyer's: which lead has it)."""
+        key: Key | None = None
+        window: tuple[str, str, int | None, Decimal | None] | None = None
+        if windows:
+            (period, count_cap, budget), (_, name) = limits[0], windows[0]
+            key = (campaign.name, period, name)
+            if key not in self._known:
+                async with self.engine.begin() as conn:
+                    await self._ensure_counter(conn, key)
+                self._known.add(key)
+            window = (period, name, count_cap, budget)
+        claim = None
+        if person is not None:
+            hashes = sorted(set(person.people))  # one order everywhere: no deadlock
+            claim = (person.buyer, hashes, at - timedelta(days=person.days))
+        reservation_id = str(uuid.uuid4())
+        try:
+            held, counter = await one_statement.hold(
+                self.engine,
+                reservation_id=reservation_id,
+                campaign=campaign.name,
+                lead_id=lead_id,
+                price=price,
+                window=window,
+                person=claim,
+                at=at,
+                expires=at + timedelta(seconds=hold_s + HOLD_MARGIN_S),
+            )
+        except one_statement.PersonHeld:
+            return False, None
+        if key is not None and counter is not None:
+            self._note(campaign, key, *counter)
+        if held:
+            return True, reservation_id
+        if key is not None and counter is None:  # the window is full
+            async with self.engine.connect() as conn:
+                await self._remember(conn, campaign, key)
+            return True, None
+        return False, None  # no room needed, and the person is wholly the buyer's
 
     async def _ensure_counter(self, conn: AsyncConnection, key: Key) -> None:
         campaign, period, window = key
