@@ -240,9 +240,9 @@ class SqlCapLedger:
                 return None
         if holder is not None:
             raise PersonTaken(holder)
-        for taken, count, amount in seen:  # committed
-            self._known.add(taken)
-            self._note(campaign, taken, count, amount)
+        for window_key, count, amount in seen:  # committed
+            self._known.add(window_key)
+            self._note(campaign, window_key, count, amount)
         return reservation_id
 
     async def _reserve_at_once(
