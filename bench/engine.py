@@ -57,6 +57,7 @@ HANG_MAX_MS = 500
 HANG_SLACK_MS = 50
 THROUGHPUT_RATIO_TARGET = 0.6
 OVERHEAD_TARGET_MS = 10.0
+BUSY_SHARE_TARGET = 0.10  # leads refused 503 busy (in time) in the hang scenario: few
 PING_FLOOR = Decimal("1.00")
 # (state, ZIP, area code) that agree, so that screening sees consistent leads.
 PLACES = [
@@ -778,6 +779,17 @@ def report(floors: dict[str, Run], engines: list[EngineResult], args: argparse.N
             )
             if key == "hang":
                 rows.append(("", "outcomes", outcome_text(hang), "", ""))
+                busy = sum(1 for s in hang.samples if s.reason == "busy")
+                share = busy / len(hang.samples) if hang.samples else 0.0
+                rows.append(
+                    (
+                        "",
+                        "answered 503 busy",
+                        f"{busy} of {len(hang.samples)} ({share:.0%})",
+                        f"<= {BUSY_SHARE_TARGET:.0%} (admission control, in time)",
+                        verdict(share <= BUSY_SHARE_TARGET),
+                    )
+                )
     head = ("scenario", "metric", "value", "baseline / target", "result")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
