@@ -57,6 +57,7 @@ HANG_MAX_MS = 500
 HANG_SLACK_MS = 50
 THROUGHPUT_RATIO_TARGET = 0.6
 OVERHEAD_TARGET_MS = 10.0
+BUSY_SHARE_TARGET = 0.10  # leads refused 503 busy (in time) in the hang scenario: few
 PING_FLOOR = Decimal("1.00")
 # (state, ZIP, area code) that agree, so that screening sees consistent leads.
 PLACES = [
@@ -265,6 +266,7 @@ class Sample:
     status: str
     lead_id: str | None = None
     critical_ms: float | None = None  # time spent waiting for buyers on the lead's path
+    reason: str | None = None  # the first reason code of an answer that is not a sale
 
 
 @dataclass
@@ -394,7 +396,9 @@ async def engine_load(
             if resp.status != 200 and not refused:
                 refused.append(data)
                 print(f"  {scenario}: HTTP {resp.status}: {json.dumps(data)[:400]}", flush=True)
-            return Sample(latency, str(status), data.get("lead_id"))
+            reasons = data.get("reasons") or [{}]
+            reason = None if status == "sold" else reasons[0].get("code")
+            return Sample(latency, str(status), data.get("lead_id"), reason=reason)
 
         return await drive(scenario, n, concurrency, max_s, one, pids)
 
@@ -615,7 +619,7 @@ async def run_engine(
     db: Database, sim: str, sim_pid: int, work: Path, args: argparse.Namespace, run_id: str
 ) -> EngineResult:
     result = EngineResult(db.name)
-    env = db.env()
+    env = db.env() | app_settings(args.app_setting)
     config = work / f"engine-{db.name}.yaml"
     config.write_text(yaml.safe_dump(engine_config(sim, caps=not args.no_caps), sort_keys=False))
     applied = subprocess.run(
@@ -627,6 +631,17 @@ async def run_engine(
     base = f"http://127.0.0.1:{port}"
     log = work / f"app-{db.name}.log"
     serve = [PINGTREE, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if args.profile is not None:  # the app under cProfile, its stats written when it stops
+        args.profile.mkdir(parents=True, exist_ok=True)
+        out = args.profile / f"app-{db.name}.prof"
+        # uvicorn re-raises SIGTERM after its graceful shutdown, which would end the
+        # process before cProfile writes: it returns instead.
+        code = (
+            "import cProfile, signal, sys; from pingtree.cli import main; "
+            "signal.raise_signal = lambda _signal: None; "
+            f"sys.argv = {['pingtree', *serve[1:]]!r}; cProfile.run('main()', {str(out)!r})"
+        )
+        serve = [sys.executable, "-c", code]
     if args.workers > 1 and db.name != "sqlite":  # SQLite takes one writer: one process
         serve += ["--workers", str(args.workers)]
     app = start(serve, env, work, log)
@@ -659,6 +674,18 @@ async def run_engine(
             if s.lead_id in found:
                 s.critical_ms = critical_ms(found[s.lead_id])
     return result
+
+
+def app_settings(pairs: list[str]) -> dict[str, str]:
+    """--app-setting NAME=VALUE pairs as the app's PINGTREE_* environment variables."""
+    env: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise SystemExit(f"--app-setting {pair!r}: expected NAME=VALUE")
+        name = name.strip().upper()
+        env[name if name.startswith("PINGTREE_") else f"PINGTREE_{name}"] = value
+    return env
 
 
 def verdict(ok: bool) -> str:
@@ -752,12 +779,25 @@ def report(floors: dict[str, Run], engines: list[EngineResult], args: argparse.N
             )
             if key == "hang":
                 rows.append(("", "outcomes", outcome_text(hang), "", ""))
+                busy = sum(1 for s in hang.samples if s.reason == "busy")
+                share = busy / len(hang.samples) if hang.samples else 0.0
+                rows.append(
+                    (
+                        "",
+                        "answered 503 busy",
+                        f"{busy} of {len(hang.samples)} ({share:.0%})",
+                        f"<= {BUSY_SHARE_TARGET:.0%} (admission control, in time)",
+                        verdict(share <= BUSY_SHARE_TARGET),
+                    )
+                )
     head = ("scenario", "metric", "value", "baseline / target", "result")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     caps = "off" if args.no_caps else "on (daily 1,000,000 per campaign)"
+    if args.app_setting:
+        caps += ", app settings " + " ".join(args.app_setting)
     lines.append(
         f"\n{args.leads} leads per scenario ({args.hang_leads} for hang), concurrency "
         f"{args.concurrency}, warm-up {args.warmup}, light-load runs {args.light_leads} leads at "
@@ -768,7 +808,15 @@ def report(floors: dict[str, Run], engines: list[EngineResult], args: argparse.N
 
 
 def outcome_text(run: Run) -> str:
-    text = ", ".join(f"{k} {v}" for k, v in run.statuses().items())
+    parts = []
+    for status, count in run.statuses().items():
+        why: dict[str, int] = {}
+        for s in run.samples:
+            if s.status == status and s.reason:
+                why[s.reason] = why.get(s.reason, 0) + 1
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(why.items()))
+        parts.append(f"{status} {count}" + (f" ({detail})" if detail else ""))
+    text = ", ".join(parts)
     return text + (f", errors {run.errors}" if run.errors else "")
 
 
@@ -791,6 +839,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         or os.environ.get("PINGTREE_TEST_POSTGRES_URL")
         or DEFAULT_PG,
         help="PostgreSQL to use (schema bench_engine is dropped and recreated)",
+    )
+    p.add_argument(
+        "--app-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the app (the PINGTREE_ prefix optional), e.g. max_loop_lag_share=0.1;"
+        "\nrepeatable (the app gets no PINGTREE_* variable from this shell otherwise)",
+    )
+    p.add_argument(
+        "--profile", type=Path, metavar="DIR", help="run the app under cProfile; stats to DIR"
     )
     p.add_argument("--json", type=Path, help="also write every figure to this file")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")

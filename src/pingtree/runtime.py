@@ -69,6 +69,11 @@ class Runtime:
             auth_failures=settings.auth_failure_limit,
         )
 
+    def lateness(self) -> float:
+        """How late this process's timers fire now (its event loop's lag), when lag is
+        watched (max_loop_lag_share); deadlines are kept by setting timers that much earlier."""
+        return self.loop_lag.seconds if self.settings.max_loop_lag_share else 0.0
+
     @property
     def router(self) -> Router:
         """The router; exists between start() and stop()."""
@@ -94,6 +99,7 @@ class Runtime:
             clock=self.clock,
             rng=self._rng,
             purchases=SqlBuyerPurchases(self.engine),
+            lateness=self.lateness,
         )
         try:
             await self.reload_config()

@@ -107,7 +107,9 @@ class Settings(BaseSettings):
         le=1,
         description="refuse new leads (503, Retry-After) while this process's event loop runs "
         "later than this share of the lead's shortest tree time (0.2 of a 500 ms tree: "
-        "100 ms): it is short of CPU and would answer the leads it has late. 0: off",
+        "100 ms): it is short of CPU and would answer the leads it has late. While it runs "
+        "late, a lead's timers (buyers' timeouts, the answer) are also set that much earlier, "
+        "so the answer still leaves by the deadline. 0: the lag is ignored",
     )
     record_retry_s: float = Field(
         default=30.0,

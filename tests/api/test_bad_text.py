@@ -152,3 +152,14 @@ async def test_every_json_body_is_checked_for_unstorable_text(engine_sqlite: Har
             assert _fields_named(r) == ["fields.zip"], (method, path)
             tried += 1
     assert tried >= 8
+
+
+async def test_a_nul_escaped_in_a_utf16_body_is_refused_too(engine_sqlite: Harness) -> None:
+    # Only a body with a \u escape or a NUL byte is searched for unstorable text; JSON in
+    # UTF-16 (which json.loads reads) has NUL bytes, so its escapes are searched as well.
+    await _configure(engine_sqlite)
+    fields = {**LEAD_FIELDS, "first_name": f"Ad{NUL}a"}
+    body = json.dumps({"vertical": "auto", "fields": fields}).encode("utf-16")
+    r = await engine_sqlite.client.post("/api/v1/leads", content=body, headers=PUBLISHER)
+    assert r.status_code == 422, r.text
+    assert _fields_named(r) == ["fields.first_name"]

@@ -39,7 +39,9 @@ async def test_200_concurrent_leads_against_cap_10_sell_exactly_10(engine: Harne
         )
     )
     answers = await asyncio.gather(*(engine.post_lead() for _ in range(200)))
-    assert all(a.status_code == 200 for a in answers), answers[0].text
+    assert all(a.status_code == 200 for a in answers), [
+        a.text for a in answers if a.status_code != 200
+    ][:3]
     statuses = [a.json()["status"] for a in answers]
     assert statuses.count("sold") == 200  # nothing lost: the rest cascade to overflow
     assert await _sales(engine, "capped") == 10

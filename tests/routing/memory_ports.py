@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from pingtree.buyers.model import Campaign, Outcome
-from pingtree.routing.ports import Answer, Bid
+from pingtree.routing.ports import Answer, Bid, PersonClaim, PersonTaken
 
 
 def bid(price: str, duration_ms: float = 5.0) -> Answer:
@@ -68,21 +68,37 @@ class ScriptedGateway:
 
 @dataclass
 class MemoryCapLedger:
-    """Counts holds per campaign against a plain per-campaign cap (no windows)."""
+    """Counts holds per campaign against a plain per-campaign cap (no windows); claims the
+    person in `purchases` with the hold, as the SQL ledger does in one transaction."""
 
     caps: dict[str, int] = field(default_factory=dict)
     held: dict[str, str] = field(default_factory=dict)  # reservation id -> campaign
     given_back: list[str] = field(default_factory=list)
+    purchases: MemoryPurchases | None = None
 
     def room(self, campaign: Campaign, at: datetime) -> str | None:
         return None
 
     async def reserve(
-        self, campaign: Campaign, *, lead_id: str, price: Decimal, at: datetime, hold_s: float
+        self,
+        campaign: Campaign,
+        *,
+        lead_id: str,
+        price: Decimal,
+        at: datetime,
+        hold_s: float,
+        person: PersonClaim | None = None,
     ) -> str | None:
         taken = sum(1 for c in self.held.values() if c == campaign.name)
         if taken >= self.caps.get(campaign.name, 1_000_000):
             return None
+        if person is not None:
+            assert self.purchases is not None, "a dedup window needs MemoryPurchases"
+            holder = await self.purchases.claim(
+                buyer=person.buyer, days=person.days, people=person.people, lead_id=lead_id, at=at
+            )
+            if holder is not None:
+                raise PersonTaken(holder)
         reservation = f"r{len(self.held) + len(self.given_back) + 1}"
         self.held[reservation] = campaign.name
         return reservation

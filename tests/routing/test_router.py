@@ -58,7 +58,7 @@ async def _route(
 ) -> RoutingResult:
     router = Router(
         gateway=gateway,
-        ledger=ledger or MemoryCapLedger(),
+        ledger=ledger or MemoryCapLedger(purchases=purchases),
         clock=ManualClock(NOW),
         purchases=purchases,
     )
@@ -226,3 +226,41 @@ async def test_equal_bids_at_the_same_rank_take_turns_winning_an_auction() -> No
         result = await router.route(offer, catalog.trees["main"], catalog)
         winners.append(result.sales[0].campaign)
     assert winners == ["x", "y", "x", "y"]
+
+
+class _TimedGateway(ScriptedGateway):
+    """Notes the timeout each post was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timeouts: list[float] = []
+
+    async def post(self, campaign: Any, **kw: Any) -> Any:
+        self.timeouts.append(kw["timeout"])
+        return await super().post(campaign, **kw)
+
+
+async def test_a_late_running_loop_cuts_every_time_budget_by_its_lateness() -> None:
+    # Timers fire as late as the event loop runs: a post given the whole time left would
+    # end past the deadline. With the loop 0.3 s late, a 1 s tree leaves 0.7 s to post,
+    # and when the lateness eats all the time left there is no post at all.
+    catalog = _catalog(
+        [factories.campaign("only", URLS, timeout_ms=5000)],
+        [factories.tier("t", "priority", ["only"])],
+        tree={"max_processing_ms": 1000},
+    )
+    offer = LeadOffer("lead-1", "auto", "pub", dict(factories.LEAD_FIELDS))
+    for late, posts in ((0.3, 1), (1.5, 0)):
+        gateway = _TimedGateway()
+        router = Router(
+            gateway=gateway,
+            ledger=MemoryCapLedger(),
+            clock=ManualClock(NOW),
+            lateness=lambda late=late: late,
+        )
+        result = await router.route(offer, catalog.trees["main"], catalog)
+        assert len(gateway.timeouts) == posts
+        if posts:
+            assert 0.6 < gateway.timeouts[0] <= 0.7  # 1 s - 0.3 s, less the time routing took
+        else:
+            assert result.timed_out and not result.sales

@@ -10,13 +10,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pingtree.buyers.model import Campaign
 from pingtree.clock import ManualClock
+from pingtree.routing.ports import PersonClaim, PersonTaken
 from pingtree.sales.ledger import CONFIRMED, RELEASED, SqlCapLedger, counters, reservations
+from pingtree.sales.windows import cap_windows
 from pingtree.storage.db import create_engine
+from pingtree.storage.tables import BuyerPurchase
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 
@@ -135,3 +138,72 @@ async def test_a_sale_booked_at_another_price_moves_its_budget_to_that_price(
     assert amount == Decimal("37.50") and prices == [Decimal("12.50"), Decimal("25.00")]
     assert await hold("fits", "12.50") is not None  # 37.50 + 12.50 = 50.00 exactly
     assert await hold("over", "0.01") is None
+
+
+async def _held_rows(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return len((await conn.execute(select(reservations.c.id))).all())
+
+
+async def test_the_persons_claim_is_taken_with_the_hold_or_neither_is(engine: AsyncEngine) -> None:
+    # One transaction per post: the buyer's claim on the person and the cap hold commit
+    # together. A buyer that has the person gets neither: no room taken, no journal row.
+    two = _capped(2)
+    ledger = SqlCapLedger(engine, ManualClock(NOW))
+    person = PersonClaim(buyer="b", days=30, people=("person-1", "person-2"))
+
+    async def hold(lead_id: str) -> str | None:
+        return await ledger.reserve(
+            two, lead_id=lead_id, price=Decimal("10.00"), at=NOW, hold_s=1.0, person=person
+        )
+
+    first = await hold("lead-1")
+    assert first is not None
+    async with engine.connect() as conn:
+        holder = await conn.scalar(
+            select(BuyerPurchase.lead_id).where(BuyerPurchase.person_hash == "person-1")
+        )
+    assert holder == "lead-1"
+    with pytest.raises(PersonTaken) as taken:
+        await hold("lead-2")
+    assert taken.value.holder == "lead-1"
+    # A person only partly the buyer's (person-2 is lead-1's, person-3 is free): nothing
+    # is kept of the attempt, not even the free hash's claim.
+    partly = PersonClaim(buyer="b", days=30, people=("person-2", "person-3"))
+    with pytest.raises(PersonTaken):
+        await ledger.reserve(
+            two, lead_id="lead-4", price=Decimal("10.00"), at=NOW, hold_s=1.0, person=partly
+        )
+    async with engine.connect() as conn:
+        claims = (await conn.execute(select(BuyerPurchase.person_hash))).scalars().all()
+    assert sorted(claims) == ["person-1", "person-2"]
+    assert await _held_rows(engine) == 1
+    # The duplicate took no room: the cap of two still has one left, for another person.
+    other = await ledger.reserve(two, lead_id="lead-3", price=Decimal("10.00"), at=NOW, hold_s=1.0)
+    assert other is not None
+    ((period, window),) = cap_windows(two, NOW)
+    assert ledger.seen((two.name, period, window)) == (2, Decimal("20.00"))
+
+
+async def test_a_refused_claim_in_a_new_window_leaves_the_window_usable(
+    engine: AsyncEngine,
+) -> None:
+    # The first hold of a window creates its counter row; when the claim is refused, that
+    # row is rolled back with it, and the next hold must create it again (not find no row
+    # and take the window for full).
+    ledger = SqlCapLedger(engine, ManualClock(NOW))
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(BuyerPurchase).values(
+                person_hash="person-1", buyer="b", lead_id="earlier", sold_at=NOW
+            )
+        )
+    person = PersonClaim(buyer="b", days=30, people=("person-1",))
+    with pytest.raises(PersonTaken):
+        await ledger.reserve(
+            _capped(5), lead_id="lead-1", price=Decimal("10.00"), at=NOW, hold_s=1.0, person=person
+        )
+    held = await ledger.reserve(
+        _capped(5), lead_id="lead-2", price=Decimal("10.00"), at=NOW, hold_s=1.0
+    )
+    assert held is not None

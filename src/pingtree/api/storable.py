@@ -67,7 +67,11 @@ class StorableTextRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def checked(request: Request) -> Response:
-            if _is_json(request) and await request.body():
+            body = await request.body() if _is_json(request) else b""
+            # Valid UTF-8 JSON can only carry a NUL or a lone surrogate as a \u escape: a
+            # body with neither an escape nor a NUL byte (UTF-16 and UTF-32 JSON have NUL
+            # bytes) has nothing to look for, the common case.
+            if b"\\u" in body or b"\x00" in body:
                 try:
                     document = await request.json()  # kept on the request for FastAPI
                 except Exception:  # bad or too deep JSON: FastAPI answers it itself

@@ -116,7 +116,10 @@ async def take_lead(
     if errors:
         raise invalid_fields(errors)
     tree_s = _shortest_tree_s(rt, publisher, vertical)
-    admit(rt, tree_s)
+    lag = rt.lateness()
+    admit(rt, tree_s, lag)
+    # A request waits for a late loop before it is read: its time counts from its arrival.
+    started -= lag
 
     lead = LeadRecord(
         id=str(uuid.uuid4()),
@@ -194,11 +197,12 @@ async def _settle_stored_late(
     await finish(rt, lead, publisher, None, RoutingResult(), [STORED_LATE], idempotency_key)
 
 
-def admit(rt: Runtime, tree_s: float) -> None:
+def admit(rt: Runtime, tree_s: float, lag: float | None = None) -> None:
     """Refuse a lead, before it is stored, when this process could not answer it in time:
     too many leads in flight, or an event loop running too late for the lead's tree.
 
     At saturation a lead answered at once (503, retry shortly) beats one answered late.
+    lag: the loop's lag as read on arrival (read now when not given).
     """
     limit = rt.settings.max_leads_in_flight
     if limit and len(rt.in_flight) >= limit:
@@ -209,7 +213,9 @@ def admit(rt: Runtime, tree_s: float) -> None:
             headers={"Retry-After": "1"},
         )
     share = rt.settings.max_loop_lag_share
-    if share and tree_s and rt.loop_lag.seconds > share * tree_s:
+    if lag is None:
+        lag = rt.lateness()
+    if share and tree_s and lag > share * tree_s:
         rt.figures.shed_lead("loop_lag")
         raise IntakeRefused(
             503,
@@ -241,7 +247,8 @@ async def route_lead(
         test=lead.test,
         people=tuple(checked.person_hashes),
     )
-    # Routing stops a little before the lead's deadline, so recording fits inside it.
+    # Routing stops a little before the lead's deadline, so recording fits inside it (its
+    # timers are set as much earlier as the loop runs late: Router's lateness).
     answer_by = started + tree.max_processing_ms / 1000 - ANSWER_MARGIN_S
     deadline = started + (tree.max_processing_ms - rt.settings.recording_reserve_ms) / 1000
     with rt.in_flight.holding(lead.id):
@@ -251,7 +258,8 @@ async def route_lead(
             )
         except Exception as exc:  # a lead is never lost to a bug: it is answered unsold and kept
             log_failure(log, "routing failed for lead %s", exc, lead.id)
-            result = RoutingResult()
+            # Whatever claims it took are not known: any buyer's is given back.
+            result = RoutingResult(claimed=list(rt.catalog.buyers))
             reasons = [Reason(code="internal_error", message="routing failed; the lead is kept")]
         else:
             reasons = unsold_reasons(result)
@@ -380,16 +388,18 @@ async def finish(
             if recorded is None:
                 raise _AlreadySettled
             await rt.ledger.settle(conn, sold=sold, released=result.released)
-            if people and result.sales and not lead.test:
+            # A buyer whose claim routing took has its purchase row already (kept below).
+            unclaimed = [sale.buyer for sale in result.sales if sale.buyer not in result.claimed]
+            if people and unclaimed and not lead.test:
                 await screening_repository.record_purchases(
                     conn,
-                    buyers=[sale.buyer for sale in result.sales],
+                    buyers=unclaimed,
                     hashes=people,
                     lead_id=lead.id,
                     now=now,
                 )
-            if people and not lead.test:  # claims routing took for buyers that did not buy
-                bought = [sale.buyer for sale in result.sales]
+            bought = [sale.buyer for sale in result.sales]
+            if people and set(result.claimed) - set(bought):  # claims for buyers that did not buy
                 await screening_repository.release_unbought(
                     conn, hashes=people, lead_id=lead.id, bought=bought
                 )
@@ -406,8 +416,12 @@ async def finish(
             log.error("lead %s was settled by recovery before its record landed", lead.id)
 
     writing = rt.in_flight.record(lead.id, record_until_written())
-    wait = None if answer_by is None else max(answer_by - rt.clock.monotonic(), 0.0)
+    # The timer fires as late as the loop runs: set it that much earlier. With no time
+    # left, the answer leaves now (not one loop turn later).
+    wait = None if answer_by is None else answer_by - rt.lateness() - rt.clock.monotonic()
     try:
+        if wait is not None and wait <= 0 and not writing.done():
+            raise TimeoutError
         await asyncio.wait_for(asyncio.shield(writing), wait)
     except TimeoutError:
         # Answer in time; the record lands in the background (or recovery settles the lead).

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -37,6 +37,8 @@ from pingtree.routing.ports import (
     BuyerPurchases,
     CapLedger,
     CatalogView,
+    PersonClaim,
+    PersonTaken,
     Rotation,
 )
 from pingtree.verticals.pii import ping_fields
@@ -85,8 +87,12 @@ class Router:
         rotation: Rotation | None = None,
         rng: random.Random | None = None,
         purchases: BuyerPurchases | None = None,
+        lateness: Callable[[], float] | None = None,
     ) -> None:
+        """lateness: how late the process's timers fire now (its event loop's lag): every
+        time budget is cut by it, so that what must end by the deadline does."""
         self.gateway = gateway
+        self.lateness = lateness
         self.ledger = ledger
         self.purchases = purchases
         self.clock = clock
@@ -391,17 +397,23 @@ class Router:
     async def _sell(
         self, run: _Run, tier: Tier, campaign: Campaign, bid: Bid | None, held: str | None = None
     ) -> bool:
-        """Reserve cap room (unless held), post the full lead, and keep or give back the room."""
+        """Reserve cap room (unless held), post the full lead, and keep or give back the room.
+
+        The person is claimed for a buyer with a dedup window in the hold's own transaction.
+        """
         price = bid.price if bid is not None else campaign.price.amount
         assert price is not None  # a bid campaign always has a ping, so a bid
         timeout = self._timeout(run, campaign)
         reservation: str | None = held
+        claimed = False
         if timeout <= 0:
             self._skip(run, tier, campaign.name, DEADLINE, "no time left to post")
             if reservation is not None:
                 run.result.released.append(reservation)
             return False
         if reservation is None and not run.offer.test:
+            days = self._dedup_days(run, campaign)
+            person = PersonClaim(campaign.buyer, days, run.offer.people) if days else None
             try:  # the hold is also the post's journal entry: no post without it
                 reservation = await self.ledger.reserve(
                     campaign,
@@ -409,13 +421,20 @@ class Router:
                     price=price,
                     at=self.clock.now(),
                     hold_s=self._time_left(run),  # of no use to the lead after its deadline
+                    person=person,
                 )
+            except PersonTaken as taken:
+                self._skip_duplicate(run, tier, campaign, taken.holder, days)
+                return False
             except Exception as exc:
                 self._skip(run, tier, campaign.name, CAP_UNAVAILABLE, type(exc).__name__)
                 return False
             if reservation is None:
                 self._skip(run, tier, campaign.name, CAP_REACHED, "cap filled by other leads")
                 return False
+            if person is not None:
+                claimed = True
+                run.result.claimed.append(campaign.buyer)
             timeout = self._timeout(run, campaign)  # the reservation took some of the time
             if timeout <= 0:
                 self._skip(run, tier, campaign.name, DEADLINE, "no time left to post")
@@ -423,7 +442,7 @@ class Router:
                 return False
         sold = False
         try:
-            if not await self._claim_person(run, tier, campaign):
+            if not claimed and not await self._claim_person(run, tier, campaign):
                 return False
             answer = await self.gateway.post(
                 campaign,
@@ -482,15 +501,22 @@ class Router:
             at=self.clock.now(),
         )
         if holder is None:
+            run.result.claimed.append(campaign.buyer)
             return True
+        self._skip_duplicate(run, tier, campaign, holder, days)
+        return False
+
+    def _skip_duplicate(
+        self, run: _Run, tier: Tier, campaign: Campaign, holder: str, days: int
+    ) -> None:
         detail = f"duplicate: lead {holder} holds or bought this person (window {days} days)"
         self._skip(run, tier, campaign.name, BLOCKED, detail)
-        return False
 
     # --- bookkeeping ---------------------------------------------------------------------
 
     def _time_left(self, run: _Run) -> float:
-        return run.deadline - self.clock.monotonic()
+        late = self.lateness() if self.lateness is not None else 0.0
+        return run.deadline - self.clock.monotonic() - late
 
     def _timeout(self, run: _Run, campaign: Campaign) -> float:
         return min(campaign.delivery.timeout_ms / 1000, self._time_left(run))

@@ -195,6 +195,8 @@ class RoutingResult:
     skips: list[Skip] = field(default_factory=list)
     released: list[str] = field(default_factory=list)
     """Cap holds taken for offers that did not sell, to give back when the lead is recorded."""
+    claimed: list[str] = field(default_factory=list)
+    """Buyers the lead's person was claimed for (a dedup window); given back unless bought."""
     timed_out: bool = False
 
     @property

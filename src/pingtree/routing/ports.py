@@ -43,6 +43,23 @@ class Bid:
     reference: str | None
 
 
+@dataclass(frozen=True)
+class PersonClaim:
+    """A buyer's dedup window to claim the lead's person in, with the post's cap hold."""
+
+    buyer: str
+    days: int
+    people: Sequence[str]
+
+
+class PersonTaken(Exception):
+    """The buyer holds or bought the person within its window: no hold, no claim taken."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(f"lead {holder} holds or bought this person")
+        self.holder = holder
+
+
 class CatalogView(Protocol):
     """What the core reads of the configuration in force (config.catalog.Catalog is one)."""
 
@@ -98,9 +115,20 @@ class CapLedger(Protocol):
         """None when the campaign looks to have room, else why not ("daily cap 10 reached")."""
 
     async def reserve(
-        self, campaign: Campaign, *, lead_id: str, price: Decimal, at: datetime, hold_s: float
+        self,
+        campaign: Campaign,
+        *,
+        lead_id: str,
+        price: Decimal,
+        at: datetime,
+        hold_s: float,
+        person: PersonClaim | None = None,
     ) -> str | None:
-        """A reservation id when cap room was taken for this lead, else None."""
+        """A reservation id when cap room was taken for this lead, else None.
+
+        With person: the buyer's claim on the person is taken with the hold, all or nothing
+        (PersonTaken when the buyer has the person: no room is taken then).
+        """
 
     async def settle(
         self, conn: Any, *, sold: Mapping[str, Decimal], released: Iterable[str]

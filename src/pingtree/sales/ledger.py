@@ -11,8 +11,10 @@ it, or released. A crash in between leaves the row `held`; recovery then marks i
 `uncertain` (the buyer may have bought): it keeps counting against the cap until an
 operator resolves it, so a cap is never oversold and the counters always equal confirmed
 sales plus open (held or uncertain) rows. An uncapped campaign's post is journaled the
-same way, with no windows. An inbound ping's hold waits for the publisher's post; if it
-expires unused (no lead was stored for it), housekeeping releases it.
+same way, with no windows. When the buyer has a dedup window, its claim on the person
+(screening.purchases) is taken in the same transaction: one commit per post. An inbound
+ping's hold waits for the publisher's post; if it expires unused (no lead was stored for
+it), housekeeping releases it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pingtree.buyers.model import Campaign, Period
 from pingtree.clock import Clock
+from pingtree.routing.ports import PersonClaim, PersonTaken
+from pingtree.sales import one_statement
 from pingtree.sales.windows import cap_windows
+from pingtree.screening.repository import claim_purchase
 from pingtree.storage.db import dialect_insert_for, retrying
 from pingtree.storage.tables import CapCounter, CapReservation, Lead
 from pingtree.storage.types import Cents
@@ -62,7 +67,6 @@ _GIVE_BACK = (
     update(counters)
     .where(_WINDOW)
     .values(count=counters.c.count - bindparam("one"), amount=counters.c.amount - _PRICE)
-    .returning(counters.c.count, counters.c.amount)
 )
 
 
@@ -92,6 +96,8 @@ class SqlCapLedger:
         self._known: set[Key] = set()  # counter rows this process knows exist
         self._full: set[str] = set()  # campaigns with a counter seen at a limit, any window
         self._late: set[asyncio.Future[None]] = set()  # holds given back after a timeout
+        # PostgreSQL takes a hold in one statement (sales.one_statement), not five round trips.
+        self._at_once = engine.dialect.name == "postgresql"
 
     def _note(self, campaign: Campaign, key: Key, count: int, amount: Decimal) -> None:
         self._seen[key] = (count, amount)
@@ -129,17 +135,22 @@ class SqlCapLedger:
         price: Decimal,
         at: datetime,
         hold_s: float,
+        person: PersonClaim | None = None,
     ) -> str | None:
         """Take room for one lead at price in every capped window, or none at all.
 
         The hold is a committed row (the post's journal entry) that expires after hold_s.
+        With person, the buyer's claim on the person is taken in the same transaction
+        (PersonTaken, and nothing taken, when the buyer has it).
         A hold the database cannot give within hold_s is of no use to the post: TimeoutError,
         and the room is given back as soon as the late hold lands.
         """
         limits = campaign.caps.limits()
         windows = cap_windows(campaign, at) if limits else ()
         taking = asyncio.ensure_future(
-            retrying(lambda: self._reserve(campaign, limits, windows, lead_id, price, at, hold_s))
+            retrying(
+                lambda: self._reserve(campaign, limits, windows, lead_id, price, at, hold_s, person)
+            )
         )
         try:
             return await asyncio.wait_for(asyncio.shield(taking), hold_s)
@@ -163,9 +174,20 @@ class SqlCapLedger:
         price: Decimal,
         at: datetime,
         hold_s: float,
+        person: PersonClaim | None,
     ) -> str | None:
+        if self._at_once and len(windows) <= 1:
+            decided, taken = await self._reserve_at_once(
+                campaign, limits, windows, lead_id, price, at, hold_s, person
+            )
+            if decided:
+                return taken
         full: Key | None = None
+        holder: str | None = None
         reservation_id = str(uuid.uuid4())
+        # What this transaction saw, kept for the in-process view once it commits: a rolled
+        # back counter row (a new window's) must not be taken for one that exists.
+        seen: list[tuple[Key, int, Decimal]] = []
         async with self.engine.connect() as conn:
             async with conn.begin() as txn:
                 for (period, count_cap, budget), (_, window) in zip(limits, windows, strict=True):
@@ -186,8 +208,19 @@ class SqlCapLedger:
                         full = key
                         await txn.rollback()
                         break
-                    self._note(campaign, key, row[0], row[1])
-                if full is None:
+                    seen.append((key, row[0], row[1]))
+                if full is None and person is not None:
+                    holder = await claim_purchase(
+                        conn,
+                        buyer=person.buyer,
+                        hashes=person.people,
+                        lead_id=lead_id,
+                        now=at,
+                        window=timedelta(days=person.days),
+                    )
+                    if holder is not None:
+                        await txn.rollback()  # neither room nor a partial claim is kept
+                if full is None and holder is None:
                     await conn.execute(
                         _INSERT_HOLD,
                         {
@@ -205,7 +238,64 @@ class SqlCapLedger:
                 # Remember the full window so eligibility skips the campaign without asking.
                 await self._remember(conn, campaign, full)
                 return None
+        if holder is not None:
+            raise PersonTaken(holder)
+        for window_key, count, amount in seen:  # committed
+            self._known.add(window_key)
+            self._note(campaign, window_key, count, amount)
         return reservation_id
+
+    async def _reserve_at_once(
+        self,
+        campaign: Campaign,
+        limits: list[tuple[Period, int | None, Decimal | None]],
+        windows: tuple[tuple[Period, str], ...],
+        lead_id: str,
+        price: Decimal,
+        at: datetime,
+        hold_s: float,
+        person: PersonClaim | None,
+    ) -> tuple[bool, str | None]:
+        """(decided, the hold or None when full) in one statement; not decided when the
+        transaction path must say why not (the person is the buyer's: which lead has it)."""
+        key: Key | None = None
+        window: tuple[str, str, int | None, Decimal | None] | None = None
+        if windows:
+            (period, count_cap, budget), (_, name) = limits[0], windows[0]
+            key = (campaign.name, period, name)
+            if key not in self._known:
+                async with self.engine.begin() as conn:
+                    await self._ensure_counter(conn, key)
+                self._known.add(key)
+            window = (period, name, count_cap, budget)
+        claim = None
+        if person is not None:
+            hashes = sorted(set(person.people))  # one order everywhere: no deadlock
+            claim = (person.buyer, hashes, at - timedelta(days=person.days))
+        reservation_id = str(uuid.uuid4())
+        try:
+            held, counter = await one_statement.hold(
+                self.engine,
+                reservation_id=reservation_id,
+                campaign=campaign.name,
+                lead_id=lead_id,
+                price=price,
+                window=window,
+                person=claim,
+                at=at,
+                expires=at + timedelta(seconds=hold_s + HOLD_MARGIN_S),
+            )
+        except one_statement.PersonHeld:
+            return False, None
+        if key is not None and counter is not None:
+            self._note(campaign, key, *counter)
+        if held:
+            return True, reservation_id
+        if key is not None and counter is None:  # the window is full
+            async with self.engine.connect() as conn:
+                await self._remember(conn, campaign, key)
+            return True, None
+        return False, None  # no room needed, and the person is wholly the buyer's
 
     async def _ensure_counter(self, conn: AsyncConnection, key: Key) -> None:
         campaign, period, window = key
@@ -215,7 +305,6 @@ class SqlCapLedger:
             .values(campaign=campaign, period=period, window=window, count=0, amount=Decimal(0))
             .on_conflict_do_nothing()
         )
-        self._known.add(key)
 
     async def _remember(self, conn: AsyncConnection, campaign: Campaign, key: Key) -> None:
         row = (
@@ -263,7 +352,7 @@ class SqlCapLedger:
             )
         moves = sorted(((row[1], p, w), change) for row, change in repriced for p, w in row[3])
         for key, change in moves:  # the one lock order, as when room is given back
-            await self._decrement(conn, key, -change, count=0)
+            await self._reprice(conn, key, change)
 
     async def give_back(
         self, conn: AsyncConnection, ids: Iterable[str], *, from_status: str
@@ -284,10 +373,27 @@ class SqlCapLedger:
         return len(rows)
 
     async def _give_room_back(self, conn: AsyncConnection, rows: Sequence[Any]) -> None:
-        giving = [((row[1], p, w), row[2]) for row in rows for p, w in row[3]]
         # One order for every transaction, so two leads giving back room never deadlock.
-        for key, price in sorted(giving):
-            await self._decrement(conn, key, price)
+        giving = sorted(((row[1], p, w), row[2]) for row in rows for p, w in row[3])
+        if not giving:
+            return
+        # Every window in one executemany (one round trip, in this order).
+        await conn.execute(
+            _GIVE_BACK,
+            [
+                {
+                    "b_campaign": key[0],
+                    "b_period": key[1],
+                    "b_window": key[2],
+                    "price": price,
+                    "one": 1,
+                }
+                for key, price in giving
+            ],
+        )
+        for key, price in giving:  # the in-process view follows (housekeeping re-reads it)
+            count, amount = self._seen.get(key, (1, price))
+            self._seen[key] = (max(count - 1, 0), max(amount - price, Decimal(0)))
 
     async def release(self, reservation_id: str) -> None:
         """Give held room back on its own (an inbound ping that will not be posted)."""
@@ -298,20 +404,13 @@ class SqlCapLedger:
 
         await retrying(give_back)
 
-    async def _decrement(
-        self, conn: AsyncConnection, key: Key, price: Decimal, *, count: int = 1
-    ) -> None:
+    async def _reprice(self, conn: AsyncConnection, key: Key, change: Decimal) -> None:
+        """Move a window's amount by a kept sale's change of price (its count stays)."""
         campaign, period, window = key
-        params = {
-            "b_campaign": campaign,
-            "b_period": period,
-            "b_window": window,
-            "price": price,
-            "one": count,
-        }
-        row = (await conn.execute(_GIVE_BACK, params)).one_or_none()
-        if row is not None:
-            self._seen[key] = (row[0], row[1])
+        params = {"b_campaign": campaign, "b_period": period, "b_window": window}
+        await conn.execute(_GIVE_BACK, {**params, "price": -change, "one": 0})
+        count, amount = self._seen.get(key, (0, Decimal(0)))
+        self._seen[key] = (count, amount + change)
 
     async def release_expired(self) -> int:
         """Release held rows past their expiry that no stored lead owns (unused inbound pings).
