@@ -2,7 +2,7 @@
 idempotency keys, rate limits and even rotation are exact across them.
 
 Each engine has its own runtime (cap view, rotation, pools, router): only the database and
-Redis are shared. `tests/engine/test_workers.py` runs the same over real processes.
+Redis are shared. `tests/engine/test_two_servers.py` runs the same over two real server processes.
 """
 
 from __future__ import annotations
