@@ -77,8 +77,8 @@ class MemoryCapLedger:
     def room(self, campaign: Campaign, at: datetime) -> str | None:
         return None
 
-    async def recheck(self, campaigns: Sequence[Campaign], at: datetime) -> None:
-        return None
+    async def recheck(self, campaigns: Sequence[Campaign], at: datetime) -> bool:
+        return False
 
     async def reserve(
         self, campaign: Campaign, *, lead_id: str, price: Decimal, at: datetime, hold_s: float

@@ -119,7 +119,7 @@ async def test_room_given_back_by_another_process_is_seen_before_refusing(
     assert here.room(CAPPED, NOW) == "daily cap 1 reached"
     await there.release(held)
     assert here.room(CAPPED, NOW) == "daily cap 1 reached"  # stale: the view alone
-    await here.recheck([CAPPED], NOW)
+    assert await here.recheck([CAPPED], NOW) is True
     assert here.room(CAPPED, NOW) is None
     assert await _hold(here, "lead-here") is not None
 
@@ -132,7 +132,7 @@ async def test_recheck_keeps_a_campaign_out_while_the_database_says_full(
     assert await _hold(there, "lead-1") is not None
     assert here.room(CAPPED, NOW) is None  # never saw the counter: reserve() decides
     assert await _hold(here, "lead-2") is None
-    await here.recheck([CAPPED], NOW)
+    assert await here.recheck([CAPPED], NOW) is False
     assert here.room(CAPPED, NOW) == "daily cap 1 reached"
-    await here.recheck([], NOW)  # nothing to read
+    assert await here.recheck([], NOW) is False  # nothing to read
     assert here.room(CAPPED, NOW) == "daily cap 1 reached"

@@ -148,19 +148,18 @@ class Router:
         return offered
 
     async def _recheck(self, run: _Run, campaigns: list[Campaign]) -> bool:
-        """Whether the cap view of campaigns was read again from the system of record.
+        """Whether one of campaigns has cap room after all, read from the system of record.
 
         The view is what this process last saw; another process may have given room back
         since. If storage cannot answer within the lead's time, the view's answer stands
         (reserve() stays the exact check either way).
         """
         try:
-            await asyncio.wait_for(
+            return await asyncio.wait_for(
                 self.ledger.recheck(campaigns, self.clock.now()), max(self._time_left(run), 0.0)
             )
         except Exception:
             return False
-        return True
 
     def _screen(
         self, run: _Run, tier: Tier, catalog: CatalogView

@@ -97,8 +97,9 @@ class CapLedger(Protocol):
     def room(self, campaign: Campaign, at: datetime) -> str | None:
         """None when the campaign looks to have room, else why not ("daily cap 10 reached")."""
 
-    async def recheck(self, campaigns: Sequence[Campaign], at: datetime) -> None:
-        """Read the counters of campaigns room() turned away again from the system of record.
+    async def recheck(self, campaigns: Sequence[Campaign], at: datetime) -> bool:
+        """Read the counters of campaigns room() turned away again from the system of record;
+        True when one of them has room after all.
 
         room() answers from what this process last saw; another process may have given
         room back since. Called before a campaign is left out for cap room, so that a

@@ -127,8 +127,9 @@ class SqlCapLedger:
                 return f"{period} budget {budget} spent"
         return None
 
-    async def recheck(self, campaigns: Sequence[Campaign], at: datetime) -> None:
-        """Read the current windows of campaigns room() turns away again, in one statement.
+    async def recheck(self, campaigns: Sequence[Campaign], at: datetime) -> bool:
+        """Read the current windows of campaigns room() turns away again, in one statement;
+        True when one of them has room after all.
 
         Another process may have given room back (a rejected post, an expired hold, an
         operator's resolve) since this one saw the counters at a limit: the database is the
@@ -139,7 +140,7 @@ class SqlCapLedger:
             for period, window in cap_windows(campaign, at):
                 wanted[(campaign.name, period, window)] = campaign
         if not wanted:
-            return
+            return False
         params = {
             "names": sorted({key[0] for key in wanted}),
             "windows": sorted({key[2] for key in wanted}),
@@ -151,6 +152,7 @@ class SqlCapLedger:
             self._full.discard(campaign.name)  # back on room()'s fast path unless still full
         for key, campaign in wanted.items():
             self._note(campaign, key, *found.get(key, (0, Decimal(0))))
+        return any(self.room(campaign, at) is None for campaign in campaigns)
 
     async def reserve(
         self,
