@@ -92,8 +92,8 @@ def serve(
         _fail("SQLite takes one writer: run one worker, or use PostgreSQL for several")
     if count > 1 and not settings.redis_url:
         _fail(
-            "rate limits are counted in each process's memory: set PINGTREE_REDIS_URL "
-            "so that several workers share them, or run one worker"
+            "rate limits and even rotation are counted in each process's memory: set "
+            "PINGTREE_REDIS_URL so that several workers share them, or run one worker"
         )
     migrate()
     uvicorn.run(
