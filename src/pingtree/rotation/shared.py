@@ -35,7 +35,9 @@ class SharedRotation:
 
     def __init__(self, redis_url: str, *, prefix: str, clock: Clock) -> None:
         self._redis = Redis.from_url(
-            redis_url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S
+            redis_url.removeprefix("async+"),  # the form the rate limits' library also takes
+            socket_timeout=TIMEOUT_S,
+            socket_connect_timeout=TIMEOUT_S,
         )
         self._prefix = f"{prefix}:rotation:"
         self._clock = clock
