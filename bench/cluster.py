@@ -222,7 +222,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 async def wait_http(
-    url: str, proc: subprocess.Popen[bytes], log: Path, limit_s: float = 60
+    url: str, proc: subprocess.Popen[bytes], log: Path, limit_s: float = 180
 ) -> None:
     """Poll url until it answers 200; fail with the process log if it died or never did."""
     deadline = time.monotonic() + limit_s

@@ -73,6 +73,9 @@ def migrate() -> None:
     typer.echo(f"database ready: {settings.database}")
 
 
+WORKER_HEALTHCHECK_S = 60
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
@@ -102,6 +105,10 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=count,
+        # A worker answers its supervisor's health check from a thread; while it starts
+        # (the ZIP table, the catalog) it can hold the GIL for seconds on a busy machine.
+        # uvicorn's 5 s would kill and restart it, over and over: give it a minute.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         log_level="warning",
         access_log=False,
     )

@@ -62,7 +62,7 @@ def _serve(url: str, redis: dict[str, str], tmp_path: Path) -> tuple[str, subpro
 
 async def _ready(base: str, server: subprocess.Popen[bytes]) -> None:
     async with httpx.AsyncClient(base_url=base) as client:
-        for _ in range(300):
+        for _ in range(1200):  # a server starts slowly on a busy machine
             try:
                 if (await client.get("/readyz")).status_code == 200:
                     return

@@ -70,7 +70,7 @@ async def two_workers(
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base) as client:
-            for _ in range(200):
+            for _ in range(1200):  # two workers start slowly on a busy machine
                 try:
                     if (await client.get("/openapi.json")).status_code == 200:
                         break
@@ -78,6 +78,8 @@ async def two_workers(
                     pass
                 assert server.poll() is None, "pingtree serve exited"
                 await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("pingtree serve --workers 2 did not answer in 120 s")
         yield base, database_url
     finally:
         os.killpg(server.pid, signal.SIGTERM)
