@@ -58,10 +58,17 @@ mutants: $(VENV)/.test  ## mutmut over routing/, sales/ and the dedup code; prin
 	env -u PYTHONPATH $(BIN)/mutmut run --max-children 2 $(MUTANTS)
 	$(BIN)/python tools/mutation_score.py
 
+# The soak and the suppression curve are long at full size (10 minutes; 10,000,000 entries):
+# make bench SOAK_MINUTES=10 GROWTH_SUPPRESSIONS=10000,100000,1000000,10000000
+SOAK_MINUTES ?= 2
+GROWTH_SUPPRESSIONS ?= 10000,100000,1000000
 bench: $(VENV)/.test  ## benchmarks against the simulator; results go to bench/RESULTS.md
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/eligibility.py
 	$(BIN)/python bench/screening.py
+	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/soak.py --minutes $(SOAK_MINUTES)
+	$(BIN)/python bench/growth.py --suppressions $(GROWTH_SUPPRESSIONS)
 
 lock: $(UV)  ## re-resolve uv.lock after changing dependencies in pyproject.toml
 	$(UV) lock --python $(PY)

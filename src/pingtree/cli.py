@@ -73,6 +73,9 @@ def migrate() -> None:
     typer.echo(f"database ready: {settings.database}")
 
 
+WORKER_HEALTHCHECK_S = 60
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
@@ -92,8 +95,8 @@ def serve(
         _fail("SQLite takes one writer: run one worker, or use PostgreSQL for several")
     if count > 1 and not settings.redis_url:
         _fail(
-            "rate limits are counted in each process's memory: set PINGTREE_REDIS_URL "
-            "so that several workers share them, or run one worker"
+            "rate limits and even rotation are counted in each process's memory: set "
+            "PINGTREE_REDIS_URL so that several workers share them, or run one worker"
         )
     migrate()
     uvicorn.run(
@@ -102,6 +105,10 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=count,
+        # A worker answers its supervisor's health check from a thread; while it starts
+        # (the ZIP table, the catalog) it can hold the GIL for seconds on a busy machine.
+        # uvicorn's 5 s would kill and restart it, over and over: give it a minute.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         log_level="warning",
         access_log=False,
     )

@@ -23,6 +23,7 @@ from pingtree.metrics import Figures
 from pingtree.ratelimits import RateLimits
 from pingtree.recovery import service as recovery
 from pingtree.recovery.in_flight import LeadsInFlight
+from pingtree.rotation import SharedRotation
 from pingtree.routing.engine import Router
 from pingtree.sales.ledger import SqlCapLedger
 from pingtree.screening import warm_up
@@ -68,6 +69,12 @@ class Runtime:
             key_prefix=settings.ratelimit_prefix,
             auth_failures=settings.auth_failure_limit,
         )
+        # Several processes share even rotation through Redis, as they share rate limits.
+        self.rotation = (
+            SharedRotation(settings.redis_url, prefix=settings.ratelimit_prefix, clock=self.clock)
+            if settings.redis_url
+            else None
+        )
 
     def lateness(self) -> float:
         """How late this process's timers fire now (its event loop's lag), when lag is
@@ -97,6 +104,7 @@ class Runtime:
             gateway=gateway,
             ledger=self.ledger,
             clock=self.clock,
+            rotation=self.rotation,
             rng=self._rng,
             purchases=SqlBuyerPurchases(self.engine),
             lateness=self.lateness,
@@ -145,6 +153,8 @@ class Runtime:
         if self.http is not None:
             await self.http.close()
         await self.rate_limits.close()
+        if self.rotation is not None:
+            await self.rotation.close()
         await self.engine.dispose()
 
     async def reload_config(self) -> None:

@@ -71,11 +71,14 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(
         default=None,
-        description="Redis for rate limits shared by all workers (redis://host:6379/0); "
-        "without it limits are counted in each process, so `serve` runs one worker",
+        description="Redis for rate limits and even rotation shared by all workers and servers "
+        "(redis://host:6379/0); without it both are counted in each process, so `serve` runs "
+        "one worker",
     )
     ratelimit_prefix: str = Field(
-        default="pingtree", min_length=1, description="prefix of the rate limit keys in Redis"
+        default="pingtree",
+        min_length=1,
+        description="prefix of pingtree's keys in Redis (rate limits, rotation counters)",
     )
     auth_failure_limit: Rate = Field(
         default="10/minute",

@@ -79,6 +79,9 @@ class MemoryCapLedger:
     def room(self, campaign: Campaign, at: datetime) -> str | None:
         return None
 
+    async def recheck(self, campaigns: Sequence[Campaign], at: datetime) -> bool:
+        return False
+
     async def reserve(
         self,
         campaign: Campaign,

@@ -79,29 +79,31 @@ def test_weights_80_20_put_the_heavy_campaign_first_about_80_percent_of_leads() 
     assert sorted(_names(flows.by_weight(tier, rng))) == ["heavy", "light"]
 
 
-def test_rotation_gives_each_campaign_an_equal_share_of_first_offers() -> None:
+async def test_rotation_gives_each_campaign_an_equal_share_of_first_offers() -> None:
     rotation = flows.MemoryRotation()
     firsts = Counter(
-        flows.by_rotation(["a", "b", "c"], rotation.next_start("tree/tier", 3))[0]
-        for _ in range(300)
+        [
+            flows.by_rotation(["a", "b", "c"], await rotation.next_start("tree/tier", 3))[0]
+            for _ in range(300)
+        ]
     )
     assert firsts == {"a": 100, "b": 100, "c": 100}
     assert flows.by_rotation([], 5) == []
     assert flows.by_rotation(["a", "b", "c"], 4) == ["b", "c", "a"]
 
 
-def test_rotation_counters_are_kept_per_tier() -> None:
+async def test_rotation_counters_are_kept_per_tier() -> None:
     rotation = flows.MemoryRotation()
-    assert [rotation.next_start("x", 2) for _ in range(3)] == [0, 1, 0]
-    assert rotation.next_start("y", 2) == 0
+    assert [await rotation.next_start("x", 2) for _ in range(3)] == [0, 1, 0]
+    assert await rotation.next_start("y", 2) == 0
 
 
-def test_equal_prices_and_ranks_take_turns_going_first() -> None:
+async def test_equal_prices_and_ranks_take_turns_going_first() -> None:
     rotation = flows.MemoryRotation()
     candidates = [_fixed("a", "20.00"), _fixed("b", "20.00"), _fixed("c", "30.00")]
     firsts = []
     for _ in range(4):
-        ordered = flows.rotate_ties(
+        ordered = await flows.rotate_ties(
             flows.by_price(candidates),
             lambda c: (flows.listed_price(c[1]), c[0].rank),
             rotation,
@@ -112,11 +114,11 @@ def test_equal_prices_and_ranks_take_turns_going_first() -> None:
     assert firsts == ["a", "b", "a", "b"]
 
 
-def test_different_ranks_are_no_tie() -> None:
+async def test_different_ranks_are_no_tie() -> None:
     rotation = flows.MemoryRotation()
     candidates = [_fixed("a", "20.00", rank=1), _fixed("b", "20.00", rank=2)]
     for _ in range(3):
-        ordered = flows.rotate_ties(
+        ordered = await flows.rotate_ties(
             flows.by_price(candidates),
             lambda c: (flows.listed_price(c[1]), c[0].rank),
             rotation,
@@ -125,18 +127,18 @@ def test_different_ranks_are_no_tie() -> None:
         assert [c[1].name for c in ordered] == ["a", "b"]
 
 
-def test_rotation_goes_forward_and_an_empty_tier_starts_at_zero() -> None:
+async def test_rotation_goes_forward_and_an_empty_tier_starts_at_zero() -> None:
     rotation = flows.MemoryRotation()
-    assert [rotation.next_start("z", 3) for _ in range(4)] == [0, 1, 2, 0]
-    assert rotation.next_start("empty", 0) == 0
+    assert [await rotation.next_start("z", 3) for _ in range(4)] == [0, 1, 2, 0]
+    assert await rotation.next_start("empty", 0) == 0
 
 
-def test_tie_counters_are_kept_per_tier() -> None:
+async def test_tie_counters_are_kept_per_tier() -> None:
     rotation = flows.MemoryRotation()
     candidates = [_fixed("a", "20.00"), _fixed("b", "20.00")]
 
-    def first(key: str) -> str:
-        ordered = flows.rotate_ties(
+    async def first(key: str) -> str:
+        ordered = await flows.rotate_ties(
             flows.by_price(candidates),
             lambda c: (flows.listed_price(c[1]), c[0].rank),
             rotation,
@@ -144,4 +146,8 @@ def test_tie_counters_are_kept_per_tier() -> None:
         )
         return ordered[0][1].name
 
-    assert [first("tree/one"), first("tree/two"), first("tree/one")] == ["a", "a", "b"]
+    assert [await first("tree/one"), await first("tree/two"), await first("tree/one")] == [
+        "a",
+        "a",
+        "b",
+    ]

@@ -18,7 +18,13 @@ from pingtree.buyers.model import Buyer, Campaign, Outcome, PriceType
 from pingtree.clock import Clock
 from pingtree.routing import flows
 from pingtree.routing.auction import auction_window
-from pingtree.routing.eligibility import ALREADY_SOLD_TO_BUYER, BLOCKED, LeadView, eligible
+from pingtree.routing.eligibility import (
+    ALREADY_SOLD_TO_BUYER,
+    BLOCKED,
+    CAP,
+    LeadView,
+    eligible,
+)
 from pingtree.routing.model import (
     Attempt,
     Flow,
@@ -122,19 +128,49 @@ class Router:
                         run, tier, entry.campaign, DEADLINE, "maximum processing time reached"
                     )
                 continue
-            candidates = self._eligible(run, tier, catalog)
+            candidates = await self._eligible(run, tier, catalog)
             if tier.flow in (Flow.PARALLEL, Flow.PING_POST):
                 await self._auction(run, tier, candidates, catalog)
             else:
-                await self._one_at_a_time(run, tier, self._order(run, tier, candidates), catalog)
+                ordered = await self._order(run, tier, candidates)
+                await self._one_at_a_time(run, tier, ordered, catalog)
         if self._time_left(run) <= 0 and not run.done:
             run.result.timed_out = True
         return run.result
 
     # --- eligibility ---------------------------------------------------------------------
 
-    def _eligible(self, run: _Run, tier: Tier, catalog: CatalogView) -> list[Candidate]:
-        offered, excluded = eligible(
+    async def _eligible(self, run: _Run, tier: Tier, catalog: CatalogView) -> list[Candidate]:
+        offered, excluded = self._screen(run, tier, catalog)
+        looks_full = [
+            capped
+            for name, reason, _ in excluded
+            if reason == CAP and not (capped := catalog.campaign(name)).caps.closed
+        ]
+        if looks_full and await self._recheck(run, looks_full):
+            offered, excluded = self._screen(run, tier, catalog)
+        for campaign, reason, detail in excluded:
+            self._skip(run, tier, campaign, reason, detail)
+        return offered
+
+    async def _recheck(self, run: _Run, campaigns: list[Campaign]) -> bool:
+        """Whether one of campaigns has cap room after all, read from the system of record.
+
+        The view is what this process last saw; another process may have given room back
+        since. If storage cannot answer within the lead's time, the view's answer stands
+        (reserve() stays the exact check either way).
+        """
+        try:
+            return await asyncio.wait_for(
+                self.ledger.recheck(campaigns, self.clock.now()), max(self._time_left(run), 0.0)
+            )
+        except Exception:
+            return False
+
+    def _screen(
+        self, run: _Run, tier: Tier, catalog: CatalogView
+    ) -> tuple[list[Candidate], list[tuple[str, str, str]]]:
+        return eligible(
             tier.campaigns,
             campaigns=catalog.campaigns,
             buyers=catalog.buyers,
@@ -145,18 +181,15 @@ class Router:
             sold_to=run.sold_buyers,
             index=catalog.tier_indexes.get((run.tree.name, tier.name)),
         )
-        for campaign, reason, detail in excluded:
-            self._skip(run, tier, campaign, reason, detail)
-        return offered
 
-    def _order(self, run: _Run, tier: Tier, candidates: list[Candidate]) -> list[Candidate]:
+    async def _order(self, run: _Run, tier: Tier, candidates: list[Candidate]) -> list[Candidate]:
         if tier.flow is Flow.PRIORITY:
             return flows.by_priority(candidates)
         if tier.flow is Flow.PRICE:
             ordered = flows.by_price(candidates)
             if tier.ties is Ties.FIRST:
                 return ordered
-            return flows.rotate_ties(
+            return await flows.rotate_ties(
                 ordered,
                 lambda c: (flows.listed_price(c[1]), c[0].rank),
                 self.rotation,
@@ -165,7 +198,7 @@ class Router:
         if tier.flow is Flow.WEIGHT:
             return flows.by_weight(candidates, self.rng)
         # even: rotate over the tier's whole list so that eligibility changes stay fair
-        start = self.rotation.next_start(f"{run.tree.name}/{tier.name}", len(tier.campaigns))
+        start = await self.rotation.next_start(f"{run.tree.name}/{tier.name}", len(tier.campaigns))
         rotated = flows.by_rotation(tier.campaigns, start)
         position = {entry.campaign: i for i, entry in enumerate(rotated)}
         return sorted(candidates, key=lambda c: position[c[1].name])
@@ -242,7 +275,7 @@ class Router:
         standing.sort(key=lambda bc: (-bc[0].price, ranks[bc[1].name]))
         if tier.ties is Ties.FIRST:
             return standing
-        return flows.rotate_ties(
+        return await flows.rotate_ties(
             standing,
             lambda bc: (bc[0].price, ranks[bc[1].name][0]),
             self.rotation,
@@ -309,7 +342,7 @@ class Router:
     ) -> tuple[list[tuple[str, Bid]], RoutingResult]:
         """Every tier's eligible campaigns asked at once: (tier, bid) best first, and the record."""
         run = _Run(offer, tree, self.clock.monotonic() + tree.max_processing_ms / 1000, {})
-        tiers = [(tier, self._eligible(run, tier, catalog)) for tier in tree.tiers]
+        tiers = [(tier, await self._eligible(run, tier, catalog)) for tier in tree.tiers]
         # Nothing is posted now (the publisher posts later): bids may take the time left.
         left = self._time_left(run)
         found = await asyncio.gather(

@@ -33,7 +33,7 @@ def by_price(candidates: Sequence[Candidate]) -> list[Candidate]:
     return sorted(candidates, key=lambda c: (-listed_price(c[1]), c[0].rank))
 
 
-def rotate_ties(
+async def rotate_ties(
     ordered: Sequence[T],
     tie: Callable[[T], Hashable],
     rotation: Rotation,
@@ -49,7 +49,7 @@ def rotate_ties(
     for _value, group in groupby(ordered, key=tie):
         members = list(group)
         if len(members) > 1:
-            start = rotation.next_start(f"{key}/ties", len(members))
+            start = await rotation.next_start(f"{key}/ties", len(members))
             members = by_rotation(members, start)
         out.extend(members)
     return out
@@ -75,12 +75,13 @@ def by_rotation(items: Sequence[T], start: int) -> list[T]:
 
 
 class MemoryRotation:
-    """Rotation counters kept in the process (an even tier's fairness is per process)."""
+    """Rotation counters kept in this process: exact for one process only (several share
+    theirs through rotation.SharedRotation)."""
 
     def __init__(self) -> None:
         self._next: dict[str, int] = {}
 
-    def next_start(self, key: str, size: int) -> int:
+    async def next_start(self, key: str, size: int) -> int:
         """The start index for this lead, advancing the tier's counter."""
         value = self._next.get(key, 0)
         self._next[key] = value + 1

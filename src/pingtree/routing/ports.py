@@ -114,6 +114,15 @@ class CapLedger(Protocol):
     def room(self, campaign: Campaign, at: datetime) -> str | None:
         """None when the campaign looks to have room, else why not ("daily cap 10 reached")."""
 
+    async def recheck(self, campaigns: Sequence[Campaign], at: datetime) -> bool:
+        """Read the counters of campaigns room() turned away again from the system of record;
+        True when one of them has room after all.
+
+        room() answers from what this process last saw; another process may have given
+        room back since. Called before a campaign is left out for cap room, so that a
+        process never refuses a lead the database would take.
+        """
+
     async def reserve(
         self,
         campaign: Campaign,
@@ -157,6 +166,12 @@ class BuyerPurchases(Protocol):
 
 
 class Rotation(Protocol):
-    """Where an even tier starts its next rotation."""
+    """Where an even tier (or a run of tied offers) starts its next rotation.
 
-    def next_start(self, key: str, size: int) -> int: ...
+    One counter per key, shared by every process that routes leads, so that first offers
+    are shared evenly over the whole system, not per process (rotation.SharedRotation
+    keeps it in Redis; flows.MemoryRotation in one process).
+    """
+
+    async def next_start(self, key: str, size: int) -> int:
+        """The start index (0 <= start < size) for this lead, advancing the key's counter."""

@@ -62,6 +62,12 @@ _WINDOW = (
     & (counters.c.window == bindparam("b_window"))
 )
 _PRICE = bindparam("price", type_=Cents())
+_WINDOWS_OF = select(
+    counters.c.campaign, counters.c.period, counters.c.window, counters.c.count, counters.c.amount
+).where(
+    counters.c.campaign.in_(bindparam("names", expanding=True)),
+    counters.c.window.in_(bindparam("windows", expanding=True)),
+)
 _INSERT_HOLD = reservations.insert()  # built once: parameters beside it, per post
 _GIVE_BACK = (
     update(counters)
@@ -126,6 +132,33 @@ class SqlCapLedger:
             if budget is not None and amount >= budget:
                 return f"{period} budget {budget} spent"
         return None
+
+    async def recheck(self, campaigns: Sequence[Campaign], at: datetime) -> bool:
+        """Read the current windows of campaigns room() turns away again, in one statement;
+        True when one of them has room after all.
+
+        Another process may have given room back (a rejected post, an expired hold, an
+        operator's resolve) since this one saw the counters at a limit: the database is the
+        authority, the view only spares a lookup while a campaign has room.
+        """
+        wanted: dict[Key, Campaign] = {}
+        for campaign in campaigns:
+            for period, window in cap_windows(campaign, at):
+                wanted[(campaign.name, period, window)] = campaign
+        if not wanted:
+            return False
+        params = {
+            "names": sorted({key[0] for key in wanted}),
+            "windows": sorted({key[2] for key in wanted}),
+        }
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(_WINDOWS_OF, params)).all()
+        found = {(row[0], row[1], row[2]): (row[3], row[4]) for row in rows}
+        for campaign in wanted.values():
+            self._full.discard(campaign.name)  # back on room()'s fast path unless still full
+        for key, campaign in wanted.items():
+            self._note(campaign, key, *found.get(key, (0, Decimal(0))))
+        return any(self.room(campaign, at) is None for campaign in campaigns)
 
     async def reserve(
         self,
