@@ -221,7 +221,8 @@ class Claim:
 
 @dataclass
 class MemoryPurchases:
-    """Buyer purchase claims: (buyer, person) -> (lead, at); a window of whole days."""
+    """Buyer purchase claims: (buyer, person) -> (lead, at); a window of whole days that
+    includes its first moment, as screening.purchases' does."""
 
     rows: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)
     claims: list[Claim] = field(default_factory=list)
@@ -233,7 +234,7 @@ class MemoryPurchases:
         since = at - timedelta(days=days)
         for person in people:
             holder = self.rows.get((buyer, person))
-            if holder is not None and holder[0] != lead_id and holder[1] > since:
+            if holder is not None and holder[0] != lead_id and holder[1] >= since:
                 return holder[0]
         for person in people:
             self.rows[(buyer, person)] = (lead_id, at)

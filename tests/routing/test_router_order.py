@@ -142,3 +142,12 @@ async def test_an_even_tier_keeps_turning_over_its_whole_list_when_one_is_not_el
         firsts += sold(result)
     # Lead 2 starts at b, which is full: c takes it; lead 3 still starts at c, lead 4 at d.
     assert firsts == ["a", "c", "c", "d"]
+
+
+async def test_each_even_tier_keeps_its_own_turns() -> None:
+    built = catalog(
+        [fixed("a"), fixed("b"), fixed("c"), fixed("d")],
+        [factories.tier("t1", "even", ["a", "b"]), factories.tier("t2", "even", ["c", "d"])],
+    )
+    gateway = ScriptedGateway(posts={"a": rejected(), "b": rejected()})
+    assert await _posts_per_lead(built, gateway, 2) == [["a", "b", "c"], ["b", "a", "d"]]

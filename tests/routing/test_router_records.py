@@ -12,7 +12,13 @@ from typing import Any
 
 from pingtree.buyers.model import Outcome
 from pingtree.clock import ManualClock
-from pingtree.routing.eligibility import ALREADY_SOLD_TO_BUYER, CAP, FILTER, INACTIVE
+from pingtree.routing.eligibility import (
+    ALREADY_SOLD_TO_BUYER,
+    CAP,
+    FILTER,
+    INACTIVE,
+    SCHEDULE,
+)
 from pingtree.routing.engine import (
     BELOW_FLOOR,
     CAP_REACHED,
@@ -324,3 +330,22 @@ async def test_a_second_campaign_of_a_buyer_is_skipped_without_detail() -> None:
     )
     assert result.skips == [Skip("a2", ALREADY_SOLD_TO_BUYER, "", "t")]
     assert sold(result) == ["a1", "z"]
+
+
+async def test_a_schedule_is_read_at_the_routers_time_in_the_campaigns_zone() -> None:
+    business = {
+        "timezone": "America/New_York",
+        "windows": [{"days": ["wed"], "start": "09:00", "end": "17:00"}],
+    }
+    built = catalog(
+        [fixed("office", "12.00", schedule=business), fixed("always")],
+        [factories.tier("t", "price", ["office", "always"])],
+    )
+    clock = ManualClock(NOW)  # Wednesday 15:00 UTC: 10:00 in New York
+    router = Router(gateway=ScriptedGateway(), ledger=MemoryCapLedger(), clock=clock)
+    open_ = await router.route(offer("lead-1"), built.trees["main"], built)
+    clock.set(NOW + timedelta(hours=7))  # 22:00 UTC: 17:00 in New York, closed
+    closed = await router.route(offer("lead-2"), built.trees["main"], built)
+    assert (sold(open_), open_.skips) == (["office"], [])
+    assert sold(closed) == ["always"]
+    assert closed.skips == [Skip("office", SCHEDULE, "outside schedule (America/New_York)", "t")]
