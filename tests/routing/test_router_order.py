@@ -112,7 +112,7 @@ async def test_a_weight_tier_draws_its_order_from_the_routers_random_source() ->
     assert posts == [["b"]] * 12
 
 
-async def test_a_weight_tier_sells_with_the_routers_own_random_source() -> None:
+async def test_a_router_given_no_random_source_still_orders_a_weight_tier() -> None:
     built = catalog(
         [fixed("a"), fixed("b")],
         [factories.tier("t", "weight", [{"campaign": "a", "weight": 3}, "b"])],
