@@ -1,41 +1,100 @@
 """Small in-memory implementations of the routing ports, for unit tests of the pure core.
 
 The gateway answers from a script (campaign name -> Answer) instead of HTTP: the core's
-rules (floors, ranks, cascades, records) are tested here; buyer HTTP stays real in
-tests/engine.
+rules (floors, ranks, cascades, deadlines, records) are tested here; buyer HTTP stays real
+in tests/engine.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from pingtree.buyers.model import Campaign, Outcome
+from pingtree.clock import ManualClock
 from pingtree.routing.ports import Answer, Bid, PersonClaim, PersonTaken
 
+SILENT_S = 5.0
+"""How long a silent buyer keeps a ping waiting before the gateway gives up on it: far past
+any auction window in these tests, so a router that waits for it fails instead of hanging."""
 
-def bid(price: str, duration_ms: float = 5.0) -> Answer:
-    return Answer(outcome=Outcome.ACCEPTED, duration_ms=duration_ms, price=Decimal(price))
+
+def bid(price: str, duration_ms: float = 5.0, reference: str | None = None) -> Answer:
+    return Answer(
+        outcome=Outcome.ACCEPTED,
+        duration_ms=duration_ms,
+        price=Decimal(price),
+        reference=reference,
+    )
 
 
-def accepted(duration_ms: float = 5.0) -> Answer:
-    return Answer(outcome=Outcome.ACCEPTED, duration_ms=duration_ms)
+def accepted(duration_ms: float = 5.0, **extra: Any) -> Answer:
+    return Answer(outcome=Outcome.ACCEPTED, duration_ms=duration_ms, **extra)
 
 
 def rejected(duration_ms: float = 5.0) -> Answer:
     return Answer(outcome=Outcome.REJECTED, duration_ms=duration_ms, reason="no thanks")
 
 
+class StoppedClock(ManualClock):
+    """A ManualClock whose monotonic time moves only with advance() too.
+
+    The pure core waits on no real buyer, so its deadlines can be exact: a buyer's answer
+    takes its duration of this clock (ScriptedGateway), nothing else moves it.
+    """
+
+    def __init__(self, now: datetime, monotonic: float = 1000.0) -> None:
+        super().__init__(now)
+        self._monotonic = monotonic
+
+    def monotonic(self) -> float:
+        return self._monotonic
+
+    def advance(self, seconds: float) -> None:
+        super().advance(seconds)
+        self._monotonic += seconds
+
+    def advance_to(self, monotonic: float) -> None:
+        """Move both clocks forward to monotonic time, unless already past it."""
+        if monotonic > self._monotonic:
+            self.advance(monotonic - self._monotonic)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One ping or post as the buyer received it."""
+
+    kind: str
+    campaign: str
+    lead_id: str
+    fields: dict[str, Any]
+    bid: Bid | None
+    test: bool
+    timeout: float
+
+
+Script = dict[str, Answer | list[Answer]]
+
+
 @dataclass
 class ScriptedGateway:
-    """Answers pings and posts from a script; a campaign not in it accepts without a price."""
+    """Answers pings and posts from a script; a campaign not in it accepts without a price.
 
-    pings: dict[str, Answer] = field(default_factory=dict)
-    posts: dict[str, Answer] = field(default_factory=dict)
+    A list in the script answers one call after the other. silent: campaigns whose pings
+    are never answered (until SILENT_S). clock: each answer takes its duration_ms of it,
+    counted from when the call was sent (calls sent together overlap, as over HTTP).
+    """
+
+    pings: Script = field(default_factory=dict)
+    posts: Script = field(default_factory=dict)
+    silent: set[str] = field(default_factory=set)
+    clock: StoppedClock | None = None
     sent: list[tuple[str, str]] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
 
     async def ping(
         self,
@@ -46,8 +105,11 @@ class ScriptedGateway:
         test: bool,
         timeout: float,
     ) -> Answer:
-        self.sent.append(("ping", campaign.name))
-        return self.pings.get(campaign.name, accepted())
+        self._sent(Call("ping", campaign.name, lead_id, fields, None, test, timeout))
+        if campaign.name in self.silent:
+            await asyncio.sleep(SILENT_S)
+            return Answer(outcome=Outcome.TIMEOUT, duration_ms=SILENT_S * 1000)
+        return await self._answer(self.pings, campaign.name)
 
     async def post(
         self,
@@ -59,25 +121,68 @@ class ScriptedGateway:
         test: bool,
         timeout: float,
     ) -> Answer:
-        self.sent.append(("post", campaign.name))
-        return self.posts.get(campaign.name, accepted())
+        self._sent(Call("post", campaign.name, lead_id, fields, bid, test, timeout))
+        return await self._answer(self.posts, campaign.name)
+
+    def _sent(self, call: Call) -> None:
+        self.sent.append((call.kind, call.campaign))
+        self.calls.append(call)
+
+    async def _answer(self, script: Script, name: str) -> Answer:
+        answer = script.get(name, accepted())
+        if isinstance(answer, list):
+            answer = answer.pop(0)
+        if self.clock is not None:
+            started = self.clock.monotonic()
+            await asyncio.sleep(0)  # let the calls sent at the same time start too
+            self.clock.advance_to(started + answer.duration_ms / 1000)
+        return answer
 
     def posted(self) -> list[str]:
         return [name for kind, name in self.sent if kind == "post"]
+
+    def pinged(self) -> list[str]:
+        return [name for kind, name in self.sent if kind == "ping"]
+
+    def call(self, kind: str, campaign: str) -> Call:
+        """The one call of this kind sent to campaign."""
+        (found,) = [c for c in self.calls if (c.kind, c.campaign) == (kind, campaign)]
+        return found
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Cap room held for one lead."""
+
+    reservation: str
+    campaign: str
+    lead_id: str
+    price: Decimal
+    at: datetime
+    hold_s: float
 
 
 @dataclass
 class MemoryCapLedger:
     """Counts holds per campaign against a plain per-campaign cap (no windows); claims the
-    person in `purchases` with the hold, as the SQL ledger does in one transaction."""
+    person in `purchases` with the hold, as the SQL ledger does in one transaction.
+
+    closed: campaign -> why its room() hint says it is full; down: campaigns whose
+    reserve() fails (the storage did not answer); clock: each reserve() takes takes_ms of it.
+    """
 
     caps: dict[str, int] = field(default_factory=dict)
+    closed: dict[str, str] = field(default_factory=dict)
+    down: set[str] = field(default_factory=set)
+    clock: StoppedClock | None = None
+    takes_ms: float = 0.0
     held: dict[str, str] = field(default_factory=dict)  # reservation id -> campaign
+    holds: list[Hold] = field(default_factory=list)
     given_back: list[str] = field(default_factory=list)
     purchases: MemoryPurchases | None = None
 
     def room(self, campaign: Campaign, at: datetime) -> str | None:
-        return None
+        return self.closed.get(campaign.name)
 
     async def recheck(self, campaigns: Sequence[Campaign], at: datetime) -> bool:
         return False
@@ -92,6 +197,10 @@ class MemoryCapLedger:
         hold_s: float,
         person: PersonClaim | None = None,
     ) -> str | None:
+        if self.clock is not None:
+            self.clock.advance(self.takes_ms / 1000)
+        if campaign.name in self.down:
+            raise TimeoutError("the cap ledger did not answer")
         taken = sum(1 for c in self.held.values() if c == campaign.name)
         if taken >= self.caps.get(campaign.name, 1_000_000):
             return None
@@ -102,8 +211,9 @@ class MemoryCapLedger:
             )
             if holder is not None:
                 raise PersonTaken(holder)
-        reservation = f"r{len(self.held) + len(self.given_back) + 1}"
+        reservation = f"r{len(self.holds) + 1}"
         self.held[reservation] = campaign.name
+        self.holds.append(Hold(reservation, campaign.name, lead_id, price, at, hold_s))
         return reservation
 
     async def settle(
@@ -117,18 +227,33 @@ class MemoryCapLedger:
             self.given_back.append(reservation_id)
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A claim asked for: this buyer, the person's hashes, this lead, its window of days."""
+
+    buyer: str
+    days: int
+    people: tuple[str, ...]
+    lead_id: str
+    at: datetime
+
+
 @dataclass
 class MemoryPurchases:
-    """Buyer purchase claims: (buyer, person) -> (lead, at); a window of whole days."""
+    """Buyer purchase claims: (buyer, person) -> (lead, at); a window of whole days that
+    includes its first moment, as screening.purchases' does."""
 
     rows: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)
+    claims: list[Claim] = field(default_factory=list)
 
     async def claim(
         self, *, buyer: str, days: int, people: Sequence[str], lead_id: str, at: datetime
     ) -> str | None:
+        self.claims.append(Claim(buyer, days, tuple(people), lead_id, at))
+        since = at - timedelta(days=days)
         for person in people:
             holder = self.rows.get((buyer, person))
-            if holder is not None and holder[0] != lead_id:
+            if holder is not None and holder[0] != lead_id and holder[1] >= since:
                 return holder[0]
         for person in people:
             self.rows[(buyer, person)] = (lead_id, at)

@@ -128,3 +128,23 @@ def test_near_reads_in_the_timeline() -> None:
         {"field": "zip", "op": "near", "near": {"zip": "90012", "miles": 50}}
     )
     assert describe_filter(flt) == "zip within 50 miles of 90012"
+
+
+# --- how a filter reads in a lead's timeline -----------------------------------------------
+
+
+def _described(spec: dict[str, Any]) -> str:
+    return describe_filter(Filter.model_validate({"field": "f", **spec}))
+
+
+def test_a_list_filter_shows_its_first_five_values_and_marks_more() -> None:
+    five = ["a", "b", "c", "d", "e"]
+    assert _described({"op": "in", "values": five}) == "f in [a, b, c, d, e]"
+    assert _described({"op": "not_in", "values": [*five, "z"]}) == "f not_in [a, b, c, d, e...]"
+    assert _described({"op": "zip_list", "values": ["900"]}) == "f zip_list [900]"
+
+
+def test_an_exists_filter_reads_exists_or_absent() -> None:
+    assert _described({"op": "exists"}) == "f exists"
+    assert _described({"op": "exists", "value": True}) == "f exists"
+    assert _described({"op": "exists", "value": False}) == "f absent"

@@ -70,6 +70,11 @@ def test_a_bid_campaign_is_listed_at_its_floor() -> None:
     assert _names(flows.by_price([_fixed("fixed", "10.00"), bidder])) == ["bidder", "fixed"]
 
 
+def test_a_bid_campaign_is_listed_at_its_floor_whatever_amount_it_states() -> None:
+    bidder = _campaign("bidder", {"type": "bid", "floor": "8.00", "amount": "20.00"})
+    assert flows.listed_price(bidder) == Decimal("8.00")
+
+
 def test_weights_80_20_put_the_heavy_campaign_first_about_80_percent_of_leads() -> None:
     rng = random.Random(7)
     tier = [_fixed("heavy", "1", weight=80), _fixed("light", "1", weight=20)]

@@ -6,7 +6,7 @@ Real buyers over HTTP are in tests/engine.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +16,10 @@ from pingtree.routing.eligibility import ALREADY_SOLD_TO_BUYER
 from pingtree.routing.engine import BELOW_FLOOR, CAP_REACHED, Router
 from pingtree.routing.model import LeadOffer, RoutingResult
 from tests import factories
+from tests.routing.catalogs import NOW, URLS
+from tests.routing.catalogs import bidder as _bidder
+from tests.routing.catalogs import catalog as _catalog
+from tests.routing.catalogs import skips as _skips
 from tests.routing.memory_ports import (
     MemoryCapLedger,
     MemoryPurchases,
@@ -23,28 +27,6 @@ from tests.routing.memory_ports import (
     bid,
     rejected,
 )
-
-NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
-
-
-class _Urls:
-    """Stands in for the simulator in factories: a scripted gateway never dials the URL."""
-
-    def url(self, buyer: str, kind: str) -> str:
-        return f"http://127.0.0.1:9/{buyer}/{kind}"
-
-
-URLS: Any = _Urls()
-
-
-def _bidder(name: str, floor: str = "0", **extra: Any) -> dict[str, Any]:
-    spec = factories.campaign(name, URLS, bid=True, **extra)
-    spec["price"] = {"type": "bid", "floor": floor}
-    return spec
-
-
-def _catalog(campaigns: list[dict[str, Any]], tiers: list[dict[str, Any]], **kw: Any) -> Catalog:
-    return Catalog.build(factories.document(campaigns, tiers, **kw))
 
 
 async def _route(
@@ -64,10 +46,6 @@ async def _route(
     )
     offer = LeadOffer(lead_id, "auto", "pub", dict(factories.LEAD_FIELDS), people=people)
     return await router.route(offer, catalog.trees["main"], catalog)
-
-
-def _skips(result: RoutingResult) -> dict[str, str]:
-    return {s.campaign: s.reason for s in result.skips}
 
 
 async def test_a_bid_at_the_floor_sells_in_a_one_at_a_time_tier() -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pingtree.buyers.model import Buyer
 from pingtree.screening import repository
+from pingtree.screening.purchases import SqlBuyerPurchases
 from pingtree.screening.service import _blocks
 from pingtree.storage.db import create_engine
 
@@ -77,3 +78,28 @@ def test_only_a_buyers_own_list_or_its_window_blocks_it() -> None:
     assert _blocks([], {"alpha": THEN}, buyers, THEN) == {
         "alpha": "duplicate: bought this person 2026-11-01 (window 30 days)"
     }
+
+
+async def test_a_buyers_claim_holds_the_person_for_its_window_of_days(engine: AsyncEngine) -> None:
+    purchases = SqlBuyerPurchases(engine)
+
+    async def claim(
+        lead_id: str, at: datetime, people: list[str], buyer: str = "alpha"
+    ) -> str | None:
+        return await purchases.claim(buyer=buyer, days=30, people=people, lead_id=lead_id, at=at)
+
+    assert await claim("first", THEN, ["h1", "h2"]) is None
+    assert await claim("edge", THEN + WINDOW, ["h2"]) == "first"
+    assert await claim("other_buyer", THEN + WINDOW, ["h2"], buyer="beta") is None
+    assert await claim("after", THEN + WINDOW + SECOND, ["h2"]) is None
+
+
+async def test_a_claim_turned_down_for_one_hash_claims_none_of_the_others(
+    engine: AsyncEngine,
+) -> None:
+    purchases = SqlBuyerPurchases(engine)
+    held = {"buyer": "alpha", "days": 30, "at": THEN}
+    assert await purchases.claim(people=["h1"], lead_id="first", **held) is None
+    assert await purchases.claim(people=["h1", "h9"], lead_id="second", **held) == "first"
+    # h9 stayed free: the second lead's partial claim left no trace.
+    assert await purchases.claim(people=["h9"], lead_id="third", **held) is None

@@ -121,8 +121,7 @@ class Router:
         for tier in tree.tiers:
             if run.done:
                 break
-            if self._time_left(run) <= 0:
-                run.result.timed_out = True
+            if self._time_left(run) <= 0:  # the rest of the tree is skipped; timed_out below
                 for entry in tier.campaigns:
                     self._skip(
                         run, tier, entry.campaign, DEADLINE, "maximum processing time reached"

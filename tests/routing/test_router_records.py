@@ -1,0 +1,351 @@
+"""What buyers are sent, and what routing records: attempts, skips, sales.
+
+A ping carries only non-PII fields; a post carries the full lead and the bid it answers.
+Every answer is recorded whole; every campaign not offered the lead says why.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from pingtree.buyers.model import Outcome
+from pingtree.clock import ManualClock
+from pingtree.routing.eligibility import (
+    ALREADY_SOLD_TO_BUYER,
+    CAP,
+    FILTER,
+    INACTIVE,
+    SCHEDULE,
+)
+from pingtree.routing.engine import (
+    BELOW_FLOOR,
+    CAP_REACHED,
+    CAP_UNAVAILABLE,
+    NO_BID,
+    Router,
+)
+from pingtree.routing.model import Attempt, RoutingResult, SaleResult, Skip
+from pingtree.routing.ports import Answer, Bid
+from tests import factories
+from tests.routing.catalogs import NOW, bidder, catalog, fixed, offer, sold
+from tests.routing.memory_ports import (
+    MemoryCapLedger,
+    ScriptedGateway,
+    accepted,
+    bid,
+    rejected,
+)
+
+NON_PII = {"zip": "10001", "state": "NY", "age": 36, "credit": "good"}
+
+
+async def _route(
+    campaigns: list[dict[str, Any]],
+    tiers: list[dict[str, Any]],
+    gateway: ScriptedGateway,
+    *,
+    ledger: MemoryCapLedger | None = None,
+    test: bool = False,
+    **kw: Any,
+) -> RoutingResult:
+    built = catalog(campaigns, tiers, **kw)
+    router = Router(gateway=gateway, ledger=ledger or MemoryCapLedger(), clock=ManualClock(NOW))
+    return await router.route(offer(test=test), built.trees["main"], built)
+
+
+# --- what buyers are sent ------------------------------------------------------------------
+
+
+async def test_a_ping_carries_the_non_pii_fields_and_a_post_the_whole_lead() -> None:
+    gateway = ScriptedGateway(pings={"b": bid("6.50", reference="bid-9")})
+    await _route([bidder("b")], [factories.tier("t", "priority", ["b"])], gateway)
+    ping, post = gateway.call("ping", "b"), gateway.call("post", "b")
+    assert (ping.lead_id, ping.fields, ping.test) == ("lead-1", NON_PII, False)
+    assert (post.lead_id, post.fields, post.test) == ("lead-1", factories.LEAD_FIELDS, False)
+    assert post.bid == Bid("b", Decimal("6.50"), "bid-9")
+
+
+async def test_a_campaign_pinging_only_some_fields_gets_only_those() -> None:
+    gateway = ScriptedGateway(pings={"b": bid("6.50")})
+    spec = bidder("b")
+    spec["delivery"]["ping_fields"] = ["state", "credit", "email"]
+    await _route([spec], [factories.tier("t", "priority", ["b"])], gateway)
+    assert gateway.call("ping", "b").fields == {"state": "NY", "credit": "good"}
+
+
+async def test_a_fixed_price_campaign_that_pings_first_is_posted_at_its_price() -> None:
+    gateway = ScriptedGateway(pings={"f": bid("1.00", reference="ok-7")})
+    result = await _route(
+        [fixed("f", "12.00", ping=True)], [factories.tier("t", "priority", ["f"])], gateway
+    )
+    assert gateway.call("post", "f").bid == Bid("f", Decimal("12.00"), "ok-7")
+    assert [(s.campaign, s.price) for s in result.sales] == [("f", Decimal("12.00"))]
+
+
+async def test_a_fixed_price_campaign_declining_the_ping_is_not_posted() -> None:
+    for flow in ("priority", "parallel"):
+        gateway = ScriptedGateway(pings={"f": rejected()})
+        result = await _route(
+            [fixed("f", "12.00", ping=True), fixed("g", "3.00")],
+            [factories.tier("t", flow, ["f", "g"])],
+            gateway,
+        )
+        assert gateway.posted() == ["g"], flow
+        assert sold(result) == ["g"], flow
+
+
+async def test_a_fixed_price_campaign_is_posted_without_a_bid() -> None:
+    gateway = ScriptedGateway()
+    await _route([fixed("f")], [factories.tier("t", "priority", ["f"])], gateway)
+    assert gateway.sent == [("post", "f")]
+    assert gateway.call("post", "f").bid is None
+
+
+async def test_a_test_lead_is_sent_as_a_test() -> None:
+    gateway = ScriptedGateway(pings={"b": bid("6.50")})
+    await _route([bidder("b")], [factories.tier("t", "priority", ["b"])], gateway, test=True)
+    assert [c.test for c in gateway.calls] == [True, True]
+
+
+# --- attempts ------------------------------------------------------------------------------
+
+
+async def test_every_answer_is_recorded_whole_with_its_tier() -> None:
+    ping = Answer(
+        outcome=Outcome.ACCEPTED,
+        duration_ms=40,
+        price=Decimal("7.25"),
+        reference="bid-1",
+        request={"url": "ping"},
+        response={"status": 200},
+    )
+    post = Answer(
+        outcome=Outcome.ACCEPTED,
+        duration_ms=120,
+        reference="buyer-lead-1",
+        reason="welcome",
+        redirect_url="https://buyer.example/thanks",
+        request={"url": "post"},
+        response={"status": 201},
+    )
+    gateway = ScriptedGateway(pings={"b": ping}, posts={"b": post})
+    result = await _route(
+        [bidder("b", buyer="acme")], [factories.tier("t", "priority", ["b"])], gateway
+    )
+    assert result.attempts == [
+        Attempt(
+            campaign="b",
+            buyer="acme",
+            kind="ping",
+            outcome=Outcome.ACCEPTED,
+            started_at=NOW - timedelta(milliseconds=40),
+            duration_ms=40,
+            price=Decimal("7.25"),
+            reference="bid-1",
+            request={"url": "ping"},
+            response={"status": 200},
+            tier="t",
+            answer_price=Decimal("7.25"),
+        ),
+        Attempt(
+            campaign="b",
+            buyer="acme",
+            kind="post",
+            outcome=Outcome.ACCEPTED,
+            started_at=NOW - timedelta(milliseconds=120),
+            duration_ms=120,
+            price=Decimal("7.25"),
+            reference="buyer-lead-1",
+            reason="welcome",
+            redirect_url="https://buyer.example/thanks",
+            request={"url": "post"},
+            response={"status": 201},
+            tier="t",
+            bid_price=Decimal("7.25"),
+        ),
+    ]
+    assert result.sales == [
+        SaleResult(
+            campaign="b",
+            buyer="acme",
+            price=Decimal("7.25"),
+            reference="buyer-lead-1",
+            redirect_url="https://buyer.example/thanks",
+            reservation_id="r1",
+            tier="t",
+        )
+    ]
+
+
+async def _post_answering(answer: Answer, post_price: str = "bid") -> RoutingResult:
+    gateway = ScriptedGateway(pings={"b": bid("9.00")}, posts={"b": answer})
+    return await _route(
+        [bidder("b", price={"post_price": post_price})],
+        [factories.tier("t", "priority", ["b"])],
+        gateway,
+    )
+
+
+async def test_an_accept_stating_another_price_is_a_mismatch_booked_by_the_post_price() -> None:
+    for post_price, booked in (("bid", "9.00"), ("answer", "8.00"), ("lower", "8.00")):
+        result = await _post_answering(accepted(price=Decimal("8.00")), post_price)
+        post = result.attempts[1]
+        assert (post.bid_price, post.answer_price, post.price) == (
+            Decimal("9.00"),
+            Decimal("8.00"),
+            Decimal("8.00"),
+        )
+        assert post.price_mismatch, post_price
+        assert [s.price for s in result.sales] == [Decimal(booked)], post_price
+
+
+async def test_an_accept_at_the_bid_or_without_a_price_is_no_mismatch() -> None:
+    same = (await _post_answering(accepted(price=Decimal("9.00")), "answer")).attempts[1]
+    assert (same.price, same.price_mismatch) == (Decimal("9.00"), False)
+    silent = (await _post_answering(accepted(), "answer")).attempts[1]
+    assert (silent.price, silent.answer_price, silent.price_mismatch) == (
+        Decimal("9.00"),
+        None,
+        False,
+    )
+
+
+async def test_a_rejection_stating_a_price_is_no_mismatch() -> None:
+    answer = Answer(outcome=Outcome.REJECTED, duration_ms=5, price=Decimal("3.00"))
+    result = await _post_answering(answer)
+    assert (result.attempts[1].outcome, result.attempts[1].price_mismatch) == (
+        Outcome.REJECTED,
+        False,
+    )
+    assert result.sales == []
+
+
+# --- skips: who was not offered the lead, and why ------------------------------------------
+
+
+async def test_a_bid_accepted_without_a_price_is_no_bid_and_the_lead_cascades() -> None:
+    gateway = ScriptedGateway(pings={"silent": accepted(), "next": bid("4.00")})
+    result = await _route(
+        [bidder("silent"), bidder("next")],
+        [factories.tier("t", "priority", ["silent", "next"])],
+        gateway,
+    )
+    assert result.skips == [Skip("silent", NO_BID, "ping accepted without a price", "t")]
+    assert sold(result) == ["next"]
+
+
+async def test_a_declined_ping_cascades_to_the_next_campaign_of_the_tier() -> None:
+    gateway = ScriptedGateway(pings={"no": rejected(), "yes": bid("4.00")})
+    result = await _route(
+        [bidder("no"), bidder("yes")],
+        [factories.tier("t", "priority", ["no", "yes"])],
+        gateway,
+    )
+    assert gateway.sent == [("ping", "no"), ("ping", "yes"), ("post", "yes")]
+    assert (sold(result), result.skips) == (["yes"], [])
+
+
+async def test_a_bid_under_the_floor_says_by_how_much() -> None:
+    gateway = ScriptedGateway(pings={"low": bid("4.99"), "ok": bid("5.00")})
+    result = await _route(
+        [bidder("low", "5.00"), bidder("ok", "5.00")],
+        [factories.tier("t", "priority", ["low", "ok"])],
+        gateway,
+    )
+    assert result.skips == [Skip("low", BELOW_FLOOR, "bid 4.99 < floor 5.00", "t")]
+    assert sold(result) == ["ok"]
+
+
+async def test_campaigns_not_eligible_are_recorded_with_the_reason() -> None:
+    off = fixed("off", active=False)
+    picky = fixed("picky", filters=[{"field": "state", "op": "in", "values": ["CA"]}])
+    ledger = MemoryCapLedger(closed={"full": "daily cap 10 reached"})
+    gateway = ScriptedGateway()
+    result = await _route(
+        [off, picky, fixed("full"), fixed("open")],
+        [factories.tier("t", "priority", ["off", "picky", "full", "open"])],
+        gateway,
+        ledger=ledger,
+    )
+    assert result.skips == [
+        Skip("off", INACTIVE, "", "t"),
+        Skip("picky", FILTER, "state in [CA]", "t"),
+        Skip("full", CAP, "daily cap 10 reached", "t"),
+    ]
+    assert gateway.posted() == ["open"]
+
+
+async def test_a_full_cap_is_recorded_and_the_lead_cascades() -> None:
+    gateway = ScriptedGateway()
+    result = await _route(
+        [fixed("full", "12.00"), fixed("open")],
+        [factories.tier("t", "price", ["full", "open"])],
+        gateway,
+        ledger=MemoryCapLedger(caps={"full": 0}),
+    )
+    assert result.skips == [Skip("full", CAP_REACHED, "cap filled by other leads", "t")]
+    assert gateway.posted() == ["open"]
+
+
+async def test_a_cap_ledger_that_fails_skips_the_campaign_unposted_and_cascades() -> None:
+    gateway = ScriptedGateway()
+    result = await _route(
+        [fixed("down", "12.00"), fixed("open")],
+        [factories.tier("t", "price", ["down", "open"])],
+        gateway,
+        ledger=MemoryCapLedger(down={"down"}),
+    )
+    assert result.skips == [Skip("down", CAP_UNAVAILABLE, "TimeoutError", "t")]
+    assert gateway.posted() == ["open"]
+    assert sold(result) == ["open"]
+
+
+async def test_a_rejected_post_gives_back_the_hold_it_took() -> None:
+    ledger = MemoryCapLedger()
+    gateway = ScriptedGateway(posts={"no": rejected()})
+    result = await _route(
+        [fixed("no", "12.00"), fixed("yes")],
+        [factories.tier("t", "price", ["no", "yes"])],
+        gateway,
+        ledger=ledger,
+    )
+    taken = {h.campaign: h.reservation for h in ledger.holds}
+    assert result.released == [taken["no"]]
+    assert [s.reservation_id for s in result.sales] == [taken["yes"]]
+    assert [(h.campaign, h.lead_id, h.price, h.at) for h in ledger.holds] == [
+        ("no", "lead-1", Decimal("12.00"), NOW),
+        ("yes", "lead-1", Decimal("10.00"), NOW),
+    ]
+
+
+async def test_a_second_campaign_of_a_buyer_is_skipped_without_detail() -> None:
+    gateway = ScriptedGateway()
+    result = await _route(
+        [fixed("a1", "9.00", buyer="acme"), fixed("a2", "8.00", buyer="acme"), fixed("z", "7.00")],
+        [factories.tier("t", "price", ["a1", "a2", "z"])],
+        gateway,
+        tree={"lead_type": "shared", "max_buyers": 3},
+    )
+    assert result.skips == [Skip("a2", ALREADY_SOLD_TO_BUYER, "", "t")]
+    assert sold(result) == ["a1", "z"]
+
+
+async def test_a_schedule_is_read_at_the_routers_time_in_the_campaigns_zone() -> None:
+    business = {
+        "timezone": "America/New_York",
+        "windows": [{"days": ["wed"], "start": "09:00", "end": "17:00"}],
+    }
+    built = catalog(
+        [fixed("office", "12.00", schedule=business), fixed("always")],
+        [factories.tier("t", "price", ["office", "always"])],
+    )
+    clock = ManualClock(NOW)  # Wednesday 15:00 UTC: 10:00 in New York
+    router = Router(gateway=ScriptedGateway(), ledger=MemoryCapLedger(), clock=clock)
+    open_ = await router.route(offer("lead-1"), built.trees["main"], built)
+    clock.set(NOW + timedelta(hours=7))  # 22:00 UTC: 17:00 in New York, closed
+    closed = await router.route(offer("lead-2"), built.trees["main"], built)
+    assert (sold(open_), open_.skips) == (["office"], [])
+    assert sold(closed) == ["always"]
+    assert closed.skips == [Skip("office", SCHEDULE, "outside schedule (America/New_York)", "t")]
