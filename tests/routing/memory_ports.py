@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from pingtree.buyers.model import Campaign, Outcome
+from pingtree.routing.model import ConsentReference
 from pingtree.routing.ports import Answer, Bid
 
 
@@ -36,6 +37,7 @@ class ScriptedGateway:
     pings: dict[str, Answer] = field(default_factory=dict)
     posts: dict[str, Answer] = field(default_factory=dict)
     sent: list[tuple[str, str]] = field(default_factory=list)
+    consents: list[ConsentReference | None] = field(default_factory=list)
 
     async def ping(
         self,
@@ -58,8 +60,10 @@ class ScriptedGateway:
         bid: Bid | None,
         test: bool,
         timeout: float,
+        consent: ConsentReference | None = None,
     ) -> Answer:
         self.sent.append(("post", campaign.name))
+        self.consents.append(consent)
         return self.posts.get(campaign.name, accepted())
 
     def posted(self) -> list[str]:

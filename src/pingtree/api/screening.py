@@ -8,13 +8,16 @@ from fastapi import APIRouter, File, Query, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 
-from pingtree import logs
+from pingtree import audit, logs
 from pingtree.api.deps import ReadDep, ReviewDep, RuntimeDep, SuppressDep
 from pingtree.api.storable import StorableTextRoute
+from pingtree.consent import repository as consent_repository
 from pingtree.intake.errors import refuse
 from pingtree.intake.service import route_lead
+from pingtree.leads import trail
 from pingtree.leads.repository import LeadRecord
 from pingtree.leads.schemas import LeadAnswer, LeadStatus, Reason, admin_error_responses
+from pingtree.operators.access import Caller
 from pingtree.screening import repository
 from pingtree.screening.lists import ParsedList, hash_values, parse_csv
 from pingtree.screening.service import (
@@ -79,7 +82,9 @@ async def review_queue(
     ]
 
 
-async def _take_from_queue(rt: RuntimeDep, lead_id: str, status: LeadStatus) -> Lead:
+async def _take_from_queue(
+    rt: RuntimeDep, lead_id: str, status: LeadStatus, caller: Caller, reason: str | None = None
+) -> tuple[Lead, LeadRecord]:
     # One reviewer wins: the lead leaves the queue only if it is still in it.
     async with rt.sessions() as session, session.begin():
         moved = await session.execute(
@@ -91,18 +96,29 @@ async def _take_from_queue(rt: RuntimeDep, lead_id: str, status: LeadStatus) -> 
             raise refuse(409, "not_in_review", f"lead {lead_id!r} is not waiting for review")
         lead = await session.get(Lead, lead_id)
         assert lead is not None
-        return lead
+        record = LeadRecord.of(lead)
+        record.consent = await consent_repository.of_lead(session, lead_id)
+        decision = "approved" if status is LeadStatus.RECEIVED else "rejected"
+        details = {"decision": decision, **({"reason": reason} if reason else {})}
+        event = audit.Event(
+            audit.EventKind.REVIEW_DECIDED,
+            rt.clock.now(),
+            actor=audit.operator(caller.name),
+            lead_id=lead_id,
+            details=details,
+        )
+        await audit.append(session, [event])
+        return lead, record
 
 
 @router.post(
     "/review/{lead_id}/approve",
     response_model=LeadAnswer,
-    dependencies=[ReviewDep],
     operation_id="approve_review",
 )
-async def approve(lead_id: str, rt: RuntimeDep) -> LeadAnswer:
+async def approve(lead_id: str, rt: RuntimeDep, caller: Caller = ReviewDep) -> LeadAnswer:
     """Approve a flagged lead: it is routed now, and the answer says how it went."""
-    lead = await _take_from_queue(rt, lead_id, LeadStatus.RECEIVED)
+    lead, record = await _take_from_queue(rt, lead_id, LeadStatus.RECEIVED, caller)
     publisher = rt.catalog.publishers[lead.publisher]
     policy = rt.catalog.screening(lead.publisher, lead.vertical)
     hashes = identity_hashes(policy, lead.fields)
@@ -119,7 +135,7 @@ async def approve(lead_id: str, rt: RuntimeDep) -> LeadAnswer:
     )
     with logs.for_lead(lead.id):
         _status, answer = await route_lead(
-            rt, LeadRecord.of(lead), publisher, checked, None, started=rt.clock.monotonic()
+            rt, record, publisher, checked, None, started=rt.clock.monotonic()
         )
     return answer
 
@@ -127,13 +143,15 @@ async def approve(lead_id: str, rt: RuntimeDep) -> LeadAnswer:
 @router.post(
     "/review/{lead_id}/reject",
     response_model=LeadAnswer,
-    dependencies=[ReviewDep],
     operation_id="reject_review",
 )
-async def reject(lead_id: str, decision: Decision, rt: RuntimeDep) -> LeadAnswer:
+async def reject(
+    lead_id: str, decision: Decision, rt: RuntimeDep, caller: Caller = ReviewDep
+) -> LeadAnswer:
     """Reject a flagged lead with a reason; it is never routed."""
-    await _take_from_queue(rt, lead_id, LeadStatus.REJECTED)
+    await _take_from_queue(rt, lead_id, LeadStatus.REJECTED, caller, decision.reason)
     reason = Reason(code="rejected_in_review", message=decision.reason)
+    answer = LeadAnswer(lead_id=lead_id, status=LeadStatus.REJECTED, reasons=[reason])
     async with rt.sessions() as session, session.begin():
         lead = await session.get(Lead, lead_id)
         assert lead is not None
@@ -141,7 +159,8 @@ async def reject(lead_id: str, decision: Decision, rt: RuntimeDep) -> LeadAnswer
         lead.answered_at = rt.clock.now()
         # A rejected lead claims no one, as when a check rejects it: free the person it held.
         await repository.release_person(session, lead_id)
-    return LeadAnswer(lead_id=lead_id, status=LeadStatus.REJECTED, reasons=[reason])
+        await audit.append(session, [trail.answered(lead_id, answer, rt.clock.now())])
+    return answer
 
 
 def _check_owner(rt: RuntimeDep, scope: str, owner: str) -> None:

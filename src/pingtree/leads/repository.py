@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -11,8 +12,13 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from pingtree import audit
+from pingtree.consent import repository as consent_repository
+from pingtree.consent.model import Certificate
 from pingtree.leads.schemas import (
     AttemptOut,
+    AuditEventOut,
+    ConsentOut,
     LeadAnswer,
     LeadStatus,
     PublisherLead,
@@ -70,6 +76,7 @@ class LeadRecord:
     risk_score: int | None = None
     screening: dict[str, Any] | None = None
     inbound_ping_id: str | None = None
+    consent: Certificate | None = None
 
     @classmethod
     def of(cls, row: Lead) -> LeadRecord:
@@ -281,6 +288,36 @@ async def timeline(session: AsyncSession, lead_id: str) -> Timeline | None:
         skipped=list(lead.skips or []),
         attempts=[AttemptOut.model_validate(a, from_attributes=True) for a in attempts],
         sales=[SaleOut.model_validate(s, from_attributes=True) for s in sales],
+        consent=consent_out(await consent_repository.of_lead(session, lead_id)),
+        audit=[audit_event_out(e) for e in await audit.lead_events(session, lead_id)],
+    )
+
+
+def consent_out(certificate: Certificate | None) -> ConsentOut | None:
+    """A certificate as the timeline shows it."""
+    if certificate is None:
+        return None
+    return ConsentOut(
+        id=certificate.id,
+        sha256=certificate.sha256,
+        consented_at=certificate.consented_at,
+        sellers=list(certificate.sellers),
+        certificate=json.loads(certificate.text),
+        certificate_text=certificate.text,
+    )
+
+
+def audit_event_out(event: audit.StoredEvent) -> AuditEventOut:
+    """An audit event as the timeline shows it."""
+    return AuditEventOut(
+        id=event.id,
+        seq=event.seq,
+        hash=event.hash,
+        occurred_at=event.occurred_at,
+        kind=event.kind,
+        actor=event.actor,
+        subject=event.subject,
+        details=json.loads(event.details),
     )
 
 

@@ -1,0 +1,154 @@
+"""A lead's audit events: what each step of its way writes to the audit trail.
+
+Built from what the step already holds and appended in the transaction that records it;
+the events name facts (outcomes, prices, digests), the lead's rows keep the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pingtree.audit import SYSTEM, Event, EventKind, publisher
+from pingtree.digests import canonical_json, sha256_hex
+from pingtree.leads.schemas import LeadAnswer, Reason
+from pingtree.routing.eligibility import CONSENT
+from pingtree.routing.model import Attempt, RoutingResult
+
+if TYPE_CHECKING:
+    from pingtree.leads.repository import LeadRecord
+    from pingtree.screening.service import Screening
+
+
+def taken(
+    lead: LeadRecord, checked: Screening | None, *, pings: Sequence[Attempt] = ()
+) -> list[Event]:
+    """The lead received (its fields' digest), its consent, the pings made for it before it
+    was posted (inbound ping-post), and what screening decided."""
+    at = lead.received_at
+    events = [
+        Event(
+            EventKind.LEAD_RECEIVED,
+            at,
+            actor=publisher(lead.publisher),
+            lead_id=lead.id,
+            subject=f"verticals/{lead.vertical}",
+            details={
+                "fields_sha256": sha256_hex(canonical_json(lead.fields)),
+                "test": lead.test,
+                **({"inbound_ping_id": lead.inbound_ping_id} if lead.inbound_ping_id else {}),
+            },
+        )
+    ]
+    if lead.consent is not None:
+        events.append(
+            Event(
+                EventKind.CONSENT_CAPTURED,
+                at,
+                actor=publisher(lead.publisher),
+                lead_id=lead.id,
+                subject=f"consent/{lead.consent.id}",
+                details={
+                    "sha256": lead.consent.sha256,
+                    "consented_at": lead.consent.consented_at.isoformat(),
+                    "sellers": list(lead.consent.sellers),
+                },
+            )
+        )
+    events += attempts(lead.id, pings)
+    if checked is not None:
+        events.append(
+            Event(
+                EventKind.LEAD_SCREENED,
+                at,
+                lead_id=lead.id,
+                details={
+                    "verdict": checked.verdict.value,
+                    "score": checked.score,
+                    "band": checked.band,
+                    "reasons": _codes(checked.reasons),
+                },
+            )
+        )
+    return events
+
+
+def attempts(lead_id: str, made: Sequence[Attempt]) -> list[Event]:
+    """One event per ping or post."""
+    return [
+        Event(
+            EventKind.POST if a.kind == "post" else EventKind.PING,
+            a.started_at,
+            lead_id=lead_id,
+            subject=f"campaigns/{a.campaign}",
+            details={
+                "buyer": a.buyer,
+                "tier": a.tier,
+                "outcome": a.outcome.value,
+                "price": _money(a.price),
+                "reference": a.reference,
+                "reason": a.reason,
+                "duration_ms": round(a.duration_ms, 3),
+            },
+        )
+        for a in made
+    ]
+
+
+def routed(
+    lead: LeadRecord, result: RoutingResult, answer: LeadAnswer, *, tree: str | None, now: datetime
+) -> list[Event]:
+    """Every ping and post routing made, each sale, and the answer (with the campaigns the
+    lead's one-to-one consent kept out)."""
+    events = attempts(lead.id, result.attempts)
+    events += [
+        Event(
+            EventKind.SALE,
+            now,
+            lead_id=lead.id,
+            subject=f"campaigns/{sale.campaign}",
+            details={
+                "buyer": sale.buyer,
+                "tier": sale.tier,
+                "price": _money(sale.price),
+                "reference": sale.reference,
+            },
+        )
+        for sale in result.sales
+    ]
+    events.append(answered(lead.id, answer, now, tree=tree, result=result))
+    return events
+
+
+def answered(
+    lead_id: str,
+    answer: LeadAnswer,
+    now: datetime,
+    *,
+    tree: str | None = None,
+    result: RoutingResult | None = None,
+    actor: str = SYSTEM,
+) -> Event:
+    """The answer the lead got: status, payout, reasons."""
+    details: dict[str, Any] = {
+        "status": answer.status.value,
+        "payout": _money(answer.payout),
+        "reasons": _codes(answer.reasons),
+    }
+    if result is not None:
+        details.update(
+            tree=tree,
+            revenue=_money(result.revenue),
+            timed_out=result.timed_out,
+            consent_skipped=[s.campaign for s in result.skips if s.reason == CONSENT],
+        )
+    return Event(EventKind.LEAD_ANSWERED, now, actor=actor, lead_id=lead_id, details=details)
+
+
+def _codes(reasons: Sequence[Reason]) -> list[str]:
+    return [r.code for r in reasons]
+
+
+def _money(amount: Any) -> str | None:
+    return None if amount is None else str(amount)
