@@ -590,6 +590,8 @@ def uncertain_resolve(
                 catalog=catalog,
                 reservation_id=reservation_id,
                 sold=sold,
+                actor=_cli_actor(),
+                now=_now(),
             )
         return f"lead {done.lead_id} is now {done.lead_status}"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from typer.testing import CliRunner, Result
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from typer.testing import CliRunner, Result
 
 from pingtree import audit
 from pingtree.cli import app

@@ -32,9 +32,7 @@ def _tamper(url: str, statement: str) -> None:
     asyncio.run(run())
 
 
-def test_verify_before_and_after_an_event_is_altered(
-    pingtree: Pingtree, database_url: str
-) -> None:
+def test_verify_before_and_after_an_event_is_altered(pingtree: Pingtree, database_url: str) -> None:
     _append(database_url, 12)
     sealed = pingtree("audit", "seal")
     assert sealed.exit_code == 0, sealed.output

@@ -64,9 +64,7 @@ async def test_every_column_is_in_the_link(database_url: str, column: str) -> No
         target = await event_id_at(engine, 4)
         async with unguarded(engine) as conn:
             table = audit.repository.events_table
-            await conn.execute(
-                table.update().where(table.c.id == target).values({column: value})
-            )
+            await conn.execute(table.update().where(table.c.id == target).values({column: value}))
         verdict = await verify(engine)
     assert verdict.broken is not None and verdict.broken.seq == 4
 

@@ -172,3 +172,23 @@ async def links_before(bind: AsyncConnection | AsyncSession, seqs: Sequence[int]
         )
         found.update({row.seq: row.hash for row in rows})
     return {s: found[s - 1] for s in seqs if s - 1 in found}
+
+
+async def recent(
+    bind: AsyncConnection | AsyncSession,
+    *,
+    kind: str | None = None,
+    subject: str | None = None,
+    actor: str | None = None,
+    before: int | None = None,
+    limit: int = 100,
+) -> list[StoredEvent]:
+    """The newest events (newest first), optionally of a kind, subject or actor; before: only
+    events with a lower id (the next page)."""
+    query = select(events_table).order_by(events_table.c.id.desc()).limit(limit)
+    for column, value in (("kind", kind), ("subject", subject), ("actor", actor)):
+        if value is not None:
+            query = query.where(events_table.c[column] == value)
+    if before is not None:
+        query = query.where(events_table.c.id < before)
+    return [StoredEvent(**row._asdict()) for row in (await bind.execute(query)).all()]

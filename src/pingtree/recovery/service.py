@@ -16,6 +16,7 @@ from typing import cast
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from pingtree import audit
 from pingtree.clock import Clock
 from pingtree.config.catalog import Catalog
 from pingtree.intake.errors import refuse
@@ -108,6 +109,10 @@ async def _settle_one(conn: AsyncConnection, lead_id: str, now: datetime) -> Lea
         .where(leads.c.id == lead_id)
         .values(status=status.value, reasons=[reason.model_dump()])
     )
+    details = {"status": status.value, "reason": reason.code, "uncertain_posts": len(posts)}
+    await audit.append(
+        conn, [audit.Event(audit.EventKind.LEAD_SETTLED, now, lead_id=lead_id, details=details)]
+    )
     return status
 
 
@@ -174,8 +179,13 @@ async def resolve(
     catalog: Catalog,
     reservation_id: str,
     sold: bool,
+    now: datetime,
+    actor: str = audit.SYSTEM,
 ) -> Resolved:
-    """Book an uncertain post as a sale (its cap room kept) or give its room back."""
+    """Book an uncertain post as a sale (its cap room kept) or give its room back.
+
+    actor and now: who decided and when, for the audit trail.
+    """
     async with engine.begin() as conn:
         row = (
             await conn.execute(
@@ -208,6 +218,15 @@ async def resolve(
         else:
             await ledger.give_back(conn, [reservation_id], from_status=UNCERTAIN)
         status = await _lead_after(conn, row.lead_id)
+        decided = audit.Event(
+            audit.EventKind.LEAD_SETTLED,
+            now,
+            actor=actor,
+            lead_id=row.lead_id,
+            subject=f"campaigns/{row.campaign}",
+            details={"reservation": reservation_id, "sold": sold, "status": status.value},
+        )
+        await audit.append(conn, [decided])
     return Resolved(
         reservation_id=reservation_id, lead_id=row.lead_id, sold=sold, lead_status=status
     )
