@@ -15,6 +15,9 @@ from typer.testing import CliRunner, Result
 from pingtree import audit
 from pingtree.cli import app
 from pingtree.storage.db import create_engine
+from tests.engine.conftest import engine, engine_clocked, engine_sqlite
+
+__all__ = ["engine", "engine_clocked", "engine_sqlite"]
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

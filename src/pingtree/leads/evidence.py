@@ -7,16 +7,16 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pingtree import audit
-from pingtree.audit.chain import link_hash
+from pingtree.audit.chain import link_hash, moment
 from pingtree.audit.repository import links_before
 from pingtree.leads.repository import audit_event_out, timeline
 from pingtree.leads.schemas import Evidence, EvidenceLink
 
 HASHING = (
     "hash(n) = SHA-256 (hex) of the UTF-8 text made of these parts, each written as "
-    "'<length>:<part>;' : hash(n-1) (64 zeros before link 1), n, the event id, occurred_at "
-    "as YYYY-MM-DDTHH:MM:SS.ffffffZ (UTC), kind, lead_id, actor, subject (absent: empty), "
-    "details_text. The certificate's sha256 is the SHA-256 of certificate_text."
+    "'<length>:<part>;' (length in characters): prev_hash (64 zeros before link 1), seq, id, "
+    "occurred_at_text, kind, lead_id, actor, subject (empty when null), details_text. The "
+    "certificate's sha256 is the SHA-256 of certificate_text."
 )
 
 
@@ -45,7 +45,15 @@ async def evidence(session: AsyncSession, lead_id: str, *, now: datetime) -> Evi
                 details=event.details,
             )
         shown = audit_event_out(event).model_dump()
-        links.append(EvidenceLink(**shown, details_text=event.details, prev_hash=prev, holds=holds))
+        links.append(
+            EvidenceLink(
+                **shown,
+                details_text=event.details,
+                occurred_at_text=moment(event.occurred_at),
+                prev_hash=prev,
+                holds=holds,
+            )
+        )
     return Evidence(
         exported_at=now,
         lead=found,

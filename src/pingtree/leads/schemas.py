@@ -326,6 +326,7 @@ class EvidenceLink(AuditEventOut):
     """An audit event with what anyone needs to recompute its link (audit.chain)."""
 
     details_text: str = Field(description="the details exactly as hashed")
+    occurred_at_text: str = Field(description="occurred_at exactly as hashed")
     prev_hash: str | None = Field(description="the hash of the link before it")
     holds: bool | None = Field(
         description="whether its hash follows from prev_hash and the event; null if unsealed"
