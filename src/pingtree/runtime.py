@@ -110,8 +110,11 @@ class Runtime:
             await self.http.close()
             raise
         self.loop_lag.start()
-        if self.consent_links is None:
-            log.warning("PINGTREE_SECRET_KEY is not set: posts carry no consent link")
+        asks_consent = any(v.consent for v in self.catalog.verticals.values()) or any(
+            p.consent for p in self.catalog.publishers.values()
+        )
+        if self.consent_links is None and asks_consent:
+            log.warning("PINGTREE_SECRET_KEY is not set: posts carry no link to the consent")
         if watch:
             self._watcher = asyncio.create_task(self._housekeeping(), name="pingtree-housekeeping")
             self._sealer = asyncio.create_task(self._sealing(), name="pingtree-audit-sealer")
