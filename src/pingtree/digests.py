@@ -9,10 +9,14 @@ import hashlib
 import json
 from typing import Any
 
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str
+).encode  # made once: json.dumps with options builds an encoder per call
+
 
 def canonical_json(value: Any) -> str:
     """JSON that reads the same wherever it is written: sorted keys, no spaces, ASCII only."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+    return _CANONICAL(value)
 
 
 def sha256_hex(text: str) -> str:

@@ -239,3 +239,42 @@ def test_pingtree_apply_is_recorded_with_the_user(
     sealed = CliRunner().invoke(app, ["audit", "anchor", "--file", str(anchors)])
     assert sealed.exit_code == 0
     assert read(anchors)[-1].seq == 18
+
+
+async def test_a_lead_a_crash_interrupted_gets_its_intake_events_when_settled(
+    database_url: str,
+) -> None:
+    from datetime import timedelta
+
+    from pingtree import audit
+    from pingtree.clock import ManualClock
+    from pingtree.leads import trail
+    from pingtree.leads.repository import LeadRecord, insert_lead
+    from pingtree.recovery.service import settle_interrupted
+    from tests.audit.conftest import T0, engine_for
+
+    def stored(lead_id: str) -> LeadRecord:
+        lead = LeadRecord(lead_id, "pub", "auto", {"email": "a@example.com"}, False, T0)
+        lead.screening = {"verdict": "accept", "score": 90, "band": None, "findings": []}
+        return lead
+
+    async with engine_for(database_url) as engine:
+        async with engine.begin() as conn:
+            for lead_id in ("crashed-before-record", "inbound-claimed"):
+                await insert_lead(conn, stored(lead_id))
+            await audit.append(conn, trail.taken(stored("inbound-claimed")))
+        clock = ManualClock(T0 + timedelta(hours=1))
+        for _ in range(2):  # a second pass finds nothing left to settle
+            await settle_interrupted(
+                engine=engine, clock=clock, older_than=timedelta(minutes=5), skip=()
+            )
+        async with engine.connect() as conn:
+            kinds = {
+                lead_id: [e.kind for e in await audit.lead_events(conn, lead_id)]
+                for lead_id in ("crashed-before-record", "inbound-claimed")
+            }
+    assert kinds == {
+        # screening's verdict is stored with the lead's record, which never landed
+        "crashed-before-record": ["lead_received", "lead_settled"],
+        "inbound-claimed": ["lead_received", "lead_screened", "lead_settled"],
+    }

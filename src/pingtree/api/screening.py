@@ -98,6 +98,7 @@ async def _take_from_queue(
         assert lead is not None
         record = LeadRecord.of(lead)
         record.consent = await consent_repository.of_lead(session, lead_id)
+        record.audited = True  # its intake events were written when it was held
         decision = "approved" if status is LeadStatus.RECEIVED else "rejected"
         details = {"decision": decision, **({"reason": reason} if reason else {})}
         event = audit.Event(

@@ -192,3 +192,13 @@ async def recent(
     if before is not None:
         query = query.where(events_table.c.id < before)
     return [StoredEvent(**row._asdict()) for row in (await bind.execute(query)).all()]
+
+
+async def has_event(bind: AsyncConnection | AsyncSession, lead_id: str, kind: str) -> bool:
+    """Whether the lead has an event of this kind."""
+    found = await bind.scalar(
+        select(events_table.c.id)
+        .where(events_table.c.lead_id == lead_id, events_table.c.kind == kind)
+        .limit(1)
+    )
+    return found is not None

@@ -157,6 +157,7 @@ async def _claim_and_store(
     if lead.consent is not None:
         await consent_repository.store(conn, lead.consent, now=lead.received_at)
     await repository.insert_attempts(conn, lead, pinged.attempts)
+    await audit.append(conn, trail.attempts(lead.id, pinged.attempts))
 
 
 def _bid_json(bid: Bid) -> dict[str, Any]:
@@ -213,11 +214,9 @@ async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> L
         async with rt.engine.begin() as conn:
             await _claim_and_store(conn, ping.id, lead, pinged)
             checked = await screen_stored(rt, conn, lead, policy)
-            await audit.append(conn, trail.taken(lead, checked, pings=pinged.attempts))
     except screening.DuplicatePerson as duplicate:
         async with rt.engine.begin() as conn:
             await _claim_and_store(conn, ping.id, lead, pinged)
-            await audit.append(conn, trail.taken(lead, duplicate.screening, pings=pinged.attempts))
         checked = duplicate.screening
     lead.risk_score, lead.screening = checked.score, checked.record()
     blocked = checked.blocked_buyers

@@ -320,7 +320,8 @@ async def hold_or_reject(
     answer = LeadAnswer(lead_id=lead.id, status=status, reasons=checked.reasons, test=lead.test)
     async with rt.engine.begin() as conn:
         await repository.set_screened(conn, lead, status, checked.reasons, answered)
-        await audit.append(conn, [trail.answered(lead.id, answer, rt.clock.now())])
+        events = [] if lead.audited else trail.taken(lead)
+        await audit.append(conn, [*events, trail.answered(lead.id, answer, rt.clock.now())])
         if idempotency_key is not None:
             await idempotency.store_answer(conn, publisher.name, idempotency_key, 200, answer)
     rt.figures.lead_answered(status)
@@ -344,14 +345,11 @@ async def _store_and_screen(
         try:
             async with rt.engine.begin() as conn:
                 await store_lead(rt, conn, lead, publisher, key, body_hash)
-                checked = await screen_stored(rt, conn, lead, policy)
-                await audit.append(conn, trail.taken(lead, checked))
-                return checked
+                return await screen_stored(rt, conn, lead, policy)
         except screening.DuplicatePerson as duplicate:
             # Rolled back, claim attempt and all: store the lead again, to be answered rejected.
             async with rt.engine.begin() as conn:
                 await store_lead(rt, conn, lead, publisher, key, body_hash)
-                await audit.append(conn, trail.taken(lead, duplicate.screening))
             return duplicate.screening
     except IntegrityError as exc:
         if key is not None and idempotency.is_key_conflict(exc):
@@ -435,7 +433,8 @@ async def finish(
             if recorded is None:
                 raise _AlreadySettled
             tree_name = tree.name if tree else None
-            await audit.append(conn, trail.routed(lead, result, recorded, tree=tree_name, now=now))
+            events = trail.routed(lead, result, recorded, tree=tree_name, now=now)
+            await audit.append(conn, events if lead.audited else trail.taken(lead) + events)
             await rt.ledger.settle(conn, sold=sold, released=result.released)
             if people and result.sales and not lead.test:
                 await screening_repository.record_purchases(

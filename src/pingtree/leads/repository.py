@@ -77,6 +77,8 @@ class LeadRecord:
     screening: dict[str, Any] | None = None
     inbound_ping_id: str | None = None
     consent: Certificate | None = None
+    audited: bool = False
+    """Its intake events (received, consent, screening) are in the audit trail already."""
 
     @classmethod
     def of(cls, row: Lead) -> LeadRecord:
@@ -92,6 +94,24 @@ class LeadRecord:
             screening=row.screening,
             inbound_ping_id=row.inbound_ping_id,
         )
+
+
+async def stored_lead(conn: AsyncConnection, lead_id: str) -> LeadRecord | None:
+    """A stored lead as a record (its outcome left out), or None."""
+    row = (await conn.execute(select(leads).where(leads.c.id == lead_id))).first()
+    if row is None:
+        return None
+    return LeadRecord(
+        id=row.id,
+        publisher=row.publisher,
+        vertical=row.vertical,
+        fields=row.fields,
+        test=row.test,
+        received_at=row.received_at,
+        risk_score=row.risk_score,
+        screening=row.screening,
+        inbound_ping_id=row.inbound_ping_id,
+    )
 
 
 async def insert_lead(conn: AsyncConnection, lead: LeadRecord) -> None:

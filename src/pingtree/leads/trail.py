@@ -1,31 +1,33 @@
 """A lead's audit events: what each step of its way writes to the audit trail.
 
-Built from what the step already holds and appended in the transaction that records it;
-the events name facts (outcomes, prices, digests), the lead's rows keep the rest.
+Built from what the step already holds and appended in a transaction the lead makes anyway:
+its intake events (received, consent, screening) together with what routing did, when the
+lead is recorded (intake.service.finish), so that nothing is added to its way before
+routing; a lead held or rejected by screening writes them when it is answered. The events
+name facts (outcomes, prices, digests); the lead's rows keep the rest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pingtree.audit import SYSTEM, Event, EventKind, publisher
+from pingtree.audit.repository import has_event
+from pingtree.consent import repository as consent_repository
 from pingtree.digests import canonical_json, sha256_hex
+from pingtree.leads.repository import LeadRecord, stored_lead
 from pingtree.leads.schemas import LeadAnswer, Reason
 from pingtree.routing.eligibility import CONSENT
 from pingtree.routing.model import Attempt, RoutingResult
 
-if TYPE_CHECKING:
-    from pingtree.leads.repository import LeadRecord
-    from pingtree.screening.service import Screening
 
-
-def taken(
-    lead: LeadRecord, checked: Screening | None, *, pings: Sequence[Attempt] = ()
-) -> list[Event]:
+def taken(lead: LeadRecord, *, pings: Sequence[Attempt] = ()) -> list[Event]:
     """The lead received (its fields' digest), its consent, the pings made for it before it
-    was posted (inbound ping-post), and what screening decided."""
+    was posted (inbound ping-post), and what screening decided (lead.screening)."""
     at = lead.received_at
     events = [
         Event(
@@ -57,17 +59,18 @@ def taken(
             )
         )
     events += attempts(lead.id, pings)
-    if checked is not None:
+    if lead.screening is not None:
+        screened = lead.screening
         events.append(
             Event(
                 EventKind.LEAD_SCREENED,
                 at,
                 lead_id=lead.id,
                 details={
-                    "verdict": checked.verdict.value,
-                    "score": checked.score,
-                    "band": checked.band,
-                    "reasons": _codes(checked.reasons),
+                    "verdict": screened.get("verdict"),
+                    "score": screened.get("score"),
+                    "band": screened.get("band"),
+                    "findings": [f.get("code") for f in screened.get("findings") or []],
                 },
             )
         )
@@ -152,3 +155,15 @@ def _codes(reasons: Sequence[Reason]) -> list[str]:
 
 def _money(amount: Any) -> str | None:
     return None if amount is None else str(amount)
+
+
+async def taken_if_missing(conn: AsyncConnection, lead_id: str) -> list[Event]:
+    """A stored lead's intake events, unless they are in the trail already: for a lead whose
+    record never landed (a crash), which recovery settles."""
+    if await has_event(conn, lead_id, EventKind.LEAD_RECEIVED.value):
+        return []
+    lead = await stored_lead(conn, lead_id)
+    if lead is None:
+        return []
+    lead.consent = await consent_repository.of_lead(conn, lead_id)
+    return taken(lead)

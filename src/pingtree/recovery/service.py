@@ -20,6 +20,7 @@ from pingtree import audit
 from pingtree.clock import Clock
 from pingtree.config.catalog import Catalog
 from pingtree.intake.errors import refuse
+from pingtree.leads import trail
 from pingtree.leads.schemas import LeadStatus, Reason
 from pingtree.money import cents
 from pingtree.recovery.schemas import Resolved, UncertainPost
@@ -110,9 +111,8 @@ async def _settle_one(conn: AsyncConnection, lead_id: str, now: datetime) -> Lea
         .values(status=status.value, reasons=[reason.model_dump()])
     )
     details = {"status": status.value, "reason": reason.code, "uncertain_posts": len(posts)}
-    await audit.append(
-        conn, [audit.Event(audit.EventKind.LEAD_SETTLED, now, lead_id=lead_id, details=details)]
-    )
+    settled = audit.Event(audit.EventKind.LEAD_SETTLED, now, lead_id=lead_id, details=details)
+    await audit.append(conn, [*await trail.taken_if_missing(conn, lead_id), settled])
     return status
 
 
