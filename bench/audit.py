@@ -85,6 +85,7 @@ def a_sold_lead(n: int) -> tuple[LeadRecord, RoutingResult]:
         fields={"first_name": "Ada", "email": f"ada{n}@example.com", "zip": "10001", "age": 36},
         test=False,
         received_at=T0 + timedelta(milliseconds=n),
+        screening={"verdict": "accept", "score": 95, "band": None, "findings": []},
     )
     attempts = [
         Attempt(
@@ -124,7 +125,7 @@ def a_sold_lead(n: int) -> tuple[LeadRecord, RoutingResult]:
 
 def events_for(lead: LeadRecord, result: RoutingResult) -> list[audit.Event]:
     answer = routing_answer(lead, result, payout=Decimal("7.25"), reasons=[])
-    return trail.taken(lead, None) + trail.routed(
+    return trail.taken(lead) + trail.routed(
         lead, result, answer, tree="main", now=lead.received_at
     )
 

@@ -95,37 +95,37 @@ async def verify(engine: AsyncEngine, *, anchors: Sequence[Anchor] = ()) -> Verd
             ).all()
             if not rows:
                 break
-            for row in rows:
+            for found, event_id, occurred_at, kind, lead_id, actor, subject, details, stored in rows:
                 seq = last + 1
-                if row.seq != seq:
+                if found != seq:
                     broken = Break(
                         seq,
-                        f"link {seq} is missing: the chain goes on at link {row.seq} "
+                        f"link {seq} is missing: the chain goes on at link {found} "
                         "(an event was deleted, or its place changed)",
                     )
                     break
                 computed = link_hash(
                     prev,
                     seq=seq,
-                    event_id=row.id,
-                    occurred_at=row.occurred_at,
-                    kind=row.kind,
-                    lead_id=row.lead_id,
-                    actor=row.actor,
-                    subject=row.subject,
-                    details=row.details,
+                    event_id=event_id,
+                    occurred_at=occurred_at,
+                    kind=kind,
+                    lead_id=lead_id,
+                    actor=actor,
+                    subject=subject,
+                    details=details,
                 )
-                if computed != row.hash:
+                if computed != stored:
                     broken = Break(
                         seq,
                         "the event does not hash to its link: it was altered, or moved here "
                         "from another place in the chain",
-                        row.id,
+                        event_id,
                     )
                     break
                 if seq in wanted:
-                    seen[seq] = (computed, row.id)
-                prev, last, last_id = computed, seq, row.id
+                    seen[seq] = (computed, event_id)
+                prev, last, last_id = computed, seq, event_id
     end = Head(last, prev)
     if broken is None:
         broken = _against_head(end, recorded, last_id)
