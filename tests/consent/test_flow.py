@@ -230,3 +230,49 @@ async def test_inbound_post_carries_consent_to_the_named_seller_only(engine: Har
     assert [r.kind for r in engine.sim.received("cascade")] == ["ping"]
     [post] = [r.body for r in engine.sim.received("apex") if r.kind == "post"]
     assert post["consent_id"] == story["consent"]["id"]
+
+
+async def test_the_buyers_example_fetches_and_checks_the_certificate(
+    engine_sqlite: Harness,
+) -> None:
+    """examples/verify_consent.py against pingtree served over real HTTP."""
+    import asyncio
+    import importlib.util
+    import socket
+    from pathlib import Path
+
+    import uvicorn
+
+    h = engine_sqlite
+    await _setup(h)
+    answer = await h.post_lead(consent=certificate(h.rt.clock.now(), sellers=["Bluecrest Mutual"]))
+    assert answer.json()["status"] == "sold"
+    [post] = [r.body for r in h.sim.received("bluecrest") if r.kind == "post"]
+
+    spec = importlib.util.spec_from_file_location(
+        "verify_consent", Path(__file__).resolve().parents[2] / "examples" / "verify_consent.py"
+    )
+    assert spec is not None and spec.loader is not None
+    example: Any = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(h.app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    )
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        url = post["consent_url"].replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+        found = await asyncio.to_thread(example.fetch_consent, url, post["consent_sha256"])
+        assert found["sellers"] == ["Bluecrest Mutual"] and found["id"] == post["consent_id"]
+        assert example.names_us(found, ["BLUECREST  mutual"])
+        assert not example.names_us(found, ["Apex Insurance"])
+        with pytest.raises(ValueError, match="does not match"):
+            await asyncio.to_thread(example.fetch_consent, url, "0" * 64)
+    finally:
+        server.should_exit = True
+        await serving
