@@ -125,9 +125,7 @@ def a_sold_lead(n: int) -> tuple[LeadRecord, RoutingResult]:
 
 def events_for(lead: LeadRecord, result: RoutingResult) -> list[audit.Event]:
     answer = routing_answer(lead, result, payout=Decimal("7.25"), reasons=[])
-    return trail.taken(lead) + trail.routed(
-        lead, result, answer, tree="main", now=lead.received_at
-    )
+    return trail.taken(lead) + trail.routed(lead, result, answer, tree="main", now=lead.received_at)
 
 
 async def lead_share(url: str, leads: int) -> tuple[float, float, float]:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from pingtree.cli import app
 from pingtree.config.files import json_schema, load_file
-from tests.config.conftest import DEMO_SIMULATOR, demo_data, issue_lines
+from tests.config.conftest import DEMO, DEMO_SIMULATOR, demo_data, issue_lines
 
 
 @pytest.fixture
@@ -77,3 +77,18 @@ def test_the_schema_describes_consent() -> None:
     assert all(prop.get("description") for prop in policy.values())
     assert schema["$defs"]["Buyer"]["properties"]["consent_names"]["description"]
     assert schema["$defs"]["Vertical"]["properties"]["consent"]["description"]
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_the_posting_spec_tells_the_publisher_its_consent_policy(tmp_path: Path) -> None:
+    from pingtree.config.posting_spec import posting_spec
+
+    path, _ = _with_consent(tmp_path)
+    document = load_file(path, allow=None)
+    strict = posting_spec(document, "coupon-site")  # the vertical's policy, max_age its own
+    assert "**Required.** A lead without it is refused (422 `missing_consent`)." in strict
+    assert "Consent older than 0:15:00 when the lead arrives is refused" in strict
+    assert "A certificate naming no sellers is refused (`consent_names_no_seller`)." in strict
+    assert "| `ip` | yes | the consumer's IP address at consent |" in strict
+    demo = posting_spec(load_file(DEMO, allow=None), "demo-publisher")
+    assert "Optional; when sent it is checked and kept with the lead." in demo

@@ -95,7 +95,17 @@ async def verify(engine: AsyncEngine, *, anchors: Sequence[Anchor] = ()) -> Verd
             ).all()
             if not rows:
                 break
-            for found, event_id, occurred_at, kind, lead_id, actor, subject, details, stored in rows:
+            for (
+                found,
+                event_id,
+                occurred_at,
+                kind,
+                lead_id,
+                actor,
+                subject,
+                details,
+                stored,
+            ) in rows:
                 seq = last + 1
                 if found != seq:
                     broken = Break(

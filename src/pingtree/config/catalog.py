@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from pingtree.buyers.model import Buyer, Campaign
 from pingtree.config.document import ConfigDocument
-from pingtree.consent.model import ConsentPolicy
+from pingtree.consent.model import ConsentPolicy, policy_in_force
 from pingtree.consent.sellers import SellerNames
 from pingtree.publishers.model import Publisher
 from pingtree.routing.eligibility import CompiledCampaign
@@ -77,11 +77,7 @@ class Catalog:
 
     def consent(self, publisher: str, vertical: str) -> ConsentPolicy | None:
         """The consent policy in force: the vertical's, with the publisher's laid over it."""
-        base = self.verticals[vertical].consent
-        override = self.publishers[publisher].consent
-        if base is None or override is None:
-            return base or override
-        return base.overlay(override)
+        return policy_in_force(self.verticals[vertical].consent, self.publishers[publisher].consent)
 
     def campaign(self, name: str) -> Campaign:
         """The campaign called name."""

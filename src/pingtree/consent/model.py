@@ -56,6 +56,16 @@ class ConsentPolicy(BaseModel):
         return ConsentPolicy.model_validate(data)
 
 
+def policy_in_force(
+    vertical: ConsentPolicy | None, publisher: ConsentPolicy | None
+) -> ConsentPolicy | None:
+    """The consent policy for a publisher's leads of a vertical: the publisher's laid over
+    the vertical's."""
+    if vertical is None or publisher is None:
+        return vertical or publisher
+    return vertical.overlay(publisher)
+
+
 HttpUrl = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2048)]
 SellerName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 MAX_SELLERS = 200
