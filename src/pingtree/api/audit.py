@@ -27,7 +27,9 @@ async def audit_events(
         default=None, max_length=255, description="e.g. campaigns/apex-auction"
     ),
     actor: str | None = Query(default=None, max_length=160, description="e.g. operator:dana"),
-    before: int | None = Query(default=None, description="only events older than this id"),
+    before: int | None = Query(
+        default=None, ge=1, le=2**63 - 1, description="only events older than this id"
+    ),
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> list[AuditEventOut]:
     """The newest audit events, newest first; a lead's are in its timeline."""
