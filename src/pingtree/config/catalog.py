@@ -32,6 +32,7 @@ class Catalog:
     tier_indexes: dict[tuple[str, str], TierIndex] = field(default_factory=dict)
     sellers: SellerNames = field(default_factory=lambda: SellerNames(()))
     """Buyers by the names they go by in consent texts."""
+    _consent: dict[tuple[str, str], ConsentPolicy | None] = field(default_factory=dict)
 
     @classmethod
     def build(cls, document: ConfigDocument, version: int = 0) -> Catalog:
@@ -77,7 +78,15 @@ class Catalog:
 
     def consent(self, publisher: str, vertical: str) -> ConsentPolicy | None:
         """The consent policy in force: the vertical's, with the publisher's laid over it."""
-        return policy_in_force(self.verticals[vertical].consent, self.publishers[publisher].consent)
+        key = (publisher, vertical)
+        try:
+            return self._consent[key]
+        except KeyError:  # worked out once per pair and configuration, not per lead
+            found = policy_in_force(
+                self.verticals[vertical].consent, self.publishers[publisher].consent
+            )
+            self._consent[key] = found
+            return found
 
     def campaign(self, name: str) -> Campaign:
         """The campaign called name."""
