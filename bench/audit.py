@@ -62,6 +62,7 @@ class Figures:
     append_s: float = 0.0
     seal_s: float = 0.0
     verify_s: float = 0.0
+    verify_cpu_s: float = 0.0
     intact: bool = False
 
 
@@ -155,10 +156,10 @@ async def lead_share(url: str, leads: int) -> tuple[float, float, float]:
         await engine.dispose()
     lead, result = a_sold_lead(0)
     rounds = 2000
-    started = time.perf_counter()
+    started = time.process_time()  # CPU, not wall: the machine may be shared
     for _ in range(rounds):
         [canonical_json(e.details) for e in events_for(lead, result)]
-    cpu_us = (time.perf_counter() - started) / rounds * 1e6
+    cpu_us = (time.process_time() - started) / rounds * 1e6
     p50 = statistics.median(took[True]) - statistics.median(took[False])
     return p50, _p99(took[True]) - _p99(took[False]), cpu_us
 
@@ -187,9 +188,10 @@ async def chain(url: str, count: int, figures: Figures) -> None:
         sealed = await audit.seal(engine, now=T0)
         figures.seal_s = time.perf_counter() - started
         assert sealed == count, sealed
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         verdict = await verify(engine)
         figures.verify_s = time.perf_counter() - started
+        figures.verify_cpu_s = time.process_time() - cpu
         figures.intact = verdict.intact and verdict.links == before + count
         figures.events = count
     finally:
@@ -221,7 +223,7 @@ def report(all_figures: list[Figures]) -> bool:
     print(f"audit trail benchmark, {platform.node()}, {os.cpu_count()} cores, {day}")
     print()
     print(
-        "| backend | events add to a sold lead (p50 / p99) | building them (CPU) "
+        "| backend | events add to a sold lead's record (p50 / p99) | building them (CPU) "
         "| target p99 < 1 ms |"
     )
     print("| --- | --- | --- | --- |")
@@ -234,14 +236,15 @@ def report(all_figures: list[Figures]) -> bool:
             f"{f.events_cpu_us:.0f} µs | {mark(good)} |"
         )
     print()
-    print("| backend | events | append | seal | verify | verify rate | target < 60 s |")
+    print("| backend | events | append | seal | verify (its CPU) | verify rate | target < 60 s |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for f in all_figures:
         good = f.intact and f.verify_s < VERIFY_TARGET_S * f.events / 1_000_000
         ok &= good
         print(
             f"| {f.backend} | {f.events:,} | {f.append_s:.1f} s | {f.seal_s:.1f} s | "
-            f"{f.verify_s:.1f} s | {f.events / f.verify_s:,.0f} links/s | {mark(good)} |"
+            f"{f.verify_s:.1f} s ({f.verify_cpu_s:.1f} s) | {f.events / f.verify_s:,.0f} links/s "
+            f"| {mark(good)} |"
         )
     return ok
 
