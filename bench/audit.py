@@ -134,6 +134,7 @@ async def lead_share(url: str, leads: int) -> tuple[float, float, float]:
     percentiles with and without them); CPU µs to build and serialise them."""
     engine = create_engine(url)
     took: dict[bool, list[float]] = {True: [], False: []}
+    appended: list[float] = []
     try:
         for n in range(leads + 100):
             timings: list[tuple[bool, float]] = []
@@ -147,7 +148,9 @@ async def lead_share(url: str, leads: int) -> tuple[float, float, float]:
                     )
                     if with_events:
                         assert answer is not None
+                        cpu = time.process_time()
                         await audit.append(conn, events_for(lead, result))
+                        appended.append(time.process_time() - cpu)
                 timings.append((with_events, (time.perf_counter() - started) * 1000))
             if n >= 100:  # warm-up done
                 for with_events, ms in timings:
@@ -159,7 +162,9 @@ async def lead_share(url: str, leads: int) -> tuple[float, float, float]:
     started = time.process_time()  # CPU, not wall: the machine may be shared
     for _ in range(rounds):
         [canonical_json(e.details) for e in events_for(lead, result)]
-    cpu_us = (time.process_time() - started) / rounds * 1e6
+    build_us = (time.process_time() - started) / rounds * 1e6
+    # Building, serialising and executing the INSERT in this process (SQLite's work too).
+    cpu_us = max(build_us, statistics.mean(appended[100:]) * 1e6)
     p50 = statistics.median(took[True]) - statistics.median(took[False])
     return p50, _p99(took[True]) - _p99(took[False]), cpu_us
 
@@ -223,7 +228,7 @@ def report(all_figures: list[Figures]) -> bool:
     print(f"audit trail benchmark, {platform.node()}, {os.cpu_count()} cores, {day}")
     print()
     print(
-        "| backend | events add to a sold lead's record (p50 / p99) | building them (CPU) "
+        "| backend | events add to a sold lead's record (p50 / p99) | append, this process's CPU "
         "| target p99 < 1 ms |"
     )
     print("| --- | --- | --- | --- |")

@@ -24,7 +24,11 @@ T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 def events(count: int, *, start: int = 0, lead_id: str | None = None) -> list[audit.Event]:
     """count events of a lead's way (kinds cycling), a millisecond apart."""
-    kinds = [audit.EventKind.LEAD_RECEIVED, audit.EventKind.PING, audit.EventKind.POST]
+    kinds = [
+        audit.EventKind.LEAD_RECEIVED,
+        audit.EventKind.LEAD_SCREENED,
+        audit.EventKind.LEAD_ROUTED,
+    ]
     return [
         audit.Event(
             kinds[i % len(kinds)],

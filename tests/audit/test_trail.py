@@ -47,28 +47,33 @@ async def test_a_sold_leads_way_is_in_its_timeline_and_sealed(engine: Harness) -
         ("lead_received", "verticals/auto"),
         ("consent_captured", f"consent/{story['consent']['id']}"),
         ("lead_screened", None),
-        ("post", "campaigns/picky"),
-        ("post", "campaigns/keen"),
-        ("sale", "campaigns/keen"),
-        ("lead_answered", None),
+        ("lead_routed", None),
     ]
-    received, consent, _, rejected, accepted, sale, answered = events
-    assert received["actor"] == "publisher:pub" and answered["actor"] == "pingtree"
+    received, consent, screened, routed = events
+    assert received["actor"] == "publisher:pub" and routed["actor"] == "pingtree"
     fields = json.dumps(story["fields"], sort_keys=True, separators=(",", ":"))
     assert received["details"]["fields_sha256"] == hashlib.sha256(fields.encode()).hexdigest()
     assert consent["details"]["sha256"] == story["consent"]["sha256"]
-    assert (rejected["details"]["outcome"], accepted["details"]["outcome"]) == (
-        "rejected",
-        "accepted",
-    )
-    assert sale["details"] == {
-        "buyer": "keen",
-        "tier": "t1",
-        "price": "12.34",
-        "reference": story["sales"][0]["reference"],
-    }
-    assert answered["details"]["status"] == "sold"
-    assert answered["details"]["revenue"] == "12.34"
+    assert screened["details"]["verdict"] == "accept"
+    attempts = routed["details"]["attempts"]
+    assert [(a["kind"], a["campaign"], a["outcome"]) for a in attempts] == [
+        ("post", "picky", "rejected"),
+        ("post", "keen", "accepted"),
+    ]
+    assert attempts[1]["price"] == story["attempts"][1]["price"]  # as the buyer answered
+    assert attempts[1]["buyer"] == "keen"
+    assert routed["details"]["sales"] == [
+        {
+            "campaign": "keen",
+            "buyer": "keen",
+            "tier": "t1",
+            "price": "12.34",
+            "reference": story["sales"][0]["reference"],
+        }
+    ]
+    assert routed["details"]["status"] == "sold"
+    assert routed["details"]["revenue"] == "12.34"
+    assert routed["details"]["consent_skipped"] == []
     assert all(e["seq"] is None for e in events)  # appended; the sealer links them
 
     await engine.rt.seal()
@@ -94,10 +99,10 @@ async def test_the_evidence_export_proves_each_event(
     consent = evidence["lead"]["consent"]
     assert hashlib.sha256(consent["certificate_text"].encode()).hexdigest() == consent["sha256"]
     links = evidence["links"]
-    assert len(links) == 7 and all(link["holds"] for link in links)
+    assert len(links) == 4 and all(link["holds"] for link in links)
     assert evidence["chain_head"]["seq"] >= links[-1]["seq"]
     # Anyone can recompute a link from the export alone, as `hashing` says.
-    link = links[3]
+    link = links[2]
     parts = [
         link["prev_hash"],
         str(link["seq"]),
@@ -128,7 +133,7 @@ async def test_the_evidence_export_proves_each_event(
     again = (
         await engine.client.get(f"/api/v1/admin/leads/{lead_id}/evidence", headers=ADMIN)
     ).json()
-    assert [x["holds"] for x in again["links"]] == [True, True, True, False, True, True, True]
+    assert [x["holds"] for x in again["links"]] == [True, True, False, True]
     missing = await engine.client.get("/api/v1/admin/leads/nope/evidence", headers=ADMIN)
     assert missing.status_code == 404
 
@@ -157,9 +162,7 @@ async def test_review_decisions_name_the_reviewer(engine_sqlite: Harness) -> Non
         "lead_screened",
         "lead_answered",  # review
         "review_decided",
-        "post",
-        "sale",
-        "lead_answered",  # sold
+        "lead_routed",  # sold
     ]
     assert [(e["kind"], e["details"].get("decision")) for e in rejected_story[-2:]] == [
         ("review_decided", "rejected"),

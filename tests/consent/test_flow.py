@@ -141,7 +141,7 @@ async def test_one_to_one_consent_offers_the_lead_only_to_the_named_sellers(
     assert consent["certificate"]["ip"] == "203.0.113.7"
     kinds = [e["kind"] for e in story["audit"]]
     assert kinds[:3] == ["lead_received", "consent_captured", "lead_screened"]
-    answered = next(e for e in story["audit"] if e["kind"] == "lead_answered")
+    answered = next(e for e in story["audit"] if e["kind"] == "lead_routed")
     assert sorted(answered["details"]["consent_skipped"]) == ["bluecrest", "cascade"]
 
     # Stored unchangeable: the database refuses to edit or delete the certificate.

@@ -157,7 +157,7 @@ async def _claim_and_store(
     if lead.consent is not None:
         await consent_repository.store(conn, lead.consent, now=lead.received_at)
     await repository.insert_attempts(conn, lead, pinged.attempts)
-    await audit.append(conn, trail.attempts(lead.id, pinged.attempts))
+    await audit.append(conn, trail.pinged(lead.id, pinged.attempts, lead.received_at))
 
 
 def _bid_json(bid: Bid) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """A lead's audit events: what each step of its way writes to the audit trail.
 
 Built from what the step already holds and appended in a transaction the lead makes anyway:
-its intake events (received, consent, screening) together with what routing did, when the
-lead is recorded (intake.service.finish), so that nothing is added to its way before
-routing; a lead held or rejected by screening writes them when it is answered. The events
-name facts (outcomes, prices, digests); the lead's rows keep the rest.
+its intake events (received, consent, screening) together with what routing did (one
+event for every ping, post and sale, and the answer), when the lead is recorded
+(intake.service.finish), so that nothing is added to its way before routing; a lead held or
+rejected by screening writes them when it is answered. The events name facts (outcomes,
+prices, digests); the lead's rows keep the rest (requests, answers).
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from pingtree.routing.eligibility import CONSENT
 from pingtree.routing.model import Attempt, RoutingResult
 
 
-def taken(lead: LeadRecord, *, pings: Sequence[Attempt] = ()) -> list[Event]:
-    """The lead received (its fields' digest), its consent, the pings made for it before it
-    was posted (inbound ping-post), and what screening decided (lead.screening)."""
+def taken(lead: LeadRecord) -> list[Event]:
+    """The lead received (its fields' digest), its consent, and what screening decided
+    (lead.screening, once known)."""
     at = lead.received_at
     events = [
         Event(
@@ -58,7 +59,6 @@ def taken(lead: LeadRecord, *, pings: Sequence[Attempt] = ()) -> list[Event]:
                 },
             )
         )
-    events += attempts(lead.id, pings)
     if lead.screening is not None:
         screened = lead.screening
         events.append(
@@ -77,76 +77,74 @@ def taken(lead: LeadRecord, *, pings: Sequence[Attempt] = ()) -> list[Event]:
     return events
 
 
-def attempts(lead_id: str, made: Sequence[Attempt]) -> list[Event]:
-    """One event per ping or post."""
-    return [
-        Event(
-            EventKind.POST if a.kind == "post" else EventKind.PING,
-            a.started_at,
-            lead_id=lead_id,
-            subject=f"campaigns/{a.campaign}",
-            details={
-                "buyer": a.buyer,
-                "tier": a.tier,
-                "outcome": a.outcome.value,
-                "price": _money(a.price),
-                "reference": a.reference,
-                "reason": a.reason,
-                "duration_ms": round(a.duration_ms, 3),
-            },
-        )
-        for a in made
-    ]
+def pinged(lead_id: str, pings: Sequence[Attempt], at: datetime) -> list[Event]:
+    """The pings an inbound ping made for the lead, before the publisher posted it."""
+    if not pings:
+        return []
+    details = {"attempts": [_attempt(a) for a in pings]}
+    return [Event(EventKind.INBOUND_PINGS, at, lead_id=lead_id, details=details)]
 
 
 def routed(
     lead: LeadRecord, result: RoutingResult, answer: LeadAnswer, *, tree: str | None, now: datetime
 ) -> list[Event]:
-    """Every ping and post routing made, each sale, and the answer (with the campaigns the
-    lead's one-to-one consent kept out)."""
-    events = attempts(lead.id, result.attempts)
-    events += [
-        Event(
-            EventKind.SALE,
-            now,
-            lead_id=lead.id,
-            subject=f"campaigns/{sale.campaign}",
-            details={
+    """One event: every ping and post routing made, each sale, the answer, and the campaigns
+    the lead's one-to-one consent kept out.
+
+    One row however many buyers were asked: the chain holds each attempt's facts, the
+    attempts table the requests and answers.
+    """
+    details = _answer(answer)
+    details.update(
+        tree=tree,
+        revenue=_money(result.revenue),
+        timed_out=result.timed_out,
+        attempts=[_attempt(a) for a in result.attempts],
+        sales=[
+            {
+                "campaign": sale.campaign,
                 "buyer": sale.buyer,
                 "tier": sale.tier,
                 "price": _money(sale.price),
                 "reference": sale.reference,
-            },
-        )
-        for sale in result.sales
-    ]
-    events.append(answered(lead.id, answer, now, tree=tree, result=result))
-    return events
+            }
+            for sale in result.sales
+        ],
+        consent_skipped=[s.campaign for s in result.skips if s.reason == CONSENT],
+    )
+    return [Event(EventKind.LEAD_ROUTED, now, lead_id=lead.id, details=details)]
 
 
-def answered(
-    lead_id: str,
-    answer: LeadAnswer,
-    now: datetime,
-    *,
-    tree: str | None = None,
-    result: RoutingResult | None = None,
-    actor: str = SYSTEM,
-) -> Event:
-    """The answer the lead got: status, payout, reasons."""
-    details: dict[str, Any] = {
+def answered(lead_id: str, answer: LeadAnswer, now: datetime, *, actor: str = SYSTEM) -> Event:
+    """The answer of a lead that was not routed: status and reasons."""
+    return Event(
+        EventKind.LEAD_ANSWERED, now, actor=actor, lead_id=lead_id, details=_answer(answer)
+    )
+
+
+def _answer(answer: LeadAnswer) -> dict[str, Any]:
+    return {
         "status": answer.status.value,
         "payout": _money(answer.payout),
         "reasons": _codes(answer.reasons),
     }
-    if result is not None:
-        details.update(
-            tree=tree,
-            revenue=_money(result.revenue),
-            timed_out=result.timed_out,
-            consent_skipped=[s.campaign for s in result.skips if s.reason == CONSENT],
-        )
-    return Event(EventKind.LEAD_ANSWERED, now, actor=actor, lead_id=lead_id, details=details)
+
+
+def _attempt(a: Attempt) -> dict[str, Any]:
+    """A ping or post as the chain holds it (what is unset left out)."""
+    found = {
+        "kind": a.kind,
+        "campaign": a.campaign,
+        "buyer": a.buyer,
+        "tier": a.tier,
+        "outcome": a.outcome.value,
+        "price": _money(a.price),
+        "reference": a.reference,
+        "reason": a.reason,
+        "started_at": a.started_at.isoformat(),
+        "duration_ms": round(a.duration_ms, 3),
+    }
+    return {k: v for k, v in found.items() if v is not None}
 
 
 def _codes(reasons: Sequence[Reason]) -> list[str]:
