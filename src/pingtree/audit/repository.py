@@ -5,9 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    Table,
+    bindparam,
+    column,
+    func,
+    select,
+    update,
+    values,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from pingtree.audit.chain import GENESIS, canonical_json, link_hash
@@ -19,7 +29,7 @@ events_table = cast(Table, AuditEvent.__table__)
 chain_table = cast(Table, AuditChain.__table__)
 
 _INSERT = events_table.insert()
-_SEAL = (
+_SEAL_ONE = (
     update(events_table)
     .where(events_table.c.id == bindparam("event_id"), events_table.c.seq.is_(None))
     .values(seq=bindparam("link_seq"), hash=bindparam("link_hash"))
@@ -98,7 +108,7 @@ async def seal(engine: AsyncEngine, *, now: datetime, batch: int = SEAL_BATCH) -
             ).all()
             if not rows:
                 return sealed
-            links: list[dict[str, Any]] = []
+            links: list[tuple[int, int, str]] = []
             seq, prev = top.seq, top.hash
             for row in rows:
                 seq += 1
@@ -113,8 +123,8 @@ async def seal(engine: AsyncEngine, *, now: datetime, batch: int = SEAL_BATCH) -
                     subject=row.subject,
                     details=row.details,
                 )
-                links.append({"event_id": row.id, "link_seq": seq, "link_hash": prev})
-            await conn.execute(_SEAL, links)
+                links.append((row.id, seq, prev))
+            await _set_links(conn, links)
             await conn.execute(
                 update(chain_table)
                 .where(chain_table.c.id == 1)
@@ -123,6 +133,27 @@ async def seal(engine: AsyncEngine, *, now: datetime, batch: int = SEAL_BATCH) -
             sealed += len(rows)
         if len(rows) < batch:
             return sealed
+
+
+async def _set_links(conn: AsyncConnection, links: list[tuple[int, int, str]]) -> None:
+    """Set each event's seq and hash. PostgreSQL: one UPDATE .. FROM (VALUES ...) for the
+    batch, not a round trip per row; SQLite (in the process, and without column aliases
+    on VALUES): the same UPDATE per row."""
+    if conn.dialect.name != "postgresql":
+        params = [{"event_id": i, "link_seq": s, "link_hash": h} for i, s, h in links]
+        await conn.execute(_SEAL_ONE, params)
+        return
+    given = values(
+        column("event_id", BigInteger),
+        column("link_seq", BigInteger),
+        column("link_hash", String),
+        name="links",
+    ).data(links)
+    await conn.execute(
+        update(events_table)
+        .where(events_table.c.id == given.c.event_id, events_table.c.seq.is_(None))
+        .values(seq=given.c.link_seq, hash=given.c.link_hash)
+    )
 
 
 async def unsealed(bind: AsyncConnection | AsyncSession) -> int:
@@ -186,9 +217,9 @@ async def recent(
     """The newest events (newest first), optionally of a kind, subject or actor; before: only
     events with a lower id (the next page)."""
     query = select(events_table).order_by(events_table.c.id.desc()).limit(limit)
-    for column, value in (("kind", kind), ("subject", subject), ("actor", actor)):
+    for name, value in (("kind", kind), ("subject", subject), ("actor", actor)):
         if value is not None:
-            query = query.where(events_table.c[column] == value)
+            query = query.where(events_table.c[name] == value)
     if before is not None:
         query = query.where(events_table.c.id < before)
     return [StoredEvent(**row._asdict()) for row in (await bind.execute(query)).all()]
