@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pingtree.api import admin, health, leads, recovery, screening
+from pingtree.api import admin, audit, consent, health, leads, recovery, screening
 from pingtree.api.deps import StampArrival
 from pingtree.api.storable import RefuseUnstorableUrl, refusal
 from pingtree.config.errors import ConfigError, format_loc
@@ -60,8 +60,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(AnswerUnexpected)
     app.include_router(health.router)
     app.include_router(leads.router)
+    app.include_router(consent.router)
     app.include_router(screening.router)
     app.include_router(recovery.router)  # before admin's /{kind} routes
+    app.include_router(audit.router)  # so is /audit
     app.include_router(admin.router)
     mount_console(app)
     mount_docs(app)

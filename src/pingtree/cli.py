@@ -179,9 +179,20 @@ async def _apply(document: ConfigDocument, *, dry_run: bool, prune: bool) -> Pla
                 dry_run=dry_run,
                 allow=allow,
                 keys=settings.secret_keys,
+                actor=_cli_actor(),
             )
     finally:
         await engine.dispose()
+
+
+def _cli_actor() -> str:
+    """Who runs a CLI command, for the audit trail: the operating system's user."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no such user in the password database (containers)
+        return "cli:unknown"
 
 
 @app.command()
@@ -348,7 +359,7 @@ def rotate_key() -> None:
 async def _rotate(session: AsyncSession, keys: SecretKeys) -> int:
     from pingtree.config.store import rotate_secrets
 
-    return await rotate_secrets(session, keys, now=_now())
+    return await rotate_secrets(session, keys, now=_now(), actor=_cli_actor())
 
 
 def _campaign(name: str, config: Path | None) -> tuple[Campaign, Vertical]:
@@ -586,6 +597,8 @@ def uncertain_resolve(
                 catalog=catalog,
                 reservation_id=reservation_id,
                 sold=sold,
+                actor=_cli_actor(),
+                now=_now(),
             )
         return f"lead {done.lead_id} is now {done.lead_status}"
 
@@ -611,6 +624,117 @@ async def _recovery_parts() -> AsyncIterator[tuple[AsyncEngine, Catalog, SqlCapL
         yield engine, Catalog.build(document, version), SqlCapLedger(engine, SystemClock())
     finally:
         await engine.dispose()
+
+
+audit_app = typer.Typer(
+    help="The audit trail: seal events into the hash chain, verify it, anchor its head, "
+    "export a lead's evidence.",
+    no_args_is_help=True,
+)
+app.add_typer(audit_app, name="audit")
+AnchorsOption = Annotated[
+    Path | None,
+    typer.Option("--anchors", help="an anchors file (`pingtree audit anchor --file`) to check"),
+]
+
+
+@contextlib.asynccontextmanager
+async def _database() -> AsyncIterator[AsyncEngine]:
+    from pingtree.storage.db import create_engine
+
+    engine = create_engine(Settings().database)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@audit_app.command("verify")
+def audit_verify(anchors: AnchorsOption = None) -> None:
+    """Recompute the chain from its first link; name the first broken one (exit 1)."""
+    from pingtree.audit.anchors import AnchorError, read
+    from pingtree.audit.verify import verify
+
+    try:
+        taken = read(anchors) if anchors is not None else []
+    except AnchorError as exc:
+        _fail(str(exc))
+        return
+
+    async def run() -> list[str]:
+        async with _database() as engine:
+            verdict = await verify(engine, anchors=taken)
+        if not verdict.intact:
+            _fail("\n".join(verdict.lines()))
+        return verdict.lines()
+
+    for line in asyncio.run(run()):
+        typer.echo(line)
+
+
+@audit_app.command("seal")
+def audit_seal() -> None:
+    """Seal the events not yet in the chain now (the server does it every audit_seal_s)."""
+    from pingtree import audit
+
+    async def run() -> tuple[int, audit.Head]:
+        async with _database() as engine:
+            sealed = await audit.seal(engine, now=_now())
+            async with engine.connect() as conn:
+                return sealed, await audit.head(conn)
+
+    sealed, top = asyncio.run(run())
+    typer.echo(f"{sealed} event(s) sealed; head {top.seq} {top.hash}")
+
+
+@audit_app.command("anchor")
+def audit_anchor(
+    file: Annotated[
+        Path | None, typer.Option("--file", help="also append the anchor to this file")
+    ] = None,
+) -> None:
+    """Print the chain's head as an anchor (seal first); keep it away from the database."""
+    from pingtree import audit
+    from pingtree.audit import anchors
+
+    async def run() -> audit.Head:
+        async with _database() as engine:
+            await audit.seal(engine, now=_now())
+            async with engine.connect() as conn:
+                return await audit.head(conn)
+
+    top = asyncio.run(run())
+    taken = anchors.anchor(top.seq, top.hash, _now())
+    if file is not None:
+        anchors.write(file, taken)
+    typer.echo(taken.line())
+
+
+@audit_app.command("evidence")
+def audit_evidence(
+    lead_id: Annotated[str, typer.Argument(help="the lead's id")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="write the JSON here instead of stdout")
+    ] = None,
+) -> None:
+    """One lead's evidence as JSON: timeline, consent certificate, audit events and links."""
+    from pingtree.leads.evidence import evidence
+    from pingtree.storage.db import sessions
+
+    async def run() -> str | None:
+        async with _database() as engine, sessions(engine)() as session:
+            found = await evidence(session, lead_id, now=_now())
+        return found.model_dump_json(indent=2) if found is not None else None
+
+    text = asyncio.run(run())
+    if text is None:
+        _fail(f"no lead {lead_id!r}")
+        return
+    if out is not None:
+        out.write_text(text + "\n")
+        typer.echo(f"evidence of lead {lead_id} written to {out}")
+    else:
+        typer.echo(text)
 
 
 def main() -> None:

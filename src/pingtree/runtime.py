@@ -11,10 +11,13 @@ from datetime import timedelta
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from pingtree import audit
+from pingtree.audit import anchors
 from pingtree.clock import Clock, SystemClock
 from pingtree.config.catalog import Catalog
 from pingtree.config.document import ConfigDocument
 from pingtree.config.store import current_version, load_document
+from pingtree.consent.links import ConsentLinks
 from pingtree.credentials import SecretResolver
 from pingtree.delivery.gateway import HttpGateway, new_session
 from pingtree.failures import log_failure
@@ -64,6 +67,12 @@ class Runtime:
             now=self.clock.now,
         )
         self._watcher: asyncio.Task[None] | None = None
+        self._sealer: asyncio.Task[None] | None = None
+        self.consent_links = ConsentLinks.from_settings(
+            settings.secret_keys,
+            base_url=settings.public_base_url,
+            ttl=settings.consent_link_ttl,
+        )
         self.rate_limits = RateLimits(
             redis_url=settings.redis_url,
             key_prefix=settings.ratelimit_prefix,
@@ -115,8 +124,40 @@ class Runtime:
             await self.http.close()
             raise
         self.loop_lag.start()
+        asks_consent = any(v.consent for v in self.catalog.verticals.values()) or any(
+            p.consent for p in self.catalog.publishers.values()
+        )
+        if self.consent_links is None and asks_consent:
+            log.warning("PINGTREE_SECRET_KEY is not set: posts carry no link to the consent")
         if watch:
             self._watcher = asyncio.create_task(self._housekeeping(), name="pingtree-housekeeping")
+            self._sealer = asyncio.create_task(self._sealing(), name="pingtree-audit-sealer")
+
+    async def seal(self) -> audit.Head | None:
+        """Seal the audit events appended since the last seal; the new head if it moved.
+
+        With audit_anchor_file set, the new head is also written there as an anchor.
+        """
+        sealed = await audit.seal(self.engine, now=self.clock.now())
+        if not sealed:
+            return None
+        async with self.engine.connect() as conn:
+            top = await audit.head(conn)
+        path = self.settings.audit_anchor_file
+        if path is not None:
+            await asyncio.to_thread(
+                anchors.write, path, anchors.anchor(top.seq, top.hash, self.clock.now())
+            )
+        return top
+
+    async def _sealing(self) -> None:
+        # One sealer per process; processes take turns on the chain head's row lock.
+        while True:
+            try:
+                await self.seal()
+            except Exception as exc:  # the next pass seals what this one could not
+                log_failure(log, "sealing the audit trail failed; retrying", exc)
+            await asyncio.sleep(self.settings.audit_seal_s)
 
     async def recover(self) -> recovery.Settled:
         """Settle leads a crash interrupted (never one this process is still working on)."""
@@ -144,11 +185,17 @@ class Runtime:
 
     async def stop(self) -> None:
         """Close everything start() opened, after the records still being written."""
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
+        for task in (self._watcher, self._sealer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.in_flight.drain(self.settings.record_retry_s)
+        if self._sealer is not None:
+            try:  # what the last leads appended, sealed before the process goes
+                await self.seal()
+            except Exception as exc:
+                log_failure(log, "sealing the audit trail at shutdown failed", exc)
         await self.loop_lag.stop()
         if self.http is not None:
             await self.http.close()

@@ -147,6 +147,28 @@ class Settings(BaseSettings):
         "comma-separated host[:port], address[:port] or CIDR entries, e.g. 127.0.0.1:9100",
     )
 
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/]+(/\S*)?$",
+        description="where buyers reach this server (https://leads.example.com): consent "
+        "links handed over with each post point there; default http://host:port",
+    )
+    consent_link_ttl: timedelta = Field(
+        default=timedelta(days=30),
+        gt=timedelta(0),
+        description="how long a consent link handed to a buyer opens (seconds or ISO 8601)",
+    )
+    audit_seal_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="how often the audit trail's new events are sealed into its hash chain",
+    )
+    audit_anchor_file: Path | None = Field(
+        default=None,
+        description="append the chain's head here after each seal that moves it (keep it "
+        "off the database's machine): `pingtree audit verify --anchors FILE` checks it",
+    )
+
     secret_key: str | None = Field(
         default=None,
         description="Fernet key(s) encrypting buyer secrets at rest, newest first, "
@@ -175,7 +197,9 @@ class Settings(BaseSettings):
         """The parsed PINGTREE_BUYER_URL_ALLOW."""
         return Allowlist.parse(self.buyer_url_allow)
 
-    @field_validator("console_idle_timeout", "console_session_lifetime", mode="before")
+    @field_validator(
+        "console_idle_timeout", "console_session_lifetime", "consent_link_ttl", mode="before"
+    )
     @classmethod
     def _seconds(cls, value: Any) -> Any:
         # The environment gives strings: "1800" means seconds, as "PT30M" means 30 minutes.
@@ -183,7 +207,14 @@ class Settings(BaseSettings):
             return float(value)
         return value
 
-    @field_validator("publisher_rate_limit", "redis_url", "metrics_token", mode="before")
+    @field_validator(
+        "publisher_rate_limit",
+        "redis_url",
+        "metrics_token",
+        "public_url",
+        "audit_anchor_file",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # PINGTREE_PUBLISHER_RATE_LIMIT= (empty) turns the default limit off.
@@ -198,6 +229,11 @@ class Settings(BaseSettings):
                 "whose record is still being retried"
             )
         return self
+
+    @property
+    def public_base_url(self) -> str:
+        """Where buyers reach this server (public_url, else http://host:port)."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @cached_property
     def database(self) -> str:

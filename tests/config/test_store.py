@@ -224,10 +224,10 @@ async def test_version_bumps_only_on_change(db: async_sessionmaker[AsyncSession]
 
     # delete_resource: a missing name changes nothing; a removal bumps.
     async with db() as session, session.begin():
-        assert await delete_resource(session, "routes", "nobody:auto") is False
+        assert await delete_resource(session, "routes", "nobody:auto", now=NOW) is False
     assert await version() == 3
     async with db() as session, session.begin():
-        assert await delete_resource(session, "routes", "pub:auto") is True
+        assert await delete_resource(session, "routes", "pub:auto", now=NOW) is True
     assert await version() == 4
 
     # prune removes what the document leaves out, and that too is a change.
@@ -240,7 +240,7 @@ async def test_delete_refused_while_referenced(db: async_sessionmaker[AsyncSessi
     await _apply(db, parse_document(_doc()))
     async with db() as session, session.begin():
         with pytest.raises(ConfigError) as refused:
-            await delete_resource(session, "buyers", "acme")
+            await delete_resource(session, "buyers", "acme", now=NOW)
     assert {(i.path, i.reason) for i in refused.value.issues} == {
         ("campaigns/acme-bid.buyer", "still refers to buyers/acme"),
         ("campaigns/acme-fixed.buyer", "still refers to buyers/acme"),

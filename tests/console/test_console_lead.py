@@ -132,3 +132,50 @@ async def test_price_mismatch_and_unfollowed_redirect_are_shown(
     html = (await client.get("/console/leads/L7", headers=BEARER)).text
     assert "Price mismatch: bid 30.00, answer stated 5.00" in html
     assert "Redirected to (not followed): <code>https://elsewhere.test/p</code>" in html
+
+
+async def test_consent_and_audit_trail_are_shown(client: httpx.AsyncClient, rows: Rows) -> None:
+    from datetime import UTC, datetime
+
+    from pingtree import audit
+    from pingtree.consent import repository as consent_repository
+    from pingtree.consent.model import Certificate, ConsentIn
+    from tests.consent.certificates import certificate
+
+    at = datetime(2026, 11, 25, 11, 0, tzinfo=UTC)
+    await rows.add(rows.lead("L5", "sold"))
+    given = ConsentIn.model_validate(certificate(at, sellers=["Apex <Insurance>"]))
+    stored = Certificate.of(given, id="C5", lead_id="L5", received_at=at)
+    async with rows.rt.engine.begin() as conn:
+        await consent_repository.store(conn, stored, now=at)
+        await audit.append(
+            conn,
+            [
+                audit.Event(
+                    audit.EventKind.CONSENT_CAPTURED, at, lead_id="L5", subject="consent/C5"
+                ),
+                audit.Event(
+                    audit.EventKind.REVIEW_DECIDED,
+                    at,
+                    actor=audit.operator("dana"),
+                    lead_id="L5",
+                    details={"decision": "approved"},
+                ),
+            ],
+        )
+    await rows.rt.seal()
+    html = (await client.get("/console/leads/L5", headers=BEARER)).text
+    assert '<dl class="kv" id="consent">' in html
+    assert "Apex &lt;Insurance&gt;" in html and "203.0.113.7" in html
+    assert stored.sha256 in html and "tcpa-2025-01" in html
+    assert '<table id="audit">' in html
+    assert "<code>review_decided</code>" in html and "operator:dana" in html
+    assert "<code>decision=approved</code>" in html
+    evidence = await client.get("/console/leads/L5/evidence.json", headers=BEARER)
+    assert evidence.status_code == 200
+    assert [link["holds"] for link in evidence.json()["links"]] == [True, True]
+    disposition = evidence.headers["content-disposition"]
+    assert disposition == 'attachment; filename="lead-L5-evidence.json"'
+    await rows.add(rows.lead("L6", "unsold"))
+    plain = (await client.get("/console/leads/L6", headers=BEARER)).text
+    assert "No consent certificate came with this lead." in plain

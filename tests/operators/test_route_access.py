@@ -37,6 +37,7 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/healthz"),
         ("GET", "/readyz"),
         ("GET", "/metrics"),  # unless PINGTREE_METRICS_TOKEN is set
+        ("GET", "/api/v1/consent/{consent_id}"),  # the signed, expiring link is the credential
     }
 )
 PUBLIC_MOUNTS = frozenset({"/console/static"})

@@ -16,6 +16,7 @@ from typing import Any
 
 from pingtree.buyers.model import Campaign, Outcome
 from pingtree.clock import ManualClock
+from pingtree.routing.model import ConsentReference
 from pingtree.routing.ports import Answer, Bid, PersonClaim, PersonTaken
 
 SILENT_S = 5.0
@@ -95,6 +96,7 @@ class ScriptedGateway:
     clock: StoppedClock | None = None
     sent: list[tuple[str, str]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
+    consents: list[ConsentReference | None] = field(default_factory=list)
 
     async def ping(
         self,
@@ -120,8 +122,10 @@ class ScriptedGateway:
         bid: Bid | None,
         test: bool,
         timeout: float,
+        consent: ConsentReference | None = None,
     ) -> Answer:
         self._sent(Call("post", campaign.name, lead_id, fields, bid, test, timeout))
+        self.consents.append(consent)
         return await self._answer(self.posts, campaign.name)
 
     def _sent(self, call: Call) -> None:

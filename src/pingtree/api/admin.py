@@ -9,6 +9,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from pingtree import audit
 from pingtree.api.deps import ConfigureDep, ReadDep, RuntimeDep
 from pingtree.api.storable import StorableTextRoute
 from pingtree.config.document import KINDS, ConfigDocument, Kind, resource_key
@@ -19,7 +20,9 @@ from pingtree.config.store import delete_resource, load_document, put_resource
 from pingtree.credentials.at_rest import redact, redact_document
 from pingtree.intake.errors import refuse
 from pingtree.leads import repository
-from pingtree.leads.schemas import Timeline, admin_error_responses
+from pingtree.leads.evidence import evidence
+from pingtree.leads.schemas import Evidence, Timeline, admin_error_responses
+from pingtree.operators.access import Caller
 from pingtree.storage.tables import Lead
 
 router = APIRouter(
@@ -45,12 +48,13 @@ async def export_config(rt: RuntimeDep) -> dict[str, Any]:
     return {"version": version, **data}
 
 
-@router.post("/config", dependencies=[ConfigureDep])
+@router.post("/config")
 async def apply_config(
     rt: RuntimeDep,
     document: dict[str, Any] = Body(description="a configuration document, as in the YAML file"),
     dry_run: bool = Query(default=False),
     prune: bool = Query(default=True, description="remove resources the document leaves out"),
+    caller: Caller = ConfigureDep,
 ) -> dict[str, Any]:
     """Make the configuration equal the document; answers what was created, changed, removed."""
     allow = rt.settings.buyer_allowlist
@@ -64,6 +68,7 @@ async def apply_config(
             dry_run=dry_run,
             allow=allow,
             keys=rt.settings.secret_keys,
+            actor=audit.operator(caller.name),
         )
     if not dry_run:
         await rt.reload_config()
@@ -82,6 +87,17 @@ async def lead_timeline(lead_id: str, rt: RuntimeDep) -> Timeline:
     """Any lead's timeline."""
     async with rt.sessions() as session:
         found = await repository.timeline(session, lead_id)
+    if found is None:
+        raise refuse(404, "not_found", f"no lead {lead_id!r}")
+    return found
+
+
+@router.get("/leads/{lead_id}/evidence", response_model=Evidence, dependencies=[ReadDep])
+async def lead_evidence(lead_id: str, rt: RuntimeDep) -> Evidence:
+    """One lead's evidence for a dispute: its timeline, consent certificate and audit events,
+    each with the link that proves it unchanged (`pingtree audit evidence` writes the same)."""
+    async with rt.sessions() as session:
+        found = await evidence(session, lead_id, now=rt.clock.now())
     if found is None:
         raise refuse(404, "not_found", f"no lead {lead_id!r}")
     return found
@@ -189,12 +205,13 @@ def _find(document: ConfigDocument, kind: Kind, name: str) -> Any:
     raise refuse(404, "not_found", f"no {kind} {name!r}")
 
 
-@router.put("/{kind}/{name}", dependencies=[ConfigureDep], operation_id="put_resource")
+@router.put("/{kind}/{name}", operation_id="put_resource")
 async def put(
     kind: str,
     name: str,
     rt: RuntimeDep,
     spec: dict[str, Any] = Body(description="the resource, as in the YAML file"),
+    caller: Caller = ConfigureDep,
 ) -> dict[str, Any]:
     """Create or replace a resource; a new publisher's API key is in the answer, once."""
     checked = _kind(kind)
@@ -206,6 +223,7 @@ async def put(
             now=rt.clock.now(),
             allow=rt.settings.buyer_allowlist,
             keys=rt.settings.secret_keys,
+            actor=audit.operator(caller.name),
         )
         if resource_key(checked, item) != name:  # raising here rolls the change back
             raise refuse(422, "name_mismatch", f"the body names {resource_key(checked, item)!r}")
@@ -216,16 +234,13 @@ async def put(
     return answer
 
 
-@router.delete(
-    "/{kind}/{name}",
-    status_code=204,
-    dependencies=[ConfigureDep],
-    operation_id="delete_resource",
-)
-async def delete(kind: str, name: str, rt: RuntimeDep) -> None:
+@router.delete("/{kind}/{name}", status_code=204, operation_id="delete_resource")
+async def delete(kind: str, name: str, rt: RuntimeDep, caller: Caller = ConfigureDep) -> None:
     """Remove a resource nothing else refers to."""
     async with rt.sessions() as session, session.begin():
-        removed = await delete_resource(session, _kind(kind), name)
+        removed = await delete_resource(
+            session, _kind(kind), name, now=rt.clock.now(), actor=audit.operator(caller.name)
+        )
     if not removed:
         raise refuse(404, "not_found", f"no {kind} {name!r}")
     await rt.reload_config()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
+from pingtree import audit
 from pingtree.api.deps import ReadDep, ReviewDep, RuntimeDep
 from pingtree.api.storable import StorableTextRoute
 from pingtree.leads.schemas import admin_error_responses
+from pingtree.operators.access import Caller
 from pingtree.recovery import service as recovery
 from pingtree.recovery.schemas import Resolution, Resolved, UncertainPost
 
@@ -27,9 +29,9 @@ async def uncertain_posts(
 
 
 # Reconciling with the buyer is a decision like a review's: admins and operators.
-@router.post("/uncertain/{reservation_id}", response_model=Resolved, dependencies=[ReviewDep])
+@router.post("/uncertain/{reservation_id}", response_model=Resolved)
 async def resolve_uncertain(
-    reservation_id: str, resolution: Resolution, rt: RuntimeDep
+    reservation_id: str, resolution: Resolution, rt: RuntimeDep, caller: Caller = ReviewDep
 ) -> Resolved:
     """Book the post as a sale (sold: true) or give its cap room back (sold: false)."""
     return await recovery.resolve(
@@ -38,4 +40,6 @@ async def resolve_uncertain(
         catalog=rt.catalog,
         reservation_id=reservation_id,
         sold=resolution.sold,
+        actor=audit.operator(caller.name),
+        now=rt.clock.now(),
     )

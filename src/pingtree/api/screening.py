@@ -13,6 +13,7 @@ from pingtree.api.storable import StorableTextRoute
 from pingtree.intake import review
 from pingtree.intake.errors import refuse
 from pingtree.leads.schemas import LeadAnswer, LeadStatus, admin_error_responses
+from pingtree.operators.access import Caller
 from pingtree.screening import repository
 from pingtree.screening.lists import ParsedList, hash_values, parse_csv
 from pingtree.screening.service import BUYER, GLOBAL, PUBLISHER
@@ -73,23 +74,23 @@ async def review_queue(
 @router.post(
     "/review/{lead_id}/approve",
     response_model=LeadAnswer,
-    dependencies=[ReviewDep],
     operation_id="approve_review",
 )
-async def approve(lead_id: str, rt: RuntimeDep) -> LeadAnswer:
+async def approve(lead_id: str, rt: RuntimeDep, caller: Caller = ReviewDep) -> LeadAnswer:
     """Approve a flagged lead: it is routed now, and the answer says how it went."""
-    return await review.approve(rt, lead_id)
+    return await review.approve(rt, lead_id, caller.name)
 
 
 @router.post(
     "/review/{lead_id}/reject",
     response_model=LeadAnswer,
-    dependencies=[ReviewDep],
     operation_id="reject_review",
 )
-async def reject(lead_id: str, decision: Decision, rt: RuntimeDep) -> LeadAnswer:
+async def reject(
+    lead_id: str, decision: Decision, rt: RuntimeDep, caller: Caller = ReviewDep
+) -> LeadAnswer:
     """Reject a flagged lead with a reason; it is never routed."""
-    return await review.reject(rt, lead_id, decision.reason)
+    return await review.reject(rt, lead_id, decision.reason, caller.name)
 
 
 def _check_owner(rt: RuntimeDep, scope: str, owner: str) -> None:

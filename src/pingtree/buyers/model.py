@@ -45,6 +45,12 @@ class Buyer(Strict):
         le=3650,
         description="skip a person this buyer bought within N days; 0 off",
     )
+    consent_names: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        default_factory=list,
+        description="the names this buyer goes by in consent texts (one-to-one consent): a "
+        "lead whose consent names sellers is offered to it only if one of these is among "
+        "them, ignoring case; default: the buyer's name",
+    )
 
 
 # --- filters -------------------------------------------------------------------------------
@@ -513,7 +519,8 @@ class Endpoint(Strict):
     format: BodyFormat = BodyFormat.JSON
     template: str | None = Field(
         default=None,
-        description="Jinja2 template of the body; gets `lead` (fields), `lead_id`, `bid`, `test`",
+        description="Jinja2 template of the body; gets `lead` (fields), `lead_id`, `bid_id`, "
+        "`test`, and in a post `consent` (id, sha256, url, expires_at; none without consent)",
     )
     headers: dict[str, str] = Field(default_factory=dict)
     response: ResponseRules

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from pingtree.buyers.model import Buyer, Campaign
 from pingtree.config.document import ConfigDocument
+from pingtree.consent.model import ConsentPolicy, policy_in_force
+from pingtree.consent.sellers import SellerNames
 from pingtree.publishers.model import Publisher
 from pingtree.routing.eligibility import CompiledCampaign
 from pingtree.routing.index import TierIndex
@@ -28,6 +30,9 @@ class Catalog:
     trees: dict[str, Tree] = field(default_factory=dict)
     routes: dict[tuple[str, str, str | None], Route] = field(default_factory=dict)
     tier_indexes: dict[tuple[str, str], TierIndex] = field(default_factory=dict)
+    sellers: SellerNames = field(default_factory=lambda: SellerNames(()))
+    """Buyers by the names they go by in consent texts."""
+    _consent: dict[tuple[str, str], ConsentPolicy | None] = field(default_factory=dict)
 
     @classmethod
     def build(cls, document: ConfigDocument, version: int = 0) -> Catalog:
@@ -48,6 +53,7 @@ class Catalog:
             },
             trees={t.name: t for t in document.trees},
             routes={(r.publisher, r.vertical, r.band): r for r in document.routes},
+            sellers=SellerNames((b.name, b.consent_names) for b in document.buyers),
         )
         for tree in document.trees:
             for tier in tree.tiers:
@@ -69,6 +75,18 @@ class Catalog:
         if base is None or override is None:
             return base or override
         return base.overlay(override)
+
+    def consent(self, publisher: str, vertical: str) -> ConsentPolicy | None:
+        """The consent policy in force: the vertical's, with the publisher's laid over it."""
+        key = (publisher, vertical)
+        try:
+            return self._consent[key]
+        except KeyError:  # worked out once per pair and configuration, not per lead
+            found = policy_in_force(
+                self.verticals[vertical].consent, self.publishers[publisher].consent
+            )
+            self._consent[key] = found
+            return found
 
     def campaign(self, name: str) -> Campaign:
         """The campaign called name."""

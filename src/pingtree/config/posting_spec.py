@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from pingtree.config.document import ConfigDocument
+from pingtree.consent.model import ConsentIn, ConsentPolicy, UnnamedSellers, policy_in_force
 from pingtree.leads.reasons import REASON_CODES
 from pingtree.verticals.model import FieldSpec, FieldType, Vertical
 
@@ -67,6 +68,7 @@ def posting_spec(
             raise NoSpec(f"publisher {publisher!r} has no route for vertical {vertical!r}")
         names = [vertical]
     by_name = {v.name: v for v in document.verticals}
+    own = next(p for p in document.publishers if p.name == publisher).consent
     base = base_url.rstrip("/")
     out = [
         f"# Posting specification for {publisher}",
@@ -84,6 +86,7 @@ def posting_spec(
         out += ["This publisher has no route yet: no vertical can be posted.", ""]
     for name in names:
         out += _vertical_section(by_name[name], base, ping_ttl_s)
+        out += _consent_section(policy_in_force(by_name[name].consent, own))
     out += _answers(base)
     out += _reason_codes()
     return "\n".join(out).rstrip() + "\n"
@@ -149,6 +152,44 @@ def _vertical_section(vertical: Vertical, base: str, ping_ttl_s: float) -> list[
         "",
     ]
     return out
+
+
+def _consent_section(policy: ConsentPolicy | None) -> list[str]:
+    policy = policy or ConsentPolicy()
+    need = (
+        "**Required.** A lead without it is refused (422 `missing_consent`)."
+        if policy.required
+        else "Optional; when sent it is checked and kept with the lead."
+    )
+    out = [
+        "### Consent (TCPA)",
+        "",
+        "Send the consent captured at conversion in `consent`, beside `fields` (in the post "
+        f"of a ping too). {need} Its problems are answered with the fields' (422 "
+        "`invalid_consent`, `field` naming the part).",
+    ]
+    if policy.max_age is not None:
+        out.append(
+            f"Consent older than {policy.max_age} when the lead arrives is refused "
+            "(`consent_too_old`)."
+        )
+    out += [
+        "A certificate naming no sellers is "
+        + (
+            "refused (`consent_names_no_seller`)."
+            if policy.unnamed_sellers is UnnamedSellers.REFUSE
+            else "taken: any buyer may buy the lead."
+        ),
+        "When it names sellers, the lead is sold only to the buyers named.",
+        "",
+        "| consent field | required | meaning |",
+        "|---|---|---|",
+    ]
+    either = {"disclosure_text", "disclosure_sha256"}
+    for name, info in ConsentIn.model_fields.items():
+        required = "one of the two" if name in either else "yes" if info.is_required() else "no"
+        out.append(f"| `{name}` | {required} | {info.description} |")
+    return [*out, ""]
 
 
 def _answers(base: str) -> list[str]:

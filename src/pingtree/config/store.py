@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pingtree import audit
 from pingtree.config.diff import field_changes
 from pingtree.config.document import (
     KINDS,
@@ -22,7 +23,7 @@ from pingtree.config.document import (
 )
 from pingtree.config.errors import ConfigError, ConfigIssue, issues_from_validation
 from pingtree.config.files import STRICT, parse_document
-from pingtree.credentials.at_rest import rotate_campaign, seal_campaign
+from pingtree.credentials.at_rest import redact, rotate_campaign, seal_campaign
 from pingtree.credentials.keys import SecretKeys
 from pingtree.delivery.destinations import Allowlist
 from pingtree.publishers.model import Publisher, hash_api_key, new_api_key
@@ -101,11 +102,13 @@ async def apply_document(
     dry_run: bool = False,
     allow: Allowlist = STRICT,
     keys: SecretKeys | None = None,
+    actor: str = "unknown",
 ) -> Plan:
     """Make the stored configuration equal the document; idempotent. Caller commits.
 
     allow: buyer destinations allowed although private (Settings.buyer_allowlist).
     keys: encrypt secrets given in clear (Settings.secret_keys); without, they are refused.
+    actor: who made the change, for the audit trail (each resource changed is an event).
     """
     refused = destination_errors(document, allow)
     if refused:
@@ -114,6 +117,7 @@ async def apply_document(
     rows = (await session.scalars(select(ConfigResource))).all()
     stored = {(r.kind, r.name): r for r in rows}
     plan = Plan()
+    changed: list[audit.Event] = []
     wanted: set[tuple[str, str]] = set()
     unsealed: list[ConfigIssue] = []
     for kind in KINDS:
@@ -131,11 +135,13 @@ async def apply_document(
             label = f"{kind}/{name}"
             if row is None:
                 plan.create.append(label)
+                changed.append(config_event(kind, name, None, spec, now=now, actor=actor))
                 if not dry_run:
                     session.add(ConfigResource(kind=kind, name=name, spec=spec, updated_at=now))
             elif row.spec != spec:
                 plan.change.append(label)
                 plan.changes[label] = field_changes(kind, label, row.spec, spec)
+                changed.append(config_event(kind, name, row.spec, spec, now=now, actor=actor))
                 if not dry_run:
                     row.spec = spec
                     row.updated_at = now
@@ -146,13 +152,40 @@ async def apply_document(
         rank: dict[str, int] = {kind: i for i, kind in enumerate(KINDS)}
         for gone in sorted(set(stored) - wanted, key=lambda k: (-rank[k[0]], k[1])):
             plan.remove.append(f"{gone[0]}/{gone[1]}")
+            changed.append(config_event(*gone, stored[gone].spec, None, now=now, actor=actor))
             if not dry_run:
                 await session.delete(stored[gone])
     if dry_run:
         plan.new_api_keys.clear()
     elif not plan.empty:
         await _bump_version(session)
+        await audit.append(session, changed)
     return plan
+
+
+def config_event(
+    kind: str,
+    name: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    *,
+    now: datetime,
+    actor: str,
+) -> audit.Event:
+    """A resource created (no before), changed or removed (no after), for the audit trail;
+    credentials hidden as in an export."""
+    action = "create" if before is None else "remove" if after is None else "change"
+    return audit.Event(
+        audit.EventKind.CONFIG_CHANGED,
+        now,
+        actor=actor,
+        subject=f"{kind}/{name}",
+        details={
+            "action": action,
+            "before": redact(kind, before) if before is not None else None,
+            "after": redact(kind, after) if after is not None else None,
+        },
+    )
 
 
 async def lock_configuration(session: AsyncSession) -> None:
@@ -238,6 +271,7 @@ async def put_resource(
     now: datetime,
     allow: Allowlist = STRICT,
     keys: SecretKeys | None = None,
+    actor: str = "unknown",
 ) -> tuple[BaseModel, Plan]:
     """Create or replace one resource, checked against the whole configuration."""
     try:
@@ -252,7 +286,9 @@ async def put_resource(
     data = document.model_dump(mode="json", exclude_none=True)
     data[kind] = [_stored_spec(i) for i in items] + [spec]
     candidate = _parse_named(data, allow=allow)
-    plan = await apply_document(session, candidate, now=now, prune=False, allow=allow, keys=keys)
+    plan = await apply_document(
+        session, candidate, now=now, prune=False, allow=allow, keys=keys, actor=actor
+    )
     stored = (
         await session.execute(
             select(ConfigResource.spec).where(
@@ -263,7 +299,14 @@ async def put_resource(
     return MODELS[kind].model_validate(stored), plan
 
 
-async def delete_resource(session: AsyncSession, kind: Kind, name: str) -> bool:
+async def delete_resource(
+    session: AsyncSession,
+    kind: Kind,
+    name: str,
+    *,
+    now: datetime,
+    actor: str = "unknown",
+) -> bool:
     """Remove one resource, refused while something else refers to it."""
     await lock_configuration(session)
     document, _ = await load_document(session)
@@ -275,25 +318,30 @@ async def delete_resource(session: AsyncSession, kind: Kind, name: str) -> bool:
     data[kind] = [_stored_spec(i) for i in remaining]
     # Names what still refers to it; removing something never adds a destination.
     _parse_named(data, reason=f"still refers to {kind}/{name}", allow=None)
+    before = next(_stored_spec(i) for i in items if resource_key(kind, i) == name)
     await session.execute(
         delete(ConfigResource).where(ConfigResource.kind == kind, ConfigResource.name == name)
     )
     await _bump_version(session)
+    await audit.append(session, [config_event(kind, name, before, None, now=now, actor=actor)])
     return True
 
 
-async def rotate_secrets(session: AsyncSession, keys: SecretKeys, *, now: datetime) -> int:
+async def rotate_secrets(
+    session: AsyncSession, keys: SecretKeys, *, now: datetime, actor: str = "unknown"
+) -> int:
     """Encrypt every stored secret again with the newest key; how many campaigns changed."""
     await lock_configuration(session)
     rows = (
         await session.scalars(select(ConfigResource).where(ConfigResource.kind == "campaigns"))
     ).all()
-    changed = 0
+    changed: list[audit.Event] = []
     for row in rows:
         spec = rotate_campaign(row.spec, keys)
         if spec != row.spec:
+            changed.append(config_event(row.kind, row.name, row.spec, spec, now=now, actor=actor))
             row.spec, row.updated_at = spec, now
-            changed += 1
     if changed:
         await _bump_version(session)
-    return changed
+        await audit.append(session, changed)
+    return len(changed)

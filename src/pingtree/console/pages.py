@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from pingtree.config.posting_spec import NoSpec, posting_spec, verticals_of
 from pingtree.console.auth import ReaderDep
 from pingtree.console.render import page
+from pingtree.leads.evidence import evidence
 from pingtree.leads.repository import timeline
 from pingtree.reporting.campaigns import campaign_stats
 from pingtree.reporting.today import day_start, day_totals, latest_leads
@@ -54,6 +55,20 @@ async def lead_page(request: Request, lead_id: str, rt: ReaderDep) -> HTMLRespon
     if found is None:
         return page(request, "not_found.html", {"lead_id": lead_id}, status_code=404)
     return page(request, "lead.html", {"nav": "dashboard", "t": found})
+
+
+@router.get("/leads/{lead_id}/evidence.json")
+async def lead_evidence(request: Request, lead_id: str, rt: ReaderDep) -> Response:
+    """The lead's evidence export (as the admin API's), to download."""
+    async with rt.sessions() as session:
+        found = await evidence(session, lead_id, now=rt.clock.now())
+    if found is None:
+        return page(request, "not_found.html", {"lead_id": lead_id}, status_code=404)
+    return Response(
+        found.model_dump_json(indent=2),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="lead-{lead_id}-evidence.json"'},
+    )
 
 
 @router.get("/buyers", response_class=HTMLResponse)

@@ -7,7 +7,11 @@ running `pingtree secrets rotate-key`, then removing the old one.
 
 from __future__ import annotations
 
+import base64
+
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from pingtree.credentials.refs import ENCRYPTED
 
@@ -24,6 +28,7 @@ class SecretKeys:
             raise ValueError("no key given")
         try:
             self._fernet = MultiFernet([Fernet(key.encode()) for key in keys])
+            self._raw = [base64.urlsafe_b64decode(key.encode()) for key in keys]
         except ValueError as exc:
             raise ValueError(
                 "PINGTREE_SECRET_KEY must hold Fernet keys (32 url-safe base64 bytes each); "
@@ -40,6 +45,17 @@ class SecretKeys:
     def generate() -> str:
         """A new random key."""
         return Fernet.generate_key().decode()
+
+    def derive(self, purpose: str) -> list[bytes]:
+        """A 32-byte key for one purpose (HKDF-SHA256) from each key, newest first.
+
+        Sign with the first, accept any: rotating PINGTREE_SECRET_KEY as for secrets keeps
+        what the older key signed valid until it is removed.
+        """
+        return [
+            HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(raw)
+            for raw in self._raw
+        ]
 
     def seal(self, value: str) -> str:
         """The value encrypted with the newest key, as an `enc:` string."""

@@ -23,6 +23,7 @@ from pingtree.delivery.destinations import Allowlist, guarded_socket_factory
 from pingtree.delivery.requests import OutboundRequest, build_request
 from pingtree.delivery.responses import AnswerFault, BuyerResponse, Reading, read_response
 from pingtree.failures import log_failure
+from pingtree.routing.model import ConsentReference
 from pingtree.routing.ports import Answer, Bid
 
 log = logging.getLogger("pingtree.delivery")
@@ -86,11 +87,20 @@ class HttpGateway:
         bid: Bid | None,
         test: bool,
         timeout: float,
+        consent: ConsentReference | None = None,
     ) -> Answer:
-        """Send the full lead, referencing the bid it answers if there was one."""
+        """Send the full lead, referencing the bid it answers and the consent it carries."""
         reference = bid.reference if bid is not None else None
         return await self._send(
-            campaign, campaign.delivery.post, fields, lead_id, reference, test, timeout, bid=False
+            campaign,
+            campaign.delivery.post,
+            fields,
+            lead_id,
+            reference,
+            test,
+            timeout,
+            bid=False,
+            consent=consent,
         )
 
     async def _send(
@@ -104,10 +114,17 @@ class HttpGateway:
         timeout: float,
         *,
         bid: bool,
+        consent: ConsentReference | None = None,
     ) -> Answer:
         try:
             request = self.request_for(
-                campaign, endpoint, fields, lead_id=lead_id, bid_reference=bid_reference, test=test
+                campaign,
+                endpoint,
+                fields,
+                lead_id=lead_id,
+                bid_reference=bid_reference,
+                test=test,
+                consent=consent,
             )
         except SecretUnavailable as exc:  # not sent: the next buyer gets its chance
             return Answer(outcome=Outcome.ERROR, duration_ms=0.0, reason=str(exc))
@@ -168,6 +185,7 @@ class HttpGateway:
         lead_id: str,
         bid_reference: str | None,
         test: bool,
+        consent: ConsentReference | None = None,
     ) -> OutboundRequest:
         """The request a ping or post sends (routing and `pingtree buyers try` alike).
 
@@ -183,6 +201,7 @@ class HttpGateway:
             secrets=self.secrets.values(campaign.delivery.secrets),
             signing=campaign.delivery.signing,
             now=self.clock.now(),
+            consent=consent,
         )
 
     async def exchange(self, request: OutboundRequest, timeout: float) -> Received:

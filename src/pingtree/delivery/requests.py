@@ -16,6 +16,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pingtree.buyers.model import Auth, BodyFormat, Endpoint, Signing
 from pingtree.credentials import Masker, references, substitute
 from pingtree.delivery.signing import sign
+from pingtree.routing.model import ConsentReference
 
 TEST_HEADER = "X-Pingtree-Test"
 CONTENT_TYPES = {
@@ -94,6 +95,15 @@ def _secret_values(auth: Auth | None, secrets: Mapping[str, str]) -> list[str]:
     return values
 
 
+def consent_values(consent: ConsentReference | None) -> dict[str, str | None] | None:
+    """The consent reference as templates see it (`consent.id`, `.sha256`, `.url`,
+    `.expires_at`); the default body carries it as consent_id, consent_sha256, consent_url."""
+    if consent is None:
+        return None
+    expires = consent.expires_at.isoformat() if consent.expires_at is not None else None
+    return {"id": consent.id, "sha256": consent.sha256, "url": consent.url, "expires_at": expires}
+
+
 def build_request(
     endpoint: Endpoint,
     *,
@@ -105,10 +115,12 @@ def build_request(
     secrets: Mapping[str, str] | None = None,
     signing: Signing | None = None,
     now: datetime | None = None,
+    consent: ConsentReference | None = None,
 ) -> OutboundRequest:
     """The request for one ping or post. Test leads go to test_url, or are marked as tests.
 
-    secrets: the delivery's secret values, by name; signing (with now): sign the body.
+    secrets: the delivery's secret values, by name; signing (with now): sign the body;
+    consent: the lead's consent reference (posts only), for the body or the template.
     """
     values = secrets or {}
     context: dict[str, Any] = {"lead_id": lead_id}
@@ -116,9 +128,17 @@ def build_request(
         context["bid_id"] = bid_reference
     if test:
         context["test"] = True
+    handed = consent_values(consent)
+    if handed is not None:
+        context.update({f"consent_{k}": v for k, v in handed.items() if v is not None})
     if endpoint.template is not None:
         rendered = _templates.from_string(endpoint.template).render(
-            lead=fields, lead_id=lead_id, bid_id=bid_reference, test=test, secrets=values
+            lead=fields,
+            lead_id=lead_id,
+            bid_id=bid_reference,
+            test=test,
+            secrets=values,
+            consent=handed,
         )
         body = rendered.encode()
     else:

@@ -16,15 +16,20 @@ from pydantic import TypeAdapter
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pingtree import audit
+from pingtree.consent import repository as consent_repository
+from pingtree.consent.check import check_consent
 from pingtree.intake.errors import refuse
 from pingtree.intake.service import (
+    certified,
+    consent_terms,
     finish,
     hold_or_reject,
     invalid_fields,
     route_for,
     screen_stored,
 )
-from pingtree.leads import repository
+from pingtree.leads import repository, trail
 from pingtree.leads.repository import LeadRecord
 from pingtree.leads.schemas import (
     InboundPingAnswer,
@@ -139,8 +144,8 @@ _PING_RECORD = TypeAdapter(PingRecord)
 async def _claim_and_store(
     conn: AsyncConnection, ping_id: str, lead: LeadRecord, pinged: PingRecord
 ) -> None:
-    """Mark the ping posted (only one post can) and store its lead with the pings made for it,
-    in one transaction."""
+    """Mark the ping posted (only one post can) and store its lead with its consent and the
+    pings made for it, in one transaction."""
     claimed = await conn.execute(
         update(InboundPing)
         .where(InboundPing.id == ping_id, InboundPing.status == OPEN)
@@ -149,7 +154,10 @@ async def _claim_and_store(
     if claimed.rowcount != 1:
         raise refuse(409, "ping_used", "this ping id was already posted")
     await repository.insert_lead(conn, lead)
+    if lead.consent is not None:
+        await consent_repository.store(conn, lead.consent, now=lead.received_at)
     await repository.insert_attempts(conn, lead, pinged.attempts)
+    await audit.append(conn, trail.pinged(lead.id, pinged.attempts, lead.received_at))
 
 
 def _payout_for(
@@ -195,8 +203,11 @@ async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> L
     vertical, _route, tree = route_for(rt, publisher, ping.vertical)
     # Derived fields are those the bids were made on: computed as of the ping.
     fields, errors = validate_fields(vertical, post.fields, received_at=ping.created_at)
-    if errors:
-        raise invalid_fields(errors)
+    consent, refusals = check_consent(
+        post.consent, rt.catalog.consent(publisher.name, vertical.name), received_at=now
+    )
+    if errors or refusals:
+        raise invalid_fields(errors, refusals)
     changed = [
         spec.name
         for spec in vertical.fields
@@ -216,6 +227,7 @@ async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> L
         test=ping.test,
         received_at=now,
         inbound_ping_id=ping.id,
+        consent=certified(consent, ping.id, now),
     )
     bids = [
         (b["tier"], Bid(b["campaign"], Decimal(b["price"]), b.get("reference"))) for b in ping.bids
@@ -243,8 +255,16 @@ async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> L
         return (await hold_or_reject(rt, lead, publisher, checked, None))[1]
     bids = [b for b in bids if rt.catalog.campaign(b[1].campaign).buyer not in blocked]
 
+    reference, consented_buyers = consent_terms(rt, lead.consent)
     offer = LeadOffer(
-        lead.id, vertical.name, publisher.name, fields, lead.test, tuple(checked.person_hashes)
+        lead.id,
+        vertical.name,
+        publisher.name,
+        fields,
+        lead.test,
+        tuple(checked.person_hashes),
+        consent=reference,
+        consented_buyers=consented_buyers,
     )
     result = await rt.router.sell_to_bids(offer, tree, rt.catalog, bids, held=reservation)
     result.skips[:0] = pinged.skips

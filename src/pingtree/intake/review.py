@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pingtree import logs
+from pingtree import audit, logs
+from pingtree.consent import repository as consent_repository
 from pingtree.intake.errors import refuse
 from pingtree.intake.service import route_lead
+from pingtree.leads import trail
 from pingtree.leads.repository import LeadRecord
 from pingtree.leads.schemas import LeadAnswer, LeadStatus, Reason
 from pingtree.screening import repository
@@ -27,8 +29,16 @@ if TYPE_CHECKING:
 REJECTED_IN_REVIEW = "rejected_in_review"
 
 
-async def _take_from_queue(session: AsyncSession, lead_id: str, status: LeadStatus) -> Lead:
-    """Move a lead out of the review queue, or refuse 409 if another decision came first."""
+async def _take_from_queue(
+    rt: Runtime,
+    session: AsyncSession,
+    lead_id: str,
+    status: LeadStatus,
+    reviewer: str,
+    reason: str | None = None,
+) -> Lead:
+    """Move a lead out of the review queue, or refuse 409 if another decision came first;
+    the decision goes into the audit trail with who made it, in the same transaction."""
     moved = await session.execute(
         update(Lead)
         .where(Lead.id == lead_id, Lead.status == LeadStatus.REVIEW.value)
@@ -38,19 +48,31 @@ async def _take_from_queue(session: AsyncSession, lead_id: str, status: LeadStat
         raise refuse(409, "not_in_review", f"lead {lead_id!r} is not waiting for review")
     lead = await session.get(Lead, lead_id)
     assert lead is not None
+    decision = "approved" if status is LeadStatus.RECEIVED else "rejected"
+    details = {"decision": decision, **({"reason": reason} if reason else {})}
+    event = audit.Event(
+        audit.EventKind.REVIEW_DECIDED,
+        rt.clock.now(),
+        actor=audit.operator(reviewer),
+        lead_id=lead_id,
+        details=details,
+    )
+    await audit.append(session, [event])
     return lead
 
 
-async def approve(rt: Runtime, lead_id: str) -> LeadAnswer:
+async def approve(rt: Runtime, lead_id: str, reviewer: str) -> LeadAnswer:
     """Approve a flagged lead: it is routed now, and the answer says how it went."""
     async with rt.sessions() as session, session.begin():
-        lead = await _take_from_queue(session, lead_id, LeadStatus.RECEIVED)
+        lead = await _take_from_queue(rt, session, lead_id, LeadStatus.RECEIVED, reviewer)
         policy = rt.catalog.screening(lead.publisher, lead.vertical)
         hashes = identity_hashes(policy, lead.fields)
         blocked = await buyer_blocks(
             session, policy=policy, buyers=rt.catalog.buyers, hashes=hashes, now=rt.clock.now()
         )
         record = LeadRecord.of(lead)
+        record.consent = await consent_repository.of_lead(session, lead_id)
+        record.audited = True  # its intake events were written when it was held
     stored = lead.screening or {}
     checked = Screening(
         score=lead.risk_score or 0,
@@ -66,13 +88,17 @@ async def approve(rt: Runtime, lead_id: str) -> LeadAnswer:
     return answer
 
 
-async def reject(rt: Runtime, lead_id: str, why: str) -> LeadAnswer:
+async def reject(rt: Runtime, lead_id: str, why: str, reviewer: str) -> LeadAnswer:
     """Reject a flagged lead with a reason; it is never routed."""
     reason = Reason(code=REJECTED_IN_REVIEW, message=why)
     async with rt.sessions() as session, session.begin():
-        lead = await _take_from_queue(session, lead_id, LeadStatus.REJECTED)
+        lead = await _take_from_queue(rt, session, lead_id, LeadStatus.REJECTED, reviewer, why)
         lead.reasons = [*lead.reasons, reason.model_dump()]
         lead.answered_at = rt.clock.now()
         # A rejected lead claims no one, as when a check rejects it: free the person it held.
         await repository.release_person(session, lead_id)
-    return LeadAnswer(lead_id=lead_id, status=LeadStatus.REJECTED, reasons=[reason], test=lead.test)
+        answer = LeadAnswer(
+            lead_id=lead_id, status=LeadStatus.REJECTED, reasons=[reason], test=lead.test
+        )
+        await audit.append(session, [trail.answered(lead_id, answer, rt.clock.now())])
+    return answer

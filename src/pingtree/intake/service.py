@@ -8,21 +8,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pingtree import audit
+from pingtree.consent import repository as consent_repository
+from pingtree.consent.check import check_consent
+from pingtree.consent.model import Certificate, ConsentIn
 from pingtree.failures import log_failure
 from pingtree.intake import idempotency
 from pingtree.intake.errors import IntakeRefused, refuse
-from pingtree.leads import repository
+from pingtree.leads import repository, trail
 from pingtree.leads.repository import LeadRecord
 from pingtree.leads.schemas import LeadAnswer, LeadIn, LeadStatus, Reason
 from pingtree.logs import for_lead
 from pingtree.publishers.model import Publisher, hash_api_key
-from pingtree.routing.model import LeadOffer, Route, RoutingResult, Tree
+from pingtree.routing.model import ConsentReference, LeadOffer, Route, RoutingResult, Tree
 from pingtree.screening import repository as screening_repository
 from pingtree.screening import service as screening
 from pingtree.screening.model import ScreeningPolicy, Verdict
@@ -86,15 +91,23 @@ def route_for(
     return vertical, route, rt.catalog.trees[route.tree]
 
 
-def invalid_fields(errors: list[FieldError]) -> IntakeRefused:
-    """One 422 naming every bad field."""
+def invalid_fields(errors: list[FieldError], consent: list[Reason] | None = None) -> IntakeRefused:
+    """One 422 naming every bad field, and what is wrong with the consent."""
     return IntakeRefused(
         422,
         [
             Reason(code="invalid_field", field=e.field, message=f"{e.field} {e.message}")
             for e in errors
-        ],
+        ]
+        + (consent or []),
     )
+
+
+def certified(given: ConsentIn | None, lead_id: str, received_at: datetime) -> Certificate | None:
+    """The certificate stored with a lead, from the consent it came with."""
+    if given is None:
+        return None
+    return Certificate.of(given, id=str(uuid.uuid4()), lead_id=lead_id, received_at=received_at)
 
 
 async def take_lead(
@@ -113,21 +126,26 @@ async def take_lead(
     vertical = vertical_for(rt, publisher, lead_in.vertical)
     received_at = rt.clock.now()
     fields, errors = validate_fields(vertical, lead_in.fields, received_at=received_at)
-    if errors:
-        raise invalid_fields(errors)
+    consent, refusals = check_consent(
+        lead_in.consent, rt.catalog.consent(publisher.name, vertical.name), received_at=received_at
+    )
+    if errors or refusals:
+        raise invalid_fields(errors, refusals)
     tree_s = _shortest_tree_s(rt, publisher, vertical)
     lag = rt.lateness()
     admit(rt, tree_s, lag)
     # A request waits for a late loop before it is read: its time counts from its arrival.
     started -= lag
 
+    lead_id = str(uuid.uuid4())
     lead = LeadRecord(
-        id=str(uuid.uuid4()),
+        id=lead_id,
         publisher=publisher.name,
         vertical=vertical.name,
         fields=fields,
         test=lead_in.test,
         received_at=received_at,
+        consent=certified(consent, lead_id, received_at),
     )
     body_hash = idempotency.fingerprint(lead_in.model_dump(mode="json"))
     policy = rt.catalog.screening(publisher.name, vertical.name)
@@ -239,6 +257,7 @@ async def route_lead(
         reasons = [Reason(code="not_routed", message=f"no route for score band {checked.band!r}")]
         return await finish(rt, lead, publisher, None, RoutingResult(), reasons, idempotency_key)
     tree = rt.catalog.trees[route.tree]
+    consent, consented_buyers = consent_terms(rt, lead.consent)
     offer = LeadOffer(
         lead_id=lead.id,
         vertical=lead.vertical,
@@ -246,6 +265,8 @@ async def route_lead(
         fields=lead.fields,
         test=lead.test,
         people=tuple(checked.person_hashes),
+        consent=consent,
+        consented_buyers=consented_buyers,
     )
     # Routing stops a little before the lead's deadline, so recording fits inside it (its
     # timers are set as much earlier as the loop runs late: Router's lateness).
@@ -276,6 +297,24 @@ async def route_lead(
         )
 
 
+def consent_terms(
+    rt: Runtime, consent: Certificate | None
+) -> tuple[ConsentReference | None, frozenset[str] | None]:
+    """The lead's consent as routing takes it: the reference each post hands the buyer (a
+    signed link to the certificate), and the only buyers its sellers name (None: any)."""
+    if consent is None:
+        return None, None
+    link = rt.consent_links.link(consent.id, rt.clock.now()) if rt.consent_links else None
+    reference = ConsentReference(
+        consent.id,
+        consent.sha256,
+        url=link.url if link else None,
+        expires_at=link.expires_at if link else None,
+    )
+    named = rt.catalog.sellers.buyers_named(consent.sellers) if consent.sellers else None
+    return reference, named
+
+
 async def hold_or_reject(
     rt: Runtime,
     lead: LeadRecord,
@@ -289,6 +328,8 @@ async def hold_or_reject(
     answer = LeadAnswer(lead_id=lead.id, status=status, reasons=checked.reasons, test=lead.test)
     async with rt.engine.begin() as conn:
         await repository.set_screened(conn, lead, status, checked.reasons, answered)
+        events = [] if lead.audited else trail.taken(lead)
+        await audit.append(conn, [*events, trail.answered(lead.id, answer, rt.clock.now())])
         if idempotency_key is not None:
             await idempotency.store_answer(conn, publisher.name, idempotency_key, 200, answer)
     rt.figures.lead_answered(status)
@@ -311,21 +352,33 @@ async def _store_and_screen(
     try:
         try:
             async with rt.engine.begin() as conn:
-                await repository.insert_lead(conn, lead)
-                if key is not None:
-                    await idempotency.claim(conn, publisher.name, key, lead.id, body_hash, rt.clock)
+                await store_lead(rt, conn, lead, publisher, key, body_hash)
                 return await screen_stored(rt, conn, lead, policy)
         except screening.DuplicatePerson as duplicate:
             # Rolled back, claim attempt and all: store the lead again, to be answered rejected.
             async with rt.engine.begin() as conn:
-                await repository.insert_lead(conn, lead)
-                if key is not None:
-                    await idempotency.claim(conn, publisher.name, key, lead.id, body_hash, rt.clock)
+                await store_lead(rt, conn, lead, publisher, key, body_hash)
             return duplicate.screening
     except IntegrityError as exc:
         if key is not None and idempotency.is_key_conflict(exc):
             return None
         raise
+
+
+async def store_lead(
+    rt: Runtime,
+    conn: AsyncConnection,
+    lead: LeadRecord,
+    publisher: Publisher,
+    key: str | None,
+    body_hash: str,
+) -> None:
+    """Store the lead with its consent certificate, claiming its Idempotency-Key."""
+    await repository.insert_lead(conn, lead)
+    if lead.consent is not None:
+        await consent_repository.store(conn, lead.consent, now=lead.received_at)
+    if key is not None:
+        await idempotency.claim(conn, publisher.name, key, lead.id, body_hash, rt.clock)
 
 
 async def screen_stored(
@@ -387,6 +440,9 @@ async def finish(
             )
             if recorded is None:
                 raise _AlreadySettled
+            tree_name = tree.name if tree else None
+            events = trail.routed(lead, result, recorded, tree=tree_name, now=now)
+            await audit.append(conn, events if lead.audited else trail.taken(lead) + events)
             await rt.ledger.settle(conn, sold=sold, released=result.released)
             # A buyer whose claim routing took has its purchase row already (kept below).
             unclaimed = [sale.buyer for sale in result.sales if sale.buyer not in result.claimed]

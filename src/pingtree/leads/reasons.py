@@ -28,6 +28,16 @@ REASON_CODES: tuple[ReasonCode, ...] = (
         "invalid_request", "422", "the body is not a lead (bad JSON, unknown key); `field` names it"
     ),
     ReasonCode("invalid_field", "422", "a field fails its vertical definition; `field` names it"),
+    ReasonCode("missing_consent", "422", "the vertical or publisher needs a consent certificate"),
+    ReasonCode(
+        "invalid_consent", "422", "a part of the consent certificate is missing or invalid; `field`"
+    ),
+    ReasonCode("consent_too_old", "422", "the consent is older than the configured max_age"),
+    ReasonCode(
+        "consent_names_no_seller",
+        "422",
+        "the consent names no sellers, and the vertical or publisher refuses such leads",
+    ),
     ReasonCode("unknown_vertical", "422", "no vertical of that name"),
     ReasonCode("not_routed", "422", "the publisher has no route for the vertical (or band)"),
     ReasonCode(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -11,8 +12,13 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from pingtree import audit
+from pingtree.consent import repository as consent_repository
+from pingtree.consent.model import Certificate
 from pingtree.leads.schemas import (
     AttemptOut,
+    AuditEventOut,
+    ConsentOut,
     LeadAnswer,
     LeadStatus,
     PublisherLead,
@@ -70,6 +76,9 @@ class LeadRecord:
     risk_score: int | None = None
     screening: dict[str, Any] | None = None
     inbound_ping_id: str | None = None
+    consent: Certificate | None = None
+    audited: bool = False
+    """Its intake events (received, consent, screening) are in the audit trail already."""
 
     @classmethod
     def of(cls, row: Lead) -> LeadRecord:
@@ -85,6 +94,24 @@ class LeadRecord:
             screening=row.screening,
             inbound_ping_id=row.inbound_ping_id,
         )
+
+
+async def stored_lead(conn: AsyncConnection, lead_id: str) -> LeadRecord | None:
+    """A stored lead as a record (its outcome left out), or None."""
+    row = (await conn.execute(select(leads).where(leads.c.id == lead_id))).first()
+    if row is None:
+        return None
+    return LeadRecord(
+        id=row.id,
+        publisher=row.publisher,
+        vertical=row.vertical,
+        fields=row.fields,
+        test=row.test,
+        received_at=row.received_at,
+        risk_score=row.risk_score,
+        screening=row.screening,
+        inbound_ping_id=row.inbound_ping_id,
+    )
 
 
 async def insert_lead(conn: AsyncConnection, lead: LeadRecord) -> None:
@@ -281,6 +308,36 @@ async def timeline(session: AsyncSession, lead_id: str) -> Timeline | None:
         skipped=list(lead.skips or []),
         attempts=[AttemptOut.model_validate(a, from_attributes=True) for a in attempts],
         sales=[SaleOut.model_validate(s, from_attributes=True) for s in sales],
+        consent=consent_out(await consent_repository.of_lead(session, lead_id)),
+        audit=[audit_event_out(e) for e in await audit.lead_events(session, lead_id)],
+    )
+
+
+def consent_out(certificate: Certificate | None) -> ConsentOut | None:
+    """A certificate as the timeline shows it."""
+    if certificate is None:
+        return None
+    return ConsentOut(
+        id=certificate.id,
+        sha256=certificate.sha256,
+        consented_at=certificate.consented_at,
+        sellers=list(certificate.sellers),
+        certificate=json.loads(certificate.text),
+        certificate_text=certificate.text,
+    )
+
+
+def audit_event_out(event: audit.StoredEvent) -> AuditEventOut:
+    """An audit event as the timeline shows it."""
+    return AuditEventOut(
+        id=event.id,
+        seq=event.seq,
+        hash=event.hash,
+        occurred_at=event.occurred_at,
+        kind=event.kind,
+        actor=event.actor,
+        subject=event.subject,
+        details=json.loads(event.details),
     )
 
 

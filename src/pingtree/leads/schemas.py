@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from pingtree.consent.model import ConsentIn
 from pingtree.money import Money
 from pingtree.reasons import Reason as Reason  # re-exported: the API answers with it
 
@@ -44,6 +45,18 @@ _EXAMPLE_FIELDS: dict[str, Any] = {
 _NON_PII = ("zip", "state", "age", "credit_rating", "vehicle_year", "currently_insured")
 
 
+ConsentField = Annotated[
+    dict[str, Any] | None,
+    WithJsonSchema({"anyOf": [ConsentIn.model_json_schema(), {"type": "null"}]}),
+]
+"""A consent certificate, read at intake (consent.check) so that its problems are answered
+with the lead's other field errors, in one 422."""
+_CONSENT = (
+    "the TCPA consent certificate captured at conversion (required where the vertical or "
+    "publisher says so); `sellers` names the only sellers the lead may go to"
+)
+
+
 class LeadIn(BaseModel):
     """A lead posted by a publisher."""
 
@@ -55,6 +68,7 @@ class LeadIn(BaseModel):
     vertical: str = Field(min_length=1, max_length=64)
     fields: dict[str, Any]
     test: bool = Field(default=False, description="route against test endpoints; counts nowhere")
+    consent: ConsentField = Field(default=None, description=_CONSENT)
 
 
 class ErrorAnswer(BaseModel):
@@ -207,6 +221,7 @@ class InboundPostIn(BaseModel):
 
     ping_id: str
     fields: dict[str, Any]
+    consent: ConsentField = Field(default=None, description=_CONSENT)
 
 
 class PublisherLead(BaseModel):
@@ -255,6 +270,30 @@ class SaleOut(BaseModel):
     sold_at: datetime
 
 
+class ConsentOut(BaseModel):
+    """A lead's consent certificate, as stored (never changed)."""
+
+    id: str
+    sha256: str = Field(description="SHA-256 of certificate_text, the bytes the link serves")
+    consented_at: datetime
+    sellers: list[str]
+    certificate: dict[str, Any]
+    certificate_text: str = Field(description="the certificate exactly as stored and served")
+
+
+class AuditEventOut(BaseModel):
+    """One event of the audit trail, with its link in the hash chain once sealed."""
+
+    id: int
+    seq: int | None = Field(description="its place in the chain; null until sealed")
+    hash: str | None = Field(description="the chain's hash up to and with this event")
+    occurred_at: datetime
+    kind: str
+    actor: str
+    subject: str | None
+    details: dict[str, Any]
+
+
 class Timeline(BaseModel):
     """Everything about one lead: fields, screening, each campaign considered, every request."""
 
@@ -277,3 +316,30 @@ class Timeline(BaseModel):
     skipped: list[dict[str, Any]]
     attempts: list[AttemptOut]
     sales: list[SaleOut]
+    consent: ConsentOut | None = None
+    audit: list[AuditEventOut] = Field(
+        default_factory=list, description="the lead's events in the audit trail, in order"
+    )
+
+
+class EvidenceLink(AuditEventOut):
+    """An audit event with what anyone needs to recompute its link (audit.chain)."""
+
+    details_text: str = Field(description="the details exactly as hashed")
+    occurred_at_text: str = Field(description="occurred_at exactly as hashed")
+    prev_hash: str | None = Field(description="the hash of the link before it")
+    holds: bool | None = Field(
+        description="whether its hash follows from prev_hash and the event; null if unsealed"
+    )
+
+
+class Evidence(BaseModel):
+    """One lead's evidence, to hand over in a dispute: its timeline, the consent certificate
+    and its audit events with their links, checkable without pingtree."""
+
+    format: Literal["pingtree-evidence/1"] = "pingtree-evidence/1"
+    exported_at: datetime
+    lead: Timeline
+    links: list[EvidenceLink]
+    chain_head: dict[str, Any] = Field(description="the chain's head (seq, hash) at export")
+    hashing: str = Field(description="how each link's hash is computed")

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pingtree.consent.model import ConsentPolicy
 from pingtree.money import ZERO, Money, cents
 from pingtree.ratelimits.rates import Rate
 from pingtree.screening.model import ScreeningPolicy
@@ -66,6 +67,10 @@ class Publisher(BaseModel):
     api_key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     screening: ScreeningPolicy | None = Field(
         default=None, description="laid over the vertical's screening for this publisher's leads"
+    )
+    consent: ConsentPolicy | None = Field(
+        default=None,
+        description="laid over each vertical's consent policy for this publisher's leads",
     )
     rate_limit: Rate | None = Field(
         default=None,

@@ -16,9 +16,11 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from pingtree import audit
 from pingtree.clock import Clock
 from pingtree.config.catalog import Catalog
 from pingtree.intake.errors import refuse
+from pingtree.leads import trail
 from pingtree.leads.schemas import LeadStatus, Reason
 from pingtree.money import cents
 from pingtree.recovery.schemas import Resolved, UncertainPost
@@ -110,6 +112,9 @@ async def _settle_one(conn: AsyncConnection, lead_id: str, now: datetime) -> Lea
         .where(leads.c.id == lead_id)
         .values(status=status.value, reasons=[reason.model_dump()])
     )
+    details = {"status": status.value, "reason": reason.code, "uncertain_posts": len(posts)}
+    settled = audit.Event(audit.EventKind.LEAD_SETTLED, now, lead_id=lead_id, details=details)
+    await audit.append(conn, [*await trail.taken_if_missing(conn, lead_id), settled])
     return status
 
 
@@ -176,8 +181,13 @@ async def resolve(
     catalog: Catalog,
     reservation_id: str,
     sold: bool,
+    now: datetime,
+    actor: str = audit.SYSTEM,
 ) -> Resolved:
-    """Book an uncertain post as a sale (its cap room kept) or give its room back."""
+    """Book an uncertain post as a sale (its cap room kept) or give its room back.
+
+    actor and now: who decided and when, for the audit trail.
+    """
     async with engine.begin() as conn:
         row = (
             await conn.execute(
@@ -213,6 +223,15 @@ async def resolve(
             await ledger.give_back(conn, [reservation_id], from_status=UNCERTAIN)
         await _settle_person(conn, catalog, row, sold=sold)
         status = await _lead_after(conn, row.lead_id)
+        decided = audit.Event(
+            audit.EventKind.LEAD_SETTLED,
+            now,
+            actor=actor,
+            lead_id=row.lead_id,
+            subject=f"campaigns/{row.campaign}",
+            details={"reservation": reservation_id, "sold": sold, "status": status.value},
+        )
+        await audit.append(conn, [decided])
     return Resolved(
         reservation_id=reservation_id, lead_id=row.lead_id, sold=sold, lead_status=status
     )

@@ -236,6 +236,8 @@ INACTIVE = "inactive"
 BUYER_INACTIVE = "buyer_inactive"
 BLOCKED = "blocked"
 ALREADY_SOLD_TO_BUYER = "already_sold_to_buyer"
+CONSENT = "consent"
+CONSENT_DETAIL = "the consumer's consent does not name this buyer"
 FILTER = "filter"
 SCHEDULE = "schedule"
 CAP = "cap"
@@ -256,11 +258,13 @@ def eligible(
     blocked: Mapping[str, str],
     sold_to: Collection[str],
     index: TierIndex | None = None,
+    consented: Collection[str] | None = None,
 ) -> tuple[list[tuple[TierCampaign, Campaign]], list[Excluded]]:
     """The campaigns of a tier that may be offered the lead now, and why each other may not.
 
     Checks, in order: active, buyer active, buyer blocked (suppression, recent purchase),
-    buyer already bought this lead (shared), filters, schedule and dates off, caps (a cap of
+    buyer already bought this lead (shared), consent (consented: the only buyers the lead's
+    one-to-one consent names; None: any), filters, schedule and dates off, caps (a cap of
     0 closes the campaign) and cap room (room None: a test lead, which counts in no cap).
     A tier index, when given, rules out most campaigns of a big tier in bulk; the ones it
     lets through get every check.
@@ -286,6 +290,8 @@ def eligible(
             reason, detail = BLOCKED, blocked[campaign.buyer]
         elif campaign.buyer in sold_to:
             reason = ALREADY_SOLD_TO_BUYER
+        elif consented is not None and campaign.buyer not in consented:
+            reason, detail = CONSENT, CONSENT_DETAIL
         elif check_filters and (failed := compiled.failed_filter(lead)) is not None:
             reason, detail = FILTER, failed
         elif compiled.schedule is not None and (shut := compiled.schedule.why_closed(now)):

@@ -22,6 +22,8 @@ from pingtree.routing.eligibility import (
     ALREADY_SOLD_TO_BUYER,
     BLOCKED,
     CAP,
+    CONSENT,
+    CONSENT_DETAIL,
     LeadView,
     eligible,
 )
@@ -79,6 +81,16 @@ class _Run:
     @property
     def done(self) -> bool:
         return len(self.result.sales) >= self.tree.buyers_wanted
+
+
+def _not_for_buyer(run: _Run, campaign: Campaign) -> tuple[str, str] | None:
+    """Why a bid's buyer may not be posted the lead (inbound ping-post), if it may not."""
+    if campaign.buyer in run.sold_buyers:
+        return ALREADY_SOLD_TO_BUYER, ""
+    consented = run.offer.consented_buyers
+    if consented is not None and campaign.buyer not in consented:
+        return CONSENT, CONSENT_DETAIL
+    return None
 
 
 class Router:
@@ -179,6 +191,7 @@ class Router:
             blocked=run.blocked_buyers,
             sold_to=run.sold_buyers,
             index=catalog.tier_indexes.get((run.tree.name, tier.name)),
+            consented=run.offer.consented_buyers,
         )
 
     async def _order(self, run: _Run, tier: Tier, candidates: list[Candidate]) -> list[Candidate]:
@@ -393,8 +406,9 @@ class Router:
                 continue
             tier = tiers[tier_name]
             campaign = catalog.campaign(bid.campaign)
-            if campaign.buyer in run.sold_buyers:
-                self._skip(run, tier, campaign.name, ALREADY_SOLD_TO_BUYER)
+            refused = _not_for_buyer(run, campaign)
+            if refused is not None:
+                self._skip(run, tier, campaign.name, *refused)
                 if reservation is not None:
                     run.result.released.append(reservation)
                 continue
@@ -483,6 +497,7 @@ class Router:
                 bid=bid,
                 test=run.offer.test,
                 timeout=timeout,
+                consent=run.offer.consent,
             )
             self._record(run, tier, campaign, "post", answer, price=price)
             if answer.outcome is not Outcome.ACCEPTED:

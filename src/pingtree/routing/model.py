@@ -126,6 +126,18 @@ class Route(BaseModel):
 
 
 @dataclass(frozen=True)
+class ConsentReference:
+    """What a post hands the buyer about the lead's consent (delivery templates read it)."""
+
+    id: str
+    sha256: str
+    """SHA-256 of the certificate as the link serves it."""
+    url: str | None = None
+    """A signed link to the certificate; None when no key signs links."""
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class LeadOffer:
     """A lead as the routing core sees it."""
 
@@ -136,6 +148,9 @@ class LeadOffer:
     test: bool = False
     people: tuple[str, ...] = ()
     """The person's identity hashes (screening's), for buyers' dedup windows."""
+    consent: ConsentReference | None = None
+    consented_buyers: frozenset[str] | None = None
+    """One-to-one consent: the only buyers that may take the lead; None: any buyer."""
 
 
 @dataclass

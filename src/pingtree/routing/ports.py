@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pingtree.buyers.model import Buyer, Campaign, Outcome
+from pingtree.routing.model import ConsentReference
 
 if TYPE_CHECKING:
     from pingtree.routing.eligibility import CompiledCampaign
@@ -101,6 +102,7 @@ class BuyerGateway(Protocol):
         bid: Bid | None,
         test: bool,
         timeout: float,
+        consent: ConsentReference | None = None,
     ) -> Answer: ...
 
 

@@ -6,7 +6,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from pingtree.storage.types import Cents, Json, UTCDateTime
@@ -234,3 +245,63 @@ class ConsoleSession(Base):
     credential_hash: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ConsentCertificate(Base):
+    """A lead's TCPA consent, as captured at conversion: stored once, never changed.
+
+    certificate is the canonical JSON served to buyers byte for byte; sha256 is its digest.
+    """
+
+    __tablename__ = "consent_certificates"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id"), unique=True)
+    certificate: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    consented_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sellers: Mapped[list[str]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+EventId = BigInteger().with_variant(Integer, "sqlite")  # SQLite's rowid is INTEGER
+
+
+class AuditEvent(Base):
+    """One event of the audit trail: a lead's step or a configuration change.
+
+    Written in the transaction of what it records; seq and hash are set once, when the
+    sealer links it into the hash chain (audit.chain), and never again.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index(
+            "ix_audit_events_unsealed",
+            "id",
+            sqlite_where=text("seq IS NULL"),
+            postgresql_where=text("seq IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(32))
+    lead_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    actor: Mapped[str] = mapped_column(String(160))
+    subject: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    details: Mapped[str] = mapped_column(Text)
+    """Canonical JSON (sorted keys, ASCII): hashed exactly as stored."""
+    seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True, unique=True)
+    hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class AuditChain(Base):
+    """The head of the audit hash chain: the last link sealed (one row, id 1)."""
+
+    __tablename__ = "audit_chain"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+    sealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pingtree.consent.model import ConsentPolicy
 from pingtree.names import NAME_PATTERN as NAME_PATTERN  # re-exported
 from pingtree.screening.model import ScreeningPolicy
 
@@ -178,6 +179,11 @@ class Vertical(BaseModel):
     fields: list[FieldSpec] = Field(min_length=1)
     screening: ScreeningPolicy | None = Field(
         default=None, description="checks every lead of this vertical goes through before routing"
+    )
+    consent: ConsentPolicy | None = Field(
+        default=None,
+        description="the TCPA consent certificate each lead must carry: required, how old "
+        "it may be, and whether one naming no sellers is taken",
     )
 
     @field_validator("fields")

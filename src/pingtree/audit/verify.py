@@ -1,0 +1,193 @@
+"""Verify the chain: recompute every link from the first and name the first broken one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pingtree.audit.anchors import Anchor
+from pingtree.audit.chain import GENESIS, link_hash
+from pingtree.audit.repository import Head, events_table, head, unsealed
+
+PAGE = 20_000
+_COLUMNS = (
+    events_table.c.seq,
+    events_table.c.id,
+    events_table.c.occurred_at,
+    events_table.c.kind,
+    events_table.c.lead_id,
+    events_table.c.actor,
+    events_table.c.subject,
+    events_table.c.details,
+    events_table.c.hash,
+)
+
+
+@dataclass(frozen=True)
+class Break:
+    """The first link that does not hold, and why."""
+
+    seq: int
+    problem: str
+    event_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What verifying the chain found."""
+
+    links: int
+    """Links that were recomputed and held, from the first."""
+    end: Head
+    """The last link found in the events (seq 0: none)."""
+    recorded: Head
+    """The head the chain table records."""
+    unsealed: int
+    anchors: int
+    broken: Break | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        """Whether every link, the recorded head and every anchor held."""
+        return self.broken is None
+
+    def lines(self) -> list[str]:
+        """The verdict as `pingtree audit verify` prints it."""
+        if self.broken is not None:
+            at = self.broken
+            event = f" (event {at.event_id})" if at.event_id is not None else ""
+            out = [
+                f"audit chain BROKEN at link {at.seq}{event}: {at.problem}",
+                f"{self.links} link(s) before it hold",
+            ]
+        else:
+            out = [
+                f"audit chain intact: {self.links} link(s), head {self.end.seq} {self.end.hash}",
+            ]
+            if self.anchors:
+                out.append(f"{self.anchors} anchor(s) match")
+        if self.unsealed:
+            out.append(f"{self.unsealed} event(s) not sealed yet (`pingtree audit seal`)")
+        return out + self.notes
+
+
+async def verify(engine: AsyncEngine, *, anchors: Sequence[Anchor] = ()) -> Verdict:
+    """Walk the chain from link 1 in pages, recomputing each hash from the one before."""
+    wanted = {a.seq for a in anchors}
+    seen: dict[int, tuple[str, int]] = {}
+    prev, last, last_id = GENESIS, 0, None
+    broken: Break | None = None
+    async with engine.connect() as conn:
+        recorded = await head(conn)
+        waiting = await unsealed(conn)
+        while broken is None:
+            rows = (
+                await conn.execute(
+                    select(*_COLUMNS)
+                    .where(events_table.c.seq > last)
+                    .order_by(events_table.c.seq)
+                    .limit(PAGE)
+                )
+            ).all()
+            if not rows:
+                break
+            for (
+                found,
+                event_id,
+                occurred_at,
+                kind,
+                lead_id,
+                actor,
+                subject,
+                details,
+                stored,
+            ) in rows:
+                seq = last + 1
+                if found != seq:
+                    broken = Break(
+                        seq,
+                        f"link {seq} is missing: the chain goes on at link {found} "
+                        "(an event was deleted, or its place changed)",
+                    )
+                    break
+                computed = link_hash(
+                    prev,
+                    seq=seq,
+                    event_id=event_id,
+                    occurred_at=occurred_at,
+                    kind=kind,
+                    lead_id=lead_id,
+                    actor=actor,
+                    subject=subject,
+                    details=details,
+                )
+                if computed != stored:
+                    broken = Break(
+                        seq,
+                        "the event does not hash to its link: it was altered, or moved here "
+                        "from another place in the chain",
+                        event_id,
+                    )
+                    break
+                if seq in wanted:
+                    seen[seq] = (computed, event_id)
+                prev, last, last_id = computed, seq, event_id
+    end = Head(last, prev)
+    if broken is None:
+        broken = _against_head(end, recorded, last_id)
+    for taken in sorted(anchors, key=lambda a: a.seq):
+        problem = _against_anchor(taken, seen, last)
+        if problem is not None and (broken is None or problem.seq < broken.seq):
+            broken = problem
+    return Verdict(
+        links=min(last, broken.seq - 1) if broken is not None else last,
+        end=end,
+        recorded=recorded,
+        unsealed=waiting,
+        anchors=len(anchors),
+        broken=broken,
+    )
+
+
+def _against_head(end: Head, recorded: Head, last_id: int | None) -> Break | None:
+    if end.seq < recorded.seq:
+        return Break(
+            end.seq + 1,
+            f"the chain ends at link {end.seq}, but its head is link {recorded.seq}: "
+            "the newest links were removed",
+        )
+    if end.seq > recorded.seq:
+        return Break(
+            recorded.seq + 1,
+            f"the chain runs on past its head (link {recorded.seq}) to link {end.seq}: "
+            "links were added outside the sealer",
+        )
+    if end.hash != recorded.hash:
+        return Break(end.seq, "the last link's hash differs from the head's", last_id)
+    return None
+
+
+def _against_anchor(taken: Anchor, seen: dict[int, tuple[str, int]], last: int) -> Break | None:
+    when = f" (taken {taken.taken_at})" if taken.taken_at else ""
+    if taken.seq == 0:
+        return None
+    if taken.seq not in seen:
+        if taken.seq > last:
+            return Break(
+                last + 1,
+                f"an anchor{when} names link {taken.seq}, but the chain holds only "
+                f"{last} verified link(s): links were removed",
+            )
+        return None  # past the first break: that break is reported
+    computed, event_id = seen[taken.seq]
+    if computed != taken.hash:
+        return Break(
+            taken.seq,
+            f"the chain differs from the anchor{when}: it was rewritten from here or before",
+            event_id,
+        )
+    return None

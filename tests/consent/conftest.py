@@ -1,0 +1,7 @@
+"""Consent through the whole engine: real HTTP buyers (simulator), SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from tests.engine.conftest import engine, engine_clocked, engine_on_wednesday, engine_sqlite
+
+__all__ = ["engine", "engine_clocked", "engine_on_wednesday", "engine_sqlite"]
