@@ -11,6 +11,7 @@ from datetime import timedelta
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from pingtree.bookkeeping import Bookkeeping
 from pingtree.clock import Clock, SystemClock
 from pingtree.config.catalog import Catalog
 from pingtree.config.document import ConfigDocument
@@ -63,6 +64,10 @@ class Runtime:
             now=self.clock.now,
         )
         self._watcher: asyncio.Task[None] | None = None
+        self.books = Bookkeeping(
+            engine=self.engine, clock=self.clock, settings=settings, catalog=lambda: self.catalog
+        )
+        self._bookkeeper: asyncio.Task[None] | None = None
         self.rate_limits = RateLimits(
             redis_url=settings.redis_url,
             key_prefix=settings.ratelimit_prefix,
@@ -94,6 +99,7 @@ class Runtime:
             clock=self.clock,
             rng=self._rng,
             purchases=SqlBuyerPurchases(self.engine),
+            funds=self.books.funds,
         )
         try:
             await self.reload_config()
@@ -103,6 +109,9 @@ class Runtime:
         self.loop_lag.start()
         if watch:
             self._watcher = asyncio.create_task(self._housekeeping(), name="pingtree-housekeeping")
+            self._bookkeeper = asyncio.create_task(
+                self.books.run(lambda: self.http), name="pingtree-books"
+            )
 
     async def recover(self) -> recovery.Settled:
         """Settle leads a crash interrupted (never one this process is still working on)."""
@@ -130,10 +139,11 @@ class Runtime:
 
     async def stop(self) -> None:
         """Close everything start() opened, after the records still being written."""
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
+        for task in (self._watcher, self._bookkeeper):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.in_flight.drain(self.settings.record_retry_s)
         await self.loop_lag.stop()
         if self.http is not None:
@@ -148,6 +158,7 @@ class Runtime:
         self.catalog = Catalog.build(document, version)
         self.config_loaded = True
         await self.ledger.refresh([c.campaign for c in self.catalog.campaigns.values()])
+        await self.books.refresh_funds()
 
     async def _housekeeping(self) -> None:
         # Another process (or `pingtree apply`) may change the configuration; expired holds

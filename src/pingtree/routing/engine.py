@@ -18,7 +18,13 @@ from pingtree.buyers.model import Buyer, Campaign, Outcome, PriceType
 from pingtree.clock import Clock
 from pingtree.routing import flows
 from pingtree.routing.auction import auction_window
-from pingtree.routing.eligibility import ALREADY_SOLD_TO_BUYER, BLOCKED, LeadView, eligible
+from pingtree.routing.eligibility import (
+    ALREADY_SOLD_TO_BUYER,
+    BLOCKED,
+    FUNDS,
+    LeadView,
+    eligible,
+)
 from pingtree.routing.model import (
     Attempt,
     Flow,
@@ -33,6 +39,7 @@ from pingtree.routing.model import (
 from pingtree.routing.ports import (
     Answer,
     Bid,
+    BuyerFunds,
     BuyerGateway,
     BuyerPurchases,
     CapLedger,
@@ -85,8 +92,10 @@ class Router:
         rotation: Rotation | None = None,
         rng: random.Random | None = None,
         purchases: BuyerPurchases | None = None,
+        funds: BuyerFunds | None = None,
     ) -> None:
         self.gateway = gateway
+        self.funds = funds
         self.ledger = ledger
         self.purchases = purchases
         self.clock = clock
@@ -138,6 +147,7 @@ class Router:
             blocked=run.blocked_buyers,
             sold_to=run.sold_buyers,
             index=catalog.tier_indexes.get((run.tree.name, tier.name)),
+            funds=None if run.offer.test or self.funds is None else self.funds.short,
         )
         for campaign, reason, detail in excluded:
             self._skip(run, tier, campaign, reason, detail)
@@ -401,6 +411,13 @@ class Router:
             if reservation is not None:
                 run.result.released.append(reservation)
             return False
+        if self.funds is not None and not run.offer.test:
+            short = self.funds.short(campaign.buyer, price)  # a bid is known only now
+            if short is not None:
+                self._skip(run, tier, campaign.name, FUNDS, short)
+                if reservation is not None:
+                    run.result.released.append(reservation)
+                return False
         if reservation is None and not run.offer.test:
             try:  # the hold is also the post's journal entry: no post without it
                 reservation = await self.ledger.reserve(

@@ -9,6 +9,7 @@ roller reads them in commit order; SQLite has one writer, where id order is comm
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -26,7 +27,7 @@ Cents = pingtree.storage.types.Cents
 When = pingtree.storage.types.UTCDateTime
 
 
-def _json() -> sa.types.TypeEngine[object]:
+def _json() -> Any:
     return sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
 
