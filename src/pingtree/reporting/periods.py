@@ -12,7 +12,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pingtree.reporting.events import SLOT_S, slot
 
@@ -73,6 +73,20 @@ class Periods:
         """The period a group (slot offset // step) falls in."""
         starts = [p.first for p in self.periods]
         return bisect_right(starts, self.first + group * self.step) - 1
+
+
+def zone_named(name: str) -> ZoneInfo:
+    """The IANA time zone called name (PeriodError when there is none)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PeriodError(f"unknown IANA time zone {name!r} (e.g. America/New_York, UTC)") from None
+
+
+def default_range(today: date, start: date | None, end: date | None) -> tuple[date, date]:
+    """The days a report covers: the 7 days ending today unless given."""
+    end = end or (today if start is None else max(start, today))
+    return (start or end - timedelta(days=6)), end
 
 
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:
