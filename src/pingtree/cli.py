@@ -579,6 +579,8 @@ def uncertain_resolve(
                 catalog=catalog,
                 reservation_id=reservation_id,
                 sold=sold,
+                actor="cli",
+                now=_now(),
             )
         return f"lead {done.lead_id} is now {done.lead_status}"
 

@@ -111,4 +111,3 @@ async def test_test_leads_count_nowhere(engine_clocked: Harness) -> None:
     async with h.rt.engine.connect() as conn:
         report = await campaign_report(conn, start=DAY, end=DAY, zone=UTC_ZONE, by=By.DAY)
     assert report.rows == []
-

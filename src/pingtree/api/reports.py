@@ -52,9 +52,12 @@ class Asked:
     filters: Filters
 
 
+Day = Annotated[date | None, Query(description="a local day (YYYY-MM-DD)")]
+
+
 def asked(
-    start: Annotated[date | None, Query(description="first local day (default: 6 days ago)")] = None,
-    end: Annotated[date | None, Query(description="last local day, included (default: today)")] = None,
+    start: Day = None,
+    end: Day = None,
     by: Annotated[By, Query(description="split rows by hour, day, week, or total")] = By.DAY,
     tz: Annotated[str, Query(max_length=64, description="IANA time zone of the days")] = "UTC",
     vertical: Name = None,
@@ -62,7 +65,8 @@ def asked(
     buyer: Name = None,
     campaign: Name = None,
 ) -> Asked:
-    """The query of a report."""
+    """The query of a report: from start (default: 6 days before end) to end (default:
+    today), both local days in tz, included."""
     return Asked(start, end, by, tz, Filters(vertical, publisher, buyer, campaign))
 
 

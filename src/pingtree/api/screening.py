@@ -9,12 +9,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 
 from pingtree import logs
-from pingtree.api.deps import ReadDep, ReviewDep, RuntimeDep, SuppressDep
+from pingtree.api.deps import ReadDep, ReviewCaller, ReviewDep, RuntimeDep, SuppressDep
 from pingtree.api.storable import StorableTextRoute
 from pingtree.intake.errors import refuse
 from pingtree.intake.service import route_lead
 from pingtree.leads.repository import LeadRecord
 from pingtree.leads.schemas import LeadAnswer, LeadStatus, Reason, admin_error_responses
+from pingtree.reporting import events
 from pingtree.screening import repository
 from pingtree.screening.lists import ParsedList, hash_values, parse_csv
 from pingtree.screening.service import (
@@ -117,9 +118,11 @@ async def approve(lead_id: str, rt: RuntimeDep) -> LeadAnswer:
         blocked_buyers=blocked,
         person_hashes=hashes,
     )
+    record = LeadRecord.of(lead)
+    record.previous_status = LeadStatus.REVIEW.value  # reports move it out of review
     with logs.for_lead(lead.id):
         _status, answer = await route_lead(
-            rt, LeadRecord.of(lead), publisher, checked, None, started=rt.clock.monotonic()
+            rt, record, publisher, checked, None, started=rt.clock.monotonic()
         )
     return answer
 
@@ -127,10 +130,11 @@ async def approve(lead_id: str, rt: RuntimeDep) -> LeadAnswer:
 @router.post(
     "/review/{lead_id}/reject",
     response_model=LeadAnswer,
-    dependencies=[ReviewDep],
     operation_id="reject_review",
 )
-async def reject(lead_id: str, decision: Decision, rt: RuntimeDep) -> LeadAnswer:
+async def reject(
+    lead_id: str, decision: Decision, rt: RuntimeDep, caller: ReviewCaller
+) -> LeadAnswer:
     """Reject a flagged lead with a reason; it is never routed."""
     await _take_from_queue(rt, lead_id, LeadStatus.REJECTED)
     reason = Reason(code="rejected_in_review", message=decision.reason)
@@ -141,6 +145,20 @@ async def reject(lead_id: str, decision: Decision, rt: RuntimeDep) -> LeadAnswer
         lead.answered_at = rt.clock.now()
         # A rejected lead claims no one, as when a check rejects it: free the person it held.
         await repository.release_person(session, lead_id)
+        if not lead.test:
+            conn = await session.connection()
+            await events.answered(
+                conn,
+                lead_id=lead.id,
+                publisher=lead.publisher,
+                vertical=lead.vertical,
+                received_at=lead.received_at,
+                at=lead.answered_at,
+                status=LeadStatus.REJECTED.value,
+                previous=LeadStatus.REVIEW.value,
+                codes={reason.code: 1},
+                actor=caller.name,
+            )
     return LeadAnswer(lead_id=lead_id, status=LeadStatus.REJECTED, reasons=[reason])
 
 

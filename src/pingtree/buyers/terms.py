@@ -106,4 +106,3 @@ class ReturnPolicy(BaseModel):
         default=False,
         description="offer a returned lead to the other buyers (never the returning one)",
     )
-

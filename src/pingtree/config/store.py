@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pingtree.buyers.model import Buyer
 from pingtree.config.diff import field_changes
 from pingtree.config.document import (
     KINDS,
@@ -22,7 +23,6 @@ from pingtree.config.document import (
 )
 from pingtree.config.errors import ConfigError, ConfigIssue, issues_from_validation
 from pingtree.config.files import STRICT, parse_document
-from pingtree.buyers.model import Buyer
 from pingtree.credentials.at_rest import rotate_campaign, seal_campaign, seal_webhook
 from pingtree.credentials.keys import SecretKeys
 from pingtree.delivery.destinations import Allowlist

@@ -179,7 +179,5 @@ async def listed(
 
 async def counts(conn: AsyncConnection) -> dict[str, int]:
     """How many postbacks are in each state."""
-    rows = await conn.execute(
-        select(postbacks.c.status, func.count()).group_by(postbacks.c.status)
-    )
+    rows = await conn.execute(select(postbacks.c.status, func.count()).group_by(postbacks.c.status))
     return {str(status): int(n) for status, n in rows}

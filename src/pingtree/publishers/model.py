@@ -124,7 +124,6 @@ class Publisher(BaseModel):
         "(default: the publisher_rate_limit setting); over it, 429 with Retry-After",
     )
 
-
     def payout_for(self, vertical: str) -> Payout:
         """The payout rule for this publisher's leads of a vertical."""
         return self.vertical_payouts.get(vertical, self.payout)

@@ -102,7 +102,6 @@ async def _summed(
     ]
 
 
-
 def _money(value: int) -> Decimal:
     return cents(Decimal(value) / 100)
 

@@ -90,9 +90,7 @@ class Tally:
     """Figures added up in memory, written as one upsert per rollup row."""
 
     campaigns: dict[tuple[int, str, str], dict[str, Any]] = field(default_factory=dict)
-    campaign_reasons: dict[tuple[int, str, str, str], dict[str, Any]] = field(
-        default_factory=dict
-    )
+    campaign_reasons: dict[tuple[int, str, str, str], dict[str, Any]] = field(default_factory=dict)
     publishers: dict[tuple[int, str, str], dict[str, int]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(int))
     )

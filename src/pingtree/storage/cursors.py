@@ -81,4 +81,3 @@ async def advance(conn: AsyncConnection, source: str, place: Place, now: datetim
 def place_of(row: Any) -> Place:
     """The (txid, id) of a row read with those two columns."""
     return int(row.txid), int(row.id)
-
