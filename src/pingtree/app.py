@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pingtree.api import admin, health, leads, recovery, reports, returns, screening
+from pingtree.api import admin, health, leads, ledger, recovery, reports, returns, screening
 from pingtree.api.deps import StampArrival
 from pingtree.api.storable import RefuseUnstorableUrl, refusal
 from pingtree.config.errors import ConfigError, format_loc
@@ -65,6 +65,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(reports.own)
     app.include_router(returns.router)
     app.include_router(returns.admin)
+    app.include_router(ledger.router)
+    app.include_router(ledger.own)
     app.include_router(admin.router)
     mount_console(app)
     mount_docs(app)

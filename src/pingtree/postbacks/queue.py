@@ -149,9 +149,12 @@ async def listed(
     lead_id: str | None = None,
     status: str | None = None,
     limit: int = 100,
+    id: str | None = None,
 ) -> list[dict[str, Any]]:
     """Postbacks with their tries, newest first."""
     query = select(postbacks).order_by(postbacks.c.created_at.desc(), postbacks.c.id).limit(limit)
+    if id is not None:
+        query = query.where(postbacks.c.id == id)
     if lead_id is not None:
         query = query.where(postbacks.c.lead_id == lead_id)
     if status is not None:
