@@ -78,7 +78,6 @@ STATUS_FIGURE = {
     "uncertain": "uncertain",
 }
 REASON_KIND = {"rejected": "screened", "review": "screened", "unsold": "unsold"}
-REASON_KIND["uncertain"] = "unsold"
 
 
 def _cents(value: Any) -> int:
