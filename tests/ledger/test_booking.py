@@ -17,7 +17,9 @@ async def _setup(h: Harness) -> None:
     await h.configure(document([campaign("apex", h.sim)], [tier("t", "priority", ["apex"])]))
 
 
-async def _post(h: Harness, path: str, body: dict[str, Any], headers: dict[str, str] = ADMIN) -> Any:
+async def _post(
+    h: Harness, path: str, body: dict[str, Any], headers: dict[str, str] = ADMIN
+) -> Any:
     return await h.client.post(f"/api/v1/admin/ledger/{path}", json=body, headers=headers)
 
 
@@ -47,7 +49,9 @@ async def test_a_publisher_is_paid_what_it_earned(engine: Harness) -> None:
 async def test_an_adjustment_needs_known_accounts_and_a_memo(engine_sqlite: Harness) -> None:
     h = engine_sqlite
     await _setup(h)
-    bad = await _post(h, "adjustments", {"debit": "revenue", "credit": "buyer:apexx", "amount": "5"})
+    bad = await _post(
+        h, "adjustments", {"debit": "revenue", "credit": "buyer:apexx", "amount": "5"}
+    )
     assert bad.status_code == 422  # no memo
     bad = await _post(
         h,
@@ -85,5 +89,7 @@ async def test_only_admins_book_money(engine_sqlite: Harness) -> None:
         assert got.status_code == 403
         assert got.json()["reasons"][0]["code"] == "forbidden_for_role"
     reader = await add_operator(h.rt, "reader", Role.ANALYST)
-    got = await h.client.get("/api/v1/admin/balances", headers={"Authorization": f"Bearer {reader}"})
+    got = await h.client.get(
+        "/api/v1/admin/balances", headers={"Authorization": f"Bearer {reader}"}
+    )
     assert got.status_code == 200

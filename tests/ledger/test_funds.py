@@ -13,7 +13,9 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 async def _setup(h: Harness, funds: dict[str, Any], *, bid: bool = False) -> None:
-    h.buyers(sim_buyer("apex", bid_min=Decimal("12.00"), bid_max=Decimal("12.00")), sim_buyer("backup"))
+    h.buyers(
+        sim_buyer("apex", bid_min=Decimal("12.00"), bid_max=Decimal("12.00")), sim_buyer("backup")
+    )
     apex = campaign("apex", h.sim, bid=True) if bid else campaign("apex", h.sim, price="10.00")
     doc = document(
         [apex, campaign("backup", h.sim, price="1.00")],

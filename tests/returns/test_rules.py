@@ -87,7 +87,9 @@ async def test_refusals_say_why(engine_clocked: Harness) -> None:
     )
     assert (got.status_code, got.json()["reasons"][0]["code"]) == (401, "invalid_buyer_key")
     got = await h.client.post(
-        "/api/v1/returns", json={"lead_id": lead_id, "reason": "fraud"}, headers={"X-API-Key": API_KEY}
+        "/api/v1/returns",
+        json={"lead_id": lead_id, "reason": "fraud"},
+        headers={"X-API-Key": API_KEY},
     )
     assert (got.status_code, got.json()["reasons"][0]["code"]) == (401, "missing_buyer_key")
     assert (await _return(h, lead_id)).status_code == 201
@@ -120,7 +122,10 @@ async def test_an_operator_rejects_with_a_reason(engine: Harness) -> None:
         engine, "POST", f"/returns/{asked['id']}/reject", json={"note": "the lead was called"}
     )
     assert got.status_code == 200, got.text
-    assert (got.json()["status"], got.json()["decision_note"]) == ("rejected", "the lead was called")
+    assert (got.json()["status"], got.json()["decision_note"]) == (
+        "rejected",
+        "the lead was called",
+    )
     again = await _admin(engine, "POST", f"/returns/{asked['id']}/approve")
     assert (again.status_code, again.json()["reasons"][0]["code"]) == (409, "already_decided")
     story = await engine.timeline(lead_id)
