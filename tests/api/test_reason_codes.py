@@ -24,6 +24,7 @@ OPERATOR_ONLY = {
     "forbidden_for_role",
     "admin_disabled",
     "not_uncertain",
+    "invalid_account",
 }
 
 
