@@ -54,12 +54,24 @@ class Period:
 
 
 @dataclass(frozen=True)
+class Run:
+    """Consecutive periods of one length: the database adds their slots up in one pass,
+    grouped by (slot - first) // length; group g is period offset + g."""
+
+    first: int
+    end: int
+    length: int
+    offset: int
+
+
+@dataclass(frozen=True)
 class Periods:
     """The periods of a report and how slots fall into them."""
 
     periods: list[Period]
     step: int
-    """Slots per group the database adds up: every period is a whole number of steps."""
+    """Slots per group if the database grouped the whole range at once: every period is
+    a whole number of steps (an hour around a DST change, a day otherwise)."""
 
     @property
     def first(self) -> int:
@@ -73,6 +85,18 @@ class Periods:
         """The period a group (slot offset // step) falls in."""
         starts = [p.first for p in self.periods]
         return bisect_right(starts, self.first + group * self.step) - 1
+
+    def runs(self) -> list[Run]:
+        """The periods as runs of equal length (a DST change, a partial week, start new ones)."""
+        out: list[Run] = []
+        for at, period in enumerate(self.periods):
+            length = period.end - period.first
+            last = out[-1] if out else None
+            if last is not None and last.length == length and last.end == period.first:
+                out[-1] = Run(last.first, period.end, length, last.offset)
+            else:
+                out.append(Run(period.first, period.end, length, at))
+        return out
 
 
 def zone_named(name: str) -> ZoneInfo:

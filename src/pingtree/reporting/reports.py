@@ -16,11 +16,20 @@ from decimal import Decimal
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, ColumnElement, Table, func, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Table,
+    func,
+    select,
+    text,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pingtree.money import cents
-from pingtree.reporting.periods import By, Period, Periods, periods
+from pingtree.reporting.periods import By, Period, Periods, Run, periods
 from pingtree.reporting.rollups import (
     CAMPAIGN_COUNTS,
     CAMPAIGN_MONEY,
@@ -32,11 +41,10 @@ from pingtree.reporting.rollups import (
     publisher_reasons,
     publisher_rollups,
 )
-from pingtree.storage.books import RollupCursor
+from pingtree.storage.books import ALL, RollupCursor
 
 cursors = cast(Table, RollupCursor.__table__)
 RATE = Decimal("0.0001")
-_BIG = BigInteger()
 
 
 @dataclass(frozen=True)
@@ -71,12 +79,36 @@ class Report:
     rows: list[Row]
 
 
-def _where(table: Table, lo: int, hi: int, filters: Filters) -> list[ColumnElement[bool]]:
-    clauses = [table.c.bucket >= lo, table.c.bucket < hi]
-    for name in ("vertical", "publisher", "buyer", "campaign"):
+@dataclass(frozen=True)
+class Scan:
+    """Which rollup rows one run of periods reads: grain, bucket range, group length."""
+
+    grain: int
+    first: int
+    end: int
+    length: int
+    offset: int
+
+    @classmethod
+    def of(cls, run: Run) -> Scan:
+        """Hourly rows when the run's periods are whole UTC hours, else 15-minute rows."""
+        if run.first % 4 == 0 and run.length % 4 == 0:
+            return cls(60, run.first // 4, run.end // 4, run.length // 4, run.offset)
+        return cls(15, run.first, run.end, run.length, run.offset)
+
+
+def _where(
+    table: Table, scan: Scan, filters: Filters, *, by_publisher: bool = False
+) -> list[ColumnElement[bool]]:
+    clauses = [table.c.grain == scan.grain, table.c.bucket >= scan.first, table.c.bucket < scan.end]
+    for name in ("vertical", "buyer", "campaign"):
         wanted = getattr(filters, name)
         if wanted is not None and name in table.c:
             clauses.append(table.c[name] == wanted)
+    if filters.publisher is not None:
+        clauses.append(table.c.publisher == filters.publisher)
+    elif "campaign" in table.c:  # campaign rows count each publisher, and all (`*`)
+        clauses.append(table.c.publisher != ALL if by_publisher else table.c.publisher == ALL)
     return clauses
 
 
@@ -87,14 +119,22 @@ async def _summed(
     keys: Sequence[str],
     sums: Sequence[str],
     filters: Filters,
+    *,
+    by_publisher: bool = False,
 ) -> list[tuple[int, tuple[str, ...], list[int]]]:
-    group = ((table.c.bucket - spans.first) // spans.step).label("grp")
+    """(period index, keys, sums) of the rollup rows in the report's periods."""
     columns = [table.c[k] for k in keys]
-    query = (
-        select(group, *columns, *(func.sum(table.c[s].cast(_BIG)) for s in sums))
-        .where(*_where(table, spans.first, spans.end, filters))
-        .group_by(group, *columns)
-    )
+    # Counts and money (integer cents) are summed as integers, read back as plain numbers.
+    added = [type_coerce(func.sum(table.c[s]), BigInteger()) for s in sums]
+    parts = []
+    for scan in (Scan.of(run) for run in spans.runs()):
+        group = ((table.c.bucket - scan.first) // scan.length + scan.offset).label("grp")
+        parts.append(
+            select(group, *columns, *added)
+            .where(*_where(table, scan, filters, by_publisher=by_publisher))
+            .group_by(group, *columns)
+        )
+    query = parts[0] if len(parts) == 1 else union_all(*parts)
     rows = await conn.execute(query)
     width = len(keys)
     return [
@@ -103,7 +143,7 @@ async def _summed(
 
 
 def _money(value: int) -> Decimal:
-    return cents(Decimal(value) / 100)
+    return Decimal(value).scaleb(-2)
 
 
 def _ratio(part: int | Decimal, whole: int | Decimal) -> Decimal | None:
@@ -112,6 +152,15 @@ def _ratio(part: int | Decimal, whole: int | Decimal) -> Decimal | None:
 
 def _per(amount: Decimal, count: int) -> Decimal | None:
     return cents(amount / count) if count else None
+
+
+WORK_MEM = "64MB"
+
+
+async def _roomy(conn: AsyncConnection) -> None:
+    """PostgreSQL: room to add a report's groups up in memory (a hash, not a sort on disk)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
 
 
 async def rolled_at(conn: AsyncConnection) -> datetime | None:
@@ -132,20 +181,22 @@ async def campaign_report(
 ) -> Report:
     """Per buyer and campaign (and publisher, if asked): what it was offered and bought."""
     spans = periods(start, end, zone, by)
+    await _roomy(conn)
     keys = ["campaign", "buyer", "vertical"] + (["publisher"] if by_publisher else [])
     sums = list(CAMPAIGN_COUNTS + CAMPAIGN_MONEY)
     lines: dict[tuple[int, tuple[str, ...]], Row] = {}
-    for grp, key, values in await _summed(conn, campaign_rollups, spans, keys, sums, filters):
-        at = spans.index(grp)
-        row = lines.get((at, key))
+    split = {"by_publisher": by_publisher}
+    found = await _summed(conn, campaign_rollups, spans, keys, sums, filters, **split)
+    for grp, key, values in found:
+        row = lines.get((grp, key))
         if row is None:
-            row = lines[(at, key)] = Row(spans.periods[at], dict(zip(keys, key, strict=True)), {})
+            row = lines[(grp, key)] = Row(spans.periods[grp], dict(zip(keys, key, strict=True)), {})
         for name, value in zip(sums, values, strict=True):
             row.figures[name] = row.figures.get(name, 0) + value
     reason_keys = [*keys, "reason"]
-    found = await _summed(conn, campaign_reasons, spans, reason_keys, ["count"], filters)
+    found = await _summed(conn, campaign_reasons, spans, reason_keys, ["count"], filters, **split)
     for grp, key, (count,) in found:
-        row = lines.get((spans.index(grp), key[:-1]))
+        row = lines.get((grp, key[:-1]))
         if row is not None:
             rejected = row.reasons.setdefault("rejected_by_reason", {})
             rejected[key[-1]] = rejected.get(key[-1], 0) + count
@@ -180,21 +231,21 @@ async def publisher_report(
 ) -> Report:
     """Per publisher: leads sent and what became of them, payout and profit."""
     spans = periods(start, end, zone, by)
+    await _roomy(conn)
     keys = ["publisher"]
     sums = list(PUBLISHER_COUNTS + PUBLISHER_MONEY)
     lines: dict[tuple[int, tuple[str, ...]], Row] = {}
     for grp, key, values in await _summed(conn, publisher_rollups, spans, keys, sums, filters):
-        at = spans.index(grp)
-        row = lines.get((at, key))
+        row = lines.get((grp, key))
         if row is None:
-            row = lines[(at, key)] = Row(spans.periods[at], {"publisher": key[0]}, {})
+            row = lines[(grp, key)] = Row(spans.periods[grp], {"publisher": key[0]}, {})
         for name, value in zip(sums, values, strict=True):
             row.figures[name] = row.figures.get(name, 0) + value
     found = await _summed(
         conn, publisher_reasons, spans, ["publisher", "kind", "code"], ["count"], filters
     )
     for grp, (publisher, kind, code), (count,) in found:
-        row = lines.get((spans.index(grp), (publisher,)))
+        row = lines.get((grp, (publisher,)))
         if row is not None:
             named = row.reasons.setdefault(f"{_REASONS[kind]}_by_reason", {})
             named[code] = named.get(code, 0) + count

@@ -25,6 +25,7 @@ from pingtree.postbacks.queue import Call, Hooks
 from pingtree.reporting.events import EventKind
 from pingtree.storage import cursors
 from pingtree.storage.books import (
+    ALL,
     CampaignReason,
     CampaignRollup,
     LeadEvent,
@@ -84,49 +85,70 @@ def _cents(value: Any) -> int:
     return int(Decimal(value or 0) / CENT)
 
 
+GRAINS = (15, 60)
+"""Slot lengths in minutes: lead events come in 15-minute slots; 60 adds four of them up."""
+
+
+def grain_buckets(slot: int) -> tuple[tuple[int, int], ...]:
+    """(grain, bucket) of a 15-minute slot at each grain."""
+    return ((15, slot), (60, slot // 4))
+
+
 @dataclass
 class Tally:
-    """Figures added up in memory, written as one upsert per rollup row."""
+    """Figures added up in memory, written as one upsert per rollup row.
 
-    campaigns: dict[tuple[int, str, str], dict[str, Any]] = field(default_factory=dict)
-    campaign_reasons: dict[tuple[int, str, str, str], dict[str, Any]] = field(default_factory=dict)
-    publishers: dict[tuple[int, str, str], dict[str, int]] = field(
+    Each event counts at both grains, and each campaign figure both for its publisher and
+    for all publishers (`*`).
+    """
+
+    campaigns: dict[tuple[int, str, int, str], dict[str, Any]] = field(default_factory=dict)
+    campaign_reasons: dict[tuple[int, str, int, str, str], dict[str, Any]] = field(
+        default_factory=dict
+    )
+    publishers: dict[tuple[int, int, str, str], dict[str, int]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(int))
     )
-    publisher_reasons: dict[tuple[int, str, str, str, str], int] = field(
+    publisher_reasons: dict[tuple[int, int, str, str, str, str], int] = field(
         default_factory=lambda: defaultdict(int)
     )
-
-    def campaign(self, key: tuple[int, str, str], buyer: str, vertical: str) -> dict[str, Any]:
-        found = self.campaigns.get(key)
-        if found is None:
-            found = self.campaigns[key] = defaultdict(int, buyer=buyer, vertical=vertical)
-        return found
 
     def add(self, row: Any) -> None:
         """Add one lead event."""
         kind = row.kind
-        pub_key = (row.bucket, row.publisher, row.vertical)
-        if kind == EventKind.ANSWERED:
-            self._answered(row, self.publishers[pub_key])
-        elif kind == EventKind.RETURNED:
-            pub = self.publishers[pub_key]
-            pub["returned"] += 1
-            pub["returned_revenue"] += _cents(row.revenue)
-            pub["clawed_back"] += _cents(row.payout)
-            for campaign, figures in row.campaigns.items():
-                c = self.campaign(
-                    (row.bucket, campaign, row.publisher), figures["buyer"], row.vertical
-                )
-                c["returns"] += 1
-                c["returned"] += _cents(row.revenue)
-                c["clawed_back"] += _cents(row.payout)
-        elif kind == EventKind.REFUSED:
-            self.publishers[pub_key]["refused"] += row.count
-            for code, n in row.codes.items():
-                self.publisher_reasons[(*pub_key, "refused", code)] += n
+        for grain, bucket in grain_buckets(row.bucket):
+            pub_key = (grain, bucket, row.publisher, row.vertical)
+            if kind == EventKind.ANSWERED:
+                self._answered(row, grain, bucket, self.publishers[pub_key])
+            elif kind == EventKind.RETURNED:
+                pub = self.publishers[pub_key]
+                pub["returned"] += 1
+                pub["returned_revenue"] += _cents(row.revenue)
+                pub["clawed_back"] += _cents(row.payout)
+                for campaign, figures in row.campaigns.items():
+                    for c in self._campaign(row, grain, bucket, campaign, figures["buyer"]):
+                        c["returns"] += 1
+                        c["returned"] += _cents(row.revenue)
+                        c["clawed_back"] += _cents(row.payout)
+            elif kind == EventKind.REFUSED:
+                self.publishers[pub_key]["refused"] += row.count
+                for code, n in row.codes.items():
+                    self.publisher_reasons[(*pub_key, "refused", code)] += n
 
-    def _answered(self, row: Any, pub: dict[str, int]) -> None:
+    def _campaign(
+        self, row: Any, grain: int, bucket: int, campaign: str, buyer: str
+    ) -> list[dict[str, Any]]:
+        """The campaign's rows: for the event's publisher, and for all publishers."""
+        out = []
+        for publisher in (row.publisher, ALL):
+            key = (grain, publisher, bucket, campaign)
+            found = self.campaigns.get(key)
+            if found is None:
+                found = self.campaigns[key] = defaultdict(int, buyer=buyer, vertical=row.vertical)
+            out.append(found)
+        return out
+
+    def _answered(self, row: Any, grain: int, bucket: int, pub: dict[str, int]) -> None:
         if row.previous is None:
             pub["sent"] += row.count
             if row.answer_ms is not None:
@@ -140,19 +162,22 @@ class Tally:
         kind = REASON_KIND.get(row.status)
         if kind is not None:
             for code, n in row.codes.items():
-                self.publisher_reasons[(row.bucket, row.publisher, row.vertical, kind, code)] += n
+                self.publisher_reasons[
+                    (grain, bucket, row.publisher, row.vertical, kind, code)
+                ] += n
         for campaign, figures in row.campaigns.items():
-            key = (row.bucket, campaign, row.publisher)
-            c = self.campaign(key, figures["buyer"], row.vertical)
-            for name in CAMPAIGN_COUNTS:
-                c[name] += figures.get(name, 0)
-            for name in CAMPAIGN_MONEY:
-                c[name] += _cents(figures.get(name))
+            for c in self._campaign(row, grain, bucket, campaign, figures["buyer"]):
+                for name in CAMPAIGN_COUNTS:
+                    c[name] += figures.get(name, 0)
+                for name in CAMPAIGN_MONEY:
+                    c[name] += _cents(figures.get(name))
             for reason, n in (figures.get("reasons") or {}).items():
-                found = self.campaign_reasons.setdefault(
-                    (*key, reason), {"buyer": figures["buyer"], "vertical": row.vertical, "n": 0}
-                )
-                found["n"] += n
+                for publisher in (row.publisher, ALL):
+                    found = self.campaign_reasons.setdefault(
+                        (grain, publisher, bucket, campaign, reason),
+                        {"buyer": figures["buyer"], "vertical": row.vertical, "n": 0},
+                    )
+                    found["n"] += n
 
     async def write(self, conn: AsyncConnection) -> None:
         """Add the tallies to the rollup rows (created at their first figure)."""
@@ -161,15 +186,16 @@ class Tally:
             campaign_rollups,
             [
                 {
+                    "grain": g,
+                    "publisher": p,
                     "bucket": b,
                     "campaign": c,
-                    "publisher": p,
                     "buyer": f["buyer"],
                     "vertical": f["vertical"],
                     **{n: f[n] for n in CAMPAIGN_COUNTS},
                     **{n: Decimal(f[n]) * CENT for n in CAMPAIGN_MONEY},
                 }
-                for (b, c, p), f in sorted(self.campaigns.items())
+                for (g, p, b, c), f in sorted(self.campaigns.items())
             ],
             CAMPAIGN_COUNTS + CAMPAIGN_MONEY,
         )
@@ -178,15 +204,16 @@ class Tally:
             campaign_reasons,
             [
                 {
+                    "grain": g,
+                    "publisher": p,
                     "bucket": b,
                     "campaign": c,
-                    "publisher": p,
                     "reason": r,
                     "buyer": f["buyer"],
                     "vertical": f["vertical"],
                     "count": f["n"],
                 }
-                for (b, c, p, r), f in sorted(self.campaign_reasons.items())
+                for (g, p, b, c, r), f in sorted(self.campaign_reasons.items())
             ],
             ("count",),
         )
@@ -195,13 +222,14 @@ class Tally:
             publisher_rollups,
             [
                 {
+                    "grain": g,
                     "bucket": b,
                     "publisher": p,
                     "vertical": v,
                     **{n: f[n] for n in PUBLISHER_COUNTS},
                     **{n: Decimal(f[n]) * CENT for n in PUBLISHER_MONEY},
                 }
-                for (b, p, v), f in sorted(self.publishers.items())
+                for (g, b, p, v), f in sorted(self.publishers.items())
             ],
             PUBLISHER_COUNTS + PUBLISHER_MONEY,
         )
@@ -209,8 +237,16 @@ class Tally:
             conn,
             publisher_reasons,
             [
-                {"bucket": b, "publisher": p, "vertical": v, "kind": k, "code": c, "count": n}
-                for (b, p, v, k, c), n in sorted(self.publisher_reasons.items())
+                {
+                    "grain": g,
+                    "bucket": b,
+                    "publisher": p,
+                    "vertical": v,
+                    "kind": k,
+                    "code": c,
+                    "count": n,
+                }
+                for (g, b, p, v, k, c), n in sorted(self.publisher_reasons.items())
             ],
             ("count",),
         )

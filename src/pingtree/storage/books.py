@@ -90,14 +90,23 @@ class RollupCursor(Base):
     rolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+ALL = "*"
+"""The publisher of a rollup row that counts every publisher's leads."""
+
+
 class CampaignRollup(Base):
-    """A campaign's figures for one publisher's leads in one 15-minute slot."""
+    """A campaign's figures in one slot: for one publisher's leads, or all (publisher `*`).
+
+    grain: the slot's length in minutes, 15 (every zone's hours and days are made of them)
+    or 60 (fewer rows, for zones on whole hours); bucket: seconds since the epoch // grain.
+    """
 
     __tablename__ = "campaign_rollups"
 
+    grain: Mapped[int] = mapped_column(Integer, primary_key=True)
+    publisher: Mapped[str] = mapped_column(String(64), primary_key=True)
     bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
     campaign: Mapped[str] = mapped_column(String(64), primary_key=True)
-    publisher: Mapped[str] = mapped_column(String(64), primary_key=True)
     buyer: Mapped[str] = mapped_column(String(64))
     vertical: Mapped[str] = mapped_column(String(64))
     offered: Mapped[int] = mapped_column(Integer, default=0)
@@ -124,9 +133,10 @@ class CampaignReason(Base):
 
     __tablename__ = "campaign_reasons"
 
+    grain: Mapped[int] = mapped_column(Integer, primary_key=True)
+    publisher: Mapped[str] = mapped_column(String(64), primary_key=True)
     bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
     campaign: Mapped[str] = mapped_column(String(64), primary_key=True)
-    publisher: Mapped[str] = mapped_column(String(64), primary_key=True)
     reason: Mapped[str] = mapped_column(String(160), primary_key=True)
     buyer: Mapped[str] = mapped_column(String(64))
     vertical: Mapped[str] = mapped_column(String(64))
@@ -134,10 +144,11 @@ class CampaignReason(Base):
 
 
 class PublisherRollup(Base):
-    """A publisher's figures for one vertical in one 15-minute slot."""
+    """A publisher's figures for one vertical in one slot (grain as in campaign_rollups)."""
 
     __tablename__ = "publisher_rollups"
 
+    grain: Mapped[int] = mapped_column(Integer, primary_key=True)
     bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
     publisher: Mapped[str] = mapped_column(String(64), primary_key=True)
     vertical: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -162,6 +173,7 @@ class PublisherReason(Base):
 
     __tablename__ = "publisher_reasons"
 
+    grain: Mapped[int] = mapped_column(Integer, primary_key=True)
     bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
     publisher: Mapped[str] = mapped_column(String(64), primary_key=True)
     vertical: Mapped[str] = mapped_column(String(64), primary_key=True)

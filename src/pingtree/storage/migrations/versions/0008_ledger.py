@@ -103,9 +103,10 @@ def upgrade() -> None:
     )
     op.create_table(
         "campaign_rollups",
+        sa.Column("grain", sa.Integer(), nullable=False),
+        sa.Column("publisher", sa.String(64), nullable=False),
         sa.Column("bucket", sa.Integer(), nullable=False),
         sa.Column("campaign", sa.String(64), nullable=False),
-        sa.Column("publisher", sa.String(64), nullable=False),
         sa.Column("buyer", sa.String(64), nullable=False),
         sa.Column("vertical", sa.String(64), nullable=False),
         *_counts("offered", "pinged", "bids"),
@@ -115,21 +116,23 @@ def upgrade() -> None:
         *_money("revenue", "payout"),
         *_counts("returns"),
         *_money("returned", "clawed_back"),
-        sa.PrimaryKeyConstraint("bucket", "campaign", "publisher"),
+        sa.PrimaryKeyConstraint("grain", "publisher", "bucket", "campaign"),
     )
     op.create_table(
         "campaign_reasons",
+        sa.Column("grain", sa.Integer(), nullable=False),
+        sa.Column("publisher", sa.String(64), nullable=False),
         sa.Column("bucket", sa.Integer(), nullable=False),
         sa.Column("campaign", sa.String(64), nullable=False),
-        sa.Column("publisher", sa.String(64), nullable=False),
         sa.Column("reason", sa.String(160), nullable=False),
         sa.Column("buyer", sa.String(64), nullable=False),
         sa.Column("vertical", sa.String(64), nullable=False),
         *_counts("count"),
-        sa.PrimaryKeyConstraint("bucket", "campaign", "publisher", "reason"),
+        sa.PrimaryKeyConstraint("grain", "publisher", "bucket", "campaign", "reason"),
     )
     op.create_table(
         "publisher_rollups",
+        sa.Column("grain", sa.Integer(), nullable=False),
         sa.Column("bucket", sa.Integer(), nullable=False),
         sa.Column("publisher", sa.String(64), nullable=False),
         sa.Column("vertical", sa.String(64), nullable=False),
@@ -138,17 +141,18 @@ def upgrade() -> None:
         *_money("revenue", "payout", "returned_revenue", "clawed_back"),
         *_counts("answered"),
         sa.Column("answer_ms", sa.BigInteger(), nullable=False, server_default="0"),
-        sa.PrimaryKeyConstraint("bucket", "publisher", "vertical"),
+        sa.PrimaryKeyConstraint("grain", "bucket", "publisher", "vertical"),
     )
     op.create_table(
         "publisher_reasons",
+        sa.Column("grain", sa.Integer(), nullable=False),
         sa.Column("bucket", sa.Integer(), nullable=False),
         sa.Column("publisher", sa.String(64), nullable=False),
         sa.Column("vertical", sa.String(64), nullable=False),
         sa.Column("kind", sa.String(12), nullable=False),
         sa.Column("code", sa.String(64), nullable=False),
         *_counts("count"),
-        sa.PrimaryKeyConstraint("bucket", "publisher", "vertical", "kind", "code"),
+        sa.PrimaryKeyConstraint("grain", "bucket", "publisher", "vertical", "kind", "code"),
     )
     op.create_table(
         "ledger_balances",
