@@ -82,3 +82,21 @@ async def test_refusals_name_the_field(engine_sqlite: Harness) -> None:
     assert got.status_code == 422 and got.json()["reasons"][0]["field"] == "buyer"
     got = await h.client.get(url, params={"by": "fortnight"}, headers=ADMIN)
     assert got.status_code == 422
+
+
+async def test_per_publisher_and_a_half_hour_zone(engine_clocked: Harness) -> None:
+    h = engine_clocked
+    await _sold_two(h)
+    split = {"start": DAY, "end": DAY, "by": "day", "by_publisher": "true"}
+    got = await h.client.get("/api/v1/admin/reports/campaigns", params=split, headers=ADMIN)
+    (row,) = got.json()["rows"]
+    assert (row["campaign"], row["publisher"], row["sold"]) == ("taker", "pub", 2)
+    mine = {"start": DAY, "end": DAY, "publisher": "nobody"}
+    got = await h.client.get("/api/v1/admin/reports/campaigns", params=mine, headers=ADMIN)
+    assert got.json()["rows"] == []
+    # Kolkata's hours start at half past a UTC hour: read from the 15-minute rollups.
+    kolkata = {"start": DAY, "end": DAY, "by": "hour", "tz": "Asia/Kolkata"}
+    got = await h.client.get("/api/v1/admin/reports/campaigns", params=kolkata, headers=ADMIN)
+    (row,) = got.json()["rows"]
+    assert row["period"] == "2026-11-25T17:00:00+05:30"  # 12:00 UTC is 17:30 there
+    assert row["period_start"] == "2026-11-25T11:30:00Z" and row["sold"] == 2

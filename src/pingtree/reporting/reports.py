@@ -187,12 +187,9 @@ async def campaign_report(
     lines: dict[tuple[int, tuple[str, ...]], Row] = {}
     split = {"by_publisher": by_publisher}
     found = await _summed(conn, campaign_rollups, spans, keys, sums, filters, **split)
-    for grp, key, values in found:
-        row = lines.get((grp, key))
-        if row is None:
-            row = lines[(grp, key)] = Row(spans.periods[grp], dict(zip(keys, key, strict=True)), {})
-        for name, value in zip(sums, values, strict=True):
-            row.figures[name] = row.figures.get(name, 0) + value
+    for grp, key, values in found:  # each (period, key) once: a period is in one run
+        figures = dict(zip(sums, values, strict=True))
+        lines[(grp, key)] = Row(spans.periods[grp], dict(zip(keys, key, strict=True)), figures)
     reason_keys = [*keys, "reason"]
     found = await _summed(conn, campaign_reasons, spans, reason_keys, ["count"], filters, **split)
     for grp, key, (count,) in found:
@@ -236,11 +233,8 @@ async def publisher_report(
     sums = list(PUBLISHER_COUNTS + PUBLISHER_MONEY)
     lines: dict[tuple[int, tuple[str, ...]], Row] = {}
     for grp, key, values in await _summed(conn, publisher_rollups, spans, keys, sums, filters):
-        row = lines.get((grp, key))
-        if row is None:
-            row = lines[(grp, key)] = Row(spans.periods[grp], {"publisher": key[0]}, {})
-        for name, value in zip(sums, values, strict=True):
-            row.figures[name] = row.figures.get(name, 0) + value
+        figures = dict(zip(sums, values, strict=True))
+        lines[(grp, key)] = Row(spans.periods[grp], {"publisher": key[0]}, figures)
     found = await _summed(
         conn, publisher_reasons, spans, ["publisher", "kind", "code"], ["count"], filters
     )
