@@ -332,7 +332,7 @@ async def main(args: argparse.Namespace) -> int:
             ("per campaign per hour, last 7 days", week, last, "UTC", By.HOUR, "hour"),
         ]
         print()
-        print(f"| report | rows | from rollups | from raw rows | target | |")
+        print("| report | rows | from rollups | from raw rows | target | |")
         print("| --- | --- | --- | --- | --- | --- |")
         for label, start, end, tz, by, unit in cases:
             zone = ZoneInfo(tz)

@@ -77,6 +77,8 @@ class Report:
     end: date
     rolled_at: datetime | None
     rows: list[Row]
+    columns: list[str] = field(default_factory=list)
+    """The columns of its CSV, in order (also when it has no rows)."""
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,21 @@ async def campaign_report(
     rows = sorted(lines.values(), key=lambda r: (r.period.first, tuple(r.keys.values())))
     for row in rows:
         row.figures = _campaign_figures(row.figures)
-    return Report(by, zone.key, start, end, await rolled_at(conn), rows)
+    columns = [*PERIOD_COLUMNS, *keys, *CAMPAIGN_COLUMNS, "rejected_by_reason"]
+    return Report(by, zone.key, start, end, await rolled_at(conn), rows, columns)
+
+
+PERIOD_COLUMNS = ("period", "period_start", "period_end")
+CAMPAIGN_COLUMNS = (
+    *CAMPAIGN_COUNTS,
+    *CAMPAIGN_MONEY,
+    "accept_rate",
+    "average_bid",
+    "accepted_price",
+    "cost_per_lead",
+    "net_revenue",
+    "margin",
+)
 
 
 def _campaign_figures(raw: dict[str, int]) -> dict[str, Any]:
@@ -246,10 +262,20 @@ async def publisher_report(
     rows = sorted(lines.values(), key=lambda r: (r.period.first, r.keys["publisher"]))
     for row in rows:
         row.figures = _publisher_figures(row.figures)
-    return Report(by, zone.key, start, end, await rolled_at(conn), rows)
+    reasons = [f"{name}_by_reason" for name in _REASONS.values()]
+    columns = [*PERIOD_COLUMNS, "publisher", *PUBLISHER_COLUMNS, *reasons]
+    return Report(by, zone.key, start, end, await rolled_at(conn), rows, columns)
 
 
 _REASONS = {"refused": "refused", "screened": "screened_out", "unsold": "unsold"}
+PUBLISHER_COLUMNS = (
+    *(n for n in PUBLISHER_COUNTS if n not in ("answered", "answer_ms")),
+    *PUBLISHER_MONEY,
+    "net_payout",
+    "net_revenue",
+    "profit",
+    "average_answer_ms",
+)
 
 
 def _publisher_figures(raw: dict[str, int]) -> dict[str, Any]:
@@ -294,7 +320,7 @@ def _shown(value: Any) -> Any:
 def as_csv(report: Report) -> str:
     """The report as CSV: one line per row; reasons as `code=count` joined by `; `."""
     data = as_json(report)["rows"]
-    columns: list[str] = []
+    columns = list(report.columns)
     for row in data:
         columns += [c for c in row if c not in columns]
     out = io.StringIO()
