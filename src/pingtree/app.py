@@ -13,7 +13,18 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pingtree.api import admin, audit, consent, health, leads, recovery, screening
+from pingtree.api import (
+    admin,
+    audit,
+    consent,
+    health,
+    leads,
+    ledger,
+    recovery,
+    reports,
+    returns,
+    screening,
+)
 from pingtree.api.deps import StampArrival
 from pingtree.api.storable import RefuseUnstorableUrl, refusal
 from pingtree.config.errors import ConfigError, format_loc
@@ -64,6 +75,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(screening.router)
     app.include_router(recovery.router)  # before admin's /{kind} routes
     app.include_router(audit.router)  # so is /audit
+    app.include_router(reports.router)
+    app.include_router(reports.own)
+    app.include_router(returns.router)
+    app.include_router(returns.admin)
+    app.include_router(ledger.router)
+    app.include_router(ledger.own)
     app.include_router(admin.router)
     mount_console(app)
     mount_docs(app)

@@ -16,6 +16,7 @@ from pingtree.config.document import ConfigDocument
 from pingtree.config.errors import ConfigError
 from pingtree.config.store import Plan
 from pingtree.credentials import SecretKeys
+from pingtree.money_cli import ledger_app, report_app
 from pingtree.operators.model import OperatorError
 from pingtree.operators.roles import Role
 from pingtree.settings import Settings
@@ -46,6 +47,8 @@ rules_app = typer.Typer(
     help="Response rules: how a campaign reads a buyer's answer.", no_args_is_help=True
 )
 app.add_typer(rules_app, name="rules")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(report_app, name="report")
 
 FileArg = Annotated[Path, typer.Argument(help="a configuration YAML file")]
 CampaignArg = Annotated[str, typer.Argument(help="the campaign's name")]

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from pingtree import audit
 from pingtree.audit import anchors
+from pingtree.bookkeeping import Bookkeeping
 from pingtree.clock import Clock, SystemClock
 from pingtree.config.catalog import Catalog
 from pingtree.config.document import ConfigDocument
@@ -73,6 +74,10 @@ class Runtime:
             base_url=settings.public_base_url,
             ttl=settings.consent_link_ttl,
         )
+        self.books = Bookkeeping(
+            engine=self.engine, clock=self.clock, settings=settings, catalog=lambda: self.catalog
+        )
+        self._bookkeeper: asyncio.Task[None] | None = None
         self.rate_limits = RateLimits(
             redis_url=settings.redis_url,
             key_prefix=settings.ratelimit_prefix,
@@ -117,6 +122,7 @@ class Runtime:
             rng=self._rng,
             purchases=SqlBuyerPurchases(self.engine),
             lateness=self.lateness,
+            funds=self.books.funds,
         )
         try:
             await self.reload_config()
@@ -132,6 +138,9 @@ class Runtime:
         if watch:
             self._watcher = asyncio.create_task(self._housekeeping(), name="pingtree-housekeeping")
             self._sealer = asyncio.create_task(self._sealing(), name="pingtree-audit-sealer")
+            self._bookkeeper = asyncio.create_task(
+                self.books.run(lambda: self.http), name="pingtree-books"
+            )
 
     async def seal(self) -> audit.Head | None:
         """Seal the audit events appended since the last seal; the new head if it moved.
@@ -185,7 +194,7 @@ class Runtime:
 
     async def stop(self) -> None:
         """Close everything start() opened, after the records still being written."""
-        for task in (self._watcher, self._sealer):
+        for task in (self._watcher, self._sealer, self._bookkeeper):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -211,6 +220,7 @@ class Runtime:
         self.catalog = Catalog.build(document, version)
         self.config_loaded = True
         await self.ledger.refresh([c.campaign for c in self.catalog.campaigns.values()])
+        await self.books.refresh_funds()
 
     async def _housekeeping(self) -> None:
         # Another process (or `pingtree apply`) may change the configuration; expired holds

@@ -128,6 +128,23 @@ class Settings(BaseSettings):
     recovery_poll_s: float = Field(
         default=30.0, gt=0, description="how often housekeeping looks for interrupted leads"
     )
+    books_poll_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="how often report rollups, balances and buyers' funds are brought up to "
+        "date and due postbacks sent (reports are this fresh)",
+    )
+    postback_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="how long a postback waits for its answer"
+    )
+    postback_max_tries: int = Field(
+        default=8, ge=1, le=50, description="tries before a postback is failed for good"
+    )
+    postback_backoff_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="wait before a postback's second try; doubled after each failure (max 1 h)",
+    )
     log_format: LogFormat = Field(
         default="text",
         description="`text` for a console; `json` for production: one object per line, "

@@ -41,7 +41,12 @@ from pingtree.storage.migrate import upgrade
 EXAMPLES = Path(__file__).parents[2] / "examples"
 DEMO_KEY = "demo-key-0000000000000000"
 ADMIN_TOKEN = "fuzz-admin-token"
-AS_BOTH = {"X-API-Key": DEMO_KEY, "Authorization": f"Bearer {ADMIN_TOKEN}"}
+DEMO_BUYER_KEY = "demo-apex-buyer-key-00000"  # examples/demo.yaml, buyer apex
+AS_BOTH = {
+    "X-API-Key": DEMO_KEY,
+    "Authorization": f"Bearer {ADMIN_TOKEN}",
+    "X-Buyer-Key": DEMO_BUYER_KEY,
+}
 # A deeper run: PINGTREE_FUZZ_EXAMPLES=200 PINGTREE_FUZZ_RANDOM=1, and
 # PINGTREE_FUZZ_DATABASE_URL for an empty PostgreSQL schema (see NOTES / README).
 MAX_EXAMPLES = int(os.environ.get("PINGTREE_FUZZ_EXAMPLES", "25"))

@@ -6,7 +6,16 @@ from typing import Any
 
 from tests.engine.conftest import Harness
 
-PUBLISHER_PATHS = {"/api/v1/leads", "/api/v1/leads/{lead_id}", "/api/v1/pings", "/api/v1/posts"}
+PUBLISHER_PATHS = {
+    "/api/v1/leads",
+    "/api/v1/leads/{lead_id}",
+    "/api/v1/pings",
+    "/api/v1/posts",
+    "/api/v1/reports",
+}
+BUYER_PATHS = {"/api/v1/returns", "/api/v1/returns/{return_id}", "/api/v1/funds"}
+ADMIN_ONLY = {"/api/v1/admin/ledger/credits", "/api/v1/admin/ledger/payments"}
+ADMIN_ONLY.add("/api/v1/admin/ledger/adjustments")  # money is booked by admins only
 
 
 async def test_security_schemes_and_each_routes_requirement(engine_sqlite: Harness) -> None:
@@ -23,11 +32,17 @@ async def test_security_schemes_and_each_routes_requirement(engine_sqlite: Harne
             "scheme": "bearer",
             "description": doc["components"]["securitySchemes"]["OperatorToken"]["description"],
         },
+        "BuyerKey": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Buyer-Key",
+            "description": "a buyer's API key (`api_key` in the buyer's configuration)",
+        },
     }
     operations = [
         (method, path, op) for path, ops in doc["paths"].items() for method, op in ops.items()
     ]
-    assert len(operations) == 25
+    assert len(operations) == 44
     for method, path, op in operations:
         if path == "/api/v1/consent/{consent_id}":  # the signed link is the credential
             assert "security" not in op, (method, path)
@@ -35,10 +50,15 @@ async def test_security_schemes_and_each_routes_requirement(engine_sqlite: Harne
         if path in PUBLISHER_PATHS:
             assert op["security"] == [{"PublisherKey": []}], (method, path)
             continue
+        if path in BUYER_PATHS:
+            assert op["security"] == [{"BuyerKey": []}], (method, path)
+            continue
         assert path.startswith("/api/v1/admin/"), path
         [requirement] = op["security"]
         roles = requirement["OperatorToken"]
         expected = ["admin", "operator", "analyst"] if method == "get" else ["admin", "operator"]
+        if path in ADMIN_ONLY:
+            expected = ["admin"]
         assert roles == expected, (method, path)
         # X-API-Key is a security scheme, not a loose header parameter
         assert all(p["name"].lower() != "x-api-key" for p in op.get("parameters", []))

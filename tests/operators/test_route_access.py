@@ -23,6 +23,9 @@ from pingtree.operators import Permission, Role
 from tests.engine.conftest import ADMIN_TOKEN, Harness, sim_buyer
 from tests.factories import API_KEY, campaign, document, tier
 from tests.operators.conftest import add_operator
+from tests.returns.terms import with_terms
+
+BUYER_KEY = "alpha-buyer-key-000000000"
 
 # (method, path) that anyone may call; mounts by path. Kept small on purpose.
 PUBLIC: frozenset[tuple[str, str]] = frozenset(
@@ -47,6 +50,7 @@ STRANGERS: list[tuple[str, dict[str, str]]] = [
     ("an empty bearer", {"Authorization": "Bearer "}),
     ("the admin token as Basic", {"Authorization": f"Basic {ADMIN_TOKEN}"}),
     ("a wrong publisher key", {"X-API-Key": "not-a-publisher-key"}),
+    ("a wrong buyer key", {"X-Buyer-Key": "not-a-buyer-key"}),
     ("a wrong session cookie", {"Cookie": f"{COOKIE}=not-a-session"}),
 ]
 
@@ -131,6 +135,18 @@ async def walk(app: FastAPI, client: httpx.AsyncClient, tokens: dict[Role, str])
                 if got.status_code != 401:
                     found.problems.append(f"{where}: an operator token got {got.status_code}")
                 continue
+            if "BuyerKey" in schemes:
+                got = await call({"X-Buyer-Key": BUYER_KEY})
+                if not _let_in(got):
+                    found.problems.append(f"{where}: the buyer got {got.status_code}")
+                for label, other in (
+                    ("an operator token", {"Authorization": f"Bearer {tokens[Role.ADMIN]}"}),
+                    ("a publisher key", {"X-API-Key": API_KEY}),
+                ):
+                    got = await call(other)
+                    if got.status_code != 401:
+                        found.problems.append(f"{where}: {label} got {got.status_code}")
+                continue
             if "OperatorToken" not in schemes:
                 found.problems.append(f"{where}: declares no credential and is not public")
                 continue
@@ -153,7 +169,8 @@ async def walk(app: FastAPI, client: httpx.AsyncClient, tokens: dict[Role, str])
 
 async def _operators(h: Harness) -> dict[Role, str]:
     h.buyers(sim_buyer("alpha"))
-    await h.configure(document([campaign("alpha", h.sim)], [tier("t1", "priority", ["alpha"])]))
+    doc = document([campaign("alpha", h.sim)], [tier("t1", "priority", ["alpha"])])
+    await h.configure(with_terms(doc, buyers={"alpha": {"api_key": BUYER_KEY}}))
     tokens = {role: await add_operator(h.rt, f"{role.value}-1", role) for role in Role}
     return {**tokens, Role.ADMIN: tokens[Role.ADMIN]}
 

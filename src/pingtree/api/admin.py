@@ -12,6 +12,7 @@ from sqlalchemy import select
 from pingtree import audit
 from pingtree.api.deps import ConfigureDep, ReadDep, RuntimeDep
 from pingtree.api.storable import StorableTextRoute
+from pingtree.api.story import LeadStory, story
 from pingtree.config.document import KINDS, ConfigDocument, Kind, resource_key
 from pingtree.config.files import parse_document
 from pingtree.config.posting_spec import NoSpec, posting_spec
@@ -21,7 +22,7 @@ from pingtree.credentials.at_rest import redact, redact_document
 from pingtree.intake.errors import refuse
 from pingtree.leads import repository
 from pingtree.leads.evidence import evidence
-from pingtree.leads.schemas import Evidence, Timeline, admin_error_responses
+from pingtree.leads.schemas import Evidence, admin_error_responses
 from pingtree.operators.access import Caller
 from pingtree.storage.tables import Lead
 
@@ -82,14 +83,14 @@ async def apply_config(
     }
 
 
-@router.get("/leads/{lead_id}", response_model=Timeline, dependencies=[ReadDep])
-async def lead_timeline(lead_id: str, rt: RuntimeDep) -> Timeline:
-    """Any lead's timeline."""
+@router.get("/leads/{lead_id}", response_model=LeadStory, dependencies=[ReadDep])
+async def lead_timeline(lead_id: str, rt: RuntimeDep) -> LeadStory:
+    """Any lead's timeline, with its ledger entries, returns and postbacks."""
     async with rt.sessions() as session:
         found = await repository.timeline(session, lead_id)
     if found is None:
         raise refuse(404, "not_found", f"no lead {lead_id!r}")
-    return found
+    return await story(rt, found)
 
 
 @router.get("/leads/{lead_id}/evidence", response_model=Evidence, dependencies=[ReadDep])

@@ -9,6 +9,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pingtree.api.ratelimits import hit_auth_failure, refuse_if_locked_out, take_intake
+from pingtree.buyers.model import Buyer
 from pingtree.intake.errors import IntakeRefused, refuse
 from pingtree.intake.service import publisher_for_key
 from pingtree.operators.access import (
@@ -19,7 +20,7 @@ from pingtree.operators.access import (
     identify,
 )
 from pingtree.operators.roles import Permission, roles_with
-from pingtree.publishers.model import Publisher
+from pingtree.publishers.model import Publisher, hash_api_key
 from pingtree.runtime import Runtime
 
 
@@ -60,6 +61,12 @@ publisher_key = APIKeyHeader(
     description="a publisher's API key",
     auto_error=False,
 )
+buyer_key = APIKeyHeader(
+    name="X-Buyer-Key",
+    scheme_name="BuyerKey",
+    description="a buyer's API key (`api_key` in the buyer's configuration)",
+    auto_error=False,
+)
 operator_token = HTTPBearer(
     scheme_name="OperatorToken",
     description="an operator token (`pingtree operators create`) or PINGTREE_ADMIN_TOKEN; "
@@ -92,6 +99,25 @@ async def intake_publisher(rt: RuntimeDep, publisher: PublisherDep) -> Publisher
 
 
 IntakePublisherDep = Annotated[Publisher, Depends(intake_publisher)]
+
+
+async def buyer(
+    request: Request,
+    rt: RuntimeDep,
+    api_key: Annotated[str | None, Security(buyer_key)] = None,
+) -> Buyer:
+    """The buyer whose key came in X-Buyer-Key."""
+    if not api_key:
+        await credential_failed(request, Credential.BUYER_KEY)
+        raise refuse(401, "missing_buyer_key", "send your buyer API key in X-Buyer-Key")
+    found = rt.catalog.buyers_by_key.get(hash_api_key(api_key))
+    if found is None:
+        await credential_failed(request, Credential.BUYER_KEY)
+        raise refuse(401, "invalid_buyer_key", "this API key belongs to no buyer")
+    return found
+
+
+BuyerDep = Annotated[Buyer, Depends(buyer)]
 
 
 def require(permission: Permission) -> Any:
@@ -147,4 +173,10 @@ def require(permission: Permission) -> Any:
 ReadDep = require(Permission.READ)
 ConfigureDep = require(Permission.CONFIGURE)
 ReviewDep = require(Permission.REVIEW)
+ReviewCaller = Annotated[Caller, ReviewDep]
+"""The operator deciding (when the route needs their name)."""
+ReturnsDep = require(Permission.RETURNS)
+ReturnsCaller = Annotated[Caller, ReturnsDep]
+BookDep = require(Permission.BOOK)
+BookCaller = Annotated[Caller, BookDep]
 SuppressDep = require(Permission.SUPPRESS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
@@ -10,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pingtree.api.deps import IntakePublisherDep, PublisherDep, RuntimeDep, arrival
 from pingtree.api.storable import StorableTextRoute
 from pingtree.intake import inbound
-from pingtree.intake.errors import refuse
+from pingtree.intake.errors import IntakeRefused, refuse
 from pingtree.intake.service import take_lead
 from pingtree.leads import repository
 from pingtree.leads.schemas import (
@@ -23,6 +25,8 @@ from pingtree.leads.schemas import (
     error_responses,
 )
 from pingtree.logs import for_lead
+from pingtree.publishers.model import Publisher
+from pingtree.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["leads"], route_class=StorableTextRoute)
 
@@ -38,10 +42,22 @@ async def post_lead(
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JSONResponse:
     """Post a lead; the answer comes within the tree's maximum processing time."""
-    status, answer = await take_lead(
-        rt, publisher, lead, idempotency_key=idempotency_key, started=arrival(request)
-    )
+    with counting_refusals(rt, publisher, lead.vertical):
+        status, answer = await take_lead(
+            rt, publisher, lead, idempotency_key=idempotency_key, started=arrival(request)
+        )
     return JSONResponse(answer.model_dump(mode="json"), status_code=status)
+
+
+@contextmanager
+def counting_refusals(rt: Runtime, publisher: Publisher, vertical: str) -> Iterator[None]:
+    """A lead refused (not stored) counts in the publisher report, by reason code."""
+    try:
+        yield
+    except IntakeRefused as exc:
+        known = vertical if vertical in rt.catalog.verticals else "unknown"
+        rt.books.refused(publisher.name, known, [r.code for r in exc.reasons])
+        raise
 
 
 @router.get(
@@ -65,7 +81,8 @@ async def post_ping(
     ping: InboundPingIn, rt: RuntimeDep, publisher: IntakePublisherDep
 ) -> InboundPingAnswer:
     """Ping with non-PII fields; get the price and a ping id valid for a set time."""
-    return await inbound.take_ping(rt, publisher, ping)
+    with counting_refusals(rt, publisher, ping.vertical):
+        return await inbound.take_ping(rt, publisher, ping)
 
 
 @router.post(

@@ -5,10 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from pingtree import audit
-from pingtree.api.deps import ReadDep, ReviewDep, RuntimeDep
+from pingtree.api.deps import ReadDep, ReviewCaller, RuntimeDep
 from pingtree.api.storable import StorableTextRoute
 from pingtree.leads.schemas import admin_error_responses
-from pingtree.operators.access import Caller
 from pingtree.recovery import service as recovery
 from pingtree.recovery.schemas import Resolution, Resolved, UncertainPost
 
@@ -31,10 +30,11 @@ async def uncertain_posts(
 # Reconciling with the buyer is a decision like a review's: admins and operators.
 @router.post("/uncertain/{reservation_id}", response_model=Resolved)
 async def resolve_uncertain(
-    reservation_id: str, resolution: Resolution, rt: RuntimeDep, caller: Caller = ReviewDep
+    reservation_id: str, resolution: Resolution, rt: RuntimeDep, caller: ReviewCaller
 ) -> Resolved:
-    """Book the post as a sale (sold: true) or give its cap room back (sold: false)."""
-    return await recovery.resolve(
+    """Book the post as a sale (sold: true; in the ledger, by you) or give its cap room back
+    (sold: false)."""
+    resolved = await recovery.resolve(
         engine=rt.engine,
         ledger=rt.ledger,
         catalog=rt.catalog,
@@ -43,3 +43,5 @@ async def resolve_uncertain(
         actor=audit.operator(caller.name),
         now=rt.clock.now(),
     )
+    await rt.books.refresh_funds()
+    return resolved

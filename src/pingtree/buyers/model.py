@@ -22,11 +22,13 @@ from pydantic import (
 )
 
 from pingtree.buyers.selectors import Selector, compile_regex, compile_selector
+from pingtree.buyers.terms import Funds, ReturnPolicy
 from pingtree.credentials.masking import MASK
 from pingtree.credentials.refs import SECRET_NAME, SecretSpec, is_reference, references
 from pingtree.geo import known_zip
 from pingtree.money import Money
 from pingtree.names import NAME_PATTERN
+from pingtree.webhooks import Webhook, WebhookEvent
 
 
 class Strict(BaseModel):
@@ -51,6 +53,30 @@ class Buyer(Strict):
         "lead whose consent names sellers is offered to it only if one of these is among "
         "them, ignoring case; default: the buyer's name",
     )
+    api_key: str | None = Field(
+        default=None,
+        min_length=16,
+        description="the buyer's own API key (returns); plain only in files you apply, "
+        "stored as its SHA-256 and never exported",
+    )
+    api_key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    funds: Funds | None = Field(
+        default=None,
+        description="buy from prepaid funds or up to a credit limit; none: not checked",
+    )
+    returns: ReturnPolicy | None = Field(
+        default=None, description="how the buyer may return leads; none: it may not"
+    )
+    webhook: Webhook | None = Field(
+        default=None, description="called when a return the buyer asked for is decided"
+    )
+
+    @model_validator(mode="after")
+    def _webhook_events(self) -> Buyer:
+        wanted = self.webhook.events if self.webhook is not None else None
+        if wanted and any(event is not WebhookEvent.RETURN for event in wanted):
+            raise ValueError("a buyer's webhook is sent return decisions only: events [return]")
+        return self
 
 
 # --- filters -------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ class Catalog:
     publishers: dict[str, Publisher] = field(default_factory=dict)
     publishers_by_key: dict[str, Publisher] = field(default_factory=dict)
     buyers: dict[str, Buyer] = field(default_factory=dict)
+    buyers_by_key: dict[str, Buyer] = field(default_factory=dict)
     campaigns: dict[str, CompiledCampaign] = field(default_factory=dict)
     trees: dict[str, Tree] = field(default_factory=dict)
     routes: dict[tuple[str, str, str | None], Route] = field(default_factory=dict)
@@ -47,6 +48,7 @@ class Catalog:
                 p.api_key_sha256: p for p in document.publishers if p.api_key_sha256
             },
             buyers={b.name: b for b in document.buyers},
+            buyers_by_key={b.api_key_sha256: b for b in document.buyers if b.api_key_sha256},
             campaigns={
                 c.name: CompiledCampaign(c, _numeric_fields(verticals.get(c.vertical)))
                 for c in document.campaigns

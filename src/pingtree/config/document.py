@@ -151,6 +151,11 @@ def reference_errors(
                 errors.append((f"{at}.tree", unknown_name("tree", r.tree, trees)))
         elif tree.vertical != r.vertical:
             errors.append((f"{at}.tree", f"tree {r.tree!r} is for vertical {tree.vertical!r}"))
+    for i, p in enumerate(doc.publishers):
+        for name in p.vertical_payouts:
+            if name not in verticals and name not in invalid.get("verticals", ()):
+                path = f"publishers[{i}].vertical_payouts.{name}"
+                errors.append((path, unknown_name("vertical", name, verticals)))
     return errors
 
 
@@ -172,6 +177,15 @@ def destination_errors(doc: ConfigDocument, allow: Allowlist) -> list[tuple[str,
                 problem = url_problem(url, allow) if url is not None else None
                 if problem is not None:
                     errors.append((f"campaigns[{i}].delivery.{label}.{key}", problem))
+    for kind, hooks in (
+        ("publishers", [p.postback for p in doc.publishers]),
+        ("buyers", [b.webhook for b in doc.buyers]),
+    ):
+        for i, hook in enumerate(hooks):
+            problem = url_problem(hook.url, allow) if hook is not None else None
+            if problem is not None:
+                key = "postback" if kind == "publishers" else "webhook"
+                errors.append((f"{kind}[{i}].{key}.url", problem))
     return errors
 
 

@@ -202,8 +202,8 @@ def load_file(
 def dump_document(document: ConfigDocument) -> str:
     """The document as YAML, as `pingtree export` prints it (no plain API key or secret)."""
     data = document.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
-    for publisher in data.get("publishers", []):
-        publisher.pop("api_key", None)
+    for party in [*data.get("publishers", []), *data.get("buyers", [])]:
+        party.pop("api_key", None)
     data = redact_document(data)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 

@@ -12,6 +12,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pingtree import audit
+from pingtree.buyers.model import Buyer
 from pingtree.config.diff import field_changes
 from pingtree.config.document import (
     KINDS,
@@ -23,7 +24,7 @@ from pingtree.config.document import (
 )
 from pingtree.config.errors import ConfigError, ConfigIssue, issues_from_validation
 from pingtree.config.files import STRICT, parse_document
-from pingtree.credentials.at_rest import redact, rotate_campaign, seal_campaign
+from pingtree.credentials.at_rest import redact, rotate_campaign, seal_campaign, seal_webhook
 from pingtree.credentials.keys import SecretKeys
 from pingtree.delivery.destinations import Allowlist
 from pingtree.publishers.model import Publisher, hash_api_key, new_api_key
@@ -93,6 +94,17 @@ def _with_hashed_key(
     return publisher.model_copy(update={"api_key_sha256": hash_api_key(key)})
 
 
+def _buyer_key_hashed(buyer: Buyer, existing: dict[str, Any] | None) -> Buyer:
+    """A buyer's API key (for returns) is stored only as its hash; none is made up."""
+    if buyer.api_key:
+        return buyer.model_copy(
+            update={"api_key": None, "api_key_sha256": hash_api_key(buyer.api_key)}
+        )
+    if buyer.api_key_sha256 is None and existing and existing.get("api_key_sha256"):
+        return buyer.model_copy(update={"api_key_sha256": existing["api_key_sha256"]})
+    return buyer
+
+
 async def apply_document(
     session: AsyncSession,
     document: ConfigDocument,
@@ -128,9 +140,14 @@ async def apply_document(
             row = stored.get(key)
             if isinstance(item, Publisher):
                 item = _with_hashed_key(item, row.spec if row else None, plan)
+            if isinstance(item, Buyer):
+                item = _buyer_key_hashed(item, row.spec if row else None)
             spec = _stored_spec(item)
             if kind == "campaigns":
                 spec, problems = seal_campaign(spec, row.spec if row else None, keys)
+                unsealed += [ConfigIssue(f"{kind}/{name}.{path}", why) for path, why in problems]
+            if kind in ("publishers", "buyers"):
+                spec, problems = seal_webhook(spec, row.spec if row else None, keys)
                 unsealed += [ConfigIssue(f"{kind}/{name}.{path}", why) for path, why in problems]
             label = f"{kind}/{name}"
             if row is None:

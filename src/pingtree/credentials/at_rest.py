@@ -54,6 +54,30 @@ def seal_campaign(
     return spec, problems
 
 
+WEBHOOKS = ("postback", "webhook")
+"""A publisher's postback and a buyer's webhook: their signing secret is sealed the same way."""
+
+
+def seal_webhook(
+    spec: dict[str, Any], stored: dict[str, Any] | None, keys: SecretKeys | None
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """A publisher or buyer spec as stored: a webhook secret given in clear encrypted."""
+    problems: list[tuple[str, str]] = []
+    for key in WEBHOOKS:
+        hook = spec.get(key)
+        value = hook.get("secret") if isinstance(hook, dict) else None
+        if not isinstance(value, str) or value.startswith(ENCRYPTED):
+            continue
+        if keys is None:
+            problems.append((f"{key}.secret", IN_CLEAR))
+            continue
+        spec = copy.deepcopy(spec)
+        previous = ((stored or {}).get(key) or {}).get("secret")
+        same = isinstance(previous, str) and _opens_to(keys, previous, value)
+        spec[key]["secret"] = previous if same else keys.seal(value)
+    return spec, problems
+
+
 def _opens_to(keys: SecretKeys, sealed: str, value: str) -> bool:
     if not sealed.startswith(ENCRYPTED):
         return False
@@ -80,6 +104,8 @@ def rotate_campaign(spec: dict[str, Any], keys: SecretKeys) -> dict[str, Any]:
 
 def redact(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     """A resource as shown or exported: no credential in clear (env and enc: stay)."""
+    if kind in ("publishers", "buyers"):
+        return _redact_webhooks(spec)
     if kind != "campaigns":
         return spec
     spec = copy.deepcopy(spec)
@@ -94,6 +120,18 @@ def redact(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     for name, value in secrets.items():
         if isinstance(value, str) and not value.startswith(ENCRYPTED):
             secrets[name] = MASK
+    return spec
+
+
+def _redact_webhooks(spec: dict[str, Any]) -> dict[str, Any]:
+    hooks = [k for k in WEBHOOKS if isinstance(spec.get(k), dict)]
+    if not hooks:
+        return spec
+    spec = copy.deepcopy(spec)
+    for key in hooks:
+        value = spec[key].get("secret")
+        if isinstance(value, str) and not value.startswith(ENCRYPTED):
+            spec[key]["secret"] = MASK
     return spec
 
 

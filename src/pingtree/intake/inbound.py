@@ -99,7 +99,7 @@ async def take_ping(rt: Runtime, publisher: Publisher, ping: InboundPingIn) -> I
     # The winner, then every lower bid: if the winner turns the full lead down, it cascades.
     standing = bids[winner_at:]
     winner = standing[0]
-    payout = publisher.payout.for_revenue(winner[1].price)
+    payout = publisher.payout_for(vertical.name).for_sale(winner[1].price)
     async with rt.sessions() as session, session.begin():
         session.add(
             InboundPing(

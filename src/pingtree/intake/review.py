@@ -19,6 +19,7 @@ from pingtree.intake.service import route_lead
 from pingtree.leads import trail
 from pingtree.leads.repository import LeadRecord
 from pingtree.leads.schemas import LeadAnswer, LeadStatus, Reason
+from pingtree.reporting import events
 from pingtree.screening import repository
 from pingtree.screening.service import Screening, buyer_blocks, identity_hashes
 from pingtree.storage.tables import Lead
@@ -73,6 +74,7 @@ async def approve(rt: Runtime, lead_id: str, reviewer: str) -> LeadAnswer:
         record = LeadRecord.of(lead)
         record.consent = await consent_repository.of_lead(session, lead_id)
         record.audited = True  # its intake events were written when it was held
+        record.previous_status = LeadStatus.REVIEW.value  # reports move it out of review
     stored = lead.screening or {}
     checked = Screening(
         score=lead.risk_score or 0,
@@ -97,6 +99,19 @@ async def reject(rt: Runtime, lead_id: str, why: str, reviewer: str) -> LeadAnsw
         lead.answered_at = rt.clock.now()
         # A rejected lead claims no one, as when a check rejects it: free the person it held.
         await repository.release_person(session, lead_id)
+        if not lead.test:
+            await events.answered(
+                await session.connection(),
+                lead_id=lead.id,
+                publisher=lead.publisher,
+                vertical=lead.vertical,
+                received_at=lead.received_at,
+                at=lead.answered_at,
+                status=LeadStatus.REJECTED.value,
+                previous=LeadStatus.REVIEW.value,
+                codes={reason.code: 1},
+                actor=reviewer,
+            )
         answer = LeadAnswer(
             lead_id=lead_id, status=LeadStatus.REJECTED, reasons=[reason], test=lead.test
         )

@@ -421,8 +421,11 @@ async def finish(
     and, for record_retry_s, through a database outage. answer_by (monotonic): answer then
     even if the record is still being written; it lands in the background.
     """
+    rule = publisher.payout_for(lead.vertical)
+    payouts = None  # a payout given (an inbound ping's promise) is spread over the sales
     if payout is None:
-        payout = publisher.payout.for_revenue(result.revenue)
+        payouts = rule.for_sales([sale.price for sale in result.sales])
+        payout = sum(payouts, Decimal(0))
     now = rt.clock.now()
     sold = {s.reservation_id: s.price for s in result.sales if s.reservation_id}
     answer = repository.routing_answer(lead, result, payout=payout, reasons=reasons)
@@ -437,6 +440,8 @@ async def finish(
                 tree=tree.name if tree else None,
                 now=now,
                 reasons=reasons,
+                payouts=payouts,
+                payout_rule=rule.record(),
             )
             if recorded is None:
                 raise _AlreadySettled
@@ -467,6 +472,8 @@ async def finish(
             await retrying_through_outage(
                 record, within_s=rt.settings.record_retry_s, what=f"lead {lead.id}"
             )
+            if not lead.test:
+                rt.books.sold(result.sales)
             log.debug("record written")  # lead_id: the task carries the lead's context
         except _AlreadySettled:
             log.error("lead %s was settled by recovery before its record landed", lead.id)

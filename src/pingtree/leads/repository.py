@@ -26,7 +26,10 @@ from pingtree.leads.schemas import (
     SaleOut,
     Timeline,
 )
+from pingtree.ledger import entries as ledger
+from pingtree.ledger.entries import SaleBooking
 from pingtree.money import cents
+from pingtree.reporting import events
 from pingtree.routing.model import Attempt, RoutingResult
 from pingtree.storage.tables import AttemptRow, Lead, Sale
 
@@ -79,6 +82,9 @@ class LeadRecord:
     consent: Certificate | None = None
     audited: bool = False
     """Its intake events (received, consent, screening) are in the audit trail already."""
+    previous_status: str | None = None
+    """Its answer before this routing: review (approved by an operator), sold (returned and
+    offered again); reports move the lead from that count to the new one."""
 
     @classmethod
     def of(cls, row: Lead) -> LeadRecord:
@@ -156,6 +162,17 @@ async def set_screened(
             answered_at=now,
         )
     )
+    if not lead.test:
+        await events.answered(
+            conn,
+            lead_id=lead.id,
+            publisher=lead.publisher,
+            vertical=lead.vertical,
+            received_at=lead.received_at,
+            at=now or lead.received_at,
+            status=status.value,
+            codes=events.codes_of(reasons),
+        )
 
 
 def routing_answer(
@@ -181,9 +198,14 @@ async def record_routing(
     tree: str | None,
     now: datetime,
     reasons: list[Reason],
+    payouts: Sequence[Decimal] | None = None,
+    payout_rule: dict[str, Any] | None = None,
 ) -> LeadAnswer | None:
     """Write every attempt and sale of a routing result and the lead's outcome; its answer.
 
+    payouts: each sale's payout (else the payout is spread over the sales by price);
+    payout_rule: the publisher's rule that worked them out, recorded with each sale. A lead
+    that is not a test also books its sales in the ledger and writes its lead event.
     None, writing nothing, when the lead was already recorded or settled by recovery.
     """
     answer = routing_answer(lead, result, payout=payout, reasons=reasons)
@@ -208,8 +230,9 @@ async def record_routing(
     if updated.rowcount != 1:
         return None
     await insert_attempts(conn, lead, result.attempts)
+    shares = list(payouts) if payouts is not None else []
     if result.sales:
-        shares = split_payout(payout, [s.price for s in result.sales])
+        shares = shares or split_payout(payout, [s.price for s in result.sales])
         await conn.execute(
             _INSERT_SALE,
             [
@@ -224,11 +247,51 @@ async def record_routing(
                     "reference": sale.reference,
                     "sold_at": now,
                     "test": lead.test,
+                    "payout_rule": payout_rule,
                 }
                 for sale, share in zip(result.sales, shares, strict=True)
             ],
         )
+    if not lead.test:
+        await _book_answer(conn, lead, result, shares, payout_rule, now, status.value, reasons)
     return answer
+
+
+async def _book_answer(
+    conn: AsyncConnection,
+    lead: LeadRecord,
+    result: RoutingResult,
+    shares: list[Decimal],
+    rule: dict[str, Any] | None,
+    now: datetime,
+    status: str,
+    reasons: list[Reason],
+) -> None:
+    """The lead's sales in the ledger and its lead event (in the record's transaction)."""
+    if result.sales:
+        booked = [
+            SaleBooking(s.campaign, s.buyer, s.price, share)
+            for s, share in zip(result.sales, shares, strict=True)
+        ]
+        await ledger.book(
+            conn,
+            ledger.sale_entries(lead_id=lead.id, publisher=lead.publisher, sales=booked, rule=rule),
+            at=now,
+        )
+    await events.answered(
+        conn,
+        lead_id=lead.id,
+        publisher=lead.publisher,
+        vertical=lead.vertical,
+        received_at=lead.received_at,
+        at=now,
+        status=status,
+        previous=lead.previous_status,
+        codes=events.codes_of(reasons),
+        campaigns=events.campaign_figures(result.attempts, result.sales, shares),
+        revenue=cents(result.revenue),
+        payout=sum(shares, Decimal(0)),
+    )
 
 
 async def insert_attempts(

@@ -26,6 +26,7 @@ class Credential(StrEnum):
     CONSOLE_LOGIN = "console_login"  # the console's login form
     CONSOLE_SESSION = "console_session"  # an expired, ended or unknown session cookie
     PUBLISHER_KEY = "publisher_key"  # X-API-Key on the publisher API
+    BUYER_KEY = "buyer_key"  # X-Buyer-Key on the buyer API (returns)
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,20 @@ class Permission(StrEnum):
     CONFIGURE = "configure"  # verticals, publishers, buyers, campaigns, trees, routes
     REVIEW = "review"  # approve or reject leads in manual review
     SUPPRESS = "suppress"  # do-not-contact lists
+    RETURNS = "returns"  # approve or reject buyers' returns, retry postbacks
+    BOOK = "book"  # enter credits, payments and adjustments in the ledger
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.OPERATOR: frozenset(
-        {Permission.READ, Permission.CONFIGURE, Permission.REVIEW, Permission.SUPPRESS}
+        {
+            Permission.READ,
+            Permission.CONFIGURE,
+            Permission.REVIEW,
+            Permission.SUPPRESS,
+            Permission.RETURNS,
+        }
     ),
     Role.ANALYST: frozenset({Permission.READ}),
 }

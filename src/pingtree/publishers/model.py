@@ -14,6 +14,7 @@ from pingtree.money import ZERO, Money, cents
 from pingtree.ratelimits.rates import Rate
 from pingtree.screening.model import ScreeningPolicy
 from pingtree.verticals.model import NAME_PATTERN
+from pingtree.webhooks import Webhook
 
 
 class PayoutType(StrEnum):
@@ -21,34 +22,77 @@ class PayoutType(StrEnum):
 
     FIXED = "fixed"
     REVENUE_SHARE = "revenue_share"
+    MARGIN_ABSOLUTE = "margin_absolute"
+    MARGIN_PERCENT = "margin_percent"
+
+
+_NEEDS_AMOUNT = (PayoutType.FIXED, PayoutType.MARGIN_ABSOLUTE)
 
 
 class Payout(BaseModel):
-    """A fixed amount per sold lead, or a share of what it sold for."""
+    """What a publisher earns per sale: a fixed amount, a share of the price, or the price
+    less the house's margin (an amount or a percent). Never below zero.
+
+    A shared lead pays per sale: each buyer's purchase is worked out on its own price.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    type: PayoutType = PayoutType.REVENUE_SHARE
-    amount: Money | None = None
-    percent: Decimal | None = Field(default=None, ge=0, le=100)
+    type: PayoutType = Field(
+        default=PayoutType.REVENUE_SHARE,
+        description="fixed (amount per sale), revenue_share (percent of the price), "
+        "margin_absolute (the price less amount), margin_percent (the price less percent of it)",
+    )
+    amount: Money | None = Field(
+        default=None, description="fixed: paid per sale; margin_absolute: kept by the house"
+    )
+    percent: Decimal | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="revenue_share: paid to the publisher; margin_percent: kept by the house",
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> Payout:
-        if self.type is PayoutType.FIXED and self.amount is None:
-            raise ValueError("a fixed payout needs amount")
-        if self.type is PayoutType.REVENUE_SHARE and self.percent is None:
-            raise ValueError("a revenue_share payout needs percent")
+        if self.type in _NEEDS_AMOUNT and self.amount is None:
+            raise ValueError(f"a {self.type.value} payout needs amount")
+        if self.type not in _NEEDS_AMOUNT and self.percent is None:
+            raise ValueError(f"a {self.type.value} payout needs percent")
         return self
 
-    def for_revenue(self, revenue: Decimal) -> Decimal:
-        """What the publisher earns for a lead that sold for revenue (0 when unsold)."""
-        if revenue <= 0:
+    def for_sale(self, price: Decimal) -> Decimal:
+        """What the publisher earns for one sale at price, to the cent, never below zero."""
+        if price <= 0:
             return ZERO
         if self.type is PayoutType.FIXED:
             assert self.amount is not None
-            return cents(self.amount)
-        assert self.percent is not None
-        return cents(revenue * self.percent / Decimal(100))
+            earned = self.amount
+        elif self.type is PayoutType.MARGIN_ABSOLUTE:
+            assert self.amount is not None
+            earned = price - self.amount
+        else:
+            assert self.percent is not None
+            share = self.percent if self.type is PayoutType.REVENUE_SHARE else 100 - self.percent
+            earned = price * share / Decimal(100)
+        return max(cents(earned), ZERO)
+
+    def for_sales(self, prices: list[Decimal]) -> list[Decimal]:
+        """The payout of each sale of a lead (a shared lead pays per sale)."""
+        return [self.for_sale(price) for price in prices]
+
+    def for_revenue(self, revenue: Decimal) -> Decimal:
+        """What the publisher earns for a lead sold once for revenue (0 when unsold)."""
+        return self.for_sale(revenue)
+
+    def record(self) -> dict[str, str]:
+        """The rule as recorded with each sale it paid."""
+        rule = {"type": self.type.value}
+        if self.type in _NEEDS_AMOUNT:
+            rule["amount"] = str(cents(self.amount or ZERO))
+        else:
+            rule["percent"] = str(self.percent)
+        return rule
 
 
 class Publisher(BaseModel):
@@ -59,6 +103,10 @@ class Publisher(BaseModel):
     name: str = Field(pattern=NAME_PATTERN)
     active: bool = True
     payout: Payout = Field(default_factory=lambda: Payout(percent=Decimal("50")))
+    vertical_payouts: dict[str, Payout] = Field(
+        default_factory=dict,
+        description="the payout for leads of a vertical (by name), over `payout`",
+    )
     api_key: str | None = Field(
         default=None,
         min_length=16,
@@ -72,11 +120,18 @@ class Publisher(BaseModel):
         default=None,
         description="laid over each vertical's consent policy for this publisher's leads",
     )
+    postback: Webhook | None = Field(
+        default=None, description="called on each sale, approved return and review decision"
+    )
     rate_limit: Rate | None = Field(
         default=None,
         description="leads and pings it may send, e.g. '50/second' or '600/minute' "
         "(default: the publisher_rate_limit setting); over it, 429 with Retry-After",
     )
+
+    def payout_for(self, vertical: str) -> Payout:
+        """The payout rule for this publisher's leads of a vertical."""
+        return self.vertical_payouts.get(vertical, self.payout)
 
 
 def new_api_key() -> str:

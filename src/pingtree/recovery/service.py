@@ -22,8 +22,10 @@ from pingtree.config.catalog import Catalog
 from pingtree.intake.errors import refuse
 from pingtree.leads import trail
 from pingtree.leads.schemas import LeadStatus, Reason
-from pingtree.money import cents
+from pingtree.ledger.entries import SaleBooking, book, sale_entries
+from pingtree.money import ZERO, cents
 from pingtree.recovery.schemas import Resolved, UncertainPost
+from pingtree.reporting import events
 from pingtree.sales.ledger import CONFIRMED, HELD, UNCERTAIN, SqlCapLedger
 from pingtree.screening import repository as purchases
 from pingtree.screening.service import identity_hashes
@@ -115,7 +117,48 @@ async def _settle_one(conn: AsyncConnection, lead_id: str, now: datetime) -> Lea
     details = {"status": status.value, "reason": reason.code, "uncertain_posts": len(posts)}
     settled = audit.Event(audit.EventKind.LEAD_SETTLED, now, lead_id=lead_id, details=details)
     await audit.append(conn, [*await trail.taken_if_missing(conn, lead_id), settled])
+    await _answered(conn, lead_id, now, status, None, {reason.code: 1})
     return status
+
+
+async def _answered(
+    conn: AsyncConnection,
+    lead_id: str,
+    now: datetime,
+    status: LeadStatus,
+    previous: LeadStatus | None,
+    codes: dict[str, int],
+    *,
+    campaigns: dict[str, dict[str, Any]] | None = None,
+    revenue: Decimal = ZERO,
+    payout: Decimal = ZERO,
+    actor: str | None = None,
+) -> None:
+    """The lead event reports count (none for a test lead)."""
+    lead = (
+        await conn.execute(
+            select(leads.c.publisher, leads.c.vertical, leads.c.received_at, leads.c.test).where(
+                leads.c.id == lead_id
+            )
+        )
+    ).one()
+    if lead.test:
+        return
+    await events.answered(
+        conn,
+        lead_id=lead_id,
+        publisher=lead.publisher,
+        vertical=lead.vertical,
+        received_at=lead.received_at,
+        at=now,
+        status=status.value,
+        previous=previous.value if previous is not None else None,
+        codes=codes,
+        campaigns=campaigns,
+        revenue=revenue,
+        payout=payout,
+        actor=actor,
+    )
 
 
 async def _orphaned_holds(conn: AsyncConnection, now: datetime, skip: Container[str]) -> int:
@@ -181,12 +224,13 @@ async def resolve(
     catalog: Catalog,
     reservation_id: str,
     sold: bool,
-    now: datetime,
     actor: str = audit.SYSTEM,
+    now: datetime | None = None,
 ) -> Resolved:
     """Book an uncertain post as a sale (its cap room kept) or give its room back.
 
-    actor and now: who decided and when, for the audit trail.
+    A sale is booked in the ledger (the buyer pays, the publisher earns); actor and now:
+    who decided and when, for the ledger and the audit trail.
     """
     async with engine.begin() as conn:
         row = (
@@ -218,14 +262,16 @@ async def resolve(
                 price=row.price,
                 posted_at=row.created_at,
                 test=row.test,
+                actor=actor,
+                now=now or row.created_at,
             )
         else:
             await ledger.give_back(conn, [reservation_id], from_status=UNCERTAIN)
         await _settle_person(conn, catalog, row, sold=sold)
-        status = await _lead_after(conn, row.lead_id)
+        status = await _lead_after(conn, row.lead_id, now or row.created_at, actor)
         decided = audit.Event(
             audit.EventKind.LEAD_SETTLED,
-            now,
+            now or row.created_at,
             actor=actor,
             lead_id=row.lead_id,
             subject=f"campaigns/{row.campaign}",
@@ -265,36 +311,92 @@ async def _book(
     price: Decimal,
     posted_at: datetime,
     test: bool,
+    actor: str | None,
+    now: datetime,
 ) -> None:
     lead = (
-        await conn.execute(select(leads.c.revenue, leads.c.payout).where(leads.c.id == lead_id))
+        await conn.execute(
+            select(leads.c.revenue, leads.c.payout, leads.c.status, leads.c.vertical).where(
+                leads.c.id == lead_id
+            )
+        )
     ).one()
     publisher = catalog.publishers.get(publisher_name)
     revenue = lead.revenue + price
-    # The publisher's payout is a function of the lead's whole revenue; this sale adds its share.
-    payout = publisher.payout.for_revenue(revenue) if publisher is not None else lead.payout
+    # A sale pays the publisher by its rule for the lead's vertical (a shared lead, per sale).
+    rule = publisher.payout_for(lead.vertical) if publisher is not None else None
+    share = rule.for_sale(price) if rule is not None else ZERO
+    buyer = _buyer(catalog, campaign) or campaign
     await conn.execute(
         sales.insert().values(
             lead_id=lead_id,
             publisher=publisher_name,
             campaign=campaign,
-            buyer=_buyer(catalog, campaign) or campaign,
+            buyer=buyer,
             tier=None,
             price=price,
-            payout=cents(payout - lead.payout),
+            payout=share,
             reference=None,
             sold_at=posted_at,
             test=test,
+            payout_rule=rule.record() if rule is not None else None,
         )
     )
     await conn.execute(
         update(leads)
         .where(leads.c.id == lead_id)
-        .values(status=LeadStatus.SOLD.value, revenue=revenue, payout=payout, reasons=[])
+        .values(
+            status=LeadStatus.SOLD.value,
+            revenue=revenue,
+            payout=cents(lead.payout + share),
+            reasons=[],
+        )
+    )
+    if test:
+        return
+    booked = [SaleBooking(campaign, buyer, price, share)]
+    memo = "an uncertain post reconciled as sold"
+    await book(
+        conn,
+        sale_entries(
+            lead_id=lead_id,
+            publisher=publisher_name,
+            sales=booked,
+            rule=rule.record() if rule is not None else None,
+            actor=actor,
+            memo=memo,
+        ),
+        at=now,
+    )
+    # The post was sent before the crash: it counts as offered, posted and sold.
+    figures: dict[str, dict[str, Any]] = {
+        campaign: {
+            "buyer": buyer,
+            "offered": 1,
+            "posted": 1,
+            "sold": 1,
+            "revenue": str(price),
+            "payout": str(share),
+        }
+    }
+    was = LeadStatus(str(lead.status))  # sold already: a second sale of a shared lead
+    await _answered(
+        conn,
+        lead_id,
+        now,
+        LeadStatus.SOLD,
+        was,
+        {},
+        campaigns=figures,
+        revenue=price,
+        payout=share,
+        actor=actor,
     )
 
 
-async def _lead_after(conn: AsyncConnection, lead_id: str) -> LeadStatus:
+async def _lead_after(
+    conn: AsyncConnection, lead_id: str, now: datetime, actor: str | None
+) -> LeadStatus:
     """The lead's status once none of its posts is uncertain any more."""
     stored = await conn.scalar(select(leads.c.status).where(leads.c.id == lead_id))
     status = LeadStatus(str(stored))
@@ -310,4 +412,6 @@ async def _lead_after(conn: AsyncConnection, lead_id: str) -> LeadStatus:
             .where(leads.c.id == lead_id)
             .values(status=status.value, reasons=[NOT_SOLD.model_dump()])
         )
+        codes = {NOT_SOLD.code: 1}
+        await _answered(conn, lead_id, now, status, LeadStatus.UNCERTAIN, codes, actor=actor)
     return status

@@ -241,9 +241,12 @@ CONSENT_DETAIL = "the consumer's consent does not name this buyer"
 FILTER = "filter"
 SCHEDULE = "schedule"
 CAP = "cap"
+FUNDS = "funds"
 
 
 CapRoom = Callable[[Campaign, datetime], "str | None"]
+FundsLeft = Callable[[str, Decimal], "str | None"]
+_NIL = Decimal(0)  # a bid campaign's price is known only at its post
 Excluded = tuple[str, str, str]  # campaign, reason, detail
 
 
@@ -259,13 +262,15 @@ def eligible(
     sold_to: Collection[str],
     index: TierIndex | None = None,
     consented: Collection[str] | None = None,
+    funds: FundsLeft | None = None,
 ) -> tuple[list[tuple[TierCampaign, Campaign]], list[Excluded]]:
     """The campaigns of a tier that may be offered the lead now, and why each other may not.
 
     Checks, in order: active, buyer active, buyer blocked (suppression, recent purchase),
     buyer already bought this lead (shared), consent (consented: the only buyers the lead's
     one-to-one consent names; None: any), filters, schedule and dates off, caps (a cap of
-    0 closes the campaign) and cap room (room None: a test lead, which counts in no cap).
+    0 closes the campaign) and cap room (room None: a test lead, which counts in no cap),
+    the buyer's funds at the campaign's fixed price (funds None: not checked).
     A tier index, when given, rules out most campaigns of a big tier in bulk; the ones it
     lets through get every check.
     """
@@ -298,6 +303,8 @@ def eligible(
             reason, detail = SCHEDULE, shut
         elif room is not None and (full := campaign.caps.closed or room(campaign, now)):
             reason, detail = CAP, full
+        elif funds is not None and (short := funds(campaign.buyer, campaign.price.amount or _NIL)):
+            reason, detail = FUNDS, short
         if reason:
             excluded.append((campaign.name, reason, detail))
         else:

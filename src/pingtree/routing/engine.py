@@ -24,6 +24,7 @@ from pingtree.routing.eligibility import (
     CAP,
     CONSENT,
     CONSENT_DETAIL,
+    FUNDS,
     LeadView,
     eligible,
 )
@@ -41,6 +42,7 @@ from pingtree.routing.model import (
 from pingtree.routing.ports import (
     Answer,
     Bid,
+    BuyerFunds,
     BuyerGateway,
     BuyerPurchases,
     CapLedger,
@@ -106,11 +108,13 @@ class Router:
         rng: random.Random | None = None,
         purchases: BuyerPurchases | None = None,
         lateness: Callable[[], float] | None = None,
+        funds: BuyerFunds | None = None,
     ) -> None:
         """lateness: how late the process's timers fire now (its event loop's lag): every
         time budget is cut by it, so that what must end by the deadline does."""
         self.gateway = gateway
         self.lateness = lateness
+        self.funds = funds
         self.ledger = ledger
         self.purchases = purchases
         self.clock = clock
@@ -192,6 +196,7 @@ class Router:
             sold_to=run.sold_buyers,
             index=catalog.tier_indexes.get((run.tree.name, tier.name)),
             consented=run.offer.consented_buyers,
+            funds=None if run.offer.test or self.funds is None else self.funds.short,
         )
 
     async def _order(self, run: _Run, tier: Tier, candidates: list[Candidate]) -> list[Candidate]:
@@ -457,6 +462,13 @@ class Router:
             if reservation is not None:
                 run.result.released.append(reservation)
             return False
+        if self.funds is not None and not run.offer.test:
+            short = self.funds.short(campaign.buyer, price)  # a bid is known only now
+            if short is not None:
+                self._skip(run, tier, campaign.name, FUNDS, short)
+                if reservation is not None:
+                    run.result.released.append(reservation)
+                return False
         if reservation is None and not run.offer.test:
             days = self._dedup_days(run, campaign)
             person = PersonClaim(campaign.buyer, days, run.offer.people) if days else None

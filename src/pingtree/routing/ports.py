@@ -167,6 +167,13 @@ class BuyerPurchases(Protocol):
         lead that holds or bought it within the buyer's window of days."""
 
 
+class BuyerFunds(Protocol):
+    """Whether a buyer has funds left (prepaid or on credit): a fast hint, like room()."""
+
+    def short(self, buyer: str, price: Decimal) -> str | None:
+        """None when the buyer's funds cover price (or are not checked), else why not."""
+
+
 class Rotation(Protocol):
     """Where an even tier (or a run of tied offers) starts its next rotation.
 

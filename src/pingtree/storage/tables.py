@@ -116,6 +116,8 @@ class Sale(Base):
     reference: Mapped[str | None] = mapped_column(String(255), nullable=True)
     sold_at: Mapped[datetime] = mapped_column(UTCDateTime)
     test: Mapped[bool] = mapped_column(Boolean, default=False)
+    payout_rule: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
+    """The publisher's payout rule this sale's payout was worked out by."""
 
 
 class CapCounter(Base):

@@ -1,0 +1,71 @@
+"""A returned lead offered again: routed through its tree to every buyer but the one that
+returned it (and any other that still holds it).
+
+The lead moves from sold back to received (only one caller can), then takes the same
+path as a lead approved in review: route, record, answer. Reports move it from its sold
+count to whatever this routing gives; its new sales are booked as any others.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import update
+
+from pingtree import logs
+from pingtree.intake.service import route_lead
+from pingtree.leads.repository import LeadRecord
+from pingtree.leads.schemas import LeadAnswer, LeadStatus
+from pingtree.screening.service import Screening, buyer_blocks, identity_hashes
+from pingtree.storage.tables import Lead
+
+if TYPE_CHECKING:
+    from pingtree.runtime import Runtime  # the type only: runtime builds on intake
+
+RETURNED = "returned this lead"
+HOLDS = "holds this lead (shared)"
+
+
+async def offer_again(
+    rt: Runtime, lead_id: str, *, returned_by: str, holders: frozenset[str] = frozenset()
+) -> LeadAnswer | None:
+    """Route a sold lead again without returned_by and holders; None if it is not sold
+    now, or its publisher or vertical is gone from the configuration."""
+    async with rt.sessions() as session:
+        lead = await session.get(Lead, lead_id)
+    if (
+        lead is None
+        or lead.publisher not in rt.catalog.publishers
+        or lead.vertical not in rt.catalog.verticals
+    ):
+        return None
+    async with rt.engine.begin() as conn:
+        moved = await conn.execute(
+            update(Lead)
+            .where(Lead.id == lead_id, Lead.status == LeadStatus.SOLD.value)
+            .values(status=LeadStatus.RECEIVED.value)
+        )
+    if moved.rowcount != 1:
+        return None
+    publisher = rt.catalog.publishers[lead.publisher]
+    policy = rt.catalog.screening(lead.publisher, lead.vertical)
+    hashes = identity_hashes(policy, lead.fields)
+    async with rt.sessions() as session:
+        blocked = await buyer_blocks(
+            session, policy=policy, buyers=rt.catalog.buyers, hashes=hashes, now=rt.clock.now()
+        )
+    blocked = {**blocked, **dict.fromkeys(holders, HOLDS), returned_by: RETURNED}
+    stored = lead.screening or {}
+    checked = Screening(
+        score=lead.risk_score or 0,
+        band=stored.get("band"),
+        blocked_buyers=blocked,
+        person_hashes=hashes,
+    )
+    record = LeadRecord.of(lead)
+    record.previous_status = LeadStatus.SOLD.value
+    with logs.for_lead(lead.id):
+        _status, answer = await route_lead(
+            rt, record, publisher, checked, None, started=rt.clock.monotonic()
+        )
+    return answer

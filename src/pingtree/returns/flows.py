@@ -1,0 +1,48 @@
+"""What follows an approved return, once it is committed: the buyer's funds and, when its
+terms say so, the lead offered to the other buyers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from sqlalchemy import Table, select
+
+from pingtree.intake.reoffer import offer_again
+from pingtree.returns import service
+from pingtree.returns.schemas import ReturnStatus
+from pingtree.storage.books import ReturnRow
+from pingtree.storage.tables import Sale
+
+if TYPE_CHECKING:
+    from pingtree.runtime import Runtime  # the type only
+
+sales = cast(Table, Sale.__table__)
+returns = cast(Table, ReturnRow.__table__)
+
+
+async def after(rt: Runtime, decided: service.Decided) -> None:
+    """The approved return's money back in the buyer's funds; the lead offered again."""
+    if decided.status is not ReturnStatus.APPROVED:
+        return
+    rt.books.funds.spent(decided.buyer, -decided.price)
+    if not decided.offer_again:
+        return
+    holders = await _holders(rt, decided.lead_id)
+    if holders:
+        return  # a shared lead still held by other buyers stays sold to them
+    if await offer_again(rt, decided.lead_id, returned_by=decided.buyer) is not None:
+        await service.offered_again(rt.engine, decided.id)
+
+
+async def _holders(rt: Runtime, lead_id: str) -> frozenset[str]:
+    """Buyers that bought the lead and did not have the purchase returned."""
+    returned = select(returns.c.sale_id).where(
+        returns.c.lead_id == lead_id, returns.c.status == ReturnStatus.APPROVED.value
+    )
+    async with rt.engine.connect() as conn:
+        found = await conn.scalars(
+            select(sales.c.buyer).where(
+                sales.c.lead_id == lead_id, sales.c.id.not_in(returned), sales.c.test.is_(False)
+            )
+        )
+        return frozenset(found.all())

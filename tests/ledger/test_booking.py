@@ -1,0 +1,95 @@
+"""Operators book credits, payments and adjustments: admins only, accounts that exist."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pingtree.operators import Role
+from tests.engine.conftest import ADMIN_TOKEN, Harness, sim_buyer
+from tests.factories import campaign, document, tier
+from tests.operators.conftest import add_operator
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+async def _setup(h: Harness) -> None:
+    h.buyers(sim_buyer("apex"))
+    await h.configure(document([campaign("apex", h.sim)], [tier("t", "priority", ["apex"])]))
+
+
+async def _post(
+    h: Harness, path: str, body: dict[str, Any], headers: dict[str, str] = ADMIN
+) -> Any:
+    return await h.client.post(f"/api/v1/admin/ledger/{path}", json=body, headers=headers)
+
+
+async def test_a_publisher_is_paid_what_it_earned(engine: Harness) -> None:
+    h = engine
+    await _setup(h)
+    for _ in range(3):
+        assert (await h.post_lead()).json()["payout"] == "5.00"
+    paid = await _post(h, "payments", {"publisher": "pub", "amount": "12.50", "memo": "ACH 7"})
+    assert paid.status_code == 201, paid.text
+    (entry,) = paid.json()
+    assert (entry["kind"], entry["debit"], entry["credit"], entry["actor"]) == (
+        "payment",
+        "publisher:pub",
+        "cash",
+        "admin-token",
+    )
+    got = (await h.client.get("/api/v1/admin/balances", headers=ADMIN)).json()
+    assert got["publishers"] == [{"publisher": "pub", "payable": "2.50"}]
+    assert got["house"] == {"revenue": "30.00", "payouts": "-15.00", "cash": "12.50"}
+    listed = await h.client.get(
+        "/api/v1/admin/ledger", params={"account": "publisher:pub"}, headers=ADMIN
+    )
+    assert [e["kind"] for e in listed.json()] == ["payment", "payout", "payout", "payout"]
+
+
+async def test_an_adjustment_needs_known_accounts_and_a_memo(engine_sqlite: Harness) -> None:
+    h = engine_sqlite
+    await _setup(h)
+    bad = await _post(
+        h, "adjustments", {"debit": "revenue", "credit": "buyer:apexx", "amount": "5"}
+    )
+    assert bad.status_code == 422  # no memo
+    bad = await _post(
+        h,
+        "adjustments",
+        {"debit": "revenue", "credit": "buyer:apexx", "amount": "5", "memo": "goodwill"},
+    )
+    assert bad.status_code == 422
+    assert bad.json()["reasons"][0]["field"] == "credit"
+    assert "no account 'buyer:apexx'" in bad.json()["reasons"][0]["message"]
+    same = await _post(
+        h, "adjustments", {"debit": "cash", "credit": "cash", "amount": "5", "memo": "x"}
+    )
+    assert same.status_code == 422
+    zero = await _post(h, "credits", {"buyer": "apex", "amount": "0"})
+    assert zero.status_code == 422
+    good = await _post(
+        h,
+        "adjustments",
+        {"debit": "revenue", "credit": "buyer:apex", "amount": "5", "memo": "goodwill"},
+    )
+    assert good.status_code == 201 and good.json()[0]["memo"] == "goodwill"
+
+
+async def test_only_admins_book_money(engine_sqlite: Harness) -> None:
+    h = engine_sqlite
+    await _setup(h)
+    for role in (Role.OPERATOR, Role.ANALYST):
+        token = await add_operator(h.rt, f"{role.value}-1", role)
+        got = await _post(
+            h,
+            "credits",
+            {"buyer": "apex", "amount": "5.00"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert got.status_code == 403
+        assert got.json()["reasons"][0]["code"] == "forbidden_for_role"
+    reader = await add_operator(h.rt, "reader", Role.ANALYST)
+    got = await h.client.get(
+        "/api/v1/admin/balances", headers={"Authorization": f"Bearer {reader}"}
+    )
+    assert got.status_code == 200

@@ -1,0 +1,160 @@
+"""A buyer's return rules: window, reasons, auto-approval, limits; refusals that say why."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from tests.engine.conftest import ADMIN_TOKEN, Harness, sim_buyer
+from tests.factories import API_KEY, campaign, document, tier
+from tests.returns.terms import buyer_key, with_terms
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+async def _setup(h: Harness, returns: dict[str, Any] | None, *, buyers: int = 1) -> None:
+    names = ["apex", "zenith"][:buyers]
+    h.buyers(*(sim_buyer(n) for n in names))
+    doc = document([campaign(n, h.sim) for n in names], [tier("t", "priority", names)])
+    terms = {"returns": returns} if returns is not None else {}
+    await h.configure(with_terms(doc, buyers={n: terms for n in names}))
+
+
+async def _sell(h: Harness) -> str:
+    answer = (await h.post_lead()).json()
+    assert answer["status"] == "sold"
+    lead_id: str = answer["lead_id"]
+    return lead_id
+
+
+async def _return(h: Harness, lead_id: str, reason: str = "fraud", buyer: str = "apex") -> Any:
+    return await h.client.post(
+        "/api/v1/returns", json={"lead_id": lead_id, "reason": reason}, headers=buyer_key(buyer)
+    )
+
+
+async def test_auto_approval_within_the_rules(engine: Harness) -> None:
+    await _setup(engine, {"auto_approve": True, "max_age_hours": 24})
+    lead_id = await _sell(engine)
+    got = await _return(engine, lead_id)
+    assert got.status_code == 201, got.text
+    body = got.json()
+    assert (body["status"], body["decided_by"], body["held_because"]) == ("approved", "auto", None)
+    assert body["price"] == "10.00" and body["clawed_back"] == "5.00"
+    mine = await engine.client.get("/api/v1/returns", headers=buyer_key("apex"))
+    assert [r["id"] for r in mine.json()] == [body["id"]]
+    one = await engine.client.get(f"/api/v1/returns/{body['id']}", headers=buyer_key("apex"))
+    assert one.json()["status"] == "approved"
+
+
+async def test_older_sales_and_limits_wait_for_an_operator(engine_clocked: Harness) -> None:
+    h = engine_clocked
+    limit = {"period": "monthly", "count": 1}
+    await _setup(h, {"auto_approve": True, "max_age_hours": 2, "limit": limit})
+    first, second, old = await _sell(h), await _sell(h), await _sell(h)
+    assert (await _return(h, first)).json()["status"] == "approved"
+    held = (await _return(h, second)).json()
+    assert held["status"] == "pending"
+    assert held["held_because"] == "1 returns this monthly period reached"
+    h.rt.clock.advance(3 * 3600)  # type: ignore[attr-defined]
+    aged = (await _return(h, old)).json()
+    assert (aged["status"], aged["held_because"]) == ("pending", "sold more than 2 hours ago")
+
+
+async def test_a_percent_limit_counts_the_periods_purchases(engine: Harness) -> None:
+    await _setup(engine, {"auto_approve": True, "limit": {"period": "daily", "percent": 50}})
+    leads = [await _sell(engine) for _ in range(4)]
+    statuses = [(await _return(engine, lead)).json()["status"] for lead in leads]
+    assert statuses == ["approved", "approved", "pending", "pending"]  # 2 of 4 purchases
+
+
+async def test_refusals_say_why(engine_clocked: Harness) -> None:
+    h = engine_clocked
+    await _setup(h, {"window_days": 1, "reasons": ["fraud", "wrong_number"]}, buyers=2)
+    lead_id = await _sell(h)  # apex buys (first in the tier)
+    got = await _return(h, lead_id, reason="changed_mind")
+    assert got.status_code == 422
+    assert got.json()["reasons"][0]["code"] == "invalid_reason"
+    assert got.json()["reasons"][0]["field"] == "reason"
+    got = await _return(h, lead_id, buyer="zenith")
+    assert (got.status_code, got.json()["reasons"][0]["code"]) == (404, "not_found")
+    got = await h.client.post(
+        "/api/v1/returns",
+        json={"lead_id": lead_id, "reason": "fraud"},
+        headers={"X-Buyer-Key": "not-a-buyer-key-00000"},
+    )
+    assert (got.status_code, got.json()["reasons"][0]["code"]) == (401, "invalid_buyer_key")
+    got = await h.client.post(
+        "/api/v1/returns",
+        json={"lead_id": lead_id, "reason": "fraud"},
+        headers={"X-API-Key": API_KEY},
+    )
+    assert (got.status_code, got.json()["reasons"][0]["code"]) == (401, "missing_buyer_key")
+    assert (await _return(h, lead_id)).status_code == 201
+    again = await _return(h, lead_id)
+    assert (again.status_code, again.json()["reasons"][0]["code"]) == (409, "already_returned")
+    later = await _sell(h)
+    h.rt.clock.advance(timedelta(days=1, seconds=1).total_seconds())  # type: ignore[attr-defined]
+    got = await _return(h, later)
+    assert (got.status_code, got.json()["reasons"][0]["code"]) == (422, "return_window_closed")
+
+
+async def test_a_buyer_without_return_terms_may_not_return(engine_sqlite: Harness) -> None:
+    await _setup(engine_sqlite, None)
+    lead_id = await _sell(engine_sqlite)
+    got = await _return(engine_sqlite, lead_id)
+    assert (got.status_code, got.json()["reasons"][0]["code"]) == (403, "returns_not_accepted")
+
+
+async def _admin(h: Harness, method: str, path: str, **kw: Any) -> httpx.Response:
+    return await h.client.request(method, f"/api/v1/admin{path}", headers=ADMIN, **kw)
+
+
+async def test_an_operator_rejects_with_a_reason(engine: Harness) -> None:
+    await _setup(engine, {})
+    lead_id = await _sell(engine)
+    asked = (await _return(engine, lead_id)).json()
+    no_note = await _admin(engine, "POST", f"/returns/{asked['id']}/reject", json={})
+    assert no_note.status_code == 422
+    got = await _admin(
+        engine, "POST", f"/returns/{asked['id']}/reject", json={"note": "the lead was called"}
+    )
+    assert got.status_code == 200, got.text
+    assert (got.json()["status"], got.json()["decision_note"]) == (
+        "rejected",
+        "the lead was called",
+    )
+    again = await _admin(engine, "POST", f"/returns/{asked['id']}/approve")
+    assert (again.status_code, again.json()["reasons"][0]["code"]) == (409, "already_decided")
+    story = await engine.timeline(lead_id)
+    assert [e["kind"] for e in story["ledger"]] == ["sale", "payout"]  # nothing reversed
+
+
+async def test_a_returned_lead_is_offered_to_the_others_never_the_returner(
+    engine: Harness,
+) -> None:
+    await _setup(engine, {"auto_approve": True, "offer_again": True}, buyers=2)
+    lead_id = await _sell(engine)
+    got = (await _return(engine, lead_id)).json()
+    assert (got["status"], got["offered_again"]) == ("approved", True)
+    story = await engine.timeline(lead_id)
+    assert story["status"] == "sold"
+    assert [(s["buyer"], s["price"]) for s in story["sales"]] == [
+        ("apex", "10.00"),
+        ("zenith", "10.00"),
+    ]
+    assert any(
+        s["campaign"] == "apex" and s["reason"] == "blocked" and "returned" in s["detail"]
+        for s in story["skipped"]
+    )
+    assert [e["kind"] for e in story["ledger"]] == [
+        "sale",
+        "payout",
+        "return",
+        "clawback",
+        "sale",
+        "payout",
+    ]
+    assert story["ledger"][4]["debit"] == "buyer:zenith"
