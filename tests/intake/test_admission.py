@@ -68,3 +68,34 @@ async def test_a_lead_arriving_while_the_loop_runs_late_is_refused_at_once(
     await asyncio.sleep(WINDOW_S + 0.1)  # caught up
     assert (await h.post_lead()).json()["status"] == "sold"
     assert await _stored(h) == 2
+
+
+@pytest.fixture
+async def lag_aware(sqlite_url: str) -> AsyncIterator[Harness]:
+    """An engine that watches its loop's lag, refusing only past half the tree's time."""
+    async for harness in _harness(sqlite_url, max_loop_lag_share=0.5):
+        yield harness
+
+
+async def test_while_the_loop_runs_late_a_leads_time_is_cut_by_the_lag(
+    lag_aware: Harness,
+) -> None:
+    # Timers fire as late as the loop runs: a lead taken while the loop is 0.45 s late has
+    # waited about that long already, and its buyer's timeout would fire that much late.
+    # A 1.1 s tree then leaves the 0.6 s buyer too little time; with no lag it sells.
+    h = lag_aware
+    h.buyers(sim_buyer("slow", latency_ms_min=600, latency_ms_max=600))
+    await h.configure(
+        document(
+            [campaign("slow", h.sim, timeout_ms=10_000)],
+            [tier("t", "priority", ["slow"])],
+            tree={"max_processing_ms": 1100},
+        )
+    )
+    await asyncio.sleep(WINDOW_S + 0.1)  # whatever lag configuring caused is forgotten
+    assert (await h.post_lead()).json()["status"] == "sold"
+
+    h.rt.loop_lag.observe(0.45)  # under half the tree's time: the lead is taken
+    late = (await h.post_lead()).json()
+    assert late["status"] == "unsold"
+    assert late["reasons"][0]["code"] == "timeout"

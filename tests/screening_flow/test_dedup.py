@@ -25,7 +25,8 @@ async def test_fifty_copies_at_once_let_exactly_one_through(
     await two_buyers(h, screening={"checks": [], "dedup": {"fields": fields}})
     answers = await asyncio.gather(*(h.post_lead(LEAD) for _ in range(50)))
 
-    assert {a.status_code for a in answers} == {200}
+    refused = [a.text for a in answers if a.status_code != 200]
+    assert not refused, refused[:2]
     bodies = [a.json() for a in answers]
     sold = [b for b in bodies if b["status"] == "sold"]
     duplicates = [b for b in bodies if b["status"] == "rejected"]
