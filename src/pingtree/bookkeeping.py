@@ -69,10 +69,11 @@ class Bookkeeping:
             backoff_s=settings.postback_backoff_s,
         )
 
-    def sold(self, sales: Iterable[SaleResult]) -> None:
-        """Sales this process just recorded: taken off their buyers' funds at once."""
+    def sold(self, sales: Iterable[SaleResult], event: tuple[int, int] | None) -> None:
+        """Sales this process just recorded (their lead event at event): taken off their
+        buyers' funds at once."""
         for sale in sales:
-            self.funds.spent(sale.buyer, sale.price)
+            self.funds.sold(sale.buyer, sale.price, event)
 
     def refused(self, publisher: str, vertical: str, codes: Iterable[str]) -> None:
         """Count an intake refusal (a lead not stored) for the publisher report."""

@@ -7,6 +7,7 @@ from typing import Any
 
 from tests.engine.conftest import ADMIN_TOKEN, Harness, sim_buyer
 from tests.factories import campaign, document, tier
+from tests.reporting.books import keep_books
 from tests.returns.terms import buyer_key, with_terms
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -48,6 +49,9 @@ async def test_prepaid_funds_run_out_and_come_back(engine: Harness) -> None:
     assert (await _buyer_of_next_lead(engine))[0] == "apex"  # 5.00 left: short of 10.00
     buyer, skipped = await _buyer_of_next_lead(engine)
     assert buyer == "backup" and skipped[0]["detail"] == "funds left 5.00, price 10.00"
+    await keep_books(engine.rt)
+    await engine.rt.books.refresh_funds()  # the sale is in the ledger now: the same 5.00 left
+    assert (await _buyer_of_next_lead(engine))[0] == "backup"
     funds = await engine.client.get("/api/v1/funds", headers=buyer_key("apex"))
     assert funds.json() == {
         "buyer": "apex",
@@ -60,6 +64,7 @@ async def test_prepaid_funds_run_out_and_come_back(engine: Harness) -> None:
 async def test_a_credit_limit_lets_the_balance_go_below_zero(engine: Harness) -> None:
     await _setup(engine, {"credit_limit": "20.00"})
     assert [(await _buyer_of_next_lead(engine))[0] for _ in range(3)] == ["apex", "apex", "backup"]
+    await keep_books(engine.rt)
     got = await engine.client.get("/api/v1/admin/balances", headers=ADMIN)
     apex = next(b for b in got.json()["buyers"] if b["buyer"] == "apex")
     assert (apex["balance"], apex["funds_left"]) == ("-20.00", "0.00")

@@ -19,6 +19,7 @@ async def test_an_uncertain_sale_settled_as_sold_is_booked(engine: Harness) -> N
         f"/api/v1/admin/uncertain/{post['reservation_id']}", json={"sold": True}, headers=ADMIN
     )
     assert settled.status_code == 200, settled.text
+    await keep_books(h.rt)
     story = await h.timeline(lead_id)
     assert [(e["kind"], e["amount"], e["actor"]) for e in story["ledger"]] == [
         ("sale", "20.00", "admin-token"),
@@ -26,7 +27,6 @@ async def test_an_uncertain_sale_settled_as_sold_is_booked(engine: Harness) -> N
     ]
     assert story["ledger"][0]["memo"] == "an uncertain post reconciled as sold"
     assert story["sales"][0]["payout"] == "10.00"
-    await keep_books(h.rt)
     day = h.rt.clock.now().date().isoformat()
     got = await h.client.get(
         "/api/v1/admin/reports/publishers",

@@ -17,6 +17,7 @@ from pingtree.storage.tables import Sale
 from tests.config.conftest import DEMO_SIMULATOR, demo_data, issue_lines
 from tests.engine.conftest import Harness, sim_buyer
 from tests.factories import campaign, document, tier
+from tests.reporting.books import keep_books
 
 D = Decimal
 
@@ -90,6 +91,7 @@ async def test_a_margin_per_vertical_is_applied(engine_sqlite: Harness) -> None:
     await h.configure(type(doc).model_validate(data))
     answer = (await h.post_lead()).json()
     assert answer["payout"] == "18.50"
+    await keep_books(h.rt)
     story = await h.timeline(answer["lead_id"])
     assert story["ledger"][1]["rule"] == {"type": "margin_absolute", "amount": "6.50"}
 

@@ -18,7 +18,7 @@ from pingtree.runtime import Runtime
 from pingtree.storage import cursors
 from pingtree.storage.books import LeadEvent, LedgerEntry
 
-WAIT_S = 30.0
+WAIT_S = 120.0  # PostgreSQL: an open write transaction anywhere on the server holds rolls back
 
 
 async def unrolled(rt: Runtime) -> int:

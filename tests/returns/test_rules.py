@@ -9,6 +9,7 @@ import httpx
 
 from tests.engine.conftest import ADMIN_TOKEN, Harness, sim_buyer
 from tests.factories import API_KEY, campaign, document, tier
+from tests.reporting.books import keep_books
 from tests.returns.terms import buyer_key, with_terms
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -128,6 +129,7 @@ async def test_an_operator_rejects_with_a_reason(engine: Harness) -> None:
     )
     again = await _admin(engine, "POST", f"/returns/{asked['id']}/approve")
     assert (again.status_code, again.json()["reasons"][0]["code"]) == (409, "already_decided")
+    await keep_books(engine.rt)
     story = await engine.timeline(lead_id)
     assert [e["kind"] for e in story["ledger"]] == ["sale", "payout"]  # nothing reversed
 
@@ -139,6 +141,7 @@ async def test_a_returned_lead_is_offered_to_the_others_never_the_returner(
     lead_id = await _sell(engine)
     got = (await _return(engine, lead_id)).json()
     assert (got["status"], got["offered_again"]) == ("approved", True)
+    await keep_books(engine.rt)
     story = await engine.timeline(lead_id)
     assert story["status"] == "sold"
     assert [(s["buyer"], s["price"]) for s in story["sales"]] == [

@@ -473,7 +473,7 @@ async def finish(
                 record, within_s=rt.settings.record_retry_s, what=f"lead {lead.id}"
             )
             if not lead.test:
-                rt.books.sold(result.sales)
+                rt.books.sold(result.sales, lead.event_place)
             log.debug("record written")  # lead_id: the task carries the lead's context
         except _AlreadySettled:
             log.error("lead %s was settled by recovery before its record landed", lead.id)

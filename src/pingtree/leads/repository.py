@@ -26,8 +26,6 @@ from pingtree.leads.schemas import (
     SaleOut,
     Timeline,
 )
-from pingtree.ledger import entries as ledger
-from pingtree.ledger.entries import SaleBooking
 from pingtree.money import cents
 from pingtree.reporting import events
 from pingtree.routing.model import Attempt, RoutingResult
@@ -85,6 +83,8 @@ class LeadRecord:
     previous_status: str | None = None
     """Its answer before this routing: review (approved by an operator), sold (returned and
     offered again); reports move the lead from that count to the new one."""
+    event_place: tuple[int, int] | None = None
+    """(txid, id) of the lead event its record wrote (its sales are booked once it is rolled)."""
 
     @classmethod
     def of(cls, row: Lead) -> LeadRecord:
@@ -205,7 +205,7 @@ async def record_routing(
 
     payouts: each sale's payout (else the payout is spread over the sales by price);
     payout_rule: the publisher's rule that worked them out, recorded with each sale. A lead
-    that is not a test also books its sales in the ledger and writes its lead event.
+    that is not a test also writes its lead event (its sales go to the ledger from it).
     None, writing nothing, when the lead was already recorded or settled by recovery.
     """
     answer = routing_answer(lead, result, payout=payout, reasons=reasons)
@@ -267,18 +267,9 @@ async def _book_answer(
     status: str,
     reasons: list[Reason],
 ) -> None:
-    """The lead's sales in the ledger and its lead event (in the record's transaction)."""
-    if result.sales:
-        booked = [
-            SaleBooking(s.campaign, s.buyer, s.price, share)
-            for s, share in zip(result.sales, shares, strict=True)
-        ]
-        await ledger.book(
-            conn,
-            ledger.sale_entries(lead_id=lead.id, publisher=lead.publisher, sales=booked, rule=rule),
-            at=now,
-        )
-    await events.answered(
+    """The lead's event, in the record's transaction: one row, whatever it did. Its sales are
+    booked in the ledger from it by the roller (reporting.rollups), off the lead's path."""
+    lead.event_place = await events.answered(
         conn,
         lead_id=lead.id,
         publisher=lead.publisher,
@@ -288,7 +279,7 @@ async def _book_answer(
         status=status,
         previous=lead.previous_status,
         codes=events.codes_of(reasons),
-        campaigns=events.campaign_figures(result.attempts, result.sales, shares),
+        campaigns=events.campaign_figures(result.attempts, result.sales, shares, rule=rule),
         revenue=cents(result.revenue),
         payout=sum(shares, Decimal(0)),
     )

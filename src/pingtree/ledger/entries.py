@@ -32,6 +32,8 @@ class Entry:
     memo: str | None = None
     rule: dict[str, Any] | None = None
     actor: str | None = None
+    at: datetime | None = None
+    """When it happened, if not when it is booked."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ def sale_entries(
     rule: dict[str, Any] | None,
     actor: str | None = None,
     memo: str | None = None,
+    at: datetime | None = None,
 ) -> list[Entry]:
     """The buyer pays each sale's price; the publisher earns each sale's payout."""
     out: list[Entry] = []
@@ -67,6 +70,7 @@ def sale_entries(
                 memo,
                 None,
                 actor,
+                at,
             )
         )
         out.append(
@@ -80,6 +84,7 @@ def sale_entries(
                 memo,
                 rule,
                 actor,
+                at,
             )
         )
     return out
@@ -89,7 +94,7 @@ async def book(conn: AsyncConnection, booked: Sequence[Entry], *, at: datetime) 
     """Add entries in the caller's transaction (an entry of 0.00 moves nothing: left out)."""
     rows = [
         {
-            "at": at,
+            "at": e.at or at,
             "kind": e.kind.value,
             "debit": e.debit,
             "credit": e.credit,

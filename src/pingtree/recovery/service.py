@@ -22,7 +22,6 @@ from pingtree.config.catalog import Catalog
 from pingtree.intake.errors import refuse
 from pingtree.leads import trail
 from pingtree.leads.schemas import LeadStatus, Reason
-from pingtree.ledger.entries import SaleBooking, book, sale_entries
 from pingtree.money import ZERO, cents
 from pingtree.recovery.schemas import Resolved, UncertainPost
 from pingtree.reporting import events
@@ -354,20 +353,6 @@ async def _book(
     )
     if test:
         return
-    booked = [SaleBooking(campaign, buyer, price, share)]
-    memo = "an uncertain post reconciled as sold"
-    await book(
-        conn,
-        sale_entries(
-            lead_id=lead_id,
-            publisher=publisher_name,
-            sales=booked,
-            rule=rule.record() if rule is not None else None,
-            actor=actor,
-            memo=memo,
-        ),
-        at=now,
-    )
     # The post was sent before the crash: it counts as offered, posted and sold.
     figures: dict[str, dict[str, Any]] = {
         campaign: {
@@ -377,6 +362,8 @@ async def _book(
             "sold": 1,
             "revenue": str(price),
             "payout": str(share),
+            "rule": rule.record() if rule is not None else None,
+            "memo": "an uncertain post reconciled as sold",
         }
     }
     was = LeadStatus(str(lead.status))  # sold already: a second sale of a shared lead

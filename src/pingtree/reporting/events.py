@@ -28,6 +28,7 @@ REASON_CHARS = 160
 
 events = cast(Table, LeadEvent.__table__)
 _INSERT = events.insert()
+_ANSWERED = events.insert().returning(events.c.txid, events.c.id)
 
 
 class EventKind(StrEnum):
@@ -45,9 +46,16 @@ def slot(at: datetime) -> int:
 
 
 def campaign_figures(
-    attempts: Iterable[Attempt], sales: Sequence[SaleResult], payouts: Sequence[Decimal]
+    attempts: Iterable[Attempt],
+    sales: Sequence[SaleResult],
+    payouts: Sequence[Decimal],
+    *,
+    rule: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Per campaign: what it was sent of this lead and what came of it (non-zero figures)."""
+    """Per campaign: what it was sent of this lead and what came of it (non-zero figures).
+
+    A sale's figures carry the payout rule that paid it (rule), for its ledger entry.
+    """
     figures: dict[str, dict[str, Any]] = {}
 
     def of(campaign: str, buyer: str) -> dict[str, Any]:
@@ -86,6 +94,8 @@ def campaign_figures(
         add(f, "sold")
         f["revenue"] = str(Decimal(f.get("revenue", ZERO)) + sale.price)
         f["payout"] = str(Decimal(f.get("payout", ZERO)) + payout)
+        if rule is not None:
+            f["rule"] = rule
     return figures
 
 
@@ -113,14 +123,16 @@ async def answered(
     revenue: Decimal = ZERO,
     payout: Decimal = ZERO,
     actor: str | None = None,
-) -> None:
-    """A lead's outcome (previous: its status before, when it had an answer already).
+) -> tuple[int, int]:
+    """A lead's outcome (previous: its status before, when it had an answer already); the
+    event's place (txid, id).
 
     Counted in the slot the lead was received in, so a slot's leads add up to its sent.
+    The campaigns' sales are booked in the ledger when the event is rolled.
     """
     first = previous is None
-    await conn.execute(
-        _INSERT,
+    written = await conn.execute(
+        _ANSWERED,
         {
             "kind": EventKind.ANSWERED.value,
             "lead_id": lead_id,
@@ -139,6 +151,8 @@ async def answered(
             "actor": actor,
         },
     )
+    row = written.one()
+    return int(row[0]), int(row[1])
 
 
 async def returned(

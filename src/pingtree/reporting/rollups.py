@@ -19,6 +19,7 @@ from typing import Any, cast
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pingtree.ledger.entries import Entry, SaleBooking, book, sale_entries
 from pingtree.money import CENT, ZERO
 from pingtree.postbacks import queue
 from pingtree.postbacks.queue import Call, Hooks
@@ -287,14 +288,44 @@ async def roll(
         return 0
     tally = Tally()
     calls: list[Call] = []
+    booked: list[Entry] = []
     for row in rows:
         tally.add(row)
+        booked += sales_booked(row)
         if hooks is not None:
             calls += postbacks_for(row, hooks)
     await tally.write(conn)
+    await book(conn, booked, at=now)
     await queue.enqueue(conn, calls, now=now)
     await cursors.advance(conn, SOURCE, cursors.place_of(rows[-1]), now)
     return len(rows)
+
+
+def sales_booked(row: Any) -> list[Entry]:
+    """The ledger entries of an answered lead's sales: the buyer pays, the publisher earns.
+
+    Booked here, once, in the transaction that rolls the event, so a lead's record writes
+    one row more, not one per entry.
+    """
+    if row.kind != EventKind.ANSWERED:
+        return []
+    out: list[Entry] = []
+    for campaign, figures in row.campaigns.items():
+        if not figures.get("sold"):
+            continue
+        sale = SaleBooking(
+            campaign, figures["buyer"], Decimal(figures["revenue"]), Decimal(figures["payout"])
+        )
+        out += sale_entries(
+            lead_id=row.lead_id,
+            publisher=row.publisher,
+            sales=[sale],
+            rule=figures.get("rule"),
+            actor=row.actor,
+            memo=figures.get("memo"),
+            at=row.at,
+        )
+    return out
 
 
 def postbacks_for(row: Any, hooks: Hooks) -> list[Call]:

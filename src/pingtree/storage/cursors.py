@@ -41,6 +41,16 @@ async def claim(conn: AsyncConnection, source: str) -> Place | None:
     return None if row is None else (int(row[0]), int(row[1]))
 
 
+async def place(conn: AsyncConnection, source: str) -> Place:
+    """Where source's cursor stands ((0, 0) before its first roll)."""
+    row = (
+        await conn.execute(
+            select(cursors.c.txid, cursors.c.last_id).where(cursors.c.source == source)
+        )
+    ).one_or_none()
+    return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+
 async def horizon(conn: AsyncConnection) -> int:
     """The lowest transaction id that may still commit rows (every txid below has ended)."""
     if conn.dialect.name != "postgresql":
