@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,13 @@ from pingtree.storage.tables import AttemptRow, Lead, Sale
 
 TOKEN = "t"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def csrf_of(html: str) -> str:
+    """The form token a console page carries (every page's Log out form has it)."""
+    found = re.search(r'name="csrf" value="([0-9a-f]*)"', html)
+    assert found is not None, "the page has no form token"
+    return found[1]
 
 
 @pytest.fixture
