@@ -173,13 +173,18 @@ def bars(
     rows: Sequence[tuple[str, Decimal | float | None, str, str | None]],
     *,
     scale: float | None = None,
+    full_is_bad: bool = False,
 ) -> list[Bar]:
-    """Bars for (label, value, figure text, link) rows; scale: the value of a full bar."""
+    """Bars for (label, value, figure text, link) rows; scale: the value of a full bar.
+
+    full_is_bad: a bar at the scale is marked (a cap reached), not a good figure.
+    """
     values = [float(v) for _, v, _, _ in rows if v is not None]
-    full = scale if scale is not None else max(values, default=0.0)
+    whole = scale if scale is not None else max(values, default=0.0)
     out = []
     for label, value, figure, link in rows:
-        share = 0.0 if value is None or full <= 0 else max(0.0, min(float(value) / full, 1.0))
-        tone = "bad" if scale is not None and value is not None and float(value) >= scale else ""
+        share = 0.0 if value is None or whole <= 0 else max(0.0, min(float(value) / whole, 1.0))
+        full = scale is not None and value is not None and float(value) >= scale
+        tone = "bad" if full_is_bad and full else ""
         out.append(Bar(label, share * 100, figure, link, tone))
     return out

@@ -385,7 +385,10 @@ async def submit(request: Request, kind: str, key: str, acting: ConfigureDep) ->
         draft = Draft(checked_kind, original, None)
         if action == "remove_check":
             checked = await changes.check(rt, draft, since=since)
-            return _render(request, state=state, checked=checked, removing=True, **render)
+            status = 200 if checked.valid else 422
+            return _render(
+                request, state=state, checked=checked, removing=True, status_code=status, **render
+            )
         outcome = await changes.apply(rt, draft, operator=acting.caller.name, since=since)
         if isinstance(outcome, Checked):
             return _render(

@@ -219,10 +219,21 @@ def text(value: Any) -> str:
 
 
 def yaml_text(value: Any) -> str:
-    """A block as a YAML textarea shows it."""
+    """A block as a YAML textarea shows it (empty mappings left out; an empty list can mean
+    something, as `ping_fields: []` does)."""
+    value = _without_empty(value)
     if value in (None, {}, []):
         return ""
     return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=88)
+
+
+def _without_empty(value: Any) -> Any:
+    if isinstance(value, dict):
+        kept = {k: _without_empty(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v != {}}
+    if isinstance(value, list):
+        return [_without_empty(v) for v in value]
+    return value
 
 
 def extras(row: Any, shown: Iterable[str]) -> str:

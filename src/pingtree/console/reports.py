@@ -253,6 +253,7 @@ async def reports(request: Request, rt: ReaderDep) -> Response:
                 for f in caps
             ],
             scale=1.0,
+            full_is_bad=True,
         ),
         "query": c.query(),
         "publisher_names": sorted(rt.catalog.publishers),
