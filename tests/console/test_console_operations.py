@@ -40,7 +40,9 @@ async def test_a_flagged_lead_is_approved_from_the_queue_and_sold(engine: Harnes
     lead_id = await flagged_lead(engine)
     console = await operator(engine)
     queue = await console.get("/console/review")
-    assert f'data-lead="{lead_id}"' in queue.text and "email address is a role account" in queue.text
+    assert (
+        f'data-lead="{lead_id}"' in queue.text and "email address is a role account" in queue.text
+    )
     r = await console.submit(f"/console/review/{lead_id}/approve", {}, opened="/console/review")
     assert r.status_code == 303 and r.headers["location"].startswith("/console/review?done=")
     assert "sold (payout 7.50)" in unquote(r.headers["location"])
