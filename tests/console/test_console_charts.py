@@ -22,7 +22,7 @@ def test_stacked_columns_link_each_piece_and_escape_text() -> None:
     assert '<title id="c-title">Leads &lt;per&gt; day</title>' in text
     assert '<a href="/console/leads?a=1&amp;b=2" aria-label="03-01: 3 sold">' in text
     assert text.count("<rect") == 3  # nothing drawn for a zero
-    assert ">5<" in text  # the axis tops out at a round number over the tallest column (4)
+    assert ">4<" in text and ">1<" in text  # four round steps up to the tallest column (4)
 
 
 def test_lines_handle_losses_and_money() -> None:
@@ -36,7 +36,7 @@ def test_lines_handle_losses_and_money() -> None:
         )
     )
     assert "<polyline" in svg and "profit -2.50" in svg and "profit 7.25" in svg
-    assert ">-5<" in svg and ">10<" in svg
+    assert ">-2.50<" in svg and ">7.50<" in svg and ">0.00<" in svg  # a gridline at zero
 
 
 def test_bars_scale_to_the_longest_or_a_given_whole() -> None:
@@ -45,3 +45,4 @@ def test_bars_scale_to_the_longest_or_a_given_whole() -> None:
     capped = charts.bars(rows, scale=1.0, full_is_bad=True)
     assert [b.share for b in capped] == [50.0, 0.0, 100.0] and capped[2].tone == "bad"
     assert charts.nice_top(0.0) == 1.0 and charts.nice_top(430) == 500.0
+    assert charts.nice_step(110.8) == 150.0 and charts.nice_step(8.25) == 10.0

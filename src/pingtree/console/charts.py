@@ -40,16 +40,35 @@ def nice_top(value: float) -> float:
     return float(10 * power)
 
 
+def nice_step(value: float) -> float:
+    """A step of 1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten, at or above value."""
+    if value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    for step in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        if value <= step * power:
+            return float(step * power)
+    return float(10 * power)
+
+
 def _axis(low: float, high: float, money: bool) -> tuple[list[str], float, float]:
-    top = nice_top(high) if high > 0 else 0.0
-    bottom = -nice_top(-low) if low < 0 else 0.0
+    # Four steps of a round size: every gridline has a round label.
+    if low < 0 < high or low < 0:
+        step = nice_step((max(high, 0.0) - low) / 4)
+        bottom = -step * math.ceil(-low / step)
+        top = bottom + 4 * step if bottom + 4 * step >= high else step * math.ceil(high / step)
+    else:
+        bottom = 0.0
+        top = 4 * nice_step(high / 4) if high > 0 else 0.0
     if top == bottom:
         top = 1.0
+    ticks = [bottom + (top - bottom) * i / 4 for i in range(5)]
+    # One format per axis: whole numbers when every tick is one, else cents throughout.
+    whole = all(abs(t - round(t)) < 1e-9 for t in ticks) and not (money and top - bottom < 10)
     lines = []
-    for i in range(5):
-        value = bottom + (top - bottom) * i / 4
+    for value in ticks:
         y = _y(value, bottom, top)
-        label = f"{value:,.2f}" if money and (top - bottom) < 10 else f"{value:,.0f}"
+        label = f"{value:,.0f}" if whole else f"{value:,.2f}"
         lines.append(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
             f'stroke="#e3e6ec"/><text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" '

@@ -18,6 +18,7 @@ from urllib.parse import quote
 import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from pingtree.buyers.model import DAYS, PERIODS, FilterOp, PostPrice, PriceType
@@ -259,9 +260,31 @@ async def _open(rt: Runtime, kind: Kind, key: str | None) -> tuple[ConfigDocumen
         return document, version, None
     for item in getattr(document, kind):
         if resource_key(kind, item) == key:
-            shown = redact(kind, item.model_dump(mode="json", exclude_none=True))
-            return document, version, shown
+            spec = item.model_dump(mode="json", exclude_none=True)
+            for block in YAML_BLOCKS.get(kind, ()):
+                part = getattr(item, block)
+                if part is not None:
+                    spec[block] = compact(part)
+            return document, version, redact(kind, spec)
     return document, version, None
+
+
+YAML_BLOCKS: dict[Kind, tuple[str, ...]] = {
+    "verticals": ("screening",),
+    "publishers": ("screening",),
+    "campaigns": ("delivery",),
+}
+
+
+def compact(model: BaseModel) -> dict[str, Any]:
+    """A block as its YAML textarea shows it: defaults left out when they read back the same."""
+    full: dict[str, Any] = model.model_dump(mode="json", exclude_none=True)
+    short: dict[str, Any] = model.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    try:
+        same = type(model).model_validate(short).model_dump(mode="json", exclude_none=True) == full
+    except ValidationError:
+        same = False
+    return short if same else full
 
 
 @router.get("/{kind}/{key}", response_class=HTMLResponse)
