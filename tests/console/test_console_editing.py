@@ -389,3 +389,16 @@ async def test_an_analyst_reads_the_editors_but_cannot_change_anything(engine: H
     )
     assert r.status_code == 403 and "may not do this" in r.text
     assert engine.rt.catalog.buyers["apex"].active is True
+
+
+async def test_applying_what_is_already_there_changes_nothing(engine: Harness) -> None:
+    await configured(engine)
+    console = await operator(engine)
+    form = {"_action": "apply", "name": "apex", "dedup_days": "0", "active:bool": "true"}
+    r = await console.submit("/console/config/buyers/apex", form)
+    assert r.status_code == 303 and "done=No%20changes" in r.headers["location"]
+    again = await console.submit(
+        "/console/config/buyers/apex/active", {"active": "true"}, opened="/console/config/buyers"
+    )
+    assert again.status_code == 303 and "no%20change" in again.headers["location"]
+    assert (await stored(engine))["version"] == 1 and await history(engine) == []

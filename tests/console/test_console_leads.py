@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 
 from pingtree.clock import ManualClock
+from pingtree.storage.tables import Lead
 from tests.console.conftest import BEARER, Harness
 from tests.engine.conftest import ADMIN_TOKEN, sim_buyer
 from tests.factories import LEAD_FIELDS, campaign, document, tier
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+COLUMNS = [c.key for c in Lead.__table__.columns if c.key != "id"]
 assert BEARER  # the console's own token is another; these tests use the engine's
 
 
@@ -71,6 +73,12 @@ async def test_leads_are_found_by_email_phone_id_buyer_and_status(engine: Harnes
     assert await search(status="unsold") == [unsold[:8]]
     assert await search(publisher="pub", status="sold") == [sold[:8]]
     assert await search(publisher="elsewhere") == []
+    digits = "20261125-0000-4000-8000-000000000000"  # an id that begins like a phone number
+    async with engine.rt.sessions() as session, session.begin():
+        row = await session.get(Lead, sold)
+        assert row is not None
+        session.add(Lead(**{**{c: getattr(row, c) for c in COLUMNS}, "id": digits}))
+    assert await search(q="20261125") == ["20261125"]
     bad = await get("/console/leads", params={"status": "lost", "from": "03/01"}, headers=ADMIN)
     assert bad.status_code == 400
     assert "<code>status</code>: no lead status" in bad.text and "<code>from</code>" in bad.text

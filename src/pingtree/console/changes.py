@@ -250,7 +250,10 @@ async def check(rt: Runtime, draft: Draft, *, since: int | None = None) -> Check
 async def apply(
     rt: Runtime, draft: Draft, *, operator: str, since: int | None
 ) -> Applied | Checked:
-    """Apply the draft as a new version (or answer why not), recorded with its operator."""
+    """Apply the draft as a new version (or answer why not), recorded with its operator.
+
+    A draft that changes nothing is Applied with no entries and the version unchanged.
+    """
     async with rt.sessions() as session:
         try:
             outcome = await _checked(
@@ -296,8 +299,10 @@ async def _checked(
         result.problems, result.elsewhere = _sort(exc.issues, data, draft, at)
         return result
     result.entries = _entries(plan, document, stored)
-    if dry_run or result.conflict or plan.empty:
+    if dry_run or result.conflict:
         return result
+    if plan.empty:
+        return Applied(version, [])
     applied, _ = await load_document(session)  # as stored: secrets sealed, keys hashed
     before = {e.label: _stored(stored, e.label) for e in result.entries}
     after = {e.label: _stored(applied, e.label) for e in result.entries}

@@ -439,13 +439,16 @@ async def submit(request: Request, kind: str, key: str, acting: ConfigureDep) ->
 
 def _applied(request: Request, kind: Kind, state: dict[str, Any], outcome: Applied) -> Response:
     key = changes.resource_key_of(kind, state)
+    target = f"{console_root(request)}/config/{kind}/{quote(key, safe='')}"
+    if not outcome.entries:
+        done = quote("No changes: the configuration already says this.")
+        return RedirectResponse(f"{target}?done={done}", status_code=303)
     if outcome.new_api_keys:  # shown once, never in a URL
         return page(
             request,
             "api_key.html",
             {"nav": "config", "keys": outcome.new_api_keys, "version": outcome.version},
         )
-    target = f"{console_root(request)}/config/{kind}/{quote(key, safe='')}"
     return RedirectResponse(f"{target}?applied={outcome.version}", status_code=303)
 
 

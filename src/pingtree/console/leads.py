@@ -16,6 +16,7 @@ from pingtree.console.render import ConsoleRoute, page
 from pingtree.leads.repository import timeline
 from pingtree.leads.schemas import LeadStatus
 from pingtree.leads.search import Cursor, LeadQuery, find_leads
+from pingtree.screening.normalize import suppression_hash
 from pingtree.storage.tables import CapReservation
 
 router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
@@ -32,7 +33,9 @@ def _person(text: str) -> tuple[str | None, str | None, str | None]:
     if "@" in value:
         return None, value, None
     digits = sum(ch.isdigit() for ch in value)
-    if digits >= 7 and all(ch.isdigit() or ch in " +-()." for ch in value):
+    phone_like = digits >= 7 and all(ch.isdigit() or ch in " +-()." for ch in value)
+    # A lead id may begin with digits only: what is no valid phone is an id.
+    if phone_like and suppression_hash("phone", value) is not None:
         return None, None, value
     return value, None, None
 
