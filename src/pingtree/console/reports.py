@@ -71,10 +71,13 @@ class Chosen:
     window: periods.Window
     publisher: str | None
     vertical: str | None
+    campaigns: tuple[str, ...] = ()
 
     def scope(self) -> series.Scope:
-        """The reporting scope."""
-        return series.Scope(self.window.since, self.window.until, self.publisher, self.vertical)
+        """The reporting scope (sales and exchanges of the campaigns configured)."""
+        return series.Scope(
+            self.window.since, self.window.until, self.publisher, self.vertical, self.campaigns
+        )
 
     def query(self) -> str:
         """The query string of this choice (the CSV links carry it)."""
@@ -99,7 +102,8 @@ def chosen(request: Request, rt: Runtime) -> Chosen:
         since=q.get("from"),
         until=q.get("to"),
     )
-    return Chosen(window, q.get("publisher") or None, q.get("vertical") or None)
+    campaigns = tuple(sorted(rt.catalog.campaigns))
+    return Chosen(window, q.get("publisher") or None, q.get("vertical") or None, campaigns)
 
 
 def leads_link(request: Request, start: datetime, end: datetime, c: Chosen, **more: str) -> str:

@@ -59,7 +59,13 @@ def person_hashes(query: LeadQuery) -> list[str] | None:
     return [h for h in hashes if h is not None]
 
 
-def _filtered(statement: Select[Lead], query: LeadQuery) -> Select[Lead]:
+PEOPLE_LIMIT = 5000
+"""The most leads of one person a search looks at (its newest are listed first anyway)."""
+
+
+def _filtered(
+    statement: Select[Lead], query: LeadQuery, people: list[str] | None = None
+) -> Select[Lead]:
     if query.lead_id:
         wanted = query.lead_id.strip().lower()
         if len(wanted) >= 36:
@@ -67,9 +73,7 @@ def _filtered(statement: Select[Lead], query: LeadQuery) -> Select[Lead]:
         else:
             escaped = wanted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             statement = statement.where(Lead.id.like(f"{escaped}%", escape="\\"))
-    hashes = person_hashes(query)
-    if hashes is not None:
-        people = select(LeadPerson.lead_id).where(LeadPerson.person_hash.in_(hashes))
+    if people is not None:
         statement = statement.where(Lead.id.in_(people))
     if query.buyer or query.campaign:
         sold = select(Sale.lead_id)
@@ -98,6 +102,19 @@ async def find_leads(
     session: AsyncSession, query: LeadQuery, *, limit: int = 50, after: Cursor | None = None
 ) -> tuple[Sequence[Lead], Cursor | None]:
     """A page of matching leads, newest first, and the cursor of the next page (None: last)."""
+    # The person's leads first, by their hash: a few ids for the lead query to fetch.
+    hashes = person_hashes(query)
+    people = None
+    if hashes is not None:
+        people = list(
+            (
+                await session.scalars(
+                    select(LeadPerson.lead_id)
+                    .where(LeadPerson.person_hash.in_(hashes))
+                    .limit(PEOPLE_LIMIT)
+                )
+            ).all()
+        )
     statement = _filtered(
         select(Lead).options(
             load_only(
@@ -112,6 +129,7 @@ async def find_leads(
             )
         ),
         query,
+        people,
     )
     if after is not None:
         statement = statement.where(
