@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,13 @@ from pingtree.storage.tables import AttemptRow, Lead, Sale
 
 TOKEN = "t"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def csrf_of(html: str) -> str:
+    """The form token a console page carries (every page's Log out form has it)."""
+    found = re.search(r'name="csrf" value="([0-9a-f]*)"', html)
+    assert found is not None, "the page has no form token"
+    return found[1]
 
 
 @pytest.fixture
@@ -126,3 +134,60 @@ class Rows:
 @pytest.fixture
 def rows(runtime: Runtime) -> Rows:
     return Rows(runtime)
+
+
+# --- the console on both databases, with simulated buyers -----------------------------------
+
+from tests.engine.conftest import (  # noqa: E402  (fixtures shared with the engine's tests)
+    ADMIN_TOKEN,
+    Harness,
+    engine,
+    engine_clocked,
+)
+
+__all__ = ["ADMIN_TOKEN", "Harness", "engine", "engine_clocked"]
+
+
+def field_value(html: str, name: str) -> str:
+    """The value of a form input by name (the first one)."""
+    found = re.search(rf'name="{re.escape(name)}"[^>]*?value="([^"]*)"', html)
+    assert found is not None, f"no input {name!r} on the page"
+    return found[1]
+
+
+class Operator:
+    """A browser-like operator: logged in with a session cookie, posting the console's forms."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    @classmethod
+    async def login(cls, client: httpx.AsyncClient, token: str = ADMIN_TOKEN) -> Operator:
+        r = await client.post("/console/login", data={"token": token, "next": "/console"})
+        assert r.status_code == 303, r.text
+        return cls(client)
+
+    async def get(self, path: str, **params: str) -> httpx.Response:
+        return await self.client.get(path, params=params or None)
+
+    async def submit(
+        self, path: str, data: dict[str, str] | list[tuple[str, str]], *, opened: str | None = None
+    ) -> httpx.Response:
+        """POST a form as the page at `opened` (default: path) would: its CSRF token and the
+        configuration version it was opened at come along."""
+        page = await self.client.get(opened or path)
+        assert page.status_code == 200, page.text
+        items = list(data.items()) if isinstance(data, dict) else list(data)
+        names = {k for k, _ in items}
+        extra = [("csrf", csrf_of(page.text))]
+        if "_base" not in names and 'name="_base"' in page.text:
+            extra.append(("_base", field_value(page.text, "_base")))
+        grouped: dict[str, list[str]] = {}
+        for key, value in extra + items:
+            grouped.setdefault(key, []).append(value)
+        return await self.client.post(path, data=grouped)
+
+
+async def operator(harness: Harness) -> Operator:
+    """The harness's admin, logged in to the console."""
+    return await Operator.login(harness.client)

@@ -6,7 +6,7 @@ import httpx
 
 from pingtree.app import create_app
 from pingtree.console.auth import COOKIE
-from tests.console.conftest import BEARER, TOKEN, started
+from tests.console.conftest import BEARER, TOKEN, csrf_of, started
 
 
 async def test_pages_redirect_to_login_without_token(client: httpx.AsyncClient) -> None:
@@ -64,10 +64,22 @@ async def test_htmx_poll_without_login_is_sent_to_login(client: httpx.AsyncClien
 
 async def test_logout_forgets_the_cookie(client: httpx.AsyncClient) -> None:
     await client.post("/console/login", data={"token": TOKEN})
-    assert (await client.get("/console")).status_code == 200
-    r = await client.post("/console/logout")
+    dashboard = await client.get("/console")
+    assert dashboard.status_code == 200
+    r = await client.post("/console/logout", data={"csrf": csrf_of(dashboard.text)})
     assert r.status_code == 303
     assert (await client.get("/console")).status_code == 303
+
+
+async def test_logout_from_another_site_is_refused(client: httpx.AsyncClient) -> None:
+    await client.post("/console/login", data={"token": TOKEN})
+    token = csrf_of((await client.get("/console")).text)
+    assert (await client.post("/console/logout")).status_code == 403  # no token
+    assert (await client.post("/console/logout", data={"csrf": "0" * 64})).status_code == 403
+    foreign = {"Origin": "https://evil.test"}
+    r = await client.post("/console/logout", data={"csrf": token}, headers=foreign)
+    assert r.status_code == 403
+    assert (await client.get("/console")).status_code == 200  # still logged in
 
 
 async def test_pages_are_not_cached_nor_framed(client: httpx.AsyncClient) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,20 +19,9 @@ from pingtree.settings import Settings
 from pingtree.storage.db import create_engine, sessions
 from pingtree.storage.migrate import upgrade
 from pingtree.storage.tables import AttemptRow, Lead, Sale
+from tests.console.browser import ARGS, CHROMIUM, free_port, require_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="browser test needs Debian chromium at /usr/bin/chromium"
-)
-sync_api = pytest.importorskip("playwright.sync_api", reason="browser test needs playwright")
+sync_api = require_chromium()
 
 
 def lead(lead_id: str, **over: Any) -> Lead:
@@ -108,12 +96,6 @@ def insert(url: str, *groups: list[Any]) -> None:
     worker = threading.Thread(target=asyncio.run, args=(go(),))
     worker.start()
     worker.join(30)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -91,7 +91,7 @@ async def test_config_in_force_is_shown(client: httpx.AsyncClient) -> None:
     assert f"<td>pub-a {spec}</td><td>auto</td><td>any other lead</td><td>auto-main</td>" in html
     assert "bearer auth" in html
     assert "apex-very-secret" not in html
-    assert "<form" not in html.split("<main>")[1]  # read-only
+    assert "<form" not in html.split('<main id="main">')[1]  # an overview: editors are linked
 
 
 async def test_empty_config(client: httpx.AsyncClient) -> None:

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from pingtree.app import create_app
+from pingtree.console import csrf
 from pingtree.console.auth import COOKIE
 from pingtree.operators import Role, repository
 from pingtree.operators.tokens import token_hash
@@ -107,7 +108,11 @@ async def test_logout_ends_the_session_on_the_server(rt: Runtime) -> None:
     async with _client(rt) as c:
         cookie = await _login(c)
         assert await _in(c, cookie)
-        r = await c.post("/console/logout", headers={"Cookie": f"{COOKIE}={cookie}"})
+        r = await c.post(
+            "/console/logout",
+            headers={"Cookie": f"{COOKIE}={cookie}"},
+            data={"csrf": csrf.token_for(cookie)},
+        )
         assert r.status_code == 303
         # a copy of the cookie kept from before the logout opens nothing
         assert not await _in(c, cookie)

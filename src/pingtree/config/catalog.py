@@ -8,7 +8,7 @@ from pingtree.buyers.model import Buyer, Campaign
 from pingtree.config.document import ConfigDocument
 from pingtree.consent.model import ConsentPolicy, policy_in_force
 from pingtree.consent.sellers import SellerNames
-from pingtree.publishers.model import Publisher
+from pingtree.publishers.model import REVOKED_KEY_SHA256, Publisher
 from pingtree.routing.eligibility import CompiledCampaign
 from pingtree.routing.index import TierIndex
 from pingtree.routing.model import Route, Tree
@@ -45,7 +45,9 @@ class Catalog:
             verticals=verticals,
             publishers={p.name: p for p in document.publishers},
             publishers_by_key={
-                p.api_key_sha256: p for p in document.publishers if p.api_key_sha256
+                p.api_key_sha256: p
+                for p in document.publishers
+                if p.api_key_sha256 and p.api_key_sha256 != REVOKED_KEY_SHA256
             },
             buyers={b.name: b for b in document.buyers},
             buyers_by_key={b.api_key_sha256: b for b in document.buyers if b.api_key_sha256},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 
@@ -10,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from pingtree.api.ratelimits import hit_auth_failure, refuse_if_locked_out
-from pingtree.console import sessions
+from pingtree.console import csrf, sessions
 from pingtree.console.render import console_root, page
 from pingtree.operators.access import (
     Caller,
@@ -32,7 +33,7 @@ console_bearer = HTTPBearer(scheme_name="OperatorToken", auto_error=False)
 class ConsoleLocked(Exception):
     """The request may not see the page: console off, not logged in, or role too weak."""
 
-    def __init__(self, why: Literal["disabled", "login", "forbidden"]) -> None:
+    def __init__(self, why: Literal["disabled", "login", "forbidden", "csrf"]) -> None:
         super().__init__(why)
         self.why = why
 
@@ -58,10 +59,14 @@ def polling(request: Request) -> bool:
 async def console_caller(
     request: Request, cookie: str | None, bearer: str | None
 ) -> tuple[Caller | None, bool]:
-    """The operator behind a session cookie or bearer token, and whether anyone can log in."""
+    """The operator behind a session cookie or bearer token, and whether anyone can log in.
+
+    A caller found by its session cookie gets the session's form token (request.state.csrf).
+    """
     rt = runtime_of(request)
     admin_token = rt.settings.admin_token
     caller: Caller | None = None
+    request.state.csrf = ""
     async with rt.sessions() as session, session.begin():
         if cookie:
             hashed = await sessions.resume(
@@ -75,6 +80,8 @@ async def console_caller(
                 caller = await identify_hash(session, hashed, admin_token=admin_token)
                 if caller is None:  # its token was rotated or revoked: the session is over
                     await sessions.end(session, cookie)
+                else:
+                    request.state.csrf = csrf.token_for(cookie)
         if caller is None and bearer:
             caller = await identify(session, bearer, admin_token=admin_token)
         configured = caller is not None or await access_configured(session, admin_token=admin_token)
@@ -85,8 +92,20 @@ async def console_caller(
     return caller, configured
 
 
-def console_access(permission: Permission) -> Any:
-    """A dependency: the runtime, for an operator whose role grants the permission."""
+@dataclass(frozen=True)
+class Acting:
+    """An operator changing something from the console, and the runtime it changes."""
+
+    rt: Runtime
+    caller: Caller
+
+
+def console_access(permission: Permission, *, changes: bool = False) -> Any:
+    """A dependency: the runtime, for an operator whose role grants the permission.
+
+    changes: the request changes something (a form post): it must come from a console page
+    (its session's CSRF token, no foreign Origin); the dependency then gives an Acting.
+    """
     roles = [role.value for role in roles_with(permission)]
 
     async def operator(
@@ -94,7 +113,7 @@ def console_access(permission: Permission) -> Any:
         # Defaults, not Annotated: the roles are local, and annotations are strings here.
         cookie: str | None = Security(session_cookie, scopes=roles),
         bearer: HTTPAuthorizationCredentials | None = Security(console_bearer, scopes=roles),
-    ) -> Runtime:
+    ) -> Runtime | Acting:
         token = bearer.credentials.strip() if bearer is not None else None
         if token:  # a token sent with the request is a guess; a session cookie is not
             await refuse_if_locked_out(request)
@@ -106,12 +125,21 @@ def console_access(permission: Permission) -> Any:
         request.state.caller = caller  # the page header shows who is logged in
         if not caller.may(permission):
             raise ConsoleLocked("forbidden")
-        return runtime_of(request)
+        if not changes:
+            return runtime_of(request)
+        if csrf.foreign_origin(request):
+            raise ConsoleLocked("csrf")
+        if request.state.csrf and not await csrf.valid(request, str(cookie)):
+            raise ConsoleLocked("csrf")
+        return Acting(runtime_of(request), caller)
 
     return Depends(operator)
 
 
 ReaderDep = Annotated[Runtime, console_access(Permission.READ)]
+ConfigureDep = Annotated[Acting, console_access(Permission.CONFIGURE, changes=True)]
+ReviewDep = Annotated[Acting, console_access(Permission.REVIEW, changes=True)]
+SuppressDep = Annotated[Acting, console_access(Permission.SUPPRESS, changes=True)]
 
 
 def safe_next(target: str | None, request: Request) -> str:
@@ -133,6 +161,8 @@ def locked_response(request: Request, exc: ConsoleLocked) -> Response:
         return page(request, "disabled.html", status_code=403)
     if exc.why == "forbidden":
         return page(request, "forbidden.html", status_code=403)
+    if exc.why == "csrf":
+        return page(request, "expired.html", status_code=403)
     if request.headers.get("hx-request"):
         current = urlsplit(request.headers.get("hx-current-url", "")).path
         login = f"{console_root(request)}/login?next={quote(safe_next(current, request))}"

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from pingtree.api.ratelimits import auth_locked_out, hit_auth_failure
-from pingtree.console import sessions
+from pingtree.console import csrf, sessions
 from pingtree.console.auth import COOKIE, lifetime, runtime_of, safe_next
 from pingtree.console.render import console_root, page
 from pingtree.operators.access import Credential, access_configured, credential_failed, identify
@@ -37,6 +37,8 @@ async def login(
     """Open a session when token is an operator's token (or PINGTREE_ADMIN_TOKEN)."""
     rt = runtime_of(request)
     target = safe_next(next, request)
+    if csrf.foreign_origin(request):  # another site may not log the browser in
+        return page(request, "expired.html", status_code=403)
     if (wait := await auth_locked_out(request)) is not None:
         return _locked_out(request, target, wait)
     now = rt.clock.now()
@@ -79,8 +81,10 @@ def _locked_out(request: Request, target: str, wait: int) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    """End the session on the server and forget the cookie."""
+    """End the session on the server and forget the cookie (a form of this session only)."""
     session_id = request.cookies.get(COOKIE)
+    if session_id and (csrf.foreign_origin(request) or not await csrf.valid(request, session_id)):
+        return page(request, "expired.html", status_code=403)
     if session_id:
         rt = runtime_of(request)
         async with rt.sessions() as session, session.begin():

@@ -10,13 +10,12 @@ from fastapi.responses import HTMLResponse, Response
 
 from pingtree.config.posting_spec import NoSpec, posting_spec, verticals_of
 from pingtree.console.auth import ReaderDep
-from pingtree.console.render import page
+from pingtree.console.render import ConsoleRoute, page
 from pingtree.leads.evidence import evidence
-from pingtree.leads.repository import timeline
 from pingtree.reporting.campaigns import campaign_stats
 from pingtree.reporting.today import day_start, day_totals, latest_leads
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
 
 Period = Literal["today", "7d", "30d", "all"]
 PERIODS: tuple[Period, ...] = ("today", "7d", "30d", "all")
@@ -45,16 +44,6 @@ async def today_cards(request: Request, rt: ReaderDep) -> HTMLResponse:
     async with rt.sessions() as session:
         totals = await day_totals(session, rt.clock.now())
     return page(request, "_today.html", {"totals": totals})
-
-
-@router.get("/leads/{lead_id}", response_class=HTMLResponse)
-async def lead_page(request: Request, lead_id: str, rt: ReaderDep) -> HTMLResponse:
-    """Everything about one lead."""
-    async with rt.sessions() as session:
-        found = await timeline(session, lead_id)
-    if found is None:
-        return page(request, "not_found.html", {"lead_id": lead_id}, status_code=404)
-    return page(request, "lead.html", {"nav": "dashboard", "t": found})
 
 
 @router.get("/leads/{lead_id}/evidence.json")

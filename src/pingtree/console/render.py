@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from jinja2 import StrictUndefined
 
-from pingtree.console import present
+from pingtree.console import forms, present
 from pingtree.credentials.masking import mask_url
+from pingtree.operators.roles import Permission
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -20,7 +24,9 @@ HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin: other sites learn nothing, and our own form posts carry their Origin
+    # (with no-referrer a browser sends "Origin: null", which no page of ours could be told by).
+    "Referrer-Policy": "same-origin",
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
         "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
@@ -29,7 +35,14 @@ HEADERS = {
 
 
 def _prefix(request: Request) -> dict[str, Any]:
-    return {"root": console_root(request), "caller": getattr(request.state, "caller", None)}
+    caller = getattr(request.state, "caller", None)
+    return {
+        "root": console_root(request),
+        "caller": caller,
+        "csrf": getattr(request.state, "csrf", ""),
+        # What the caller's role lets it do: pages hide the forms it may not use.
+        "can": {p.value: caller is not None and caller.may(p) for p in Permission},
+    }
 
 
 templates = Jinja2Templates(directory=HERE / "templates", context_processors=[_prefix])
@@ -47,6 +60,11 @@ templates.env.filters.update(
     describe_schedule=present.describe_schedule,
     describe_price=present.describe_price,
     describe_payout=present.describe_payout,
+    dig=forms.dig,
+    as_text=forms.text,
+    as_yaml=forms.yaml_text,
+    extras=forms.extras,
+    input_id=forms.input_id,
 )
 
 
@@ -63,3 +81,25 @@ def page(
     return templates.TemplateResponse(
         request, name, context or {}, status_code=status_code, headers=HEADERS
     )
+
+
+class ConsoleRoute(APIRoute):
+    """A console route: a bad query or form value answers a readable page, not JSON."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                problems = [
+                    {
+                        "field": ".".join(str(p) for p in err["loc"] if p not in ("query", "body")),
+                        "message": err["msg"],
+                    }
+                    for err in exc.errors()
+                ]
+                return page(request, "bad_request.html", {"problems": problems}, status_code=400)
+
+        return handle

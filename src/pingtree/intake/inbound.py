@@ -242,6 +242,7 @@ async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> L
     except screening.DuplicatePerson as duplicate:
         async with rt.engine.begin() as conn:
             await _claim_and_store(conn, ping.id, lead, pinged)
+            await repository.index_people(conn, lead.id, duplicate.screening.person_hashes)
         checked = duplicate.screening
     lead.risk_score, lead.screening = checked.score, checked.record()
     blocked = checked.blocked_buyers

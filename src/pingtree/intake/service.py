@@ -358,6 +358,7 @@ async def _store_and_screen(
             # Rolled back, claim attempt and all: store the lead again, to be answered rejected.
             async with rt.engine.begin() as conn:
                 await store_lead(rt, conn, lead, publisher, key, body_hash)
+                await repository.index_people(conn, lead.id, duplicate.screening.person_hashes)
             return duplicate.screening
     except IntegrityError as exc:
         if key is not None and idempotency.is_key_conflict(exc):
@@ -385,7 +386,7 @@ async def screen_stored(
     rt: Runtime, conn: AsyncConnection, lead: LeadRecord, policy: ScreeningPolicy | None
 ) -> screening.Screening:
     """Screen a lead in the transaction that stores it (raises DuplicatePerson)."""
-    return await screening.screen(
+    checked = await screening.screen(
         conn,
         policy=policy,
         buyers=rt.catalog.buyers,
@@ -396,6 +397,9 @@ async def screen_stored(
         now=lead.received_at,
         test=lead.test,
     )
+    # Indexed with the lead (a duplicate, rolled back, is indexed where it is stored again).
+    await repository.index_people(conn, lead.id, checked.person_hashes)
+    return checked
 
 
 class _AlreadySettled(Exception):

@@ -29,7 +29,7 @@ from pingtree.leads.schemas import (
 from pingtree.money import cents
 from pingtree.reporting import events
 from pingtree.routing.model import Attempt, RoutingResult
-from pingtree.storage.tables import AttemptRow, Lead, Sale
+from pingtree.storage.tables import AttemptRow, Lead, LeadPerson, Sale
 
 leads = cast(Table, Lead.__table__)
 attempts = cast(Table, AttemptRow.__table__)
@@ -38,6 +38,7 @@ sales = cast(Table, Sale.__table__)
 _INSERT_LEAD = leads.insert()
 _INSERT_ATTEMPT = attempts.insert()
 _INSERT_SALE = sales.insert()
+_INSERT_PERSON = cast(Table, LeadPerson.__table__).insert()
 # Only a lead still being routed is recorded: a retried record, or one recovery settled
 # first, changes nothing.
 _RECORD_OUTCOME = (
@@ -172,6 +173,14 @@ async def set_screened(
             at=now or lead.received_at,
             status=status.value,
             codes=events.codes_of(reasons),
+        )
+
+
+async def index_people(conn: AsyncConnection, lead_id: str, hashes: Sequence[str]) -> None:
+    """Note the lead's person (screening's email/phone hashes), to find it by email or phone."""
+    if hashes:
+        await conn.execute(
+            _INSERT_PERSON, [{"person_hash": h, "lead_id": lead_id} for h in dict.fromkeys(hashes)]
         )
 
 

@@ -134,6 +134,10 @@ class Publisher(BaseModel):
         return self.vertical_payouts.get(vertical, self.payout)
 
 
+REVOKED_KEY_SHA256 = "0" * 64
+"""The stored hash of a revoked key: no key hashes to it, so the publisher has none that works."""
+
+
 def new_api_key() -> str:
     """A fresh publisher API key, shown once."""
     return "pk_" + secrets.token_urlsafe(24)

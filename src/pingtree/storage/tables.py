@@ -307,3 +307,33 @@ class AuditChain(Base):
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     hash: Mapped[str] = mapped_column(String(64))
     sealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class LeadPerson(Base):
+    """A lead's person: the SHA-256 of its normalised email or phone (screening's hashes).
+
+    Lets an operator find a person's leads by email or phone without reading lead fields.
+    """
+
+    __tablename__ = "lead_people"
+
+    person_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lead_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+
+
+class ConfigChange(Base):
+    """One applied change of the configuration: the version it made, who, when and what.
+
+    before/after hold each changed resource's stored spec (None: absent), by `kind/name`.
+    """
+
+    __tablename__ = "config_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[int] = mapped_column(Integer)
+    operator: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    lines: Mapped[list[str]] = mapped_column(Json)
+    before: Mapped[dict[str, Any]] = mapped_column(Json)
+    after: Mapped[dict[str, Any]] = mapped_column(Json)

@@ -1,0 +1,99 @@
+"""The configuration's history: each applied change, the version it made, who made it.
+
+`record_change` is the one place a configuration change is written down; the audit trail
+hooks in there (it runs in the transaction that applied the change, so both land or none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pingtree.config.store import current_version
+from pingtree.credentials.at_rest import redact
+from pingtree.storage.tables import ConfigChange
+
+
+@dataclass(frozen=True)
+class Change:
+    """One applied change as the history shows it."""
+
+    id: int
+    version: int
+    operator: str
+    source: str
+    changed_at: datetime
+    lines: list[str]
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+async def record_change(
+    session: AsyncSession,
+    *,
+    operator: str,
+    source: str,
+    now: datetime,
+    lines: Sequence[str],
+    before: dict[str, dict[str, Any] | None],
+    after: dict[str, dict[str, Any] | None],
+) -> int:
+    """Write down an applied change (in the caller's transaction); returns the version it made.
+
+    before/after: each changed resource's stored spec by `kind/name` (None: absent). Secrets
+    are kept only as stored (encrypted or referenced), never in clear.
+    """
+    version = await current_version(session)
+    session.add(
+        ConfigChange(
+            version=version,
+            operator=operator,
+            source=source,
+            changed_at=now,
+            lines=list(lines),
+            before=_redacted(before),
+            after=_redacted(after),
+        )
+    )
+    await session.flush()
+    return version
+
+
+def _redacted(specs: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
+    return {
+        label: None if spec is None else redact(label.split("/", 1)[0], spec)
+        for label, spec in specs.items()
+    }
+
+
+async def changes(
+    session: AsyncSession, *, limit: int = 50, before_id: int | None = None
+) -> list[Change]:
+    """The newest changes first (before_id: older than that change, for the next page)."""
+    query = select(ConfigChange).order_by(ConfigChange.id.desc()).limit(limit)
+    if before_id is not None:
+        query = query.where(ConfigChange.id < before_id)
+    rows = (await session.scalars(query)).all()
+    return [
+        Change(
+            id=r.id,
+            version=r.version,
+            operator=r.operator,
+            source=r.source,
+            changed_at=r.changed_at,
+            lines=list(r.lines),
+            before=dict(r.before),
+            after=dict(r.after),
+        )
+        for r in rows
+    ]
+
+
+async def change_count(session: AsyncSession) -> int:
+    """How many changes are recorded."""
+    return int(await session.scalar(select(func.count(ConfigChange.id))) or 0)

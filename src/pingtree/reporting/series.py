@@ -1,0 +1,308 @@
+"""The figures the console's reports draw, each from one query over the stored leads.
+
+Every chart and table of the reports page reads these functions only, so they can be
+answered from pre-aggregated rollups later without touching a page. Money is Decimal;
+test leads never count; times are aware UTC (hours are whole UTC hours).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, case, distinct, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pingtree.buyers.model import Campaign, Period
+from pingtree.money import ZERO
+from pingtree.sales.windows import cap_windows
+from pingtree.storage.tables import AttemptRow, CapCounter, Lead, Sale
+
+STATUSES = ("sold", "unsold", "rejected", "review", "uncertain", "received")
+
+
+@dataclass
+class Hour:
+    """One UTC hour: leads received by status, and the money of the sales made in it."""
+
+    start: datetime
+    leads: dict[str, int]
+    revenue: Decimal = ZERO
+    payout: Decimal = ZERO
+
+    @property
+    def profit(self) -> Decimal:
+        """Revenue less payout."""
+        return self.revenue - self.payout
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a report looks at: a period (until excluded) and optionally a publisher/vertical.
+
+    campaigns: the campaigns whose sales and exchanges count (None: all). Naming them lets
+    the (campaign, time) indexes of sales and attempts find a period without a full scan.
+    """
+
+    since: datetime | None
+    until: datetime | None
+    publisher: str | None = None
+    vertical: str | None = None
+    campaigns: tuple[str, ...] | None = None
+
+
+def _hour(column: Any, dialect: str) -> ColumnElement[Any]:
+    """The UTC hour a timestamp falls in, as the database can group by it."""
+    if dialect == "postgresql":
+        return func.date_trunc("hour", func.timezone("UTC", column))
+    return func.strftime("%Y-%m-%d %H:00:00", column)
+
+
+def _as_hour(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+def _lead_scope(statement: Any, scope: Scope) -> Any:
+    statement = statement.where(Lead.test.is_(False))
+    if scope.since is not None:
+        statement = statement.where(Lead.received_at >= scope.since)
+    if scope.until is not None:
+        statement = statement.where(Lead.received_at < scope.until)
+    if scope.publisher:
+        statement = statement.where(Lead.publisher == scope.publisher)
+    if scope.vertical:
+        statement = statement.where(Lead.vertical == scope.vertical)
+    return statement
+
+
+def _sale_scope(statement: Any, scope: Scope) -> Any:
+    statement = statement.where(Sale.test.is_(False))
+    if scope.campaigns is not None:
+        statement = statement.where(Sale.campaign.in_(scope.campaigns))
+    if scope.since is not None:
+        statement = statement.where(Sale.sold_at >= scope.since)
+    if scope.until is not None:
+        statement = statement.where(Sale.sold_at < scope.until)
+    if scope.publisher:
+        statement = statement.where(Sale.publisher == scope.publisher)
+    if scope.vertical:
+        statement = statement.where(
+            Sale.lead_id.in_(select(Lead.id).where(Lead.vertical == scope.vertical))
+        )
+    return statement
+
+
+async def hours(session: AsyncSession, scope: Scope) -> list[Hour]:
+    """Each UTC hour of the scope that has leads or sales, in order."""
+    dialect = session.get_bind().dialect.name
+    lead_hour = _hour(Lead.received_at, dialect).label("hour")
+    by_status = _lead_scope(
+        select(lead_hour, Lead.status, func.count(Lead.id)).group_by(lead_hour, Lead.status),
+        scope,
+    )
+    sale_hour = _hour(Sale.sold_at, dialect).label("hour")
+    money = _sale_scope(
+        select(sale_hour, func.sum(Sale.price), func.sum(Sale.payout)).group_by(sale_hour), scope
+    )
+    found: dict[datetime, Hour] = {}
+    for hour, status, count in await session.execute(by_status):
+        at = _as_hour(hour)
+        row = found.setdefault(at, Hour(at, {}))
+        row.leads[str(status)] = row.leads.get(str(status), 0) + int(count)
+    for hour, revenue, payout in await session.execute(money):
+        at = _as_hour(hour)
+        row = found.setdefault(at, Hour(at, {}))
+        row.revenue = revenue if revenue is not None else ZERO
+        row.payout = payout if payout is not None else ZERO
+    return [found[at] for at in sorted(found)]
+
+
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.sum(case((condition, 1), else_=0), type_=Integer)
+
+
+@dataclass
+class BuyerFigures:
+    """A buyer's exchanges over a scope: what it was offered and how it answered."""
+
+    buyer: str
+    pings: int = 0
+    posts: int = 0
+    offered: int = 0
+    """Distinct leads posted to it."""
+    sold: int = 0
+    timeouts: int = 0
+    errors: int = 0
+    rejections: int = 0
+    mean_ms: float | None = None
+    revenue: Decimal = ZERO
+
+    @property
+    def accept_rate(self) -> Decimal | None:
+        """Sold / offered; None when nothing was offered."""
+        if not self.offered:
+            return None
+        return Decimal(self.sold) / Decimal(self.offered)
+
+    @property
+    def timeout_rate(self) -> Decimal | None:
+        """Timeouts / pings and posts; None when none was sent."""
+        sent = self.pings + self.posts
+        return Decimal(self.timeouts) / Decimal(sent) if sent else None
+
+
+async def buyers(session: AsyncSession, scope: Scope) -> list[BuyerFigures]:
+    """Every buyer with exchanges or sales in the scope, by revenue."""
+    attempts = select(
+        AttemptRow.buyer,
+        _count_if(AttemptRow.kind == "ping"),
+        _count_if(AttemptRow.kind == "post"),
+        func.count(distinct(case((AttemptRow.kind == "post", AttemptRow.lead_id)))),
+        _count_if(AttemptRow.outcome == "timeout"),
+        _count_if(AttemptRow.outcome == "error"),
+        _count_if((AttemptRow.kind == "post") & AttemptRow.outcome.in_(("rejected", "duplicate"))),
+        func.avg(AttemptRow.duration_ms),
+    ).where(AttemptRow.test.is_(False))
+    if scope.campaigns is not None:
+        attempts = attempts.where(AttemptRow.campaign.in_(scope.campaigns))
+    if scope.since is not None:
+        attempts = attempts.where(AttemptRow.started_at >= scope.since)
+    if scope.until is not None:
+        attempts = attempts.where(AttemptRow.started_at < scope.until)
+    if scope.publisher or scope.vertical:
+        attempts = attempts.where(AttemptRow.lead_id.in_(_lead_scope(select(Lead.id), scope)))
+    attempts = attempts.group_by(AttemptRow.buyer)
+    sales = _sale_scope(
+        select(Sale.buyer, func.count(Sale.id), func.sum(Sale.price)).group_by(Sale.buyer), scope
+    )
+    found: dict[str, BuyerFigures] = {}
+    for buyer, pings, posts, offered, timeouts, errors, rejections, mean in await session.execute(
+        attempts
+    ):
+        found[buyer] = BuyerFigures(
+            buyer,
+            pings=int(pings or 0),
+            posts=int(posts or 0),
+            offered=int(offered or 0),
+            timeouts=int(timeouts or 0),
+            errors=int(errors or 0),
+            rejections=int(rejections or 0),
+            mean_ms=float(mean) if mean is not None else None,
+        )
+    for buyer, sold, revenue in await session.execute(sales):
+        row = found.setdefault(buyer, BuyerFigures(buyer))
+        row.sold = int(sold)
+        row.revenue = revenue if revenue is not None else ZERO
+    return sorted(found.values(), key=lambda b: (-b.revenue, b.buyer))
+
+
+@dataclass
+class PublisherFigures:
+    """A publisher's funnel over a scope: leads by what became of them, and the money."""
+
+    publisher: str
+    leads: dict[str, int]
+    revenue: Decimal = ZERO
+    payout: Decimal = ZERO
+
+    @property
+    def received(self) -> int:
+        """Every lead it sent."""
+        return sum(self.leads.values())
+
+    @property
+    def profit(self) -> Decimal:
+        """Revenue less payout."""
+        return self.revenue - self.payout
+
+
+async def publishers(session: AsyncSession, scope: Scope) -> list[PublisherFigures]:
+    """Every publisher with leads or sales in the scope, by revenue."""
+    by_status = _lead_scope(
+        select(Lead.publisher, Lead.status, func.count(Lead.id)).group_by(
+            Lead.publisher, Lead.status
+        ),
+        scope,
+    )
+    money = _sale_scope(
+        select(Sale.publisher, func.sum(Sale.price), func.sum(Sale.payout)).group_by(
+            Sale.publisher
+        ),
+        scope,
+    )
+    found: dict[str, PublisherFigures] = {}
+    for publisher, status, count in await session.execute(by_status):
+        row = found.setdefault(publisher, PublisherFigures(publisher, {}))
+        row.leads[str(status)] = int(count)
+    for publisher, revenue, payout in await session.execute(money):
+        row = found.setdefault(publisher, PublisherFigures(publisher, {}))
+        row.revenue = revenue if revenue is not None else ZERO
+        row.payout = payout if payout is not None else ZERO
+    return sorted(found.values(), key=lambda p: (-p.revenue, p.publisher))
+
+
+@dataclass(frozen=True)
+class CapFill:
+    """How full one of a campaign's caps is in its current window."""
+
+    campaign: str
+    period: Period
+    window: str
+    leads: int
+    cap: int | None
+    spent: Decimal
+    budget: Decimal | None
+
+    @property
+    def fill(self) -> Decimal | None:
+        """The fuller of count and budget, as a fraction; None when the cap is 0 or absent."""
+        shares = []
+        if self.cap:
+            shares.append(Decimal(self.leads) / Decimal(self.cap))
+        if self.budget:
+            shares.append(self.spent / self.budget)
+        return max(shares) if shares else None
+
+
+async def cap_fill(
+    session: AsyncSession, campaigns: Iterable[Campaign], now: datetime
+) -> list[CapFill]:
+    """Each capped campaign's caps in the windows they count now (held posts included)."""
+    wanted = {
+        (campaign.name, period, window): campaign
+        for campaign in campaigns
+        for period, window in cap_windows(campaign, now)
+    }
+    if not wanted:
+        return []
+    names = sorted({name for name, _, _ in wanted})
+    rows = await session.execute(
+        select(
+            CapCounter.campaign,
+            CapCounter.period,
+            CapCounter.window,
+            CapCounter.count,
+            CapCounter.amount,
+        ).where(CapCounter.campaign.in_(names))
+    )
+    counted = {(c, p, w): (int(n), amount) for c, p, w, n, amount in rows}
+    out = []
+    for (name, period, window), campaign in wanted.items():
+        leads, spent = counted.get((name, period, window), (0, ZERO))
+        out.append(
+            CapFill(
+                campaign=name,
+                period=period,
+                window=window,
+                leads=leads,
+                cap=getattr(campaign.caps, period),
+                spent=spent,
+                budget=getattr(campaign.caps.budget, period),
+            )
+        )
+    return sorted(out, key=lambda f: (-(f.fill or Decimal(0)), f.campaign, f.period))
