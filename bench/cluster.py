@@ -409,6 +409,17 @@ class Deployment:
                 client.delete(*keys)
             client.close()
 
+    def rotation_turns(self, tier: str) -> int:
+        """How many leads took a turn of the tier's shared rotation counter (Redis)."""
+        import redis
+
+        client = redis.Redis.from_url(redis_url())
+        try:
+            value = client.get(f"{self.prefix}:rotation:{tier}")
+        finally:
+            client.close()
+        return int(value) if value is not None else 0
+
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         """Rows of one statement in the deployment's schema."""
         with psycopg.connect(plain_pg(postgres_url()), options=f"-csearch_path={self.schema}") as c:
