@@ -62,6 +62,7 @@ bench: $(VENV)/.test  ## benchmarks against the simulator; results go to bench/R
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/eligibility.py
 	$(BIN)/python bench/screening.py
+	$(BIN)/python bench/audit.py
 
 lock: $(UV)  ## re-resolve uv.lock after changing dependencies in pyproject.toml
 	$(UV) lock --python $(PY)
