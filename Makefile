@@ -69,6 +69,7 @@ bench: $(VENV)/.test  ## benchmarks against the simulator; results go to bench/R
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/soak.py --minutes $(SOAK_MINUTES)
 	$(BIN)/python bench/growth.py --suppressions $(GROWTH_SUPPRESSIONS)
+	$(BIN)/python bench/audit.py
 
 lock: $(UV)  ## re-resolve uv.lock after changing dependencies in pyproject.toml
 	$(UV) lock --python $(PY)

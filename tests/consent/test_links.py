@@ -74,3 +74,18 @@ def test_links_signed_before_a_key_rotation_still_open() -> None:
 def test_no_secret_key_no_links() -> None:
     none = ConsentLinks.from_settings(None, base_url="http://x", ttl=timedelta(days=1))
     assert none is None
+
+
+def test_the_settings_for_consent_links() -> None:
+    from pydantic import ValidationError
+
+    from pingtree.settings import Settings
+
+    given = Settings(public_url="https://leads.example.com", consent_link_ttl="P7D")
+    assert given.public_base_url == "https://leads.example.com"
+    assert given.consent_link_ttl == timedelta(days=7)
+    assert Settings(consent_link_ttl="3600").consent_link_ttl == timedelta(hours=1)
+    assert Settings(host="10.0.0.5", port=8080).public_base_url == "http://10.0.0.5:8080"
+    for bad in ({"public_url": "leads.example.com"}, {"consent_link_ttl": "0"}):
+        with pytest.raises(ValidationError):
+            Settings(**bad)

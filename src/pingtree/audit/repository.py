@@ -7,17 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import (
-    BigInteger,
-    String,
-    Table,
-    bindparam,
-    column,
-    func,
-    select,
-    update,
-    values,
-)
+from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from pingtree.audit.chain import GENESIS, canonical_json, link_hash
@@ -33,6 +23,11 @@ _SEAL_ONE = (
     update(events_table)
     .where(events_table.c.id == bindparam("event_id"), events_table.c.seq.is_(None))
     .values(seq=bindparam("link_seq"), hash=bindparam("link_hash"))
+)
+_SEAL_ARRAYS = text(
+    "UPDATE audit_events SET seq = links.seq, hash = links.hash "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:seqs AS bigint[]), CAST(:hashes AS text[])) "
+    "AS links (id, seq, hash) WHERE audit_events.id = links.id AND audit_events.seq IS NULL"
 )
 SEAL_BATCH = 500
 """Events linked per transaction: short, so that on SQLite a lead never waits long."""
@@ -94,14 +89,18 @@ async def seal(engine: AsyncEngine, *, now: datetime, batch: int = SEAL_BATCH) -
     event with a lower id may commit after one with a higher id, and is then simply sealed
     in a later pass. `verify` walks seq, so no late commit can ever break the chain.
     """
-    sealed = 0
+    sealed, after = 0, 0
     while True:
         async with engine.begin() as conn:
             top = await _lock_head(conn)
+            # After the last id this pass sealed: PostgreSQL keeps the sealed rows' entries
+            # in the unsealed index until vacuum, and a scan from the start would wade
+            # through them on every batch. An id below it that commits meanwhile is sealed
+            # by the next pass.
             rows = (
                 await conn.execute(
                     select(events_table)
-                    .where(events_table.c.seq.is_(None))
+                    .where(events_table.c.seq.is_(None), events_table.c.id > after)
                     .order_by(events_table.c.id)
                     .limit(batch)
                 )
@@ -131,29 +130,21 @@ async def seal(engine: AsyncEngine, *, now: datetime, batch: int = SEAL_BATCH) -
                 .values(seq=seq, hash=prev, sealed_at=now)
             )
             sealed += len(rows)
+            after = rows[-1].id
         if len(rows) < batch:
             return sealed
 
 
 async def _set_links(conn: AsyncConnection, links: list[tuple[int, int, str]]) -> None:
-    """Set each event's seq and hash. PostgreSQL: one UPDATE .. FROM (VALUES ...) for the
-    batch, not a round trip per row; SQLite (in the process, and without column aliases
-    on VALUES): the same UPDATE per row."""
+    """Set each event's seq and hash. PostgreSQL: one UPDATE for the whole batch, from
+    three arrays (one round trip, one cached statement); SQLite, in the process: one UPDATE
+    per row."""
     if conn.dialect.name != "postgresql":
         params = [{"event_id": i, "link_seq": s, "link_hash": h} for i, s, h in links]
         await conn.execute(_SEAL_ONE, params)
         return
-    given = values(
-        column("event_id", BigInteger),
-        column("link_seq", BigInteger),
-        column("link_hash", String),
-        name="links",
-    ).data(links)
-    await conn.execute(
-        update(events_table)
-        .where(events_table.c.id == given.c.event_id, events_table.c.seq.is_(None))
-        .values(seq=given.c.link_seq, hash=given.c.link_hash)
-    )
+    ids, seqs, hashes = (list(part) for part in zip(*links, strict=True))
+    await conn.execute(_SEAL_ARRAYS, {"ids": ids, "seqs": seqs, "hashes": hashes})
 
 
 async def unsealed(bind: AsyncConnection | AsyncSession) -> int:

@@ -17,7 +17,6 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pingtree import audit
-from pingtree.consent import repository as consent_repository
 from pingtree.consent.check import check_consent
 from pingtree.intake.errors import refuse
 from pingtree.intake.service import (
@@ -28,6 +27,7 @@ from pingtree.intake.service import (
     invalid_fields,
     route_for,
     screen_stored,
+    store_consent,
 )
 from pingtree.leads import repository, trail
 from pingtree.leads.repository import LeadRecord
@@ -154,8 +154,7 @@ async def _claim_and_store(
     if claimed.rowcount != 1:
         raise refuse(409, "ping_used", "this ping id was already posted")
     await repository.insert_lead(conn, lead)
-    if lead.consent is not None:
-        await consent_repository.store(conn, lead.consent, now=lead.received_at)
+    await store_consent(conn, lead)
     await repository.insert_attempts(conn, lead, pinged.attempts)
     await audit.append(conn, trail.pinged(lead.id, pinged.attempts, lead.received_at))
 

@@ -352,12 +352,18 @@ async def _store_and_screen(
     try:
         try:
             async with rt.engine.begin() as conn:
-                await store_lead(rt, conn, lead, publisher, key, body_hash)
+                await repository.insert_lead(conn, lead)
+                await store_consent(conn, lead)
+                if key is not None:
+                    await idempotency.claim(conn, publisher.name, key, lead.id, body_hash, rt.clock)
                 return await screen_stored(rt, conn, lead, policy)
         except screening.DuplicatePerson as duplicate:
             # Rolled back, claim attempt and all: store the lead again, to be answered rejected.
             async with rt.engine.begin() as conn:
-                await store_lead(rt, conn, lead, publisher, key, body_hash)
+                await repository.insert_lead(conn, lead)
+                await store_consent(conn, lead)
+                if key is not None:
+                    await idempotency.claim(conn, publisher.name, key, lead.id, body_hash, rt.clock)
                 await repository.index_people(conn, lead.id, duplicate.screening.person_hashes)
             return duplicate.screening
     except IntegrityError as exc:
@@ -366,20 +372,10 @@ async def _store_and_screen(
         raise
 
 
-async def store_lead(
-    rt: Runtime,
-    conn: AsyncConnection,
-    lead: LeadRecord,
-    publisher: Publisher,
-    key: str | None,
-    body_hash: str,
-) -> None:
-    """Store the lead with its consent certificate, claiming its Idempotency-Key."""
-    await repository.insert_lead(conn, lead)
+async def store_consent(conn: AsyncConnection, lead: LeadRecord) -> None:
+    """Store the lead's consent certificate with it (in the transaction that stores it)."""
     if lead.consent is not None:
         await consent_repository.store(conn, lead.consent, now=lead.received_at)
-    if key is not None:
-        await idempotency.claim(conn, publisher.name, key, lead.id, body_hash, rt.clock)
 
 
 async def screen_stored(
