@@ -108,8 +108,17 @@ def build(
 
 
 def tree(name: str, campaigns: list[str], flow: str = "priority") -> dict[str, Any]:
-    """A one-tier tree offering the campaigns in order."""
-    return {"name": name, "vertical": "auto", "tiers": [tier(f"{name}-t1", flow, campaigns)]}
+    """A one-tier tree offering the campaigns in order.
+
+    Screening apart from the deadline: a minute, so that bursts of leads on a busy machine
+    are stored and screened however slowly (tests/engine/test_deadline.py covers time).
+    """
+    return {
+        "name": name,
+        "vertical": "auto",
+        "max_processing_ms": 60_000,
+        "tiers": [tier(f"{name}-t1", flow, campaigns)],
+    }
 
 
 async def two_buyers(h: Harness, **options: Any) -> None:
@@ -117,7 +126,10 @@ async def two_buyers(h: Harness, **options: Any) -> None:
     h.buyers(sim_buyer("alpha"), sim_buyer("beta"))
     await h.configure(
         build(
-            [campaign("alpha", h.sim), campaign("beta", h.sim)],
+            [
+                campaign("alpha", h.sim, timeout_ms=30_000),
+                campaign("beta", h.sim, timeout_ms=30_000),
+            ],
             [tree("main", ["alpha", "beta"])],
             **options,
         )
