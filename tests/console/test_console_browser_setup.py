@@ -34,6 +34,17 @@ POST_RULES = (
     "    price: {source: json, path: $.price}\n"
 )
 
+# The innermost elements reaching past the screen's right edge, to name what is too wide.
+_WIDEST = """
+[...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > 391
+            && ![...e.children].some(c => c.getBoundingClientRect().right > 391))
+  .slice(0, 5)
+  .map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : '')
+            + ' ' + Math.round(e.getBoundingClientRect().right) + 'px: '
+            + (e.textContent || '').trim().slice(0, 60))
+"""
+
 
 @dataclass
 class Served:
@@ -251,7 +262,7 @@ def test_the_demo_setup_built_in_the_console_sells_a_lead(served: Served) -> Non
                     continue
                 phone.goto(address)
                 wide = phone.evaluate("document.documentElement.scrollWidth")
-                assert wide <= 390, f"{address} is {wide} px wide at 390"
+                assert wide <= 390, f"{address} is {wide} px wide at 390: {phone.evaluate(_WIDEST)}"
                 box = phone.locator("header.top button:has-text('Log out')").bounding_box()
                 assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
         finally:

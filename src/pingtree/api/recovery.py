@@ -10,6 +10,7 @@ from pingtree.api.storable import StorableTextRoute
 from pingtree.leads.schemas import admin_error_responses
 from pingtree.recovery import service as recovery
 from pingtree.recovery.schemas import Resolution, Resolved, UncertainPost
+from pingtree.runtime import Runtime
 
 router = APIRouter(
     prefix="/api/v1/admin",
@@ -34,13 +35,18 @@ async def resolve_uncertain(
 ) -> Resolved:
     """Book the post as a sale (sold: true; in the ledger, by you) or give its cap room back
     (sold: false)."""
+    return await settle(rt, reservation_id, sold=resolution.sold, operator=caller.name)
+
+
+async def settle(rt: Runtime, reservation_id: str, *, sold: bool, operator: str) -> Resolved:
+    """An operator's decision on an uncertain post, from the API or the console."""
     resolved = await recovery.resolve(
         engine=rt.engine,
         ledger=rt.ledger,
         catalog=rt.catalog,
         reservation_id=reservation_id,
-        sold=resolution.sold,
-        actor=audit.operator(caller.name),
+        sold=sold,
+        actor=audit.operator(operator),
         now=rt.clock.now(),
     )
     await rt.books.refresh_funds()

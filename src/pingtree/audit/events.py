@@ -48,6 +48,11 @@ def operator(name: str) -> str:
     return f"operator:{name}"
 
 
+def named(actor: str) -> str:
+    """Who an actor is in the ledger and the reports: an operator by their own name."""
+    return actor.removeprefix("operator:")
+
+
 def publisher(name: str) -> str:
     """The actor name of a publisher."""
     return f"publisher:{name}"

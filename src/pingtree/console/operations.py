@@ -14,9 +14,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from pingtree.api import recovery as uncertain
 from pingtree.api import screening as review_api
 from pingtree.console.auth import ReaderDep, ReviewDep, SuppressDep
 from pingtree.console.render import ConsoleRoute, console_root, page
+from pingtree.intake import review
 from pingtree.intake.errors import IntakeRefused
 from pingtree.leads.schemas import LeadStatus
 from pingtree.recovery import service as recovery
@@ -83,7 +85,7 @@ async def approve(
 ) -> Response:
     """Approve a flagged lead: it is routed now."""
     try:
-        answer = await review_api.approve(lead_id, acting.rt)
+        answer = await review.approve(acting.rt, lead_id, acting.caller.name)
     except IntakeRefused as exc:
         return _after_review(request, lead_id, next, _refusal(exc), ok=False)
     message = f"Approved lead {lead_id[:8]}: {answer.status.value}"
@@ -108,7 +110,7 @@ async def reject(
             request, lead_id, next, "Say why the lead is rejected (1 to 500 characters).", False
         )
     try:
-        await review_api.reject(lead_id, decision, acting.rt)
+        await review.reject(acting.rt, lead_id, decision.reason, acting.caller.name)
     except IntakeRefused as exc:
         return _after_review(request, lead_id, next, _refusal(exc), ok=False)
     return _after_review(request, lead_id, next, f"Rejected lead {lead_id[:8]}.", ok=True)
@@ -122,15 +124,10 @@ async def resolve(
     sold: Annotated[str, Form()] = "",
 ) -> Response:
     """Book an uncertain post as sold, or give its cap room back."""
-    rt = acting.rt
     took = sold.strip().lower() == "true"
     try:
-        resolved = await recovery.resolve(
-            engine=rt.engine,
-            ledger=rt.ledger,
-            catalog=rt.catalog,
-            reservation_id=reservation_id,
-            sold=took,
+        resolved = await uncertain.settle(
+            acting.rt, reservation_id, sold=took, operator=acting.caller.name
         )
     except IntakeRefused as exc:
         where = f"{console_root(request)}/review"

@@ -261,13 +261,13 @@ async def resolve(
                 price=row.price,
                 posted_at=row.created_at,
                 test=row.test,
-                actor=actor,
+                actor=audit.named(actor),
                 now=now or row.created_at,
             )
         else:
             await ledger.give_back(conn, [reservation_id], from_status=UNCERTAIN)
         await _settle_person(conn, catalog, row, sold=sold)
-        status = await _lead_after(conn, row.lead_id, now or row.created_at, actor)
+        status = await _lead_after(conn, row.lead_id, now or row.created_at, audit.named(actor))
         decided = audit.Event(
             audit.EventKind.LEAD_SETTLED,
             now or row.created_at,
