@@ -183,3 +183,30 @@ async def test_a_rejecting_winner_cascades_to_the_lower_bids_once_each(engine: H
         counters = {c.campaign: c.count for c in (await session.scalars(select(CapCounter))).all()}
     # The rejecting buyers' room was given back; low's was taken when it was posted.
     assert counters == {"top": 0, "mid": 0, "low": 1}
+
+
+async def test_a_post_after_the_winning_campaign_left_the_configuration_cascades(
+    engine: Harness,
+) -> None:
+    """The configuration changed between the ping and its post: the winner's bid is void,
+    its held room is given back, and the lead goes to the next bid still configured."""
+    await _setup(engine)
+    ping_id = (await _ping(engine)).json()["ping_id"]
+    await engine.configure(
+        document(
+            [campaign("next", engine.sim, bid=True)],
+            [tier("auction", "ping_post", ["next"])],
+            payout={"type": "revenue_share", "percent": 50},
+        )
+    )
+    answer = await _post(engine, ping_id)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "sold"
+    story = await engine.timeline(ping_id)
+    skipped = {(s["campaign"], s["reason"]) for s in story["skipped"]}
+    assert ("top", "removed") in skipped
+    async with engine.rt.sessions() as session:
+        sale = (await session.scalars(select(Sale))).one()
+        top = await session.scalar(select(CapCounter).where(CapCounter.campaign == "top"))
+    assert sale.campaign == "next"
+    assert top is None or top.count == 0

@@ -12,9 +12,8 @@ import pytest
 
 from pingtree.clock import ManualClock
 from pingtree.config.catalog import Catalog
-from pingtree.routing.eligibility import CONSENT
 from pingtree.routing.engine import Router
-from pingtree.routing.model import ConsentReference, LeadOffer
+from pingtree.routing.model import ConsentReference, LeadOffer, SkipReason
 from pingtree.routing.ports import Bid
 from tests import factories
 from tests.routing.memory_ports import MemoryCapLedger, ScriptedGateway, bid
@@ -51,7 +50,9 @@ async def test_only_the_named_buyers_are_offered_the_lead(size: int) -> None:
     named = frozenset({f"b{names[-1]}"})
     result = await _router(gateway).route(_offer(named), catalog.trees["main"], catalog)
     assert gateway.posted() == [names[-1]]
-    assert {s.campaign: s.reason for s in result.skips} == {n: CONSENT for n in names[:-1]}
+    assert {s.campaign: s.reason for s in result.skips} == {
+        n: SkipReason.CONSENT for n in names[:-1]
+    }
     assert gateway.consents == [REFERENCE]
 
     everyone = ScriptedGateway()
@@ -90,5 +91,5 @@ async def test_an_inbound_pings_bids_are_sold_only_to_named_buyers() -> None:
         _offer(frozenset({"named"})), catalog.trees["main"], catalog, bids, held=held
     )
     assert gateway.posted() == ["named"]
-    assert {s.campaign: s.reason for s in result.skips} == {"winner": CONSENT}
+    assert {s.campaign: s.reason for s in result.skips} == {"winner": SkipReason.CONSENT}
     assert held in result.released  # the winner's held room is given back

@@ -12,9 +12,8 @@ from typing import Any
 
 from pingtree.clock import ManualClock
 from pingtree.config.catalog import Catalog
-from pingtree.routing.eligibility import ALREADY_SOLD_TO_BUYER
-from pingtree.routing.engine import BELOW_FLOOR, CAP_REACHED, Router
-from pingtree.routing.model import LeadOffer, RoutingResult
+from pingtree.routing.engine import Router
+from pingtree.routing.model import LeadOffer, RoutingResult, SkipReason
 from tests import factories
 from tests.routing.catalogs import NOW, URLS
 from tests.routing.catalogs import bidder as _bidder
@@ -63,7 +62,7 @@ async def test_a_bid_under_the_floor_is_skipped_and_the_lead_cascades() -> None:
     )
     gateway = ScriptedGateway(pings={"low": bid("4.99")})
     result = await _route(catalog, gateway)
-    assert _skips(result) == {"low": BELOW_FLOOR}
+    assert _skips(result) == {"low": SkipReason.BELOW_FLOOR}
     assert gateway.posted() == ["fixed"]
     assert [s.campaign for s in result.sales] == ["fixed"]
 
@@ -110,7 +109,7 @@ async def test_a_ping_post_tier_floor_takes_a_bid_at_it_and_skips_one_under_it()
     )
     gateway = ScriptedGateway(pings={"at": bid("6.00"), "under": bid("5.99")})
     result = await _route(catalog, gateway)
-    assert _skips(result) == {"under": BELOW_FLOOR}
+    assert _skips(result) == {"under": SkipReason.BELOW_FLOOR}
     assert [s.campaign for s in result.sales] == ["at"]
 
 
@@ -142,7 +141,7 @@ async def test_a_full_cap_skips_the_campaign_and_the_lead_cascades() -> None:
     )
     gateway = ScriptedGateway()
     result = await _route(catalog, gateway, ledger=MemoryCapLedger(caps={"full": 0}))
-    assert _skips(result) == {"full": CAP_REACHED}
+    assert _skips(result) == {"full": SkipReason.CAP_REACHED}
     assert gateway.posted() == ["open"]
 
 
@@ -187,7 +186,7 @@ async def test_a_shared_lead_is_sold_once_per_buyer_in_either_kind_of_tier() -> 
         )
         result = await _route(catalog, gateway)
         assert [s.campaign for s in result.sales] == ["a1", "other"], flow
-        assert _skips(result) == {"a2": ALREADY_SOLD_TO_BUYER}, flow
+        assert _skips(result) == {"a2": SkipReason.ALREADY_SOLD_TO_BUYER}, flow
         assert "a2" not in gateway.posted(), flow
 
 

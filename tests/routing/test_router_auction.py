@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from pingtree.buyers.model import Outcome
-from pingtree.routing.engine import BELOW_FLOOR, LATE, Router
-from pingtree.routing.model import Attempt, RoutingResult, Skip
+from pingtree.routing.engine import Router
+from pingtree.routing.model import Attempt, RoutingResult, Skip, SkipReason
 from tests import factories
 from tests.routing.catalogs import NOW, bidder, catalog, offer, sold
 from tests.routing.memory_ports import (
@@ -83,8 +83,8 @@ async def test_bids_under_the_campaign_or_ping_post_floor_are_dropped_with_the_f
         gateway,
     )
     assert result.skips == [
-        Skip("picky", BELOW_FLOOR, "bid 6.50 < floor 7.00", "t"),
-        Skip("under", BELOW_FLOOR, "bid 5.99 < floor 6.00", "t"),
+        Skip("picky", SkipReason.BELOW_FLOOR, "bid 6.50 < floor 7.00", "t"),
+        Skip("under", SkipReason.BELOW_FLOOR, "bid 5.99 < floor 6.00", "t"),
     ]
     assert sold(result) == ["at"]
 
@@ -112,7 +112,7 @@ async def test_a_bidder_silent_past_the_auction_window_is_recorded_late_and_neve
         tier="t",
     )
     assert [a for a in result.attempts if a.campaign == "slow"] == [late]
-    assert result.skips == [Skip("slow", LATE, reason, "t")]
+    assert result.skips == [Skip("slow", SkipReason.LATE, reason, "t")]
     assert gateway.posted() == ["fast"]
     assert sold(result) == ["fast"]
 
@@ -128,6 +128,6 @@ async def test_without_auction_ms_the_window_keeps_one_post_timeout_for_the_post
         tree={"max_processing_ms": 100},
     )
     assert result.skips == [
-        Skip("slow", LATE, "late for the auction: no bid within its 80 ms window", "t")
+        Skip("slow", SkipReason.LATE, "late for the auction: no bid within its 80 ms window", "t")
     ]
     assert sold(result) == ["fast"]

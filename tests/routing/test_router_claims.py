@@ -7,9 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from pingtree.clock import ManualClock
-from pingtree.routing.eligibility import BLOCKED
 from pingtree.routing.engine import Router
-from pingtree.routing.model import RoutingResult, Skip
+from pingtree.routing.model import RoutingResult, Skip, SkipReason
 from tests import factories
 from tests.routing.catalogs import NOW, catalog, fixed, offer, sold
 from tests.routing.memory_ports import (
@@ -55,7 +54,7 @@ async def test_a_buyer_holding_the_person_is_skipped_and_keeps_no_cap_room() -> 
     gateway = ScriptedGateway()
     result = await _route(gateway, ledger=ledger, purchases=purchases)
     detail = "duplicate: lead lead-0 holds or bought this person (window 30 days)"
-    assert result.skips == [Skip("alpha", BLOCKED, detail, "t")]
+    assert result.skips == [Skip("alpha", SkipReason.BLOCKED, detail, "t")]
     assert gateway.posted() == ["beta"]
     alpha_holds = {h.reservation for h in ledger.holds if h.campaign == "alpha"}
     assert alpha_holds <= set(result.released)

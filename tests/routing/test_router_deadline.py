@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from pingtree.routing.engine import DEADLINE, Router
-from pingtree.routing.model import RoutingResult, Skip
+from pingtree.routing.engine import Router
+from pingtree.routing.model import RoutingResult, Skip, SkipReason
 from tests import factories
 from tests.routing.catalogs import NOW, bidder, catalog, fixed, offer, sold
 from tests.routing.memory_ports import (
@@ -119,7 +119,7 @@ async def test_no_time_left_for_the_post_skips_it_and_takes_no_cap_room() -> Non
         [factories.tier("t", "priority", ["b"])], [bidder("b")], gateway, clock, ledger
     )
     assert gateway.posted() == []
-    assert result.skips == [Skip("b", DEADLINE, "no time left to post", "t")]
+    assert result.skips == [Skip("b", SkipReason.DEADLINE, "no time left to post", "t")]
     assert (result.sales, ledger.holds, result.released) == ([], [], [])
     assert result.timed_out
 
@@ -140,10 +140,10 @@ async def test_out_of_time_the_rest_of_the_tree_is_skipped_campaign_by_campaign(
     assert gateway.posted() == []
     late = "maximum processing time reached"
     assert result.skips == [
-        Skip("next", DEADLINE, "no time left to ping", "t1"),
-        Skip("p1", DEADLINE, late, "t2"),
-        Skip("p2", DEADLINE, late, "t2"),
-        Skip("fixed", DEADLINE, late, "t3"),
+        Skip("next", SkipReason.DEADLINE, "no time left to ping", "t1"),
+        Skip("p1", SkipReason.DEADLINE, late, "t2"),
+        Skip("p2", SkipReason.DEADLINE, late, "t2"),
+        Skip("fixed", SkipReason.DEADLINE, late, "t3"),
     ]
     assert result.timed_out
 
@@ -185,8 +185,8 @@ async def test_a_cap_hold_that_takes_the_last_of_the_time_is_given_back_unposted
     assert [h.campaign for h in ledger.holds] == ["f"]
     assert result.released == [ledger.holds[0].reservation]
     assert result.skips == [
-        Skip("f", DEADLINE, "no time left to post", "t"),
-        Skip("g", DEADLINE, "no time left to post", "t"),
+        Skip("f", SkipReason.DEADLINE, "no time left to post", "t"),
+        Skip("g", SkipReason.DEADLINE, "no time left to post", "t"),
     ]
     assert result.timed_out
 

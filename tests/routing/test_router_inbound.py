@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 from pingtree.config.catalog import Catalog
-from pingtree.routing.eligibility import ALREADY_SOLD_TO_BUYER, BLOCKED, CAP
-from pingtree.routing.engine import BELOW_FLOOR, DEADLINE, LATE, Router
-from pingtree.routing.model import RoutingResult, SaleResult, Skip
+from pingtree.routing.engine import Router
+from pingtree.routing.model import RoutingResult, SaleResult, Skip, SkipReason
 from pingtree.routing.ports import Bid
 from tests import factories
 from tests.routing.catalogs import NOW, bidder, catalog, fixed, offer, sold
@@ -124,8 +123,8 @@ async def test_floors_and_eligibility_are_recorded_in_the_ping_record() -> None:
     bids, record = await _collect(built, gateway, ledger=ledger)
     assert bids == _bids(("t", "ok", "3.00"))
     assert record.skips == [
-        Skip("full", CAP, "daily cap 5 reached", "t"),
-        Skip("low", BELOW_FLOOR, "bid 2.99 < floor 3.00", "t"),
+        Skip("full", SkipReason.CAP, "daily cap 5 reached", "t"),
+        Skip("low", SkipReason.BELOW_FLOOR, "bid 2.99 < floor 3.00", "t"),
     ]
     assert (record.sales, ledger.holds) == ([], [])
 
@@ -161,7 +160,7 @@ async def test_nothing_to_post_lets_bids_take_all_the_time_left() -> None:
     bids, record = await _collect(built, gateway)
     assert bids == _bids(("t", "fast", "4.00"))
     assert record.skips == [
-        Skip("slow", LATE, "late for the auction: no bid within its 60 ms window", "t")
+        Skip("slow", SkipReason.LATE, "late for the auction: no bid within its 60 ms window", "t")
     ]
 
 
@@ -174,7 +173,7 @@ async def test_a_tiers_auction_ms_bounds_the_wait_for_an_inbound_ping() -> None:
     bids, record = await _collect(built, gateway)
     assert bids == []
     assert record.skips == [
-        Skip("slow", LATE, "late for the auction: no bid within its 15 ms window", "t")
+        Skip("slow", SkipReason.LATE, "late for the auction: no bid within its 15 ms window", "t")
     ]
 
 
@@ -254,6 +253,24 @@ async def test_a_rejected_winner_gives_its_room_back_and_the_next_bid_takes_room
     ]
 
 
+async def test_bids_whose_campaign_or_tier_left_the_configuration_are_skipped() -> None:
+    """The configuration may change between a publisher's ping and its post."""
+    ledger = MemoryCapLedger()
+    gateway = ScriptedGateway()
+    result = await _sell(
+        _inbound(),
+        gateway,
+        _bids(("t1", "gone", "9.00"), ("t9", "b", "8.00"), ("t2", "c", "7.00")),
+        ledger=ledger,
+    )
+    assert result.skips == [
+        Skip("gone", SkipReason.REMOVED, "campaign gone is no longer in the configuration", "t1"),
+        Skip("b", SkipReason.REMOVED, "tier t9 is no longer in the configuration", "t9"),
+    ]
+    assert result.released == ["held-1"]  # the winner's room, held at the ping
+    assert (gateway.posted(), sold(result)) == (["c"], ["c"])
+
+
 async def test_an_exclusive_lead_stops_at_the_first_sale() -> None:
     gateway = ScriptedGateway()
     result = await _sell(_inbound(), gateway, _bids(("t2", "b", "9.00"), ("t2", "c", "7.00")))
@@ -276,7 +293,7 @@ async def test_no_campaign_is_posted_twice_and_no_buyer_buys_twice() -> None:
     )
     assert gateway.posted() == ["a", "b", "c"]
     assert sold(result) == ["a", "c"]
-    assert result.skips == [Skip("a2", ALREADY_SOLD_TO_BUYER, "", "t1")]
+    assert result.skips == [Skip("a2", SkipReason.ALREADY_SOLD_TO_BUYER, "", "t1")]
 
 
 async def test_posts_get_the_time_left_and_none_is_sent_once_it_is_gone() -> None:
@@ -294,7 +311,7 @@ async def test_posts_get_the_time_left_and_none_is_sent_once_it_is_gone() -> Non
     assert gateway.call("post", "a").timeout == pytest.approx(1.0, abs=EXACT)
     assert gateway.call("post", "b").timeout == pytest.approx(0.6, abs=EXACT)
     assert gateway.posted() == ["a", "b"]
-    assert result.skips == [Skip("c", DEADLINE, "no time left to post", "t2")]
+    assert result.skips == [Skip("c", SkipReason.DEADLINE, "no time left to post", "t2")]
     assert [h.campaign for h in ledger.holds] == ["b"]
     assert result.released == ["held-1", ledger.holds[0].reservation]
     assert result.sales == []
@@ -332,7 +349,7 @@ async def test_a_buyer_holding_the_person_is_skipped_and_the_held_room_given_bac
         people=("person-1",),
     )
     detail = "duplicate: lead lead-0 holds or bought this person (window 30 days)"
-    assert result.skips == [Skip("a", BLOCKED, detail, "t")]
+    assert result.skips == [Skip("a", SkipReason.BLOCKED, detail, "t")]
     assert gateway.posted() == ["b"]
     assert result.released == ["held-1"]
     assert [s.reservation_id for s in result.sales] == [ledger.holds[0].reservation]

@@ -12,21 +12,8 @@ from typing import Any
 
 from pingtree.buyers.model import Outcome
 from pingtree.clock import ManualClock
-from pingtree.routing.eligibility import (
-    ALREADY_SOLD_TO_BUYER,
-    CAP,
-    FILTER,
-    INACTIVE,
-    SCHEDULE,
-)
-from pingtree.routing.engine import (
-    BELOW_FLOOR,
-    CAP_REACHED,
-    CAP_UNAVAILABLE,
-    NO_BID,
-    Router,
-)
-from pingtree.routing.model import Attempt, RoutingResult, SaleResult, Skip
+from pingtree.routing.engine import Router
+from pingtree.routing.model import Attempt, RoutingResult, SaleResult, Skip, SkipReason
 from pingtree.routing.ports import Answer, Bid
 from tests import factories
 from tests.routing.catalogs import NOW, bidder, catalog, fixed, offer, sold
@@ -232,7 +219,7 @@ async def test_a_bid_accepted_without_a_price_is_no_bid_and_the_lead_cascades() 
         [factories.tier("t", "priority", ["silent", "next"])],
         gateway,
     )
-    assert result.skips == [Skip("silent", NO_BID, "ping accepted without a price", "t")]
+    assert result.skips == [Skip("silent", SkipReason.NO_BID, "ping accepted without a price", "t")]
     assert sold(result) == ["next"]
 
 
@@ -254,7 +241,7 @@ async def test_a_bid_under_the_floor_says_by_how_much() -> None:
         [factories.tier("t", "priority", ["low", "ok"])],
         gateway,
     )
-    assert result.skips == [Skip("low", BELOW_FLOOR, "bid 4.99 < floor 5.00", "t")]
+    assert result.skips == [Skip("low", SkipReason.BELOW_FLOOR, "bid 4.99 < floor 5.00", "t")]
     assert sold(result) == ["ok"]
 
 
@@ -270,9 +257,9 @@ async def test_campaigns_not_eligible_are_recorded_with_the_reason() -> None:
         ledger=ledger,
     )
     assert result.skips == [
-        Skip("off", INACTIVE, "", "t"),
-        Skip("picky", FILTER, "state in [CA]", "t"),
-        Skip("full", CAP, "daily cap 10 reached", "t"),
+        Skip("off", SkipReason.INACTIVE, "", "t"),
+        Skip("picky", SkipReason.FILTER, "state in [CA]", "t"),
+        Skip("full", SkipReason.CAP, "daily cap 10 reached", "t"),
     ]
     assert gateway.posted() == ["open"]
 
@@ -285,7 +272,7 @@ async def test_a_full_cap_is_recorded_and_the_lead_cascades() -> None:
         gateway,
         ledger=MemoryCapLedger(caps={"full": 0}),
     )
-    assert result.skips == [Skip("full", CAP_REACHED, "cap filled by other leads", "t")]
+    assert result.skips == [Skip("full", SkipReason.CAP_REACHED, "cap filled by other leads", "t")]
     assert gateway.posted() == ["open"]
 
 
@@ -297,7 +284,7 @@ async def test_a_cap_ledger_that_fails_skips_the_campaign_unposted_and_cascades(
         gateway,
         ledger=MemoryCapLedger(down={"down"}),
     )
-    assert result.skips == [Skip("down", CAP_UNAVAILABLE, "TimeoutError", "t")]
+    assert result.skips == [Skip("down", SkipReason.CAP_UNAVAILABLE, "TimeoutError", "t")]
     assert gateway.posted() == ["open"]
     assert sold(result) == ["open"]
 
@@ -328,7 +315,7 @@ async def test_a_second_campaign_of_a_buyer_is_skipped_without_detail() -> None:
         gateway,
         tree={"lead_type": "shared", "max_buyers": 3},
     )
-    assert result.skips == [Skip("a2", ALREADY_SOLD_TO_BUYER, "", "t")]
+    assert result.skips == [Skip("a2", SkipReason.ALREADY_SOLD_TO_BUYER, "", "t")]
     assert sold(result) == ["a1", "z"]
 
 
@@ -348,4 +335,6 @@ async def test_a_schedule_is_read_at_the_routers_time_in_the_campaigns_zone() ->
     closed = await router.route(offer("lead-2"), built.trees["main"], built)
     assert (sold(open_), open_.skips) == (["office"], [])
     assert sold(closed) == ["always"]
-    assert closed.skips == [Skip("office", SCHEDULE, "outside schedule (America/New_York)", "t")]
+    assert closed.skips == [
+        Skip("office", SkipReason.SCHEDULE, "outside schedule (America/New_York)", "t")
+    ]

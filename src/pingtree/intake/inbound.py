@@ -184,6 +184,12 @@ def _payout_for(
     ]
 
 
+def _buyer_of(rt: Runtime, campaign: str) -> str | None:
+    """A bid's buyer; None once its campaign left the configuration (routing skips it)."""
+    compiled = rt.catalog.campaigns.get(campaign)
+    return compiled.campaign.buyer if compiled is not None else None
+
+
 def _bid_json(bid: Bid) -> dict[str, Any]:
     return {**asdict(bid), "price": str(bid.price)}
 
@@ -246,14 +252,14 @@ async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> L
     lead.risk_score, lead.screening = checked.score, checked.record()
     blocked = checked.blocked_buyers
     if checked.verdict is not Verdict.ACCEPT or (
-        bids and rt.catalog.campaign(bids[0][1].campaign).buyer in blocked
+        bids and _buyer_of(rt, bids[0][1].campaign) in blocked
     ):
         if reservation is not None:
             await rt.ledger.release(reservation)
         reservation = None
     if checked.verdict is not Verdict.ACCEPT:
         return (await hold_or_reject(rt, lead, publisher, checked, None))[1]
-    bids = [b for b in bids if rt.catalog.campaign(b[1].campaign).buyer not in blocked]
+    bids = [b for b in bids if _buyer_of(rt, b[1].campaign) not in blocked]
 
     reference, consented_buyers = consent_terms(rt, lead.consent)
     offer = LeadOffer(

@@ -22,8 +22,7 @@ from pingtree.consent import repository as consent_repository
 from pingtree.digests import canonical_json, sha256_hex
 from pingtree.leads.repository import LeadRecord, stored_lead
 from pingtree.leads.schemas import LeadAnswer, Reason
-from pingtree.routing.eligibility import CONSENT
-from pingtree.routing.model import Attempt, RoutingResult
+from pingtree.routing.model import Attempt, RoutingResult, SkipReason
 
 
 def taken(lead: LeadRecord) -> list[Event]:
@@ -110,7 +109,7 @@ def routed(
             }
             for sale in result.sales
         ],
-        consent_skipped=[s.campaign for s in result.skips if s.reason == CONSENT],
+        consent_skipped=[s.campaign for s in result.skips if s.reason == SkipReason.CONSENT],
     )
     return [Event(EventKind.LEAD_ROUTED, now, lead_id=lead.id, details=details)]
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pingtree.buyers.model import DAYS, Buyer, Campaign, Filter, FilterOp, Schedule, time_us
 from pingtree.geo import zips_near
-from pingtree.routing.model import TierCampaign
+from pingtree.routing.model import SkipReason, TierCampaign
 
 if TYPE_CHECKING:
     from pingtree.routing.index import TierIndex
@@ -231,23 +231,13 @@ class CompiledCampaign:
         return None
 
 
-# Why a campaign was not offered a lead, as the timeline and reports name it.
-INACTIVE = "inactive"
-BUYER_INACTIVE = "buyer_inactive"
-BLOCKED = "blocked"
-ALREADY_SOLD_TO_BUYER = "already_sold_to_buyer"
-CONSENT = "consent"
 CONSENT_DETAIL = "the consumer's consent does not name this buyer"
-FILTER = "filter"
-SCHEDULE = "schedule"
-CAP = "cap"
-FUNDS = "funds"
 
 
 CapRoom = Callable[[Campaign, datetime], "str | None"]
 FundsLeft = Callable[[str, Decimal], "str | None"]
 _NIL = Decimal(0)  # a bid campaign's price is known only at its post
-Excluded = tuple[str, str, str]  # campaign, reason, detail
+Excluded = tuple[str, SkipReason, str]  # campaign, reason, detail
 
 
 def eligible(
@@ -286,26 +276,27 @@ def eligible(
         compiled = campaigns[entry.campaign]
         campaign = compiled.campaign
         buyer = buyers.get(campaign.buyer)
-        reason, detail = "", ""
+        reason: SkipReason | None = None
+        detail = ""
         if not campaign.active:
-            reason = INACTIVE
+            reason = SkipReason.INACTIVE
         elif buyer is None or not buyer.active:
-            reason = BUYER_INACTIVE
+            reason = SkipReason.BUYER_INACTIVE
         elif campaign.buyer in blocked:
-            reason, detail = BLOCKED, blocked[campaign.buyer]
+            reason, detail = SkipReason.BLOCKED, blocked[campaign.buyer]
         elif campaign.buyer in sold_to:
-            reason = ALREADY_SOLD_TO_BUYER
+            reason = SkipReason.ALREADY_SOLD_TO_BUYER
         elif consented is not None and campaign.buyer not in consented:
-            reason, detail = CONSENT, CONSENT_DETAIL
+            reason, detail = SkipReason.CONSENT, CONSENT_DETAIL
         elif check_filters and (failed := compiled.failed_filter(lead)) is not None:
-            reason, detail = FILTER, failed
+            reason, detail = SkipReason.FILTER, failed
         elif compiled.schedule is not None and (shut := compiled.schedule.why_closed(now)):
-            reason, detail = SCHEDULE, shut
+            reason, detail = SkipReason.SCHEDULE, shut
         elif room is not None and (full := campaign.caps.closed or room(campaign, now)):
-            reason, detail = CAP, full
+            reason, detail = SkipReason.CAP, full
         elif funds is not None and (short := funds(campaign.buyer, campaign.price.amount or _NIL)):
-            reason, detail = FUNDS, short
-        if reason:
+            reason, detail = SkipReason.FUNDS, short
+        if reason is not None:
             excluded.append((campaign.name, reason, detail))
         else:
             offered.append((entry, campaign))

@@ -18,16 +18,7 @@ from pingtree.buyers.model import Buyer, Campaign, Outcome, PriceType
 from pingtree.clock import Clock
 from pingtree.routing import flows
 from pingtree.routing.auction import auction_window
-from pingtree.routing.eligibility import (
-    ALREADY_SOLD_TO_BUYER,
-    BLOCKED,
-    CAP,
-    CONSENT,
-    CONSENT_DETAIL,
-    FUNDS,
-    LeadView,
-    eligible,
-)
+from pingtree.routing.eligibility import CONSENT_DETAIL, Excluded, LeadView, eligible
 from pingtree.routing.model import (
     Attempt,
     Flow,
@@ -35,6 +26,7 @@ from pingtree.routing.model import (
     RoutingResult,
     SaleResult,
     Skip,
+    SkipReason,
     Tier,
     Ties,
     Tree,
@@ -54,14 +46,6 @@ from pingtree.routing.ports import (
 from pingtree.verticals.pii import ping_fields
 
 Candidate = flows.Candidate
-
-# Skip reasons found while offering (eligibility's own are in routing.eligibility).
-CAP_REACHED = "cap_reached"
-CAP_UNAVAILABLE = "cap_unavailable"
-DEADLINE = "deadline"
-NO_BID = "no_bid"
-BELOW_FLOOR = "below_floor"
-LATE = "late"
 
 
 @dataclass
@@ -85,13 +69,13 @@ class _Run:
         return len(self.result.sales) >= self.tree.buyers_wanted
 
 
-def _not_for_buyer(run: _Run, campaign: Campaign) -> tuple[str, str] | None:
+def _not_for_buyer(run: _Run, campaign: Campaign) -> tuple[SkipReason, str] | None:
     """Why a bid's buyer may not be posted the lead (inbound ping-post), if it may not."""
     if campaign.buyer in run.sold_buyers:
-        return ALREADY_SOLD_TO_BUYER, ""
+        return SkipReason.ALREADY_SOLD_TO_BUYER, ""
     consented = run.offer.consented_buyers
     if consented is not None and campaign.buyer not in consented:
-        return CONSENT, CONSENT_DETAIL
+        return SkipReason.CONSENT, CONSENT_DETAIL
     return None
 
 
@@ -140,7 +124,11 @@ class Router:
             if self._time_left(run) <= 0:  # the rest of the tree is skipped; timed_out below
                 for entry in tier.campaigns:
                     self._skip(
-                        run, tier, entry.campaign, DEADLINE, "maximum processing time reached"
+                        run,
+                        tier,
+                        entry.campaign,
+                        SkipReason.DEADLINE,
+                        "maximum processing time reached",
                     )
                 continue
             candidates = await self._eligible(run, tier, catalog)
@@ -160,7 +148,7 @@ class Router:
         looks_full = [
             capped
             for name, reason, _ in excluded
-            if reason == CAP and not (capped := catalog.campaign(name)).caps.closed
+            if reason == SkipReason.CAP and not (capped := catalog.campaign(name)).caps.closed
         ]
         if looks_full and await self._recheck(run, looks_full):
             offered, excluded = self._screen(run, tier, catalog)
@@ -184,7 +172,7 @@ class Router:
 
     def _screen(
         self, run: _Run, tier: Tier, catalog: CatalogView
-    ) -> tuple[list[Candidate], list[tuple[str, str, str]]]:
+    ) -> tuple[list[Candidate], list[Excluded]]:
         return eligible(
             tier.campaigns,
             campaigns=catalog.campaigns,
@@ -229,7 +217,7 @@ class Router:
             if run.done:
                 return
             if campaign.buyer in run.sold_buyers:
-                self._skip(run, tier, campaign.name, ALREADY_SOLD_TO_BUYER)
+                self._skip(run, tier, campaign.name, SkipReason.ALREADY_SOLD_TO_BUYER)
                 continue
             bid: Bid | None = None
             if campaign.delivery.ping is not None:
@@ -238,7 +226,7 @@ class Router:
                     continue
                 if bid.price < campaign.price.floor:
                     detail = f"bid {bid.price} < floor {campaign.price.floor}"
-                    self._skip(run, tier, campaign.name, BELOW_FLOOR, detail)
+                    self._skip(run, tier, campaign.name, SkipReason.BELOW_FLOOR, detail)
                     continue
             await self._sell(run, tier, campaign, bid)
 
@@ -254,7 +242,7 @@ class Router:
             if run.done:
                 return
             if campaign.buyer in run.sold_buyers:
-                self._skip(run, tier, campaign.name, ALREADY_SOLD_TO_BUYER)
+                self._skip(run, tier, campaign.name, SkipReason.ALREADY_SOLD_TO_BUYER)
                 continue
             await self._sell(run, tier, campaign, bid)
 
@@ -285,7 +273,11 @@ class Router:
                 floor = max(floor, tier.floor)
             if bid.price < floor:
                 self._skip(
-                    run, tier, campaign.name, BELOW_FLOOR, f"bid {bid.price} < floor {floor}"
+                    run,
+                    tier,
+                    campaign.name,
+                    SkipReason.BELOW_FLOOR,
+                    f"bid {bid.price} < floor {floor}",
                 )
                 continue
             standing.append((bid, campaign))
@@ -350,7 +342,7 @@ class Router:
                 tier=tier.name,
             )
         )
-        self._skip(run, tier, campaign.name, LATE, reason)
+        self._skip(run, tier, campaign.name, SkipReason.LATE, reason)
 
     # --- inbound ping-post: the publisher pings first, then posts ----------------------
 
@@ -409,8 +401,17 @@ class Router:
                 if reservation is not None:
                     run.result.released.append(reservation)
                 continue
-            tier = tiers[tier_name]
-            campaign = catalog.campaign(bid.campaign)
+            tier = tiers.get(tier_name)
+            compiled = catalog.campaigns.get(bid.campaign)
+            if tier is None or compiled is None:
+                # The configuration changed between the ping and its post: the bid is void.
+                gone = f"tier {tier_name}" if tier is None else f"campaign {bid.campaign}"
+                detail = f"{gone} is no longer in the configuration"
+                run.result.skips.append(Skip(bid.campaign, SkipReason.REMOVED, detail, tier_name))
+                if reservation is not None:
+                    run.result.released.append(reservation)
+                continue
+            campaign = compiled.campaign
             refused = _not_for_buyer(run, campaign)
             if refused is not None:
                 self._skip(run, tier, campaign.name, *refused)
@@ -427,7 +428,7 @@ class Router:
         """Ping a campaign with non-PII fields; its bid, or None (recorded either way)."""
         timeout = self._timeout(run, campaign)
         if timeout <= 0:
-            self._skip(run, tier, campaign.name, DEADLINE, "no time left to ping")
+            self._skip(run, tier, campaign.name, SkipReason.DEADLINE, "no time left to ping")
             return None
         vertical = catalog.verticals[run.offer.vertical]
         fields = ping_fields(vertical, run.offer.fields, campaign.delivery.ping_fields)
@@ -441,7 +442,7 @@ class Router:
             assert campaign.price.amount is not None
             return Bid(campaign.name, campaign.price.amount, answer.reference)
         if answer.price is None:
-            self._skip(run, tier, campaign.name, NO_BID, "ping accepted without a price")
+            self._skip(run, tier, campaign.name, SkipReason.NO_BID, "ping accepted without a price")
             return None
         return Bid(campaign.name, answer.price, answer.reference)
 
@@ -458,14 +459,14 @@ class Router:
         reservation: str | None = held
         claimed = False
         if timeout <= 0:
-            self._skip(run, tier, campaign.name, DEADLINE, "no time left to post")
+            self._skip(run, tier, campaign.name, SkipReason.DEADLINE, "no time left to post")
             if reservation is not None:
                 run.result.released.append(reservation)
             return False
         if self.funds is not None and not run.offer.test:
             short = self.funds.short(campaign.buyer, price)  # a bid is known only now
             if short is not None:
-                self._skip(run, tier, campaign.name, FUNDS, short)
+                self._skip(run, tier, campaign.name, SkipReason.FUNDS, short)
                 if reservation is not None:
                     run.result.released.append(reservation)
                 return False
@@ -485,17 +486,19 @@ class Router:
                 self._skip_duplicate(run, tier, campaign, taken.holder, days)
                 return False
             except Exception as exc:
-                self._skip(run, tier, campaign.name, CAP_UNAVAILABLE, type(exc).__name__)
+                self._skip(run, tier, campaign.name, SkipReason.CAP_UNAVAILABLE, type(exc).__name__)
                 return False
             if reservation is None:
-                self._skip(run, tier, campaign.name, CAP_REACHED, "cap filled by other leads")
+                self._skip(
+                    run, tier, campaign.name, SkipReason.CAP_REACHED, "cap filled by other leads"
+                )
                 return False
             if person is not None:
                 claimed = True
                 run.result.claimed.append(campaign.buyer)
             timeout = self._timeout(run, campaign)  # the reservation took some of the time
             if timeout <= 0:
-                self._skip(run, tier, campaign.name, DEADLINE, "no time left to post")
+                self._skip(run, tier, campaign.name, SkipReason.DEADLINE, "no time left to post")
                 run.result.released.append(reservation)
                 return False
         sold = False
@@ -569,7 +572,7 @@ class Router:
         self, run: _Run, tier: Tier, campaign: Campaign, holder: str, days: int
     ) -> None:
         detail = f"duplicate: lead {holder} holds or bought this person (window {days} days)"
-        self._skip(run, tier, campaign.name, BLOCKED, detail)
+        self._skip(run, tier, campaign.name, SkipReason.BLOCKED, detail)
 
     # --- bookkeeping ---------------------------------------------------------------------
 
@@ -580,7 +583,9 @@ class Router:
     def _timeout(self, run: _Run, campaign: Campaign) -> float:
         return min(campaign.delivery.timeout_ms / 1000, self._time_left(run))
 
-    def _skip(self, run: _Run, tier: Tier, campaign: str, reason: str, detail: str = "") -> None:
+    def _skip(
+        self, run: _Run, tier: Tier, campaign: str, reason: SkipReason, detail: str = ""
+    ) -> None:
         run.result.skips.append(
             Skip(campaign=campaign, reason=reason, detail=detail, tier=tier.name)
         )

@@ -15,9 +15,6 @@ from decimal import Decimal
 
 from pingtree.buyers.model import Buyer, Filter, FilterOp
 from pingtree.routing.eligibility import (
-    BUYER_INACTIVE,
-    FILTER,
-    INACTIVE,
     CompiledCampaign,
     Excluded,
     Key,
@@ -27,7 +24,7 @@ from pingtree.routing.eligibility import (
     near_zips,
     operand_key,
 )
-from pingtree.routing.model import TierCampaign
+from pingtree.routing.model import SkipReason, TierCampaign
 
 VALUE_OPS = (FilterOp.EQUALS, FilterOp.IN, FilterOp.NOT_IN)
 MIN_CAMPAIGNS = 16
@@ -199,7 +196,7 @@ class TierIndex:
     ) -> None:
         self.names = [entry.campaign for entry in entries]
         everyone = (1 << len(entries)) - 1
-        self.static_reasons: dict[int, str] = {}
+        self.static_reasons: dict[int, SkipReason] = {}
         by_value: dict[tuple[str, bool], dict[int, list[Filter]]] = {}
         by_zip: dict[tuple[str, FilterOp, int], dict[int, Filter]] = {}
         by_range: dict[tuple[str, int], dict[int, Filter]] = {}
@@ -210,9 +207,9 @@ class TierIndex:
             campaign = compiled.campaign
             buyer = buyers.get(campaign.buyer)
             if not campaign.active:
-                self.static_reasons[i] = INACTIVE
+                self.static_reasons[i] = SkipReason.INACTIVE
             elif buyer is None or not buyer.active:
-                self.static_reasons[i] = BUYER_INACTIVE
+                self.static_reasons[i] = SkipReason.BUYER_INACTIVE
             seen: dict[tuple[str, FilterOp], int] = {}
             for flt in campaign.filters:
                 # A campaign may hold two filters of a kind on one field: each its own key.
@@ -260,6 +257,8 @@ class TierIndex:
             if failed:
                 left &= passing
                 reasons = key.reasons
-                excluded.extend((names[i], FILTER, reasons[i]) for i in positions(failed))
+                excluded.extend(
+                    (names[i], SkipReason.FILTER, reasons[i]) for i in positions(failed)
+                )
         recheck = self.recheck
         return [(i, bool(recheck >> i & 1)) for i in positions(left)], excluded

@@ -26,6 +26,31 @@ class Flow(StrEnum):
     PING_POST = "ping_post"
 
 
+class SkipReason(StrEnum):
+    """Why a campaign was considered and not offered a lead (or its offer came to nothing),
+    as the timeline and the reports name it."""
+
+    # found before offering (routing.eligibility, routing.index)
+    INACTIVE = "inactive"
+    BUYER_INACTIVE = "buyer_inactive"
+    BLOCKED = "blocked"
+    ALREADY_SOLD_TO_BUYER = "already_sold_to_buyer"
+    CONSENT = "consent"
+    FILTER = "filter"
+    SCHEDULE = "schedule"
+    CAP = "cap"
+    FUNDS = "funds"
+    # found while offering (routing.engine)
+    CAP_REACHED = "cap_reached"
+    CAP_UNAVAILABLE = "cap_unavailable"
+    DEADLINE = "deadline"
+    NO_BID = "no_bid"
+    BELOW_FLOOR = "below_floor"
+    LATE = "late"
+    REMOVED = "removed"
+    """a bid's campaign or tier left the configuration between an inbound ping and its post"""
+
+
 class LeadType(StrEnum):
     """Sold to one buyer, or to up to N different buyers."""
 
@@ -183,7 +208,7 @@ class Skip:
     """A campaign that was considered and not offered the lead, and why."""
 
     campaign: str
-    reason: str
+    reason: SkipReason
     detail: str = ""
     tier: str | None = None
 
