@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from pingtree.runtime import Runtime  # the type only: runtime builds on intake
 
 log = logging.getLogger("pingtree.intake")
-ANSWER_MARGIN_S = 0.005
+ANSWER_MARGIN_S = 0.015
 """The answer leaves this long before the lead's deadline, to reach the publisher in time."""
 
 
