@@ -8,7 +8,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -471,9 +471,10 @@ def rules_check(
         _fail(f"{answer}: cannot read: {exc.strerror}")
         return
     found, _ = _campaign(campaign, config)
-    which: Literal["post", "ping"] = "ping" if kind == "ping" else "post"
+    from pingtree.buyers.model import Exchange
+
     try:
-        step = read_saved(found, which, status=status, headers=headers, body=body)
+        step = read_saved(found, Exchange(kind), status=status, headers=headers, body=body)
     except ValueError as exc:
         _fail(str(exc))
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -52,3 +53,32 @@ class ManualClock:
         """Move both clocks forward."""
         self._now += timedelta(seconds=seconds)
         self._shift += seconds
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A moment on a clock's monotonic scale by which something must be done.
+
+    Durations come in with their unit in the name (ms, s); what is left comes out in
+    seconds, which is what asyncio's timeouts take.
+    """
+
+    at: float
+    """monotonic seconds"""
+
+    @classmethod
+    def after_ms(cls, clock: Clock, ms: float, *, start: float | None = None) -> Deadline:
+        """ms after start (monotonic seconds; now when not given)."""
+        return cls((clock.monotonic() if start is None else start) + ms / 1000)
+
+    def earlier_ms(self, ms: float) -> Deadline:
+        """A deadline ms before this one (a margin kept for what comes after)."""
+        return Deadline(self.at - ms / 1000)
+
+    def left_s(self, clock: Clock, *, lateness_s: float = 0.0) -> float:
+        """Seconds left now (negative once passed), cut by how late timers fire."""
+        return self.at - clock.monotonic() - lateness_s
+
+    def passed(self, clock: Clock, *, grace_ms: float = 0.0) -> bool:
+        """Whether it passed more than grace_ms ago."""
+        return clock.monotonic() > self.at + grace_ms / 1000

@@ -400,6 +400,14 @@ class Price(Strict):
 # --- delivery ------------------------------------------------------------------------------
 
 
+class Exchange(StrEnum):
+    """Which of a campaign's two exchanges with its buyer: the ping (no PII, for a bid or a
+    yes) or the post (the whole lead, for the sale)."""
+
+    PING = "ping"
+    POST = "post"
+
+
 class Outcome(StrEnum):
     """How a buyer answered a ping or post."""
 

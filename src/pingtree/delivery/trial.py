@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 import aiohttp
 
-from pingtree.buyers.model import Campaign, Endpoint, Extract, Outcome, ResponseRule
+from pingtree.buyers.model import Campaign, Endpoint, Exchange, Extract, Outcome, ResponseRule
 from pingtree.clock import SystemClock
 from pingtree.credentials import SecretResolver, SecretUnavailable
 from pingtree.delivery.destinations import Allowlist
@@ -24,7 +24,6 @@ from pingtree.delivery.responses import BuyerResponse, Trace, explain
 from pingtree.verticals.model import FieldSpec, Vertical
 from pingtree.verticals.pii import ping_fields
 
-Kind = Literal["ping", "post"]
 MASK = "***"
 SHOWN_BODY = 4000
 _SECRET_WORDS = ("auth", "key", "token", "secret", "password", "cookie", "signature")
@@ -84,7 +83,7 @@ def example_lead(vertical: Vertical) -> dict[str, Any]:
 class Step:
     """One request of a trial (a ping or a post), its answer, and how the rules read it."""
 
-    kind: Kind
+    kind: Exchange
     endpoint: Endpoint
     request: OutboundRequest | None = None
     response: BuyerResponse | None = None
@@ -94,19 +93,19 @@ class Step:
 
 
 def read_saved(
-    campaign: Campaign, kind: Kind, *, status: int, headers: list[tuple[str, str]], body: str
+    campaign: Campaign, kind: Exchange, *, status: int, headers: list[tuple[str, str]], body: str
 ) -> Step:
     """How the campaign's rules read a saved answer to its ping or post."""
     endpoint = _endpoint(campaign, kind)
     response = BuyerResponse(status=status, headers=headers, text=body)
     trace = explain(
-        endpoint.response, response, max_price=campaign.price.max_price, bid=kind == "ping"
+        endpoint.response, response, max_price=campaign.price.max_price, bid=kind is Exchange.PING
     )
     return Step(kind, endpoint, response=response, trace=trace)
 
 
-def _endpoint(campaign: Campaign, kind: Kind) -> Endpoint:
-    endpoint = campaign.delivery.ping if kind == "ping" else campaign.delivery.post
+def _endpoint(campaign: Campaign, kind: Exchange) -> Endpoint:
+    endpoint = campaign.delivery.ping if kind is Exchange.PING else campaign.delivery.post
     if endpoint is None:
         raise ValueError(f"campaign {campaign.name!r} has no {kind} endpoint")
     return endpoint
@@ -132,20 +131,20 @@ async def send_test_lead(
         bid_reference: str | None = None
         if campaign.delivery.ping is not None:
             carried = ping_fields(vertical, fields, campaign.delivery.ping_fields)
-            ping = await _send(gateway, campaign, "ping", carried, None, timeout)
+            ping = await _send(gateway, campaign, Exchange.PING, carried, None, timeout)
             steps.append(ping)
             reading = ping.trace.reading if ping.trace else None
             if reading is None or reading.outcome is not Outcome.ACCEPTED:
                 return steps  # no bid: routing would not post either
             bid_reference = reading.reference
-        steps.append(await _send(gateway, campaign, "post", fields, bid_reference, timeout))
+        steps.append(await _send(gateway, campaign, Exchange.POST, fields, bid_reference, timeout))
     return steps
 
 
 async def _send(
     gateway: HttpGateway,
     campaign: Campaign,
-    kind: Kind,
+    kind: Exchange,
     fields: dict[str, Any],
     bid_reference: str | None,
     timeout: float,
@@ -177,7 +176,7 @@ async def _send(
         endpoint.response,
         received.response,
         max_price=campaign.price.max_price,
-        bid=kind == "ping",
+        bid=kind is Exchange.PING,
     )
     return step
 

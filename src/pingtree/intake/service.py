@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pingtree import audit
+from pingtree.clock import Deadline
 from pingtree.consent import repository as consent_repository
 from pingtree.consent.check import check_consent
 from pingtree.consent.model import Certificate, ConsentIn
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from pingtree.runtime import Runtime  # the type only: runtime builds on intake
 
 log = logging.getLogger("pingtree.intake")
-ANSWER_MARGIN_S = 0.015
+ANSWER_MARGIN_MS = 15
 """The answer leaves this long before the lead's deadline, to reach the publisher in time."""
 
 
@@ -153,10 +154,11 @@ async def take_lead(
         storing = asyncio.ensure_future(
             _store_and_screen(rt, lead, publisher, idempotency_key, body_hash, policy)
         )
-        store_by = started + tree_s - ANSWER_MARGIN_S
+        store_by = Deadline.after_ms(rt.clock, tree_s * 1000, start=started)
         try:
             checked = await asyncio.wait_for(
-                asyncio.shield(storing), max(store_by - rt.clock.monotonic(), 0.0)
+                asyncio.shield(storing),
+                max(store_by.earlier_ms(ANSWER_MARGIN_MS).left_s(rt.clock), 0.0),
             )
         except TimeoutError:
             # Answered now rather than late; once stored, the lead is settled unsold.
@@ -270,8 +272,9 @@ async def route_lead(
     )
     # Routing stops a little before the lead's deadline, so recording fits inside it (its
     # timers are set as much earlier as the loop runs late: Router's lateness).
-    answer_by = started + tree.max_processing_ms / 1000 - ANSWER_MARGIN_S
-    deadline = started + (tree.max_processing_ms - rt.settings.recording_reserve_ms) / 1000
+    limit = Deadline.after_ms(rt.clock, tree.max_processing_ms, start=started)
+    answer_by = limit.earlier_ms(ANSWER_MARGIN_MS)
+    deadline = limit.earlier_ms(rt.settings.recording_reserve_ms)
     with rt.in_flight.holding(lead.id):
         try:
             result = await rt.router.route(
@@ -413,12 +416,12 @@ async def finish(
     *,
     payout: Decimal | None = None,
     people: list[str] | None = None,
-    answer_by: float | None = None,
+    answer_by: Deadline | None = None,
 ) -> tuple[int, LeadAnswer]:
     """Record what routing did in one transaction (cap holds settled with it); the answer.
 
     A sale has happened at the buyer: its record must land. It is retried through deadlocks
-    and, for record_retry_s, through a database outage. answer_by (monotonic): answer then
+    and, for record_retry_s, through a database outage. answer_by: answer then
     even if the record is still being written; it lands in the background.
     """
     rule = publisher.payout_for(lead.vertical)
@@ -481,7 +484,7 @@ async def finish(
     writing = rt.in_flight.record(lead.id, record_until_written())
     # The timer fires as late as the loop runs: set it that much earlier. With no time
     # left, the answer leaves now (not one loop turn later).
-    wait = None if answer_by is None else answer_by - rt.lateness() - rt.clock.monotonic()
+    wait = None if answer_by is None else answer_by.left_s(rt.clock, lateness_s=rt.lateness())
     try:
         if wait is not None and wait <= 0 and not writing.done():
             raise TimeoutError
@@ -502,7 +505,7 @@ async def finish(
     if (
         answer_by is not None
         and tree is not None
-        and rt.clock.monotonic() > answer_by + ANSWER_MARGIN_S
+        and answer_by.passed(rt.clock, grace_ms=ANSWER_MARGIN_MS)
     ):
         rt.figures.missed_deadline(tree.name)
         log.warning("lead %s answered after its tree's %d ms", lead.id, tree.max_processing_ms)

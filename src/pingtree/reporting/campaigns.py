@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import ColumnElement, Integer, case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pingtree.buyers.model import Exchange
 from pingtree.money import ZERO, cents
 from pingtree.storage.tables import AttemptRow, Sale
 
@@ -54,12 +55,13 @@ async def campaign_stats(session: AsyncSession, since: datetime | None) -> list[
         select(
             AttemptRow.campaign,
             func.max(AttemptRow.buyer),
-            _count_if(AttemptRow.kind == "ping"),
-            func.count(distinct(case((AttemptRow.kind == "post", AttemptRow.lead_id)))),
+            _count_if(AttemptRow.kind == Exchange.PING),
+            func.count(distinct(case((AttemptRow.kind == Exchange.POST, AttemptRow.lead_id)))),
             _count_if(AttemptRow.outcome == "error"),
             _count_if(AttemptRow.outcome == "timeout"),
             _count_if(
-                (AttemptRow.kind == "post") & AttemptRow.outcome.in_(("rejected", "duplicate"))
+                (AttemptRow.kind == Exchange.POST)
+                & AttemptRow.outcome.in_(("rejected", "duplicate"))
             ),
             _count_if(AttemptRow.price_mismatch.is_(True)),
         )

@@ -16,7 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pingtree.buyers.model import Outcome
+from pingtree.buyers.model import Exchange, Outcome
 from pingtree.money import ZERO
 from pingtree.routing.model import Attempt, SaleResult
 from pingtree.storage.books import LeadEvent
@@ -69,7 +69,7 @@ def campaign_figures(
 
     for a in attempts:
         f = of(a.campaign, a.buyer)
-        if a.kind == "ping":
+        if a.kind == Exchange.PING:
             add(f, "pinged")
             if a.outcome is Outcome.ACCEPTED and a.price is not None:
                 add(f, "bids")
@@ -84,7 +84,7 @@ def campaign_figures(
                 add(f, "redirects")
         elif a.outcome is Outcome.TIMEOUT:
             add(f, "timeouts")
-        elif a.kind == "post" and a.outcome in (Outcome.REJECTED, Outcome.DUPLICATE):
+        elif a.kind == Exchange.POST and a.outcome in (Outcome.REJECTED, Outcome.DUPLICATE):
             add(f, "rejected" if a.outcome is Outcome.REJECTED else "duplicates")
             reason = (a.reason or a.outcome.value)[:REASON_CHARS]
             reasons = f.setdefault("reasons", {})

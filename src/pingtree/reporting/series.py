@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Integer, case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pingtree.buyers.model import Campaign, Period
+from pingtree.buyers.model import Campaign, Exchange, Period
 from pingtree.money import ZERO
 from pingtree.sales.windows import cap_windows
 from pingtree.storage.tables import AttemptRow, CapCounter, Lead, Sale
@@ -160,12 +160,14 @@ async def buyers(session: AsyncSession, scope: Scope) -> list[BuyerFigures]:
     """Every buyer with exchanges or sales in the scope, by revenue."""
     attempts = select(
         AttemptRow.buyer,
-        _count_if(AttemptRow.kind == "ping"),
-        _count_if(AttemptRow.kind == "post"),
-        func.count(distinct(case((AttemptRow.kind == "post", AttemptRow.lead_id)))),
+        _count_if(AttemptRow.kind == Exchange.PING),
+        _count_if(AttemptRow.kind == Exchange.POST),
+        func.count(distinct(case((AttemptRow.kind == Exchange.POST, AttemptRow.lead_id)))),
         _count_if(AttemptRow.outcome == "timeout"),
         _count_if(AttemptRow.outcome == "error"),
-        _count_if((AttemptRow.kind == "post") & AttemptRow.outcome.in_(("rejected", "duplicate"))),
+        _count_if(
+            (AttemptRow.kind == Exchange.POST) & AttemptRow.outcome.in_(("rejected", "duplicate"))
+        ),
         func.avg(AttemptRow.duration_ms),
     ).where(AttemptRow.test.is_(False))
     if scope.campaigns is not None:

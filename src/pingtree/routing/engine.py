@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 
-from pingtree.buyers.model import Buyer, Campaign, Outcome, PriceType
-from pingtree.clock import Clock
+from pingtree.buyers.model import Buyer, Campaign, Exchange, Outcome, PriceType
+from pingtree.clock import Clock, Deadline
 from pingtree.routing import flows
 from pingtree.routing.auction import auction_window
 from pingtree.routing.eligibility import CONSENT_DETAIL, Excluded, LeadView, eligible
@@ -54,7 +54,7 @@ class _Run:
 
     offer: LeadOffer
     tree: Tree
-    deadline: float
+    deadline: Deadline
     blocked_buyers: Mapping[str, str]
     buyers: Mapping[str, Buyer] = field(default_factory=dict)
     result: RoutingResult = field(default_factory=RoutingResult)
@@ -111,12 +111,12 @@ class Router:
         tree: Tree,
         catalog: CatalogView,
         *,
-        deadline: float | None = None,
+        deadline: Deadline | None = None,
         blocked_buyers: Mapping[str, str] | None = None,
     ) -> RoutingResult:
         """Offer the lead through the tree's tiers until sold, exhausted or out of time."""
         if deadline is None:
-            deadline = self.clock.monotonic() + tree.max_processing_ms / 1000
+            deadline = Deadline.after_ms(self.clock, tree.max_processing_ms)
         run = _Run(offer, tree, deadline, blocked_buyers or {}, catalog.buyers)
         for tier in tree.tiers:
             if run.done:
@@ -334,7 +334,7 @@ class Router:
             Attempt(
                 campaign=campaign.name,
                 buyer=campaign.buyer,
-                kind="ping",
+                kind=Exchange.PING,
                 outcome=Outcome.TIMEOUT,
                 started_at=opened_at,
                 duration_ms=(self.clock.monotonic() - opened) * 1000,
@@ -350,7 +350,7 @@ class Router:
         self, offer: LeadOffer, tree: Tree, catalog: CatalogView
     ) -> tuple[list[tuple[str, Bid]], RoutingResult]:
         """Every tier's eligible campaigns asked at once: (tier, bid) best first, and the record."""
-        run = _Run(offer, tree, self.clock.monotonic() + tree.max_processing_ms / 1000, {})
+        run = _Run(offer, tree, Deadline.after_ms(self.clock, tree.max_processing_ms), {})
         tiers = [(tier, await self._eligible(run, tier, catalog)) for tier in tree.tiers]
         # Nothing is posted now (the publisher posts later): bids may take the time left.
         left = self._time_left(run)
@@ -391,7 +391,7 @@ class Router:
         A rejected post cascades to the next bid (its room taken now); no campaign is sent
         the lead twice, and no buyer buys it twice.
         """
-        deadline = self.clock.monotonic() + tree.max_processing_ms / 1000
+        deadline = Deadline.after_ms(self.clock, tree.max_processing_ms)
         run = _Run(offer, tree, deadline, {}, catalog.buyers)
         tiers = {tier.name: tier for tier in tree.tiers}
         posted: set[str] = set()
@@ -435,7 +435,7 @@ class Router:
         answer = await self.gateway.ping(
             campaign, lead_id=run.offer.lead_id, fields=fields, test=run.offer.test, timeout=timeout
         )
-        self._record(run, tier, campaign, "ping", answer)
+        self._record(run, tier, campaign, Exchange.PING, answer)
         if answer.outcome is not Outcome.ACCEPTED:
             return None
         if campaign.price.type is PriceType.FIXED:
@@ -514,7 +514,7 @@ class Router:
                 timeout=timeout,
                 consent=run.offer.consent,
             )
-            self._record(run, tier, campaign, "post", answer, price=price)
+            self._record(run, tier, campaign, Exchange.POST, answer, price=price)
             if answer.outcome is not Outcome.ACCEPTED:
                 return False
             sold = True
@@ -578,7 +578,7 @@ class Router:
 
     def _time_left(self, run: _Run) -> float:
         late = self.lateness() if self.lateness is not None else 0.0
-        return run.deadline - self.clock.monotonic() - late
+        return run.deadline.left_s(self.clock, lateness_s=late)
 
     def _timeout(self, run: _Run, campaign: Campaign) -> float:
         return min(campaign.delivery.timeout_ms / 1000, self._time_left(run))
@@ -595,7 +595,7 @@ class Router:
         run: _Run,
         tier: Tier,
         campaign: Campaign,
-        kind: str,
+        kind: Exchange,
         answer: Answer,
         price: Decimal | None = None,
     ) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pingtree.buyers.model import Outcome
+from pingtree.buyers.model import Exchange, Outcome
 from pingtree.money import Money
 from pingtree.names import NAME_PATTERN
 
@@ -184,7 +184,7 @@ class Attempt:
 
     campaign: str
     buyer: str
-    kind: str  # "ping" or "post"
+    kind: Exchange
     outcome: Outcome
     started_at: datetime
     duration_ms: float
