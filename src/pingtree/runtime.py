@@ -232,6 +232,8 @@ class Runtime:
                 next_recovery = self.clock.monotonic() + self.settings.recovery_poll_s
                 try:
                     await self.recover()
+                    keep = timedelta(days=self.settings.journal_keep_days)
+                    await self.ledger.prune(older_than=self.clock.now() - keep)
                 except Exception as exc:
                     log_failure(log, "recovery failed; retrying", exc)
             await asyncio.sleep(self.settings.config_poll_s)

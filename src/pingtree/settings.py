@@ -119,6 +119,12 @@ class Settings(BaseSettings):
         gt=0,
         description="how long a lead's record is retried while the database is unreachable",
     )
+    journal_keep_days: int = Field(
+        default=45,
+        ge=32,
+        description="settled post-journal rows (cap holds confirmed or released) are deleted "
+        "after this many days; at least 32 so a monthly cap window is over first",
+    )
     interrupted_after_s: float = Field(
         default=120.0,
         gt=0,

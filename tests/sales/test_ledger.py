@@ -207,3 +207,44 @@ async def test_a_refused_claim_in_a_new_window_leaves_the_window_usable(
         _capped(5), lead_id="lead-2", price=Decimal("10.00"), at=NOW, hold_s=1.0
     )
     assert held is not None
+
+
+async def test_settled_journal_rows_are_pruned_once_their_windows_are_over(
+    engine: AsyncEngine,
+) -> None:
+    # Released holds and confirmed ones without a lifetime window go after the keep time;
+    # open (held) rows and a lifetime cap's confirmed row (a return frees its room) stay.
+    lifetime = Campaign.model_validate(
+        {**CAPPED.model_dump(mode="json", exclude={"caps", "name"}), "name": "for_life",
+         "caps": {"lifetime": 100}}
+    )  # fmt: skip
+    clock = ManualClock(NOW)
+    ledger = SqlCapLedger(engine, clock)
+    wide = _capped(10)
+
+    async def hold(campaign: Campaign, lead_id: str) -> str:
+        held = await ledger.reserve(
+            campaign, lead_id=lead_id, price=Decimal("10.00"), at=clock.now(), hold_s=1.0
+        )
+        assert held is not None
+        return held
+
+    sold, gone, kept_for_life, open_ = (
+        await hold(wide, "sold"),
+        await hold(wide, "gone"),
+        await hold(lifetime, "life"),
+        await hold(wide, "open"),
+    )
+    async with engine.begin() as conn:
+        await ledger.settle(conn, sold={sold: Decimal("10.00")}, released=[gone])
+        await ledger.settle(conn, sold={kept_for_life: Decimal("10.00")}, released=[])
+    clock.advance(86400 * 10)
+    recent = await hold(wide, "recent")
+    async with engine.begin() as conn:
+        await ledger.settle(conn, sold={}, released=[recent])
+    assert await ledger.prune(older_than=clock.now() - (clock.now() - NOW) / 2) == 2
+    async with engine.connect() as conn:
+        left = set((await conn.scalars(select(reservations.c.id))).all())
+    assert left == {kept_for_life, open_, recent}
+    clock.advance(1)
+    assert await ledger.prune(older_than=clock.now()) == 1  # now the recent release too

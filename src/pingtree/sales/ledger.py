@@ -27,7 +27,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, select, update
+from sqlalchemy import Table, Text, bindparam, case, delete, or_, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pingtree.buyers.model import Campaign, Period
@@ -41,6 +42,8 @@ from pingtree.storage.tables import CapCounter, CapReservation, Lead
 from pingtree.storage.types import Cents
 
 HELD, CONFIRMED, RELEASED, UNCERTAIN = "held", "confirmed", "released", "uncertain"
+PRUNE_BATCH, PRUNE_ROUNDS = 1000, 10
+"""Journal rows deleted per transaction, and transactions per housekeeping pass at most."""
 HOLD_MARGIN_S = 30.0
 
 
@@ -444,6 +447,34 @@ class SqlCapLedger:
         await conn.execute(_GIVE_BACK, {**params, "price": -change, "one": 0})
         count, amount = self._seen.get(key, (0, Decimal(0)))
         self._seen[key] = (count, amount + change)
+
+    async def prune(self, *, older_than: datetime) -> int:
+        """Delete journal rows created before older_than that nothing reads again: released
+        holds, and confirmed ones with no lifetime window (a return gives a lifetime cap its
+        room back however late; other windows are long over). Held and uncertain rows stay."""
+        pruned = 0
+        for _ in range(PRUNE_ROUNDS):
+            async with self.engine.begin() as conn:
+                ids = (
+                    await conn.scalars(
+                        select(reservations.c.id)
+                        .where(
+                            reservations.c.created_at < older_than,
+                            or_(
+                                reservations.c.status == RELEASED,
+                                (reservations.c.status == CONFIRMED)
+                                & sql_cast(reservations.c.windows, Text).not_like('%"lifetime"%'),
+                            ),
+                        )
+                        .limit(PRUNE_BATCH)
+                    )
+                ).all()
+                if ids:
+                    await conn.execute(delete(reservations).where(reservations.c.id.in_(ids)))
+            pruned += len(ids)
+            if len(ids) < PRUNE_BATCH:
+                break
+        return pruned
 
     async def release_expired(self) -> int:
         """Release held rows past their expiry that no stored lead owns (unused inbound pings).
