@@ -25,7 +25,6 @@ from sqlalchemy import func, select
 from pingtree.clock import SystemClock
 from pingtree.config.store import apply_document
 from pingtree.delivery.destinations import Allowlist
-from pingtree.routing.model import SkipReason
 from pingtree.simulator import RunningSimulator, SimulatorConfig, start_simulator
 from pingtree.storage.db import create_engine, sessions
 from pingtree.storage.tables import Lead, Sale
@@ -36,7 +35,7 @@ from tests.factories import API_KEY, LEAD_FIELDS, campaign, document, tier
 __all__ = ["shared_redis", "shared_url"]
 SRC = Path(__file__).parents[2] / "src"
 EVEN = ("e1", "e2", "e3")
-SkipReason.CAP = 5
+CAP = 5
 
 
 def _free_port() -> int:
@@ -83,7 +82,7 @@ async def servers(
         SimulatorConfig(port=0, buyers=[sim_buyer(n) for n in ("capped", *EVEN)])
     )
     data = document(
-        [campaign("capped", sim, price="20.00", caps={"daily": SkipReason.CAP})]
+        [campaign("capped", sim, price="20.00", caps={"daily": CAP})]
         + [campaign(n, sim) for n in EVEN],
         [tier("t1", "priority", ["capped"]), tier("t2", "even", list(EVEN))],
         screening=NO_CHECKS,
@@ -164,6 +163,6 @@ async def test_two_servers_share_caps_dedup_keys_and_rotation(
         await engine.dispose()
     assert leads == 5 + 9 + 30 + 10 + 1  # every lead recorded, the repeats as one
     counts = Counter((await _sold_to(shared_url)).values())
-    assert counts["capped"] == SkipReason.CAP and len(sim.received("capped")) == SkipReason.CAP
+    assert counts["capped"] == CAP and len(sim.received("capped")) == CAP
     # 9 + 30 + 1 + 1 = 41 leads reached the even tier: one counter gives 14/14/13.
     assert {n: counts[n] for n in EVEN} == {"e1": 14, "e2": 14, "e3": 13}
