@@ -48,6 +48,12 @@ async def test_auto_approval_within_the_rules(engine: Harness) -> None:
     assert [r["id"] for r in mine.json()] == [body["id"]]
     one = await engine.client.get(f"/api/v1/returns/{body['id']}", headers=buyer_key("apex"))
     assert one.json()["status"] == "approved"
+    story = await engine.timeline(lead_id)
+    returned = [(e["kind"], e["actor"], e["details"].get("status")) for e in story["audit"]]
+    assert returned[-2:] == [
+        ("lead_returned", "buyer:apex", "pending"),
+        ("lead_returned", "pingtree", "approved"),
+    ]
 
 
 async def test_older_sales_and_limits_wait_for_an_operator(engine_clocked: Harness) -> None:
@@ -132,6 +138,12 @@ async def test_an_operator_rejects_with_a_reason(engine: Harness) -> None:
     await keep_books(engine.rt)
     story = await engine.timeline(lead_id)
     assert [e["kind"] for e in story["ledger"]] == ["sale", "payout"]  # nothing reversed
+    decided = story["audit"][-1]
+    assert (decided["kind"], decided["details"]) == (
+        "lead_returned",
+        {"status": "rejected", "note": "the lead was called"},
+    )
+    assert decided["actor"].startswith("operator:")
 
 
 async def test_a_returned_lead_is_offered_to_the_others_never_the_returner(

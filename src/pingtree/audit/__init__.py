@@ -6,7 +6,7 @@ on its path waits for the chain. One sealer at a time (the chain head's row lock
 what was appended since, in id order.
 """
 
-from pingtree.audit.events import SYSTEM, Event, EventKind, named, operator, publisher
+from pingtree.audit.events import SYSTEM, Event, EventKind, buyer, named, operator, publisher
 from pingtree.audit.repository import Head, StoredEvent, append, head, lead_events, seal
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "Head",
     "StoredEvent",
     "append",
+    "buyer",
     "head",
     "lead_events",
     "named",

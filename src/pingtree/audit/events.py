@@ -53,6 +53,11 @@ def named(actor: str) -> str:
     return actor.removeprefix("operator:")
 
 
+def buyer(name: str) -> str:
+    """The actor name of a buyer (the buyer API)."""
+    return f"buyer:{name}"
+
+
 def publisher(name: str) -> str:
     """The actor name of a publisher."""
     return f"publisher:{name}"

@@ -19,6 +19,7 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from pingtree import audit
 from pingtree.buyers.model import Buyer
 from pingtree.buyers.terms import ReturnLimit, ReturnPeriod, ReturnPolicy
 from pingtree.intake.errors import refuse
@@ -106,6 +107,17 @@ async def ask(
                     cap_freed=False,
                     offered_again=False,
                 )
+            )
+            await _audited(
+                conn,
+                return_id,
+                lead_id,
+                audit.buyer(buyer.name),
+                now,
+                status=ReturnStatus.PENDING,
+                reason=reason,
+                price=str(sale.price),
+                held_because=held,
             )
             if held is not None:
                 return Decided(
@@ -224,6 +236,9 @@ async def decide(
             )
         )
         await _event(conn, row, EventKind.RETURN_REJECTED, ZERO, actor, now)
+        await _audited(
+            conn, row.id, row.lead_id, _actor(actor), now, status=ReturnStatus.REJECTED, note=note
+        )
     return Decided(row.id, row.lead_id, row.buyer, ReturnStatus.REJECTED, row.price, False)
 
 
@@ -281,9 +296,47 @@ async def _approve(
         at=now,
     )
     await _event(conn, row, EventKind.RETURNED, clawed, actor, now)
+    await _audited(
+        conn,
+        row.id,
+        row.lead_id,
+        _actor(actor),
+        now,
+        status=ReturnStatus.APPROVED,
+        clawed_back=str(clawed),
+        cap_freed=freed,
+        note=note,
+    )
     return Decided(
         row.id, row.lead_id, row.buyer, ReturnStatus.APPROVED, row.price, policy.offer_again
     )
+
+
+def _actor(decided_by: str) -> str:
+    """The audit trail's name for who decided: the buyer's rules, or an operator."""
+    return audit.SYSTEM if decided_by == AUTO else audit.operator(decided_by)
+
+
+async def _audited(
+    conn: AsyncConnection,
+    return_id: str,
+    lead_id: str,
+    actor: str,
+    now: datetime,
+    *,
+    status: ReturnStatus,
+    **details: Any,
+) -> None:
+    """A return asked for or decided, in the lead's audit trail."""
+    event = audit.Event(
+        audit.EventKind.LEAD_RETURNED,
+        now,
+        actor=actor,
+        lead_id=lead_id,
+        subject=f"returns/{return_id}",
+        details={"status": status.value, **{k: v for k, v in details.items() if v is not None}},
+    )
+    await audit.append(conn, [event])
 
 
 async def _free_cap(conn: AsyncConnection, caps: SqlCapLedger, lead_id: str, campaign: str) -> bool:
