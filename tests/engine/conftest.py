@@ -22,6 +22,8 @@ from pingtree.simulator import RunningSimulator, SimBuyer, SimulatorConfig, star
 from tests.factories import API_KEY, LEAD_FIELDS
 
 ADMIN_TOKEN = "admin-test-token"
+RECORD_WAIT_S = 60.0
+"""How long a test waits for records written in the background (a busy machine is slow)."""
 WEDNESDAY_NOON = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 SECRET_KEY = "2x0M8ZqzJ2m2N5o8CqXn8wJv6YtT0h3o9sXj6mQe1aU="
 """Encrypts the buyer secrets tests configure (a Fernet key: 32 url-safe base64 bytes)."""
@@ -87,7 +89,12 @@ class Harness:
         )
 
     async def timeline(self, lead_id: str) -> dict[str, Any]:
-        """GET the lead's whole timeline as an operator (the publisher sees only its own story)."""
+        """GET the lead's whole timeline as an operator (the publisher sees only its own story).
+
+        Records still being written are waited for first: on a busy machine an answer may
+        leave at its deadline while its record lands in the background.
+        """
+        await self.rt.in_flight.drain(RECORD_WAIT_S)
         response = await self.client.get(
             f"/api/v1/admin/leads/{lead_id}", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
         )
