@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.ext.asyncio import create_async_engine
+
 from machine import describe as describe_machine
 from pingtree.buyers.model import Campaign
 from pingtree.clock import SystemClock
@@ -47,7 +49,8 @@ DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 def full_ledger(campaigns: list[Campaign], at: datetime) -> SqlCapLedger:
     """The real ledger's in-process view (no database needed for room()), these campaigns full."""
-    ledger = SqlCapLedger(engine=None, clock=SystemClock())  # type: ignore[arg-type]
+    unused = create_async_engine("sqlite+aiosqlite://")  # never connected: room() reads memory
+    ledger = SqlCapLedger(engine=unused, clock=SystemClock())
     for campaign in campaigns:
         for (period, count, budget), (_, window) in zip(
             campaign.caps.limits(), cap_windows(campaign, at), strict=True
