@@ -4,8 +4,9 @@ or cut off, on SQLite and PostgreSQL; the database itself refuses casual edits."
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.util import await_only
 
 from pingtree import audit
 from pingtree.audit.anchors import anchor
@@ -240,3 +241,28 @@ async def test_a_time_moved_before_the_common_era_is_caught(database_url: str) -
     assert year == "2026 BC"
     assert verdict.broken is not None
     assert (verdict.broken.seq, verdict.broken.event_id) == (4, target)
+
+
+async def test_links_sealed_while_verify_reads_are_not_taken_for_tampering(
+    database_url: str,
+) -> None:
+    """The running server seals while an operator verifies: verify reads the head and every
+    page as of one moment, so links sealed meanwhile are not 'added outside the sealer'."""
+    await _sealed_trail(database_url, 9)
+    async with engine_for(database_url) as engine, engine_for(database_url) as server:
+        await append_in_transactions(server, [events(4, start=9)])
+        sealed: list[int] = []
+
+        def seal_before_the_first_page(
+            _conn: object, _cursor: object, statement: str, *_: object
+        ) -> None:
+            if "ORDER BY audit_events.seq" in statement and not sealed:
+                sealed.append(await_only(audit.seal(server, now=T0)))
+
+        event.listen(engine.sync_engine, "before_cursor_execute", seal_before_the_first_page)
+        verdict = await verify(engine)
+        after = await verify(engine)
+    assert sealed == [4]
+    assert verdict.intact, verdict.lines()
+    assert (verdict.links, verdict.unsealed) == (9, 4)
+    assert after.intact and after.links == 13

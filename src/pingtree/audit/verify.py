@@ -115,6 +115,7 @@ async def verify(engine: AsyncEngine, *, anchors: Sequence[Anchor] = ()) -> Verd
         .limit(PAGE)
     )
     async with engine.connect() as conn:
+        await _one_snapshot(conn)
         recorded = await head(conn)
         waiting = await unsealed(conn)
         while broken is None:
@@ -166,6 +167,17 @@ async def verify(engine: AsyncEngine, *, anchors: Sequence[Anchor] = ()) -> Verd
         anchors=len(anchors),
         broken=broken,
     )
+
+
+async def _one_snapshot(conn: AsyncConnection) -> None:
+    """Read the head and every page as of one moment: links the running server seals while
+    verify reads are then not seen past the head it read (nor taken for tampering)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    elif conn.dialect.name == "sqlite":
+        # SQLite's driver begins no transaction for a read: each SELECT would see the
+        # database as of itself. A deferred BEGIN holds the first read's snapshot (WAL).
+        await conn.exec_driver_sql("BEGIN")
 
 
 async def _moment_at(conn: AsyncConnection, seq: int) -> str | None:
