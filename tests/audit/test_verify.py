@@ -4,8 +4,9 @@ or cut off, on SQLite and PostgreSQL; the database itself refuses casual edits."
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.util import await_only
 
 from pingtree import audit
 from pingtree.audit.anchors import anchor
@@ -173,3 +174,95 @@ async def test_an_unsealed_event_may_be_sealed_but_not_edited(database_url: str)
         assert verdict.lines()[-1] == "2 event(s) not sealed yet (`pingtree audit seal`)"
         assert await audit.seal(engine, now=T0) == 2
         assert (await verify(engine)).links == 2
+
+
+async def test_a_time_written_in_another_form_is_read_as_the_same_time(database_url: str) -> None:
+    """verify has the database write each time as text; a time stored in another form (the
+    same moment) is read as a datetime, as before, and still holds."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL stores an instant, not its text")
+    await _sealed_trail(database_url, 9)
+    async with engine_for(database_url) as engine:
+        target = await event_id_at(engine, 4)
+        async with unguarded(engine) as conn:
+            await conn.execute(
+                text(
+                    "UPDATE audit_events SET occurred_at = "
+                    "replace(rtrim(occurred_at, '0'), ' ', 'T') WHERE id = :id"
+                ),
+                {"id": target},
+            )
+            stored = await conn.scalar(
+                text("SELECT occurred_at FROM audit_events WHERE id = :id"), {"id": target}
+            )
+        verdict = await verify(engine)
+    assert stored == "2026-11-25T12:00:00.003"
+    assert verdict.intact, verdict.lines()
+    assert verdict.links == 9
+
+
+async def test_a_time_that_cannot_be_read_breaks_its_link(database_url: str) -> None:
+    await _sealed_trail(database_url, 9)
+    async with engine_for(database_url) as engine:
+        target = await event_id_at(engine, 4)
+        bad = "'infinity'" if engine.dialect.name == "postgresql" else "'not a time'"
+        async with unguarded(engine) as conn:
+            await conn.execute(
+                text(f"UPDATE audit_events SET occurred_at = {bad} WHERE id = :id"), {"id": target}
+            )
+        verdict = await verify(engine)
+    assert verdict.broken is not None
+    assert (verdict.broken.seq, verdict.broken.event_id) == (4, target)
+    assert "time cannot be read" in verdict.broken.problem
+    assert verdict.links == 3
+
+
+async def test_a_time_moved_before_the_common_era_is_caught(database_url: str) -> None:
+    """PostgreSQL's to_char writes 2026 BC as 2026: verify must not take it for 2026 AD."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite holds no years before 1")
+    await _sealed_trail(database_url, 9)
+    async with engine_for(database_url) as engine:
+        target = await event_id_at(engine, 4)
+        async with unguarded(engine) as conn:
+            await conn.execute(
+                text(
+                    "UPDATE audit_events SET occurred_at = (to_char(occurred_at AT TIME ZONE "
+                    "'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || ' BC')::timestamp AT TIME ZONE 'UTC' "
+                    "WHERE id = :id"
+                ),
+                {"id": target},
+            )
+            year = await conn.scalar(
+                text("SELECT to_char(occurred_at, 'YYYY BC') FROM audit_events WHERE id = :id"),
+                {"id": target},
+            )
+        verdict = await verify(engine)
+    assert year == "2026 BC"
+    assert verdict.broken is not None
+    assert (verdict.broken.seq, verdict.broken.event_id) == (4, target)
+
+
+async def test_links_sealed_while_verify_reads_are_not_taken_for_tampering(
+    database_url: str,
+) -> None:
+    """The running server seals while an operator verifies: verify reads the head and every
+    page as of one moment, so links sealed meanwhile are not 'added outside the sealer'."""
+    await _sealed_trail(database_url, 9)
+    async with engine_for(database_url) as engine, engine_for(database_url) as server:
+        await append_in_transactions(server, [events(4, start=9)])
+        sealed: list[int] = []
+
+        def seal_before_the_first_page(
+            _conn: object, _cursor: object, statement: str, *_: object
+        ) -> None:
+            if "ORDER BY audit_events.seq" in statement and not sealed:
+                sealed.append(await_only(audit.seal(server, now=T0)))
+
+        event.listen(engine.sync_engine, "before_cursor_execute", seal_before_the_first_page)
+        verdict = await verify(engine)
+        after = await verify(engine)
+    assert sealed == [4]
+    assert verdict.intact, verdict.lines()
+    assert (verdict.links, verdict.unsealed) == (9, 4)
+    assert after.intact and after.links == 13

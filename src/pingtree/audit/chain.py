@@ -7,8 +7,8 @@ removing or moving a stored event changes the hash of its link and of every link
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
+from hashlib import sha256
 
 from pingtree.digests import canonical_json as canonical_json  # re-exported
 
@@ -36,11 +36,29 @@ def link_hash(
     details: str,
 ) -> str:
     """The hash of link seq: the previous link's hash and the event's columns."""
-    # One expression, no loop: verify runs this once per link, a million times.
-    at, lead, about = moment(occurred_at), lead_id or "", subject or ""
+    return hash_link(
+        prev, seq, event_id, moment(occurred_at), kind, lead_id, actor, subject, details
+    )
+
+
+def hash_link(
+    prev: str,
+    seq: int,
+    event_id: int,
+    at: str,
+    kind: str,
+    lead_id: str | None,
+    actor: str,
+    subject: str | None,
+    details: str,
+) -> str:
+    """link_hash of an event whose time is already its moment() text: verify's loop, which
+    has the database write that text, calls this once per link, a million times."""
+    # One expression, no loop, each number made text once.
+    lead, about, n, i = lead_id or "", subject or "", str(seq), str(event_id)
     record = (
-        f"{len(prev)}:{prev};{len(str(seq))}:{seq};{len(str(event_id))}:{event_id};"
+        f"{len(prev)}:{prev};{len(n)}:{n};{len(i)}:{i};"
         f"{len(at)}:{at};{len(kind)}:{kind};{len(lead)}:{lead};{len(actor)}:{actor};"
         f"{len(about)}:{about};{len(details)}:{details};"
     )
-    return hashlib.sha256(record.encode()).hexdigest()
+    return sha256(record.encode()).hexdigest()
