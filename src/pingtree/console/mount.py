@@ -16,6 +16,7 @@ from pingtree.console import (
     operations,
     pages,
     reports,
+    returns,
     setup,
 )
 from pingtree.console.auth import ConsoleLocked, locked_response
@@ -35,6 +36,7 @@ def mount_console(app: FastAPI) -> None:
     app.include_router(leads.router)
     app.include_router(operations.router)
     app.include_router(reports.router)
+    app.include_router(returns.router)
     app.include_router(history.router)
     app.include_router(setup.router)
     app.include_router(editors.router)
