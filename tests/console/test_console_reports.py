@@ -158,3 +158,48 @@ async def test_each_table_downloads_as_csv(engine_clocked: Harness) -> None:
     bad = await h.client.get("/console/reports", params={"tz": "Mars/Olympus"}, headers=ADMIN)
     assert bad.status_code == 400 and "unknown time zone" in bad.text
     assert (await h.client.get("/console/reports/ledger.csv", headers=ADMIN)).status_code == 404
+
+
+async def test_a_removed_campaign_keeps_its_history_marked_as_removed(
+    engine_clocked: Harness,
+) -> None:
+    h = engine_clocked
+    await business(h)
+    # apex, which made every sale, leaves the configuration (its buyer too).
+    await h.configure(
+        document(
+            [campaign("shy", h.sim, price="5.00")],
+            [tier("only", "priority", ["shy"])],
+            payout={"type": "fixed", "amount": "6.00"},
+        )
+    )
+    assert "apex" not in h.rt.catalog.campaigns
+    page = await h.client.get("/console/reports", params={"period": "today"}, headers=ADMIN)
+    totals = cards(page.text)
+    assert (totals["sold"], totals["revenue"], totals["profit"]) == ("3", "60.00", "42.00")
+    assert _timeline_rows(page.text)["2026-11-25 12:00"][:2] == ["2", "2"]
+    assert "40.00" in "".join(_timeline_rows(page.text)["2026-11-25 12:00"])
+    apex = re.search(r'<tr data-campaign="apex">(.*?)</tr>', page.text, re.S)
+    assert apex is not None and 'class="badge paused">removed</span>' in apex[1]
+    assert re.findall(r'<td class="num">(?:<a [^>]+>)?([^<]+)', apex[1])[:4] == [
+        "0",
+        "3",
+        "3",
+        "100.0%",
+    ]  # pings, offered, sold, accept rate
+    shy = re.search(r'<tr data-campaign="shy">(.*?)</tr>', page.text, re.S)
+    assert shy is not None and "removed" not in shy[1]
+    assert re.search(r'<tr data-buyer="apex">', page.text)  # its buyer's figures too
+    download = await h.client.get(
+        "/console/reports/campaigns.csv", params={"period": "today"}, headers=ADMIN
+    )
+    rows = {r["campaign"]: r for r in csv.DictReader(io.StringIO(download.text))}
+    assert (rows["apex"]["removed"], rows["apex"]["sold"], rows["apex"]["revenue"]) == (
+        "yes",
+        "3",
+        "60.00",
+    )
+    assert rows["shy"]["removed"] == "no"
+    stats = await h.client.get("/console/buyers", params={"period": "today"}, headers=ADMIN)
+    listed = re.search(r'<tr data-campaign="apex">(.*?)</tr>', stats.text, re.S)
+    assert listed is not None and "removed" in listed[1]

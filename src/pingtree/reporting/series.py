@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, case, distinct, func, select
+from sqlalchemy import ColumnElement, Integer, case, distinct, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pingtree.buyers.model import Campaign, Exchange, Period
@@ -156,10 +156,20 @@ class BuyerFigures:
         return Decimal(self.timeouts) / Decimal(sent) if sent else None
 
 
-async def buyers(session: AsyncSession, scope: Scope) -> list[BuyerFigures]:
-    """Every buyer with exchanges or sales in the scope, by revenue."""
+@dataclass
+class CampaignFigures(BuyerFigures):
+    """A campaign's exchanges over a scope (its buyer's figures, for this campaign only)."""
+
+    campaign: str = ""
+
+
+async def _exchanges(
+    session: AsyncSession, scope: Scope, by_campaign: bool
+) -> dict[tuple[str, ...], BuyerFigures]:
+    """Exchanges and sales of the scope, per buyer (or per campaign and its buyer)."""
+    attempt_keys = [AttemptRow.buyer] + ([AttemptRow.campaign] if by_campaign else [])
     attempts = select(
-        AttemptRow.buyer,
+        *attempt_keys,
         _count_if(AttemptRow.kind == Exchange.PING),
         _count_if(AttemptRow.kind == Exchange.POST),
         func.count(distinct(case((AttemptRow.kind == Exchange.POST, AttemptRow.lead_id)))),
@@ -178,29 +188,68 @@ async def buyers(session: AsyncSession, scope: Scope) -> list[BuyerFigures]:
         attempts = attempts.where(AttemptRow.started_at < scope.until)
     if scope.publisher or scope.vertical:
         attempts = attempts.where(AttemptRow.lead_id.in_(_lead_scope(select(Lead.id), scope)))
-    attempts = attempts.group_by(AttemptRow.buyer)
+    attempts = attempts.group_by(*attempt_keys)
+    sale_keys = [Sale.buyer] + ([Sale.campaign] if by_campaign else [])
     sales = _sale_scope(
-        select(Sale.buyer, func.count(Sale.id), func.sum(Sale.price)).group_by(Sale.buyer), scope
+        select(*sale_keys, func.count(Sale.id), func.sum(Sale.price)).group_by(*sale_keys), scope
     )
-    found: dict[str, BuyerFigures] = {}
-    for buyer, pings, posts, offered, timeouts, errors, rejections, mean in await session.execute(
-        attempts
-    ):
-        found[buyer] = BuyerFigures(
-            buyer,
-            pings=int(pings or 0),
-            posts=int(posts or 0),
-            offered=int(offered or 0),
-            timeouts=int(timeouts or 0),
-            errors=int(errors or 0),
-            rejections=int(rejections or 0),
-            mean_ms=float(mean) if mean is not None else None,
-        )
-    for buyer, sold, revenue in await session.execute(sales):
-        row = found.setdefault(buyer, BuyerFigures(buyer))
-        row.sold = int(sold)
-        row.revenue = revenue if revenue is not None else ZERO
+    width = len(attempt_keys)
+
+    def new(key: tuple[str, ...]) -> BuyerFigures:
+        return CampaignFigures(key[0], campaign=key[1]) if by_campaign else BuyerFigures(key[0])
+
+    found: dict[tuple[str, ...], BuyerFigures] = {}
+    for row in await session.execute(attempts):
+        key = tuple(str(k) for k in row[:width])
+        pings, posts, offered, timeouts, errors, rejections, mean = row[width:]
+        figures = found[key] = new(key)
+        figures.pings, figures.posts = int(pings or 0), int(posts or 0)
+        figures.offered, figures.timeouts = int(offered or 0), int(timeouts or 0)
+        figures.errors, figures.rejections = int(errors or 0), int(rejections or 0)
+        figures.mean_ms = float(mean) if mean is not None else None
+    for row in await session.execute(sales):
+        key = tuple(str(k) for k in row[:width])
+        sold, revenue = row[width:]
+        figures = found.setdefault(key, new(key))
+        figures.sold = int(sold)
+        figures.revenue = Decimal(revenue) if revenue is not None else ZERO
+    return found
+
+
+async def buyers(session: AsyncSession, scope: Scope) -> list[BuyerFigures]:
+    """Every buyer with exchanges or sales in the scope, by revenue."""
+    found = await _exchanges(session, scope, by_campaign=False)
     return sorted(found.values(), key=lambda b: (-b.revenue, b.buyer))
+
+
+async def campaigns(session: AsyncSession, scope: Scope) -> list[CampaignFigures]:
+    """Every campaign with exchanges or sales in the scope (configured or not), by revenue."""
+    found = await _exchanges(session, scope, by_campaign=True)
+    rows = [f for f in found.values() if isinstance(f, CampaignFigures)]
+    return sorted(rows, key=lambda c: (-c.revenue, c.campaign, c.buyer))
+
+
+_SEEN = """
+WITH RECURSIVE seen(name) AS (
+    SELECT MIN(campaign) FROM {table}
+    UNION ALL
+    SELECT (SELECT MIN(campaign) FROM {table} WHERE campaign > seen.name)
+    FROM seen WHERE seen.name IS NOT NULL
+)
+SELECT name FROM seen WHERE name IS NOT NULL
+"""
+
+
+async def campaigns_seen(session: AsyncSession) -> set[str]:
+    """Every campaign that ever had an exchange or a sale, configured now or not.
+
+    One index step per campaign (the (campaign, time) indexes), however many rows there are:
+    a report scoped to these names finds a removed campaign's history too.
+    """
+    names: set[str] = set()
+    for table in (AttemptRow.__tablename__, Sale.__tablename__):
+        names |= set((await session.scalars(text(_SEEN.format(table=table)))).all())
+    return names
 
 
 @dataclass
