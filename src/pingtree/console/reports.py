@@ -126,10 +126,15 @@ def leads_link(request: Request, start: datetime, end: datetime, c: Chosen, **mo
 
 
 async def timeline(rt: Runtime, c: Chosen) -> list[Bucket]:
-    """The period's buckets with their figures (hourly rows folded into local days)."""
+    """The period's buckets with their figures (UTC slots folded into local hours or days).
+
+    Where the zone's hours start off the UTC hour (Asia/Kolkata, Asia/Kathmandu) the slots
+    are quarter hours, so that each lands in the local hour or day it belongs to.
+    """
     cuts = periods.buckets(c.window)
+    whole_hours = all(start.minute == 0 and start.second == 0 for start, _ in cuts)
     async with rt.sessions() as session:
-        hours = await series.hours(session, c.scope())
+        hours = await series.slots(session, c.scope(), minutes=60 if whole_hours else 15)
     fmt = "%H:%M" if c.window.hourly else "%m-%d"
     out = [Bucket(start, end, f"{c.window.local(start):{fmt}}", {}) for start, end in cuts]
     starts = [b.start for b in out]
