@@ -141,6 +141,7 @@ ConfigureDep = Annotated[Acting, console_access(Permission.CONFIGURE, changes=Tr
 ReviewDep = Annotated[Acting, console_access(Permission.REVIEW, changes=True)]
 SuppressDep = Annotated[Acting, console_access(Permission.SUPPRESS, changes=True)]
 ReturnsDep = Annotated[Acting, console_access(Permission.RETURNS, changes=True)]
+AccountsDep = Annotated[Acting, console_access(Permission.ACCOUNTS, changes=True)]
 
 
 def safe_next(target: str | None, request: Request) -> str:

@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pingtree.console import (
+    accounts,
     editors,
     history,
     leads,
@@ -32,6 +33,7 @@ def mount_console(app: FastAPI) -> None:
 
     app.add_exception_handler(ConsoleLocked, locked)
     app.include_router(login.router)
+    app.include_router(accounts.router)
     app.include_router(pages.router)
     app.include_router(leads.router)
     app.include_router(operations.router)

@@ -1,5 +1,6 @@
-"""In Chromium at 390 px: a buyer's pending return is decided from the Returns page with the
-keyboard only; the page never scrolls sideways and the focused control shows its outline."""
+"""In Chromium at 390 px, with the keyboard only: a buyer's pending return is decided from the
+Returns page, an operator account is made on the Accounts page; no page scrolls sideways and
+the focused control shows its outline."""
 
 from __future__ import annotations
 
@@ -140,8 +141,8 @@ def test_a_return_is_decided_with_the_keyboard_at_phone_width(served: Served) ->
             assert _focused(page)["id"] == f"why-{first['id']}"
             assert _focused(page)["outline"] == "solid"  # visible focus
             page.keyboard.type("the number works")
-            page.keyboard.press("Enter")
-            page.wait_for_url("**/console/returns?done=*")
+            with page.expect_navigation():
+                page.keyboard.press("Enter")
             assert "Rejected the return" in page.inner_text("p.done")
             _fits(page)
 
@@ -149,8 +150,8 @@ def test_a_return_is_decided_with_the_keyboard_at_phone_width(served: Served) ->
             page.focus(f"#why-{second['id']}")
             page.keyboard.press("Shift+Tab")
             assert _focused(page)["label"].startswith("Approve the return of lead")
-            page.keyboard.press("Enter")
-            page.wait_for_url("**/console/returns?done=*")
+            with page.expect_navigation():
+                page.keyboard.press("Enter")
             assert "Approved the return" in page.inner_text("p.done")
             assert page.locator("#returns-pending >> text=No return is waiting").count() == 1
             assert page.locator("#returns-decided tbody tr").count() == 2
@@ -159,6 +160,46 @@ def test_a_return_is_decided_with_the_keyboard_at_phone_width(served: Served) ->
             page.wait_for_url(f"{base}/console/leads/{second['lead_id']}")
             assert "approved" in page.inner_text("#lead-returns")
             _fits(page)
+            assert errors == []
+        finally:
+            browser.close()
+
+
+def test_an_account_is_made_with_the_keyboard_at_phone_width(served: Served) -> None:
+    base = served.base
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport=PHONE)
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{base}/console/login")
+            page.fill("#token", TOKEN)
+            page.keyboard.press("Enter")
+            page.wait_for_url(f"{base}/console")
+            page.goto(f"{base}/console/accounts")
+            _fits(page)
+            page.focus("#a-name")
+            page.keyboard.type("otto")
+            page.keyboard.press("Tab")
+            assert _focused(page)["id"] == "a-role" and _focused(page)["outline"] == "solid"
+            page.keyboard.press("Tab")
+            assert page.evaluate("document.activeElement.textContent") == "Create"
+            page.keyboard.press("Enter")
+            page.wait_for_selector("#operator-token")
+            _fits(page)
+            token = page.input_value("#operator-token")
+            assert token and "Created otto (operator)" in page.inner_text("h1")
+            page.click("text=Back to the accounts")
+            page.wait_for_url(f"{base}/console/accounts")
+            assert "active" in page.inner_text("tr[data-operator='otto']")
+            _fits(page)
+            other = browser.new_page(viewport=PHONE)
+            other.goto(f"{base}/console/login")
+            other.fill("#token", token)
+            other.keyboard.press("Enter")
+            other.wait_for_url(f"{base}/console")
+            assert "otto · operator" in (other.text_content(".who") or "")
             assert errors == []
         finally:
             browser.close()
