@@ -29,6 +29,7 @@ from pingtree.config.files import parse_document
 from pingtree.config.positions import load_yaml
 from pingtree.config.store import apply_document
 from pingtree.demo import DEFAULT_SECRET_KEY
+from pingtree.operators import Role, repository
 from pingtree.settings import Settings
 from pingtree.simulator import load_config, start_simulator
 from pingtree.storage.db import create_engine, sessions
@@ -38,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 TOKEN = "screenshot-admin-token"
 KEY = "screenshot-key-000000000000"
+BUYER_KEY = "demo-apex-buyer-key-00000"  # examples/demo.yaml
 WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
 FORMAT = sys.argv[2] if len(sys.argv) > 2 else "jpeg"
 
@@ -79,6 +81,8 @@ async def prepare(url: str, sim_port: int, settings: Settings) -> None:
             allow=settings.buyer_allowlist,
             keys=settings.secret_keys,
         )
+        for name, role in (("dana", Role.ADMIN), ("otto", Role.OPERATOR), ("ann", Role.ANALYST)):
+            await repository.create(session, name, role, now=SystemClock().now())
     await engine.dispose()
 
 
@@ -145,6 +149,22 @@ def leads(base: str) -> None:
             if i % 11 == 7:
                 fields["email"] = "not-an-email"
             client.post("/api/v1/leads", json={"vertical": "auto-insurance", "fields": fields})
+    returns(base)
+
+
+def returns(base: str) -> None:
+    """apex returns three leads it bought: over its 10% limit, two wait for an operator."""
+    admin = {"Authorization": f"Bearer {TOKEN}"}
+    sold = httpx.get(f"{base}/api/v1/admin/leads?status=sold", headers=admin, timeout=10).json()
+    asked = 0
+    buyer = {"X-Buyer-Key": BUYER_KEY}
+    for lead in sold:
+        reason = ("wrong_number", "disconnected", "invalid_contact")[asked % 3]
+        body = {"lead_id": lead["lead_id"], "reason": reason}
+        if httpx.post(f"{base}/api/v1/returns", json=body, headers=buyer, timeout=10).is_success:
+            asked += 1
+        if asked == 3:
+            return
 
 
 SHOTS: list[tuple[str, str]] = [
@@ -152,6 +172,7 @@ SHOTS: list[tuple[str, str]] = [
     ("leads", "/console/leads"),
     ("lead", "LEAD"),
     ("review", "/console/review"),
+    ("returns", "/console/returns"),
     ("reports", "/console/reports?period=today"),
     ("buyers", "/console/buyers"),
     ("configuration", "/console/config"),
@@ -163,6 +184,7 @@ SHOTS: list[tuple[str, str]] = [
     ("yaml-editor", "/console/config/buyers/apex/yaml"),
     ("suppression", "/console/suppression"),
     ("history", "/console/history"),
+    ("accounts", "/console/accounts"),
     ("not-found", "/console/no-such-page"),
 ]
 

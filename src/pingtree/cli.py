@@ -161,6 +161,7 @@ def apply(
 
 async def _apply(document: ConfigDocument, *, dry_run: bool, prune: bool) -> Plan:
     from pingtree.clock import SystemClock
+    from pingtree.config.history import Source
     from pingtree.config.store import apply_document, with_stored
     from pingtree.storage.db import create_engine, sessions
     from pingtree.storage.migrate import upgrade
@@ -183,6 +184,7 @@ async def _apply(document: ConfigDocument, *, dry_run: bool, prune: bool) -> Pla
                 allow=allow,
                 keys=settings.secret_keys,
                 actor=_cli_actor(),
+                source=Source.CLI,
             )
     finally:
         await engine.dispose()
@@ -360,9 +362,10 @@ def rotate_key() -> None:
 
 
 async def _rotate(session: AsyncSession, keys: SecretKeys) -> int:
+    from pingtree.config.history import Source
     from pingtree.config.store import rotate_secrets
 
-    return await rotate_secrets(session, keys, now=_now(), actor=_cli_actor())
+    return await rotate_secrets(session, keys, now=_now(), actor=_cli_actor(), source=Source.CLI)
 
 
 def _campaign(name: str, config: Path | None) -> tuple[Campaign, Vertical]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import uvicorn
 
+from pingtree import audit
 from pingtree.app import create_app
 from pingtree.clock import SystemClock
 from pingtree.config.files import load_file
@@ -60,6 +61,7 @@ async def _demo(config: Path, simulator: Path, settings: Settings) -> None:
             now=SystemClock().now(),
             allow=settings.buyer_allowlist,
             keys=settings.secret_keys,
+            actor=audit.SYSTEM,
         )
     await engine.dispose()
 

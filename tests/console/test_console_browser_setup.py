@@ -256,6 +256,7 @@ def test_the_demo_setup_built_in_the_console_sells_a_lead(served: Served) -> Non
                 f"{base}/console/reports", f"{base}/console/review",
                 f"{base}/console/suppression", f"{base}/console/config",
                 f"{base}/console/buyers", f"{base}/console/no-such-page",
+                f"{base}/console/returns", f"{base}/console/accounts",
             })  # fmt: skip
             for address in pages:
                 if address.endswith("/login"):

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from pingtree.config.history import Source
 from pingtree.config.store import load_document
 from pingtree.operators import Role, repository
 from pingtree.storage.tables import ConfigChange
@@ -46,8 +47,10 @@ async def stored(h: Harness) -> dict[str, Any]:
 
 
 async def history(h: Harness) -> list[ConfigChange]:
+    """The changes made in the test (the harness's own set-up is recorded as the system's)."""
+    query = select(ConfigChange).where(ConfigChange.source != Source.SYSTEM)
     async with h.rt.sessions() as session:
-        return list((await session.scalars(select(ConfigChange).order_by(ConfigChange.id))).all())
+        return list((await session.scalars(query.order_by(ConfigChange.id))).all())
 
 
 async def configured(h: Harness) -> None:

@@ -158,3 +158,90 @@ async def test_each_table_downloads_as_csv(engine_clocked: Harness) -> None:
     bad = await h.client.get("/console/reports", params={"tz": "Mars/Olympus"}, headers=ADMIN)
     assert bad.status_code == 400 and "unknown time zone" in bad.text
     assert (await h.client.get("/console/reports/ledger.csv", headers=ADMIN)).status_code == 404
+
+
+async def test_a_removed_campaign_keeps_its_history_marked_as_removed(
+    engine_clocked: Harness,
+) -> None:
+    h = engine_clocked
+    await business(h)
+    # apex, which made every sale, leaves the configuration (its buyer too).
+    await h.configure(
+        document(
+            [campaign("shy", h.sim, price="5.00")],
+            [tier("only", "priority", ["shy"])],
+            payout={"type": "fixed", "amount": "6.00"},
+        )
+    )
+    assert "apex" not in h.rt.catalog.campaigns
+    page = await h.client.get("/console/reports", params={"period": "today"}, headers=ADMIN)
+    totals = cards(page.text)
+    assert (totals["sold"], totals["revenue"], totals["profit"]) == ("3", "60.00", "42.00")
+    assert _timeline_rows(page.text)["2026-11-25 12:00"][:2] == ["2", "2"]
+    assert "40.00" in "".join(_timeline_rows(page.text)["2026-11-25 12:00"])
+    apex = re.search(r'<tr data-campaign="apex">(.*?)</tr>', page.text, re.S)
+    assert apex is not None and 'class="badge paused">removed</span>' in apex[1]
+    assert re.findall(r'<td class="num">(?:<a [^>]+>)?([^<]+)', apex[1])[:4] == [
+        "0",
+        "3",
+        "3",
+        "100.0%",
+    ]  # pings, offered, sold, accept rate
+    shy = re.search(r'<tr data-campaign="shy">(.*?)</tr>', page.text, re.S)
+    assert shy is not None and "removed" not in shy[1]
+    assert re.search(r'<tr data-buyer="apex">', page.text)  # its buyer's figures too
+    download = await h.client.get(
+        "/console/reports/campaigns.csv", params={"period": "today"}, headers=ADMIN
+    )
+    rows = {r["campaign"]: r for r in csv.DictReader(io.StringIO(download.text))}
+    assert (rows["apex"]["removed"], rows["apex"]["sold"], rows["apex"]["revenue"]) == (
+        "yes",
+        "3",
+        "60.00",
+    )
+    assert rows["shy"]["removed"] == "no"
+    stats = await h.client.get("/console/buyers", params={"period": "today"}, headers=ADMIN)
+    listed = re.search(r'<tr data-campaign="apex">(.*?)</tr>', stats.text, re.S)
+    assert listed is not None and "removed" in listed[1]
+
+
+async def test_half_and_three_quarter_hour_zones_count_in_their_own_hours(
+    engine_clocked: Harness,
+) -> None:
+    """Kolkata is UTC+05:30, Kathmandu UTC+05:45: their hours and days start off the UTC hour,
+    so two leads of one UTC hour can fall in two local hours, or two local days."""
+    h = engine_clocked
+    clock = h.rt.clock
+    assert isinstance(clock, ManualClock)
+    h.buyers(sim_buyer("apex"))
+    await h.configure(document([campaign("apex", h.sim)], [tier("only", "priority", ["apex"])]))
+    for minutes in (10, 30, 335, 30):  # 12:10, 12:40, 18:15, 18:45 UTC
+        clock.advance(minutes * 60)
+        assert (await h.post_lead()).json()["status"] == "sold"
+
+    async def rows(tz: str, since: str, until: str) -> dict[str, list[str]]:
+        params = {"tz": tz, "from": since, "to": until}
+        page = await h.client.get("/console/reports", params=params, headers=ADMIN)
+        assert page.status_code == 200, page.text
+        return _timeline_rows(page.text)
+
+    kolkata = await rows("Asia/Kolkata", "2026-11-25T17:00", "2026-11-25T19:00")
+    assert kolkata["2026-11-25 17:00"][:2] == ["1", "1"]  # 12:10 UTC is 17:40 there
+    assert kolkata["2026-11-25 18:00"][:2] == ["1", "1"]  # 12:40 UTC is 18:10
+    assert kolkata["2026-11-25 18:00"][-3] == "10.00"  # its sale's revenue too
+    days = await rows("Asia/Kolkata", "2026-11-20", "2026-11-26")
+    assert days["2026-11-25"][:2] == ["3", "3"]  # 18:15 UTC is 23:45 on Wednesday...
+    assert days["2026-11-26"][:2] == ["1", "1"]  # ...18:45 UTC is 00:15 on Thursday
+    kathmandu = await rows("Asia/Kathmandu", "2026-11-25T17:00", "2026-11-25T19:00")
+    assert kathmandu["2026-11-25 17:00"][:2] == ["1", "1"]  # 12:10 UTC is 17:55 there
+    assert kathmandu["2026-11-25 18:00"][:2] == ["1", "1"]  # 12:40 UTC is 18:25
+    csv_rows = await h.client.get(
+        "/console/reports/timeline.csv",
+        params={"tz": "Asia/Kolkata", "from": "2026-11-25T17:00", "to": "2026-11-25T19:00"},
+        headers=ADMIN,
+    )
+    hours = list(csv.DictReader(io.StringIO(csv_rows.text)))
+    assert [(r["start"], r["received"]) for r in hours] == [
+        ("2026-11-25T17:00:00+05:30", "1"),
+        ("2026-11-25T18:00:00+05:30", "1"),
+    ]

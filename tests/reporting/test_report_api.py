@@ -100,3 +100,17 @@ async def test_per_publisher_and_a_half_hour_zone(engine_clocked: Harness) -> No
     (row,) = got.json()["rows"]
     assert row["period"] == "2026-11-25T17:00:00+05:30"  # 12:00 UTC is 17:30 there
     assert row["period_start"] == "2026-11-25T11:30:00Z" and row["sold"] == 2
+
+
+async def test_a_removed_campaign_is_reported_and_marked(engine_clocked: Harness) -> None:
+    h = engine_clocked
+    await _sold_two(h)
+    h.buyers(sim_buyer("other"))
+    await h.configure(document([campaign("other", h.sim)], [tier("t", "priority", ["other"])]))
+    query = {"start": DAY, "end": DAY, "by": "total"}
+    got = await h.client.get("/api/v1/admin/reports/campaigns", params=query, headers=ADMIN)
+    (row,) = got.json()["rows"]
+    assert (row["campaign"], row["removed"], row["sold"]) == ("taker", True, 2)
+    got = await h.client.get("/api/v1/admin/reports/campaigns.csv", params=query, headers=ADMIN)
+    (line,) = list(csv.DictReader(io.StringIO(got.text)))
+    assert (line["campaign"], line["removed"], line["sold"]) == ("taker", "True", "2")

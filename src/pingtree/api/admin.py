@@ -15,6 +15,7 @@ from pingtree.api.storable import StorableTextRoute
 from pingtree.api.story import LeadStory, story
 from pingtree.config.document import KINDS, ConfigDocument, Kind, resource_key
 from pingtree.config.files import parse_document
+from pingtree.config.history import Source
 from pingtree.config.posting_spec import NoSpec, posting_spec
 from pingtree.config.store import apply_document as apply_plan
 from pingtree.config.store import delete_resource, load_document, put_resource
@@ -70,6 +71,7 @@ async def apply_config(
             allow=allow,
             keys=rt.settings.secret_keys,
             actor=audit.operator(caller.name),
+            source=Source.API,
         )
     if not dry_run:
         await rt.reload_config()
@@ -225,6 +227,7 @@ async def put(
             allow=rt.settings.buyer_allowlist,
             keys=rt.settings.secret_keys,
             actor=audit.operator(caller.name),
+            source=Source.API,
         )
         if resource_key(checked, item) != name:  # raising here rolls the change back
             raise refuse(422, "name_mismatch", f"the body names {resource_key(checked, item)!r}")
@@ -240,7 +243,12 @@ async def delete(kind: str, name: str, rt: RuntimeDep, caller: Caller = Configur
     """Remove a resource nothing else refers to."""
     async with rt.sessions() as session, session.begin():
         removed = await delete_resource(
-            session, _kind(kind), name, now=rt.clock.now(), actor=audit.operator(caller.name)
+            session,
+            _kind(kind),
+            name,
+            now=rt.clock.now(),
+            actor=audit.operator(caller.name),
+            source=Source.API,
         )
     if not removed:
         raise refuse(404, "not_found", f"no {kind} {name!r}")

@@ -134,7 +134,11 @@ async def campaigns_report(
 ) -> dict[str, Any]:
     """Per buyer and campaign: offered, pinged, bids, sold, rejections by reason, errors,
     timeouts, redirects, accept rate, prices, cost per lead, revenue, returns, mismatches."""
-    return as_json(await _report(rt, query, publishers=False, by_publisher=by_publisher))
+    configured = set(rt.catalog.campaigns)
+    report = await _report(
+        rt, query, publishers=False, by_publisher=by_publisher, configured=configured
+    )
+    return as_json(report)
 
 
 @router.get(
@@ -147,7 +151,10 @@ async def campaigns_report_csv(
     rt: RuntimeDep, query: AskedDep, by_publisher: ByPublisher = False
 ) -> CsvResponse:
     """The campaign report as a CSV download."""
-    report = await _report(rt, query, publishers=False, by_publisher=by_publisher)
+    configured = set(rt.catalog.campaigns)
+    report = await _report(
+        rt, query, publishers=False, by_publisher=by_publisher, configured=configured
+    )
     return _csv(report, "campaigns")
 
 

@@ -102,17 +102,7 @@ async def admin_returns(
 async def _decide(
     rt: RuntimeDep, return_id: str, caller: ReturnsCaller, approve: bool, note: str | None
 ) -> OperatorReturnOut:
-    decided = await service.decide(
-        engine=rt.engine,
-        caps=rt.ledger,
-        policies=rt.catalog.buyers,
-        return_id=return_id,
-        approve=approve,
-        actor=caller.name,
-        note=note,
-        now=rt.clock.now(),
-    )
-    await flows.after(rt, decided)
+    await flows.decide(rt, return_id=return_id, approve=approve, actor=caller.name, note=note)
     async with rt.engine.connect() as conn:
         row = await service.one(conn, return_id)
     return OperatorReturnOut.model_validate(row, from_attributes=True)

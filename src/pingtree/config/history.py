@@ -1,7 +1,9 @@
 """The configuration's history: each applied change, the version it made, who made it.
 
-`record_change` is the one place a configuration change is written down; the audit trail
-hooks in there (it runs in the transaction that applied the change, so both land or none).
+`record_change` writes a change down. The configuration store calls it for every write it
+makes (`apply`, the admin API, the console, key rotation), in the transaction that made the
+change, next to the audit trail's events: both land or none, and no way of changing the
+configuration is left out.
 """
 
 from __future__ import annotations
@@ -9,14 +11,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pingtree.config.store import current_version
 from pingtree.credentials.at_rest import redact
-from pingtree.storage.tables import ConfigChange
+from pingtree.storage.tables import ConfigChange, ConfigState
+
+
+class Source(StrEnum):
+    """Where a configuration change was made."""
+
+    CONSOLE = "console"
+    API = "api"
+    CLI = "cli"
+    """`pingtree apply`, `pingtree secrets rotate-key`: the operator is the system's user."""
+    SYSTEM = "system"
+    """The engine itself (the demo's setup, a test's fixture)."""
 
 
 @dataclass(frozen=True)
@@ -48,11 +61,11 @@ async def record_change(
     before/after: each changed resource's stored spec by `kind/name` (None: absent). Secrets
     are kept only as stored (encrypted or referenced), never in clear.
     """
-    version = await current_version(session)
+    version = int(await session.scalar(select(ConfigState.version).where(ConfigState.id == 1)) or 0)
     session.add(
         ConfigChange(
             version=version,
-            operator=operator,
+            operator=operator[:64],
             source=source,
             changed_at=now,
             lines=list(lines),

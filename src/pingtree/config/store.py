@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pingtree import audit
 from pingtree.buyers.model import Buyer
+from pingtree.config import history
 from pingtree.config.diff import field_changes
 from pingtree.config.document import (
     KINDS,
@@ -24,6 +25,7 @@ from pingtree.config.document import (
 )
 from pingtree.config.errors import ConfigError, ConfigIssue, issues_from_validation
 from pingtree.config.files import STRICT, parse_document
+from pingtree.config.history import Source
 from pingtree.credentials.at_rest import redact, rotate_campaign, seal_campaign, seal_webhook
 from pingtree.credentials.keys import SecretKeys
 from pingtree.delivery.destinations import Allowlist
@@ -115,12 +117,14 @@ async def apply_document(
     allow: Allowlist = STRICT,
     keys: SecretKeys | None = None,
     actor: str = "unknown",
+    source: Source = Source.SYSTEM,
 ) -> Plan:
     """Make the stored configuration equal the document; idempotent. Caller commits.
 
     allow: buyer destinations allowed although private (Settings.buyer_allowlist).
     keys: encrypt secrets given in clear (Settings.secret_keys); without, they are refused.
-    actor: who made the change, for the audit trail (each resource changed is an event).
+    actor: who made the change, as the audit trail names them ("operator:ana", "cli:root");
+    source: where (the history shows both).
     """
     refused = destination_errors(document, allow)
     if refused:
@@ -129,7 +133,7 @@ async def apply_document(
     rows = (await session.scalars(select(ConfigResource))).all()
     stored = {(r.kind, r.name): r for r in rows}
     plan = Plan()
-    changed: list[audit.Event] = []
+    changed: list[Written] = []
     wanted: set[tuple[str, str]] = set()
     unsealed: list[ConfigIssue] = []
     for kind in KINDS:
@@ -152,13 +156,13 @@ async def apply_document(
             label = f"{kind}/{name}"
             if row is None:
                 plan.create.append(label)
-                changed.append(config_event(kind, name, None, spec, now=now, actor=actor))
+                changed.append(Written(kind, name, None, spec))
                 if not dry_run:
                     session.add(ConfigResource(kind=kind, name=name, spec=spec, updated_at=now))
             elif row.spec != spec:
                 plan.change.append(label)
                 plan.changes[label] = field_changes(kind, label, row.spec, spec)
-                changed.append(config_event(kind, name, row.spec, spec, now=now, actor=actor))
+                changed.append(Written(kind, name, row.spec, spec))
                 if not dry_run:
                     row.spec = spec
                     row.updated_at = now
@@ -169,15 +173,74 @@ async def apply_document(
         rank: dict[str, int] = {kind: i for i, kind in enumerate(KINDS)}
         for gone in sorted(set(stored) - wanted, key=lambda k: (-rank[k[0]], k[1])):
             plan.remove.append(f"{gone[0]}/{gone[1]}")
-            changed.append(config_event(*gone, stored[gone].spec, None, now=now, actor=actor))
+            changed.append(Written(*gone, stored[gone].spec, None))
             if not dry_run:
                 await session.delete(stored[gone])
     if dry_run:
         plan.new_api_keys.clear()
     elif not plan.empty:
-        await _bump_version(session)
-        await audit.append(session, changed)
+        await _written(session, changed, now=now, actor=actor, source=source)
     return plan
+
+
+@dataclass(frozen=True)
+class Written:
+    """One resource a change writes: its stored spec before (None: new) and after (None:
+    removed)."""
+
+    kind: str
+    name: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+    @property
+    def action(self) -> str:
+        return "create" if self.before is None else "remove" if self.after is None else "change"
+
+    def lines(self) -> list[str]:
+        """The resource's lines in the history: what happened, then each field's change."""
+        sign = {"create": "+ create", "change": "~ change", "remove": "- remove"}[self.action]
+        out = [f"{sign} {self.label}"]
+        if self.after is not None:
+            fields = field_changes(self.kind, self.label, self.before or {}, self.after)
+            if self.before is None:  # every field of a new resource, without "(none) ->"
+                fields = [line.replace(": (none) -> ", ": ", 1) for line in fields]
+            out += [f"    {line}" for line in fields]
+        return out
+
+
+_ORDER = {"create": 0, "change": 1, "remove": 2}
+
+
+async def _written(
+    session: AsyncSession,
+    changed: list[Written],
+    *,
+    now: datetime,
+    actor: str,
+    source: Source,
+) -> None:
+    """Every configuration write ends here: a new version, one audit event per resource
+    and one entry in the configuration's history, in the caller's transaction."""
+    await _bump_version(session)
+    events = [
+        config_event(w.kind, w.name, w.before, w.after, now=now, actor=actor) for w in changed
+    ]
+    await audit.append(session, events)
+    ordered = sorted(changed, key=lambda w: _ORDER[w.action])  # stable: the plan's order
+    await history.record_change(
+        session,
+        operator=audit.named(actor),
+        source=source,
+        now=now,
+        lines=[line for w in ordered for line in w.lines()],
+        before={w.label: w.before for w in ordered},
+        after={w.label: w.after for w in ordered},
+    )
 
 
 def config_event(
@@ -289,6 +352,7 @@ async def put_resource(
     allow: Allowlist = STRICT,
     keys: SecretKeys | None = None,
     actor: str = "unknown",
+    source: Source = Source.SYSTEM,
 ) -> tuple[BaseModel, Plan]:
     """Create or replace one resource, checked against the whole configuration."""
     try:
@@ -304,7 +368,14 @@ async def put_resource(
     data[kind] = [_stored_spec(i) for i in items] + [spec]
     candidate = _parse_named(data, allow=allow)
     plan = await apply_document(
-        session, candidate, now=now, prune=False, allow=allow, keys=keys, actor=actor
+        session,
+        candidate,
+        now=now,
+        prune=False,
+        allow=allow,
+        keys=keys,
+        actor=actor,
+        source=source,
     )
     stored = (
         await session.execute(
@@ -323,6 +394,7 @@ async def delete_resource(
     *,
     now: datetime,
     actor: str = "unknown",
+    source: Source = Source.SYSTEM,
 ) -> bool:
     """Remove one resource, refused while something else refers to it."""
     await lock_configuration(session)
@@ -339,26 +411,31 @@ async def delete_resource(
     await session.execute(
         delete(ConfigResource).where(ConfigResource.kind == kind, ConfigResource.name == name)
     )
-    await _bump_version(session)
-    await audit.append(session, [config_event(kind, name, before, None, now=now, actor=actor)])
+    await _written(
+        session, [Written(kind, name, before, None)], now=now, actor=actor, source=source
+    )
     return True
 
 
 async def rotate_secrets(
-    session: AsyncSession, keys: SecretKeys, *, now: datetime, actor: str = "unknown"
+    session: AsyncSession,
+    keys: SecretKeys,
+    *,
+    now: datetime,
+    actor: str = "unknown",
+    source: Source = Source.SYSTEM,
 ) -> int:
     """Encrypt every stored secret again with the newest key; how many campaigns changed."""
     await lock_configuration(session)
     rows = (
         await session.scalars(select(ConfigResource).where(ConfigResource.kind == "campaigns"))
     ).all()
-    changed: list[audit.Event] = []
+    changed: list[Written] = []
     for row in rows:
         spec = rotate_campaign(row.spec, keys)
         if spec != row.spec:
-            changed.append(config_event(row.kind, row.name, row.spec, spec, now=now, actor=actor))
+            changed.append(Written(row.kind, row.name, row.spec, spec))
             row.spec, row.updated_at = spec, now
     if changed:
-        await _bump_version(session)
-        await audit.append(session, changed)
+        await _written(session, changed, now=now, actor=actor, source=source)
     return len(changed)

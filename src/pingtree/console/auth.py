@@ -140,6 +140,8 @@ ReaderDep = Annotated[Runtime, console_access(Permission.READ)]
 ConfigureDep = Annotated[Acting, console_access(Permission.CONFIGURE, changes=True)]
 ReviewDep = Annotated[Acting, console_access(Permission.REVIEW, changes=True)]
 SuppressDep = Annotated[Acting, console_access(Permission.SUPPRESS, changes=True)]
+ReturnsDep = Annotated[Acting, console_access(Permission.RETURNS, changes=True)]
+AccountsDep = Annotated[Acting, console_access(Permission.ACCOUNTS, changes=True)]
 
 
 def safe_next(target: str | None, request: Request) -> str:

@@ -5,8 +5,8 @@ is laid over the stored document and the whole is checked exactly as `pingtree a
 checks a file (`parse_document`, then the dry run of `apply_document`); problems come
 back by path inside the edited resource, so the editor shows each beside its input, and
 the plan shows what will change. Applying checks it all again under the configuration's
-lock, refuses if someone else changed the configuration since the operator looked, and
-records the change with its operator (`config.history.record_change`, the audit hook).
+lock, refuses if someone else changed the configuration since the operator looked; the
+store records the change with its operator in the audit trail and the history.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from typing import Any, cast
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pingtree.config import history
+from pingtree import audit
 from pingtree.config.diff import field_changes
 from pingtree.config.document import KINDS, ConfigDocument, Kind, resource_key
 from pingtree.config.errors import ConfigError, ConfigIssue
 from pingtree.config.files import parse_document
+from pingtree.config.history import Source
 from pingtree.config.store import (
     Plan,
     apply_document,
@@ -294,6 +295,8 @@ async def _checked(
             dry_run=dry_run or result.conflict,
             allow=allow,
             keys=rt.settings.secret_keys,
+            actor=audit.operator(operator),
+            source=Source.CONSOLE,
         )
     except ConfigError as exc:
         result.problems, result.elsewhere = _sort(exc.issues, data, draft, at)
@@ -303,34 +306,8 @@ async def _checked(
         return result
     if plan.empty:
         return Applied(version, [])
-    applied, _ = await load_document(session)  # as stored: secrets sealed, keys hashed
-    before = {e.label: _stored(stored, e.label) for e in result.entries}
-    after = {e.label: _stored(applied, e.label) for e in result.entries}
-    lines = [line for e in result.entries for line in _entry_lines(e)]
-    # The audit hook: every console change of the configuration is recorded here, once.
-    made = await history.record_change(
-        session,
-        operator=operator,
-        source=SOURCE,
-        now=rt.clock.now(),
-        lines=lines,
-        before=before,
-        after=after,
-    )
+    made = await current_version(session)
     return Applied(made, result.entries, plan.new_api_keys)
-
-
-def _stored(document: ConfigDocument, label: str) -> dict[str, Any] | None:
-    kind, _, key = label.partition("/")
-    for item in getattr(document, kind, []):
-        if resource_key(cast(Kind, kind), item) == key:
-            return _spec(item)
-    return None
-
-
-def _entry_lines(entry: Entry) -> list[str]:
-    sign = {"create": "+ create", "change": "~ change", "remove": "- remove"}[entry.action]
-    return [f"{sign} {entry.label}", *(f"    {line}" for line in entry.lines)]
 
 
 async def version_now(rt: Runtime) -> int:

@@ -16,6 +16,7 @@ from pingtree.console.render import ConsoleRoute, page
 from pingtree.leads.repository import timeline
 from pingtree.leads.schemas import LeadStatus
 from pingtree.leads.search import Cursor, LeadQuery, find_leads
+from pingtree.returns import service as returns
 from pingtree.screening.normalize import suppression_hash
 from pingtree.storage.tables import CapReservation
 
@@ -143,6 +144,8 @@ async def lead_page(request: Request, lead_id: str, rt: ReaderDep) -> HTMLRespon
             {"nav": "leads", "lead_id": lead_id, "heading": "No such lead"},
             status_code=404,
         )
+    async with rt.engine.connect() as conn:
+        asked = await returns.listed(conn, lead_id=lead_id)
     vertical = rt.catalog.verticals.get(found.vertical)
     context = {
         "nav": "leads",
@@ -152,5 +155,7 @@ async def lead_page(request: Request, lead_id: str, rt: ReaderDep) -> HTMLRespon
         "skip_reason": readable.skip_reason,
         "moments": readable.moments(found),
         "uncertain": uncertain,
+        "returns": asked,
+        "now": rt.clock.now(),
     }
     return page(request, "lead.html", context)

@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pingtree.console import (
+    accounts,
     editors,
     history,
     leads,
@@ -16,6 +17,7 @@ from pingtree.console import (
     operations,
     pages,
     reports,
+    returns,
     setup,
 )
 from pingtree.console.auth import ConsoleLocked, locked_response
@@ -31,10 +33,12 @@ def mount_console(app: FastAPI) -> None:
 
     app.add_exception_handler(ConsoleLocked, locked)
     app.include_router(login.router)
+    app.include_router(accounts.router)
     app.include_router(pages.router)
     app.include_router(leads.router)
     app.include_router(operations.router)
     app.include_router(reports.router)
+    app.include_router(returns.router)
     app.include_router(history.router)
     app.include_router(setup.router)
     app.include_router(editors.router)

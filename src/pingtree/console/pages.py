@@ -75,6 +75,7 @@ async def buyers(request: Request, rt: ReaderDep, period: Period = "today") -> H
     context = {
         "nav": "buyers",
         "stats": stats,
+        "configured": set(rt.catalog.campaigns),
         "period": period,
         "periods": PERIODS,
         "since": since,

@@ -35,6 +35,18 @@ def when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def age(since: datetime, now: datetime) -> str:
+    """How long ago, in the largest two units that matter: '40 min', '5 h 12 min', '3 d 4 h'."""
+    minutes = max(0, int((now - since).total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"
+
+
 def pretty(body: Any) -> str:
     """A body for a <pre>: JSON indented (parsed first when it is a JSON string), else as is."""
     if isinstance(body, str):

@@ -51,6 +51,7 @@ templates.env.filters.update(
     money=present.money,
     percent=present.percent,
     when=present.when,
+    age=present.age,
     pretty=present.pretty,
     masked_headers=present.masked_headers,
     masked_url=mask_url,

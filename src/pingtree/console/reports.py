@@ -38,7 +38,7 @@ COLORS = {
     "review": "#7a5cc7",
     "other": "#8a93a6",
 }
-TABLES = ("timeline", "buyers", "publishers", "caps")
+TABLES = ("timeline", "buyers", "campaigns", "publishers", "caps")
 
 
 @dataclass
@@ -74,7 +74,7 @@ class Chosen:
     campaigns: tuple[str, ...] = ()
 
     def scope(self) -> series.Scope:
-        """The reporting scope (sales and exchanges of the campaigns configured)."""
+        """The reporting scope (sales and exchanges of every campaign, removed ones too)."""
         return series.Scope(
             self.window.since, self.window.until, self.publisher, self.vertical, self.campaigns
         )
@@ -92,7 +92,7 @@ class Chosen:
         return urlencode(params)
 
 
-def chosen(request: Request, rt: Runtime) -> Chosen:
+async def chosen(request: Request, rt: Runtime) -> Chosen:
     """The period, zone and filters in the query (raises periods.BadPeriod)."""
     q = request.query_params
     window = periods.window(
@@ -102,7 +102,11 @@ def chosen(request: Request, rt: Runtime) -> Chosen:
         since=q.get("from"),
         until=q.get("to"),
     )
-    campaigns = tuple(sorted(rt.catalog.campaigns))
+    # Named, so that the (campaign, time) indexes find the period; a campaign removed from the
+    # configuration since keeps its history in the reports.
+    async with rt.sessions() as session:
+        seen = await series.campaigns_seen(session)
+    campaigns = tuple(sorted(seen | set(rt.catalog.campaigns)))
     return Chosen(window, q.get("publisher") or None, q.get("vertical") or None, campaigns)
 
 
@@ -122,10 +126,15 @@ def leads_link(request: Request, start: datetime, end: datetime, c: Chosen, **mo
 
 
 async def timeline(rt: Runtime, c: Chosen) -> list[Bucket]:
-    """The period's buckets with their figures (hourly rows folded into local days)."""
+    """The period's buckets with their figures (UTC slots folded into local hours or days).
+
+    Where the zone's hours start off the UTC hour (Asia/Kolkata, Asia/Kathmandu) the slots
+    are quarter hours, so that each lands in the local hour or day it belongs to.
+    """
     cuts = periods.buckets(c.window)
+    whole_hours = all(start.minute == 0 and start.second == 0 for start, _ in cuts)
     async with rt.sessions() as session:
-        hours = await series.hours(session, c.scope())
+        hours = await series.slots(session, c.scope(), minutes=60 if whole_hours else 15)
     fmt = "%H:%M" if c.window.hourly else "%m-%d"
     out = [Bucket(start, end, f"{c.window.local(start):{fmt}}", {}) for start, end in cuts]
     starts = [b.start for b in out]
@@ -160,13 +169,14 @@ def _money_chart(buckets: list[Bucket], links: list[str]) -> Any:
 async def reports(request: Request, rt: ReaderDep) -> Response:
     """Charts and tables of the chosen period, zone, publisher and vertical."""
     try:
-        c = chosen(request, rt)
+        c = await chosen(request, rt)
     except periods.BadPeriod as exc:
         return _bad(request, exc)
     buckets = await timeline(rt, c)
     scope = c.scope()
     async with rt.sessions() as session:
         buyers = await series.buyers(session, scope)
+        campaigns = await series.campaigns(session, scope)
         publishers = await series.publishers(session, scope)
         caps = await series.cap_fill(session, rt.catalog.document.campaigns, rt.clock.now())
     statuses = ("sold", "unsold", "rejected", "other")
@@ -208,6 +218,11 @@ async def reports(request: Request, rt: ReaderDep) -> Response:
             return None
         return leads_link(request, since, until, c, buyer=buyer)
 
+    def campaign_link(campaign: str) -> str | None:
+        if since is None or until is None:
+            return None
+        return leads_link(request, since, until, c, campaign=campaign)
+
     slowest = max((b.mean_ms or 0.0 for b in buyers), default=0.0)
     context = {
         "nav": "reports",
@@ -244,6 +259,9 @@ async def reports(request: Request, rt: ReaderDep) -> Response:
             ],
             scale=1.0,
         ),
+        "campaigns": campaigns,
+        "removed": removed(rt, campaigns),
+        "campaign_link": campaign_link,
         "publishers": publishers,
         "caps": caps,
         "cap_bars": charts.bars(
@@ -265,6 +283,11 @@ async def reports(request: Request, rt: ReaderDep) -> Response:
         "q": request.query_params,
     }
     return page(request, "reports.html", context)
+
+
+def removed(rt: Runtime, campaigns: list[series.CampaignFigures]) -> set[str]:
+    """The campaigns of a report no longer in the configuration (shown marked as removed)."""
+    return {f.campaign for f in campaigns if f.campaign not in rt.catalog.campaigns}
 
 
 def _percent(value: Decimal | None) -> str:
@@ -292,7 +315,7 @@ async def report_csv(request: Request, table: str, rt: ReaderDep) -> Response:
     if table not in TABLES:
         return page(request, "not_found.html", status_code=404)
     try:
-        c = chosen(request, rt)
+        c = await chosen(request, rt)
     except periods.BadPeriod as exc:
         return _bad(request, exc)
     out = io.StringIO()
@@ -349,6 +372,27 @@ async def _table(rt: Runtime, c: Chosen, table: str) -> tuple[list[str], list[li
                     f.revenue,
                 ]
                 for f in found
+            ]
+        if table == "campaigns":
+            figures = await series.campaigns(session, scope)
+            gone = removed(rt, figures)
+            header = ["campaign", "buyer", "removed", "pings", "offered", "sold", "accept_rate"]
+            header += ["timeouts", "errors", "rejections", "revenue"]
+            return header, [
+                [
+                    f.campaign,
+                    f.buyer,
+                    "yes" if f.campaign in gone else "no",
+                    f.pings,
+                    f.offered,
+                    f.sold,
+                    f"{f.accept_rate:.4f}" if f.accept_rate is not None else "",
+                    f.timeouts,
+                    f.errors,
+                    f.rejections,
+                    f.revenue,
+                ]
+                for f in figures
             ]
         if table == "publishers":
             funnels = await series.publishers(session, scope)

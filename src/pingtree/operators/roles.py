@@ -22,6 +22,7 @@ class Permission(StrEnum):
     SUPPRESS = "suppress"  # do-not-contact lists
     RETURNS = "returns"  # approve or reject buyers' returns, retry postbacks
     BOOK = "book"  # enter credits, payments and adjustments in the ledger
+    ACCOUNTS = "accounts"  # create operator accounts, rotate their tokens, disable them
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -180,8 +180,13 @@ async def campaign_report(
     by: By,
     filters: Filters = Filters(),
     by_publisher: bool = False,
+    configured: Collection[str] | None = None,
 ) -> Report:
-    """Per buyer and campaign (and publisher, if asked): what it was offered and bought."""
+    """Per buyer and campaign (and publisher, if asked): what it was offered and bought.
+
+    configured: the campaigns in the configuration now; a row of any other campaign (removed
+    since, its history kept) is marked `removed`.
+    """
     spans = periods(start, end, zone, by)
     await _roomy(conn)
     keys = ["campaign", "buyer", "vertical"] + (["publisher"] if by_publisher else [])
@@ -202,7 +207,10 @@ async def campaign_report(
     rows = sorted(lines.values(), key=lambda r: (r.period.first, tuple(r.keys.values())))
     for row in rows:
         row.figures = _campaign_figures(row.figures)
-    columns = [*PERIOD_COLUMNS, *keys, *CAMPAIGN_COLUMNS, "rejected_by_reason"]
+        if configured is not None:
+            row.figures["removed"] = row.keys["campaign"] not in configured
+    marked = ["removed"] if configured is not None else []
+    columns = [*PERIOD_COLUMNS, *keys, *marked, *CAMPAIGN_COLUMNS, "rejected_by_reason"]
     return Report(by, zone.key, start, end, await rolled_at(conn), rows, columns)
 
 

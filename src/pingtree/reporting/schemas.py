@@ -25,6 +25,9 @@ class CampaignRow(ReportRow):
     buyer: str
     vertical: str
     publisher: str | None = None
+    removed: bool = Field(
+        default=False, description="the campaign is no longer configured (its history is kept)"
+    )
     offered: int = Field(description="leads the campaign was pinged or posted")
     pinged: int
     bids: int = Field(description="pings answered with a price")

@@ -2,7 +2,9 @@
 
 Every chart and table of the reports page reads these functions only, so they can be
 answered from pre-aggregated rollups later without touching a page. Money is Decimal;
-test leads never count; times are aware UTC (hours are whole UTC hours).
+test leads never count; times are aware UTC. The timeline counts per slot of UTC time: a
+whole hour, or a quarter of one when the chosen zone's hours start elsewhere (Asia/Kolkata
++05:30, Asia/Kathmandu +05:45): every zone's offset is a whole number of quarter hours.
 """
 
 from __future__ import annotations
@@ -13,7 +15,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, case, distinct, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    case,
+    cast,
+    distinct,
+    extract,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pingtree.buyers.model import Campaign, Exchange, Period
@@ -24,9 +36,13 @@ from pingtree.storage.tables import AttemptRow, CapCounter, Lead, Sale
 STATUSES = ("sold", "unsold", "rejected", "review", "uncertain", "received")
 
 
+SLOT_MINUTES = (60, 15)
+"""The slots the timeline is counted in: whole UTC hours, or quarter hours."""
+
+
 @dataclass
-class Hour:
-    """One UTC hour: leads received by status, and the money of the sales made in it."""
+class Slot:
+    """One UTC hour or quarter hour: leads received by status, and its sales' money."""
 
     start: datetime
     leads: dict[str, int]
@@ -54,11 +70,21 @@ class Scope:
     campaigns: tuple[str, ...] | None = None
 
 
-def _hour(column: Any, dialect: str) -> ColumnElement[Any]:
-    """The UTC hour a timestamp falls in, as the database can group by it."""
+def _slot(column: Any, dialect: str, minutes: int) -> ColumnElement[Any]:
+    """The UTC hour (or quarter hour) a timestamp falls in, as the database can group by it."""
+    if minutes not in SLOT_MINUTES:
+        raise ValueError(f"slots are {SLOT_MINUTES} minutes, not {minutes}")
     if dialect == "postgresql":
-        return func.date_trunc("hour", func.timezone("UTC", column))
-    return func.strftime("%Y-%m-%d %H:00:00", column)
+        utc = func.timezone("UTC", column)
+        hour = func.date_trunc("hour", utc)
+        if minutes == 60:
+            return hour
+        quarter = cast(extract("minute", utc), Integer) // 15 * 15
+        return hour + func.make_interval(0, 0, 0, 0, 0, quarter)
+    if minutes == 60:
+        return func.strftime("%Y-%m-%d %H:00:00", column)
+    quarter = cast(func.strftime("%M", column), Integer) // 15 * 15
+    return func.strftime("%Y-%m-%d %H:", column).concat(func.printf("%02d", quarter)).concat(":00")
 
 
 def _as_hour(value: Any) -> datetime:
@@ -97,26 +123,26 @@ def _sale_scope(statement: Any, scope: Scope) -> Any:
     return statement
 
 
-async def hours(session: AsyncSession, scope: Scope) -> list[Hour]:
-    """Each UTC hour of the scope that has leads or sales, in order."""
+async def slots(session: AsyncSession, scope: Scope, *, minutes: int = 60) -> list[Slot]:
+    """Each UTC hour (minutes=15: quarter hour) of the scope with leads or sales, in order."""
     dialect = session.get_bind().dialect.name
-    lead_hour = _hour(Lead.received_at, dialect).label("hour")
+    lead_hour = _slot(Lead.received_at, dialect, minutes).label("hour")
     by_status = _lead_scope(
         select(lead_hour, Lead.status, func.count(Lead.id)).group_by(lead_hour, Lead.status),
         scope,
     )
-    sale_hour = _hour(Sale.sold_at, dialect).label("hour")
+    sale_hour = _slot(Sale.sold_at, dialect, minutes).label("hour")
     money = _sale_scope(
         select(sale_hour, func.sum(Sale.price), func.sum(Sale.payout)).group_by(sale_hour), scope
     )
-    found: dict[datetime, Hour] = {}
+    found: dict[datetime, Slot] = {}
     for hour, status, count in await session.execute(by_status):
         at = _as_hour(hour)
-        row = found.setdefault(at, Hour(at, {}))
+        row = found.setdefault(at, Slot(at, {}))
         row.leads[str(status)] = row.leads.get(str(status), 0) + int(count)
     for hour, revenue, payout in await session.execute(money):
         at = _as_hour(hour)
-        row = found.setdefault(at, Hour(at, {}))
+        row = found.setdefault(at, Slot(at, {}))
         row.revenue = revenue if revenue is not None else ZERO
         row.payout = payout if payout is not None else ZERO
     return [found[at] for at in sorted(found)]
@@ -156,10 +182,20 @@ class BuyerFigures:
         return Decimal(self.timeouts) / Decimal(sent) if sent else None
 
 
-async def buyers(session: AsyncSession, scope: Scope) -> list[BuyerFigures]:
-    """Every buyer with exchanges or sales in the scope, by revenue."""
+@dataclass
+class CampaignFigures(BuyerFigures):
+    """A campaign's exchanges over a scope (its buyer's figures, for this campaign only)."""
+
+    campaign: str = ""
+
+
+async def _exchanges(
+    session: AsyncSession, scope: Scope, by_campaign: bool
+) -> dict[tuple[str, ...], BuyerFigures]:
+    """Exchanges and sales of the scope, per buyer (or per campaign and its buyer)."""
+    attempt_keys = [AttemptRow.buyer] + ([AttemptRow.campaign] if by_campaign else [])
     attempts = select(
-        AttemptRow.buyer,
+        *attempt_keys,
         _count_if(AttemptRow.kind == Exchange.PING),
         _count_if(AttemptRow.kind == Exchange.POST),
         func.count(distinct(case((AttemptRow.kind == Exchange.POST, AttemptRow.lead_id)))),
@@ -178,29 +214,68 @@ async def buyers(session: AsyncSession, scope: Scope) -> list[BuyerFigures]:
         attempts = attempts.where(AttemptRow.started_at < scope.until)
     if scope.publisher or scope.vertical:
         attempts = attempts.where(AttemptRow.lead_id.in_(_lead_scope(select(Lead.id), scope)))
-    attempts = attempts.group_by(AttemptRow.buyer)
+    attempts = attempts.group_by(*attempt_keys)
+    sale_keys = [Sale.buyer] + ([Sale.campaign] if by_campaign else [])
     sales = _sale_scope(
-        select(Sale.buyer, func.count(Sale.id), func.sum(Sale.price)).group_by(Sale.buyer), scope
+        select(*sale_keys, func.count(Sale.id), func.sum(Sale.price)).group_by(*sale_keys), scope
     )
-    found: dict[str, BuyerFigures] = {}
-    for buyer, pings, posts, offered, timeouts, errors, rejections, mean in await session.execute(
-        attempts
-    ):
-        found[buyer] = BuyerFigures(
-            buyer,
-            pings=int(pings or 0),
-            posts=int(posts or 0),
-            offered=int(offered or 0),
-            timeouts=int(timeouts or 0),
-            errors=int(errors or 0),
-            rejections=int(rejections or 0),
-            mean_ms=float(mean) if mean is not None else None,
-        )
-    for buyer, sold, revenue in await session.execute(sales):
-        row = found.setdefault(buyer, BuyerFigures(buyer))
-        row.sold = int(sold)
-        row.revenue = revenue if revenue is not None else ZERO
+    width = len(attempt_keys)
+
+    def new(key: tuple[str, ...]) -> BuyerFigures:
+        return CampaignFigures(key[0], campaign=key[1]) if by_campaign else BuyerFigures(key[0])
+
+    found: dict[tuple[str, ...], BuyerFigures] = {}
+    for row in await session.execute(attempts):
+        key = tuple(str(k) for k in row[:width])
+        pings, posts, offered, timeouts, errors, rejections, mean = row[width:]
+        figures = found[key] = new(key)
+        figures.pings, figures.posts = int(pings or 0), int(posts or 0)
+        figures.offered, figures.timeouts = int(offered or 0), int(timeouts or 0)
+        figures.errors, figures.rejections = int(errors or 0), int(rejections or 0)
+        figures.mean_ms = float(mean) if mean is not None else None
+    for row in await session.execute(sales):
+        key = tuple(str(k) for k in row[:width])
+        sold, revenue = row[width:]
+        figures = found.setdefault(key, new(key))
+        figures.sold = int(sold)
+        figures.revenue = Decimal(revenue) if revenue is not None else ZERO
+    return found
+
+
+async def buyers(session: AsyncSession, scope: Scope) -> list[BuyerFigures]:
+    """Every buyer with exchanges or sales in the scope, by revenue."""
+    found = await _exchanges(session, scope, by_campaign=False)
     return sorted(found.values(), key=lambda b: (-b.revenue, b.buyer))
+
+
+async def campaigns(session: AsyncSession, scope: Scope) -> list[CampaignFigures]:
+    """Every campaign with exchanges or sales in the scope (configured or not), by revenue."""
+    found = await _exchanges(session, scope, by_campaign=True)
+    rows = [f for f in found.values() if isinstance(f, CampaignFigures)]
+    return sorted(rows, key=lambda c: (-c.revenue, c.campaign, c.buyer))
+
+
+_SEEN = """
+WITH RECURSIVE seen(name) AS (
+    SELECT MIN(campaign) FROM {table}
+    UNION ALL
+    SELECT (SELECT MIN(campaign) FROM {table} WHERE campaign > seen.name)
+    FROM seen WHERE seen.name IS NOT NULL
+)
+SELECT name FROM seen WHERE name IS NOT NULL
+"""
+
+
+async def campaigns_seen(session: AsyncSession) -> set[str]:
+    """Every campaign that ever had an exchange or a sale, configured now or not.
+
+    One index step per campaign (the (campaign, time) indexes), however many rows there are:
+    a report scoped to these names finds a removed campaign's history too.
+    """
+    names: set[str] = set()
+    for table in (AttemptRow.__tablename__, Sale.__tablename__):
+        names |= set((await session.scalars(text(_SEEN.format(table=table)))).all())
+    return names
 
 
 @dataclass

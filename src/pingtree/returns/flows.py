@@ -1,5 +1,6 @@
-"""What follows an approved return, once it is committed: the buyer's funds and, when its
-terms say so, the lead offered to the other buyers."""
+"""An operator's decision on a return, and what follows an approved one once it is
+committed: the buyer's funds and, when its terms say so, the lead offered to the other
+buyers. The admin API and the console decide through `decide`."""
 
 from __future__ import annotations
 
@@ -18,6 +19,24 @@ if TYPE_CHECKING:
 
 sales = cast(Table, Sale.__table__)
 returns = cast(Table, ReturnRow.__table__)
+
+
+async def decide(
+    rt: Runtime, *, return_id: str, approve: bool, actor: str, note: str | None
+) -> service.Decided:
+    """An operator approves or rejects a pending return; an approval's aftermath follows."""
+    decided = await service.decide(
+        engine=rt.engine,
+        caps=rt.ledger,
+        policies=rt.catalog.buyers,
+        return_id=return_id,
+        approve=approve,
+        actor=actor,
+        note=note,
+        now=rt.clock.now(),
+    )
+    await after(rt, decided)
+    return decided
 
 
 async def after(rt: Runtime, decided: service.Decided) -> None:

@@ -388,9 +388,11 @@ async def listed(
     lead_id: str | None = None,
     status: str | None = None,
     limit: int = 100,
+    oldest_first: bool = False,
 ) -> list[Any]:
-    """Returns, newest first."""
-    query = select(returns).order_by(returns.c.requested_at.desc(), returns.c.id).limit(limit)
+    """Returns, newest first (oldest_first: a queue's order)."""
+    when = returns.c.requested_at.asc() if oldest_first else returns.c.requested_at.desc()
+    query = select(returns).order_by(when, returns.c.id).limit(limit)
     if buyer is not None:
         query = query.where(returns.c.buyer == buyer)
     if lead_id is not None:
