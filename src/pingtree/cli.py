@@ -267,7 +267,7 @@ def operators_create(
     """Add an operator; its token is printed once."""
     from pingtree.operators import repository
 
-    token = _operators(lambda s: repository.create(s, name, role, now=_now()))
+    token = _operators(lambda s: repository.create(s, name, role, now=_now(), actor=_cli_actor()))
     typer.echo(f"operator {name} ({role.value}) created")
     typer.echo(f"token for operator {name} (shown once): {token}")
 
@@ -293,7 +293,7 @@ def operators_rotate(name: NameArg) -> None:
     """Give an operator a new token; the old one and its console sessions stop at once."""
     from pingtree.operators import repository
 
-    token = _operators(lambda s: repository.rotate(s, name, now=_now()))
+    token = _operators(lambda s: repository.rotate(s, name, now=_now(), actor=_cli_actor()))
     typer.echo(f"token for operator {name} (shown once): {token}")
 
 
@@ -302,7 +302,7 @@ def operators_revoke(name: NameArg) -> None:
     """Stop an operator's token and console sessions for good."""
     from pingtree.operators import repository
 
-    _operators(lambda s: repository.revoke(s, name, now=_now()))
+    _operators(lambda s: repository.revoke(s, name, now=_now(), actor=_cli_actor()))
     typer.echo(f"operator {name} revoked")
 
 

@@ -382,7 +382,9 @@ async def test_forms_need_their_sessions_token_and_the_right_role(engine: Harnes
 async def test_an_analyst_reads_the_editors_but_cannot_change_anything(engine: Harness) -> None:
     await configured(engine)
     async with engine.rt.sessions() as session, session.begin():
-        token = await repository.create(session, "ann", Role.ANALYST, now=engine.rt.clock.now())
+        token = await repository.create(
+            session, "ann", Role.ANALYST, now=engine.rt.clock.now(), actor="test"
+        )
     analyst = await Operator.login(engine.client, token)
     page = await analyst.get("/console/config/campaigns/apex")
     assert page.status_code == 200 and "(read-only)" in page.text

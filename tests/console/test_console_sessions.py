@@ -154,18 +154,20 @@ async def test_expired_sessions_are_purged_at_the_next_login(
 
 async def test_rotating_or_revoking_a_token_ends_its_sessions(rt: Runtime) -> None:
     async with rt.sessions() as session, session.begin():
-        token = await repository.create(session, "ann", Role.ANALYST, now=rt.clock.now())
+        token = await repository.create(
+            session, "ann", Role.ANALYST, now=rt.clock.now(), actor="test"
+        )
     async with _client(rt) as c:
         cookie = await _login(c, token)
         page = await c.get("/console")
         assert page.status_code == 200 and "ann · analyst" in page.text
         async with rt.sessions() as session, session.begin():
-            token = await repository.rotate(session, "ann", now=rt.clock.now())
+            token = await repository.rotate(session, "ann", now=rt.clock.now(), actor="test")
         assert not await _in(c, cookie)
         assert (await c.get("/console", headers={"Authorization": f"Bearer {token}"})).is_success
         cookie = await _login(c, token)
         async with rt.sessions() as session, session.begin():
-            await repository.revoke(session, "ann", now=rt.clock.now())
+            await repository.revoke(session, "ann", now=rt.clock.now(), actor="test")
         assert not await _in(c, cookie)
         refused = await c.post("/console/login", data={"token": token})
         assert refused.status_code == 401
@@ -181,7 +183,7 @@ async def test_an_operator_token_opens_the_console_without_any_admin_token(
             assert (await c.get("/console/login")).status_code == 403  # nobody can log in yet
             async with runtime.sessions() as session, session.begin():
                 token = await repository.create(
-                    session, "root", Role.ADMIN, now=runtime.clock.now()
+                    session, "root", Role.ADMIN, now=runtime.clock.now(), actor="cli:test"
                 )
             await _login(c, token)
             assert (await c.get("/console")).status_code == 200

@@ -27,4 +27,4 @@ async def engine_walked(sqlite_url: str) -> AsyncIterator[Harness]:
 async def add_operator(rt: Runtime, name: str, role: Role) -> str:
     """Create an operator in the runtime's database; its token."""
     async with rt.sessions() as session, session.begin():
-        return await repository.create(session, name, role, now=rt.clock.now())
+        return await repository.create(session, name, role, now=rt.clock.now(), actor="test")

@@ -36,7 +36,7 @@ async def test_each_role_does_what_it_may(engine: Harness) -> None:
     assert review.status_code == 200, review.text
 
     async with h.rt.sessions() as session, session.begin():
-        await repository.revoke(session, "otto", now=h.rt.clock.now())
+        await repository.revoke(session, "otto", now=h.rt.clock.now(), actor="test")
     gone = await h.client.get("/api/v1/admin/buyers", headers=_bearer(operator))
     assert gone.status_code == 401
     assert gone.json()["reasons"][0]["code"] == "invalid_admin_token"

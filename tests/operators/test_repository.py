@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy import select
 from pingtree.operators import OperatorError, Role, identify, repository
 from pingtree.operators.tokens import token_hash
 from pingtree.storage.db import create_engine, sessions
-from pingtree.storage.tables import OperatorRow
+from pingtree.storage.tables import AuditEvent, OperatorRow
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 
@@ -20,8 +21,8 @@ async def test_create_identify_rotate_revoke(database_url: str) -> None:
     make = sessions(engine)
     try:
         async with make() as s, s.begin():
-            token = await repository.create(s, "ann", Role.ANALYST, now=NOW)
-            other = await repository.create(s, "ops", Role.OPERATOR, now=NOW)
+            token = await repository.create(s, "ann", Role.ANALYST, now=NOW, actor="test")
+            other = await repository.create(s, "ops", Role.OPERATOR, now=NOW, actor="test")
         assert token.startswith("pto_") and len(token) > 40 and token != other
 
         async with make() as s:
@@ -35,13 +36,13 @@ async def test_create_identify_rotate_revoke(database_url: str) -> None:
             assert await identify(s, "", admin_token=None) is None
 
         async with make() as s, s.begin():
-            new = await repository.rotate(s, "ann", now=NOW)
+            new = await repository.rotate(s, "ann", now=NOW, actor="test")
         async with make() as s:
             assert await identify(s, token, admin_token=None) is None  # the old one stops
             assert (await identify(s, new, admin_token=None)) is not None
 
         async with make() as s, s.begin():
-            await repository.revoke(s, "ann", now=NOW)
+            await repository.revoke(s, "ann", now=NOW, actor="test")
         async with make() as s:
             assert await identify(s, new, admin_token=None) is None
             listed = await repository.all_operators(s)
@@ -50,6 +51,21 @@ async def test_create_identify_rotate_revoke(database_url: str) -> None:
                 ("ops", Role.OPERATOR, True),
             ]
             assert listed[0].rotated_at == NOW and listed[0].revoked_at == NOW
+            # Every change is in the audit trail, by whom; a token never is.
+            trail = (
+                await s.execute(
+                    select(AuditEvent.subject, AuditEvent.actor, AuditEvent.details)
+                    .where(AuditEvent.kind == "account_changed")
+                    .order_by(AuditEvent.id)
+                )
+            ).all()
+            assert [(t.subject, t.actor, json.loads(t.details)["action"]) for t in trail] == [
+                ("operators/ann", "test", "created"),
+                ("operators/ops", "test", "created"),
+                ("operators/ann", "test", "token_rotated"),
+                ("operators/ann", "test", "revoked"),
+            ]
+            assert not any(secret in repr(trail) for secret in (token, other, new))
     finally:
         await engine.dispose()
 
@@ -59,13 +75,16 @@ async def test_refusals_name_the_problem(database_url: str) -> None:
     make = sessions(engine)
     try:
         async with make() as s, s.begin():
-            await repository.create(s, "ann", Role.ANALYST, now=NOW)
-            await repository.revoke(s, "ann", now=NOW)
+            await repository.create(s, "ann", Role.ANALYST, now=NOW, actor="test")
+            await repository.revoke(s, "ann", now=NOW, actor="test")
         for work, message in [
-            (lambda s: repository.create(s, "ann", Role.ADMIN, now=NOW), "exists"),
-            (lambda s: repository.create(s, "Bad Name", Role.ADMIN, now=NOW), "operator name"),
-            (lambda s: repository.rotate(s, "ann", now=NOW), "revoked"),
-            (lambda s: repository.revoke(s, "nobody", now=NOW), "no operator"),
+            (lambda s: repository.create(s, "ann", Role.ADMIN, now=NOW, actor="test"), "exists"),
+            (
+                lambda s: repository.create(s, "Bad Name", Role.ADMIN, now=NOW, actor="test"),
+                "operator name",
+            ),
+            (lambda s: repository.rotate(s, "ann", now=NOW, actor="test"), "revoked"),
+            (lambda s: repository.revoke(s, "nobody", now=NOW, actor="test"), "no operator"),
         ]:
             async with make() as s, s.begin():
                 with pytest.raises(OperatorError, match=message):

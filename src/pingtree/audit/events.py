@@ -25,6 +25,8 @@ class EventKind(StrEnum):
     """Recovery answered an interrupted lead, or an operator resolved an uncertain post."""
     LEAD_RETURNED = "lead_returned"
     CONFIG_CHANGED = "config_changed"
+    ACCOUNT_CHANGED = "account_changed"
+    """An operator account created, given a new token or revoked (never the token)."""
 
 
 SYSTEM = "pingtree"

@@ -12,7 +12,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from pingtree.console.auth import AccountsDep, ReaderDep
+from pingtree import audit
+from pingtree.console.auth import AccountsDep, Acting, ReaderDep
 from pingtree.console.render import ConsoleRoute, console_root, page
 from pingtree.operators import OperatorError, Role, repository
 from pingtree.operators.access import ADMIN_TOKEN_OPERATOR
@@ -62,7 +63,9 @@ async def create(
     rt = acting.rt
     try:
         async with rt.sessions() as session, session.begin():
-            token = await repository.create(session, name, Role(role), now=rt.clock.now())
+            token = await repository.create(
+                session, name, Role(role), now=rt.clock.now(), actor=_actor(acting)
+            )
     except OperatorError as exc:
         return _back(request, str(exc), ok=False)
     return _token_page(request, name, token, f"Created {name} ({role})", yours=False)
@@ -74,7 +77,7 @@ async def rotate(request: Request, name: str, acting: AccountsDep) -> Response:
     rt = acting.rt
     try:
         async with rt.sessions() as session, session.begin():
-            token = await repository.rotate(session, name, now=rt.clock.now())
+            token = await repository.rotate(session, name, now=rt.clock.now(), actor=_actor(acting))
     except OperatorError as exc:
         return _back(request, _named(exc, name), ok=False)
     yours = name == acting.caller.name
@@ -89,10 +92,14 @@ async def disable(request: Request, name: str, acting: AccountsDep) -> Response:
     rt = acting.rt
     try:
         async with rt.sessions() as session, session.begin():
-            await repository.revoke(session, name, now=rt.clock.now())
+            await repository.revoke(session, name, now=rt.clock.now(), actor=_actor(acting))
     except OperatorError as exc:
         return _back(request, _named(exc, name), ok=False)
     return _back(request, f"Disabled {name}: its token and sessions stopped.", ok=True)
+
+
+def _actor(acting: Acting) -> str:
+    return audit.operator(acting.caller.name)
 
 
 def _named(exc: OperatorError, name: str) -> str:

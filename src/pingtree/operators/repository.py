@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pingtree import audit
 from pingtree.operators.model import NAME_PATTERN, Operator, OperatorError
 from pingtree.operators.roles import Role
 from pingtree.operators.tokens import new_token, token_hash
@@ -24,7 +25,21 @@ def _of(row: OperatorRow) -> Operator:
     )
 
 
-async def create(session: AsyncSession, name: str, role: Role, *, now: datetime) -> str:
+async def _audited(
+    session: AsyncSession, name: str, action: str, *, actor: str, now: datetime, **details: str
+) -> None:
+    """An account change in the audit trail: who did what to which account."""
+    event = audit.Event(
+        audit.EventKind.ACCOUNT_CHANGED,
+        now,
+        actor=actor,
+        subject=f"operators/{name}",
+        details={"action": action, **details},
+    )
+    await audit.append(session, [event])
+
+
+async def create(session: AsyncSession, name: str, role: Role, *, now: datetime, actor: str) -> str:
     """Add an operator; returns its token (shown once, stored only as a hash)."""
     if not re.fullmatch(NAME_PATTERN, name):
         raise OperatorError(
@@ -37,6 +52,7 @@ async def create(session: AsyncSession, name: str, role: Role, *, now: datetime)
         OperatorRow(name=name, role=role.value, token_hash=token_hash(token), created_at=now)
     )
     await session.flush()
+    await _audited(session, name, "created", actor=actor, now=now, role=role.value)
     return token
 
 
@@ -55,21 +71,23 @@ async def _active(session: AsyncSession, name: str) -> OperatorRow:
     return row
 
 
-async def rotate(session: AsyncSession, name: str, *, now: datetime) -> str:
+async def rotate(session: AsyncSession, name: str, *, now: datetime, actor: str) -> str:
     """Give an operator a new token; the old one (and its console sessions) stop working."""
     row = await _active(session, name)
     token = new_token()
     row.token_hash = token_hash(token)
     row.rotated_at = now
     await session.flush()
+    await _audited(session, name, "token_rotated", actor=actor, now=now)
     return token
 
 
-async def revoke(session: AsyncSession, name: str, *, now: datetime) -> None:
+async def revoke(session: AsyncSession, name: str, *, now: datetime, actor: str) -> None:
     """Stop an operator's token (and its console sessions) for good; the record stays."""
     row = await _active(session, name)
     row.revoked_at = now
     await session.flush()
+    await _audited(session, name, "revoked", actor=actor, now=now)
 
 
 async def by_token_hash(session: AsyncSession, hashed: str) -> Operator | None:
