@@ -98,8 +98,8 @@ def check_and_apply(page: Any) -> None:
 
 
 def add_row(page: Any, value: str) -> None:
-    page.click(f"button[value='{value}']")
-    page.wait_for_load_state()
+    with page.expect_navigation():  # the editor's form posts and comes back with the row
+        page.click(f"button[value='{value}']")
 
 
 def test_the_demo_setup_built_in_the_console_sells_a_lead(served: Served) -> None:
@@ -205,11 +205,11 @@ def test_the_demo_setup_built_in_the_console_sells_a_lead(served: Served) -> Non
                 page.select_option(f"#f-tiers-{i}-campaigns-0-campaign", campaign)
             page.fill("#f-max_processing_ms", "3000")
             page.focus("button[value='down:tiers[0]']")  # remnant goes last: twice down
-            page.keyboard.press("Enter")
-            page.wait_for_load_state()
+            with page.expect_navigation():  # the form posts; the page comes back re-ordered
+                page.keyboard.press("Enter")
             page.focus("button[value='down:tiers[1]']")
-            page.keyboard.press(" ")
-            page.wait_for_load_state()
+            with page.expect_navigation():
+                page.keyboard.press(" ")
             names = [page.input_value(f"#f-tiers-{i}-name") for i in range(3)]
             assert names == ["premium", "standard", "remnant"]
             check_and_apply(page)
