@@ -10,9 +10,9 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import TypeAdapter
+from pydantic import BeforeValidator, TypeAdapter
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -121,11 +121,41 @@ async def take_ping(rt: Runtime, publisher: Publisher, ping: InboundPingIn) -> I
     return InboundPingAnswer(ping_id=ping_id, status="bid", payout=payout, expires_at=expires_at)
 
 
+def _composed(stored: Any) -> Any:
+    """A stored attempt as an Attempt holds it: a ping stored flat (before an Attempt held
+    its Answer, and the Answer its Reading) is read into that shape."""
+    if not isinstance(stored, dict) or "answer" in stored:
+        return stored
+    response = stored.get("response") or {}
+    return {
+        "campaign": stored.get("campaign"),
+        "buyer": stored.get("buyer"),
+        "kind": stored.get("kind"),
+        "started_at": stored.get("started_at"),
+        "tier": stored.get("tier"),
+        "bid_price": stored.get("bid_price"),
+        "answer": {
+            "reading": {
+                "outcome": stored.get("outcome"),
+                "price": stored.get("answer_price"),
+                "reference": stored.get("reference"),
+                "reason": stored.get("reason"),
+                "redirect_url": stored.get("redirect_url"),
+                "answered_price": response.get("invalid_price"),
+                "captured": response.get("captured") or {},
+            },
+            "duration_ms": stored.get("duration_ms"),
+            "request": stored.get("request") or {},
+            "response": response,
+        },
+    }
+
+
 @dataclass
 class PingRecord:
     """The buyer pings made for an inbound ping, kept with it until its lead is stored."""
 
-    attempts: list[Attempt] = field(default_factory=list)
+    attempts: list[Annotated[Attempt, BeforeValidator(_composed)]] = field(default_factory=list)
     skips: list[Skip] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:

@@ -499,8 +499,8 @@ async def finish(
                 "%s to campaign %s: %s in %.0f ms",
                 attempt.kind,
                 attempt.campaign,
-                attempt.outcome.value,
-                attempt.duration_ms,
+                attempt.answer.reading.outcome.value,
+                attempt.answer.duration_ms,
             )
     if (
         answer_by is not None
