@@ -147,8 +147,11 @@ async def test_every_answer_is_recorded_whole_with_its_tier() -> None:
             bid_price=Decimal("7.25"),
         ),
     ]
-    # Reported at the price the answer stated, else the agreed one.
-    assert [a.price for a in result.attempts] == [Decimal("7.25"), Decimal("7.25")]
+    # Reported at the price the answer stated, else the agreed one; only a post agrees one.
+    assert [(a.price, a.price_mismatch) for a in result.attempts] == [
+        (Decimal("7.25"), False),
+        (Decimal("7.25"), False),
+    ]
     assert result.sales == [
         SaleResult(
             campaign="b",
