@@ -47,6 +47,7 @@ from pingtree.storage.tables import InboundPing
 from pingtree.verticals.validate import validate_fields
 
 if TYPE_CHECKING:
+    from pingtree.config.catalog import Catalog
     from pingtree.runtime import Runtime  # the type only: runtime builds on intake
 
 OPEN, POSTED = "open", "posted"
@@ -54,7 +55,7 @@ OPEN, POSTED = "open", "posted"
 
 async def take_ping(rt: Runtime, publisher: Publisher, ping: InboundPingIn) -> InboundPingAnswer:
     """Ask the tree's buyers for bids and offer the publisher the best one's payout."""
-    vertical, _route, tree = route_for(rt, publisher, ping.vertical)
+    vertical, _route, tree = route_for(rt.catalog, publisher, ping.vertical)
     names = vertical.canonical_names  # a PII field sent under an alias is PII all the same
     pii_sent = sorted(n for n in ping.fields if names.get(n, n) in vertical.pii_fields)
     if pii_sent:
@@ -214,9 +215,9 @@ def _payout_for(
     ]
 
 
-def _buyer_of(rt: Runtime, campaign: str) -> str | None:
+def _buyer_of(catalog: Catalog, campaign: str) -> str | None:
     """A bid's buyer; None once its campaign left the configuration (routing skips it)."""
-    compiled = rt.catalog.campaigns.get(campaign)
+    compiled = catalog.campaigns.get(campaign)
     return compiled.campaign.buyer if compiled is not None else None
 
 
@@ -235,7 +236,7 @@ async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> L
         raise refuse(409, "ping_used", "this ping id was already posted")
     if ping.expires_at <= now:
         raise refuse(410, "ping_expired", f"this ping expired at {ping.expires_at.isoformat()}")
-    vertical, _route, tree = route_for(rt, publisher, ping.vertical)
+    vertical, _route, tree = route_for(rt.catalog, publisher, ping.vertical)
     # Derived fields are those the bids were made on: computed as of the ping.
     fields, errors = validate_fields(vertical, post.fields, received_at=ping.created_at)
     consent, refusals = check_consent(
@@ -273,7 +274,7 @@ async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> L
     try:
         async with rt.engine.begin() as conn:
             await _claim_and_store(conn, ping.id, lead, pinged)
-            checked = await screen_stored(rt, conn, lead, policy)
+            checked = await screen_stored(conn, lead, policy, buyers=rt.catalog.buyers)
     except screening.DuplicatePerson as duplicate:
         async with rt.engine.begin() as conn:
             await _claim_and_store(conn, ping.id, lead, pinged)
@@ -282,14 +283,14 @@ async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> L
     lead.risk_score, lead.screening = checked.score, checked.record()
     blocked = checked.blocked_buyers
     if checked.verdict is not Verdict.ACCEPT or (
-        bids and _buyer_of(rt, bids[0][1].campaign) in blocked
+        bids and _buyer_of(rt.catalog, bids[0][1].campaign) in blocked
     ):
         if reservation is not None:
             await rt.ledger.release(reservation)
         reservation = None
     if checked.verdict is not Verdict.ACCEPT:
         return (await hold_or_reject(rt, lead, publisher, checked, None))[1]
-    bids = [b for b in bids if _buyer_of(rt, b[1].campaign) not in blocked]
+    bids = [b for b in bids if _buyer_of(rt.catalog, b[1].campaign) not in blocked]
 
     reference, consented_buyers = consent_terms(rt, lead.consent)
     offer = LeadOffer(
