@@ -37,10 +37,10 @@ import psycopg
 from pingtree import audit
 from pingtree.audit.chain import canonical_json
 from pingtree.audit.verify import verify
-from pingtree.buyers.model import Outcome
+from pingtree.buyers.model import Exchange, Outcome
 from pingtree.leads import trail
 from pingtree.leads.repository import LeadRecord, insert_lead, record_routing, routing_answer
-from pingtree.routing.model import Attempt, RoutingResult, SaleResult
+from pingtree.routing.model import Answer, Attempt, Reading, RoutingResult, SaleResult
 from pingtree.storage.db import create_engine
 from pingtree.storage.migrate import upgrade
 
@@ -92,14 +92,14 @@ def a_sold_lead(n: int) -> tuple[LeadRecord, RoutingResult]:
         Attempt(
             campaign=f"c{i}",
             buyer=f"b{i}",
-            kind="ping",
-            outcome=Outcome.ACCEPTED,
+            kind=Exchange.PING,
             started_at=lead.received_at,
-            duration_ms=23.456,
-            price=Decimal(f"{10 + i}.50"),
-            reference=f"bid-{n}-{i}",
-            request={"method": "POST", "url": f"https://b{i}.example/ping", "body": "{}"},
-            response={"status": 200, "body": '{"status":"bid"}'},
+            answer=Answer(
+                Reading(Outcome.ACCEPTED, price=Decimal(f"{10 + i}.50"), reference=f"bid-{n}-{i}"),
+                duration_ms=23.456,
+                request={"method": "POST", "url": f"https://b{i}.example/ping", "body": "{}"},
+                response={"status": 200, "body": '{"status":"bid"}'},
+            ),
             tier="auction",
         )
         for i in range(5)
@@ -108,14 +108,14 @@ def a_sold_lead(n: int) -> tuple[LeadRecord, RoutingResult]:
         Attempt(
             campaign="c4",
             buyer="b4",
-            kind="post",
-            outcome=Outcome.ACCEPTED,
+            kind=Exchange.POST,
             started_at=lead.received_at,
-            duration_ms=41.0,
-            price=Decimal("14.50"),
-            reference=f"lead-{n}",
-            request={"method": "POST", "url": "https://b4.example/post", "body": "{...}"},
-            response={"status": 200, "body": '{"status":"accepted"}'},
+            answer=Answer(
+                Reading(Outcome.ACCEPTED, reference=f"lead-{n}"),
+                duration_ms=41.0,
+                request={"method": "POST", "url": "https://b4.example/post", "body": "{...}"},
+                response={"status": 200, "body": '{"status":"accepted"}'},
+            ),
             tier="auction",
             bid_price=Decimal("14.50"),
         )

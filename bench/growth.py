@@ -48,7 +48,7 @@ from pingtree.clock import SystemClock
 from pingtree.config.catalog import Catalog
 from pingtree.config.files import parse_document
 from pingtree.routing.engine import Router
-from pingtree.routing.model import LeadOffer
+from pingtree.routing.model import LeadOffer, Reading
 from pingtree.routing.ports import Answer, Bid
 from pingtree.sales.ledger import SqlCapLedger
 from pingtree.screening.checks import warm_up
@@ -73,7 +73,7 @@ class InstantGateway:
         test: bool,
         timeout: float,
     ) -> Answer:
-        return Answer(outcome=Outcome.ACCEPTED, duration_ms=0.0, price=Decimal("10.00"))
+        return Answer(Reading(Outcome.ACCEPTED, price=Decimal("10.00")), duration_ms=0.0)
 
     async def post(
         self,
@@ -87,7 +87,7 @@ class InstantGateway:
     ) -> Answer:
         n = self.posts[lead_id] = self.posts.get(lead_id, 0) + 1
         outcome = Outcome.ACCEPTED if n >= 3 else Outcome.REJECTED
-        return Answer(outcome=outcome, duration_ms=0.0)
+        return Answer(Reading(outcome), duration_ms=0.0)
 
 
 class MemoryLedger:

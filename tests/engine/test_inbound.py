@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import time_machine
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from pingtree.storage.tables import CapCounter, InboundPing, Sale
 from tests.engine.conftest import Harness, sim_buyer
 from tests.factories import API_KEY, LEAD_FIELDS, campaign, document, tier
+from tests.intake.test_ping_record import FLAT
 
 NON_PII = {k: v for k, v in LEAD_FIELDS.items() if k in ("zip", "state", "age", "credit")}
 HEADERS = {"X-API-Key": API_KEY}
@@ -137,6 +139,29 @@ async def test_the_pings_behind_a_post_are_in_the_lead_timeline(engine: Harness)
     assert attempts[2:] == [("top", "post", "accepted", "40.00")]
     ping = next(a for a in story["attempts"] if a["kind"] == "ping")
     assert set(json.loads(ping["request"]["body"])) <= set(NON_PII) | {"lead_id"}  # as sent
+
+
+async def test_a_ping_stored_flat_before_an_upgrade_is_posted_after_it(engine: Harness) -> None:
+    # Before an Attempt held its Answer, a ping's record kept each attempt flat.
+    h = engine
+    await _setup(h)
+    ping_id = (await _ping(h)).json()["ping_id"]
+    async with h.rt.sessions() as session, session.begin():
+        await session.execute(
+            update(InboundPing).where(InboundPing.id == ping_id).values(ping_record=FLAT)
+        )
+    answer = (await _post(h, ping_id)).json()
+    assert answer["status"] == "sold"
+
+    story = await h.timeline(ping_id)
+    pings = [a for a in story["attempts"] if a["kind"] == "ping"]
+    for shown, stored in zip(pings, FLAT["attempts"], strict=True):
+        started = datetime.fromisoformat(shown.pop("started_at"))
+        assert started == datetime.fromisoformat(stored["started_at"])
+        assert shown == {k: v for k, v in stored.items() if k != "started_at"}
+    assert FLAT["skips"][0] in story["skipped"]
+    [post] = [a for a in story["attempts"] if a["kind"] == "post"]
+    assert (post["campaign"], post["outcome"], post["bid_price"]) == ("top", "accepted", "40.00")
 
 
 async def test_a_rejecting_winner_cascades_to_the_lower_bids_once_each(engine: Harness) -> None:

@@ -119,5 +119,6 @@ async def test_a_rule_that_fails_while_reading_is_an_unreadable_answer(engine: H
         answer = await gateway.post(
             spec, lead_id="L1", fields={"zip": "10001"}, bid=None, test=True, timeout=5
         )
-    assert answer.outcome == "error"
-    assert (answer.reason or "").startswith("unreadable_answer:"), answer.reason
+    reading = answer.reading
+    assert reading.outcome == "error"
+    assert (reading.reason or "").startswith("unreadable_answer:"), reading.reason

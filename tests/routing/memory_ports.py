@@ -16,7 +16,7 @@ from typing import Any
 
 from pingtree.buyers.model import Campaign, Outcome
 from pingtree.clock import ManualClock
-from pingtree.routing.model import ConsentReference
+from pingtree.routing.model import ConsentReference, Reading
 from pingtree.routing.ports import Answer, Bid, PersonClaim, PersonTaken
 
 SILENT_S = 5.0
@@ -25,20 +25,16 @@ any auction window in these tests, so a router that waits for it fails instead o
 
 
 def bid(price: str, duration_ms: float = 5.0, reference: str | None = None) -> Answer:
-    return Answer(
-        outcome=Outcome.ACCEPTED,
-        duration_ms=duration_ms,
-        price=Decimal(price),
-        reference=reference,
-    )
+    reading = Reading(Outcome.ACCEPTED, price=Decimal(price), reference=reference)
+    return Answer(reading, duration_ms=duration_ms)
 
 
 def accepted(duration_ms: float = 5.0, **extra: Any) -> Answer:
-    return Answer(outcome=Outcome.ACCEPTED, duration_ms=duration_ms, **extra)
+    return Answer(Reading(Outcome.ACCEPTED, **extra), duration_ms=duration_ms)
 
 
 def rejected(duration_ms: float = 5.0) -> Answer:
-    return Answer(outcome=Outcome.REJECTED, duration_ms=duration_ms, reason="no thanks")
+    return Answer(Reading(Outcome.REJECTED, reason="no thanks"), duration_ms=duration_ms)
 
 
 class StoppedClock(ManualClock):
@@ -110,7 +106,7 @@ class ScriptedGateway:
         self._sent(Call("ping", campaign.name, lead_id, fields, None, test, timeout))
         if campaign.name in self.silent:
             await asyncio.sleep(SILENT_S)
-            return Answer(outcome=Outcome.TIMEOUT, duration_ms=SILENT_S * 1000)
+            return Answer(Reading(Outcome.TIMEOUT), duration_ms=SILENT_S * 1000)
         return await self._answer(self.pings, campaign.name)
 
     async def post(

@@ -117,7 +117,7 @@ async def test_an_attempt_is_recorded_as_started_its_duration_before_the_answer(
     catalog = _catalog([_bidder("b")], [factories.tier("t", "priority", ["b"])])
     result = await _route(catalog, ScriptedGateway(pings={"b": bid("2.00", duration_ms=250)}))
     ping = result.attempts[0]
-    assert (ping.kind, ping.duration_ms) == ("ping", 250)
+    assert (ping.kind, ping.answer.duration_ms) == ("ping", 250)
     assert ping.started_at == NOW - timedelta(milliseconds=250)
 
 

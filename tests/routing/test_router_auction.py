@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from pingtree.buyers.model import Outcome
+from pingtree.buyers.model import Exchange, Outcome
 from pingtree.routing.engine import Router
-from pingtree.routing.model import Attempt, RoutingResult, Skip, SkipReason
+from pingtree.routing.model import Answer, Attempt, Reading, RoutingResult, Skip, SkipReason
 from tests import factories
 from tests.routing.catalogs import NOW, bidder, catalog, offer, sold
 from tests.routing.memory_ports import (
@@ -102,13 +102,13 @@ async def test_a_bidder_silent_past_the_auction_window_is_recorded_late_and_neve
     late = Attempt(
         campaign="slow",
         buyer="slow",
-        kind="ping",
-        outcome=Outcome.TIMEOUT,
+        kind=Exchange.PING,
         started_at=NOW,
-        duration_ms=pytest.approx(
-            15
-        ),  # the auction opened at NOW and closed after the fast bid came in
-        reason=reason,
+        answer=Answer(
+            Reading(Outcome.TIMEOUT, reason=reason),
+            # the auction opened at NOW and closed after the fast bid came in
+            duration_ms=pytest.approx(15),
+        ),
         tier="t",
     )
     assert [a for a in result.attempts if a.campaign == "slow"] == [late]

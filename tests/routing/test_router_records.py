@@ -10,10 +10,17 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from pingtree.buyers.model import Outcome
+from pingtree.buyers.model import Exchange, Outcome
 from pingtree.clock import ManualClock
 from pingtree.routing.engine import Router
-from pingtree.routing.model import Attempt, RoutingResult, SaleResult, Skip, SkipReason
+from pingtree.routing.model import (
+    Attempt,
+    Reading,
+    RoutingResult,
+    SaleResult,
+    Skip,
+    SkipReason,
+)
 from pingtree.routing.ports import Answer, Bid
 from tests import factories
 from tests.routing.catalogs import NOW, bidder, catalog, fixed, offer, sold
@@ -101,19 +108,19 @@ async def test_a_test_lead_is_sent_as_a_test() -> None:
 
 async def test_every_answer_is_recorded_whole_with_its_tier() -> None:
     ping = Answer(
-        outcome=Outcome.ACCEPTED,
+        Reading(Outcome.ACCEPTED, price=Decimal("7.25"), reference="bid-1"),
         duration_ms=40,
-        price=Decimal("7.25"),
-        reference="bid-1",
         request={"url": "ping"},
         response={"status": 200},
     )
     post = Answer(
-        outcome=Outcome.ACCEPTED,
+        Reading(
+            Outcome.ACCEPTED,
+            reference="buyer-lead-1",
+            reason="welcome",
+            redirect_url="https://buyer.example/thanks",
+        ),
         duration_ms=120,
-        reference="buyer-lead-1",
-        reason="welcome",
-        redirect_url="https://buyer.example/thanks",
         request={"url": "post"},
         response={"status": 201},
     )
@@ -125,33 +132,25 @@ async def test_every_answer_is_recorded_whole_with_its_tier() -> None:
         Attempt(
             campaign="b",
             buyer="acme",
-            kind="ping",
-            outcome=Outcome.ACCEPTED,
+            kind=Exchange.PING,
             started_at=NOW - timedelta(milliseconds=40),
-            duration_ms=40,
-            price=Decimal("7.25"),
-            reference="bid-1",
-            request={"url": "ping"},
-            response={"status": 200},
+            answer=ping,
             tier="t",
-            answer_price=Decimal("7.25"),
         ),
         Attempt(
             campaign="b",
             buyer="acme",
-            kind="post",
-            outcome=Outcome.ACCEPTED,
+            kind=Exchange.POST,
             started_at=NOW - timedelta(milliseconds=120),
-            duration_ms=120,
-            price=Decimal("7.25"),
-            reference="buyer-lead-1",
-            reason="welcome",
-            redirect_url="https://buyer.example/thanks",
-            request={"url": "post"},
-            response={"status": 201},
+            answer=post,
             tier="t",
             bid_price=Decimal("7.25"),
         ),
+    ]
+    # Reported at the price the answer stated, else the agreed one; only a post agrees one.
+    assert [(a.price, a.price_mismatch) for a in result.attempts] == [
+        (Decimal("7.25"), False),
+        (Decimal("7.25"), False),
     ]
     assert result.sales == [
         SaleResult(
@@ -179,7 +178,7 @@ async def test_an_accept_stating_another_price_is_a_mismatch_booked_by_the_post_
     for post_price, booked in (("bid", "9.00"), ("answer", "8.00"), ("lower", "8.00")):
         result = await _post_answering(accepted(price=Decimal("8.00")), post_price)
         post = result.attempts[1]
-        assert (post.bid_price, post.answer_price, post.price) == (
+        assert (post.bid_price, post.answer.reading.price, post.price) == (
             Decimal("9.00"),
             Decimal("8.00"),
             Decimal("8.00"),
@@ -192,7 +191,7 @@ async def test_an_accept_at_the_bid_or_without_a_price_is_no_mismatch() -> None:
     same = (await _post_answering(accepted(price=Decimal("9.00")), "answer")).attempts[1]
     assert (same.price, same.price_mismatch) == (Decimal("9.00"), False)
     silent = (await _post_answering(accepted(), "answer")).attempts[1]
-    assert (silent.price, silent.answer_price, silent.price_mismatch) == (
+    assert (silent.price, silent.answer.reading.price, silent.price_mismatch) == (
         Decimal("9.00"),
         None,
         False,
@@ -200,9 +199,10 @@ async def test_an_accept_at_the_bid_or_without_a_price_is_no_mismatch() -> None:
 
 
 async def test_a_rejection_stating_a_price_is_no_mismatch() -> None:
-    answer = Answer(outcome=Outcome.REJECTED, duration_ms=5, price=Decimal("3.00"))
+    answer = Answer(Reading(Outcome.REJECTED, price=Decimal("3.00")), duration_ms=5)
     result = await _post_answering(answer)
-    assert (result.attempts[1].outcome, result.attempts[1].price_mismatch) == (
+    post = result.attempts[1]
+    assert (post.answer.reading.outcome, post.price_mismatch) == (
         Outcome.REJECTED,
         False,
     )

@@ -82,7 +82,7 @@ async def publisher(
 ) -> Publisher:
     """The publisher whose key came in X-API-Key."""
     try:
-        return publisher_for_key(rt, api_key)
+        return publisher_for_key(rt.catalog, api_key)
     except IntakeRefused as exc:
         if exc.status_code == 401:
             await credential_failed(request, Credential.PUBLISHER_KEY)

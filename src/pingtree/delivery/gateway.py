@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp
@@ -127,7 +127,7 @@ class HttpGateway:
                 consent=consent,
             )
         except SecretUnavailable as exc:  # not sent: the next buyer gets its chance
-            return Answer(outcome=Outcome.ERROR, duration_ms=0.0, reason=str(exc))
+            return Answer(Reading(Outcome.ERROR, reason=str(exc)), duration_ms=0.0)
         started = self.clock.monotonic()
         try:
             received = await self.exchange(request, timeout)
@@ -151,6 +151,18 @@ class HttpGateway:
             reading = Reading(Outcome.ERROR, reason=received.fault)
         else:
             reading = _read(campaign, endpoint, response, bid=bid)
+        # The reading as recorded: what it took from the buyer's answer masked and bounded.
+        recorded = replace(
+            reading,
+            reference=_clean(request.mask(reading.reference) if reading.reference else None, 255),
+            reason=_clean(request.mask(reading.reason) if reading.reason else None, RECORDED_BODY),
+            redirect_url=_clean(reading.redirect_url, RECORDED_BODY),
+            answered_price=_clean(reading.answered_price),
+            captured={
+                k: _clean(request.mask(v), 255) or ""
+                for k, v in list(reading.captured.items())[:MAX_CAPTURED]
+            },
+        )
         record: dict[str, Any] = {
             "status": response.status,
             "body": request.mask(response.text)[:RECORDED_BODY],
@@ -158,20 +170,13 @@ class HttpGateway:
         if 300 <= response.status < 400:
             location = response.header("Location")
             record["location"] = request.mask(location) if location else None
-        if reading.answered_price is not None:
-            record["invalid_price"] = reading.answered_price
-        if reading.captured:
-            record["captured"] = {
-                k: _clean(request.mask(v), 255)
-                for k, v in list(reading.captured.items())[:MAX_CAPTURED]
-            }
+        if recorded.answered_price is not None:
+            record["invalid_price"] = recorded.answered_price
+        if recorded.captured:
+            record["captured"] = dict(recorded.captured)
         return Answer(
-            outcome=reading.outcome,
+            recorded,
             duration_ms=duration,
-            price=reading.price,
-            reference=_clean(request.mask(reading.reference) if reading.reference else None, 255),
-            reason=_clean(request.mask(reading.reason) if reading.reason else None, RECORDED_BODY),
-            redirect_url=_clean(reading.redirect_url, RECORDED_BODY),
             request=request.for_record(RECORDED_BODY),
             response=_clean_record(record),
         )
@@ -249,9 +254,8 @@ class HttpGateway:
         self, request: OutboundRequest, started: float, outcome: Outcome, reason: str
     ) -> Answer:
         return Answer(
-            outcome=outcome,
+            Reading(outcome, reason=_clean(request.mask(reason), RECORDED_BODY)),
             duration_ms=(self.clock.monotonic() - started) * 1000,
-            reason=_clean(request.mask(reason), RECORDED_BODY),
             request=request.for_record(RECORDED_BODY),
         )
 

@@ -33,6 +33,7 @@ from pingtree.buyers.selectors import (
     parse_xml,
 )
 from pingtree.money import LARGEST, parse_money
+from pingtree.routing.model import Reading as Reading  # re-exported: the rules' reading
 
 
 class AnswerFault(StrEnum):
@@ -132,21 +133,6 @@ def rule_matches(rule: ResponseRule, values: list[str]) -> tuple[bool, dict[str,
         if found is not None:
             return True, {k: v for k, v in found.groupdict().items() if v is not None}
     return False, {}
-
-
-@dataclass
-class Reading:
-    """What the rules made of an answer."""
-
-    outcome: Outcome
-    price: Decimal | None = None
-    reference: str | None = None
-    reason: str | None = None
-    redirect_url: str | None = None
-    answered_price: str | None = None
-    """The price text an accepted answer stated that is not a valid price (kept for the record)."""
-    captured: dict[str, str] = field(default_factory=dict)
-    """Named values the answer carried (regex named groups, `capture:` entries)."""
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import TypeAdapter
+from pydantic import BeforeValidator, TypeAdapter
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -47,6 +47,7 @@ from pingtree.storage.tables import InboundPing
 from pingtree.verticals.validate import validate_fields
 
 if TYPE_CHECKING:
+    from pingtree.config.catalog import Catalog
     from pingtree.runtime import Runtime  # the type only: runtime builds on intake
 
 OPEN, POSTED = "open", "posted"
@@ -54,7 +55,7 @@ OPEN, POSTED = "open", "posted"
 
 async def take_ping(rt: Runtime, publisher: Publisher, ping: InboundPingIn) -> InboundPingAnswer:
     """Ask the tree's buyers for bids and offer the publisher the best one's payout."""
-    vertical, _route, tree = route_for(rt, publisher, ping.vertical)
+    vertical, _route, tree = route_for(rt.catalog, publisher, ping.vertical)
     names = vertical.canonical_names  # a PII field sent under an alias is PII all the same
     pii_sent = sorted(n for n in ping.fields if names.get(n, n) in vertical.pii_fields)
     if pii_sent:
@@ -121,11 +122,41 @@ async def take_ping(rt: Runtime, publisher: Publisher, ping: InboundPingIn) -> I
     return InboundPingAnswer(ping_id=ping_id, status="bid", payout=payout, expires_at=expires_at)
 
 
+def _composed(stored: Any) -> Any:
+    """A stored attempt as an Attempt holds it: a ping stored flat (before an Attempt held
+    its Answer, and the Answer its Reading) is read into that shape."""
+    if not isinstance(stored, dict) or "answer" in stored:
+        return stored
+    response = stored.get("response") or {}
+    return {
+        "campaign": stored.get("campaign"),
+        "buyer": stored.get("buyer"),
+        "kind": stored.get("kind"),
+        "started_at": stored.get("started_at"),
+        "tier": stored.get("tier"),
+        "bid_price": stored.get("bid_price"),
+        "answer": {
+            "reading": {
+                "outcome": stored.get("outcome"),
+                "price": stored.get("answer_price"),
+                "reference": stored.get("reference"),
+                "reason": stored.get("reason"),
+                "redirect_url": stored.get("redirect_url"),
+                "answered_price": response.get("invalid_price"),
+                "captured": response.get("captured") or {},
+            },
+            "duration_ms": stored.get("duration_ms"),
+            "request": stored.get("request") or {},
+            "response": response,
+        },
+    }
+
+
 @dataclass
 class PingRecord:
     """The buyer pings made for an inbound ping, kept with it until its lead is stored."""
 
-    attempts: list[Attempt] = field(default_factory=list)
+    attempts: list[Annotated[Attempt, BeforeValidator(_composed)]] = field(default_factory=list)
     skips: list[Skip] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -184,9 +215,9 @@ def _payout_for(
     ]
 
 
-def _buyer_of(rt: Runtime, campaign: str) -> str | None:
+def _buyer_of(catalog: Catalog, campaign: str) -> str | None:
     """A bid's buyer; None once its campaign left the configuration (routing skips it)."""
-    compiled = rt.catalog.campaigns.get(campaign)
+    compiled = catalog.campaigns.get(campaign)
     return compiled.campaign.buyer if compiled is not None else None
 
 
@@ -205,7 +236,7 @@ async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> L
         raise refuse(409, "ping_used", "this ping id was already posted")
     if ping.expires_at <= now:
         raise refuse(410, "ping_expired", f"this ping expired at {ping.expires_at.isoformat()}")
-    vertical, _route, tree = route_for(rt, publisher, ping.vertical)
+    vertical, _route, tree = route_for(rt.catalog, publisher, ping.vertical)
     # Derived fields are those the bids were made on: computed as of the ping.
     fields, errors = validate_fields(vertical, post.fields, received_at=ping.created_at)
     consent, refusals = check_consent(
@@ -243,7 +274,7 @@ async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> L
     try:
         async with rt.engine.begin() as conn:
             await _claim_and_store(conn, ping.id, lead, pinged)
-            checked = await screen_stored(rt, conn, lead, policy)
+            checked = await screen_stored(conn, lead, policy, buyers=rt.catalog.buyers)
     except screening.DuplicatePerson as duplicate:
         async with rt.engine.begin() as conn:
             await _claim_and_store(conn, ping.id, lead, pinged)
@@ -252,14 +283,14 @@ async def take_post(rt: Runtime, publisher: Publisher, post: InboundPostIn) -> L
     lead.risk_score, lead.screening = checked.score, checked.record()
     blocked = checked.blocked_buyers
     if checked.verdict is not Verdict.ACCEPT or (
-        bids and _buyer_of(rt, bids[0][1].campaign) in blocked
+        bids and _buyer_of(rt.catalog, bids[0][1].campaign) in blocked
     ):
         if reservation is not None:
             await rt.ledger.release(reservation)
         reservation = None
     if checked.verdict is not Verdict.ACCEPT:
         return (await hold_or_reject(rt, lead, publisher, checked, None))[1]
-    bids = [b for b in bids if _buyer_of(rt, b[1].campaign) not in blocked]
+    bids = [b for b in bids if _buyer_of(rt.catalog, b[1].campaign) not in blocked]
 
     reference, consented_buyers = consent_terms(rt, lead.consent)
     offer = LeadOffer(

@@ -7,6 +7,7 @@ An approved lead is then routed as if it had just arrived.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import update
@@ -31,15 +32,17 @@ REJECTED_IN_REVIEW = "rejected_in_review"
 
 
 async def _take_from_queue(
-    rt: Runtime,
     session: AsyncSession,
     lead_id: str,
     status: LeadStatus,
     reviewer: str,
     reason: str | None = None,
+    *,
+    at: datetime,
 ) -> Lead:
     """Move a lead out of the review queue, or refuse 409 if another decision came first;
-    the decision goes into the audit trail with who made it, in the same transaction."""
+    the decision goes into the audit trail with who made it and when (at), in the same
+    transaction."""
     moved = await session.execute(
         update(Lead)
         .where(Lead.id == lead_id, Lead.status == LeadStatus.REVIEW.value)
@@ -53,7 +56,7 @@ async def _take_from_queue(
     details = {"decision": decision, **({"reason": reason} if reason else {})}
     event = audit.Event(
         audit.EventKind.REVIEW_DECIDED,
-        rt.clock.now(),
+        at,
         actor=audit.operator(reviewer),
         lead_id=lead_id,
         details=details,
@@ -65,7 +68,9 @@ async def _take_from_queue(
 async def approve(rt: Runtime, lead_id: str, reviewer: str) -> LeadAnswer:
     """Approve a flagged lead: it is routed now, and the answer says how it went."""
     async with rt.sessions() as session, session.begin():
-        lead = await _take_from_queue(rt, session, lead_id, LeadStatus.RECEIVED, reviewer)
+        lead = await _take_from_queue(
+            session, lead_id, LeadStatus.RECEIVED, reviewer, at=rt.clock.now()
+        )
         policy = rt.catalog.screening(lead.publisher, lead.vertical)
         hashes = identity_hashes(policy, lead.fields)
         blocked = await buyer_blocks(
@@ -94,7 +99,9 @@ async def reject(rt: Runtime, lead_id: str, why: str, reviewer: str) -> LeadAnsw
     """Reject a flagged lead with a reason; it is never routed."""
     reason = Reason(code=REJECTED_IN_REVIEW, message=why)
     async with rt.sessions() as session, session.begin():
-        lead = await _take_from_queue(rt, session, lead_id, LeadStatus.REJECTED, reviewer, why)
+        lead = await _take_from_queue(
+            session, lead_id, LeadStatus.REJECTED, reviewer, why, at=rt.clock.now()
+        )
         lead.reasons = [*lead.reasons, reason.model_dump()]
         lead.answered_at = rt.clock.now()
         # A rejected lead claims no one, as when a check rejects it: free the person it held.

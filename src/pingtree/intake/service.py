@@ -37,6 +37,8 @@ from pingtree.verticals.model import Vertical
 from pingtree.verticals.validate import FieldError, validate_fields
 
 if TYPE_CHECKING:
+    from pingtree.buyers.model import Buyer
+    from pingtree.config.catalog import Catalog
     from pingtree.runtime import Runtime  # the type only: runtime builds on intake
 
 log = logging.getLogger("pingtree.intake")
@@ -44,11 +46,11 @@ ANSWER_MARGIN_MS = 15
 """The answer leaves this long before the lead's deadline, to reach the publisher in time."""
 
 
-def publisher_for_key(rt: Runtime, api_key: str | None) -> Publisher:
+def publisher_for_key(catalog: Catalog, api_key: str | None) -> Publisher:
     """The active publisher that owns an API key."""
     if not api_key:
         raise refuse(401, "missing_api_key", "send your publisher API key in X-API-Key")
-    publisher = rt.catalog.publishers_by_key.get(hash_api_key(api_key))
+    publisher = catalog.publishers_by_key.get(hash_api_key(api_key))
     if publisher is None:
         raise refuse(401, "invalid_api_key", "this API key belongs to no publisher")
     if not publisher.active:
@@ -56,16 +58,16 @@ def publisher_for_key(rt: Runtime, api_key: str | None) -> Publisher:
     return publisher
 
 
-def vertical_for(rt: Runtime, publisher: Publisher, vertical_name: str) -> Vertical:
+def vertical_for(catalog: Catalog, publisher: Publisher, vertical_name: str) -> Vertical:
     """The vertical a lead names, if the publisher may send it."""
-    vertical = rt.catalog.verticals.get(vertical_name)
+    vertical = catalog.verticals.get(vertical_name)
     if vertical is None:
-        known = ", ".join(sorted(rt.catalog.verticals)) or "none"
+        known = ", ".join(sorted(catalog.verticals)) or "none"
         raise refuse(
             422, "unknown_vertical", f"no vertical {vertical_name!r} (known: {known})", "vertical"
         )
-    if rt.catalog.route(publisher.name, vertical.name) is None and not any(
-        key[:2] == (publisher.name, vertical.name) for key in rt.catalog.routes
+    if catalog.route(publisher.name, vertical.name) is None and not any(
+        key[:2] == (publisher.name, vertical.name) for key in catalog.routes
     ):
         raise refuse(
             422,
@@ -77,11 +79,11 @@ def vertical_for(rt: Runtime, publisher: Publisher, vertical_name: str) -> Verti
 
 
 def route_for(
-    rt: Runtime, publisher: Publisher, vertical_name: str, band: str | None = None
+    catalog: Catalog, publisher: Publisher, vertical_name: str, band: str | None = None
 ) -> tuple[Vertical, Route, Tree]:
     """The vertical, route and tree a publisher's lead (of a score band) goes to."""
-    vertical = vertical_for(rt, publisher, vertical_name)
-    route = rt.catalog.route(publisher.name, vertical.name, band)
+    vertical = vertical_for(catalog, publisher, vertical_name)
+    route = catalog.route(publisher.name, vertical.name, band)
     if route is None:
         raise refuse(
             422,
@@ -89,7 +91,7 @@ def route_for(
             f"publisher {publisher.name!r} has no route for {vertical.name!r} band {band!r}",
             "vertical",
         )
-    return vertical, route, rt.catalog.trees[route.tree]
+    return vertical, route, catalog.trees[route.tree]
 
 
 def invalid_fields(errors: list[FieldError], consent: list[Reason] | None = None) -> IntakeRefused:
@@ -124,7 +126,7 @@ async def take_lead(
     started: when the request arrived (monotonic), so the deadline counts from then.
     """
     started = rt.clock.monotonic() if started is None else started
-    vertical = vertical_for(rt, publisher, lead_in.vertical)
+    vertical = vertical_for(rt.catalog, publisher, lead_in.vertical)
     received_at = rt.clock.now()
     fields, errors = validate_fields(vertical, lead_in.fields, received_at=received_at)
     consent, refusals = check_consent(
@@ -132,7 +134,7 @@ async def take_lead(
     )
     if errors or refusals:
         raise invalid_fields(errors, refusals)
-    tree_s = _shortest_tree_s(rt, publisher, vertical)
+    tree_s = _shortest_tree_s(rt.catalog, publisher, vertical)
     lag = rt.lateness()
     admit(rt, tree_s, lag)
     # A request waits for a late loop before it is read: its time counts from its arrival.
@@ -186,11 +188,11 @@ STORED_LATE = Reason(
 )
 
 
-def _shortest_tree_s(rt: Runtime, publisher: Publisher, vertical: Vertical) -> float:
+def _shortest_tree_s(catalog: Catalog, publisher: Publisher, vertical: Vertical) -> float:
     """The shortest maximum processing time of the trees this lead may be routed to."""
     trees = [
-        rt.catalog.trees[route.tree].max_processing_ms
-        for (pub, vert, _band), route in rt.catalog.routes.items()
+        catalog.trees[route.tree].max_processing_ms
+        for (pub, vert, _band), route in catalog.routes.items()
         if (pub, vert) == (publisher.name, vertical.name)
     ]
     return min(trees, default=0) / 1000
@@ -359,7 +361,7 @@ async def _store_and_screen(
                 await store_consent(conn, lead)
                 if key is not None:
                     await idempotency.claim(conn, publisher.name, key, lead.id, body_hash, rt.clock)
-                return await screen_stored(rt, conn, lead, policy)
+                return await screen_stored(conn, lead, policy, buyers=rt.catalog.buyers)
         except screening.DuplicatePerson as duplicate:
             # Rolled back, claim attempt and all: store the lead again, to be answered rejected.
             async with rt.engine.begin() as conn:
@@ -382,13 +384,18 @@ async def store_consent(conn: AsyncConnection, lead: LeadRecord) -> None:
 
 
 async def screen_stored(
-    rt: Runtime, conn: AsyncConnection, lead: LeadRecord, policy: ScreeningPolicy | None
+    conn: AsyncConnection,
+    lead: LeadRecord,
+    policy: ScreeningPolicy | None,
+    *,
+    buyers: dict[str, Buyer],
 ) -> screening.Screening:
-    """Screen a lead in the transaction that stores it (raises DuplicatePerson)."""
+    """Screen a lead in the transaction that stores it (raises DuplicatePerson); buyers: the
+    buyers in force, whose dedup windows the person may be blocked by."""
     checked = await screening.screen(
         conn,
         policy=policy,
-        buyers=rt.catalog.buyers,
+        buyers=buyers,
         lead_id=lead.id,
         publisher=lead.publisher,
         vertical=lead.vertical,
@@ -499,8 +506,8 @@ async def finish(
                 "%s to campaign %s: %s in %.0f ms",
                 attempt.kind,
                 attempt.campaign,
-                attempt.outcome.value,
-                attempt.duration_ms,
+                attempt.answer.reading.outcome.value,
+                attempt.answer.duration_ms,
             )
     if (
         answer_by is not None

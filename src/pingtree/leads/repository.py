@@ -294,6 +294,30 @@ async def _book_answer(
     )
 
 
+def attempt_values(a: Attempt) -> dict[str, Any]:
+    """An attempt flat, one fact a column: as its row holds it and the timeline shows it
+    (AttemptOut is read from the row)."""
+    reading = a.answer.reading
+    return {
+        "campaign": a.campaign,
+        "buyer": a.buyer,
+        "tier": a.tier,
+        "kind": a.kind,
+        "outcome": reading.outcome.value,
+        "price": a.price,
+        "reference": reading.reference,
+        "reason": reading.reason,
+        "redirect_url": reading.redirect_url,
+        "started_at": a.started_at,
+        "duration_ms": round(a.answer.duration_ms, 3),
+        "request": a.answer.request,
+        "response": a.answer.response,
+        "bid_price": a.bid_price,
+        "answer_price": reading.price,
+        "price_mismatch": a.price_mismatch,
+    }
+
+
 async def insert_attempts(
     conn: AsyncConnection, lead: LeadRecord, attempts: Sequence[Attempt]
 ) -> None:
@@ -302,29 +326,7 @@ async def insert_attempts(
         return
     await conn.execute(
         _INSERT_ATTEMPT,
-        [
-            {
-                "lead_id": lead.id,
-                "campaign": a.campaign,
-                "buyer": a.buyer,
-                "tier": a.tier,
-                "kind": a.kind,
-                "outcome": a.outcome.value,
-                "price": a.price,
-                "reference": a.reference,
-                "reason": a.reason,
-                "redirect_url": a.redirect_url,
-                "started_at": a.started_at,
-                "duration_ms": round(a.duration_ms, 3),
-                "request": a.request,
-                "response": a.response,
-                "test": lead.test,
-                "bid_price": a.bid_price,
-                "answer_price": a.answer_price,
-                "price_mismatch": a.price_mismatch,
-            }
-            for a in attempts
-        ],
+        [{"lead_id": lead.id, "test": lead.test, **attempt_values(a)} for a in attempts],
     )
 
 

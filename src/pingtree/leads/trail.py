@@ -20,7 +20,7 @@ from pingtree.audit import SYSTEM, Event, EventKind, publisher
 from pingtree.audit.repository import has_event
 from pingtree.consent import repository as consent_repository
 from pingtree.digests import canonical_json, sha256_hex
-from pingtree.leads.repository import LeadRecord, stored_lead
+from pingtree.leads.repository import LeadRecord, attempt_values, stored_lead
 from pingtree.leads.schemas import LeadAnswer, Reason
 from pingtree.routing.model import Attempt, RoutingResult, SkipReason
 
@@ -129,21 +129,26 @@ def _answer(answer: LeadAnswer) -> dict[str, Any]:
     }
 
 
+_CHAINED = (
+    "kind",
+    "campaign",
+    "buyer",
+    "tier",
+    "outcome",
+    "price",
+    "reference",
+    "reason",
+    "started_at",
+    "duration_ms",
+)
+"""What the chain holds of a ping or post (its row holds the rest: requests and answers)."""
+
+
 def _attempt(a: Attempt) -> dict[str, Any]:
     """A ping or post as the chain holds it (what is unset left out)."""
-    found = {
-        "kind": a.kind,
-        "campaign": a.campaign,
-        "buyer": a.buyer,
-        "tier": a.tier,
-        "outcome": a.outcome.value,
-        "price": _money(a.price),
-        "reference": a.reference,
-        "reason": a.reason,
-        "started_at": a.started_at.isoformat(),
-        "duration_ms": round(a.duration_ms, 3),
-    }
-    return {k: v for k, v in found.items() if v is not None}
+    values = attempt_values(a)
+    values.update(price=_money(values["price"]), started_at=a.started_at.isoformat())
+    return {k: values[k] for k in _CHAINED if values[k] is not None}
 
 
 def _codes(reasons: Sequence[Reason]) -> list[str]:

@@ -91,9 +91,10 @@ class Figures:
             self._child(self.sales, sale.buyer, sale.campaign).inc()
             self._child(self.revenue, sale.buyer, sale.campaign).inc(float(sale.price))
         for attempt in result.attempts:
-            labels = (attempt.buyer, attempt.kind, attempt.outcome.value)
-            self._child(self.latency, *labels).observe(attempt.duration_ms / 1000)
-            if attempt.outcome in FAILED:
+            answer = attempt.answer
+            labels = (attempt.buyer, attempt.kind, answer.reading.outcome.value)
+            self._child(self.latency, *labels).observe(answer.duration_ms / 1000)
+            if answer.reading.outcome in FAILED:
                 self._child(self.failures, *labels).inc()
 
     def _child(self, metric: Any, *labels: str) -> Any:

@@ -69,24 +69,25 @@ def campaign_figures(
 
     for a in attempts:
         f = of(a.campaign, a.buyer)
+        outcome, reason = a.answer.reading.outcome, a.answer.reading.reason
         if a.kind == Exchange.PING:
             add(f, "pinged")
-            if a.outcome is Outcome.ACCEPTED and a.price is not None:
+            if outcome is Outcome.ACCEPTED and a.price is not None:
                 add(f, "bids")
                 f["bid_total"] = str(Decimal(f.get("bid_total", ZERO)) + a.price)
         else:
             add(f, "posted")
             if a.price_mismatch:
                 add(f, "price_mismatches")
-        if a.outcome is Outcome.ERROR:
+        if outcome is Outcome.ERROR:
             add(f, "errors")
-            if (a.reason or "").startswith(REDIRECT):
+            if (reason or "").startswith(REDIRECT):
                 add(f, "redirects")
-        elif a.outcome is Outcome.TIMEOUT:
+        elif outcome is Outcome.TIMEOUT:
             add(f, "timeouts")
-        elif a.kind == Exchange.POST and a.outcome in (Outcome.REJECTED, Outcome.DUPLICATE):
-            add(f, "rejected" if a.outcome is Outcome.REJECTED else "duplicates")
-            reason = (a.reason or a.outcome.value)[:REASON_CHARS]
+        elif a.kind == Exchange.POST and outcome in (Outcome.REJECTED, Outcome.DUPLICATE):
+            add(f, "rejected" if outcome is Outcome.REJECTED else "duplicates")
+            reason = (reason or outcome.value)[:REASON_CHARS]
             reasons = f.setdefault("reasons", {})
             reasons[reason] = reasons.get(reason, 0) + 1
     for sale, payout in zip(sales, payouts, strict=True):

@@ -20,9 +20,11 @@ from pingtree.routing import flows
 from pingtree.routing.auction import auction_window
 from pingtree.routing.eligibility import CONSENT_DETAIL, Excluded, LeadView, eligible
 from pingtree.routing.model import (
+    Answer,
     Attempt,
     Flow,
     LeadOffer,
+    Reading,
     RoutingResult,
     SaleResult,
     Skip,
@@ -32,7 +34,6 @@ from pingtree.routing.model import (
     Tree,
 )
 from pingtree.routing.ports import (
-    Answer,
     Bid,
     BuyerFunds,
     BuyerGateway,
@@ -335,10 +336,11 @@ class Router:
                 campaign=campaign.name,
                 buyer=campaign.buyer,
                 kind=Exchange.PING,
-                outcome=Outcome.TIMEOUT,
                 started_at=opened_at,
-                duration_ms=(self.clock.monotonic() - opened) * 1000,
-                reason=reason,
+                answer=Answer(
+                    Reading(Outcome.TIMEOUT, reason=reason),
+                    duration_ms=(self.clock.monotonic() - opened) * 1000,
+                ),
                 tier=tier.name,
             )
         )
@@ -436,15 +438,16 @@ class Router:
             campaign, lead_id=run.offer.lead_id, fields=fields, test=run.offer.test, timeout=timeout
         )
         self._record(run, tier, campaign, Exchange.PING, answer)
-        if answer.outcome is not Outcome.ACCEPTED:
+        reading = answer.reading
+        if reading.outcome is not Outcome.ACCEPTED:
             return None
         if campaign.price.type is PriceType.FIXED:
             assert campaign.price.amount is not None
-            return Bid(campaign.name, campaign.price.amount, answer.reference)
-        if answer.price is None:
+            return Bid(campaign.name, campaign.price.amount, reading.reference)
+        if reading.price is None:
             self._skip(run, tier, campaign.name, SkipReason.NO_BID, "ping accepted without a price")
             return None
-        return Bid(campaign.name, answer.price, answer.reference)
+        return Bid(campaign.name, reading.price, reading.reference)
 
     async def _sell(
         self, run: _Run, tier: Tier, campaign: Campaign, bid: Bid | None, held: str | None = None
@@ -515,18 +518,19 @@ class Router:
                 consent=run.offer.consent,
             )
             self._record(run, tier, campaign, Exchange.POST, answer, price=price)
-            if answer.outcome is not Outcome.ACCEPTED:
+            reading = answer.reading
+            if reading.outcome is not Outcome.ACCEPTED:
                 return False
             sold = True
-            booked = campaign.price.booked(price, answer.price)
+            booked = campaign.price.booked(price, reading.price)
             run.sold_buyers.add(campaign.buyer)
             run.result.sales.append(
                 SaleResult(
                     campaign=campaign.name,
                     buyer=campaign.buyer,
                     price=booked,
-                    reference=answer.reference,
-                    redirect_url=answer.redirect_url,
+                    reference=reading.reference,
+                    redirect_url=reading.redirect_url,
                     reservation_id=reservation,
                     tier=tier.name,
                 )
@@ -600,30 +604,14 @@ class Router:
         price: Decimal | None = None,
     ) -> None:
         started = self.clock.now() - timedelta(milliseconds=answer.duration_ms)
-        # price is a post's agreed price; an accept stating another is kept as a mismatch.
-        mismatch = (
-            price is not None
-            and answer.outcome is Outcome.ACCEPTED
-            and answer.price is not None
-            and answer.price != price
-        )
         run.result.attempts.append(
             Attempt(
                 campaign=campaign.name,
                 buyer=campaign.buyer,
                 kind=kind,
-                outcome=answer.outcome,
                 started_at=started,
-                duration_ms=answer.duration_ms,
-                price=answer.price if answer.price is not None else price,
-                reference=answer.reference,
-                reason=answer.reason,
-                redirect_url=answer.redirect_url,
-                request=answer.request,
-                response=answer.response,
+                answer=answer,
                 tier=tier.name,
-                bid_price=price,
-                answer_price=answer.price,
-                price_mismatch=mismatch,
+                bid_price=price,  # a post's agreed price; an answer stating another mismatches
             )
         )

@@ -178,29 +178,81 @@ class LeadOffer:
     """One-to-one consent: the only buyers that may take the lead; None: any buyer."""
 
 
-@dataclass
-class Attempt:
-    """One ping or post to a campaign, with what came back."""
+# --- one exchange with a buyer: a ping or a post ---------------------------------------------
+# Composed, never copied: a Reading is what the rules made of an answer, an Answer is a
+# Reading with its timing and its request and answer as recorded, and an Attempt is an
+# Answer with who was asked, where and when, and at what agreed price. Storage and the API
+# flatten an Attempt in one place each (leads.repository.attempt_values, AttemptOut).
 
-    campaign: str
-    buyer: str
-    kind: Exchange
+
+@dataclass
+class Reading:
+    """What a campaign's response rules made of a buyer's answer."""
+
     outcome: Outcome
-    started_at: datetime
-    duration_ms: float
     price: Decimal | None = None
     reference: str | None = None
     reason: str | None = None
     redirect_url: str | None = None
+    answered_price: str | None = None
+    """The price text an accepted answer stated that is not a valid price (kept for the record)."""
+    captured: dict[str, str] = field(default_factory=dict)
+    """Named values the answer carried (regex named groups, `capture:` entries)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a buyer answered to one ping or post: the reading, how long it took, and the
+    request and the answer as recorded (secrets masked, bodies bounded)."""
+
+    reading: Reading
+    duration_ms: float
     request: dict[str, Any] = field(default_factory=dict)
     response: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One ping or post to a campaign: who was asked, in which tier and when, what came back,
+    and the price agreed before it was sent."""
+
+    campaign: str
+    buyer: str
+    kind: Exchange
+    started_at: datetime
+    answer: Answer
     tier: str | None = None
     bid_price: Decimal | None = None
     """A post's agreed price: the bid it answers, or the campaign's fixed amount."""
-    answer_price: Decimal | None = None
-    """The price the answer itself stated, if a valid one."""
-    price_mismatch: bool = False
-    """An accepted post whose answer stated a price other than bid_price."""
+
+    @property
+    def price(self) -> Decimal | None:
+        """The price the answer stated, else the agreed one: what the attempt is reported at."""
+        return reported_price(self.answer.reading, self.bid_price)
+
+    @property
+    def price_mismatch(self) -> bool:
+        """An accepted post whose answer stated a price other than the agreed one."""
+        return mismatched(self.answer.reading, self.bid_price)
+
+
+# Plain functions, not the properties' bodies: mutation testing (mutmut) leaves decorated
+# functions alone, and these decide what a post is booked and reported at.
+
+
+def reported_price(reading: Reading, agreed: Decimal | None) -> Decimal | None:
+    """The price an answer stated, else the price agreed before it was sent."""
+    return reading.price if reading.price is not None else agreed
+
+
+def mismatched(reading: Reading, agreed: Decimal | None) -> bool:
+    """An accept that stated a price other than the one agreed (a post's bid or fixed price)."""
+    return (
+        agreed is not None
+        and reading.outcome is Outcome.ACCEPTED
+        and reading.price is not None
+        and reading.price != agreed
+    )
 
 
 @dataclass(frozen=True)

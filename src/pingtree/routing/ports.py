@@ -7,32 +7,19 @@ buyers and a cap ledger backed by storage; tests hand in the same real ones.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pingtree.buyers.model import Buyer, Campaign, Outcome
+from pingtree.buyers.model import Buyer, Campaign
+from pingtree.routing.model import Answer as Answer  # re-exported: gateways answer with it
 from pingtree.routing.model import ConsentReference
 
 if TYPE_CHECKING:
     from pingtree.routing.eligibility import CompiledCampaign
     from pingtree.routing.index import TierIndex
     from pingtree.verticals.model import Vertical
-
-
-@dataclass
-class Answer:
-    """What a buyer answered to one ping or post, already read by its response rules."""
-
-    outcome: Outcome
-    duration_ms: float
-    price: Decimal | None = None
-    reference: str | None = None
-    reason: str | None = None
-    redirect_url: str | None = None
-    request: dict[str, Any] = field(default_factory=dict)
-    response: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
