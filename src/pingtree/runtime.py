@@ -30,7 +30,7 @@ from pingtree.recovery.in_flight import LeadsInFlight
 from pingtree.rotation import SharedRotation
 from pingtree.routing.engine import Router
 from pingtree.sales.ledger import SqlCapLedger
-from pingtree.screening import warm_up
+from pingtree.screening.checks import warm_up
 from pingtree.screening.purchases import SqlBuyerPurchases
 from pingtree.settings import Settings
 from pingtree.storage.db import create_engine, sessions

@@ -1,55 +1,6 @@
-from pingtree.screening.checks import (
-    Finding,
-    check_email,
-    check_field_rule,
-    check_ip,
-    check_phone,
-    check_zip,
-    warm_up,
-)
-from pingtree.screening.model import (
-    Action,
-    CheckConfig,
-    Code,
-    DedupConfig,
-    LeadFields,
-    ScoreBand,
-    ScreeningPolicy,
-    SuppressionConfig,
-    Verdict,
-)
-from pingtree.screening.normalize import (
-    normalize_email,
-    normalize_phone,
-    person_hash,
-    suppression_hash,
-)
-from pingtree.screening.regions import normalize_state
-from pingtree.screening.score import Assessment, Normalized, assess
+"""Screening: checks, scores, dedup and suppression lists before a lead is routed.
 
-__all__ = [
-    "Action",
-    "Assessment",
-    "CheckConfig",
-    "Code",
-    "DedupConfig",
-    "Finding",
-    "LeadFields",
-    "Normalized",
-    "ScoreBand",
-    "ScreeningPolicy",
-    "SuppressionConfig",
-    "Verdict",
-    "assess",
-    "check_email",
-    "check_field_rule",
-    "check_ip",
-    "check_phone",
-    "check_zip",
-    "normalize_email",
-    "normalize_phone",
-    "normalize_state",
-    "person_hash",
-    "suppression_hash",
-    "warm_up",
-]
+Import what you need from its modules (checks, model, normalize, score, service,
+repository); the package itself imports nothing, so the light ones (model) do not pull in
+the phone, ZIP and e-mail data the checks load.
+"""
