@@ -53,7 +53,11 @@ async def test_the_charts_equal_the_reports_api_for_the_same_days(
     unrolled = await h.client.get("/console/reports/timeline.csv", params=params, headers=ADMIN)
     # Read from the rollups, not the raw rows: nothing shows before the roller took them in.
     assert all(row["received"] == "0" for row in csv.DictReader(io.StringIO(unrolled.text)))
+    page = await h.client.get("/console/reports", params=params, headers=ADMIN)
+    assert "the first roll (none yet)" in page.text.split('id="rolled-at"')[1].split("</p>")[0]
     await keep_books(h.rt)
+    page = await h.client.get("/console/reports", params=params, headers=ADMIN)
+    assert "as of 2026-11-28 " in page.text.split('id="rolled-at"')[1].split("</p>")[0]
 
     shown = await h.client.get("/console/reports/timeline.csv", params=params, headers=ADMIN)
     assert shown.status_code == 200, shown.text
