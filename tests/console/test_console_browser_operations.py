@@ -160,6 +160,15 @@ def test_a_return_is_decided_with_the_keyboard_at_phone_width(served: Served) ->
             page.wait_for_url(f"{base}/console/leads/{second['lead_id']}")
             assert "approved" in page.inner_text("#lead-returns")
             _fits(page)
+            # Its money story: sale, payout, return and clawback, once the books are kept.
+            for _ in range(40):
+                if page.locator("#lead-ledger tbody tr").count() >= 4:
+                    break
+                page.wait_for_timeout(250)
+                page.reload()
+            ledger = page.inner_text("#lead-ledger")
+            assert "buyer:apex → revenue" in ledger and "revenue → buyer:apex" in ledger
+            _fits(page)
             assert errors == []
         finally:
             browser.close()

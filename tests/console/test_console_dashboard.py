@@ -59,7 +59,7 @@ async def test_latest_leads_link_to_their_timelines(client: httpx.AsyncClient, r
 async def test_dashboard_polls_a_partial_every_five_seconds(client: httpx.AsyncClient) -> None:
     html = (await client.get("/console", headers=BEARER)).text
     assert 'hx-get="/console/partials/leads" hx-trigger="every 5s"' in html
-    assert 'hx-get="/console/partials/today" hx-trigger="every 5s"' in html
+    assert 'hx-get="/console/partials/today?tz=UTC" hx-trigger="every 5s"' in html
 
 
 async def test_partial_is_only_the_table(client: httpx.AsyncClient, rows: Rows) -> None:

@@ -16,6 +16,10 @@ from pingtree.console.render import ConsoleRoute, page
 from pingtree.leads.repository import timeline
 from pingtree.leads.schemas import LeadStatus
 from pingtree.leads.search import Cursor, LeadQuery, find_leads
+from pingtree.ledger import entries
+from pingtree.ledger.schemas import EntryOut
+from pingtree.postbacks import queue
+from pingtree.postbacks.schemas import PostbackOut
 from pingtree.returns import service as returns
 from pingtree.screening.normalize import suppression_hash
 from pingtree.storage.tables import CapReservation
@@ -144,8 +148,11 @@ async def lead_page(request: Request, lead_id: str, rt: ReaderDep) -> HTMLRespon
             {"nav": "leads", "lead_id": lead_id, "heading": "No such lead"},
             status_code=404,
         )
+    # The money story: the same reads as the admin API's lead story (api/story.py).
     async with rt.engine.connect() as conn:
         asked = await returns.listed(conn, lead_id=lead_id)
+        booked = await entries.read(conn, lead_id=lead_id)
+        called = await queue.listed(conn, lead_id=lead_id)
     vertical = rt.catalog.verticals.get(found.vertical)
     context = {
         "nav": "leads",
@@ -156,6 +163,8 @@ async def lead_page(request: Request, lead_id: str, rt: ReaderDep) -> HTMLRespon
         "moments": readable.moments(found),
         "uncertain": uncertain,
         "returns": asked,
+        "ledger": [EntryOut.model_validate(e, from_attributes=True) for e in reversed(booked)],
+        "postbacks": [PostbackOut.model_validate(p) for p in reversed(called)],
         "now": rt.clock.now(),
     }
     return page(request, "lead.html", context)

@@ -9,7 +9,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from pingtree.config.posting_spec import NoSpec, posting_spec, verticals_of
+from pingtree.console import periods
 from pingtree.console.auth import ReaderDep
+from pingtree.console.editors import time_zones
 from pingtree.console.render import ConsoleRoute, page
 from pingtree.leads.evidence import evidence
 from pingtree.reporting.campaigns import campaign_stats
@@ -21,13 +23,25 @@ Period = Literal["today", "7d", "30d", "all"]
 PERIODS: tuple[Period, ...] = ("today", "7d", "30d", "all")
 
 
+def _bad(request: Request, exc: periods.BadPeriod) -> HTMLResponse:
+    field, _, message = str(exc).partition(": ")
+    problems = [{"field": field, "message": message}]
+    return page(request, "bad_request.html", {"problems": problems}, status_code=400)
+
+
 @router.get("", response_class=HTMLResponse)
 async def dashboard(request: Request, rt: ReaderDep) -> HTMLResponse:
-    """Today's totals and the newest leads."""
+    """Today's totals (the day in the chosen zone, `tz`, as on the reports) and the newest
+    leads."""
+    try:
+        zone = periods.zone(request.query_params.get("tz"))
+    except periods.BadPeriod as exc:
+        return _bad(request, exc)
     async with rt.sessions() as session:
-        totals = await day_totals(session, rt.clock.now())
+        totals = await day_totals(session, rt.clock.now(), zone)
         leads = await latest_leads(session)
-    return page(request, "dashboard.html", {"nav": "dashboard", "totals": totals, "leads": leads})
+    context = {"nav": "dashboard", "totals": totals, "leads": leads, "zones": time_zones()}
+    return page(request, "dashboard.html", context)
 
 
 @router.get("/partials/leads", response_class=HTMLResponse)
@@ -40,9 +54,13 @@ async def leads_table(request: Request, rt: ReaderDep) -> HTMLResponse:
 
 @router.get("/partials/today", response_class=HTMLResponse)
 async def today_cards(request: Request, rt: ReaderDep) -> HTMLResponse:
-    """Only today's totals, for the dashboard's HTMX poll."""
+    """Only today's totals (in the chosen zone), for the dashboard's HTMX poll."""
+    try:
+        zone = periods.zone(request.query_params.get("tz"))
+    except periods.BadPeriod as exc:
+        return _bad(request, exc)
     async with rt.sessions() as session:
-        totals = await day_totals(session, rt.clock.now())
+        totals = await day_totals(session, rt.clock.now(), zone)
     return page(request, "_today.html", {"totals": totals})
 
 

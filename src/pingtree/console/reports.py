@@ -24,6 +24,7 @@ from pingtree.console.editors import time_zones
 from pingtree.console.render import ConsoleRoute, console_root, page
 from pingtree.money import ZERO
 from pingtree.reporting import series
+from pingtree.reporting.reports import rolled_at
 from pingtree.runtime import Runtime
 
 router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
@@ -179,6 +180,8 @@ async def reports(request: Request, rt: ReaderDep) -> Response:
         campaigns = await series.campaigns(session, scope)
         publishers = await series.publishers(session, scope)
         caps = await series.cap_fill(session, rt.catalog.document.campaigns, rt.clock.now())
+    async with rt.engine.connect() as conn:
+        rolled = await rolled_at(conn)
     statuses = ("sold", "unsold", "rejected", "other")
     leads_chart = charts.stacked_columns(
         "leads-chart",
@@ -225,6 +228,7 @@ async def reports(request: Request, rt: ReaderDep) -> Response:
 
     slowest = max((b.mean_ms or 0.0 for b in buyers), default=0.0)
     context = {
+        "rolled_at": rolled,
         "nav": "reports",
         "c": c,
         "choices": periods.CHOICES,

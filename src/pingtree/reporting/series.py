@@ -1,8 +1,10 @@
-"""The figures the console's reports draw, each from one query over the stored leads.
+"""The figures the console's reports draw, each from one query.
 
-Every chart and table of the reports page reads these functions only, so they can be
-answered from pre-aggregated rollups later without touching a page. Money is Decimal;
-test leads never count; times are aware UTC. The timeline counts per slot of UTC time: a
+Every chart and table of the reports page reads these functions only. The timeline and the
+publishers' funnels read the publisher rollups (reporting.rollups, the reports API's
+figures: as fresh as the last roll); buyers and campaigns read the exchanges and sales by
+their (campaign, time) indexes. Money is Decimal; test leads never count; times are aware
+UTC. The timeline counts per slot of UTC time: a
 whole hour, or a quarter of one when the chosen zone's hours start elsewhere (Asia/Kolkata
 +05:30, Asia/Kathmandu +05:45): every zone's offset is a whole number of quarter hours.
 """
@@ -16,20 +18,21 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Integer,
     case,
-    cast,
     distinct,
-    extract,
     func,
     select,
     text,
+    type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pingtree.buyers.model import Campaign, Exchange, Period
 from pingtree.money import ZERO
+from pingtree.reporting.rollups import publisher_rollups
 from pingtree.sales.windows import cap_windows
 from pingtree.storage.tables import AttemptRow, CapCounter, Lead, Sale
 
@@ -70,29 +73,6 @@ class Scope:
     campaigns: tuple[str, ...] | None = None
 
 
-def _slot(column: Any, dialect: str, minutes: int) -> ColumnElement[Any]:
-    """The UTC hour (or quarter hour) a timestamp falls in, as the database can group by it."""
-    if minutes not in SLOT_MINUTES:
-        raise ValueError(f"slots are {SLOT_MINUTES} minutes, not {minutes}")
-    if dialect == "postgresql":
-        utc = func.timezone("UTC", column)
-        hour = func.date_trunc("hour", utc)
-        if minutes == 60:
-            return hour
-        quarter = cast(extract("minute", utc), Integer) // 15 * 15
-        return hour + func.make_interval(0, 0, 0, 0, 0, quarter)
-    if minutes == 60:
-        return func.strftime("%Y-%m-%d %H:00:00", column)
-    quarter = cast(func.strftime("%M", column), Integer) // 15 * 15
-    return func.strftime("%Y-%m-%d %H:", column).concat(func.printf("%02d", quarter)).concat(":00")
-
-
-def _as_hour(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
-
-
 def _lead_scope(statement: Any, scope: Scope) -> Any:
     statement = statement.where(Lead.test.is_(False))
     if scope.since is not None:
@@ -123,29 +103,72 @@ def _sale_scope(statement: Any, scope: Scope) -> Any:
     return statement
 
 
+ROLLUP_STATUS = {
+    "sold": "sold",
+    "unsold": "unsold",
+    "screened_out": "rejected",
+    "review": "review",
+    "uncertain": "uncertain",
+}
+"""The publisher rollups' figures that count leads by status, and the status each counts."""
+
+
+def _rollup_scope(grain: int, scope: Scope) -> list[ColumnElement[bool]]:
+    """The publisher rollup rows of a scope: its slots (those the bounds fall in, whole), its
+    publisher and vertical. Lead events count in the slot their lead was received in."""
+    table = publisher_rollups
+    seconds = grain * 60
+    clauses: list[ColumnElement[bool]] = [table.c.grain == grain]
+    if scope.since is not None:
+        clauses.append(table.c.bucket >= int(scope.since.timestamp()) // seconds)
+    if scope.until is not None:
+        clauses.append(table.c.bucket < -(-int(scope.until.timestamp()) // seconds))
+    if scope.publisher:
+        clauses.append(table.c.publisher == scope.publisher)
+    if scope.vertical:
+        clauses.append(table.c.vertical == scope.vertical)
+    return clauses
+
+
+def _rollup_sums() -> list[ColumnElement[Any]]:
+    table = publisher_rollups
+    names = [*ROLLUP_STATUS, "revenue", "payout"]
+    return [type_coerce(func.sum(table.c[n]), BigInteger()).label(n) for n in names]
+
+
+def _rolled(row: Any) -> tuple[dict[str, int], Decimal, Decimal]:
+    """Leads by status, revenue and payout of a summed rollup row (money in cents)."""
+    figures = row._mapping
+    leads = {status: int(figures[name] or 0) for name, status in ROLLUP_STATUS.items()}
+    leads = {status: n for status, n in leads.items() if n}
+    return (
+        leads,
+        Decimal(int(row.revenue or 0)).scaleb(-2),
+        Decimal(int(row.payout or 0)).scaleb(-2),
+    )
+
+
 async def slots(session: AsyncSession, scope: Scope, *, minutes: int = 60) -> list[Slot]:
-    """Each UTC hour (minutes=15: quarter hour) of the scope with leads or sales, in order."""
-    dialect = session.get_bind().dialect.name
-    lead_hour = _slot(Lead.received_at, dialect, minutes).label("hour")
-    by_status = _lead_scope(
-        select(lead_hour, Lead.status, func.count(Lead.id)).group_by(lead_hour, Lead.status),
-        scope,
+    """Each UTC hour (minutes=15: quarter hour) of the scope with leads, in order.
+
+    Read from the publisher rollups (the reports API's figures): leads by status in the slot
+    they were received in, and their sales' money; as fresh as the last roll.
+    """
+    if minutes not in SLOT_MINUTES:
+        raise ValueError(f"slots are {SLOT_MINUTES} minutes, not {minutes}")
+    table = publisher_rollups
+    query = (
+        select(table.c.bucket, *_rollup_sums())
+        .where(*_rollup_scope(minutes, scope))
+        .group_by(table.c.bucket)
+        .order_by(table.c.bucket)
     )
-    sale_hour = _slot(Sale.sold_at, dialect, minutes).label("hour")
-    money = _sale_scope(
-        select(sale_hour, func.sum(Sale.price), func.sum(Sale.payout)).group_by(sale_hour), scope
-    )
-    found: dict[datetime, Slot] = {}
-    for hour, status, count in await session.execute(by_status):
-        at = _as_hour(hour)
-        row = found.setdefault(at, Slot(at, {}))
-        row.leads[str(status)] = row.leads.get(str(status), 0) + int(count)
-    for hour, revenue, payout in await session.execute(money):
-        at = _as_hour(hour)
-        row = found.setdefault(at, Slot(at, {}))
-        row.revenue = revenue if revenue is not None else ZERO
-        row.payout = payout if payout is not None else ZERO
-    return [found[at] for at in sorted(found)]
+    out = []
+    for row in await session.execute(query):
+        leads, revenue, payout = _rolled(row)
+        start = datetime.fromtimestamp(int(row.bucket) * minutes * 60, UTC)
+        out.append(Slot(start, leads, revenue, payout))
+    return out
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -299,28 +322,21 @@ class PublisherFigures:
 
 
 async def publishers(session: AsyncSession, scope: Scope) -> list[PublisherFigures]:
-    """Every publisher with leads or sales in the scope, by revenue."""
-    by_status = _lead_scope(
-        select(Lead.publisher, Lead.status, func.count(Lead.id)).group_by(
-            Lead.publisher, Lead.status
-        ),
-        scope,
+    """Every publisher with leads in the scope, by revenue (from the publisher rollups, whole
+    hours; quarter hours when a bound is off the hour)."""
+    table = publisher_rollups
+    bounds = [b for b in (scope.since, scope.until) if b is not None]
+    grain = 60 if all(b.minute == 0 and b.second == 0 for b in bounds) else 15
+    query = (
+        select(table.c.publisher, *_rollup_sums())
+        .where(*_rollup_scope(grain, scope))
+        .group_by(table.c.publisher)
     )
-    money = _sale_scope(
-        select(Sale.publisher, func.sum(Sale.price), func.sum(Sale.payout)).group_by(
-            Sale.publisher
-        ),
-        scope,
-    )
-    found: dict[str, PublisherFigures] = {}
-    for publisher, status, count in await session.execute(by_status):
-        row = found.setdefault(publisher, PublisherFigures(publisher, {}))
-        row.leads[str(status)] = int(count)
-    for publisher, revenue, payout in await session.execute(money):
-        row = found.setdefault(publisher, PublisherFigures(publisher, {}))
-        row.revenue = revenue if revenue is not None else ZERO
-        row.payout = payout if payout is not None else ZERO
-    return sorted(found.values(), key=lambda p: (-p.revenue, p.publisher))
+    found = []
+    for row in await session.execute(query):
+        leads, revenue, payout = _rolled(row)
+        found.append(PublisherFigures(str(row.publisher), leads, revenue, payout))
+    return sorted(found, key=lambda p: (-p.revenue, p.publisher))
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,14 @@
-"""A day's totals (leads by status, revenue, payout, profit) and the newest leads."""
+"""A day's totals (leads by status, revenue, payout, profit) and the newest leads.
+
+The day is the local day in the operator's chosen zone (UTC unless chosen)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,12 +17,15 @@ from sqlalchemy.orm import load_only
 from pingtree.money import ZERO
 from pingtree.storage.tables import Lead, Sale
 
+UTC_ZONE = ZoneInfo("UTC")
+
 
 @dataclass
 class DayTotals:
     """Leads received in a day by status, and the money of the day's sales (no test leads)."""
 
     start: datetime
+    zone: ZoneInfo = UTC_ZONE
     received: int = 0
     sold: int = 0
     unsold: int = 0
@@ -34,16 +40,24 @@ class DayTotals:
         return self.revenue - self.payout
 
 
-def day_start(now: datetime) -> datetime:
-    """Midnight UTC of the day now falls in."""
-    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+def day_bounds(now: datetime, zone: ZoneInfo = UTC_ZONE) -> tuple[datetime, datetime]:
+    """The local day (in zone) that now falls in, as UTC bounds (a DST change makes it 23 or
+    25 hours)."""
+    today = now.astimezone(zone).date()
+    start = datetime.combine(today, time(0), zone)
+    end = datetime.combine(today + timedelta(days=1), time(0), zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
-async def day_totals(session: AsyncSession, now: datetime) -> DayTotals:
-    """Totals for the UTC day that now falls in."""
-    start = day_start(now)
-    end = start + timedelta(days=1)
-    totals = DayTotals(start=start)
+def day_start(now: datetime, zone: ZoneInfo = UTC_ZONE) -> datetime:
+    """Local midnight (in zone, as UTC) of the day now falls in."""
+    return day_bounds(now, zone)[0]
+
+
+async def day_totals(session: AsyncSession, now: datetime, zone: ZoneInfo = UTC_ZONE) -> DayTotals:
+    """Totals for the local day (in zone) that now falls in."""
+    start, end = day_bounds(now, zone)
+    totals = DayTotals(start=start, zone=zone)
     by_status = (
         select(Lead.status, func.count(Lead.id))
         .where(Lead.test.is_(False), Lead.received_at >= start, Lead.received_at < end)
