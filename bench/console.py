@@ -2,9 +2,9 @@
 
 Loads N leads (default 1,000,000) spread over the last 90 days into PostgreSQL with COPY:
 60% sold (a post and a sale each), the rest unsold, rejected or in review, each indexed by
-its person (email and phone hashes), and their publisher rollups (built in SQL). Then asks every page through the app (ASGI, no
-network), warm, several times, and prints the median and the slowest. Target (issue 15):
-no page slower than 300 ms.
+its person (email and phone hashes), and their publisher rollups (built in SQL). Then asks
+every page through the app (ASGI, no network), warm, several times, and prints the median
+and the slowest. Target (issue 15): no page slower than 300 ms.
 
 PostgreSQL: schema `bench_console` (dropped and created) of PINGTREE_BENCH_POSTGRES_URL,
 else PINGTREE_TEST_POSTGRES_URL, else postgresql+psycopg://postgres@127.0.0.1:5432/test.
