@@ -7,11 +7,13 @@ On SQLite and PostgreSQL; time from a ManualClock.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pingtree.buyers.model import Campaign
 from pingtree.clock import ManualClock
 from pingtree.sales.ledger import SqlCapLedger
 from pingtree.storage.db import create_engine
@@ -59,3 +61,45 @@ async def test_recheck_keeps_a_campaign_out_while_the_database_says_full(
     assert here.room(CAPPED, NOW) == "daily cap 1 reached"
     assert await here.recheck([], NOW) is False  # nothing to read
     assert here.room(CAPPED, NOW) == "daily cap 1 reached"
+
+
+async def test_the_view_reports_a_spent_budget_and_a_new_window_as_open(
+    engine: AsyncEngine,
+) -> None:
+    # A budget-only campaign: two 10.00 holds spend its 20.00; the view says so (not a
+    # count cap). The next day is a new window the view has not seen: open.
+    budgeted = Campaign.model_validate(
+        {**CAPPED.model_dump(mode="json", exclude={"caps", "name"}), "name": "budget_only",
+         "caps": {"budget": {"daily": "20.00"}}}
+    )  # fmt: skip
+    ledger = SqlCapLedger(engine, ManualClock(NOW))
+
+    async def hold(lead_id: str, at: datetime = NOW) -> str | None:
+        return await ledger.reserve(
+            budgeted, lead_id=lead_id, price=Decimal("10.00"), at=at, hold_s=1.0
+        )
+
+    assert await hold("a") is not None and await hold("b") is not None
+    assert await hold("c") is None
+    assert ledger.room(budgeted, NOW) == "daily budget 20.00 spent"
+    assert ledger.room(budgeted, NOW + timedelta(days=1)) is None
+    assert ledger.room(CAPPED, NOW) is None  # another campaign, never seen full
+
+
+async def test_room_given_back_in_this_process_opens_the_view_at_once(
+    engine: AsyncEngine,
+) -> None:
+    # A cap of 2 taken by two holds; one given back: the view counts 1 of 2 again.
+    two = CAPPED.model_copy(update={"name": "two"})
+    two = Campaign.model_validate({**two.model_dump(mode="json"), "caps": {"daily": 2}})
+    ledger = SqlCapLedger(engine, ManualClock(NOW))
+    held = [
+        await ledger.reserve(two, lead_id=f"l{i}", price=Decimal("10.00"), at=NOW, hold_s=1.0)
+        for i in range(3)
+    ]
+    assert held[2] is None and ledger.room(two, NOW) == "daily cap 2 reached"
+    assert held[0] is not None
+    await ledger.release(held[0])
+    assert ledger.room(two, NOW) is None
+    assert await ledger.reserve(two, lead_id="l9", price=Decimal("10.00"), at=NOW, hold_s=1.0)
+    assert ledger.room(two, NOW) == "daily cap 2 reached"

@@ -16,10 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pingtree.buyers.model import Campaign
 from pingtree.clock import ManualClock
 from pingtree.routing.ports import PersonClaim, PersonTaken
-from pingtree.sales.ledger import CONFIRMED, RELEASED, SqlCapLedger, counters, reservations
+from pingtree.sales.ledger import (
+    CONFIRMED,
+    HOLD_MARGIN_S,
+    RELEASED,
+    SqlCapLedger,
+    counters,
+    reservations,
+)
 from pingtree.sales.windows import cap_windows
 from pingtree.storage.db import create_engine
-from pingtree.storage.tables import BuyerPurchase
+from pingtree.storage.tables import BuyerPurchase, Lead
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 
@@ -248,3 +255,56 @@ async def test_settled_journal_rows_are_pruned_once_their_windows_are_over(
     assert left == {kept_for_life, open_, recent}
     clock.advance(1)
     assert await ledger.prune(older_than=clock.now()) == 1  # now the recent release too
+
+
+async def test_expired_holds_no_stored_lead_owns_give_their_room_back(
+    engine: AsyncEngine,
+) -> None:
+    # An inbound ping's hold that was never posted gives its room back once expired; a hold
+    # whose lead was stored is recovery's (its post may have gone out); one not yet expired
+    # stays, to the microsecond.
+    three = _capped(3)
+    clock = ManualClock(NOW)
+    ledger = SqlCapLedger(engine, clock)
+
+    async def hold(lead_id: str, hold_s: float) -> str:
+        held = await ledger.reserve(
+            three, lead_id=lead_id, price=Decimal("10.00"), at=clock.now(), hold_s=hold_s
+        )
+        assert held is not None
+        return held
+
+    unposted, posted, longer = (
+        await hold("ping-1", 1.0),
+        await hold("stored-1", 1.0),
+        await hold("ping-2", 3600.0),
+    )
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(Lead).values(
+                id="stored-1",
+                publisher="p",
+                vertical="auto",
+                status="received",
+                test=False,
+                fields={},
+                received_at=NOW,
+            )
+        )
+    full = await ledger.reserve(
+        three, lead_id="full", price=Decimal("10.00"), at=clock.now(), hold_s=1.0
+    )
+    assert full is None  # three holds: the cap of 3 is taken
+    clock.advance(1.0 + HOLD_MARGIN_S)  # the unposted hold's very moment of expiry
+    assert await ledger.release_expired() == 0
+    clock.advance(0.001)
+    assert await ledger.release_expired() == 1
+    assert [await _status(engine, r) for r in (unposted, posted, longer)] == [
+        RELEASED,
+        "held",
+        "held",
+    ]
+    assert await ledger.reserve(
+        three, lead_id="next", price=Decimal("10.00"), at=clock.now(), hold_s=1.0
+    )  # the room came back
+    assert await ledger.release_expired() == 0  # released once only
