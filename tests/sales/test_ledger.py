@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pingtree.buyers.model import Campaign
 from pingtree.clock import ManualClock
 from pingtree.routing.ports import PersonClaim, PersonTaken
+from pingtree.sales import ledger as ledger_module
 from pingtree.sales.ledger import (
     CONFIRMED,
     HOLD_MARGIN_S,
@@ -217,7 +218,7 @@ async def test_a_refused_claim_in_a_new_window_leaves_the_window_usable(
 
 
 async def test_settled_journal_rows_are_pruned_once_their_windows_are_over(
-    engine: AsyncEngine,
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Released holds and confirmed ones without a lifetime window go after the keep time;
     # open (held) rows and a lifetime cap's confirmed row (a return frees its room) stay.
@@ -249,11 +250,13 @@ async def test_settled_journal_rows_are_pruned_once_their_windows_are_over(
     recent = await hold(wide, "recent")
     async with engine.begin() as conn:
         await ledger.settle(conn, sold={}, released=[recent])
+    monkeypatch.setattr(ledger_module, "PRUNE_BATCH", 1)  # one row per transaction
     assert await ledger.prune(older_than=clock.now() - (clock.now() - NOW) / 2) == 2
     async with engine.connect() as conn:
         left = set((await conn.scalars(select(reservations.c.id))).all())
     assert left == {kept_for_life, open_, recent}
-    clock.advance(1)
+    assert await ledger.prune(older_than=clock.now()) == 0  # created at this very moment
+    clock.advance(0.001)
     assert await ledger.prune(older_than=clock.now()) == 1  # now the recent release too
 
 
