@@ -49,10 +49,10 @@ import psycopg
 from sqlalchemy import text
 
 from pingtree.buyers.model import Buyer
+from pingtree.identity import suppression_hash
 from pingtree.leads.repository import LeadRecord, insert_lead
 from pingtree.screening.checks import warm_up
 from pingtree.screening.model import ScreeningPolicy
-from pingtree.screening.normalize import suppression_hash
 from pingtree.screening.score import assess
 from pingtree.screening.service import DuplicatePerson, screen
 from pingtree.storage.db import create_engine

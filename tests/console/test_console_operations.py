@@ -7,7 +7,7 @@ from urllib.parse import unquote
 
 from sqlalchemy import select
 
-from pingtree.screening.normalize import suppression_hash
+from pingtree.identity import suppression_hash
 from pingtree.storage.tables import SuppressionEntry
 from tests.console.conftest import Harness, csrf_of, operator
 from tests.engine.conftest import sim_buyer

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from pingtree.identity import person_hash
 from pingtree.screening.model import Action, Code, ScreeningPolicy, Verdict
-from pingtree.screening.normalize import person_hash
 from pingtree.screening.score import assess
 
 CLEAN_LEAD: dict[str, object] = {

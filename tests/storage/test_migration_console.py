@@ -8,7 +8,7 @@ from alembic import command
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
-from pingtree.screening.normalize import suppression_hash
+from pingtree.identity import suppression_hash
 from pingtree.storage.db import create_engine
 from pingtree.storage.migrate import alembic_config, upgrade
 from pingtree.storage.tables import LeadPerson

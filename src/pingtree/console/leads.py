@@ -13,6 +13,7 @@ from pingtree.console import periods, readable
 from pingtree.console.auth import ReaderDep
 from pingtree.console.editors import time_zones
 from pingtree.console.render import ConsoleRoute, page
+from pingtree.identity import suppression_hash
 from pingtree.leads.repository import timeline
 from pingtree.leads.schemas import LeadStatus
 from pingtree.leads.search import Cursor, LeadQuery, find_leads
@@ -21,7 +22,6 @@ from pingtree.ledger.schemas import EntryOut
 from pingtree.postbacks import queue
 from pingtree.postbacks.schemas import PostbackOut
 from pingtree.returns import service as returns
-from pingtree.screening.normalize import suppression_hash
 from pingtree.storage.tables import CapReservation
 
 router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)

@@ -18,13 +18,13 @@ from pingtree.api import recovery as uncertain
 from pingtree.api import screening as review_api
 from pingtree.console.auth import ReaderDep, ReviewDep, SuppressDep
 from pingtree.console.render import ConsoleRoute, console_root, page
+from pingtree.identity import suppression_hash
 from pingtree.intake import review
 from pingtree.intake.errors import IntakeRefused
 from pingtree.leads.schemas import LeadStatus
 from pingtree.recovery import service as recovery
 from pingtree.screening import repository as lists
 from pingtree.screening.lists import ParsedList, hash_values, parse_csv
-from pingtree.screening.normalize import suppression_hash
 from pingtree.screening.service import GLOBAL, PUBLISHER, SCOPES
 from pingtree.storage.tables import Lead
 

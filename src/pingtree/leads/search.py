@@ -11,7 +11,7 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
-from pingtree.screening.normalize import suppression_hash
+from pingtree.identity import suppression_hash
 from pingtree.storage.tables import Lead, LeadPerson, Sale
 
 

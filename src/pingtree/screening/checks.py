@@ -14,15 +14,15 @@ import disposable_email_domains
 import phonenumbers
 import zipcodes
 
-from pingtree.screening._area_codes import AREA_CODE_STATES
-from pingtree.screening.model import DEFAULT_PENALTY, Action, CheckConfig, Code
-from pingtree.screening.normalize import (
+from pingtree.identity import (
     ParsedEmail,
     is_us_ca_number,
     parse_email,
     parse_phone_any,
     text,
 )
+from pingtree.screening._area_codes import AREA_CODE_STATES
+from pingtree.screening.model import DEFAULT_PENALTY, Action, CheckConfig, Code
 from pingtree.screening.regions import US_STATES, normalize_state
 
 

@@ -7,7 +7,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pingtree.screening.normalize import suppression_hash
+from pingtree.identity import suppression_hash
 
 Kind = Literal["email", "phone"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pingtree.screening.normalize import text
+from pingtree.identity import text
 
 US_STATES: dict[str, str] = {
     "AL": "Alabama",

@@ -7,6 +7,15 @@ from dataclasses import dataclass, replace
 
 from phonenumbers import PhoneNumber
 
+from pingtree.identity import (
+    ParsedEmail,
+    e164,
+    is_us_ca_number,
+    parse_email,
+    parse_phone_any,
+    person_hash,
+    text,
+)
 from pingtree.screening.checks import (
     Finding,
     check_field_rule,
@@ -16,15 +25,6 @@ from pingtree.screening.checks import (
     phone_findings,
 )
 from pingtree.screening.model import SUBJECT, Action, Code, ScreeningPolicy, Verdict
-from pingtree.screening.normalize import (
-    ParsedEmail,
-    e164,
-    is_us_ca_number,
-    parse_email,
-    parse_phone_any,
-    person_hash,
-    text,
-)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pingtree.buyers.model import Buyer
+from pingtree.identity import normalize_email, normalize_phone, person_hash
 from pingtree.reasons import Reason
 from pingtree.screening import repository
 from pingtree.screening.model import Action, ScreeningPolicy, Verdict
-from pingtree.screening.normalize import normalize_email, normalize_phone, person_hash
 from pingtree.screening.repository import Reader
 from pingtree.screening.score import assess
 

@@ -45,7 +45,7 @@ def upgrade() -> None:
 
 def _index_stored_leads() -> None:
     """Leads stored before this version: their people by the usual field names."""
-    from pingtree.screening.normalize import normalize_email, normalize_phone, person_hash
+    from pingtree.identity import normalize_email, normalize_phone, person_hash
 
     bind = op.get_bind()
     leads = sa.table(

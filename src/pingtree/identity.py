@@ -1,4 +1,5 @@
-"""Canonical forms of email and phone that identify a person, and their hashes."""
+"""A person's identity: canonical forms of email and phone, and their hashes (screening's
+dedup and suppression lists, lead search, and the migration that indexes stored leads)."""
 
 from __future__ import annotations
 

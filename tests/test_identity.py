@@ -8,14 +8,14 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from pingtree.screening._area_codes import AREA_CODE_STATES
-from pingtree.screening.normalize import (
+from pingtree.identity import (
     normalize_email,
     normalize_phone,
     parse_email,
     person_hash,
     suppression_hash,
 )
+from pingtree.screening._area_codes import AREA_CODE_STATES
 
 # --- email ------------------------------------------------------------------------------
 
