@@ -103,3 +103,35 @@ async def test_a_claim_turned_down_for_one_hash_claims_none_of_the_others(
     assert await purchases.claim(people=["h1", "h9"], lead_id="second", **held) == "first"
     # h9 stayed free: the second lead's partial claim left no trace.
     assert await purchases.claim(people=["h9"], lead_id="third", **held) is None
+
+
+async def test_a_duplicate_names_the_lead_that_holds_this_person_here(
+    engine: AsyncEngine,
+) -> None:
+    # Other people in the vertical, and this person in another vertical (or bought by
+    # another buyer), were seen first: the holder named is the one of this person here.
+    async def person(vertical: str, person_hash: str, lead_id: str) -> str | None:
+        async with engine.begin() as conn:
+            return await repository.claim_person(
+                conn,
+                vertical=vertical,
+                hashes=[person_hash],
+                lead_id=lead_id,
+                now=THEN,
+                window=WINDOW,
+            )
+
+    async def purchase(buyer: str, person_hash: str, lead_id: str) -> str | None:
+        async with engine.begin() as conn:
+            return await repository.claim_purchase(
+                conn, buyer=buyer, hashes=[person_hash], lead_id=lead_id, now=THEN, window=WINDOW
+            )
+
+    assert await person("auto", "someone-else", "other-person") is None
+    assert await person("home", "h1", "other-vertical") is None
+    assert await person("auto", "h1", "holder") is None
+    assert await person("auto", "h1", "copy") == "holder"
+    assert await purchase("alpha", "someone-else", "other-person") is None
+    assert await purchase("beta", "h1", "other-buyer") is None
+    assert await purchase("alpha", "h1", "bought") is None
+    assert await purchase("alpha", "h1", "copy") == "bought"
