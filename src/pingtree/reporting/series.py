@@ -22,7 +22,6 @@ from sqlalchemy import (
     ColumnElement,
     func,
     select,
-    text,
     type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +31,7 @@ from pingtree.money import CENT, ZERO
 from pingtree.reporting.rollups import campaign_rollups, publisher_rollups
 from pingtree.sales.windows import cap_windows
 from pingtree.storage.books import ALL
-from pingtree.storage.tables import AttemptRow, CapCounter, Sale
+from pingtree.storage.tables import CapCounter
 
 STATUSES = ("sold", "unsold", "rejected", "review", "uncertain", "received")
 
@@ -58,17 +57,12 @@ class Slot:
 
 @dataclass(frozen=True)
 class Scope:
-    """What a report looks at: a period (until excluded) and optionally a publisher/vertical.
-
-    campaigns: the campaigns whose sales and exchanges count (None: all). Naming them lets
-    the (campaign, time) indexes of sales and attempts find a period without a full scan.
-    """
+    """What a report looks at: a period (until excluded) and optionally a publisher/vertical."""
 
     since: datetime | None
     until: datetime | None
     publisher: str | None = None
     vertical: str | None = None
-    campaigns: tuple[str, ...] | None = None
 
 
 ROLLUP_STATUS = {
@@ -260,29 +254,6 @@ async def campaigns(session: AsyncSession, scope: Scope) -> list[CampaignFigures
     found = await _exchanges(session, scope, by_campaign=True)
     rows = [f for f in found.values() if isinstance(f, CampaignFigures)]
     return sorted(rows, key=lambda c: (-c.revenue, c.campaign, c.buyer))
-
-
-_SEEN = """
-WITH RECURSIVE seen(name) AS (
-    SELECT MIN(campaign) FROM {table}
-    UNION ALL
-    SELECT (SELECT MIN(campaign) FROM {table} WHERE campaign > seen.name)
-    FROM seen WHERE seen.name IS NOT NULL
-)
-SELECT name FROM seen WHERE name IS NOT NULL
-"""
-
-
-async def campaigns_seen(session: AsyncSession) -> set[str]:
-    """Every campaign that ever had an exchange or a sale, configured now or not.
-
-    One index step per campaign (the (campaign, time) indexes), however many rows there are:
-    a report scoped to these names finds a removed campaign's history too.
-    """
-    names: set[str] = set()
-    for table in (AttemptRow.__tablename__, Sale.__tablename__):
-        names |= set((await session.scalars(text(_SEEN.format(table=table)))).all())
-    return names
 
 
 @dataclass
