@@ -72,13 +72,10 @@ class Chosen:
     window: periods.Window
     publisher: str | None
     vertical: str | None
-    campaigns: tuple[str, ...] = ()
 
     def scope(self) -> series.Scope:
         """The reporting scope (sales and exchanges of every campaign, removed ones too)."""
-        return series.Scope(
-            self.window.since, self.window.until, self.publisher, self.vertical, self.campaigns
-        )
+        return series.Scope(self.window.since, self.window.until, self.publisher, self.vertical)
 
     def query(self) -> str:
         """The query string of this choice (the CSV links carry it)."""
@@ -103,12 +100,7 @@ async def chosen(request: Request, rt: Runtime) -> Chosen:
         since=q.get("from"),
         until=q.get("to"),
     )
-    # Named, so that the (campaign, time) indexes find the period; a campaign removed from the
-    # configuration since keeps its history in the reports.
-    async with rt.sessions() as session:
-        seen = await series.campaigns_seen(session)
-    campaigns = tuple(sorted(seen | set(rt.catalog.campaigns)))
-    return Chosen(window, q.get("publisher") or None, q.get("vertical") or None, campaigns)
+    return Chosen(window, q.get("publisher") or None, q.get("vertical") or None)
 
 
 def leads_link(request: Request, start: datetime, end: datetime, c: Chosen, **more: str) -> str:

@@ -55,6 +55,9 @@ def campaign_figures(
     """Per campaign: what it was sent of this lead and what came of it (non-zero figures).
 
     A sale's figures carry the payout rule that paid it (rule), for its ledger entry.
+    exchange_ms: its pings' and posts' durations added up (their mean latency);
+    leads_posted: 1 when the lead was posted to it; buyer_leads_posted: 1 on the first of a
+    buyer's campaigns the lead was posted to (a buyer's distinct leads posted add up).
     """
     figures: dict[str, dict[str, Any]] = {}
 
@@ -70,6 +73,8 @@ def campaign_figures(
     for a in attempts:
         f = of(a.campaign, a.buyer)
         outcome, reason = a.answer.reading.outcome, a.answer.reading.reason
+        # As the attempt's row holds it (leads.repository.attempt_values).
+        f["exchange_ms"] = f.get("exchange_ms", 0.0) + round(a.answer.duration_ms, 3)
         if a.kind == Exchange.PING:
             add(f, "pinged")
             if outcome is Outcome.ACCEPTED and a.price is not None:
@@ -77,6 +82,7 @@ def campaign_figures(
                 f["bid_total"] = str(Decimal(f.get("bid_total", ZERO)) + a.price)
         else:
             add(f, "posted")
+            f["leads_posted"] = 1
             if a.price_mismatch:
                 add(f, "price_mismatches")
         if outcome is Outcome.ERROR:
@@ -97,6 +103,11 @@ def campaign_figures(
         f["payout"] = str(Decimal(f.get("payout", ZERO)) + payout)
         if rule is not None:
             f["rule"] = rule
+    posted_to: set[str] = set()
+    for f in figures.values():
+        if f.get("leads_posted") and f["buyer"] not in posted_to:
+            posted_to.add(f["buyer"])
+            f["buyer_leads_posted"] = 1
     return figures
 
 

@@ -57,6 +57,9 @@ CAMPAIGN_COUNTS = (
     "redirects",
     "price_mismatches",
     "returns",
+    "leads_posted",
+    "buyer_leads_posted",
+    "exchange_ms",
 )
 CAMPAIGN_MONEY = ("bid_total", "revenue", "payout", "returned", "clawed_back")
 PUBLISHER_COUNTS = (

@@ -1,12 +1,12 @@
 """The figures the console's reports draw, each from one query.
 
 Every chart and table of the reports page reads these functions only. The timeline and the
-publishers' funnels read the publisher rollups (reporting.rollups, the reports API's
-figures: as fresh as the last roll); buyers and campaigns read the exchanges and sales by
-their (campaign, time) indexes. Money is Decimal; test leads never count; times are aware
-UTC. The timeline counts per slot of UTC time: a
-whole hour, or a quarter of one when the chosen zone's hours start elsewhere (Asia/Kolkata
-+05:30, Asia/Kathmandu +05:45): every zone's offset is a whole number of quarter hours.
+publishers' funnels read the publisher rollups, the buyers and campaigns tables the campaign
+rollups (reporting.rollups, the reports API's figures: as fresh as the last roll; a lead's
+exchanges and sales count in the slot it was received in). Money is Decimal; test leads
+never count; times are aware UTC. The timeline counts per slot of UTC time: a whole hour,
+or a quarter of one when the chosen zone's hours start elsewhere (Asia/Kolkata +05:30,
+Asia/Kathmandu +05:45): every zone's offset is a whole number of quarter hours.
 """
 
 from __future__ import annotations
@@ -20,21 +20,18 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    Integer,
-    case,
-    distinct,
     func,
     select,
-    text,
     type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pingtree.buyers.model import Campaign, Exchange, Period
-from pingtree.money import ZERO
-from pingtree.reporting.rollups import publisher_rollups
+from pingtree.buyers.model import Campaign, Period
+from pingtree.money import CENT, ZERO
+from pingtree.reporting.rollups import campaign_rollups, publisher_rollups
 from pingtree.sales.windows import cap_windows
-from pingtree.storage.tables import AttemptRow, CapCounter, Lead, Sale
+from pingtree.storage.books import ALL
+from pingtree.storage.tables import CapCounter
 
 STATUSES = ("sold", "unsold", "rejected", "review", "uncertain", "received")
 
@@ -60,47 +57,12 @@ class Slot:
 
 @dataclass(frozen=True)
 class Scope:
-    """What a report looks at: a period (until excluded) and optionally a publisher/vertical.
-
-    campaigns: the campaigns whose sales and exchanges count (None: all). Naming them lets
-    the (campaign, time) indexes of sales and attempts find a period without a full scan.
-    """
+    """What a report looks at: a period (until excluded) and optionally a publisher/vertical."""
 
     since: datetime | None
     until: datetime | None
     publisher: str | None = None
     vertical: str | None = None
-    campaigns: tuple[str, ...] | None = None
-
-
-def _lead_scope(statement: Any, scope: Scope) -> Any:
-    statement = statement.where(Lead.test.is_(False))
-    if scope.since is not None:
-        statement = statement.where(Lead.received_at >= scope.since)
-    if scope.until is not None:
-        statement = statement.where(Lead.received_at < scope.until)
-    if scope.publisher:
-        statement = statement.where(Lead.publisher == scope.publisher)
-    if scope.vertical:
-        statement = statement.where(Lead.vertical == scope.vertical)
-    return statement
-
-
-def _sale_scope(statement: Any, scope: Scope) -> Any:
-    statement = statement.where(Sale.test.is_(False))
-    if scope.campaigns is not None:
-        statement = statement.where(Sale.campaign.in_(scope.campaigns))
-    if scope.since is not None:
-        statement = statement.where(Sale.sold_at >= scope.since)
-    if scope.until is not None:
-        statement = statement.where(Sale.sold_at < scope.until)
-    if scope.publisher:
-        statement = statement.where(Sale.publisher == scope.publisher)
-    if scope.vertical:
-        statement = statement.where(
-            Sale.lead_id.in_(select(Lead.id).where(Lead.vertical == scope.vertical))
-        )
-    return statement
 
 
 ROLLUP_STATUS = {
@@ -171,10 +133,6 @@ async def slots(session: AsyncSession, scope: Scope, *, minutes: int = 60) -> li
     return out
 
 
-def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.sum(case((condition, 1), else_=0), type_=Integer)
-
-
 @dataclass
 class BuyerFigures:
     """A buyer's exchanges over a scope: what it was offered and how it answered."""
@@ -212,57 +170,77 @@ class CampaignFigures(BuyerFigures):
     campaign: str = ""
 
 
+def _grain(scope: Scope) -> int:
+    """Whole hours, or quarter hours when a bound is off the hour."""
+    bounds = [b for b in (scope.since, scope.until) if b is not None]
+    return 60 if all(b.minute == 0 and b.second == 0 for b in bounds) else 15
+
+
+def _campaign_scope(grain: int, scope: Scope) -> list[ColumnElement[bool]]:
+    """The campaign rollup rows of a scope: its slots (whole), its publisher (else all
+    publishers' rows, `*`) and vertical."""
+    table = campaign_rollups
+    seconds = grain * 60
+    clauses: list[ColumnElement[bool]] = [
+        table.c.grain == grain,
+        table.c.publisher == (scope.publisher or ALL),
+    ]
+    if scope.since is not None:
+        clauses.append(table.c.bucket >= int(scope.since.timestamp()) // seconds)
+    if scope.until is not None:
+        clauses.append(table.c.bucket < -(-int(scope.until.timestamp()) // seconds))
+    if scope.vertical:
+        clauses.append(table.c.vertical == scope.vertical)
+    return clauses
+
+
 async def _exchanges(
     session: AsyncSession, scope: Scope, by_campaign: bool
 ) -> dict[tuple[str, ...], BuyerFigures]:
-    """Exchanges and sales of the scope, per buyer (or per campaign and its buyer)."""
-    attempt_keys = [AttemptRow.buyer] + ([AttemptRow.campaign] if by_campaign else [])
-    attempts = select(
-        *attempt_keys,
-        _count_if(AttemptRow.kind == Exchange.PING),
-        _count_if(AttemptRow.kind == Exchange.POST),
-        func.count(distinct(case((AttemptRow.kind == Exchange.POST, AttemptRow.lead_id)))),
-        _count_if(AttemptRow.outcome == "timeout"),
-        _count_if(AttemptRow.outcome == "error"),
-        _count_if(
-            (AttemptRow.kind == Exchange.POST) & AttemptRow.outcome.in_(("rejected", "duplicate"))
-        ),
-        func.avg(AttemptRow.duration_ms),
-    ).where(AttemptRow.test.is_(False))
-    if scope.campaigns is not None:
-        attempts = attempts.where(AttemptRow.campaign.in_(scope.campaigns))
-    if scope.since is not None:
-        attempts = attempts.where(AttemptRow.started_at >= scope.since)
-    if scope.until is not None:
-        attempts = attempts.where(AttemptRow.started_at < scope.until)
-    if scope.publisher or scope.vertical:
-        attempts = attempts.where(AttemptRow.lead_id.in_(_lead_scope(select(Lead.id), scope)))
-    attempts = attempts.group_by(*attempt_keys)
-    sale_keys = [Sale.buyer] + ([Sale.campaign] if by_campaign else [])
-    sales = _sale_scope(
-        select(*sale_keys, func.count(Sale.id), func.sum(Sale.price)).group_by(*sale_keys), scope
+    """Exchanges and sales of the scope's leads, per buyer (or per campaign and its buyer).
+
+    Read from the campaign rollups (as fresh as the last roll): the exchanges and sales of
+    the leads received in the scope's slots, as the timeline counts its leads.
+    """
+    table = campaign_rollups
+    keys = [table.c.buyer] + ([table.c.campaign] if by_campaign else [])
+    offered = table.c.leads_posted if by_campaign else table.c.buyer_leads_posted
+
+    def total(column: ColumnElement[Any]) -> ColumnElement[int]:
+        return type_coerce(func.sum(column), BigInteger())
+
+    query = (
+        select(
+            *keys,
+            total(table.c.pinged),
+            total(table.c.posted),
+            total(offered),
+            total(table.c.sold),
+            total(table.c.timeouts),
+            total(table.c.errors),
+            total(table.c.rejected + table.c.duplicates),
+            func.sum(table.c.exchange_ms),
+            func.sum(table.c.revenue),
+        )
+        .where(*_campaign_scope(_grain(scope), scope))
+        .group_by(*keys)
     )
-    width = len(attempt_keys)
-
-    def new(key: tuple[str, ...]) -> BuyerFigures:
-        return CampaignFigures(key[0], campaign=key[1]) if by_campaign else BuyerFigures(key[0])
-
+    width = len(keys)
     found: dict[tuple[str, ...], BuyerFigures] = {}
-    for row in await session.execute(attempts):
+    for row in await session.execute(query):
         key = tuple(str(k) for k in row[:width])
-        pings, posts, offered, timeouts, errors, rejections, mean = row[width:]
-        figures = found[key] = new(key)
+        pings, posts, leads, sold, timeouts, errors, rejections, ms, revenue = row[width:]
+        figures = found[key] = (
+            CampaignFigures(key[0], campaign=key[1]) if by_campaign else BuyerFigures(key[0])
+        )
         figures.pings, figures.posts = int(pings or 0), int(posts or 0)
-        figures.offered, figures.timeouts = int(offered or 0), int(timeouts or 0)
-        figures.errors, figures.rejections = int(errors or 0), int(rejections or 0)
-        figures.mean_ms = float(mean) if mean is not None else None
-    for row in await session.execute(sales):
-        key = tuple(str(k) for k in row[:width])
-        sold, revenue = row[width:]
-        figures = found.setdefault(key, new(key))
-        figures.sold = int(sold)
-        figures.revenue = Decimal(revenue) if revenue is not None else ZERO
-    return found
+        figures.offered, figures.sold = int(leads or 0), int(sold or 0)
+        figures.timeouts, figures.errors = int(timeouts or 0), int(errors or 0)
+        figures.rejections = int(rejections or 0)
+        sent = figures.pings + figures.posts
+        figures.mean_ms = float(ms) / sent if sent and ms is not None else None
+        figures.revenue = Decimal(revenue).quantize(CENT) if revenue is not None else ZERO
+    return {k: f for k, f in found.items() if f.pings or f.posts or f.sold}
 
 
 async def buyers(session: AsyncSession, scope: Scope) -> list[BuyerFigures]:
@@ -276,29 +254,6 @@ async def campaigns(session: AsyncSession, scope: Scope) -> list[CampaignFigures
     found = await _exchanges(session, scope, by_campaign=True)
     rows = [f for f in found.values() if isinstance(f, CampaignFigures)]
     return sorted(rows, key=lambda c: (-c.revenue, c.campaign, c.buyer))
-
-
-_SEEN = """
-WITH RECURSIVE seen(name) AS (
-    SELECT MIN(campaign) FROM {table}
-    UNION ALL
-    SELECT (SELECT MIN(campaign) FROM {table} WHERE campaign > seen.name)
-    FROM seen WHERE seen.name IS NOT NULL
-)
-SELECT name FROM seen WHERE name IS NOT NULL
-"""
-
-
-async def campaigns_seen(session: AsyncSession) -> set[str]:
-    """Every campaign that ever had an exchange or a sale, configured now or not.
-
-    One index step per campaign (the (campaign, time) indexes), however many rows there are:
-    a report scoped to these names finds a removed campaign's history too.
-    """
-    names: set[str] = set()
-    for table in (AttemptRow.__tablename__, Sale.__tablename__):
-        names |= set((await session.scalars(text(_SEEN.format(table=table)))).all())
-    return names
 
 
 @dataclass
@@ -325,11 +280,9 @@ async def publishers(session: AsyncSession, scope: Scope) -> list[PublisherFigur
     """Every publisher with leads in the scope, by revenue (from the publisher rollups, whole
     hours; quarter hours when a bound is off the hour)."""
     table = publisher_rollups
-    bounds = [b for b in (scope.since, scope.until) if b is not None]
-    grain = 60 if all(b.minute == 0 and b.second == 0 for b in bounds) else 15
     query = (
         select(table.c.publisher, *_rollup_sums())
-        .where(*_rollup_scope(grain, scope))
+        .where(*_rollup_scope(_grain(scope), scope))
         .group_by(table.c.publisher)
     )
     found = []

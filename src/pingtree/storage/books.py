@@ -126,6 +126,13 @@ class CampaignRollup(Base):
     returns: Mapped[int] = mapped_column(Integer, default=0)
     returned: Mapped[Decimal] = mapped_column(Cents, default=Decimal(0))
     clawed_back: Mapped[Decimal] = mapped_column(Cents, default=Decimal(0))
+    leads_posted: Mapped[int] = mapped_column(Integer, default=0)
+    """Distinct leads posted to it."""
+    buyer_leads_posted: Mapped[int] = mapped_column(Integer, default=0)
+    """Leads posted to it and to none of its buyer's campaigns before (per buyer, they add
+    up to the buyer's distinct leads posted)."""
+    exchange_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    """Its pings' and posts' durations added up (mean latency: / (pinged + posted))."""
 
 
 class CampaignReason(Base):
