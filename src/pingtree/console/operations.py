@@ -38,10 +38,6 @@ def _kind(value: str) -> Literal["email", "phone"]:
     return "email" if "@" in value else "phone"
 
 
-def _refusal(exc: IntakeRefused) -> str:
-    return "; ".join(r.message for r in exc.reasons) or f"refused ({exc.status_code})"
-
-
 def _back(request: Request, where: str, message: str) -> RedirectResponse:
     return RedirectResponse(f"{where}?done={quote(message)}", status_code=303)
 
@@ -87,7 +83,7 @@ async def approve(
     try:
         answer = await review.approve(acting.rt, lead_id, acting.caller.name)
     except IntakeRefused as exc:
-        return _after_review(request, lead_id, next, _refusal(exc), ok=False)
+        return _after_review(request, lead_id, next, exc.in_words(), ok=False)
     message = f"Approved lead {lead_id[:8]}: {answer.status.value}"
     if answer.status is LeadStatus.SOLD:
         message += f" (payout {answer.payout:,.2f})"
@@ -112,7 +108,7 @@ async def reject(
     try:
         await review.reject(acting.rt, lead_id, decision.reason, acting.caller.name)
     except IntakeRefused as exc:
-        return _after_review(request, lead_id, next, _refusal(exc), ok=False)
+        return _after_review(request, lead_id, next, exc.in_words(), ok=False)
     return _after_review(request, lead_id, next, f"Rejected lead {lead_id[:8]}.", ok=True)
 
 
@@ -131,7 +127,7 @@ async def resolve(
         )
     except IntakeRefused as exc:
         where = f"{console_root(request)}/review"
-        return RedirectResponse(f"{where}?failed={quote(_refusal(exc))}", status_code=303)
+        return RedirectResponse(f"{where}?failed={quote(exc.in_words())}", status_code=303)
     message = (
         f"Lead {resolved.lead_id[:8]}: {'sold' if resolved.sold else 'not sold'}; "
         f"the lead is now {resolved.lead_status.value}."

@@ -72,8 +72,7 @@ async def _decide(
             note=said.note,
         )
     except IntakeRefused as exc:
-        why = "; ".join(r.message for r in exc.reasons) or f"refused ({exc.status_code})"
-        return _after(request, lead_id, next_, why, ok=False)
+        return _after(request, lead_id, next_, exc.in_words(), ok=False)
     what = "Approved" if decided.status is ReturnStatus.APPROVED else "Rejected"
     message = f"{what} the return of lead {decided.lead_id[:8]} by {decided.buyer}"
     if decided.status is ReturnStatus.APPROVED:

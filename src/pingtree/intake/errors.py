@@ -16,6 +16,10 @@ class IntakeRefused(Exception):
         self.headers = headers or {}
         super().__init__("; ".join(f"{r.code}: {r.message}" for r in reasons))
 
+    def in_words(self) -> str:
+        """The reasons' messages, for a person (the console's notices)."""
+        return "; ".join(r.message for r in self.reasons) or f"refused ({self.status_code})"
+
 
 def refuse(status_code: int, code: str, message: str, field: str | None = None) -> IntakeRefused:
     """A refusal with one reason."""
