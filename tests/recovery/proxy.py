@@ -22,14 +22,18 @@ class CuttableProxy:
         )
         self.port = self._server.sockets[0].getsockname()[1]
 
-    async def cut(self) -> None:
-        """Close every connection and stop listening: connecting is refused."""
+    async def cut(self) -> int:
+        """Close every connection and stop listening: connecting is refused.
+
+        Returns how many connections were open (each has two ends here)."""
         assert self._server is not None
         self._server.close()
+        open_ends = len(self._writers)
         for writer in list(self._writers):
             writer.transport.abort()
         self._writers.clear()
         self._server = None
+        return open_ends // 2
 
     async def stop(self) -> None:
         """Cut for good."""
