@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pingtree import heap
 from pingtree.api import (
     admin,
     audit,
@@ -39,8 +40,14 @@ from pingtree.settings import Settings
 log = logging.getLogger("pingtree")
 
 
-def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
-    """Build the app. Pass a runtime to share one (tests); else one is made from settings."""
+def create_app(
+    settings: Settings | None = None, runtime: Runtime | None = None, *, serving: bool = False
+) -> FastAPI:
+    """Build the app. Pass a runtime to share one (tests); else one is made from settings.
+
+    serving: this process exists to serve the app (`pingtree serve`): once started, its
+    heap is settled for short collector pauses (pingtree.heap) and the pauses are counted.
+    """
     settings = settings or Settings()
     owned = runtime is None
     rt = runtime or Runtime(settings)
@@ -49,10 +56,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if owned:
             await rt.start()
+        if serving:
+            heap.settle()
+            rt.figures.pauses.start()
         app.state.runtime = rt
         try:
             yield
         finally:
+            rt.figures.pauses.stop()
             if owned:
                 await rt.stop()
 
@@ -174,4 +185,4 @@ def serve_app() -> FastAPI:
     """The app `pingtree serve` runs in each worker: its logs set up as Settings say."""
     settings = Settings()
     configure_logs(settings.log_format)
-    return create_app(settings)
+    return create_app(settings, serving=True)

@@ -17,11 +17,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.exposition import generate_latest
 
 from pingtree.buyers.model import Campaign, Outcome
+from pingtree.heap import Pauses
 from pingtree.metrics.caps import CapFill, Seen
 from pingtree.routing.model import RoutingResult
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0)
 """Seconds: ping and post deadlines are tens to hundreds of milliseconds."""
+GC_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
+"""Seconds: a young collection takes well under a millisecond; a full one must stay short."""
 FAILED = frozenset({Outcome.TIMEOUT, Outcome.ERROR})
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -79,6 +82,14 @@ class Figures:
             ["reason"],
             registry=reg,
         )
+        self.pauses = Pauses()  # started by the serving process only (pingtree.app)
+        self.gc_pauses = Histogram(
+            "pingtree_gc_pause_seconds",
+            "Cyclic garbage collections (the event loop waits for each), by generation",
+            ["generation"],
+            buckets=GC_BUCKETS,
+            registry=reg,
+        )
         if campaigns is not None and seen is not None and now is not None:
             reg.register(CapFill(campaigns, seen, now))
 
@@ -116,4 +127,6 @@ class Figures:
 
 def render(figures: Figures) -> tuple[bytes, str]:
     """The text exposition of a registry and its content type."""
+    for generation, seconds in figures.pauses.drain():
+        figures.gc_pauses.labels(str(generation)).observe(seconds)
     return generate_latest(figures.registry), CONTENT_TYPE
