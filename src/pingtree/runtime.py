@@ -33,7 +33,8 @@ from pingtree.sales.ledger import SqlCapLedger
 from pingtree.screening.checks import warm_up
 from pingtree.screening.purchases import SqlBuyerPurchases
 from pingtree.settings import Settings
-from pingtree.storage.db import create_engine, sessions
+from pingtree.storage.checkpoints import keep_checkpointing
+from pingtree.storage.db import create_engine, sessions, sqlite_file
 
 log = logging.getLogger("pingtree")
 INTERRUPTED_MARGIN_S = 2.0
@@ -47,11 +48,13 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
+        self._sqlite_file = sqlite_file(settings.database)
         self.engine: AsyncEngine = create_engine(
             settings.database,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_timeout_s=settings.db_pool_timeout_s,
+            checkpoints_apart=self._sqlite_file is not None,
         )
         self.sessions: async_sessionmaker[AsyncSession] = sessions(self.engine)
         self.ledger = SqlCapLedger(self.engine, self.clock)
@@ -78,6 +81,7 @@ class Runtime:
             engine=self.engine, clock=self.clock, settings=settings, catalog=lambda: self.catalog
         )
         self._bookkeeper: asyncio.Task[None] | None = None
+        self._checkpoints: asyncio.Task[None] | None = None
         self.rate_limits = RateLimits(
             redis_url=settings.redis_url,
             key_prefix=settings.ratelimit_prefix,
@@ -130,6 +134,11 @@ class Runtime:
             await self.http.close()
             raise
         self.loop_lag.start()
+        if self._sqlite_file is not None:  # the engine leaves checkpoints to this task
+            self._checkpoints = asyncio.create_task(
+                keep_checkpointing(self._sqlite_file, self.settings.sqlite_checkpoint_s),
+                name="pingtree-checkpoints",
+            )
         asks_consent = any(v.consent for v in self.catalog.verticals.values()) or any(
             p.consent for p in self.catalog.publishers.values()
         )
@@ -194,7 +203,7 @@ class Runtime:
 
     async def stop(self) -> None:
         """Close everything start() opened, after the records still being written."""
-        for task in (self._watcher, self._sealer, self._bookkeeper):
+        for task in (self._watcher, self._sealer, self._bookkeeper, self._checkpoints):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

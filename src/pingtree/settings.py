@@ -181,6 +181,12 @@ class Settings(BaseSettings):
         gt=timedelta(0),
         description="how long a consent link handed to a buyer opens (seconds or ISO 8601)",
     )
+    sqlite_checkpoint_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="SQLite: how often the server copies its write-ahead log into the "
+        "database file, from a thread (never inside a lead's commit)",
+    )
     audit_seal_s: float = Field(
         default=5.0,
         gt=0,

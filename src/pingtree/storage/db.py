@@ -29,21 +29,35 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def sqlite_file(url: str) -> str | None:
+    """The file of a SQLite URL (None for PostgreSQL or an in-memory database)."""
+    if not is_sqlite(url):
+        return None
+    database = make_url(url).database
+    return database if database and database != ":memory:" else None
+
+
 def create_engine(
-    url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout_s: float = 10.0
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    pool_timeout_s: float = 10.0,
+    checkpoints_apart: bool = False,
 ) -> AsyncEngine:
     """An async engine tuned for the backend, its pool bounded.
 
     PostgreSQL: at most pool_size + max_overflow connections per process; a request that
     finds none free waits pool_timeout_s, then fails (the publisher gets 503, retry).
     SQLite allows one writer at a time; a single pooled connection serialises writes inside
-    the process instead of letting connections fight over the file lock.
+    the process instead of letting connections fight over the file lock. checkpoints_apart:
+    no commit checkpoints the log; the caller runs storage.checkpoints beside the engine.
     """
     kwargs: dict[str, Any] = {}
     if is_sqlite(url):
         kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
-        database = make_url(url).database
-        if database and database != ":memory:":
+        database = sqlite_file(url)
+        if database is not None:
             kwargs["async_creator"] = inline_creator(database)
     else:
         kwargs.update(
@@ -55,8 +69,16 @@ def create_engine(
     # Statement parameters are the lead's PII: never in an exception's text, so never logged.
     engine = create_async_engine(url, hide_parameters=True, **kwargs)
     if is_sqlite(url):
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        pragmas = _sqlite_pragmas_apart if checkpoints_apart else _sqlite_pragmas
+        event.listen(engine.sync_engine, "connect", pragmas)
     return engine
+
+
+def _sqlite_pragmas_apart(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.close()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -1,0 +1,74 @@
+"""SQLite's log is checkpointed by a thread beside the serving engine, never by a commit."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pingtree.runtime import Runtime
+from pingtree.settings import Settings
+from pingtree.storage.checkpoints import checkpoint
+from pingtree.storage.db import create_engine, sqlite_file
+
+WRITES = 1500  # one small transaction each: a log page or more apiece
+
+
+async def _write(engine: AsyncEngine, count: int, *, pause_every: int = 0) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE IF NOT EXISTS scratch (id INTEGER PRIMARY KEY, v)"))
+    for i in range(count):
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO scratch (v) VALUES (:v)"), {"v": "x" * 200})
+        if pause_every and i % pause_every == 0:
+            await asyncio.sleep(0.005)  # leave the checkpointing thread its turns
+
+
+async def test_a_serving_engine_leaves_every_page_in_the_log_for_the_checkpointer(
+    sqlite_url: str,
+) -> None:
+    path = sqlite_file(sqlite_url)
+    assert path is not None
+    apart = create_engine(sqlite_url, checkpoints_apart=True)
+    try:
+        await _write(apart, WRITES)
+        done = await asyncio.to_thread(checkpoint, path)
+    finally:
+        await apart.dispose()
+    assert done.logged >= WRITES  # no commit checkpointed (SQLite's own would at 1,000 pages)
+    assert (done.busy, done.copied) == (False, done.logged)  # and the thread copied them all
+
+
+async def test_a_command_engine_keeps_sqlites_own_checkpoints(sqlite_url: str) -> None:
+    path = sqlite_file(sqlite_url)
+    assert path is not None
+    engine = create_engine(sqlite_url)
+    try:
+        await _write(engine, WRITES)
+        done = await asyncio.to_thread(checkpoint, path)
+    finally:
+        await engine.dispose()
+    assert done.logged < 1100  # the log restarted after a commit's checkpoint
+
+
+async def test_the_runtime_checkpoints_while_leads_write(sqlite_url: str) -> None:
+    """With the runtime's thread checkpointing, the log is reused: it stays far shorter
+    than what was written through it."""
+    path = sqlite_file(sqlite_url)
+    assert path is not None
+    rt = Runtime(Settings(database_url=sqlite_url, sqlite_checkpoint_s=0.05))
+    await rt.start(watch=False)
+    try:
+        async with rt.engine.connect() as conn:
+            found = await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")
+            assert found.scalar() == 0
+        await _write(rt.engine, WRITES * 4, pause_every=10)
+        async with rt.engine.connect() as conn:
+            page = (await conn.exec_driver_sql("PRAGMA page_size")).scalar()
+        assert isinstance(page, int)
+        written = WRITES * 4 * page  # at least; with no checkpoint the log holds it all
+        assert os.path.getsize(path + "-wal") < written / 2
+    finally:
+        await rt.stop()
