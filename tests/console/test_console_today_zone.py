@@ -8,6 +8,7 @@ import re
 
 from pingtree.clock import ManualClock
 from tests.console.conftest import Harness
+from tests.console.test_console_buyers import row
 from tests.engine.conftest import ADMIN_TOKEN, sim_buyer
 from tests.factories import LEAD_FIELDS, campaign, document, tier
 
@@ -80,4 +81,38 @@ async def test_today_is_the_day_in_the_chosen_zone(engine_clocked: Harness) -> N
     assert 'class="badge sold"' not in leads.text.split('id="lead-results"')[1]
 
     bad = await h.client.get("/console", params={"tz": "Mars/Olympus"}, headers=ADMIN)
+    assert bad.status_code == 400 and "unknown time zone" in bad.text
+
+
+async def test_the_buyers_page_today_is_the_day_in_the_chosen_zone(
+    engine_clocked: Harness,
+) -> None:
+    h = engine_clocked
+    clock = h.rt.clock
+    assert isinstance(clock, ManualClock)  # Wednesday 2026-11-25 12:00 UTC
+    h.buyers(sim_buyer("apex"))
+    await h.configure(
+        document([campaign("apex", h.sim, price="20.00")], [tier("only", "priority", ["apex"])])
+    )
+    assert (await h.post_lead()).json()["status"] == "sold"  # Wed 04:00 LA, Thu 02:00 Kiritimati
+    clock.advance(13 * 3600)  # Thu 01:00 UTC: Wed 17:00 in LA, Thu 15:00 in Kiritimati
+
+    async def sold_today(tz: str | None) -> tuple[str, str]:
+        params = {"period": "today"} | ({"tz": tz} if tz else {})
+        page = await h.client.get("/console/buyers", params=params, headers=ADMIN)
+        assert page.status_code == 200, page.text
+        since = re.search(r"since (\S+ \S+ [^,\s]+)", page.text)
+        assert since is not None
+        listed = 'data-campaign="apex"' in page.text  # listed when it has activity
+        return since[1], row(page.text, "apex")["sold"] if listed else "0"
+
+    assert await sold_today(None) == ("2026-11-26 00:00 UTC", "0")
+    assert await sold_today("America/Los_Angeles") == (
+        "2026-11-25 00:00 America/Los_Angeles",
+        "1",
+    )
+    assert await sold_today("Pacific/Kiritimati") == ("2026-11-26 00:00 Pacific/Kiritimati", "1")
+    page = await h.client.get("/console/buyers", params={"tz": "Pacific/Kiritimati"}, headers=ADMIN)
+    assert "period=7d&amp;tz=Pacific/Kiritimati" in page.text  # the period links keep the zone
+    bad = await h.client.get("/console/buyers", params={"tz": "Mars/Olympus"}, headers=ADMIN)
     assert bad.status_code == 400 and "unknown time zone" in bad.text

@@ -80,10 +80,14 @@ async def lead_evidence(request: Request, lead_id: str, rt: ReaderDep) -> Respon
 
 @router.get("/buyers", response_class=HTMLResponse)
 async def buyers(request: Request, rt: ReaderDep, period: Period = "today") -> HTMLResponse:
-    """Per-campaign results over a period."""
+    """Per-campaign results over a period; today is the day in the chosen zone (`tz`)."""
+    try:
+        zone = periods.zone(request.query_params.get("tz"))
+    except periods.BadPeriod as exc:
+        return _bad(request, exc)
     now = rt.clock.now()
     since = {
-        "today": day_start(now),
+        "today": day_start(now, zone),
         "7d": now - timedelta(days=7),
         "30d": now - timedelta(days=30),
         "all": None,
@@ -97,6 +101,7 @@ async def buyers(request: Request, rt: ReaderDep, period: Period = "today") -> H
         "period": period,
         "periods": PERIODS,
         "since": since,
+        "zone": zone,
     }
     return page(request, "buyers.html", context)
 
