@@ -39,6 +39,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from machine import describe as describe_machine
 
@@ -613,6 +614,7 @@ class EngineResult:
     db: str
     runs: dict[str, Run] = field(default_factory=dict)
     skipped: str | None = None
+    collections: str = ""  # the app's garbage-collector pauses, from its /metrics
 
 
 async def run_engine(
@@ -663,6 +665,7 @@ async def run_engine(
                 result.runs[scenario + LIGHT] = await engine_load(
                     base, scenario, f"{tag}{scenario}1", args.light_leads, 1, args.max_seconds, pids
                 )
+        result.collections = await collector_pauses(base)
     finally:
         stop(app)
     if app.returncode not in (0, -15):
@@ -674,6 +677,30 @@ async def run_engine(
             if s.lead_id in found:
                 s.critical_ms = critical_ms(found[s.lead_id])
     return result
+
+
+async def collector_pauses(base: str) -> str:
+    """The app's full (generation 2) collections over the whole run, from /metrics: each
+    holds the event loop, and every lead in flight waits."""
+    async with aiohttp.ClientSession() as session, session.get(f"{base}/metrics") as resp:
+        text = await resp.text()
+    count = total = 0.0
+    buckets: list[tuple[float, float]] = []  # (bound, pauses at most that long)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.labels.get("generation") != "2":
+                continue
+            if sample.name.endswith("_count"):
+                count = sample.value
+            elif sample.name.endswith("_sum"):
+                total = sample.value
+            elif sample.name.endswith("_bucket"):
+                buckets.append((float(sample.labels["le"]), sample.value))
+    under = [bound for bound, seen in buckets if seen >= count]
+    longest = f"under {min(under) * 1000:g} ms" if under and min(under) < float("inf") else "long"
+    if not count:
+        return "no full collection"
+    return f"{count:.0f} full collections, {total * 1000:.0f} ms in all, each {longest}"
 
 
 def app_settings(pairs: list[str]) -> dict[str, str]:
@@ -760,6 +787,7 @@ def report(floors: dict[str, Run], engines: list[EngineResult], args: argparse.N
                 )
             rows.append(("", "CPU per lead", cpu_text(run), f"floor: {cpu_text(f)}", ""))
             rows.append(("", "outcomes", outcome_text(run), f"floor {outcome_text(f)}", ""))
+        rows.append((f"collector / {res.db}", "full GC pauses", res.collections, "", ""))
         limit = HANG_MAX_MS + HANG_SLACK_MS
         for key in ("hang", "hang" + LIGHT):
             hang = res.runs.get(key)

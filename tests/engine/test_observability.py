@@ -18,6 +18,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from pingtree import heap
 from pingtree.app import create_app
 from pingtree.logs import JsonFormatter, for_lead
 from pingtree.logs import configure as configure_logs
@@ -336,9 +337,11 @@ async def test_a_serving_app_freezes_its_startup_heap_and_counts_collector_pause
     h = engine_sqlite
     app = create_app(h.rt.settings, runtime=h.rt, serving=True)
     transport = httpx.ASGITransport(app=app)
+    thresholds = gc.get_threshold()
     try:
         async with app.router.lifespan_context(app):
             assert gc.get_freeze_count() > 0  # startup's objects are out of the walk
+            assert gc.get_threshold()[2] == heap.OLDEST_EVERY  # and full collections rarer
             gc.collect()
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
                 text = (await client.get("/metrics")).text
@@ -347,15 +350,16 @@ async def test_a_serving_app_freezes_its_startup_heap_and_counts_collector_pause
         assert not h.rt.figures.pauses.drain()
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 async def test_an_app_serving_beside_tests_leaves_the_collector_alone(
     engine_sqlite: Harness,
 ) -> None:
     """An app built for a test (not `pingtree serve`) freezes nothing and counts nothing."""
-    before = gc.get_freeze_count()
+    before = gc.get_freeze_count(), gc.get_threshold()
     app = create_app(engine_sqlite.rt.settings, runtime=engine_sqlite.rt)
     async with app.router.lifespan_context(app):
         gc.collect()
-        assert gc.get_freeze_count() == before
+        assert (gc.get_freeze_count(), gc.get_threshold()) == before
         assert not engine_sqlite.rt.figures.pauses.drain()
