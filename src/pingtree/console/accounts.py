@@ -7,14 +7,13 @@ the page that answers the form, never in an address; only its hash is kept.
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from pingtree import audit
 from pingtree.console.auth import AccountsDep, Acting, ReaderDep
-from pingtree.console.render import ConsoleRoute, console_root, page
+from pingtree.console.render import ConsoleRoute, console_root, notice, page
 from pingtree.operators import OperatorError, Role, repository
 from pingtree.operators.access import ADMIN_TOKEN_OPERATOR
 
@@ -38,10 +37,7 @@ async def accounts(request: Request, rt: ReaderDep) -> Response:
 
 
 def _back(request: Request, message: str, *, ok: bool) -> RedirectResponse:
-    key = "done" if ok else "failed"
-    return RedirectResponse(
-        f"{console_root(request)}/accounts?{key}={quote(message)}", status_code=303
-    )
+    return notice(f"{console_root(request)}/accounts", message, ok=ok)
 
 
 def _token_page(request: Request, name: str, token: str, what: str, yours: bool) -> Response:

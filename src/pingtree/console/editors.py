@@ -27,7 +27,7 @@ from pingtree.config.store import load_document
 from pingtree.console import changes, forms
 from pingtree.console.auth import ConfigureDep, ReaderDep
 from pingtree.console.changes import Applied, Checked, Draft
-from pingtree.console.render import ConsoleRoute, console_root, page
+from pingtree.console.render import ConsoleRoute, console_root, notice, page
 from pingtree.console.trial import TrialOutcome, preview_requests, send_test
 from pingtree.credentials.at_rest import redact
 from pingtree.publishers.model import REVOKED_KEY_SHA256, PayoutType
@@ -417,10 +417,8 @@ async def submit(request: Request, kind: str, key: str, acting: ConfigureDep) ->
             return _render(
                 request, state=state, checked=outcome, removing=True, status_code=409, **render
             )
-        done = quote(f"Removed {LABELS[checked_kind].one} {original} (version {outcome.version}).")
-        return RedirectResponse(
-            f"{console_root(request)}/config/{checked_kind}?done={done}", status_code=303
-        )
+        done = f"Removed {LABELS[checked_kind].one} {original} (version {outcome.version})."
+        return notice(f"{console_root(request)}/config/{checked_kind}", done)
     if form_problems:
         return _render(request, state=state, form_problems=form_problems, status_code=422, **render)
     draft = Draft(checked_kind, original, state)
@@ -441,8 +439,7 @@ def _applied(request: Request, kind: Kind, state: dict[str, Any], outcome: Appli
     key = changes.resource_key_of(kind, state)
     target = f"{console_root(request)}/config/{kind}/{quote(key, safe='')}"
     if not outcome.entries:
-        done = quote("No changes: the configuration already says this.")
-        return RedirectResponse(f"{target}?done={done}", status_code=303)
+        return notice(target, "No changes: the configuration already says this.")
     if outcome.new_api_keys:  # shown once, never in a URL
         return page(
             request,

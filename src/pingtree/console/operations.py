@@ -17,7 +17,7 @@ from sqlalchemy import select
 from pingtree.api import recovery as uncertain
 from pingtree.api import screening as review_api
 from pingtree.console.auth import ReaderDep, ReviewDep, SuppressDep
-from pingtree.console.render import ConsoleRoute, console_root, page
+from pingtree.console.render import ConsoleRoute, console_root, notice, page
 from pingtree.identity import suppression_hash
 from pingtree.intake import review
 from pingtree.intake.errors import IntakeRefused
@@ -39,7 +39,7 @@ def _kind(value: str) -> Literal["email", "phone"]:
 
 
 def _back(request: Request, where: str, message: str) -> RedirectResponse:
-    return RedirectResponse(f"{where}?done={quote(message)}", status_code=303)
+    return notice(where, message)
 
 
 # --- review --------------------------------------------------------------------------------
@@ -70,9 +70,8 @@ async def review_queue(request: Request, rt: ReaderDep) -> Response:
 
 def _after_review(request: Request, lead_id: str, next_: str, message: str, ok: bool) -> Response:
     root = console_root(request)
-    where = f"{root}/leads/{lead_id}" if next_ == "lead" else f"{root}/review"
-    key = "done" if ok else "failed"
-    return RedirectResponse(f"{where}?{key}={quote(message)}", status_code=303)
+    where = f"{root}/leads/{quote(lead_id)}" if next_ == "lead" else f"{root}/review"
+    return notice(where, message, ok=ok)
 
 
 @router.post("/review/{lead_id}/approve")
@@ -127,7 +126,7 @@ async def resolve(
         )
     except IntakeRefused as exc:
         where = f"{console_root(request)}/review"
-        return RedirectResponse(f"{where}?failed={quote(exc.in_words())}", status_code=303)
+        return notice(where, exc.in_words(), ok=False)
     message = (
         f"Lead {resolved.lead_id[:8]}: {'sold' if resolved.sold else 'not sold'}; "
         f"the lead is now {resolved.lead_status.value}."
@@ -207,7 +206,7 @@ async def add_values(
     where = f"{console_root(request)}/suppression"
     owner = owner if scope != GLOBAL else ""
     if problem := _owner_problem(acting.rt, scope, owner):
-        return RedirectResponse(f"{where}?failed={quote(problem)}", status_code=303)
+        return notice(where, problem, ok=False)
     parsed = ParsedList()
     for line in values.splitlines():
         value = line.strip().strip(",")
@@ -232,13 +231,13 @@ async def upload(
     where = f"{console_root(request)}/suppression"
     owner = owner if scope != GLOBAL else ""
     if problem := _owner_problem(acting.rt, scope, owner):
-        return RedirectResponse(f"{where}?failed={quote(problem)}", status_code=303)
+        return notice(where, problem, ok=False)
     if file is None:
-        return RedirectResponse(f"{where}?failed={quote('choose a CSV file')}", status_code=303)
+        return notice(where, "choose a CSV file", ok=False)
     data = await file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         message = f"the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; split it"
-        return RedirectResponse(f"{where}?failed={quote(message)}", status_code=303)
+        return notice(where, message, ok=False)
     parsed = parse_csv(data.decode("utf-8-sig", errors="replace"))
     added, already = await _store(acting.rt, parsed, scope, owner)
     message = (
@@ -265,7 +264,7 @@ async def remove_value(
     hashed = suppression_hash(kind, value.strip())
     if hashed is None or scope not in SCOPES:
         message = f"{value!r} is not a valid {kind}" if hashed is None else "unknown list"
-        return RedirectResponse(f"{where}?failed={quote(message)}", status_code=303)
+        return notice(where, message, ok=False)
     async with acting.rt.sessions() as session, session.begin():
         removed = await lists.remove_suppressions(session, [hashed], scope=scope, owner=owner)
     message = (

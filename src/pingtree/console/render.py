@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from jinja2 import StrictUndefined
@@ -67,6 +68,13 @@ templates.env.filters.update(
     extras=forms.extras,
     input_id=forms.input_id,
 )
+
+
+def notice(where: str, message: str, *, ok: bool = True) -> RedirectResponse:
+    """Back to a console page (303) with a message it shows: done, or failed."""
+    joiner = "&" if "?" in where else "?"
+    key = "done" if ok else "failed"
+    return RedirectResponse(f"{where}{joiner}{key}={quote(message)}", status_code=303)
 
 
 def console_root(request: Request) -> str:

@@ -10,11 +10,11 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from pingtree.console.auth import ReaderDep, ReturnsDep
-from pingtree.console.render import ConsoleRoute, console_root, page
+from pingtree.console.render import ConsoleRoute, console_root, notice, page
 from pingtree.intake.errors import IntakeRefused
 from pingtree.returns import flows, service
 from pingtree.returns.schemas import DecisionIn, RejectionIn, ReturnStatus
@@ -48,8 +48,7 @@ async def returns_queue(request: Request, rt: ReaderDep) -> Response:
 def _after(request: Request, lead_id: str | None, next_: str, message: str, ok: bool) -> Response:
     root = console_root(request)
     where = f"{root}/leads/{quote(lead_id)}" if next_ == "lead" and lead_id else f"{root}/returns"
-    key = "done" if ok else "failed"
-    return RedirectResponse(f"{where}?{key}={quote(message)}", status_code=303)
+    return notice(where, message, ok=ok)
 
 
 async def _decide(

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from pingtree.config.document import Kind, resource_key
 from pingtree.config.store import load_document
@@ -19,7 +19,7 @@ from pingtree.console import changes
 from pingtree.console.auth import ConfigureDep, ReaderDep, safe_next
 from pingtree.console.changes import Checked, Draft
 from pingtree.console.editors import LABELS, kind_of
-from pingtree.console.render import ConsoleRoute, console_root, page
+from pingtree.console.render import ConsoleRoute, console_root, notice, page
 from pingtree.publishers.model import REVOKED_KEY_SHA256, new_api_key
 
 router = APIRouter(prefix="/console/config", include_in_schema=False, route_class=ConsoleRoute)
@@ -87,8 +87,7 @@ async def switch(
         f" (version {outcome.version})." if outcome.entries else " (no change)."
     )
     target = safe_next(next, request) if next else f"{console_root(request)}/config/{checked}"
-    joiner = "&" if "?" in target else "?"
-    return RedirectResponse(f"{target}{joiner}done={quote(done)}", status_code=303)
+    return notice(target, done)
 
 
 def _refused(request: Request, kind: Kind, key: str, checked: Checked) -> HTMLResponse:
@@ -153,6 +152,5 @@ async def api_key(
             "api_key.html",
             {"nav": "config", "keys": {key: plain}, "version": outcome.version},
         )
-    done = quote(f"Revoked the API key of {key} (version {outcome.version}).")
-    target = f"{console_root(request)}/config/publishers/{quote(key, safe='')}?done={done}"
-    return RedirectResponse(target, status_code=303)
+    done = f"Revoked the API key of {key} (version {outcome.version})."
+    return notice(f"{console_root(request)}/config/publishers/{quote(key, safe='')}", done)
