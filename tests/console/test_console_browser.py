@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -12,14 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
-from pingtree.app import create_app
 from pingtree.settings import Settings
 from pingtree.storage.db import create_engine, sessions
 from pingtree.storage.migrate import upgrade
 from pingtree.storage.tables import AttemptRow, Lead, Sale
-from tests.console.browser import ARGS, CHROMIUM, free_port, require_chromium
+from tests.console.browser import ARGS, CHROMIUM, console_served, require_chromium
 
 sync_api = require_chromium()
 
@@ -103,21 +100,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
     url = "sqlite+aiosqlite:///" + str(tmp_path / "browser.db")
     asyncio.run(upgrade(url))
     insert(url, [lead("browser-lead-1")], sold_to_apex("browser-lead-1"))
-    app = create_app(Settings(database_url=url, admin_token="t"))
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="console-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", url
-    finally:
-        server.should_exit = True
-        thread.join(15)
+    with console_served(Settings(database_url=url, admin_token="t")) as (base, _):
+        yield base, url
 
 
 def test_login_dashboard_and_timeline(served: tuple[str, str]) -> None:

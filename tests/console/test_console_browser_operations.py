@@ -5,7 +5,6 @@ the focused control shows its outline."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,16 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from pingtree.app import create_app
 from pingtree.clock import SystemClock
 from pingtree.config.store import apply_document
 from pingtree.settings import Settings
-from pingtree.simulator import SimulatorConfig, start_simulator
+from pingtree.simulator import RunningSimulator, SimulatorConfig, start_simulator
 from pingtree.storage.db import create_engine, sessions
 from pingtree.storage.migrate import upgrade
-from tests.console.browser import ARGS, CHROMIUM, free_port, require_chromium
+from tests.console.browser import ARGS, CHROMIUM, console_served, require_chromium
 from tests.engine.conftest import sim_buyer
 from tests.factories import API_KEY, LEAD_FIELDS, campaign, document, tier
 from tests.returns.terms import buyer_key, with_terms
@@ -41,11 +38,9 @@ class Served:
 def served(tmp_path: Path) -> Iterator[Served]:
     url = "sqlite+aiosqlite:///" + str(tmp_path / "returns.db")
     asyncio.run(upgrade(url))
-    port = free_port()
     settings = Settings(database_url=url, admin_token=TOKEN, buyer_url_allow="127.0.0.1")
-    started, stop = threading.Event(), threading.Event()
 
-    async def run() -> None:
+    async def setup() -> RunningSimulator:
         sim = await start_simulator(SimulatorConfig(port=0, buyers=[sim_buyer("apex")]))
         doc = document([campaign("apex", sim)], [tier("t", "priority", ["apex"])])
         terms = {"returns": {"reasons": ["wrong_number"], "offer_again": False}}
@@ -58,26 +53,10 @@ def served(tmp_path: Path) -> Iterator[Served]:
                 allow=settings.buyer_allowlist,
             )
         await engine.dispose()
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-        )
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.02)
-        started.set()
-        await asyncio.to_thread(stop.wait)
-        server.should_exit = True
-        await task
-        await sim.stop()
+        return sim
 
-    thread = threading.Thread(target=asyncio.run, args=(run(),), daemon=True)
-    thread.start()
-    assert started.wait(30), "the console did not start"
-    try:
-        yield Served(f"http://127.0.0.1:{port}")
-    finally:
-        stop.set()
-        thread.join(30)
+    with console_served(settings, setup) as (base, _sim):
+        yield Served(base)
 
 
 def _returned(base: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ Every page visited is then checked at 390 px: nothing scrolls sideways, Log out 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,13 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from pingtree.app import create_app
 from pingtree.settings import Settings
 from pingtree.simulator import RunningSimulator, SimBuyer, SimulatorConfig, start_simulator
 from pingtree.storage.migrate import upgrade
-from tests.console.browser import ARGS, CHROMIUM, free_port, require_chromium
+from tests.console.browser import ARGS, CHROMIUM, console_served, require_chromium
 
 sync_api = require_chromium()
 TOKEN = "browser-admin-token"
@@ -56,37 +53,17 @@ class Served:
 def served(tmp_path: Path) -> Iterator[Served]:
     url = "sqlite+aiosqlite:///" + str(tmp_path / "setup.db")
     asyncio.run(upgrade(url))
-    port = free_port()
     settings = Settings(database_url=url, admin_token=TOKEN, buyer_url_allow="127.0.0.1")
-    holder: dict[str, Any] = {}
-    started, stop = threading.Event(), threading.Event()
 
-    async def run() -> None:
+    async def setup() -> RunningSimulator:
         buyers = [
             SimBuyer(name=n, bid_min=Decimal("10"), bid_max=Decimal("20"), seed=i)
             for i, n in enumerate(("apex", "bluecrest", "cascade"))
         ]
-        holder["sim"] = await start_simulator(SimulatorConfig(port=0, buyers=buyers))
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-        )
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.02)
-        started.set()
-        await asyncio.to_thread(stop.wait)
-        server.should_exit = True
-        await task
-        await holder["sim"].stop()
+        return await start_simulator(SimulatorConfig(port=0, buyers=buyers))
 
-    thread = threading.Thread(target=asyncio.run, args=(run(),), daemon=True)
-    thread.start()
-    assert started.wait(30), "the console did not start"
-    try:
-        yield Served(f"http://127.0.0.1:{port}", holder["sim"])
-    finally:
-        stop.set()
-        thread.join(30)
+    with console_served(settings, setup) as (base, sim):
+        yield Served(base, sim)
 
 
 def check_and_apply(page: Any) -> None:
