@@ -64,6 +64,7 @@ class Runtime:
         self._router: Router | None = None
         self._rng = rng
         self.catalog = Catalog.build(ConfigDocument())
+        self._loading = asyncio.Lock()
         self.config_loaded = False
         self.figures = Figures(
             campaigns=lambda: (c.campaign for c in self.catalog.campaigns.values()),
@@ -224,10 +225,13 @@ class Runtime:
 
     async def reload_config(self) -> None:
         """Load the stored configuration and make it the one in force."""
-        async with self.sessions() as session:
-            document, version = await load_document(session)
-        self.catalog = Catalog.build(document, version)
-        self.config_loaded = True
+        # One load at a time: two overlapping loads (housekeeping's poll and an apply's)
+        # could finish in the wrong order and put the older configuration back in force.
+        async with self._loading:
+            async with self.sessions() as session:
+                document, version = await load_document(session)
+            self.catalog = Catalog.build(document, version)
+            self.config_loaded = True
         await self.ledger.refresh([c.campaign for c in self.catalog.campaigns.values()])
         await self.books.refresh_funds()
 

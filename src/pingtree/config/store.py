@@ -60,12 +60,17 @@ class Plan:
 
 
 async def load_document(session: AsyncSession) -> tuple[ConfigDocument, int]:
-    """The stored configuration and its version."""
+    """The stored configuration and its version.
+
+    The version is read first: on PostgreSQL each statement sees what was committed when
+    it began, so a change committed in between is in the resources read but not in the
+    version, which is then older than them (never newer) and the next poll loads again.
+    """
+    version = await session.scalar(select(ConfigState.version).where(ConfigState.id == 1))
     rows = (await session.scalars(select(ConfigResource).order_by(ConfigResource.name))).all()
     data: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
     for row in rows:
         data.setdefault(row.kind, []).append(row.spec)
-    version = await session.scalar(select(ConfigState.version).where(ConfigState.id == 1))
     return ConfigDocument.model_validate(data), int(version or 0)
 
 
