@@ -71,13 +71,22 @@ async def test_every_capped_window_is_exact_when_a_campaign_has_several(
         at = NOW + timedelta(hours=hours)
         return await ledger.reserve(both, lead_id=lead_id, price=TEN, at=at, hold_s=1.0)
 
-    assert await hold("first") is not None
-    assert await hold("second") is None
-    assert ledger.room(both, NOW) == "hourly cap 1 reached"
-    assert await hold("next-hour", hours=1) is not None
+    with _statements(engine) as sent:
+        first = await hold("first")
+        assert first is not None
+        assert await hold("second") is None
+        assert ledger.room(both, NOW) == "hourly cap 1 reached"
+        assert await hold("next-hour", hours=1) is not None
     async with engine.connect() as conn:
         taken = sorted((await conn.execute(select(counters.c.window, counters.c.count))).all())
     assert taken == [("2026-11-25", 2), ("2026-11-25T15", 1), ("2026-11-25T16", 1)]
+    # The process creates each window's counter row once: the day's, then each hour's.
+    assert sum(s.startswith("INSERT INTO cap_counters") for s in sent) == 3
+    # A sale booked at its hold's price is settled in one statement (the hot path).
+    async with engine.begin() as conn:
+        with _statements(engine) as sent:
+            await ledger.settle(conn, sold={first: TEN}, released=[])
+    assert len(sent) == 1
 
 
 async def test_an_uncapped_campaign_journals_its_hold_and_claims_the_person(
