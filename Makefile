@@ -52,7 +52,12 @@ test: lint typecheck  ## lint, type check and the whole suite (SQLite, and Postg
 	$(BIN)/pytest
 
 # Mutation testing of the routing core, caps and dedup windows ([tool.mutmut] in
-# pyproject.toml); MUTANTS narrows it, e.g. make mutants MUTANTS='pingtree.routing.flows*'.
+# pyproject.toml); MUTANTS narrows it, e.g. make mutants MUTANTS='pingtree.routing.flows*'
+# (named mutants are run again even when judged before; after editing existing tests remove
+# mutants/ first: mutmut maps only new tests to the code they reach). Export
+# PINGTREE_TEST_POSTGRES_URL as for `make test`: the storage tests then run on PostgreSQL
+# too, the only way to reach the PostgreSQL-only code (sales/one_statement.py, the ledger's
+# one-statement hold); without it they run on SQLite alone and those mutants survive.
 MUTANTS ?=
 mutants: $(VENV)/.test  ## mutmut over routing/, sales/ and the dedup code; prints the score per module
 	env -u PYTHONPATH $(BIN)/mutmut run --max-children 2 $(MUTANTS)

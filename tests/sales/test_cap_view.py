@@ -103,3 +103,68 @@ async def test_room_given_back_in_this_process_opens_the_view_at_once(
     assert ledger.room(two, NOW) is None
     assert await ledger.reserve(two, lead_id="l9", price=Decimal("10.00"), at=NOW, hold_s=1.0)
     assert ledger.room(two, NOW) == "daily cap 2 reached"
+
+
+async def test_a_window_never_seen_counts_nothing_and_has_room(engine: AsyncEngine) -> None:
+    # A cap of one lead and a budget of 1.00 a day, both spent today: tomorrow is a window no
+    # process has counted yet: nothing in it, room in the view and in the database.
+    tight = Campaign.model_validate(
+        {**CAPPED.model_dump(mode="json", exclude={"caps", "name"}), "name": "tight",
+         "caps": {"daily": 1, "budget": {"daily": "1.00"}}}
+    )  # fmt: skip
+    ledger = SqlCapLedger(engine, ManualClock(NOW))
+
+    async def hold(lead_id: str) -> str | None:
+        return await ledger.reserve(
+            tight, lead_id=lead_id, price=Decimal("1.00"), at=NOW, hold_s=1.0
+        )
+
+    assert await hold("a") is not None
+    assert await hold("b") is None
+    assert ledger.room(tight, NOW) == "daily cap 1 reached"
+    tomorrow = NOW + timedelta(days=1)
+    assert ledger.seen(("tight", "daily", "2026-11-26")) == (0, Decimal(0))
+    assert ledger.room(tight, tomorrow) is None
+    assert await ledger.recheck([tight], tomorrow) is True
+    assert ledger.room(tight, tomorrow) is None
+    assert ledger.seen(("tight", "daily", "2026-11-26")) == (0, Decimal(0))
+
+
+async def test_recheck_counts_leads_and_money_apart(engine: AsyncEngine) -> None:
+    # One 10.00 lead of a cap of two: one lead counted (not ten), so there is room.
+    two = Campaign.model_validate(
+        {**CAPPED.model_dump(mode="json", exclude={"caps", "name"}), "name": "two",
+         "caps": {"daily": 2}}
+    )  # fmt: skip
+    here = SqlCapLedger(engine, ManualClock(NOW))
+    there = SqlCapLedger(engine, ManualClock(NOW))
+    held = await there.reserve(two, lead_id="l1", price=Decimal("10.00"), at=NOW, hold_s=1.0)
+    assert held is not None
+    assert await here.recheck([two], NOW) is True
+    assert here.seen(("two", "daily", "2026-11-25")) == (1, Decimal("10.00"))
+
+
+async def test_refresh_loads_each_campaigns_current_windows(engine: AsyncEngine) -> None:
+    # Another process filled CAPPED today, and holds in other campaigns and days: refresh
+    # reads exactly this campaign's current windows into the view.
+    other = Campaign.model_validate(
+        {**CAPPED.model_dump(mode="json", exclude={"name"}), "name": "other"}
+    )
+    there = SqlCapLedger(engine, ManualClock(NOW))
+    for campaign, at in ((CAPPED, NOW), (CAPPED, NOW + timedelta(days=1)), (other, NOW)):
+        held = await there.reserve(
+            campaign, lead_id=f"{campaign.name}-{at.day}", price=Decimal("10.00"), at=at,
+            hold_s=1.0,
+        )  # fmt: skip
+        assert held is not None
+    clock = ManualClock(NOW)
+    here = SqlCapLedger(engine, clock)
+    await here.refresh([CAPPED, other])
+    assert here.seen((CAPPED.name, "daily", "2026-11-25")) == (1, Decimal("10.00"))
+    assert here.seen(("other", "daily", "2026-11-25")) == (1, Decimal("10.00"))
+    assert here.room(CAPPED, NOW) == "daily cap 1 reached"
+    assert here.room(other, NOW) == "daily cap 1 reached"
+    assert here.seen((CAPPED.name, "daily", "2026-11-26")) == (0, Decimal(0))
+    clock.advance(2 * 86400)  # a day with no counter yet: nothing to load, room
+    await here.refresh([CAPPED])
+    assert here.room(CAPPED, clock.now()) is None

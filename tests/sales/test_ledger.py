@@ -141,11 +141,94 @@ async def test_a_sale_booked_at_another_price_moves_its_budget_to_that_price(
     async with engine.begin() as conn:
         await ledger.settle(conn, sold={high: Decimal("25.00"), low: Decimal("12.50")}, released=[])
     async with engine.connect() as conn:
-        amount = await conn.scalar(select(counters.c.amount))
-        prices = sorted((await conn.scalars(select(reservations.c.price))).all())
-    assert amount == Decimal("37.50") and prices == [Decimal("12.50"), Decimal("25.00")]
+        counted = (await conn.execute(select(counters.c.count, counters.c.amount))).one()
+        prices = dict((await conn.execute(select(reservations.c.id, reservations.c.price))).all())
+    assert counted == (2, Decimal("37.50"))  # the price moves; the count of leads stays
+    assert prices == {high: Decimal("25.00"), low: Decimal("12.50")}
+    ((period, window),) = cap_windows(budgeted, NOW)
+    key = (budgeted.name, period, window)
+    assert ledger.seen(key) == (2, Decimal("37.50"))
     assert await hold("fits", "12.50") is not None  # 37.50 + 12.50 = 50.00 exactly
     assert await hold("over", "0.01") is None
+    # Another process records a sale of a window it never counted: the database moves;
+    # that process's view counts no lead it has not seen.
+    fits = await _hold_of(engine, "fits")
+    there = SqlCapLedger(engine, ManualClock(NOW))
+    async with engine.begin() as conn:
+        await there.settle(conn, sold={fits: Decimal("10.00")}, released=[])
+    async with engine.connect() as conn:
+        assert await conn.scalar(select(counters.c.amount)) == Decimal("47.50")
+    assert there.seen(key)[0] == 0
+
+
+async def _hold_of(engine: AsyncEngine, lead_id: str) -> str:
+    async with engine.connect() as conn:
+        found: str = (
+            await conn.execute(select(reservations.c.id).where(reservations.c.lead_id == lead_id))
+        ).scalar_one()
+        return found
+
+
+async def _counted(engine: AsyncEngine) -> tuple[int, Decimal]:
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(counters.c.count, counters.c.amount))).one()
+        return row[0], row[1]
+
+
+async def test_room_given_back_follows_in_the_view_and_the_counters(engine: AsyncEngine) -> None:
+    # Three 10.00 leads a day: two held, one given back by this process (its view counts
+    # one), the other by a process that never saw the window (its view counts none, never
+    # below nothing). A confirmed sale is never given back by a release.
+    three = _capped(3)
+    ledger = SqlCapLedger(engine, ManualClock(NOW))
+
+    async def hold(lead_id: str) -> str:
+        held = await ledger.reserve(
+            three, lead_id=lead_id, price=Decimal("10.00"), at=NOW, hold_s=1.0
+        )
+        assert held is not None
+        return held
+
+    first, second, sold = await hold("first"), await hold("second"), await hold("sold")
+    async with engine.begin() as conn:
+        await ledger.settle(conn, sold={sold: Decimal("10.00")}, released=[])
+    ((period, window),) = cap_windows(three, NOW)
+    key = (three.name, period, window)
+    assert ledger.seen(key) == (3, Decimal("30.00"))
+    await ledger.release(first)
+    assert ledger.seen(key) == (2, Decimal("20.00"))
+    assert await _counted(engine) == (2, Decimal("20.00"))
+    there = SqlCapLedger(engine, ManualClock(NOW))
+    await there.release(second)
+    assert there.seen(key) == (0, Decimal(0))
+    assert await _counted(engine) == (1, Decimal("10.00"))
+    await ledger.release(sold)  # confirmed: not a hold to give back
+    assert await _status(engine, sold) == CONFIRMED
+    assert await _counted(engine) == (1, Decimal("10.00"))
+    async with engine.begin() as conn:
+        assert await ledger.give_back(conn, [], from_status="held") == 0
+        assert await ledger.give_back(conn, [first, second, sold], from_status="held") == 0
+
+
+async def test_a_housekeeping_pass_prunes_a_bounded_number_of_rows(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At most PRUNE_ROUNDS transactions of PRUNE_BATCH rows per pass: the rest next time.
+    clock = ManualClock(NOW)
+    ledger = SqlCapLedger(engine, clock)
+    for n in range(3):
+        held = await ledger.reserve(
+            _capped(10), lead_id=f"lead-{n}", price=Decimal("10.00"), at=NOW, hold_s=1.0
+        )
+        assert held is not None
+        await ledger.release(held)
+    monkeypatch.setattr(ledger_module, "PRUNE_BATCH", 1)
+    monkeypatch.setattr(ledger_module, "PRUNE_ROUNDS", 2)
+    clock.advance(1)
+    assert await ledger.prune(older_than=clock.now()) == 2
+    assert await _held_rows(engine) == 1
+    assert await ledger.prune(older_than=clock.now()) == 1
+    assert await _held_rows(engine) == 0
 
 
 async def _held_rows(engine: AsyncEngine) -> int:
