@@ -43,6 +43,11 @@ class Kept:
     postbacks: int = 0
 
 
+async def _between() -> None:
+    """Give the event loop a turn (leads' callbacks run) before the next transaction."""
+    await asyncio.sleep(0)
+
+
 class Bookkeeping:
     """The books' background work, and the funds view the router reads."""
 
@@ -95,20 +100,29 @@ class Bookkeeping:
         await self.funds.refresh(self.engine, self.catalog().buyers)
 
     async def keep(self, http: aiohttp.ClientSession | None = None) -> Kept:
-        """One pass; http None: postbacks are queued but not sent."""
+        """One pass; http None: postbacks are queued but not sent.
+
+        Between its transactions the pass lets leads in flight go on (`_between`): on
+        SQLite a transaction runs without giving the loop back, and a whole pass at once
+        would hold up every lead for its length.
+        """
         await self._flush_refusals()
         rolled = entries = 0
         for _ in range(CATCH_UP_ROUNDS):
+            await _between()
             done = await retrying(self._roll_events)
             rolled += done or 0
             if not done or done < rollups.BATCH:
                 break
         for _ in range(CATCH_UP_ROUNDS):
+            await _between()
             done = await retrying(self._roll_entries)
             entries += done or 0
             if not done or done < balances.BATCH:
                 break
+        await _between()
         await self.refresh_funds()
+        await _between()
         sent = await self.sender.send_due(http, self.hooks) if http is not None else 0
         return Kept(rolled, entries, sent)
 

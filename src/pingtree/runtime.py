@@ -245,6 +245,7 @@ class Runtime:
                 next_recovery = self.clock.monotonic() + self.settings.recovery_poll_s
                 try:
                     await self.recover()
+                    await asyncio.sleep(0)  # leads in flight go on between transactions
                     keep = timedelta(days=self.settings.journal_keep_days)
                     await self.ledger.prune(older_than=self.clock.now() - keep)
                 except Exception as exc:
@@ -253,10 +254,12 @@ class Runtime:
             try:
                 async with self.sessions() as session:
                     version = await current_version(session)
+                await asyncio.sleep(0)
                 if version != self.catalog.version:
                     await self.reload_config()
                 else:
                     await self.ledger.refresh([c.campaign for c in self.catalog.campaigns.values()])
+                await asyncio.sleep(0)
                 await self.ledger.release_expired()
             except Exception as exc:  # housekeeping must outlive a passing database error
                 log_failure(log, "housekeeping failed; retrying", exc)

@@ -496,9 +496,23 @@ class SqlCapLedger:
         return len(ids)
 
     async def refresh(self, campaigns: list[Campaign]) -> None:
-        """Load the current windows' counters into the in-process view."""
+        """Load the current windows' counters into the in-process view, in one statement
+        (housekeeping asks every config_poll_s, for every campaign)."""
         now = self.clock.now()
+        wanted = {
+            (campaign.name, period, window): campaign
+            for campaign in campaigns
+            for period, window in cap_windows(campaign, now)
+        }
+        if not wanted:
+            return
+        params = {
+            "names": sorted({key[0] for key in wanted}),
+            "windows": sorted({key[2] for key in wanted}),
+        }
         async with self.engine.connect() as conn:
-            for campaign in campaigns:
-                for period, window in cap_windows(campaign, now):
-                    await self._remember(conn, campaign, (campaign.name, period, window))
+            rows = (await conn.execute(_WINDOWS_OF, params)).all()
+        for row in rows:
+            key = (row[0], row[1], row[2])
+            if key in wanted:  # the IN lists also match other campaigns' windows
+                self._note(wanted[key], key, row[3], row[4])
