@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Table, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pingtree.intake.reoffer import offer_again
 from pingtree.returns import service
@@ -46,19 +47,19 @@ async def after(rt: Runtime, decided: service.Decided) -> None:
     rt.books.funds.spent(decided.buyer, -decided.price)
     if not decided.offer_again:
         return
-    holders = await _holders(rt, decided.lead_id)
+    holders = await _holders(rt.engine, decided.lead_id)
     if holders:
         return  # a shared lead still held by other buyers stays sold to them
     if await offer_again(rt, decided.lead_id, returned_by=decided.buyer) is not None:
         await service.offered_again(rt.engine, decided.id)
 
 
-async def _holders(rt: Runtime, lead_id: str) -> frozenset[str]:
+async def _holders(engine: AsyncEngine, lead_id: str) -> frozenset[str]:
     """Buyers that bought the lead and did not have the purchase returned."""
     returned = select(returns.c.sale_id).where(
         returns.c.lead_id == lead_id, returns.c.status == ReturnStatus.APPROVED.value
     )
-    async with rt.engine.connect() as conn:
+    async with engine.connect() as conn:
         found = await conn.scalars(
             select(sales.c.buyer).where(
                 sales.c.lead_id == lead_id, sales.c.id.not_in(returned), sales.c.test.is_(False)
