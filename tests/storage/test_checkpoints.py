@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pingtree.runtime import Runtime
 from pingtree.settings import Settings
-from pingtree.storage.checkpoints import checkpoint
+from pingtree.storage.checkpoints import RESTART_AT_PAGES, checkpoint
 from pingtree.storage.db import create_engine, sqlite_file
 
 WRITES = 1500  # one small transaction each: a log page or more apiece
@@ -39,6 +39,25 @@ async def test_a_serving_engine_leaves_every_page_in_the_log_for_the_checkpointe
         await apart.dispose()
     assert done.logged >= WRITES  # no commit checkpointed (SQLite's own would at 1,000 pages)
     assert (done.busy, done.copied) == (False, done.logged)  # and the thread copied them all
+    assert not done.restarted  # a short log is left to be reused once copied
+
+
+async def test_a_long_log_starts_over_even_while_a_writer_keeps_writing(sqlite_url: str) -> None:
+    """Past RESTART_AT_PAGES the thread waits for the writer's transaction and restarts the
+    log: a PASSIVE checkpoint alone never finishes under steady writes."""
+    path = sqlite_file(sqlite_url)
+    assert path is not None
+    apart = create_engine(sqlite_url, checkpoints_apart=True)
+    try:
+        await _write(apart, WRITES)
+        checkpointing = asyncio.create_task(asyncio.to_thread(checkpoint, path, 100))
+        await _write(apart, 200, pause_every=1)  # writes go on while it runs
+        done = await checkpointing
+        after = await asyncio.to_thread(checkpoint, path, 10**9)
+    finally:
+        await apart.dispose()
+    assert done.restarted and done.copied == done.logged >= WRITES
+    assert after.logged <= 250  # the log started over: it holds the writes since, at most
 
 
 async def test_a_command_engine_keeps_sqlites_own_checkpoints(sqlite_url: str) -> None:
@@ -55,7 +74,7 @@ async def test_a_command_engine_keeps_sqlites_own_checkpoints(sqlite_url: str) -
 
 async def test_the_runtime_checkpoints_while_leads_write(sqlite_url: str) -> None:
     """With the runtime's thread checkpointing, the log is reused: it stays far shorter
-    than what was written through it."""
+    than what was written through it, however steadily leads write."""
     path = sqlite_file(sqlite_url)
     assert path is not None
     rt = Runtime(Settings(database_url=sqlite_url, sqlite_checkpoint_s=0.05))
@@ -64,11 +83,12 @@ async def test_the_runtime_checkpoints_while_leads_write(sqlite_url: str) -> Non
         async with rt.engine.connect() as conn:
             found = await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")
             assert found.scalar() == 0
-        await _write(rt.engine, WRITES * 4, pause_every=10)
+        await _write(rt.engine, WRITES * 8, pause_every=10)
         async with rt.engine.connect() as conn:
             page = (await conn.exec_driver_sql("PRAGMA page_size")).scalar()
         assert isinstance(page, int)
-        written = WRITES * 4 * page  # at least; with no checkpoint the log holds it all
-        assert os.path.getsize(path + "-wal") < written / 2
+        written = WRITES * 8 * page  # at least: with no checkpoint the log holds it all
+        # Checkpointed, and started over past RESTART_AT_PAGES (writes going on meanwhile).
+        assert os.path.getsize(path + "-wal") < min(written / 2, 2 * RESTART_AT_PAGES * page)
     finally:
         await rt.stop()

@@ -4,9 +4,19 @@ pingtree runs SQLite statements inline on the loop (storage.sqlite_inline). By d
 SQLite checkpoints inside the commit that pushes the log past 1,000 pages: it copies the
 log into the database file and syncs it to disk, 5-20 ms on this kind of machine, during
 which every lead in flight waits. The serving engine turns that off (`wal_autocheckpoint`
-0) and this task checkpoints every `sqlite_checkpoint_s` (1 s) from a thread of its own (sqlite3
-releases the GIL): PASSIVE, so it never waits for or blocks a writer. Commands that use
-the database briefly (`pingtree apply`) keep SQLite's own checkpoints.
+0) and this task checkpoints every `sqlite_checkpoint_s` (1 s) from a thread of its own
+(sqlite3 releases the GIL). Commands that use the database briefly (`pingtree apply`) keep
+SQLite's own checkpoints.
+
+A PASSIVE checkpoint never waits for or blocks a writer, but under steady writes it never
+quite finishes (the writer appends while it copies), and the log only starts over once one
+has: it would grow without end. So when the log has passed RESTART_AT_PAGES, the thread
+runs a RESTART checkpoint: it waits for the writer's transaction, holds writes off while it
+copies the rest (the writer waits with asyncio sleeps, as for another process's lock: the
+loop goes on), and the next write starts the log from the beginning. It waits at most
+RESTART_WAIT_S: a transaction that began reading and now waits to write holds its snapshot,
+which the restart would wait for in turn; the restart gives up instead, and is tried again
+at the next pass.
 """
 
 from __future__ import annotations
@@ -18,22 +28,34 @@ from dataclasses import dataclass
 
 log = logging.getLogger("pingtree.storage")
 
+RESTART_AT_PAGES = 2000
+"""Pages in the log (8 MB at 4 KiB) past which a checkpoint makes the log start over."""
+RESTART_WAIT_S = 0.05
+"""How long a restart waits for the writer's transaction and for readers (then gives up)."""
+
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """What one checkpoint did: pages in the log, and pages copied into the database."""
+    """What one checkpoint did: pages in the log, pages copied, and whether it restarted it."""
 
     busy: bool
     logged: int
     copied: int
+    restarted: bool = False
 
 
-def checkpoint(path: str) -> Checkpoint:
-    """One PASSIVE checkpoint of the database file at path (blocking: run it in a thread)."""
-    with sqlite3.connect(path, timeout=0) as conn:
+def checkpoint(path: str, restart_at: int = RESTART_AT_PAGES) -> Checkpoint:
+    """Checkpoint the database file at path (blocking: run it in a thread): PASSIVE, then
+    RESTART when the log still holds restart_at pages or more."""
+    conn = sqlite3.connect(path, timeout=RESTART_WAIT_S)
+    try:
         busy, logged, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-    conn.close()
-    return Checkpoint(bool(busy), logged, copied)
+        if logged < restart_at:
+            return Checkpoint(bool(busy), logged, copied)
+        busy, logged, copied = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+        return Checkpoint(bool(busy), logged, copied, restarted=not busy)
+    finally:
+        conn.close()
 
 
 async def keep_checkpointing(path: str, every_s: float) -> None:
