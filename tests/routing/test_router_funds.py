@@ -63,3 +63,16 @@ async def test_an_inbound_winner_short_of_funds_gives_its_held_room_back() -> No
     assert gateway.posted() == ["backup"]
     assert result.released == ["held-1"]
     assert [s.reservation_id for s in result.sales] == [ledger.holds[0].reservation]
+
+
+async def test_a_buyer_short_of_funds_for_a_fixed_price_is_not_even_pinged() -> None:
+    built = catalog(
+        [fixed("apex", "9.00", ping=True), fixed("backup", "4.00")],
+        [factories.tier("t", "priority", ["apex", "backup"])],
+    )
+    gateway = ScriptedGateway()
+    result = await _router(
+        gateway, MemoryCapLedger(), MemoryFunds({"apex": Decimal("5.00")})
+    ).route(offer(), built.trees["main"], built)
+    assert gateway.sent == [("post", "backup")]
+    assert result.skips == [Skip("apex", SkipReason.FUNDS, SHORT, "t")]
