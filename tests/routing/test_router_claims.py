@@ -169,3 +169,19 @@ async def test_a_recheck_that_does_not_answer_within_the_leads_time_leaves_the_v
     assert ledger.rechecked == [(("reopened",), NOW)]
     assert gateway.posted() == ["full"]
     assert result.skips[0] == Skip("reopened", SkipReason.CAP, "daily cap 10 reached", "t")
+
+
+async def test_nothing_is_read_again_when_no_cap_the_view_keeps_could_have_room() -> None:
+    built = catalog(
+        [fixed("zero", "11.00", caps={"daily": 0}), fixed("open")],
+        [factories.tier("t", "price", ["zero", "open"])],
+    )
+    ledger = MemoryCapLedger(reopened={"zero", "open"})
+    result = await Router(gateway=ScriptedGateway(), ledger=ledger, clock=ManualClock(NOW)).route(
+        offer(), built.trees["main"], built
+    )
+    assert ledger.rechecked == []
+    assert (sold(result), result.skips) == (
+        ["open"],
+        [Skip("zero", SkipReason.CAP, "daily cap 0: closed", "t")],
+    )
