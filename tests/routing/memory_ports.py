@@ -186,8 +186,10 @@ class MemoryCapLedger:
     reopened: set[str] = field(default_factory=set)
     recheck_s: float = 0.0
     rechecked: list[tuple[tuple[str, ...], datetime]] = field(default_factory=list)
+    looked: list[tuple[str, datetime]] = field(default_factory=list)  # room()'s questions
 
     def room(self, campaign: Campaign, at: datetime) -> str | None:
+        self.looked.append((campaign.name, at))
         return self.closed.get(campaign.name)
 
     async def recheck(self, campaigns: Sequence[Campaign], at: datetime) -> bool:

@@ -148,3 +148,9 @@ def test_an_exists_filter_reads_exists_or_absent() -> None:
     assert _described({"op": "exists"}) == "f exists"
     assert _described({"op": "exists", "value": True}) == "f exists"
     assert _described({"op": "exists", "value": False}) == "f absent"
+
+
+@pytest.mark.parametrize("value", ["Infinity", "-Infinity", "NaN", "snan"])
+def test_a_numeric_field_holding_infinity_or_nan_is_no_number_for_a_range(value: str) -> None:
+    assert not _passes({"op": "range", "min": -1000}, value, numeric=True)
+    assert not _passes({"op": "range", "max": 1000}, value, numeric=True)
