@@ -154,3 +154,11 @@ def test_an_exists_filter_reads_exists_or_absent() -> None:
 def test_a_numeric_field_holding_infinity_or_nan_is_no_number_for_a_range(value: str) -> None:
     assert not _passes({"op": "range", "min": -1000}, value, numeric=True)
     assert not _passes({"op": "range", "max": 1000}, value, numeric=True)
+
+
+def test_a_yes_or_no_field_compares_as_true_or_false() -> None:
+    for flag, text in ((True, "true"), (False, "false")):
+        assert _passes({"op": "equals", "value": flag}, flag), flag
+        assert _passes({"op": "in", "values": [text.upper()]}, flag), flag
+        assert _passes({"op": "regex", "pattern": f"^{text}$"}, flag), flag
+        assert not _passes({"op": "equals", "value": not flag}, flag), flag
