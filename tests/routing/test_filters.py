@@ -162,3 +162,10 @@ def test_a_yes_or_no_field_compares_as_true_or_false() -> None:
         assert _passes({"op": "in", "values": [text.upper()]}, flag), flag
         assert _passes({"op": "regex", "pattern": f"^{text}$"}, flag), flag
         assert not _passes({"op": "equals", "value": not flag}, flag), flag
+
+
+def test_a_field_with_a_value_exists_and_an_empty_one_does_not() -> None:
+    assert _passes({"op": "exists", "value": True}, "x")
+    assert not _passes({"op": "exists", "value": False}, "x")
+    assert not _passes({"op": "exists", "value": True}, "")
+    assert _passes({"op": "exists", "value": False}, "")
