@@ -169,3 +169,13 @@ def test_a_field_with_a_value_exists_and_an_empty_one_does_not() -> None:
     assert not _passes({"op": "exists", "value": False}, "x")
     assert not _passes({"op": "exists", "value": True}, "")
     assert _passes({"op": "exists", "value": False}, "")
+
+
+def test_a_range_includes_both_of_its_ends() -> None:
+    spec = {"op": "range", "min": 18, "max": 65}
+    assert [_passes(dict(spec), age, numeric=True) for age in (17, 18, 65, 66)] == [
+        False,
+        True,
+        True,
+        False,
+    ]
