@@ -169,6 +169,9 @@ class MemoryCapLedger:
 
     closed: campaign -> why its room() hint says it is full; down: campaigns whose
     reserve() fails (the storage did not answer); clock: each reserve() takes takes_ms of it.
+    reopened: closed campaigns whose room another process gave back: recheck() finds it,
+    and room() says so from then on; recheck_s: how long recheck() takes to answer (real
+    seconds, which the router's wait for it counts).
     """
 
     caps: dict[str, int] = field(default_factory=dict)
@@ -180,12 +183,23 @@ class MemoryCapLedger:
     holds: list[Hold] = field(default_factory=list)
     given_back: list[str] = field(default_factory=list)
     purchases: MemoryPurchases | None = None
+    reopened: set[str] = field(default_factory=set)
+    recheck_s: float = 0.0
+    rechecked: list[tuple[tuple[str, ...], datetime]] = field(default_factory=list)
+    looked: list[tuple[str, datetime]] = field(default_factory=list)  # room()'s questions
 
     def room(self, campaign: Campaign, at: datetime) -> str | None:
+        self.looked.append((campaign.name, at))
         return self.closed.get(campaign.name)
 
     async def recheck(self, campaigns: Sequence[Campaign], at: datetime) -> bool:
-        return False
+        self.rechecked.append((tuple(c.name for c in campaigns), at))
+        found = [c.name for c in campaigns if c.name in self.reopened]
+        for name in found:
+            self.closed.pop(name, None)
+        if self.recheck_s:
+            await asyncio.sleep(self.recheck_s)
+        return bool(found)
 
     async def reserve(
         self,
@@ -258,3 +272,16 @@ class MemoryPurchases:
         for person in people:
             self.rows[(buyer, person)] = (lead_id, at)
         return None
+
+
+@dataclass
+class MemoryFunds:
+    """Funds left per buyer (a buyer not in it is not checked), as the books' hint says."""
+
+    left: dict[str, Decimal] = field(default_factory=dict)
+
+    def short(self, buyer: str, price: Decimal) -> str | None:
+        left = self.left.get(buyer)
+        if left is None or price <= left:
+            return None
+        return f"funds left {left}, price {price}"

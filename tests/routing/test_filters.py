@@ -148,3 +148,34 @@ def test_an_exists_filter_reads_exists_or_absent() -> None:
     assert _described({"op": "exists"}) == "f exists"
     assert _described({"op": "exists", "value": True}) == "f exists"
     assert _described({"op": "exists", "value": False}) == "f absent"
+
+
+@pytest.mark.parametrize("value", ["Infinity", "-Infinity", "NaN", "snan"])
+def test_a_numeric_field_holding_infinity_or_nan_is_no_number_for_a_range(value: str) -> None:
+    assert not _passes({"op": "range", "min": -1000}, value, numeric=True)
+    assert not _passes({"op": "range", "max": 1000}, value, numeric=True)
+
+
+def test_a_yes_or_no_field_compares_as_true_or_false() -> None:
+    for flag, text in ((True, "true"), (False, "false")):
+        assert _passes({"op": "equals", "value": flag}, flag), flag
+        assert _passes({"op": "in", "values": [text.upper()]}, flag), flag
+        assert _passes({"op": "regex", "pattern": f"^{text}$"}, flag), flag
+        assert not _passes({"op": "equals", "value": not flag}, flag), flag
+
+
+def test_a_field_with_a_value_exists_and_an_empty_one_does_not() -> None:
+    assert _passes({"op": "exists", "value": True}, "x")
+    assert not _passes({"op": "exists", "value": False}, "x")
+    assert not _passes({"op": "exists", "value": True}, "")
+    assert _passes({"op": "exists", "value": False}, "")
+
+
+def test_a_range_includes_both_of_its_ends() -> None:
+    spec = {"op": "range", "min": 18, "max": 65}
+    assert [_passes(dict(spec), age, numeric=True) for age in (17, 18, 65, 66)] == [
+        False,
+        True,
+        True,
+        False,
+    ]

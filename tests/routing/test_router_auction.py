@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from pingtree.buyers.model import Exchange, Outcome
+from pingtree.clock import Deadline
 from pingtree.routing.engine import Router
 from pingtree.routing.model import Answer, Attempt, Reading, RoutingResult, Skip, SkipReason
 from tests import factories
@@ -130,4 +131,21 @@ async def test_without_auction_ms_the_window_keeps_one_post_timeout_for_the_post
     assert result.skips == [
         Skip("slow", SkipReason.LATE, "late for the auction: no bid within its 80 ms window", "t")
     ]
+    assert sold(result) == ["fast"]
+
+
+async def test_the_window_is_the_time_left_less_the_post_timeout_to_the_millisecond() -> None:
+    clock = StoppedClock(NOW)
+    gateway = ScriptedGateway(pings={"fast": bid("5.00")}, clock=clock, silent={"slow"})
+    built = catalog(
+        [bidder("slow", timeout_ms=100), bidder("fast", timeout_ms=100)],
+        [factories.tier("t", "ping_post", ["slow", "fast"])],
+    )
+    router = Router(gateway=gateway, ledger=MemoryCapLedger(), clock=clock)
+    # 300.45 ms left, less 100 ms for the post: a window of 200.45 ms, stated as 200.
+    result = await router.route(
+        offer(), built.trees["main"], built, deadline=Deadline.after_ms(clock, 300.45)
+    )
+    reason = "late for the auction: no bid within its 200 ms window"
+    assert result.skips == [Skip("slow", SkipReason.LATE, reason, "t")]
     assert sold(result) == ["fast"]

@@ -6,7 +6,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from pingtree.clock import ManualClock
+from pingtree.clock import Deadline, ManualClock
+from pingtree.config.catalog import Catalog
 from pingtree.routing.engine import Router
 from pingtree.routing.model import RoutingResult, Skip, SkipReason
 from tests import factories
@@ -16,6 +17,7 @@ from tests.routing.memory_ports import (
     MemoryCapLedger,
     MemoryPurchases,
     ScriptedGateway,
+    StoppedClock,
     rejected,
 )
 
@@ -61,6 +63,15 @@ async def test_a_buyer_holding_the_person_is_skipped_and_keeps_no_cap_room() -> 
     assert [s.reservation_id for s in result.sales] == [ledger.holds[-1].reservation]
 
 
+async def test_the_person_is_claimed_with_the_hold_so_a_buyer_holding_it_takes_no_room() -> None:
+    purchases = MemoryPurchases({("alpha", "person-1"): ("lead-0", NOW)})
+    ledger = MemoryCapLedger()
+    result = await _route(ScriptedGateway(), ledger=ledger, purchases=purchases)
+    assert [h.campaign for h in ledger.holds] == ["beta"]
+    assert (result.released, result.claimed, sold(result)) == ([], ["beta"], ["beta"])
+    assert [c.buyer for c in purchases.claims] == ["alpha", "beta"]
+
+
 async def test_the_claim_names_the_buyer_its_window_the_person_and_the_lead() -> None:
     purchases = MemoryPurchases()
     result = await _route(ScriptedGateway(), purchases=purchases, dedup_days=7)
@@ -102,3 +113,75 @@ async def test_a_test_lead_rejected_by_a_buyer_gives_nothing_back() -> None:
     result = await _route(ScriptedGateway(posts={"alpha": rejected()}), ledger=ledger, test=True)
     assert sold(result) == ["beta"]
     assert (ledger.holds, result.released) == ([], [])
+
+
+# --- a cap the view says is full, read again from the system of record -------------------
+
+
+def _capped() -> Catalog:
+    return catalog(
+        [
+            fixed("reopened", "12.00"),
+            fixed("full", "11.50"),
+            fixed("zero", "11.00", caps={"daily": 0}),
+            fixed("picky", "10.50", filters=[{"field": "state", "op": "in", "values": ["CA"]}]),
+            fixed("open"),
+        ],
+        [factories.tier("t", "price", ["reopened", "full", "zero", "picky", "open"])],
+    )
+
+
+async def test_campaigns_the_view_says_are_full_are_read_again_and_offered_if_room_came_back() -> (
+    None
+):
+    built = _capped()
+    ledger = MemoryCapLedger(
+        closed={"reopened": "daily cap 10 reached", "full": "daily cap 10 reached"},
+        reopened={"reopened"},
+    )
+    gateway = ScriptedGateway()
+    router = Router(gateway=gateway, ledger=ledger, clock=ManualClock(NOW))
+    result = await router.route(offer(), built.trees["main"], built)
+    # A cap of 0 is closed by the configuration: no storage can give room back.
+    assert ledger.rechecked == [(("reopened", "full"), NOW)]
+    assert gateway.posted() == ["reopened"]
+    assert result.skips == [
+        Skip("full", SkipReason.CAP, "daily cap 10 reached", "t"),
+        Skip("zero", SkipReason.CAP, "daily cap 0: closed", "t"),
+        Skip("picky", SkipReason.FILTER, "state in [CA]", "t"),
+    ]
+
+
+async def test_a_recheck_that_does_not_answer_within_the_leads_time_leaves_the_view_standing() -> (
+    None
+):
+    built = _capped()
+    # The view learns of the room at once, but the answer comes after the lead's 50 ms.
+    ledger = MemoryCapLedger(
+        closed={"reopened": "daily cap 10 reached"}, reopened={"reopened"}, recheck_s=0.3
+    )
+    gateway = ScriptedGateway()
+    clock = StoppedClock(NOW)
+    router = Router(gateway=gateway, ledger=ledger, clock=clock)
+    result = await router.route(
+        offer(), built.trees["main"], built, deadline=Deadline.after_ms(clock, 50)
+    )
+    assert ledger.rechecked == [(("reopened",), NOW)]
+    assert gateway.posted() == ["full"]
+    assert result.skips[0] == Skip("reopened", SkipReason.CAP, "daily cap 10 reached", "t")
+
+
+async def test_nothing_is_read_again_when_no_cap_the_view_keeps_could_have_room() -> None:
+    built = catalog(
+        [fixed("zero", "11.00", caps={"daily": 0}), fixed("open")],
+        [factories.tier("t", "price", ["zero", "open"])],
+    )
+    ledger = MemoryCapLedger(reopened={"zero", "open"})
+    result = await Router(gateway=ScriptedGateway(), ledger=ledger, clock=ManualClock(NOW)).route(
+        offer(), built.trees["main"], built
+    )
+    assert ledger.rechecked == []
+    assert (sold(result), result.skips) == (
+        ["open"],
+        [Skip("zero", SkipReason.CAP, "daily cap 0: closed", "t")],
+    )

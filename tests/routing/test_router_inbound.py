@@ -16,6 +16,7 @@ from pingtree.routing.ports import Bid
 from tests import factories
 from tests.routing.catalogs import NOW, bidder, catalog, fixed, offer, sold
 from tests.routing.memory_ports import (
+    Claim,
     MemoryCapLedger,
     MemoryPurchases,
     ScriptedGateway,
@@ -353,3 +354,49 @@ async def test_a_buyer_holding_the_person_is_skipped_and_the_held_room_given_bac
     assert gateway.posted() == ["b"]
     assert result.released == ["held-1"]
     assert [s.reservation_id for s in result.sales] == [ledger.holds[0].reservation]
+
+
+async def test_the_held_winner_claims_the_person_for_its_buyer_before_the_post() -> None:
+    purchases = MemoryPurchases()
+    ledger = MemoryCapLedger()
+    gateway = ScriptedGateway()
+    result = await _sell(
+        catalog(
+            [bidder("a", buyer="acme"), bidder("b")],
+            [factories.tier("t", "parallel", ["a", "b"])],
+            buyer_dedup_days=30,
+        ),
+        gateway,
+        _bids(("t", "a", "9.00"), ("t", "b", "8.00")),
+        ledger=ledger,
+        purchases=purchases,
+        people=("person-1",),
+    )
+    assert purchases.claims == [Claim("acme", 30, ("person-1",), "lead-1", NOW)]
+    assert (result.claimed, gateway.posted(), sold(result)) == (["acme"], ["a"], ["a"])
+    assert (ledger.holds, result.released) == ([], [])
+
+
+async def test_bids_left_after_the_sale_or_already_posted_give_nothing_back() -> None:
+    gateway = ScriptedGateway(posts={"b": [rejected()]})
+    result = await _sell(
+        _inbound(), gateway, _bids(("t2", "b", "9.00"), ("t2", "b", "8.00"), ("t2", "c", "7.00"))
+    )
+    assert (gateway.posted(), sold(result)) == (["b", "c"], ["c"])
+    assert result.released == ["held-1"]
+    exclusive = await _sell(
+        _inbound(), ScriptedGateway(), _bids(("t2", "b", "9"), ("t2", "c", "7"))
+    )
+    assert (sold(exclusive), exclusive.released) == (["b"], [])
+
+
+async def test_a_held_winner_with_no_time_left_to_post_gives_its_room_back() -> None:
+    clock = StoppedClock(NOW)
+    gateway = ScriptedGateway()
+    router = Router(gateway=gateway, ledger=MemoryCapLedger(), clock=clock, lateness=lambda: 60.0)
+    built = _inbound()
+    result = await router.sell_to_bids(
+        offer(), built.trees["main"], built, _bids(("t1", "a", "9.00")), held="held-1"
+    )
+    assert result.skips == [Skip("a", SkipReason.DEADLINE, "no time left to post", "t1")]
+    assert (gateway.sent, result.released) == ([], ["held-1"])

@@ -338,3 +338,36 @@ async def test_a_schedule_is_read_at_the_routers_time_in_the_campaigns_zone() ->
     assert closed.skips == [
         Skip("office", SkipReason.SCHEDULE, "outside schedule (America/New_York)", "t")
     ]
+
+
+async def test_a_blocked_buyer_is_recorded_with_why_and_the_room_is_asked_at_the_routers_time() -> (
+    None
+):
+    built = catalog(
+        [fixed("dup", "12.00", buyer="acme"), fixed("open")],
+        [factories.tier("t", "price", ["dup", "open"])],
+    )
+    ledger = MemoryCapLedger()
+    gateway = ScriptedGateway()
+    router = Router(gateway=gateway, ledger=ledger, clock=ManualClock(NOW))
+    result = await router.route(
+        offer(), built.trees["main"], built, blocked_buyers={"acme": "suppressed: email"}
+    )
+    assert result.skips == [Skip("dup", SkipReason.BLOCKED, "suppressed: email", "t")]
+    assert gateway.posted() == ["open"]
+    assert ledger.looked == [("open", NOW)]
+
+
+async def test_a_buyer_that_bought_in_an_earlier_tier_is_not_even_pinged_in_a_later_auction() -> (
+    None
+):
+    gateway = ScriptedGateway(pings={"a2": bid("9.00"), "z": bid("5.00")})
+    result = await _route(
+        [fixed("a1", "9.00", buyer="acme"), bidder("a2", buyer="acme"), bidder("z")],
+        [factories.tier("t1", "priority", ["a1"]), factories.tier("t2", "parallel", ["a2", "z"])],
+        gateway,
+        tree={"lead_type": "shared", "max_buyers": 3},
+    )
+    assert gateway.sent == [("post", "a1"), ("ping", "z"), ("post", "z")]
+    assert result.skips == [Skip("a2", SkipReason.ALREADY_SOLD_TO_BUYER, "", "t2")]
+    assert sold(result) == ["a1", "z"]
