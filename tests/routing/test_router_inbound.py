@@ -333,8 +333,10 @@ async def test_a_test_lead_takes_no_room_for_any_bid() -> None:
     assert (ledger.holds, result.released) == ([], [])
 
 
-async def test_a_buyer_holding_the_person_is_skipped_and_the_held_room_given_back() -> None:
-    purchases = MemoryPurchases({("acme", "person-1"): ("lead-0", NOW)})
+async def _acme_wins_held(
+    purchases: MemoryPurchases,
+) -> tuple[RoutingResult, MemoryCapLedger, ScriptedGateway]:
+    """acme's campaign a (held, 9.00) and b (8.00) bid for person-1; acme keeps 30 days."""
     ledger = MemoryCapLedger()
     gateway = ScriptedGateway()
     result = await _sell(
@@ -349,6 +351,12 @@ async def test_a_buyer_holding_the_person_is_skipped_and_the_held_room_given_bac
         purchases=purchases,
         people=("person-1",),
     )
+    return result, ledger, gateway
+
+
+async def test_a_buyer_holding_the_person_is_skipped_and_the_held_room_given_back() -> None:
+    purchases = MemoryPurchases({("acme", "person-1"): ("lead-0", NOW)})
+    result, ledger, gateway = await _acme_wins_held(purchases)
     detail = "duplicate: lead lead-0 holds or bought this person (window 30 days)"
     assert result.skips == [Skip("a", SkipReason.BLOCKED, detail, "t")]
     assert gateway.posted() == ["b"]
@@ -358,20 +366,7 @@ async def test_a_buyer_holding_the_person_is_skipped_and_the_held_room_given_bac
 
 async def test_the_held_winner_claims_the_person_for_its_buyer_before_the_post() -> None:
     purchases = MemoryPurchases()
-    ledger = MemoryCapLedger()
-    gateway = ScriptedGateway()
-    result = await _sell(
-        catalog(
-            [bidder("a", buyer="acme"), bidder("b")],
-            [factories.tier("t", "parallel", ["a", "b"])],
-            buyer_dedup_days=30,
-        ),
-        gateway,
-        _bids(("t", "a", "9.00"), ("t", "b", "8.00")),
-        ledger=ledger,
-        purchases=purchases,
-        people=("person-1",),
-    )
+    result, ledger, gateway = await _acme_wins_held(purchases)
     assert purchases.claims == [Claim("acme", 30, ("person-1",), "lead-1", NOW)]
     assert (result.claimed, gateway.posted(), sold(result)) == (["acme"], ["a"], ["a"])
     assert (ledger.holds, result.released) == ([], [])

@@ -144,19 +144,9 @@ class SqlCapLedger:
         operator's resolve) since this one saw the counters at a limit: the database is the
         authority, the view only spares a lookup while a campaign has room.
         """
-        wanted: dict[Key, Campaign] = {}
-        for campaign in campaigns:
-            for period, window in cap_windows(campaign, at):
-                wanted[(campaign.name, period, window)] = campaign
+        wanted, found = await self._current_windows(campaigns, at)
         if not wanted:
             return False
-        params = {
-            "names": sorted({key[0] for key in wanted}),
-            "windows": sorted({key[2] for key in wanted}),
-        }
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(_WINDOWS_OF, params)).all()
-        found = {(row[0], row[1], row[2]): (row[3], row[4]) for row in rows}
         for campaign in wanted.values():
             self._full.discard(campaign.name)  # back on room()'s fast path unless still full
         for key, campaign in wanted.items():
@@ -498,21 +488,27 @@ class SqlCapLedger:
     async def refresh(self, campaigns: list[Campaign]) -> None:
         """Load the current windows' counters into the in-process view, in one statement
         (housekeeping asks every config_poll_s, for every campaign)."""
-        now = self.clock.now()
-        wanted = {
+        wanted, found = await self._current_windows(campaigns, self.clock.now())
+        for key, (count, amount) in found.items():
+            self._note(wanted[key], key, count, amount)
+
+    async def _current_windows(
+        self, campaigns: Iterable[Campaign], at: datetime
+    ) -> tuple[dict[Key, Campaign], dict[Key, tuple[int, Decimal]]]:
+        """The campaigns' windows at `at`, and the counters stored for them, in one read."""
+        wanted: dict[Key, Campaign] = {
             (campaign.name, period, window): campaign
             for campaign in campaigns
-            for period, window in cap_windows(campaign, now)
+            for period, window in cap_windows(campaign, at)
         }
         if not wanted:
-            return
+            return wanted, {}
         params = {
             "names": sorted({key[0] for key in wanted}),
             "windows": sorted({key[2] for key in wanted}),
         }
         async with self.engine.connect() as conn:
             rows = (await conn.execute(_WINDOWS_OF, params)).all()
-        for row in rows:
-            key = (row[0], row[1], row[2])
-            if key in wanted:  # the IN lists also match other campaigns' windows
-                self._note(wanted[key], key, row[3], row[4])
+        # The IN lists also match other campaigns' windows: only the wanted are kept.
+        found = {(r[0], r[1], r[2]): (r[3], r[4]) for r in rows}
+        return wanted, {key: found[key] for key in wanted if key in found}
