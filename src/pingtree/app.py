@@ -17,6 +17,7 @@ from pingtree import heap
 from pingtree.api import (
     admin,
     audit,
+    calls,
     consent,
     health,
     leads,
@@ -82,6 +83,8 @@ def create_app(
     app.add_middleware(AnswerUnexpected)
     app.include_router(health.router)
     app.include_router(leads.router)
+    app.include_router(calls.webhooks)
+    app.include_router(calls.admin)  # before admin's /{kind} routes
     app.include_router(consent.router)
     app.include_router(screening.router)
     app.include_router(recovery.router)  # before admin's /{kind} routes

@@ -14,6 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from pingtree import audit
 from pingtree.audit import anchors
 from pingtree.bookkeeping import Bookkeeping
+from pingtree.calls.gateway import CallGateway
+from pingtree.calls.lines import CallLines
+from pingtree.calls.sessions import Sessions
 from pingtree.clock import Clock, SystemClock
 from pingtree.config.catalog import Catalog
 from pingtree.config.document import ConfigDocument
@@ -29,6 +32,7 @@ from pingtree.recovery import service as recovery
 from pingtree.recovery.in_flight import LeadsInFlight
 from pingtree.rotation import SharedRotation
 from pingtree.routing.engine import Router
+from pingtree.routing.ports import BuyerGateway
 from pingtree.sales.ledger import SqlCapLedger
 from pingtree.screening.checks import warm_up
 from pingtree.screening.purchases import SqlBuyerPurchases
@@ -62,6 +66,9 @@ class Runtime:
         self.loop_lag = LoopLag(self.clock)
         self.http: aiohttp.ClientSession | None = None
         self._router: Router | None = None
+        self._call_router: Router | None = None
+        self.call_sessions = Sessions()
+        self.call_lines = CallLines(self.engine)
         self._rng = rng
         self.catalog = Catalog.build(ConfigDocument())
         self._loading = asyncio.Lock()
@@ -106,6 +113,24 @@ class Runtime:
         assert self._router is not None, "Runtime.start() was not called"
         return self._router
 
+    @property
+    def call_router(self) -> Router:
+        """The router of calls: the same core, its posts are dials (calls.gateway)."""
+        assert self._call_router is not None, "Runtime.start() was not called"
+        return self._call_router
+
+    def _new_router(self, gateway: BuyerGateway) -> Router:
+        return Router(
+            gateway=gateway,
+            ledger=self.ledger,
+            clock=self.clock,
+            rotation=self.rotation,
+            rng=self._rng,
+            purchases=SqlBuyerPurchases(self.engine),
+            lateness=self.lateness,
+            funds=self.books.funds,
+        )
+
     async def start(self, *, watch: bool = True) -> None:
         """Open the outbound session, load the configuration and start housekeeping."""
         # Screening's ZIP table takes a moment to build; the first lead should not wait for it.
@@ -119,16 +144,9 @@ class Runtime:
             SecretResolver(self.settings.secret_keys),
             answer_limit=self.settings.buyer_answer_max_bytes,
         )
-        self._router = Router(
-            gateway=gateway,
-            ledger=self.ledger,
-            clock=self.clock,
-            rotation=self.rotation,
-            rng=self._rng,
-            purchases=SqlBuyerPurchases(self.engine),
-            lateness=self.lateness,
-            funds=self.books.funds,
-        )
+        self._router = self._new_router(gateway)
+        dials = CallGateway(gateway, self.call_sessions, self.call_lines, self.clock, self.http)
+        self._call_router = self._new_router(dials)
         try:
             await self.reload_config()
         except BaseException:

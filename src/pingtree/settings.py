@@ -176,6 +176,18 @@ class Settings(BaseSettings):
         description="where buyers reach this server (https://leads.example.com): consent "
         "links handed over with each post point there; default http://host:port",
     )
+    telephony_auth_token: str | None = Field(
+        default=None,
+        description="the telephony provider's auth token: every voice webhook must carry "
+        "its signature (X-Twilio-Signature); unset, calls are refused",
+    )
+    call_webhook_wait_s: float = Field(
+        default=8.0,
+        gt=0,
+        le=14,
+        description="how long a voice webhook waits for the call's next step before the "
+        "caller is put on hold (providers wait 15 s for an answer)",
+    )
     consent_link_ttl: timedelta = Field(
         default=timedelta(days=30),
         gt=timedelta(0),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from pingtree.calls import repository as calls_repository
+from pingtree.calls.schemas import CallOut
 from pingtree.leads.schemas import Timeline
 from pingtree.ledger import entries
 from pingtree.ledger.schemas import EntryOut
@@ -23,6 +25,10 @@ class LeadStory(Timeline):
     )
     returns: list[OperatorReturnOut] = Field(default_factory=list)
     postbacks: list[PostbackOut] = Field(default_factory=list)
+    calls: list[CallOut] = Field(
+        default_factory=list,
+        description="calls linked to the lead: the call it is, or later calls of its person",
+    )
 
 
 async def story(rt: Runtime, timeline: Timeline) -> LeadStory:
@@ -31,9 +37,11 @@ async def story(rt: Runtime, timeline: Timeline) -> LeadStory:
         booked = await entries.read(conn, lead_id=timeline.lead_id)
         asked = await returns.listed(conn, lead_id=timeline.lead_id)
         called = await queue.listed(conn, lead_id=timeline.lead_id)
+        linked = await calls_repository.calls_of_lead(conn, timeline.lead_id)
     return LeadStory(
         **timeline.model_dump(),
         ledger=[EntryOut.model_validate(e, from_attributes=True) for e in reversed(booked)],
         returns=[OperatorReturnOut.model_validate(r, from_attributes=True) for r in asked],
         postbacks=[PostbackOut.model_validate(p) for p in reversed(called)],
+        calls=[CallOut.of(c) for c in linked],
     )

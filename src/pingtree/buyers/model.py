@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from pingtree.buyers.calls import CallTerms
 from pingtree.buyers.selectors import Selector, compile_regex, compile_selector
 from pingtree.buyers.terms import Funds, ReturnPolicy
 from pingtree.credentials.masking import MASK
@@ -600,7 +601,9 @@ class Delivery(Strict):
     """How leads reach the buyer: a ping (for bids) and/or a post (the full lead)."""
 
     ping: Endpoint | None = None
-    post: Endpoint
+    post: Endpoint | None = Field(
+        default=None, description="the post endpoint (the full lead); a call campaign's is the dial"
+    )
     auth: Auth | None = None
     ping_fields: list[str] | None = Field(
         default=None, description="fields a ping may carry; default all non-PII; PII never"
@@ -653,9 +656,16 @@ class Campaign(Strict):
     caps: Caps = Field(default_factory=Caps)
     price: Price
     delivery: Delivery
+    call: CallTerms | None = Field(
+        default=None,
+        description="buys phone calls: where to dial, how long it rings, the minimum "
+        "duration a call is paid after, live calls at once",
+    )
 
     @model_validator(mode="after")
     def _bid_needs_ping(self) -> Campaign:
         if self.price.type is PriceType.BID and self.delivery.ping is None:
             raise ValueError("a bid-priced campaign needs delivery.ping to ask for its bid")
+        if self.delivery.post is None and self.call is None:
+            raise ValueError("delivery.post is required (only a campaign that buys calls has none)")
         return self

@@ -33,6 +33,8 @@ class Catalog:
     tier_indexes: dict[tuple[str, str], TierIndex] = field(default_factory=dict)
     sellers: SellerNames = field(default_factory=lambda: SellerNames(()))
     """Buyers by the names they go by in consent texts."""
+    numbers: dict[str, tuple[Publisher, Vertical]] = field(default_factory=dict)
+    """Tracking numbers (E.164): the publisher whose calls they take, and the vertical."""
     _consent: dict[tuple[str, str], ConsentPolicy | None] = field(default_factory=dict)
 
     @classmethod
@@ -58,6 +60,12 @@ class Catalog:
             trees={t.name: t for t in document.trees},
             routes={(r.publisher, r.vertical, r.band): r for r in document.routes},
             sellers=SellerNames((b.name, b.consent_names) for b in document.buyers),
+            numbers={
+                n.number: (p, verticals[n.vertical])
+                for p in document.publishers
+                for n in p.numbers
+                if n.vertical in verticals
+            },
         )
         for tree in document.trees:
             for tier in tree.tiers:

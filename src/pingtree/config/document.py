@@ -156,6 +156,41 @@ def reference_errors(
             if name not in verticals and name not in invalid.get("verticals", ()):
                 path = f"publishers[{i}].vertical_payouts.{name}"
                 errors.append((path, unknown_name("vertical", name, verticals)))
+    return errors + _call_errors(doc, verticals, invalid)
+
+
+def _call_errors(
+    doc: ConfigDocument, verticals: dict[str, Vertical], invalid: dict[str, set[str]]
+) -> list[tuple[str, str]]:
+    """Calls: the fields a vertical's caller and IVR fill, and tracking numbers' verticals
+    (a number belongs to one publisher only)."""
+    errors: list[tuple[str, str]] = []
+    for i, v in enumerate(doc.verticals):
+        if v.calls is None:
+            continue
+        names = [f.name for f in v.fields]
+        filled = [("caller_field", v.calls.caller_field)] + [
+            (f"ivr[{j}].field", q.field) for j, q in enumerate(v.calls.ivr)
+        ]
+        for key, name in filled:
+            if v.field(name) is None:
+                problem = f"vertical has no field {name!r}" + did_you_mean(name, names)
+                errors.append((f"verticals[{i}].calls.{key}", problem))
+    owners: dict[str, str] = {}
+    for i, p in enumerate(doc.publishers):
+        for j, tracking in enumerate(p.numbers):
+            at = f"publishers[{i}].numbers[{j}]"
+            vertical = verticals.get(tracking.vertical)
+            if vertical is None:
+                if tracking.vertical not in invalid.get("verticals", ()):
+                    unknown = unknown_name("vertical", tracking.vertical, verticals)
+                    errors.append((f"{at}.vertical", unknown))
+            elif vertical.calls is None:
+                errors.append((f"{at}.vertical", f"vertical {vertical.name!r} takes no calls"))
+            owner = owners.get(tracking.number)
+            if owner is not None:
+                errors.append((f"{at}.number", f"{tracking.number} is {owner!r}'s number already"))
+            owners[tracking.number] = p.name
     return errors
 
 
@@ -177,6 +212,10 @@ def destination_errors(doc: ConfigDocument, allow: Allowlist) -> list[tuple[str,
                 problem = url_problem(url, allow) if url is not None else None
                 if problem is not None:
                     errors.append((f"campaigns[{i}].delivery.{label}.{key}", problem))
+        if c.call is not None and c.call.availability_url is not None:
+            problem = url_problem(c.call.availability_url, allow)
+            if problem is not None:
+                errors.append((f"campaigns[{i}].call.availability_url", problem))
     for kind, hooks in (
         ("publishers", [p.postback for p in doc.publishers]),
         ("buyers", [b.webhook for b in doc.buyers]),

@@ -95,7 +95,8 @@ def preview_requests(
         carried = ping_fields(vertical, trial.lead, delivery.ping_fields)
         steps.append(("ping", delivery.ping, carried, None))
     bid = EXAMPLE_BID if delivery.ping is not None else None
-    steps.append(("post", delivery.post, trial.lead, bid))
+    if delivery.post is not None:  # a call campaign's post is the dial
+        steps.append(("post", delivery.post, trial.lead, bid))
     for kind, endpoint, fields, reference in steps:
         try:
             request = build_request(

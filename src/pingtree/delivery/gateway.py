@@ -91,9 +91,13 @@ class HttpGateway:
     ) -> Answer:
         """Send the full lead, referencing the bid it answers and the consent it carries."""
         reference = bid.reference if bid is not None else None
+        endpoint = campaign.delivery.post
+        if endpoint is None:  # a call campaign: its post is a dial (calls.gateway)
+            reason = "this campaign buys calls: it has no post endpoint"
+            return Answer(Reading(Outcome.ERROR, reason=reason), duration_ms=0.0)
         return await self._send(
             campaign,
-            campaign.delivery.post,
+            endpoint,
             fields,
             lead_id,
             reference,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -154,7 +155,7 @@ async def take_lead(
     policy = rt.catalog.screening(publisher.name, vertical.name)
     with for_lead(lead.id), rt.in_flight.holding(lead.id):
         storing = asyncio.ensure_future(
-            _store_and_screen(rt, lead, publisher, idempotency_key, body_hash, policy)
+            store_and_screen(rt, lead, publisher, idempotency_key, body_hash, policy)
         )
         store_by = Deadline.after_ms(rt.clock, tree_s * 1000, start=started)
         try:
@@ -342,7 +343,7 @@ async def hold_or_reject(
     return 200, answer
 
 
-async def _store_and_screen(
+async def store_and_screen(
     rt: Runtime,
     lead: LeadRecord,
     publisher: Publisher,
@@ -424,8 +425,12 @@ async def finish(
     payout: Decimal | None = None,
     people: list[str] | None = None,
     answer_by: Deadline | None = None,
+    kept: Mapping[str, Decimal] | None = None,
 ) -> tuple[int, LeadAnswer]:
     """Record what routing did in one transaction (cap holds settled with it); the answer.
+
+    kept: holds that count against caps with no sale, at these prices (a call campaign
+    whose caps count dials keeps the room of a dial that did not convert, at 0).
 
     A sale has happened at the buyer: its record must land. It is retried through deadlocks
     and, for record_retry_s, through a database outage. answer_by: answer then
@@ -438,6 +443,10 @@ async def finish(
         payout = sum(payouts, Decimal(0))
     now = rt.clock.now()
     sold = {s.reservation_id: s.price for s in result.sales if s.reservation_id}
+    released = result.released
+    if kept:
+        sold.update(kept)
+        released = [hold for hold in released if hold not in kept]
     answer = repository.routing_answer(lead, result, payout=payout, reasons=reasons)
 
     async def record() -> None:
@@ -458,7 +467,7 @@ async def finish(
             tree_name = tree.name if tree else None
             events = trail.routed(lead, result, recorded, tree=tree_name, now=now)
             await audit.append(conn, events if lead.audited else trail.taken(lead) + events)
-            await rt.ledger.settle(conn, sold=sold, released=result.released)
+            await rt.ledger.settle(conn, sold=sold, released=released)
             # A buyer whose claim routing took has its purchase row already (kept below).
             unclaimed = [sale.buyer for sale in result.sales if sale.buyer not in result.claimed]
             if people and unclaimed and not lead.test:

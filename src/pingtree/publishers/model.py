@@ -95,6 +95,15 @@ class Payout(BaseModel):
         return rule
 
 
+class TrackingNumber(BaseModel):
+    """A number callers dial: it tells which publisher sent the call, for which vertical."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    number: str = Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164: +18005550100")
+    vertical: str
+
+
 class Publisher(BaseModel):
     """A source of leads."""
 
@@ -122,6 +131,10 @@ class Publisher(BaseModel):
     )
     postback: Webhook | None = Field(
         default=None, description="called on each sale, approved return and review decision"
+    )
+    numbers: list[TrackingNumber] = Field(
+        default_factory=list,
+        description="tracking numbers callers dial: each maps the publisher's calls to a vertical",
     )
     rate_limit: Rate | None = Field(
         default=None,

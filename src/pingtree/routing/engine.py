@@ -67,7 +67,10 @@ class _Run:
 
     @property
     def done(self) -> bool:
-        return len(self.result.sales) >= self.tree.buyers_wanted
+        left = self.offer.left
+        return len(self.result.sales) >= self.tree.buyers_wanted or (
+            left is not None and left.is_set()
+        )
 
 
 def _not_for_buyer(run: _Run, campaign: Campaign) -> tuple[SkipReason, str] | None:

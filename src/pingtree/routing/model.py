@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -176,6 +177,8 @@ class LeadOffer:
     consent: ConsentReference | None = None
     consented_buyers: frozenset[str] | None = None
     """One-to-one consent: the only buyers that may take the lead; None: any buyer."""
+    left: asyncio.Event | None = None
+    """Set when the consumer is gone (a caller hung up): the lead is offered to nobody else."""
 
 
 # --- one exchange with a buyer: a ping or a post ---------------------------------------------

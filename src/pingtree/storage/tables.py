@@ -337,3 +337,57 @@ class ConfigChange(Base):
     lines: Mapped[list[str]] = mapped_column(Json)
     before: Mapped[dict[str, Any]] = mapped_column(Json)
     after: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class CallRow(Base):
+    """A phone call: where it came in, its IVR answers, the lead it became, how it ended.
+
+    Its id is the provider's call id (Twilio's CallSid). The lead (lead_id) carries the
+    routing: its pings, dials (as posts), sale and cap holds, as for a form lead.
+    """
+
+    __tablename__ = "calls"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    publisher: Mapped[str] = mapped_column(String(64))
+    vertical: Mapped[str] = mapped_column(String(64))
+    tracking_number: Mapped[str] = mapped_column(String(32))
+    caller: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    test: Mapped[bool] = mapped_column(Boolean, default=False)
+    answers: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    lead_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    matched_lead_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    duration_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    connected_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    campaign: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    buyer: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    converted: Mapped[bool] = mapped_column(Boolean, default=False)
+    price: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    recording_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    line: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The campaign whose live-call line this call holds now (concurrency), if any."""
+
+
+class CallEventRow(Base):
+    """One step of a call's timeline: a webhook, an IVR answer, a dial, a status callback."""
+
+    __tablename__ = "call_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(24))
+    detail: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class CallLineRow(Base):
+    """A call campaign's live calls now, against its concurrency (taken with a conditional
+    UPDATE, so two processes never exceed it)."""
+
+    __tablename__ = "call_lines"
+
+    campaign: Mapped[str] = mapped_column(String(64), primary_key=True)
+    live: Mapped[int] = mapped_column(Integer, default=0)

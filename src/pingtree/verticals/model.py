@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pingtree.consent.model import ConsentPolicy
 from pingtree.names import NAME_PATTERN as NAME_PATTERN  # re-exported
 from pingtree.screening.model import ScreeningPolicy
+from pingtree.verticals.calls import CallIntake
 
 FIELD_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,63}$"
 """Field names: letters, digits and _ (camelCase welcome); resource names stay NAME_PATTERN."""
@@ -184,6 +185,11 @@ class Vertical(BaseModel):
         default=None,
         description="the TCPA consent certificate each lead must carry: required, how old "
         "it may be, and whether one naming no sellers is taken",
+    )
+    calls: CallIntake | None = Field(
+        default=None,
+        description="takes phone calls: the field the caller's number fills, the IVR's "
+        "questions, what callers hear",
     )
 
     @field_validator("fields")

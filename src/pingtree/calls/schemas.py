@@ -1,0 +1,77 @@
+"""What the API shows of calls: a call, its timeline, the call figures."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from pingtree.calls.repository import CallEvent, CallFigures, CallRecord
+
+
+class CallOut(BaseModel):
+    """A call: where it came in, the lead it became, how it ended."""
+
+    id: str = Field(description="the provider's call id (CallSid)")
+    publisher: str
+    vertical: str
+    tracking_number: str
+    caller: str
+    status: str = Field(description="ivr, routing, completed, unsold or refused")
+    test: bool
+    answers: dict[str, Any] = Field(description="the IVR's answers, by field")
+    lead_id: str | None = Field(description="the lead this call became (its pings and dials)")
+    matched_lead_id: str | None = Field(description="the caller's earlier form lead")
+    started_at: datetime
+    ended_at: datetime | None
+    duration_s: int | None = Field(description="the whole call, as the provider reported it")
+    connected_s: int | None = Field(description="seconds connected to the buyer")
+    campaign: str | None = Field(description="the campaign the call was put through to")
+    buyer: str | None
+    converted: bool = Field(description="lasted the buyer's minimum duration: billed and paid")
+    price: Decimal | None
+    recording_url: str | None
+
+    @classmethod
+    def of(cls, call: CallRecord) -> CallOut:
+        return cls.model_validate(call, from_attributes=True)
+
+
+class CallEventOut(BaseModel):
+    at: datetime
+    kind: str = Field(description="incoming, ivr, matched, dialed, status, routed or ended")
+    detail: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: CallEvent) -> CallEventOut:
+        return cls(at=event.at, kind=event.kind, detail=event.detail)
+
+
+class CallStory(CallOut):
+    """A call with its timeline (the lead's own timeline has its pings and dials)."""
+
+    events: list[CallEventOut]
+
+
+class CallFiguresOut(BaseModel):
+    key: str
+    calls: int
+    connected: int
+    converted: int
+    average_duration_s: Decimal
+    revenue: Decimal
+    revenue_per_call: Decimal
+
+    @classmethod
+    def of(cls, figures: CallFigures) -> CallFiguresOut:
+        return cls(
+            key=figures.key,
+            calls=figures.calls,
+            connected=figures.connected,
+            converted=figures.converted,
+            average_duration_s=figures.average_duration_s,
+            revenue=figures.revenue,
+            revenue_per_call=figures.revenue_per_call,
+        )
