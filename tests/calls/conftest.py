@@ -1,0 +1,171 @@
+"""Calls under test: the engine served by uvicorn on 127.0.0.1 (the provider calls its
+webhooks over real HTTP), simulated buyers, and a provider that signs what it sends."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import pytest
+import uvicorn
+from twilio.request_validator import RequestValidator
+
+from pingtree.clock import ManualClock
+from pingtree.config.document import ConfigDocument
+from pingtree.simulator import RunningSimulator
+from tests.engine.conftest import WEDNESDAY_NOON, Harness, _harness
+from tests.factories import API_KEY, JSON_PING, VERTICAL
+
+AUTH_TOKEN = "telephony-test-token"
+TRACKING = "+18005550100"
+CALLER = "+12127365000"
+"""The caller: the same person as tests.factories.LEAD_FIELDS' phone."""
+
+CALL_PING: dict[str, Any] = {
+    **JSON_PING,
+    "capture": {
+        "dial": {"source": "json", "path": "$.dial"},
+        "min_duration_s": {"source": "json", "path": "$.min_duration_s"},
+        "expires_s": {"source": "json", "path": "$.expires_s"},
+    },
+}
+CALL_VERTICAL: dict[str, Any] = {
+    **VERTICAL,
+    "calls": {
+        "caller_field": "phone",
+        "greeting": "Thanks for calling.",
+        "ivr": [
+            {"field": "zip", "say": "Enter your ZIP code.", "digits": 5},
+            {
+                "field": "credit",
+                "say": "Press 1 for good credit.",
+                "choices": {"1": "good", "2": "poor"},
+            },
+        ],
+    },
+}
+
+
+class Calls:
+    """The engine, served on a port, and a provider that posts signed webhooks to it."""
+
+    def __init__(self, h: Harness, base_url: str) -> None:
+        self.h = h
+        self.base_url = base_url
+        self.validator = RequestValidator(AUTH_TOKEN)
+
+    @property
+    def sim(self) -> RunningSimulator:
+        return self.h.sim
+
+    async def webhook(
+        self, path: str, params: dict[str, str], *, signature: str | None = None
+    ) -> tuple[int, str]:
+        """POST a form to a webhook path as the provider does; (status, body)."""
+        url = self.base_url + path
+        sign = self.validator.compute_signature(url, params) if signature is None else signature
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url, data=params, headers={"X-Twilio-Signature": sign}) as got:
+                return got.status, await got.text()
+
+    async def configure(
+        self, campaigns: list[dict[str, Any]], tiers: list[dict[str, Any]], **tree: Any
+    ) -> None:
+        await self.h.configure(call_document(campaigns, tiers, **tree))
+
+    async def story(self, call_id: str) -> dict[str, Any]:
+        await self.h.rt.in_flight.drain(60)
+        got = await self.h.client.get(
+            f"/api/v1/admin/calls/{call_id}", headers={"Authorization": "Bearer admin-test-token"}
+        )
+        assert got.status_code == 200, got.text
+        data: dict[str, Any] = got.json()
+        return data
+
+
+def call_campaign(
+    name: str,
+    sim: RunningSimulator,
+    *,
+    dial: str | None = None,
+    bid: bool = False,
+    price: str = "25.00",
+    **call: Any,
+) -> dict[str, Any]:
+    """A campaign buying calls: a fixed price (no ping) or a bid (the simulator's ping)."""
+    spec: dict[str, Any] = {
+        "name": name,
+        "buyer": name,
+        "vertical": "auto",
+        "price": {"type": "bid"} if bid else {"type": "fixed", "amount": price},
+        "delivery": {"timeout_ms": 2000},
+        "call": {"dial": dial, **call},
+    }
+    if bid:
+        spec["delivery"]["ping"] = {"url": sim.url(name, "ping"), "response": CALL_PING}
+    return spec
+
+
+def call_document(
+    campaigns: list[dict[str, Any]], tiers: list[dict[str, Any]], **tree: Any
+) -> ConfigDocument:
+    """The auto vertical taking calls, one publisher with a tracking number, one tree."""
+    buyers = sorted({c["buyer"] for c in campaigns})
+    return ConfigDocument.model_validate(
+        {
+            "verticals": [CALL_VERTICAL],
+            "publishers": [
+                {
+                    "name": "pub",
+                    "api_key": API_KEY,
+                    "numbers": [{"number": TRACKING, "vertical": "auto"}],
+                }
+            ],
+            "buyers": [{"name": b, "dedup_days": 0} for b in buyers],
+            "campaigns": campaigns,
+            "trees": [
+                {
+                    "name": "main",
+                    "vertical": "auto",
+                    "tiers": tiers,
+                    "max_processing_ms": 120_000,
+                    **tree,
+                }
+            ],
+            "routes": [{"publisher": "pub", "vertical": "auto", "tree": "main"}],
+        }
+    )
+
+
+async def _served(h: Harness) -> AsyncIterator[str]:
+    config = uvicorn.Config(
+        h.app, host="127.0.0.1", port=0, log_level="critical", ws="none", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(300):
+        if server.started:
+            break
+        await asyncio.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def calls(database_url: str) -> AsyncIterator[Calls]:
+    """Calls on each database backend; the wall clock is a Wednesday noon that moves when told."""
+    async for h in _harness(
+        database_url, clock=ManualClock(WEDNESDAY_NOON), telephony_auth_token=AUTH_TOKEN
+    ):
+        async for base in _served(h):
+            yield Calls(h, base)
+
+
+PRICE = Decimal("25.00")
