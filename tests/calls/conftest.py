@@ -67,9 +67,12 @@ class Calls:
         """POST a form to a webhook path as the provider does; (status, body)."""
         url = self.base_url + path
         sign = self.validator.compute_signature(url, params) if signature is None else signature
-        async with aiohttp.ClientSession() as http:
-            async with http.post(url, data=params, headers={"X-Twilio-Signature": sign}) as got:
-                return got.status, await got.text()
+        headers = {"X-Twilio-Signature": sign}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(url, data=params, headers=headers) as got,
+        ):
+            return got.status, await got.text()
 
     async def configure(
         self, campaigns: list[dict[str, Any]], tiers: list[dict[str, Any]], **tree: Any
