@@ -313,6 +313,7 @@ async def _sell_call(
             fields=lead.fields,
             test=lead.test,
             people=tuple(checked.person_hashes),
+            call=True,
             left=session.left,
         )
         session.instruct(control.hold(intake.hold_message, next_url=control.URLS.next(call.id)))

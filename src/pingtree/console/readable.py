@@ -13,6 +13,7 @@ from pingtree.verticals.model import FieldSpec, FieldType, Vertical
 
 SKIP_REASONS = {
     "inactive": "the campaign is paused",
+    "channel": "a call to a campaign that buys no calls, or a form lead to one buying calls",
     "buyer_inactive": "the buyer is paused",
     "blocked": "the buyer may not have this person (do-not-contact list or bought lately)",
     "already_sold_to_buyer": "already sold to this buyer (a shared lead goes to a buyer once)",

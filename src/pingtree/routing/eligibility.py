@@ -240,6 +240,9 @@ _NIL = Decimal(0)  # a bid campaign's price is known only at its post
 Excluded = tuple[str, SkipReason, str]  # campaign, reason, detail
 
 
+_CHANNEL = {True: "buys no calls", False: "buys calls only"}
+
+
 def eligible(
     entries: Sequence[TierCampaign],
     *,
@@ -253,14 +256,17 @@ def eligible(
     index: TierIndex | None = None,
     consented: Collection[str] | None = None,
     funds: FundsLeft | None = None,
+    call: bool = False,
 ) -> tuple[list[tuple[TierCampaign, Campaign]], list[Excluded]]:
     """The campaigns of a tier that may be offered the lead now, and why each other may not.
 
-    Checks, in order: active, buyer active, buyer blocked (suppression, recent purchase),
-    buyer already bought this lead (shared), consent (consented: the only buyers the lead's
-    one-to-one consent names; None: any), filters, schedule and dates off, caps (a cap of
-    0 closes the campaign) and cap room (room None: a test lead, which counts in no cap),
-    the buyer's funds at the campaign's fixed price (funds None: not checked).
+    Checks, in order: active, the lead's channel (a call goes only to campaigns that buy
+    calls, a form lead only to the others), buyer active, buyer blocked (suppression,
+    recent purchase), buyer already bought this lead (shared), consent (consented: the only
+    buyers the lead's one-to-one consent names; None: any), filters, schedule and dates
+    off, caps (a cap of 0 closes the campaign) and cap room (room None: a test lead, which
+    counts in no cap), the buyer's funds at the campaign's fixed price (funds None: not
+    checked).
     A tier index, when given, rules out most campaigns of a big tier in bulk; the ones it
     lets through get every check.
     """
@@ -280,6 +286,8 @@ def eligible(
         detail = ""
         if not campaign.active:
             reason = SkipReason.INACTIVE
+        elif (campaign.call is not None) is not call:
+            reason, detail = SkipReason.CHANNEL, _CHANNEL[call]
         elif buyer is None or not buyer.active:
             reason = SkipReason.BUYER_INACTIVE
         elif campaign.buyer in blocked:

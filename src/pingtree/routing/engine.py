@@ -189,6 +189,7 @@ class Router:
             index=catalog.tier_indexes.get((run.tree.name, tier.name)),
             consented=run.offer.consented_buyers,
             funds=None if run.offer.test or self.funds is None else self.funds.short,
+            call=run.offer.call,
         )
 
     async def _order(self, run: _Run, tier: Tier, candidates: list[Candidate]) -> list[Candidate]:

@@ -33,6 +33,8 @@ class SkipReason(StrEnum):
 
     # found before offering (routing.eligibility, routing.index)
     INACTIVE = "inactive"
+    CHANNEL = "channel"
+    """a call to a campaign that buys no calls, or a form lead to one that buys calls only"""
     BUYER_INACTIVE = "buyer_inactive"
     BLOCKED = "blocked"
     ALREADY_SOLD_TO_BUYER = "already_sold_to_buyer"
@@ -177,6 +179,8 @@ class LeadOffer:
     consent: ConsentReference | None = None
     consented_buyers: frozenset[str] | None = None
     """One-to-one consent: the only buyers that may take the lead; None: any buyer."""
+    call: bool = False
+    """A phone call: only campaigns that buy calls are offered it (and only it)."""
     left: asyncio.Event | None = None
     """Set when the consumer is gone (a caller hung up): the lead is offered to nobody else."""
 
