@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from decimal import Decimal
 
     from pingtree.publishers.model import Publisher
+    from pingtree.routing.model import Tree
     from pingtree.runtime import Runtime
     from pingtree.verticals.model import Vertical
 
@@ -62,7 +63,7 @@ async def incoming(
     if found is None:
         log.warning("call %s to %s: no publisher has this tracking number", call_id, number)
         return control.refuse(NOT_IN_SERVICE)
-    publisher, vertical = found
+    publisher, vertical, _ = found
     intake = vertical.calls
     if intake is None or not publisher.active:
         return control.refuse(CALLS_OFF)
@@ -299,13 +300,12 @@ async def _sell_call(
             codes = ", ".join(r.code for r in checked.reasons) or checked.verdict.value
             await _end(rt, call.id, CallStatus.REFUSED, "screened", detail=codes)
             return False
-        route = rt.catalog.route(publisher.name, vertical.name, checked.band)
-        if route is None:
-            reasons = [Reason(code="not_routed", message="no route for this call")]
+        tree = _tree(rt, call, publisher, checked.band)
+        if tree is None:
+            reasons = [Reason(code="not_routed", message="no tree for this call")]
             await finish(rt, lead, publisher, None, RoutingResult(), reasons, None)
             await _end(rt, call.id, CallStatus.UNSOLD, "not_routed")
             return False
-        tree = rt.catalog.trees[route.tree]
         offer = LeadOffer(
             lead_id=lead.id,
             vertical=vertical.name,
@@ -365,6 +365,15 @@ async def _sell_call(
             reasons=[r.code for r in reasons] or None,
         )
     return connected
+
+
+def _tree(rt: Runtime, call: CallRecord, publisher: Publisher, band: str | None) -> Tree | None:
+    """The tracking number's own tree, else the publisher's route for the vertical."""
+    found = rt.catalog.numbers.get(call.tracking_number)
+    if found is not None and found[2].tree is not None:
+        return rt.catalog.trees.get(found[2].tree)
+    route = rt.catalog.route(publisher.name, call.vertical, band)
+    return rt.catalog.trees.get(route.tree) if route is not None else None
 
 
 async def _dials_kept(rt: Runtime, lead_id: str, result: RoutingResult) -> dict[str, Decimal]:

@@ -8,7 +8,7 @@ from pingtree.buyers.model import Buyer, Campaign
 from pingtree.config.document import ConfigDocument
 from pingtree.consent.model import ConsentPolicy, policy_in_force
 from pingtree.consent.sellers import SellerNames
-from pingtree.publishers.model import REVOKED_KEY_SHA256, Publisher
+from pingtree.publishers.model import REVOKED_KEY_SHA256, Publisher, TrackingNumber
 from pingtree.routing.eligibility import CompiledCampaign
 from pingtree.routing.index import TierIndex
 from pingtree.routing.model import Route, Tree
@@ -33,8 +33,9 @@ class Catalog:
     tier_indexes: dict[tuple[str, str], TierIndex] = field(default_factory=dict)
     sellers: SellerNames = field(default_factory=lambda: SellerNames(()))
     """Buyers by the names they go by in consent texts."""
-    numbers: dict[str, tuple[Publisher, Vertical]] = field(default_factory=dict)
-    """Tracking numbers (E.164): the publisher whose calls they take, and the vertical."""
+    numbers: dict[str, tuple[Publisher, Vertical, TrackingNumber]] = field(default_factory=dict)
+    """Tracking numbers (E.164): the publisher whose calls they take, the vertical, the
+    number's own settings."""
     _consent: dict[tuple[str, str], ConsentPolicy | None] = field(default_factory=dict)
 
     @classmethod
@@ -61,7 +62,7 @@ class Catalog:
             routes={(r.publisher, r.vertical, r.band): r for r in document.routes},
             sellers=SellerNames((b.name, b.consent_names) for b in document.buyers),
             numbers={
-                n.number: (p, verticals[n.vertical])
+                n.number: (p, verticals[n.vertical], n)
                 for p in document.publishers
                 for n in p.numbers
                 if n.vertical in verticals

@@ -22,6 +22,11 @@ DESCRIPTIONS: dict[str, str] = {
     "Buyer.active": "An inactive buyer's campaigns are offered no lead.",
     "Buyer.contact_email": "Who to tell about this buyer's integration.",
     "Buyer.api_key_sha256": "SHA-256 of the buyer's API key (the key itself is never stored).",
+    "CallTerms.availability_timeout_ms": "How long the availability check may take; no "
+    "answer in time counts as busy.",
+    "CallTerms.caps_count": "What the caps count: converted calls (the ones billed) or every "
+    "dial to the buyer.",
+    "TrackingNumber.vertical": "The vertical (by name) its calls are; it must take calls.",
     "Campaign.name": "Unique name of the campaign; trees refer to it.",
     "Campaign.buyer": "The buyer (by name) that owns the campaign.",
     "Campaign.vertical": "The vertical (by name) of the leads it buys.",

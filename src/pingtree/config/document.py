@@ -156,11 +156,14 @@ def reference_errors(
             if name not in verticals and name not in invalid.get("verticals", ()):
                 path = f"publishers[{i}].vertical_payouts.{name}"
                 errors.append((path, unknown_name("vertical", name, verticals)))
-    return errors + _call_errors(doc, verticals, invalid)
+    return errors + _call_errors(doc, verticals, trees, invalid)
 
 
 def _call_errors(
-    doc: ConfigDocument, verticals: dict[str, Vertical], invalid: dict[str, set[str]]
+    doc: ConfigDocument,
+    verticals: dict[str, Vertical],
+    trees: dict[str, Tree],
+    invalid: dict[str, set[str]],
 ) -> list[tuple[str, str]]:
     """Calls: the fields a vertical's caller and IVR fill, and tracking numbers' verticals
     (a number belongs to one publisher only)."""
@@ -187,6 +190,14 @@ def _call_errors(
                     errors.append((f"{at}.vertical", unknown))
             elif vertical.calls is None:
                 errors.append((f"{at}.vertical", f"vertical {vertical.name!r} takes no calls"))
+            tree = trees.get(tracking.tree) if tracking.tree is not None else None
+            if tracking.tree is not None and tree is None:
+                if tracking.tree not in invalid.get("trees", ()):
+                    errors.append((f"{at}.tree", unknown_name("tree", tracking.tree, trees)))
+            elif tree is not None and tree.vertical != tracking.vertical:
+                errors.append(
+                    (f"{at}.tree", f"tree {tree.name!r} is for vertical {tree.vertical!r}")
+                )
             owner = owners.get(tracking.number)
             if owner is not None:
                 errors.append((f"{at}.number", f"{tracking.number} is {owner!r}'s number already"))

@@ -102,6 +102,11 @@ class TrackingNumber(BaseModel):
 
     number: str = Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164: +18005550100")
     vertical: str
+    tree: str | None = Field(
+        default=None,
+        description="the tree its calls go through (calls ring for seconds: their tree's "
+        "max_processing_ms is longer); default: the publisher's route for the vertical",
+    )
 
 
 class Publisher(BaseModel):
