@@ -62,7 +62,7 @@ class CallGateway:
         session = self.sessions.by_lead(lead_id)
         terms = campaign.call
         if session is not None and terms is not None and terms.ping_with_number:
-            fields = {**fields, "caller": session.caller}
+            fields = {**fields, session.caller_field: session.caller}
         answer = await self.pings.ping(
             campaign, lead_id=lead_id, fields=fields, test=test, timeout=timeout
         )

@@ -241,10 +241,10 @@ async def status_callback(
 async def _route_call(rt: Runtime, call: CallRecord, session: CallSession) -> None:
     """The call as a lead through its tree; its last step handed to the next webhook."""
     vertical = rt.catalog.verticals[call.vertical]
-    session.vertical = vertical.name
     publisher = rt.catalog.publishers[call.publisher]
     intake = vertical.calls
     assert intake is not None
+    session.vertical, session.caller_field = vertical.name, intake.caller_field
     unsold = control.goodbye(intake.unsold_message)
     try:
         connected = await _sell_call(rt, call, session, publisher, vertical)

@@ -57,6 +57,8 @@ class CallSession:
     """The campaign the call was put through to (answered), if any."""
     connected_s: int | None = None
     vertical: str | None = None
+    caller_field: str = "phone"
+    """The vertical field the caller's number fills (a ping that carries it names it so)."""
     held: bool = False
     """The caller heard the hold message already."""
     finished: bool = False

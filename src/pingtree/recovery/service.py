@@ -28,9 +28,10 @@ from pingtree.reporting import events
 from pingtree.sales.ledger import CONFIRMED, HELD, UNCERTAIN, SqlCapLedger
 from pingtree.screening import repository as purchases
 from pingtree.screening.service import identity_hashes
-from pingtree.storage.tables import CapReservation, Lead, Sale
+from pingtree.storage.tables import CallRow, CapReservation, Lead, Sale
 
 leads = cast(Table, Lead.__table__)
+calls = cast(Table, CallRow.__table__)
 reservations = cast(Table, CapReservation.__table__)
 sales = cast(Table, Sale.__table__)
 
@@ -43,6 +44,10 @@ UNCERTAIN_REASON = Reason(
 )
 NOT_SOLD = Reason(code="not_sold", message="the buyer confirmed it did not take this lead")
 BATCH = 200
+LIVE_CALL_STATUSES = ("ivr", "routing")
+LONGEST_CALL = timedelta(hours=4)
+"""A call's lead is live (its caller on the line, maybe in another process) this long at
+most: a dial waits through the whole conversation (calls.gateway.LONGEST_CALL_S)."""
 
 
 @dataclass(frozen=True)
@@ -65,11 +70,24 @@ async def settle_interrupted(
     """
     now = clock.now()
     cutoff = now - older_than
+    on_the_line = (
+        select(calls.c.id)
+        .where(
+            calls.c.lead_id == leads.c.id,
+            calls.c.status.in_(LIVE_CALL_STATUSES),
+            calls.c.started_at > now - LONGEST_CALL,
+        )
+        .exists()
+    )
     async with engine.connect() as conn:
         stale = (
             await conn.scalars(
                 select(leads.c.id)
-                .where(leads.c.status == LeadStatus.RECEIVED.value, leads.c.received_at < cutoff)
+                .where(
+                    leads.c.status == LeadStatus.RECEIVED.value,
+                    leads.c.received_at < cutoff,
+                    ~on_the_line,
+                )
                 .order_by(leads.c.received_at)
                 .limit(BATCH)
             )
@@ -86,6 +104,15 @@ async def settle_interrupted(
             interrupted += 1
     async with engine.begin() as conn:
         orphans = await _orphaned_holds(conn, now, skip)
+        # A call still "on the line" after the longest call lost its process: it is over.
+        await conn.execute(
+            update(calls)
+            .where(
+                calls.c.status.in_(LIVE_CALL_STATUSES),
+                calls.c.started_at < now - LONGEST_CALL,
+            )
+            .values(status="unsold", ended_at=now)
+        )
     return Settled(interrupted=interrupted, uncertain=uncertain, orphans=orphans)
 
 
