@@ -33,7 +33,6 @@ from pingtree.simulator.telephony_transcript import (
 )
 from pingtree.simulator.telephony_twiml import (
     HTTP_RETRIEVAL_FAILURE,
-    SCHEMA_VALIDATION,
     TwimlError,
     Verb,
     check_content_type,
@@ -244,8 +243,6 @@ class _Call:
             await self._gather(url, verb)
         elif verb.name == "Redirect":
             target = verb.text
-            if not target:
-                raise TwimlError(SCHEMA_VALIDATION, "<Redirect> without a URL")
             self._event("Redirect", target)
             raise _Redirect(
                 *await self._fetch(Purpose.REDIRECT, verb.method(), _join(url, target), {})
@@ -312,8 +309,6 @@ class _Call:
         targets = tuple(child.text for child in verb.children if child.text) or (
             (verb.text,) if verb.text else ()
         )
-        if not targets:
-            raise TwimlError(SCHEMA_VALIDATION, "<Dial> without a number or SIP URI")
         timeout = verb.seconds("timeout", DEFAULT_DIAL_TIMEOUT_S)
         time_limit = verb.seconds("timeLimit", DEFAULT_TIME_LIMIT_S)
         record = await self._connect(targets, timeout, time_limit, verb.attrs.get("callerId"))

@@ -27,6 +27,13 @@ OTHER_TWILIO_VERBS = frozenset(
 GATHER_NOUNS = frozenset({"Say", "Play", "Pause"})
 DIAL_NOUNS = frozenset({"Number", "Sip"})
 OTHER_DIAL_NOUNS = frozenset({"Client", "Conference", "Queue", "Application", "WhatsApp"})
+NUMERIC_ATTRIBUTES = {
+    "Say": ("loop",),
+    "Play": ("loop",),
+    "Pause": ("length",),
+    "Gather": ("timeout", "numDigits"),
+    "Dial": ("timeout", "timeLimit"),
+}
 
 
 class TwimlError(Exception):
@@ -107,7 +114,21 @@ def _verb(element: ET.Element, parent: str) -> Verb:
     if name not in allowed:
         raise TwimlError(SCHEMA_VALIDATION, _unknown(name, parent))
     children = tuple(_verb(child, name) for child in element)
-    return Verb(name, dict(element.attrib), (element.text or "").strip(), children)
+    verb = Verb(name, dict(element.attrib), (element.text or "").strip(), children)
+    _check(verb)
+    return verb
+
+
+def _check(verb: Verb) -> None:
+    """Refuse at load what Twilio's schema refuses, so the document at fault is the one named."""
+    for attr in NUMERIC_ATTRIBUTES.get(verb.name, ()):
+        verb.seconds(attr, 0)
+    if verb.name in ("Gather", "Dial", "Redirect"):
+        verb.method()
+    if verb.name == "Redirect" and not verb.text:
+        raise TwimlError(SCHEMA_VALIDATION, "<Redirect> without a URL")
+    if verb.name == "Dial" and not verb.text and not any(c.text for c in verb.children):
+        raise TwimlError(SCHEMA_VALIDATION, "<Dial> without a number or SIP URI")
 
 
 def _unknown(name: str, parent: str) -> str:
