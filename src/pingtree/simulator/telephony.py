@@ -313,14 +313,7 @@ class _Call:
         time_limit = verb.seconds("timeLimit", DEFAULT_TIME_LIMIT_S)
         record = await self._connect(targets, timeout, time_limit, verb.attrs.get("callerId"))
         self.t.dials.append(record)
-        how = (
-            f"answered by {record.answered_by}, talked {record.talk_s:g} s"
-            if record.answered_by
-            else ""
-        )
-        self._event(
-            "Dial", f"{' '.join(targets)} (timeout {timeout:g} s): {record.status} {how}".rstrip()
-        )
+        self.t.events.append(CallEvent(record.at_s, "Dial", _dial_story(record)))
         action = verb.attrs.get("action")
         if action:
             extra = {"DialCallStatus": str(record.status), "DialCallSid": record.dial_call_sid}
@@ -494,6 +487,15 @@ class _Call:
 
     def _event(self, kind: str, text: str) -> None:
         self.t.events.append(CallEvent(self.elapsed_s, kind, text))
+
+
+def _dial_story(record: DialRecord) -> str:
+    story = f"{' '.join(record.targets)} (timeout {record.timeout_s:g} s): {record.status}"
+    if record.ring_s:
+        story += f" after {record.ring_s:g} s ringing"
+    if record.answered_by is not None:
+        story += f", {record.answered_by} talked {record.talk_s:g} s"
+    return story
 
 
 def _dial_status(answers: Mapping[str, CallStatus | None], winner: str | None) -> CallStatus:
