@@ -391,6 +391,68 @@ async def test_one_line_held_by_one_call_makes_the_overlapping_call_busy(
     assert (agent.live_calls, agent.peak_calls, agent.dialed, agent.answered_calls) == (0, 1, 2, 1)
 
 
+async def test_dialed_legs_report_their_progress_while_the_call_is_live(
+    pingtree_side: StartSide,
+) -> None:
+    def voice(_: dict[str, str]) -> str:
+        r = VoiceResponse()
+        dial = Dial(action="/calls/dialed", caller_id=TRACKING)
+        events = "initiated ringing answered completed"
+        dial.number(AGENT_A, status_callback="/calls/leg", status_callback_event=events)
+        # Without statusCallbackEvent a leg reports only its end.
+        dial.sip(AGENT_B, status_callback="/calls/leg")
+        r.append(dial)
+        return twiml(r)
+
+    side = await pingtree_side(
+        {
+            "/calls/voice": voice,
+            "/calls/leg": lambda f: "",
+            "/calls/dialed": lambda f: "<Response/>",
+        }
+    )
+    release = asyncio.Event()
+    agents = {
+        AGENT_A: Agent(ring_s=2, talk_s=100, hold_until=release),
+        AGENT_B: Agent(AgentBehaviour.RINGS_OUT),
+    }
+    placing = asyncio.create_task(
+        carrier(side.url("/calls/voice"), agents).place_call(from_=CALLER, to=TRACKING)
+    )
+    for _ in range(300):
+        if any(h.form.get("CallStatus") == "in-progress" for h in side.hits):
+            break
+        await asyncio.sleep(0.01)
+    # pingtree hears the buyer's leg answer while the call is still live.
+    assert [h.form["CallStatus"] for h in side.hits if h.path == "/calls/leg"] == [
+        "initiated",
+        "ringing",
+        "in-progress",
+    ]
+    assert agents[AGENT_A].live_calls == 1
+    release.set()
+    call = await asyncio.wait_for(placing, 3)
+
+    legs = [h.form for h in side.hits if h.path == "/calls/leg"]
+    assert [(f["To"], f["CallStatus"]) for f in legs] == [
+        (AGENT_A, "initiated"),
+        (AGENT_A, "ringing"),
+        (AGENT_A, "in-progress"),
+        (AGENT_A, "completed"),
+        (AGENT_B, "no-answer"),
+    ]
+    assert all(h.signature_valid for h in side.hits)
+    assert {f["ParentCallSid"] for f in legs} == {call.call_sid}
+    assert {f["Direction"] for f in legs} == {"outbound-dial"}
+    assert legs[0]["From"] == TRACKING
+    assert legs[3]["CallDuration"] == "100" and "CallDuration" not in legs[2]
+    assert [f["SequenceNumber"] for f in legs[:4]] == ["0", "1", "2", "3"]
+    # The answered leg's CallSid is the DialCallSid the Dial's action gets.
+    assert side.hit("/calls/dialed").form["DialCallSid"] == legs[0]["CallSid"]
+    assert legs[4]["CallSid"] != legs[0]["CallSid"]
+    assert len(call.dial_status_callbacks) == 5 and len(call.webhook_requests) == 2
+
+
 async def test_with_a_speed_calls_overlap_in_real_time(pingtree_side: StartSide) -> None:
     side = await pingtree_side(
         {"/calls/voice": dial_then_say, "/calls/dialed": lambda f: "<Response/>"}

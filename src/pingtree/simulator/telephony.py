@@ -14,6 +14,7 @@ import asyncio
 import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import format_datetime
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
@@ -150,6 +151,21 @@ class _Redirect(Exception):
         super().__init__(url)
         self.url = url
         self.verbs = verbs
+
+
+@dataclass(eq=False)
+class _Leg:
+    """One dialed target of a <Dial>: its noun's attributes and its own child CallSid."""
+
+    target: str
+    attrs: dict[str, str]
+    call_sid: str = field(default_factory=lambda: new_sid("CA"))
+    sequence: int = 0
+
+    @property
+    def events(self) -> frozenset[str]:
+        """The leg events its statusCallback wants (Twilio's default: completed)."""
+        return frozenset(self.attrs.get("statusCallbackEvent", "completed").split())
 
 
 class _Ended(Exception):
@@ -306,12 +322,14 @@ class _Call:
         raise _Redirect(*await self._fetch(Purpose.GATHER, verb.method(), action, extra))
 
     async def _dial(self, url: str, verb: Verb) -> None:
-        targets = tuple(child.text for child in verb.children if child.text) or (
-            (verb.text,) if verb.text else ()
-        )
+        legs = tuple(_Leg(child.text, child.attrs) for child in verb.children if child.text)
+        if not legs:
+            legs = (_Leg(verb.text, {}),)
         timeout = verb.seconds("timeout", DEFAULT_DIAL_TIMEOUT_S)
         time_limit = verb.seconds("timeLimit", DEFAULT_TIME_LIMIT_S)
-        record = await self._connect(targets, timeout, time_limit, verb.attrs.get("callerId"))
+        record = await self._connect(
+            url, legs, timeout, time_limit, verb.attrs.get("callerId") or None
+        )
         self.t.dials.append(record)
         self.t.events.append(CallEvent(record.at_s, "Dial", _dial_story(record)))
         action = verb.attrs.get("action")
@@ -325,17 +343,22 @@ class _Call:
         self.last_dial_answered = record.answered_by is not None
 
     async def _connect(
-        self, targets: tuple[str, ...], timeout: float, time_limit: float, caller_id: str | None
+        self,
+        url: str,
+        legs: tuple[_Leg, ...],
+        timeout: float,
+        time_limit: float,
+        caller_id: str | None,
     ) -> DialRecord:
         """Ring every target at once; the first to answer talks, the others stop ringing."""
         at_s = self.elapsed_s
         agents = self.carrier.agents
         answers: dict[str, CallStatus | None] = {}
-        for target in targets:
-            agent = agents.get(target)
+        for leg in legs:
+            agent = agents.get(leg.target)
             if agent is not None:
                 agent.dialed += 1
-            answers[target] = CallStatus.FAILED if agent is None else agent.answer_to(timeout)
+            answers[leg.target] = CallStatus.FAILED if agent is None else agent.answer_to(timeout)
         ringing = [t for t, a in answers.items() if a in (None, CallStatus.COMPLETED)]
         answering = [t for t in ringing if answers[t] is CallStatus.COMPLETED]
         winner = min(answering, key=lambda t: agents[t].ring_s) if answering else None
@@ -345,35 +368,83 @@ class _Call:
             agents[target].take_line()
         talk_s = 0.0
         ring_s = agents[winner].ring_s if winner is not None else (timeout if ringing else 0.0)
+        held = list(ringing)
         try:
+            for leg in legs:
+                await self._leg_event(url, leg, "initiated", CallStatus.INITIATED, caller_id)
+                if leg.target in ringing:
+                    await self._leg_event(url, leg, "ringing", CallStatus.RINGING, caller_id)
             await self._pass(ring_s)
             for target in ringing:
                 if target != winner:
                     agents[target].release_line()
-            ringing = [winner] if winner is not None else []
+            held = [winner] if winner is not None else []
             if winner is not None:
                 agent = agents[winner]
                 agent.answered_calls += 1
                 talk_s = min(agent.talk_s, time_limit)
                 self.talk_s += talk_s
+                answered = next(leg for leg in legs if leg.target == winner)
+                await self._leg_event(url, answered, "answered", CallStatus.IN_PROGRESS, caller_id)
                 await self._pass(talk_s)
                 if agent.hold_until is not None:
                     await agent.hold_until.wait()
         finally:
-            for target in ringing:
+            for target in held:
                 agents[target].release_line()
-        status = _dial_status(answers, winner)
+        for leg in legs:
+            if leg.target == winner:
+                ended, duration = CallStatus.COMPLETED, talk_s
+            else:
+                ended, duration = answers[leg.target] or CallStatus.NO_ANSWER, 0.0
+                if ended is CallStatus.COMPLETED:  # it would have answered, but later
+                    ended = CallStatus.NO_ANSWER
+            await self._leg_event(url, leg, "completed", ended, caller_id, duration)
+        winning_leg = next((leg for leg in legs if leg.target == winner), legs[0])
         return DialRecord(
-            targets=targets,
-            status=status,
+            targets=tuple(leg.target for leg in legs),
+            status=_dial_status(answers, winner),
             answered_by=winner,
             ring_s=ring_s,
             talk_s=talk_s,
-            dial_call_sid=new_sid("CA"),
+            dial_call_sid=winning_leg.call_sid,
             caller_id=caller_id,
             timeout_s=timeout,
             at_s=at_s,
         )
+
+    async def _leg_event(
+        self,
+        url: str,
+        leg: _Leg,
+        event: str,
+        status: CallStatus,
+        caller_id: str | None,
+        duration_s: float | None = None,
+    ) -> None:
+        """A dialed leg's status callback, when its <Number>/<Sip> asked for this event."""
+        callback = leg.attrs.get("statusCallback")
+        if not callback or event not in leg.events:
+            return
+        leg.sequence += 1
+        at = self.t.started_at + timedelta(seconds=self.elapsed_s)
+        params = {
+            **self._params(status),
+            "CallSid": leg.call_sid,
+            "ParentCallSid": self.t.call_sid,
+            "From": caller_id or self.t.from_,
+            "To": leg.target,
+            "Caller": caller_id or self.t.from_,
+            "Called": leg.target,
+            "Direction": "outbound-dial",
+            "CallbackSource": "call-progress-events",
+            "SequenceNumber": str(leg.sequence - 1),
+            "Timestamp": format_datetime(at),
+        }
+        if duration_s is not None:
+            params["CallDuration"] = str(round(duration_s))
+        method = leg.attrs.get("statusCallbackMethod", "POST").strip().upper() or "POST"
+        await self._send(Purpose.DIAL_STATUS, method, _join(url, callback), params)
 
     # --- the wire -------------------------------------------------------------------------
 

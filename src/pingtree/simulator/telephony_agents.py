@@ -32,6 +32,7 @@ class AgentBehaviour(StrEnum):
 class CallStatus(StrEnum):
     """Twilio's call statuses, for the call itself and for a Dial's child call."""
 
+    INITIATED = "initiated"
     RINGING = "ringing"
     IN_PROGRESS = "in-progress"
     COMPLETED = "completed"

@@ -35,6 +35,8 @@ class Purpose(StrEnum):
     REDIRECT = "redirect"
     DIAL_ACTION = "dial_action"
     STATUS = "status"
+    DIAL_STATUS = "dial_status"
+    """A dialed leg's status callback (<Number statusCallback=...>)."""
 
 
 @dataclass(slots=True)
@@ -119,12 +121,18 @@ class CallTranscript:
     @property
     def webhook_requests(self) -> list[Exchange]:
         """The requests that fetched call control (everything but status callbacks)."""
-        return [r for r in self.requests if r.purpose is not Purpose.STATUS]
+        callbacks = (Purpose.STATUS, Purpose.DIAL_STATUS)
+        return [r for r in self.requests if r.purpose not in callbacks]
 
     @property
     def status_callbacks(self) -> list[Exchange]:
-        """The status callbacks sent."""
+        """The call's status callbacks sent."""
         return [r for r in self.requests if r.purpose is Purpose.STATUS]
+
+    @property
+    def dial_status_callbacks(self) -> list[Exchange]:
+        """The dialed legs' status callbacks sent."""
+        return [r for r in self.requests if r.purpose is Purpose.DIAL_STATUS]
 
     @property
     def answered_dial(self) -> DialRecord | None:
