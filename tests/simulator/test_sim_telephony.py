@@ -207,6 +207,46 @@ async def test_empty_digits_time_out_and_action_on_empty_result_posts(
     assert call.ended_by is EndedBy.END_OF_INSTRUCTIONS and call.duration_s == 2
 
 
+async def test_gather_keys_loops_and_a_late_reject(pingtree_side: StartSide) -> None:
+    def voice(_: dict[str, str]) -> str:
+        r = VoiceResponse()
+        r.say("Welcome.", loop=2)
+        r.append(Gather(action="/calls/one", num_digits=2))
+        return twiml(r)
+
+    def one(_: dict[str, str]) -> str:
+        r = VoiceResponse()
+        r.append(Gather(action="/calls/two", finish_on_key="*"))
+        return twiml(r)
+
+    def two(_: dict[str, str]) -> str:
+        r = VoiceResponse()
+        r.append(Gather(action="/calls/three", finish_on_key=""))
+        return twiml(r)
+
+    def three(_: dict[str, str]) -> str:
+        r = VoiceResponse()
+        r.reject()
+        r.say("never heard")
+        return twiml(r)
+
+    side = await pingtree_side(
+        {"/calls/voice": voice, "/calls/one": one, "/calls/two": two, "/calls/three": three}
+    )
+    call = await carrier(side.url("/calls/voice")).place_call(
+        from_=CALLER, to=TRACKING, digits=["123", "45*", "6#"]
+    )
+    got = [
+        (side.hit(p).form["Digits"], side.hit(p).form["FinishedOnKey"])
+        for p in ("/calls/one", "/calls/two", "/calls/three")
+    ]
+    # numDigits keeps the first two keys; "*" finishes; with no finishOnKey "#" is a digit.
+    assert got == [("12", ""), ("45", "*"), ("6#", "")]
+    assert call.said == ["Welcome.", "Welcome."]
+    # A <Reject> after pickup hangs up an answered call.
+    assert call.ended_by is EndedBy.REJECT and call.status is CallStatus.COMPLETED
+
+
 @pytest.mark.parametrize(
     ("answer", "code", "reason"),
     [
