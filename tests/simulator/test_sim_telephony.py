@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import socket
 from datetime import UTC, datetime
@@ -385,6 +386,26 @@ async def test_status_callbacks_carry_durations_and_recording(pingtree_side: Sta
     assert "RecordingUrl" not in statuses[1]
     assert call.played == ["http://127.0.0.1/hold.mp3"]
     assert len(call.status_callbacks) == 3 and len(call.webhook_requests) == 1
+
+
+async def test_a_hold_loop_is_paced_by_pause_real_s(pingtree_side: StartSide) -> None:
+    polls: list[float] = []
+
+    def hold(_: dict[str, str]) -> str:
+        polls.append(asyncio.get_running_loop().time())
+        r = VoiceResponse()
+        if len(polls) < 4:  # the buyers are still being asked
+            r.pause(length=2)
+            r.redirect("/calls/next")
+        return twiml(r)
+
+    side = await pingtree_side({"/calls/voice": hold, "/calls/next": hold})
+    call = await carrier(side.url("/calls/voice"), pause_real_s=0.05).place_call(
+        from_=CALLER, to=TRACKING
+    )
+    assert side.paths() == ["/calls/voice"] + ["/calls/next"] * 3
+    assert min(b - a for a, b in itertools.pairwise(polls)) >= 0.045
+    assert call.duration_s == 6  # simulated: three 2 s pauses
 
 
 async def test_a_first_reject_never_answers_the_call(pingtree_side: StartSide) -> None:

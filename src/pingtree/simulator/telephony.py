@@ -77,7 +77,8 @@ class Carrier:
         clock: Clock | None = None,
         speed: float = 0.0,
         timeout_s: float = 15.0,
-        max_requests: int = 50,
+        max_requests: int = 100,
+        pause_real_s: float = 0.0,
     ) -> None:
         """Args:
         voice_url: the number's voice webhook, as configured at the carrier.
@@ -89,6 +90,8 @@ class Carrier:
         speed: 0 counts simulated time only; above 0 also sleeps duration/speed seconds.
         timeout_s: real seconds a webhook has to answer (Twilio's is 15).
         max_requests: webhook requests one call may make before it is an error (loops).
+        pause_real_s: real seconds every <Pause> also waits: the pace of a hold loop
+            (Pause, then Redirect to ask again) that would otherwise poll at full speed.
         """
         events = set(status_events)
         if events - STATUS_EVENTS:
@@ -96,8 +99,8 @@ class Carrier:
                 f"unknown status events {sorted(events - STATUS_EVENTS)}; "
                 f"accepted: {sorted(STATUS_EVENTS)}"
             )
-        if speed < 0:
-            raise ValueError(f"speed must be >= 0, got {speed}")
+        if speed < 0 or pause_real_s < 0:
+            raise ValueError(f"speed and pause_real_s must be >= 0, got {speed}, {pause_real_s}")
         self.voice_url = voice_url
         self.agents: Mapping[str, Agent] = agents if agents is not None else {}
         self.status_callback_url = status_callback_url
@@ -107,6 +110,7 @@ class Carrier:
         self.speed = speed
         self.timeout_s = timeout_s
         self.max_requests = max_requests
+        self.pause_real_s = pause_real_s
         self._validator = RequestValidator(auth_token)
 
     def sign(self, url: str, params: Mapping[str, str]) -> str:
@@ -287,6 +291,8 @@ class _Call:
             length = verb.seconds("length", 1)
             self._event("Pause", f"{length:g} s")
             await self._pass(length)
+            if self.carrier.pause_real_s > 0:
+                await asyncio.sleep(self.carrier.pause_real_s)
 
     async def _say(self, text: str) -> None:
         self.t.said.append(text)
