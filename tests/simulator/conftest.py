@@ -8,8 +8,11 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from pingtree.simulator import RunningSimulator, SimBuyer, SimulatorConfig, start_simulator
+
+from .pingtree_side import Handler, PingtreeSide, start_side
 
 StartSim = Callable[..., Awaitable[RunningSimulator]]
 
@@ -39,3 +42,19 @@ async def start_sim() -> AsyncIterator[StartSim]:
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
+
+
+StartSide = Callable[[dict[str, Handler]], Awaitable[PingtreeSide]]
+
+
+@pytest.fixture
+async def pingtree_side() -> AsyncIterator[StartSide]:
+    """Start stand-ins for pingtree's voice webhooks: path -> handler returning TwiML."""
+    runners: list[web.AppRunner] = []
+
+    async def start(routes: dict[str, Handler]) -> PingtreeSide:
+        return await start_side(routes, runners)
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()

@@ -24,6 +24,13 @@ buyers:
     latency_ms_min: 100
     latency_ms_max: 400
     seed: 3
+  - name: callco
+    bid_min: 20
+    bid_max: 40
+    dial: sip:agents@callco.example
+    min_duration_s: 90
+    bid_expires_s: 30
+    available_rate: 0.8
 """
 
 
@@ -36,10 +43,17 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_good_file_loads(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, GOOD))
     assert config.port == 0
-    assert [b.name for b in config.buyers] == ["acme", "slowco"]
+    assert [b.name for b in config.buyers] == ["acme", "slowco", "callco"]
     assert config.buyers[0].bid_max == Decimal("12.5")
     assert config.buyers[0].respond_as == "xml"
     assert config.buyers[1].seed == 3
+    calls = config.buyers[2]
+    assert (calls.dial, calls.min_duration_s, calls.bid_expires_s) == (
+        "sip:agents@callco.example",
+        90,
+        30,
+    )
+    assert (calls.available, calls.available_rate) == (True, 0.8)
 
 
 def test_bad_value_names_file_key_path_and_reason(tmp_path: Path) -> None:

@@ -86,6 +86,25 @@ class SimBuyer(BaseModel):
     )
     signing_header: str = "X-Pingtree-Signature"
     signing_tolerance_s: float = Field(default=300.0, gt=0)
+    # --- call buyers (real-time bidding for phone calls) ------------------------------------
+    dial: str | None = Field(
+        default=None,
+        min_length=1,
+        description="the number or sip: URI a bid and an accepted post tell pingtree to dial",
+    )
+    min_duration_s: int | None = Field(
+        default=None, ge=0, description="seconds a call must last to convert, sent with bids"
+    )
+    bid_expires_s: int | None = Field(
+        default=None, ge=1, description="seconds a bid stays good, sent with bids as expires_s"
+    )
+    available: bool = Field(
+        default=True, description="what /available answers: whether an agent can take a call"
+    )
+    available_rate: float = Field(
+        default=1.0, ge=0, le=1, description="when available, the odds /available says so"
+    )
+    unavailable_reason: str = "all agents are busy"
 
     @model_validator(mode="after")
     def _consistent(self) -> SimBuyer:

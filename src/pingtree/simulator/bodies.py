@@ -11,6 +11,9 @@ JSON_TYPES = frozenset({"application/json", "text/json"})
 XML_TYPES = frozenset({"application/xml", "text/xml"})
 FORM_TYPE = "application/x-www-form-urlencoded"
 
+Answer = dict[str, str | int | bool]
+"""A buyer's answer: field name to value (prices stay text, as buyers send them)."""
+
 
 class BodyError(ValueError):
     """A request body the simulator cannot read."""
@@ -97,11 +100,12 @@ def _element_value(element: ET.Element) -> Any:
     return out
 
 
-def render(payload: dict[str, str], respond_as: Literal["json", "xml"]) -> tuple[str, str]:
+def render(payload: Answer, respond_as: Literal["json", "xml"]) -> tuple[str, str]:
     """Serialise an answer; returns (body, content type)."""
     if respond_as == "xml":
         root = ET.Element("response")
         for key, value in payload.items():
-            ET.SubElement(root, key).text = value
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            ET.SubElement(root, key).text = text
         return ET.tostring(root, encoding="unicode"), "application/xml"
     return json.dumps(payload), "application/json"

@@ -14,7 +14,7 @@ from pingtree.simulator.behaviour import SimBuyer, SimulatorConfig
 from pingtree.simulator.server import create_app
 from pingtree.simulator.state import BuyerRegistry, ReceivedRequest
 
-EndpointKind = Literal["ping", "post", "received"]
+EndpointKind = Literal["ping", "post", "received", "available"]
 
 # Hundreds of concurrent connects from a benchmark overflow the default backlog of 128.
 BACKLOG = 2048

@@ -13,7 +13,7 @@ from aiohttp import hdrs, web
 from pingtree.delivery.signing import SignatureError, verify
 from pingtree.money import cents
 from pingtree.simulator import wire
-from pingtree.simulator.bodies import BodyError, parse_body, render
+from pingtree.simulator.bodies import Answer, BodyError, parse_body, render
 from pingtree.simulator.decisions import Decision, Fault
 from pingtree.simulator.state import BuyerRegistry, BuyerState, ReceivedRequest, RequestKind
 
@@ -35,6 +35,8 @@ def create_app(registry: BuyerRegistry) -> web.Application:
     app.router.add_get("/health", _health)
     app.router.add_post("/buyers/{name}/ping", _ping)
     app.router.add_post("/buyers/{name}/post", _post)
+    app.router.add_post("/buyers/{name}/available", _available)
+    app.router.add_get("/buyers/{name}/available", _available)
     app.router.add_get("/buyers/{name}/received", _list_received)
     app.router.add_delete("/buyers/{name}/received", _clear_received)
     return app
@@ -72,44 +74,20 @@ async def _post(request: web.Request) -> web.StreamResponse:
 
 async def _handle(request: web.Request, kind: RequestKind) -> web.StreamResponse:
     _, state = _buyer(request)
-    raw = await request.read()
-    record = ReceivedRequest(
-        kind=kind,
-        received_at=request.app[REGISTRY].clock.now(),
-        headers=_headers(request),
-        body=None,
-        raw_body=_lenient_text(raw, request.charset),
-        path=request.path_qs,
-    )
-    state.received.append(record)
+    record, refusal = await _receive(request, state, kind)
+    if refusal is not None:
+        return refusal
     behaviour = state.behaviour
-    if behaviour.signing_secret is not None:
-        try:
-            verify(
-                behaviour.signing_secret,
-                raw,
-                request.headers.get(behaviour.signing_header),
-                request.app[REGISTRY].clock.now(),
-                behaviour.signing_tolerance_s,
-            )
-        except SignatureError as exc:
-            record.outcome, record.http_status, record.error = "bad_signature", 401, str(exc)
-            return web.json_response({"status": "error", "error": str(exc)}, status=401)
-    try:
-        record.body = parse_body(request.headers.get(hdrs.CONTENT_TYPE), raw, request.charset)
-    except BodyError as exc:
-        record.outcome, record.http_status, record.error = "bad_request", 400, str(exc)
-        return web.json_response({"status": "error", "error": str(exc)}, status=400)
     # Everything random is drawn before the first await, so the n-th arrival always gets
     # the n-th decision; the outcome is settled now and only delivered after the latency.
     decision = state.decide()
-    payload: dict[str, str] | None = None
+    payload: Answer | None = None
     if decision.fault is None:
         if kind == "ping":
             payload = _ping_payload(state, decision)
         else:
             payload = _post_payload(state, record, decision)
-    record.outcome = decision.fault if payload is None else payload["status"]
+    record.outcome = decision.fault if payload is None else str(payload["status"])
     if behaviour.scripted is not None:
         record.outcome = "scripted"
     elif behaviour.redirect_status is not None:
@@ -133,15 +111,80 @@ async def _handle(request: web.Request, kind: RequestKind) -> web.StreamResponse
     return response
 
 
-def _ping_payload(state: BuyerState, decision: Decision) -> dict[str, str]:
+async def _receive(
+    request: web.Request, state: BuyerState, kind: RequestKind
+) -> tuple[ReceivedRequest, web.Response | None]:
+    """Record a request, check its signature and parse its body; the refusal, if any."""
+    raw = await request.read()
+    record = ReceivedRequest(
+        kind=kind,
+        received_at=request.app[REGISTRY].clock.now(),
+        headers=_headers(request),
+        body=None,
+        raw_body=_lenient_text(raw, request.charset),
+        path=request.path_qs,
+    )
+    state.received.append(record)
+    behaviour = state.behaviour
+    if behaviour.signing_secret is not None:
+        try:
+            verify(
+                behaviour.signing_secret,
+                raw,
+                request.headers.get(behaviour.signing_header),
+                request.app[REGISTRY].clock.now(),
+                behaviour.signing_tolerance_s,
+            )
+        except SignatureError as exc:
+            record.outcome, record.http_status, record.error = "bad_signature", 401, str(exc)
+            return record, web.json_response({"status": "error", "error": str(exc)}, status=401)
+    try:
+        record.body = parse_body(request.headers.get(hdrs.CONTENT_TYPE), raw, request.charset)
+    except BodyError as exc:
+        record.outcome, record.http_status, record.error = "bad_request", 400, str(exc)
+        return record, web.json_response({"status": "error", "error": str(exc)}, status=400)
+    return record, None
+
+
+async def _available(request: web.Request) -> web.StreamResponse:
+    """Whether the buyer can take a call now: the availability ping before a dial.
+
+    It answers at once and whole: latency, faults and the answer-shaping fields are for
+    bids and posts.
+    """
+    _, state = _buyer(request)
+    record, refusal = await _receive(request, state, "available")
+    if refusal is not None:
+        return refusal
+    available = state.is_available()
+    payload: Answer = {"available": available}
+    if not available:
+        payload["reason"] = state.behaviour.unavailable_reason
+    record.outcome = "available" if available else "unavailable"
+    body, content_type = render(payload, state.behaviour.respond_as)
+    record.http_status = 200
+    return web.Response(text=body, content_type=content_type, charset="utf-8")
+
+
+def _ping_payload(state: BuyerState, decision: Decision) -> Answer:
     if decision.bid is None:
         return {"status": "no_bid", "reason": decision.no_bid_reason or "no bid"}
     bid_id = state.issue_bid(decision.bid)
-    price = state.behaviour.ping_price or str(cents(decision.bid))
-    return {"status": "bid", "bid_id": bid_id, "price": price}
+    behaviour = state.behaviour
+    price = behaviour.ping_price or str(cents(decision.bid))
+    payload: Answer = {"status": "bid", "bid_id": bid_id, "price": price}
+    # What a call buyer's bid carries besides the price: where to send the call, how long
+    # it must last to be paid, and how long the bid holds.
+    if behaviour.dial is not None:
+        payload["dial"] = behaviour.dial
+    if behaviour.min_duration_s is not None:
+        payload["min_duration_s"] = behaviour.min_duration_s
+    if behaviour.bid_expires_s is not None:
+        payload["expires_s"] = behaviour.bid_expires_s
+    return payload
 
 
-def _post_payload(state: BuyerState, record: ReceivedRequest, decision: Decision) -> dict[str, str]:
+def _post_payload(state: BuyerState, record: ReceivedRequest, decision: Decision) -> Answer:
     price: Decimal = decision.price
     bid_id = _bid_id(record)
     if bid_id is not None:
@@ -154,9 +197,11 @@ def _post_payload(state: BuyerState, record: ReceivedRequest, decision: Decision
     if not decision.accepted:
         return {"status": "rejected", "reason": "lead does not meet buyer criteria"}
     stated = state.behaviour.post_price or str(cents(price))
-    payload = {"status": "accepted", "lead_id": str(uuid.uuid4()), "price": stated}
+    payload: Answer = {"status": "accepted", "lead_id": str(uuid.uuid4()), "price": stated}
     if state.behaviour.redirect_url is not None:
         payload["redirect_url"] = state.behaviour.redirect_url
+    if state.behaviour.dial is not None:
+        payload["dial"] = state.behaviour.dial
     return payload
 
 
@@ -169,7 +214,7 @@ def _bid_id(record: ReceivedRequest) -> str | None:
 
 
 async def _respond(
-    request: web.Request, state: BuyerState, fault: Fault | None, payload: dict[str, str] | None
+    request: web.Request, state: BuyerState, fault: Fault | None, payload: Answer | None
 ) -> web.StreamResponse:
     if fault == "hang":
         await _hang(request)

@@ -14,7 +14,7 @@ from pingtree.clock import Clock, SystemClock
 from pingtree.simulator.behaviour import SimBuyer, SimulatorConfig
 from pingtree.simulator.decisions import Decision, decide
 
-RequestKind = Literal["ping", "post"]
+RequestKind = Literal["ping", "post", "available"]
 
 # A bid is only worth remembering until its post arrives; cap it so long benchmarks stay flat.
 MAX_OPEN_BIDS = 100_000
@@ -22,7 +22,7 @@ MAX_OPEN_BIDS = 100_000
 
 @dataclass(slots=True)
 class ReceivedRequest:
-    """One ping or post as the buyer received it, and how the buyer answered."""
+    """One ping, post or availability check as the buyer received it, and how it answered."""
 
     kind: RequestKind
     received_at: datetime
@@ -32,7 +32,7 @@ class ReceivedRequest:
     raw_body: str
     outcome: str | None = None
     """The answer decided: bid, no_bid, accepted, rejected, duplicate, error, hang, garbage,
-    bad_request or bad_signature."""
+    bad_request or bad_signature; available or unavailable for availability checks."""
     http_status: int | None = None
     """The HTTP status sent; None while the latency runs, when the client left first, and
     for hangs."""
@@ -67,12 +67,21 @@ class BuyerState:
     def __init__(self, behaviour: SimBuyer, max_received: int) -> None:
         self.behaviour = behaviour
         self.rng = random.Random(behaviour.seed)
+        # Its own stream, so that availability checks never shift the bids' draws.
+        self.availability_rng = random.Random(
+            None if behaviour.seed is None else f"available-{behaviour.seed}"
+        )
         self.received: deque[ReceivedRequest] = deque(maxlen=max_received)
         self._bids: OrderedDict[str, Decimal] = OrderedDict()
 
     def decide(self) -> Decision:
         """Draw the next request's decision."""
         return decide(self.behaviour, self.rng)
+
+    def is_available(self) -> bool:
+        """Roll whether an agent is free now."""
+        roll = self.availability_rng.random()
+        return self.behaviour.available and roll < self.behaviour.available_rate
 
     def issue_bid(self, price: Decimal) -> str:
         """Remember a bid so that its post can be honoured; returns the bid id."""
