@@ -15,7 +15,7 @@ from twilio.request_validator import RequestValidator
 
 from pingtree.clock import ManualClock
 from pingtree.config.document import ConfigDocument
-from pingtree.simulator import RunningSimulator
+from pingtree.simulator import Agent, CallTranscript, Carrier, RunningSimulator
 from tests.engine.conftest import WEDNESDAY_NOON, Harness, _harness
 from tests.factories import API_KEY, JSON_PING, VERTICAL
 
@@ -79,6 +79,23 @@ class Calls:
     ) -> None:
         await self.h.configure(call_document(campaigns, tiers, **tree))
 
+    def carrier(self, agents: dict[str, Agent]) -> Carrier:
+        """The provider, placing calls to this engine's voice webhook."""
+        return Carrier(
+            self.base_url + "/calls/voice",
+            AUTH_TOKEN,
+            agents,
+            status_callback_url=self.base_url + "/calls/status",
+            clock=self.h.rt.clock,
+        )
+
+    async def place(
+        self, agents: dict[str, Agent], digits: tuple[str, ...] = ("10001", "1")
+    ) -> tuple[CallTranscript, dict[str, Any]]:
+        """A whole call from CALLER to the tracking number: its transcript and its story."""
+        call = await self.carrier(agents).place_call(from_=CALLER, to=TRACKING, digits=digits)
+        return call, await self.story(call.call_sid)
+
     async def story(self, call_id: str) -> dict[str, Any]:
         await self.h.rt.in_flight.drain(60)
         got = await self.h.client.get(
@@ -96,6 +113,7 @@ def call_campaign(
     dial: str | None = None,
     bid: bool = False,
     price: str = "25.00",
+    caps: dict[str, Any] | None = None,
     **call: Any,
 ) -> dict[str, Any]:
     """A campaign buying calls: a fixed price (no ping) or a bid (the simulator's ping)."""
@@ -106,6 +124,7 @@ def call_campaign(
         "price": {"type": "bid"} if bid else {"type": "fixed", "amount": price},
         "delivery": {"timeout_ms": 2000},
         "call": {"dial": dial, **call},
+        "caps": caps or {},
     }
     if bid:
         spec["delivery"]["ping"] = {"url": sim.url(name, "ping"), "response": CALL_PING}

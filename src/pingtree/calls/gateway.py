@@ -109,7 +109,7 @@ class CallGateway:
         busy = await self._busy(campaign, terms, session, lead_id)
         if busy is not None:
             return _answer(Outcome.REJECTED, f"busy: {busy}", started, self.clock, request)
-        ring_s = max(1, min(terms.ring_s, int(timeout)))
+        ring_s = max(1, min(terms.ring_s, int(timeout)))  # the time left of the call's tree
         request["ring_s"] = ring_s
         try:
             dialed = await session.dial(

@@ -177,7 +177,7 @@ async def figures(
                 connected=int(connected),
                 converted=int(converted),
                 average_duration_s=Decimal(str(round(float(average or 0), 1))),
-                revenue=Decimal(int(revenue)) / 100,
+                revenue=Decimal(revenue).quantize(Decimal("0.01")),  # Cents: dollars already
             )
         )
     return out

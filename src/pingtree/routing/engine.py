@@ -462,7 +462,7 @@ class Router:
         """
         price = bid.price if bid is not None else campaign.price.amount
         assert price is not None  # a bid campaign always has a ping, so a bid
-        timeout = self._timeout(run, campaign)
+        timeout = self._post_timeout(run, campaign)
         reservation: str | None = held
         claimed = False
         if timeout <= 0:
@@ -503,7 +503,7 @@ class Router:
             if person is not None:
                 claimed = True
                 run.result.claimed.append(campaign.buyer)
-            timeout = self._timeout(run, campaign)  # the reservation took some of the time
+            timeout = self._post_timeout(run, campaign)  # the reservation took some of the time
             if timeout <= 0:
                 self._skip(run, tier, campaign.name, SkipReason.DEADLINE, "no time left to post")
                 run.result.released.append(reservation)
@@ -590,6 +590,12 @@ class Router:
 
     def _timeout(self, run: _Run, campaign: Campaign) -> float:
         return min(campaign.delivery.timeout_ms / 1000, self._time_left(run))
+
+    def _post_timeout(self, run: _Run, campaign: Campaign) -> float:
+        """A post's time: a call's post is a dial, which rings for the campaign's ring_s."""
+        if campaign.call is None:
+            return self._timeout(run, campaign)
+        return min(float(campaign.call.ring_s), self._time_left(run))
 
     def _skip(
         self, run: _Run, tier: Tier, campaign: str, reason: SkipReason, detail: str = ""

@@ -1,0 +1,207 @@
+"""Whole calls, placed by the telephony simulator against the served engine, through the
+same tree engine as form leads: the seeds' five call flows, the fallback from one buyer
+to the next, pay on duration, and caps counting converted calls or dials. Both databases."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pingtree.simulator import Agent
+from tests.calls.conftest import CALLER, Calls, call_campaign
+from tests.engine.conftest import sim_buyer
+from tests.factories import LEAD_FIELDS, tier
+
+ACME = "+15550001111"
+BETA = "sip:agents@beta.example"
+
+
+async def test_a_busy_buyer_falls_back_to_the_next_which_converts(calls: Calls) -> None:
+    await calls.configure(
+        [call_campaign("acme", calls.sim, dial=ACME), call_campaign("beta", calls.sim, dial=BETA)],
+        [tier("t", "priority", [{"campaign": "acme", "rank": 1}, {"campaign": "beta", "rank": 2}])],
+    )
+    call, story = await calls.place({ACME: Agent("refuses"), BETA: Agent("answers", talk_s=95)})
+    assert [(d.target, d.status) for d in call.dials] == [(ACME, "busy"), (BETA, "completed")]
+    assert call.dials[1].caller_id == CALLER  # the winner gets the caller's number
+    assert story["status"] == "completed" and story["campaign"] == "beta"
+    assert story["converted"] is True and story["price"] == "25.00"
+    assert story["connected_s"] == 95 and story["duration_s"] == call.duration_s
+    assert story["recording_url"] == call.recording_url
+    lead = await calls.h.timeline(story["lead_id"])
+    assert lead["status"] == "sold"
+    posts = [(a["campaign"], a["outcome"], a["reason"]) for a in lead["attempts"]]
+    assert posts == [("acme", "rejected", "busy"), ("beta", "accepted", None)]
+    assert lead["fields"]["zip"] == "10001" and lead["fields"]["credit"] == "good"
+
+
+async def test_a_call_shorter_than_the_minimum_is_not_converted_and_not_billed(
+    calls: Calls,
+) -> None:
+    await calls.configure(
+        [call_campaign("acme", calls.sim, dial=ACME, min_duration_s=90)],
+        [tier("t", "priority", ["acme"])],
+    )
+    call, story = await calls.place({ACME: Agent("answers", talk_s=89)})
+    assert [d.status for d in call.dials] == ["completed"]
+    assert story["status"] == "completed" and story["connected_s"] == 89
+    assert story["converted"] is False and story["price"] is None
+    lead = await calls.h.timeline(story["lead_id"])
+    assert lead["status"] == "unsold" and lead["revenue"] == "0.00"
+    (dial,) = lead["attempts"]
+    assert dial["reason"] == "not converted: connected 89 s of 90 s"
+    # one more second is a sale
+    _, story = await calls.place({ACME: Agent("answers", talk_s=90)})
+    assert story["converted"] is True and story["price"] == "25.00"
+
+
+async def test_caps_count_converted_calls_or_every_dial(calls: Calls) -> None:
+    await calls.configure(
+        [
+            call_campaign("conv", calls.sim, dial=ACME, min_duration_s=60, caps={"daily": 1}),
+            call_campaign(
+                "dials",
+                calls.sim,
+                dial=BETA,
+                min_duration_s=60,
+                caps={"daily": 1},
+                caps_count="dials",
+            ),
+        ],
+        [
+            tier(
+                "t", "priority", [{"campaign": "conv", "rank": 1}, {"campaign": "dials", "rank": 2}]
+            )
+        ],
+    )
+    short = {ACME: Agent("answers", talk_s=10), BETA: Agent("answers", talk_s=10)}
+    call, story = await calls.place(short)  # both dialed, neither converts
+    assert [d.target for d in call.dials] == [ACME, BETA] and story["converted"] is False
+    call, story = await calls.place(short)  # conv has room again; dials counted its dial
+    assert [d.target for d in call.dials] == [ACME]
+    lead = await calls.h.timeline(story["lead_id"])
+    assert {s["campaign"]: s["reason"] for s in lead["skipped"]} == {"dials": "cap"}
+
+
+async def test_ping_with_the_callers_number_and_without_it(calls: Calls) -> None:
+    calls.h.buyers(
+        sim_buyer("withnum", bid_min=Decimal("30"), bid_max=Decimal("30"), dial=ACME),
+        sim_buyer(
+            "nonum",
+            bid_min=Decimal("40"),
+            bid_max=Decimal("40"),
+            dial=BETA,
+            min_duration_s=30,
+            bid_expires_s=60,
+        ),
+    )
+    await calls.configure(
+        [
+            call_campaign("withnum", calls.sim, bid=True, ping_with_number=True),
+            call_campaign("nonum", calls.sim, bid=True, min_duration_s=120),
+        ],
+        [tier("t", "ping_post", ["withnum", "nonum"])],
+    )
+    call, story = await calls.place({ACME: Agent("answers"), BETA: Agent("answers", talk_s=31)})
+    # the best bid wins, at its price, dialed where its answer said, paid after its own minimum
+    assert [d.target for d in call.dials] == [BETA]
+    assert story["campaign"] == "nonum" and story["converted"] is True
+    assert story["price"] == "40.00"
+    (with_number,) = [r for r in calls.sim.received("withnum") if r.kind == "ping"]
+    (without,) = [r for r in calls.sim.received("nonum") if r.kind == "ping"]
+    assert with_number.body["phone"] == CALLER
+    assert "phone" not in without.body and without.body["zip"] == "10001"
+
+
+async def test_agent_availability_and_live_call_limits_skip_busy_buyers(calls: Calls) -> None:
+    calls.h.buyers(sim_buyer("avail", available=False, unavailable_reason="all agents on calls"))
+    await calls.configure(
+        [
+            call_campaign(
+                "avail", calls.sim, dial=ACME, availability_url=calls.sim.url("avail", "available")
+            ),
+            call_campaign("lines", calls.sim, dial=BETA, concurrency=1),
+            call_campaign("last", calls.sim, dial="+15550003333"),
+        ],
+        [
+            tier(
+                "t",
+                "priority",
+                [{"campaign": c, "rank": i} for i, c in enumerate(["avail", "lines", "last"])],
+            )
+        ],
+    )
+    import asyncio
+
+    hold = asyncio.Event()
+    agents = {
+        ACME: Agent("answers"),
+        BETA: Agent("answers", talk_s=70, hold_until=hold),
+        "+15550003333": Agent("answers", talk_s=70),
+    }
+    carrier = calls.carrier(agents)
+    first = asyncio.create_task(
+        carrier.place_call(from_=CALLER, to="+18005550100", digits=["10001", "1"])
+    )
+    for _ in range(400):  # until the first call holds beta's one line
+        if await calls.h.rt.call_lines.live("lines") == 1:
+            break
+        await asyncio.sleep(0.05)
+    second = await carrier.place_call(
+        from_="+12127365001", to="+18005550100", digits=["10001", "1"]
+    )
+    hold.set()
+    first_call = await first
+    assert [d.target for d in first_call.dials] == [BETA]
+    assert [d.target for d in second.dials] == ["+15550003333"]
+    story = await calls.story(second.call_sid)
+    lead = await calls.h.timeline(story["lead_id"])
+    reasons = [(a["campaign"], a["reason"]) for a in lead["attempts"]]
+    assert reasons == [
+        ("avail", "busy: no agent available (all agents on calls)"),
+        ("lines", "busy: 1 of 1 lines live"),
+        ("last", None),
+    ]
+    assert await calls.h.rt.call_lines.live("lines") == 0
+
+
+async def test_a_caller_who_filled_the_form_is_matched_and_the_ping_carries_the_form(
+    calls: Calls,
+) -> None:
+    calls.h.buyers(sim_buyer("acme", dial=ACME))
+    await calls.configure(
+        [call_campaign("acme", calls.sim, bid=True)], [tier("t", "ping_post", ["acme"])]
+    )
+    form = await calls.h.post_lead(LEAD_FIELDS)  # no form campaign: it stays unsold
+    assert form.status_code == 200, form.text
+    form_id = form.json()["lead_id"]
+    _, story = await calls.place({ACME: Agent("answers", talk_s=80)}, digits=("10001", "2"))
+    assert story["matched_lead_id"] == form_id
+    assert "matched" in [e["kind"] for e in story["events"]]
+    (ping,) = [r for r in calls.sim.received("acme") if r.kind == "ping"]
+    assert ping.body["state"] == "NY" and ping.body["age"] == 36  # from the form
+    assert ping.body["credit"] == "poor"  # the IVR's answer is newer than the form's
+    assert "email" not in ping.body and "phone" not in ping.body
+    form_story = await calls.h.timeline(form_id)
+    assert [c["id"] for c in form_story["calls"]] == [story["id"]]
+    call_lead = await calls.h.timeline(story["lead_id"])
+    assert call_lead["fields"]["email"] == LEAD_FIELDS["email"]  # the winner gets the form
+
+
+async def test_call_figures_per_campaign(calls: Calls) -> None:
+    await calls.configure(
+        [call_campaign("acme", calls.sim, dial=ACME, min_duration_s=60)],
+        [tier("t", "priority", ["acme"])],
+    )
+    await calls.place({ACME: Agent("answers", talk_s=100)})
+    await calls.place({ACME: Agent("answers", talk_s=20)})
+    await calls.place({ACME: Agent("rings_out")})
+    got = await calls.h.client.get(
+        "/api/v1/admin/calls/figures?by=campaign",
+        headers={"Authorization": "Bearer admin-test-token"},
+    )
+    assert got.status_code == 200, got.text
+    rows = {row["key"]: row for row in got.json()}
+    assert rows["acme"]["calls"] == 2  # the third reached nobody: no campaign
+    assert rows["acme"]["connected"] == 2 and rows["acme"]["converted"] == 1
+    assert rows["acme"]["revenue"] == "25.00" and rows["acme"]["revenue_per_call"] == "12.50"
+    assert rows["(none)"]["calls"] == 1 and rows["(none)"]["connected"] == 0
