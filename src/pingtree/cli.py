@@ -560,6 +560,35 @@ def demo(
         _fail(str(exc))
 
 
+@app.command()
+def call(
+    url: Annotated[str, typer.Option(help="the running pingtree")] = "http://127.0.0.1:8000",
+    to: Annotated[str, typer.Option(help="the tracking number called")] = "+18005550100",
+    caller: Annotated[str, typer.Option("--from", help="the caller's number")] = "+14153927261",
+    digits: Annotated[
+        list[str] | None, typer.Option(help="keys for each IVR question, in order")
+    ] = None,
+    agents: Annotated[Path, typer.Option(help="the buyers' simulated agents")] = Path(
+        "examples/agents.yaml"
+    ),
+) -> None:
+    """Place a simulated phone call (the telephony simulator plays the provider) and print
+    its transcript. Signs with PINGTREE_TELEPHONY_AUTH_TOKEN (the demo's by default)."""
+    from pingtree.demo import DEFAULT_TELEPHONY_TOKEN
+    from pingtree.simulator.phone_call import AgentsFileError, load_agents, place_call
+
+    try:
+        dialed = load_agents(agents)
+    except AgentsFileError as exc:
+        _fail(str(exc))
+        return
+    token = Settings().telephony_auth_token or DEFAULT_TELEPHONY_TOKEN
+    keys = digits if digits is not None else ["94107", "1"]
+    transcript = asyncio.run(place_call(url, token, dialed, caller=caller, number=to, digits=keys))
+    typer.echo(transcript.render())
+    typer.echo(f"\nthe call's story: {url}/console/calls/{transcript.call_sid}")
+
+
 uncertain_app = typer.Typer(
     help="Posts a crash left uncertain (sent, answer never recorded): list and resolve them.",
     no_args_is_help=True,

@@ -20,6 +20,9 @@ from pingtree.storage.migrate import upgrade
 DEMO_PUBLISHER = "demo-publisher"
 DEFAULT_DEMO_KEY = "demo-key-0000000000000000"
 DEFAULT_ADMIN_TOKEN = "demo-admin-token"
+DEFAULT_TELEPHONY_TOKEN = "demo-telephony-token"
+"""Signs the simulated provider's webhooks in the demo; a real install sets its provider's."""
+DEMO_AGENTS = Path("examples/agents.yaml")
 DEFAULT_SECRET_KEY = "ZGVtby1zZWNyZXQta2V5LW5vdC1mb3ItcHJvZHVjdGk="
 """Encrypts the demo buyers' credentials at rest; a real install sets its own."""
 
@@ -37,6 +40,7 @@ async def _demo(config: Path, simulator: Path, settings: Settings) -> None:
             **settings.model_dump(),
             "admin_token": settings.admin_token or DEFAULT_ADMIN_TOKEN,
             "secret_key": settings.secret_key or DEFAULT_SECRET_KEY,
+            "telephony_auth_token": settings.telephony_auth_token or DEFAULT_TELEPHONY_TOKEN,
             "buyer_url_allow": _with_simulator(settings.buyer_url_allow, sim_config),
         }
     )
@@ -83,6 +87,9 @@ pingtree demo is up.
 Post a lead:
   curl -s {base}/api/v1/leads -H 'X-API-Key: {key}' -H 'Content-Type: application/json' \\
     -d @examples/lead.json
+
+Place a simulated phone call (one is placed now, below):
+  .venv/bin/pingtree call --digits 94107 --digits 1
 """,
         flush=True,
     )
@@ -95,10 +102,35 @@ Post a lead:
             access_log=False,
         )
     )
+    calling = asyncio.create_task(_first_call(server, base, settings))
     try:
         await server.serve()
     finally:
+        calling.cancel()
         await sim.stop()
+
+
+async def _first_call(server: uvicorn.Server, base: str, settings: Settings) -> None:
+    """Once the server is up, one simulated call end to end, its transcript printed."""
+    from pingtree.simulator.phone_call import load_agents, place_call
+
+    while not server.started:
+        await asyncio.sleep(0.1)
+    token = settings.telephony_auth_token or DEFAULT_TELEPHONY_TOKEN
+    try:
+        transcript = await place_call(
+            base,
+            token,
+            load_agents(DEMO_AGENTS),
+            caller="+14153927261",
+            number="+18005550100",
+            digits=["94107", "1"],
+        )
+    except Exception as exc:  # the demo serves on without it
+        print(f"the demo call could not be placed: {exc}", flush=True)
+        return
+    print(f"A simulated call, end to end:\n{transcript.render()}", flush=True)
+    print(f"  its story: {base}/console/calls/{transcript.call_sid}\n", flush=True)
 
 
 def _with_simulator(allow: str, sim: SimulatorConfig) -> str:
