@@ -114,7 +114,7 @@ async def _first_call(server: uvicorn.Server, base: str, settings: Settings) -> 
     """Once the server is up, one simulated call end to end, its transcript printed."""
     from pingtree.simulator.phone_call import load_agents, place_call
 
-    while not server.started:
+    while not server.started:  # uvicorn offers no event to wait on  # noqa: ASYNC110
         await asyncio.sleep(0.1)
     token = settings.telephony_auth_token or DEFAULT_TELEPHONY_TOKEN
     try:
