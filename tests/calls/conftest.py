@@ -79,6 +79,17 @@ class Calls:
     ) -> None:
         await self.h.configure(call_document(campaigns, tiers, **tree))
 
+    async def admin(self, method: str, path: str, **kwargs: Any) -> Any:
+        """An admin API call; its JSON."""
+        got = await self.h.client.request(
+            method,
+            f"/api/v1/admin{path}",
+            headers={"Authorization": "Bearer admin-test-token"},
+            **kwargs,
+        )
+        assert got.status_code < 300, got.text
+        return got.json() if got.content else None
+
     def carrier(self, agents: dict[str, Agent]) -> Carrier:
         """The provider, placing calls to this engine's voice webhook."""
         return Carrier(
@@ -97,6 +108,10 @@ class Calls:
         return call, await self.story(call.call_sid)
 
     async def story(self, call_id: str) -> dict[str, Any]:
+        """The call's story, once its routing is over and recorded."""
+        session = self.h.rt.call_sessions.get(call_id)
+        if session is not None and session.routing is not None:
+            await asyncio.wait_for(asyncio.shield(session.routing), 60)
         await self.h.rt.in_flight.drain(60)
         got = await self.h.client.get(
             f"/api/v1/admin/calls/{call_id}", headers={"Authorization": "Bearer admin-test-token"}
@@ -132,13 +147,17 @@ def call_campaign(
 
 
 def call_document(
-    campaigns: list[dict[str, Any]], tiers: list[dict[str, Any]], **tree: Any
+    campaigns: list[dict[str, Any]],
+    tiers: list[dict[str, Any]],
+    *,
+    vertical: dict[str, Any] | None = None,
+    **tree: Any,
 ) -> ConfigDocument:
     """The auto vertical taking calls, one publisher with a tracking number, one tree."""
     buyers = sorted({c["buyer"] for c in campaigns})
     return ConfigDocument.model_validate(
         {
-            "verticals": [CALL_VERTICAL],
+            "verticals": [vertical or CALL_VERTICAL],
             "publishers": [
                 {
                     "name": "pub",

@@ -7,11 +7,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from pingtree.simulator import Agent
-from tests.calls.conftest import CALLER, Calls, call_campaign
+from pingtree.verticals.calls import CallIntake
+from tests.calls.conftest import CALL_VERTICAL, CALLER, TRACKING, Calls, call_campaign
 from tests.engine.conftest import sim_buyer
 from tests.factories import LEAD_FIELDS, tier
 
 ACME = "+15550001111"
+UNSOLD = CallIntake().unsold_message
 BETA = "sip:agents@beta.example"
 
 
@@ -26,6 +28,7 @@ async def test_a_busy_buyer_falls_back_to_the_next_which_converts(calls: Calls) 
     assert story["status"] == "completed" and story["campaign"] == "beta"
     assert story["converted"] is True and story["price"] == "25.00"
     assert story["connected_s"] == 95 and story["duration_s"] == call.duration_s
+    assert len(calls.h.rt.call_sessions) == 0  # the last step was taken: the session closed
     assert story["recording_url"] == call.recording_url
     lead = await calls.h.timeline(story["lead_id"])
     assert lead["status"] == "sold"
@@ -205,3 +208,59 @@ async def test_call_figures_per_campaign(calls: Calls) -> None:
     assert rows["acme"]["connected"] == 2 and rows["acme"]["converted"] == 1
     assert rows["acme"]["revenue"] == "25.00" and rows["acme"]["revenue_per_call"] == "12.50"
     assert rows["(none)"]["calls"] == 1 and rows["(none)"]["connected"] == 0
+
+
+async def test_a_suppressed_caller_is_screened_out_before_any_buyer_hears_of_the_call(
+    calls: Calls,
+) -> None:
+    screening = {"checks": [{"check": "invalid_phone"}]}
+    await calls.configure(
+        [call_campaign("acme", calls.sim, dial=ACME)],
+        [tier("t", "priority", ["acme"])],
+        vertical={**CALL_VERTICAL, "screening": screening},
+    )
+    await calls.admin("POST", "/suppressions", json={"scope": "global", "phones": [CALLER]})
+    call, story = await calls.place({ACME: Agent("answers")})
+    assert call.dials == [] and story["status"] == "refused"
+    assert call.said[-1] == UNSOLD
+    ended = [e for e in story["events"] if e["kind"] == "ended"]
+    assert (
+        ended[0]["detail"]["reason"] == "screened" and "suppressed" in ended[0]["detail"]["detail"]
+    )
+    lead = await calls.h.timeline(story["lead_id"])
+    assert lead["status"] == "rejected" and lead["attempts"] == []
+
+
+async def test_nobody_answers_and_the_caller_hears_the_unsold_message(calls: Calls) -> None:
+    await calls.configure(
+        [call_campaign("acme", calls.sim, dial=ACME), call_campaign("beta", calls.sim, dial=BETA)],
+        [tier("t", "priority", [{"campaign": "acme", "rank": 1}, {"campaign": "beta", "rank": 2}])],
+    )
+    call, story = await calls.place({ACME: Agent("rings_out"), BETA: Agent("fails")})
+    assert [(d.target, d.status) for d in call.dials] == [(ACME, "no-answer"), (BETA, "failed")]
+    assert call.said[-1] == UNSOLD and call.verbs[-1] == "Hangup"
+    assert story["status"] == "unsold" and story["converted"] is False
+    assert [(a["kind"], a["outcome"]) for a in story["attempts"]] == [
+        ("post", "timeout"),
+        ("post", "error"),
+    ]
+
+
+async def test_a_caller_who_hangs_up_on_hold_is_offered_to_nobody_more(calls: Calls) -> None:
+    calls.h.buyers(sim_buyer("slow", dial=ACME, latency_ms_min=800, latency_ms_max=800))
+    await calls.configure(
+        [call_campaign("slow", calls.sim, bid=True), call_campaign("beta", calls.sim, dial=BETA)],
+        [tier("bids", "ping_post", ["slow"]), tier("direct", "priority", ["beta"])],
+    )
+    incoming = {"CallSid": "CAgone", "From": CALLER, "To": TRACKING, "CallStatus": "ringing"}
+    status, body = await calls.webhook("/calls/voice", incoming)
+    status, body = await calls.webhook("/calls/CAgone/ivr/0", {**incoming, "Digits": "10001"})
+    status, body = await calls.webhook("/calls/CAgone/ivr/1", {**incoming, "Digits": "1"})
+    assert "Please hold" in body
+    # the caller hangs up while the slow buyer is still being pinged
+    status, _ = await calls.webhook("/calls/status", {**incoming, "CallStatus": "completed"})
+    assert status == 204
+    story = await calls.story("CAgone")
+    assert story["status"] == "unsold"
+    assert [(a["kind"], a["campaign"]) for a in story["attempts"]] == [("ping", "slow")]
+    assert len(calls.h.rt.call_sessions) == 0  # nothing kept for a caller who is gone

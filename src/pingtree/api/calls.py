@@ -17,6 +17,7 @@ from pingtree.api.deps import ReadDep, RuntimeDep
 from pingtree.calls import repository, service
 from pingtree.calls.schemas import CallEventOut, CallFiguresOut, CallOut, CallStory
 from pingtree.intake.errors import refuse
+from pingtree.leads.repository import timeline
 from pingtree.runtime import Runtime
 
 webhooks = APIRouter(prefix="/calls", tags=["calls"], include_in_schema=True)
@@ -142,4 +143,13 @@ async def get_call(call_id: str, rt: RuntimeDep) -> CallStory:
         if call is None:
             raise refuse(404, "not_found", f"no call {call_id!r}")
         events = await repository.events_of(conn, call_id)
-    return CallStory(**CallOut.of(call).model_dump(), events=[CallEventOut.of(e) for e in events])
+    attempts = []
+    if call.lead_id is not None:
+        async with rt.sessions() as session:
+            lead = await timeline(session, call.lead_id)
+        attempts = lead.attempts if lead is not None else []
+    return CallStory(
+        **CallOut.of(call).model_dump(),
+        events=[CallEventOut.of(e) for e in events],
+        attempts=attempts,
+    )

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from pingtree.calls.repository import CallEvent, CallFigures, CallRecord
+from pingtree.leads.schemas import AttemptOut
 
 
 class CallOut(BaseModel):
@@ -50,9 +51,13 @@ class CallEventOut(BaseModel):
 
 
 class CallStory(CallOut):
-    """A call with its timeline (the lead's own timeline has its pings and dials)."""
+    """A call with its timeline: its events, and the pings and dials of the lead it became
+    (each with its duration; the lead's own timeline has their requests and answers)."""
 
     events: list[CallEventOut]
+    attempts: list[AttemptOut] = Field(
+        default_factory=list, description="pings, and dials (as posts), in order"
+    )
 
 
 class CallFiguresOut(BaseModel):

@@ -232,6 +232,8 @@ async def status_callback(
         session = rt.call_sessions.get(call_id)
         if session is not None:
             session.hung_up()
+            if session.finished:  # its last step will never be asked for
+                rt.call_sessions.close(call_id)
         await rt.call_lines.give_back(call_id)  # a line a lost dial outcome left taken
 
 
@@ -253,6 +255,8 @@ async def _route_call(rt: Runtime, call: CallRecord, session: CallSession) -> No
         connected = False
         await _end(rt, call.id, CallStatus.UNSOLD, "internal_error")
     session.finish(control.goodbye(None) if connected else unsold)
+    if session.left.is_set():  # nobody will ask for the last step: the caller is gone
+        rt.call_sessions.close(call.id)
 
 
 async def _sell_call(
