@@ -264,3 +264,15 @@ async def test_a_caller_who_hangs_up_on_hold_is_offered_to_nobody_more(calls: Ca
     assert story["status"] == "unsold"
     assert [(a["kind"], a["campaign"]) for a in story["attempts"]] == [("ping", "slow")]
     assert len(calls.h.rt.call_sessions) == 0  # nothing kept for a caller who is gone
+
+
+async def test_a_mistyped_answer_is_left_out_and_the_call_goes_on(calls: Calls) -> None:
+    await calls.configure(
+        [call_campaign("acme", calls.sim, dial=ACME)], [tier("t", "priority", ["acme"])]
+    )
+    _, story = await calls.place({ACME: Agent("answers", talk_s=80)}, digits=("1234", "1"))
+    assert story["converted"] is True
+    (invalid,) = [e for e in story["events"] if e["kind"] == "invalid"]
+    assert invalid["detail"] == {"fields": ["zip"]}
+    lead = await calls.h.timeline(story["lead_id"])
+    assert "zip" not in lead["fields"] and lead["fields"]["credit"] == "good"

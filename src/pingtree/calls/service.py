@@ -272,9 +272,21 @@ async def _sell_call(
     known = {spec.name for spec in vertical.fields}
     carried = {k: v for k, v in matching.carried_fields(match, own).items() if k in known}
     fields, errors = validate_fields(vertical, carried, only=frozenset(own), received_at=now)
+    if errors:  # a mistyped answer is left out, not the call: the caller is on the line
+        bad = {e.field for e in errors}
+        kept = {k: v for k, v in carried.items() if k not in bad}
+        fields, errors = validate_fields(vertical, kept, only=frozenset(own) - bad, received_at=now)
+        await calls_repository.note(
+            rt.engine,
+            call.id,
+            "invalid",
+            now,
+            fields=sorted(bad),
+            detail="; ".join(f"{e.field} {e.message}" for e in errors) or None,
+        )
     if errors:
-        bad = "; ".join(f"{e.field} {e.message}" for e in errors)
-        await _end(rt, call.id, CallStatus.REFUSED, "invalid_field", detail=bad)
+        bad_left = "; ".join(f"{e.field} {e.message}" for e in errors)
+        await _end(rt, call.id, CallStatus.REFUSED, "invalid_field", detail=bad_left)
         return False
     lead = LeadRecord(
         id=str(uuid.uuid4()),
