@@ -25,6 +25,10 @@ OPERATOR_ONLY = {
     "admin_disabled",
     "not_uncertain",
     "invalid_account",
+    # the telephony provider's webhooks (a call's refusals are TwiML, said to the caller)
+    "bad_signature",
+    "calls_off",
+    "invalid_webhook",
 }
 
 

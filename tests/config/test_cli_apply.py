@@ -31,7 +31,11 @@ DEMO_CREATES = [
     "+ create campaigns/delta-direct",
     "+ create campaigns/evergreen-direct",
     "+ create campaigns/fallback-direct",
+    "+ create campaigns/apex-calls",
+    "+ create campaigns/cascade-calls",
+    "+ create campaigns/delta-calls",
     "+ create trees/auto-main",
+    "+ create trees/auto-calls",
     "+ create routes/demo-publisher:auto-insurance",
     "+ create routes/coupon-site:auto-insurance",
 ]
@@ -214,7 +218,7 @@ def test_export_reapplied_gives_no_changes(cli: Cli) -> None:
     data = yaml.safe_load(text)
     assert [p["name"] for p in data["publishers"]] == ["coupon-site", "demo-publisher"]
     assert all("api_key" not in p and len(p["api_key_sha256"]) == 64 for p in data["publishers"])
-    assert len(data["campaigns"]) == 6
+    assert len(data["campaigns"]) == 9
 
     path = cli.write(data, "exported.yaml")
     assert cli("validate", path).exit_code == 0

@@ -43,7 +43,7 @@ def test_demo_file_is_valid(validate: Validate, tmp_path: Path) -> None:
     result = validate(str(DEMO))
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == (
-        f"{DEMO}: valid (1 verticals, 2 publishers, 6 buyers, 6 campaigns, 1 trees, 2 routes)"
+        f"{DEMO}: valid (1 verticals, 2 publishers, 6 buyers, 9 campaigns, 2 trees, 2 routes)"
     )
     assert not (tmp_path / "data").exists()  # validating touches no database
 
@@ -266,7 +266,7 @@ def test_known_time_zone_passes(validate: Validate, tmp_path: Path) -> None:
     ("kind", "index", "key"),
     [
         ("buyers", 6, "apex"),
-        ("campaigns", 6, "cascade-direct"),
+        ("campaigns", 9, "cascade-direct"),
         ("publishers", 2, "coupon-site"),
         ("routes", 2, "demo-publisher:auto-insurance"),
     ],

@@ -75,7 +75,7 @@ def test_pingtree_apply_is_recorded_by_the_systems_user(
     paused, created = _changes(cli)
     assert (created.operator, created.source, created.version) == ("cli:dana", "cli", 1)
     assert created.lines[0] == "+ create verticals/auto-insurance"
-    assert len(created.after) == 18 and set(created.before.values()) == {None}
+    assert len(created.after) == 22 and set(created.before.values()) == {None}
     assert (paused.operator, paused.source, paused.version) == ("cli:dana", "cli", 2)
     assert paused.lines == [
         "~ change campaigns/apex-auction",

@@ -93,7 +93,7 @@ def test_rotate_key_encrypts_every_stored_secret_with_the_new_key(
     monkeypatch.setenv("PINGTREE_SECRET_KEY", f"{NEW_KEY},{SECRET_KEY}")
     rotated = cli("secrets", "rotate-key")
     assert rotated.exit_code == 0, rotated.output
-    assert "secrets of 3 campaign(s)" in rotated.stdout
+    assert "secrets of 4 campaign(s)" in rotated.stdout
     assert cli.version() == version + 1
     only_new = SecretKeys.parse(NEW_KEY)
     assert only_new is not None
@@ -102,7 +102,7 @@ def test_rotate_key_encrypts_every_stored_secret_with_the_new_key(
         for spec in cli.rows().values()
         for value in ((spec.get("delivery") or {}).get("secrets") or {}).values()
     )
-    assert opened == ["apex-secret", "delta-pass", "tok-in-clear-123"]
+    assert opened == ["apex-secret", "apex-secret", "delta-pass", "tok-in-clear-123"]
 
 
 def test_generate_key_gives_a_usable_key() -> None:

@@ -169,7 +169,7 @@ async def test_demo_round_trips_unchanged(db: async_sessionmaker[AsyncSession]) 
     allow = Allowlist.parse(DEMO_SIMULATOR)
     document = load_file(DEMO, allow=allow)
     first = await _apply(db, document, allow=allow)
-    assert len(first) == 18
+    assert len(first) == 22
     loaded, _ = await _load(db)
     assert await _apply(db, loaded, allow=allow) == ["no changes"]
     assert await _apply(db, document, allow=allow) == ["no changes"]
