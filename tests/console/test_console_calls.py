@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import html as markup
 import re
+from datetime import UTC, datetime
 
+from pingtree.calls.repository import CallEvent
+from pingtree.console import present, readable
 from tests.calls.conftest import CALLER, TRACKING, Calls, call_campaign, calls
 from tests.console.conftest import Operator
 from tests.factories import tier
@@ -175,10 +178,14 @@ async def test_the_reports_call_figures_per_campaign_and_publisher(calls: Calls)
         "25.00",
         "25.00",
     ]
-    assert cells(report.text, "call-campaign-figures", "campaign", "(none)")[1:4] == [
+    assert cells(report.text, "call-campaign-figures", "campaign", "(none)") == [
+        "not put through",
         "1",
         "0",
         "0",
+        "10.0 s",
+        "0.00",
+        "0.00",
     ]
     csv = await operator.get("/console/reports/call-publishers.csv", period="today")
     assert csv.status_code == 200
@@ -189,3 +196,36 @@ async def test_the_reports_call_figures_per_campaign_and_publisher(calls: Calls)
     assert "No calls in this period." in figures
     other = await operator.get("/console/reports", period="today", publisher="nobody")
     assert 'data-publisher="pub"' not in other.text.split('id="call-publisher-figures"', 1)[1]
+
+
+def test_the_steps_a_call_may_take_read_as_words() -> None:
+    at = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    events = [
+        CallEvent(at, "ivr", {"field": "credit", "keys": "9", "value": None}),
+        CallEvent(at, "dialed", {"campaign": "acme", "dial_status": "no-answer", "connected_s": 0}),
+        CallEvent(
+            at,
+            "dialed",
+            {
+                "campaign": "beta",
+                "dial_status": "completed",
+                "connected_s": 12,
+                "caller_left": True,
+            },
+        ),
+        CallEvent(at, "routed", {"reasons": ["no_buyer", "cap_reached"]}),
+        CallEvent(at, "ended", {"status": "refused", "reason": "screened", "detail": "blocked"}),
+    ]
+    assert [(m.what, m.detail, m.tone) for m in readable.call_moments(events)] == [
+        ("IVR", "credit: no answer (pressed 9)", "rejected"),
+        ("dialed", "acme: did not answer", "rejected"),
+        ("dialed", "beta: answered, connected 12 s · the caller hung up", "accepted"),
+        ("routed", "no buyer took it (no buyer, cap reached)", ""),
+        ("ended", "refused: screened · blocked", "refused"),
+    ]
+    assert [present.masked_phone(n) for n in ("+1 (212) 736-5000", "911", "", None)] == [
+        "•••5000",
+        "•••",
+        "–",
+        "–",
+    ]
