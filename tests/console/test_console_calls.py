@@ -125,6 +125,15 @@ async def test_the_calls_list_and_a_call_told_in_order(calls: Calls) -> None:
         "status: completed, 2 min 10 s in all · recorded",
     ]
 
+    dials = html.split('id="call-attempts"', 1)[1].split("</table>", 1)[0]
+    assert [text(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", dials)][:5] == [
+        "dial",
+        "acme (acme)",
+        "accepted",
+        "25.00",
+        "completed, connected 1 min 35 s",
+    ]
+
     missing = await operator.get("/console/calls/CA-none")
     assert missing.status_code == 404 and "No such call" in missing.text
 
@@ -213,6 +222,7 @@ def test_the_steps_a_call_may_take_read_as_words() -> None:
                 "caller_left": True,
             },
         ),
+        CallEvent(at, "invalid", {"fields": ["zip"]}),
         CallEvent(at, "routed", {"reasons": ["no_buyer", "cap_reached"]}),
         CallEvent(at, "ended", {"status": "refused", "reason": "screened", "detail": "blocked"}),
     ]
@@ -220,6 +230,7 @@ def test_the_steps_a_call_may_take_read_as_words() -> None:
         ("IVR", "credit: no answer (pressed 9)", "rejected"),
         ("dialed", "acme: did not answer", "rejected"),
         ("dialed", "beta: answered, connected 12 s · the caller hung up", "accepted"),
+        ("answer left out", "left out as mistyped: zip", "rejected"),
         ("routed", "no buyer took it (no buyer, cap reached)", ""),
         ("ended", "refused: screened · blocked", "refused"),
     ]

@@ -10,6 +10,7 @@ from pingtree.calls import repository
 from pingtree.console import readable
 from pingtree.console.auth import ReaderDep
 from pingtree.console.render import ConsoleRoute, page
+from pingtree.leads.repository import timeline
 
 router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
 
@@ -40,6 +41,10 @@ async def call_page(request: Request, call_id: str, rt: ReaderDep) -> HTMLRespon
     async with rt.engine.connect() as conn:
         call = await repository.get_call(conn, call_id)
         events = await repository.events_of(conn, call_id) if call is not None else []
+    lead = None
+    if call is not None and call.lead_id is not None:
+        async with rt.sessions() as session:
+            lead = await timeline(session, call.lead_id)
     if call is None:
         return page(
             request,
@@ -53,5 +58,6 @@ async def call_page(request: Request, call_id: str, rt: ReaderDep) -> HTMLRespon
         "badges": STATUS_BADGES,
         "answers": readable.field_rows(rt.catalog.verticals.get(call.vertical), call.answers),
         "moments": readable.call_moments(events),
+        "attempts": lead.attempts if lead is not None else [],
     }
     return page(request, "call.html", context)

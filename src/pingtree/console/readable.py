@@ -215,6 +215,11 @@ def _call_moment(e: CallEvent) -> Moment:
             f" ({d['vertical']})" if d.get("vertical") else ""
         )
         return Moment(e.at, "matched", detail, lead_id=d.get("lead_id"))
+    if e.kind == "invalid":
+        text = "left out as mistyped: " + ", ".join(str(f) for f in d.get("fields") or [])
+        if d.get("detail"):
+            text += f" · {d['detail']}"
+        return Moment(e.at, "answer left out", text, "rejected")
     if e.kind == "dialed":
         status = str(d.get("dial_status", ""))
         text = f"{d.get('campaign')}: {DIAL_OUTCOMES.get(status, status)}"
