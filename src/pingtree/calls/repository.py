@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import ColumnElement, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pingtree.storage.tables import CallEventRow, CallRow
@@ -147,14 +147,32 @@ class CallFigures:
 
 
 async def figures(
-    conn: AsyncConnection, *, by: str, start: datetime, end: datetime, test: bool = False
+    conn: AsyncConnection,
+    *,
+    by: str,
+    start: datetime | None,
+    end: datetime | None,
+    test: bool = False,
+    publisher: str | None = None,
+    vertical: str | None = None,
 ) -> list[CallFigures]:
-    """Calls, connected, converted, average duration and revenue per group."""
+    """Calls, connected, converted, average duration and revenue per group, of the calls
+    started in [start, end) (no bound: all time), of one publisher or vertical if named (the
+    console's reports filter so)."""
     column = {
         "publisher": calls.c.publisher,
         "vertical": calls.c.vertical,
         "campaign": calls.c.campaign,
     }[by]
+    where: list[ColumnElement[bool]] = [calls.c.test.is_(test)]
+    if start is not None:
+        where.append(calls.c.started_at >= start)
+    if end is not None:
+        where.append(calls.c.started_at < end)
+    if publisher is not None:
+        where.append(calls.c.publisher == publisher)
+    if vertical is not None:
+        where.append(calls.c.vertical == vertical)
     rows = await conn.execute(
         select(
             column,
@@ -164,7 +182,7 @@ async def figures(
             func.avg(calls.c.duration_s),
             func.coalesce(func.sum(calls.c.price).filter(calls.c.converted.is_(True)), 0),
         )
-        .where(calls.c.started_at >= start, calls.c.started_at < end, calls.c.test.is_(test))
+        .where(*where)
         .group_by(column)
         .order_by(column)
     )

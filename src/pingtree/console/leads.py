@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
+from pingtree.calls.repository import calls_of_lead
 from pingtree.console import periods, readable
 from pingtree.console.auth import ReaderDep
 from pingtree.console.editors import time_zones
@@ -153,6 +154,7 @@ async def lead_page(request: Request, lead_id: str, rt: ReaderDep) -> HTMLRespon
         asked = await returns.listed(conn, lead_id=lead_id)
         booked = await entries.read(conn, lead_id=lead_id)
         called = await queue.listed(conn, lead_id=lead_id)
+        phoned = await calls_of_lead(conn, lead_id)
     vertical = rt.catalog.verticals.get(found.vertical)
     context = {
         "nav": "leads",
@@ -165,6 +167,7 @@ async def lead_page(request: Request, lead_id: str, rt: ReaderDep) -> HTMLRespon
         "returns": asked,
         "ledger": [EntryOut.model_validate(e, from_attributes=True) for e in reversed(booked)],
         "postbacks": [PostbackOut.model_validate(p) for p in reversed(called)],
+        "calls": phoned,
         "now": rt.clock.now(),
     }
     return page(request, "lead.html", context)

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pingtree.console import (
     accounts,
+    calls,
     editors,
     history,
     leads,
@@ -36,6 +37,7 @@ def mount_console(app: FastAPI) -> None:
     app.include_router(accounts.router)
     app.include_router(pages.router)
     app.include_router(leads.router)
+    app.include_router(calls.router)
     app.include_router(operations.router)
     app.include_router(reports.router)
     app.include_router(returns.router)

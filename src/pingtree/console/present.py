@@ -28,6 +28,24 @@ def percent(value: Decimal | None) -> str:
     return f"{value * 100:.1f}%"
 
 
+def masked_phone(value: str | None) -> str:
+    """A caller's number with all but its last four digits hidden ('•••5000'): lists and call
+    pages name the person only as much as telling calls apart needs; the lead's own page has
+    the number in full, among its PII fields."""
+    digits = [ch for ch in value or "" if ch.isdigit()]
+    if not digits:
+        return "–"
+    return "•••" + "".join(digits[-4:]) if len(digits) > 4 else "•" * len(digits)
+
+
+def seconds(value: int | None) -> str:
+    """A length of time in seconds as '2 min 10 s' (under a minute: '45 s'); a dash if none."""
+    if value is None:
+        return "–"
+    minutes, rest = divmod(value, 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
 def when(value: datetime | None) -> str:
     """A UTC timestamp to the second."""
     if value is None:

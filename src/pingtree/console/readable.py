@@ -8,6 +8,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pingtree.calls.repository import CallEvent
+from pingtree.console.present import masked_phone, seconds
 from pingtree.leads.schemas import Timeline
 from pingtree.verticals.model import FieldSpec, FieldType, Vertical
 
@@ -156,6 +158,8 @@ class Moment:
     what: str
     detail: str = ""
     tone: str = ""
+    lead_id: str | None = None
+    """A lead the moment names (a call's matched form lead), linked on the page."""
 
 
 def moments(t: Timeline) -> list[Moment]:
@@ -177,3 +181,71 @@ def moments(t: Timeline) -> list[Moment]:
     if t.answered_at is not None:
         out.append(Moment(t.answered_at, "answered", t.status.value, t.status.value))
     return sorted(out, key=lambda m: (m.at is None, m.at or t.received_at))
+
+
+DIAL_OUTCOMES = {
+    "completed": "answered",
+    "answered": "answered",
+    "busy": "busy",
+    "no-answer": "did not answer",
+    "failed": "failed",
+    "canceled": "canceled",
+}
+
+
+def call_moments(events: list[CallEvent]) -> list[Moment]:
+    """A call's timeline, in the order it was stored, each step in words (the caller's number
+    masked as on the calls list)."""
+    return [_call_moment(e) for e in events]
+
+
+def _call_moment(e: CallEvent) -> Moment:
+    d = e.detail
+    if e.kind == "incoming":
+        number = d.get("number", "")
+        return Moment(e.at, "incoming", f"from {masked_phone(d.get('caller'))} to {number}")
+    if e.kind == "ivr":
+        value = d.get("value")
+        keys = d.get("keys") or "no keys"
+        if value is None:
+            return Moment(e.at, "IVR", f"{d.get('field')}: no answer (pressed {keys})", "rejected")
+        return Moment(e.at, "IVR", f"{d.get('field')}: {readable_value(value)} (pressed {keys})")
+    if e.kind == "matched":
+        detail = "the caller's earlier form lead" + (
+            f" ({d['vertical']})" if d.get("vertical") else ""
+        )
+        return Moment(e.at, "matched", detail, lead_id=d.get("lead_id"))
+    if e.kind == "invalid":
+        text = "left out as mistyped: " + ", ".join(str(f) for f in d.get("fields") or [])
+        if d.get("detail"):
+            text += f" · {d['detail']}"
+        return Moment(e.at, "answer left out", text, "rejected")
+    if e.kind == "dialed":
+        status = str(d.get("dial_status", ""))
+        text = f"{d.get('campaign')}: {DIAL_OUTCOMES.get(status, status)}"
+        if d.get("connected_s"):
+            text += f", connected {seconds(d['connected_s'])}"
+        if d.get("caller_left"):
+            text += " · the caller hung up"
+        tone = "accepted" if status in ("completed", "answered") else "rejected"
+        return Moment(e.at, "dialed", text, tone)
+    if e.kind == "routed":
+        if d.get("sold_to"):
+            price = d.get("price")
+            priced = f" for {Decimal(price):,.2f}" if price is not None else ""
+            return Moment(e.at, "routed", f"put through to {d['sold_to']}{priced}", "sold")
+        reasons = ", ".join(str(r).replace("_", " ") for r in d.get("reasons") or [])
+        return Moment(e.at, "routed", "no buyer took it" + (f" ({reasons})" if reasons else ""))
+    if e.kind == "status":
+        text = str(d.get("call_status", ""))
+        if d.get("duration_s") is not None:
+            text += f", {seconds(d['duration_s'])} in all"
+        if d.get("recording_url"):
+            text += " · recorded"
+        return Moment(e.at, "status", text)
+    if e.kind == "ended":
+        text = f"{d.get('status', '')}: {str(d.get('reason', '')).replace('_', ' ')}"
+        if d.get("detail"):
+            text += f" · {d['detail']}"
+        return Moment(e.at, "ended", text, str(d.get("status", "")))
+    return Moment(e.at, e.kind, ", ".join(f"{k}: {v}" for k, v in sorted(d.items())))

@@ -52,6 +52,8 @@ templates.env.filters.update(
     money=present.money,
     percent=present.percent,
     when=present.when,
+    masked_phone=present.masked_phone,
+    seconds=present.seconds,
     age=present.age,
     pretty=present.pretty,
     masked_headers=present.masked_headers,

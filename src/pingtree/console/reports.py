@@ -18,6 +18,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from pingtree.calls import repository as call_repository
+from pingtree.calls.repository import CallFigures
 from pingtree.console import charts, periods
 from pingtree.console.auth import ReaderDep
 from pingtree.console.editors import time_zones
@@ -39,7 +41,15 @@ COLORS = {
     "review": "#7a5cc7",
     "other": "#8a93a6",
 }
-TABLES = ("timeline", "buyers", "campaigns", "publishers", "caps")
+TABLES = (
+    "timeline",
+    "buyers",
+    "campaigns",
+    "publishers",
+    "caps",
+    "call-campaigns",
+    "call-publishers",
+)
 
 
 @dataclass
@@ -118,6 +128,19 @@ def leads_link(request: Request, start: datetime, end: datetime, c: Chosen, **mo
     return f"{console_root(request)}/leads?{urlencode(params)}"
 
 
+async def call_figures(rt: Runtime, c: Chosen, by: str) -> list[CallFigures]:
+    """The period's call figures (test calls left out) per campaign or publisher."""
+    async with rt.engine.connect() as conn:
+        return await call_repository.figures(
+            conn,
+            by=by,
+            start=c.window.since,
+            end=c.window.until,
+            publisher=c.publisher,
+            vertical=c.vertical,
+        )
+
+
 async def timeline(rt: Runtime, c: Chosen) -> list[Bucket]:
     """The period's buckets with their figures (UTC slots folded into local hours or days).
 
@@ -174,6 +197,8 @@ async def reports(request: Request, rt: ReaderDep) -> Response:
         caps = await series.cap_fill(session, rt.catalog.document.campaigns, rt.clock.now())
     async with rt.engine.connect() as conn:
         rolled = await rolled_at(conn)
+    call_campaigns = await call_figures(rt, c, "campaign")
+    call_publishers = await call_figures(rt, c, "publisher")
     statuses = ("sold", "unsold", "rejected", "other")
     leads_chart = charts.stacked_columns(
         "leads-chart",
@@ -259,6 +284,8 @@ async def reports(request: Request, rt: ReaderDep) -> Response:
         "removed": removed(rt, campaigns),
         "campaign_link": campaign_link,
         "publishers": publishers,
+        "call_campaigns": call_campaigns,
+        "call_publishers": call_publishers,
         "caps": caps,
         "cap_bars": charts.bars(
             [
@@ -347,6 +374,22 @@ async def _table(rt: Runtime, c: Chosen, table: str) -> tuple[list[str], list[li
                 b.profit,
             ]
             for b in await timeline(rt, c)
+        ]
+    if table.startswith("call-"):
+        by = table.removeprefix("call-").removesuffix("s")
+        header = [by, "calls", "connected", "converted", "average_duration_s", "revenue"]
+        header += ["revenue_per_call"]
+        return header, [
+            [
+                f.key,
+                f.calls,
+                f.connected,
+                f.converted,
+                f.average_duration_s,
+                f.revenue,
+                f.revenue_per_call,
+            ]
+            for f in await call_figures(rt, c, by)
         ]
     async with rt.sessions() as session:
         if table == "buyers":
