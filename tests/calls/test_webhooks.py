@@ -27,7 +27,7 @@ async def test_a_webhook_without_the_providers_signature_is_refused(calls: Calls
         [call_campaign("acme", calls.sim, dial="+15550001111")], [tier("t", "priority", ["acme"])]
     )
     status, body = await calls.webhook("/calls/voice", incoming("CA1"), signature="forged")
-    assert status == 403 and "bad_signature" in body
+    assert status == 401 and "bad_signature" in body
     status, _ = await calls.webhook(
         "/calls/voice",
         {**incoming("CA1"), "From": "+19998887777"},
@@ -35,7 +35,7 @@ async def test_a_webhook_without_the_providers_signature_is_refused(calls: Calls
             calls.base_url + "/calls/voice", incoming("CA1")
         ),
     )
-    assert status == 403  # signed for other parameters
+    assert status == 401  # signed for other parameters
 
 
 async def test_an_unknown_tracking_number_is_not_in_service(calls: Calls) -> None:

@@ -147,6 +147,15 @@ async def walk(app: FastAPI, client: httpx.AsyncClient, tokens: dict[Role, str])
                     if got.status_code != 401:
                         found.problems.append(f"{where}: {label} got {got.status_code}")
                 continue
+            if "ProviderSignature" in schemes:  # signed webhooks: tests/calls signs them
+                for label, other in (
+                    ("an operator token", {"Authorization": f"Bearer {tokens[Role.ADMIN]}"}),
+                    ("a publisher key", {"X-API-Key": API_KEY}),
+                ):
+                    got = await call(other)
+                    if got.status_code != 401:
+                        found.problems.append(f"{where}: {label} got {got.status_code}")
+                continue
             if "OperatorToken" not in schemes:
                 found.problems.append(f"{where}: declares no credential and is not public")
                 continue
