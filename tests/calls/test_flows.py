@@ -208,6 +208,10 @@ async def test_call_figures_per_campaign(calls: Calls) -> None:
     assert rows["acme"]["connected"] == 2 and rows["acme"]["converted"] == 1
     assert rows["acme"]["revenue"] == "25.00" and rows["acme"]["revenue_per_call"] == "12.50"
     assert rows["(none)"]["calls"] == 1 and rows["(none)"]["connected"] == 0
+    metrics = (await calls.h.client.get("/metrics")).text
+    assert 'pingtree_calls_total{converted="yes",status="completed"} 1.0' in metrics
+    assert 'pingtree_calls_total{converted="no",status="completed"} 1.0' in metrics
+    assert 'pingtree_calls_total{converted="no",status="unsold"} 1.0' in metrics
 
 
 async def test_a_suppressed_caller_is_screened_out_before_any_buyer_hears_of_the_call(

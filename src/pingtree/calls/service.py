@@ -358,6 +358,9 @@ async def _sell_call(
         )
     sale = result.sales[0] if result.sales else None
     connected = session.connected is not None
+    rt.figures.call_routed(
+        CallStatus.COMPLETED if connected else CallStatus.UNSOLD, converted=sale is not None
+    )
     async with rt.engine.begin() as conn:
         await calls_repository.update_call(
             conn,
@@ -422,6 +425,7 @@ async def _end(
     rt: Runtime, call_id: str, status: str, reason: str, *, detail: str | None = None
 ) -> None:
     """The call ends before or without a sale: its row and timeline say why."""
+    rt.figures.call_routed(status, converted=False)
     async with rt.engine.begin() as conn:
         await calls_repository.update_call(conn, call_id, status=status)
         await calls_repository.add_event(

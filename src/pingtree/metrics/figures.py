@@ -82,6 +82,13 @@ class Figures:
             ["reason"],
             registry=reg,
         )
+        self.calls = Counter(
+            "pingtree_calls",
+            "Phone calls routed to their end, by status (completed: put through to a buyer; "
+            "unsold; refused) and whether they converted",
+            ["status", "converted"],
+            registry=reg,
+        )
         self.pauses = Pauses()  # started by the serving process only (pingtree.app)
         self.gc_pauses = Histogram(
             "pingtree_gc_pause_seconds",
@@ -115,6 +122,10 @@ class Figures:
         if child is None:
             child = self._children[key] = metric.labels(*labels)
         return child
+
+    def call_routed(self, status: str, converted: bool) -> None:
+        """A call's routing ended (its dials and pings count as the lead's posts and pings)."""
+        self._child(self.calls, status, "yes" if converted else "no").inc()
 
     def missed_deadline(self, tree: str) -> None:
         """A lead answered after its tree's maximum processing time."""
