@@ -235,13 +235,13 @@ def test_pingtree_apply_is_recorded_with_the_user(
             return await recent(conn, kind="config_changed", limit=100)
 
     found = asyncio.run(events())
-    assert len(found) == 18
+    assert len(found) == 22  # the demo's resources
     assert {e.actor for e in found} == {"cli:dana"}
     assert {json.loads(e.details)["action"] for e in found} == {"create"}
     assert "apex-auction" in {e.subject.split("/")[1] for e in found if e.subject}
     sealed = CliRunner().invoke(app, ["audit", "anchor", "--file", str(anchors)])
     assert sealed.exit_code == 0
-    assert read(anchors)[-1].seq == 18
+    assert read(anchors)[-1].seq == 22
 
 
 async def test_a_lead_a_crash_interrupted_gets_its_intake_events_when_settled(
