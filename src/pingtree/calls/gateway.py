@@ -29,6 +29,8 @@ from pingtree.routing.ports import Answer, Bid, BuyerGateway
 
 log = logging.getLogger("pingtree.calls")
 
+AVAILABILITY_MAX_BYTES = 4096
+"""An availability answer is a few bytes of JSON; more is refused unread."""
 LONGEST_CALL_S = 4 * 3600.0
 """A dial whose outcome never arrives is given up after this long (the call is over)."""
 
@@ -171,7 +173,15 @@ class CallGateway:
             ) as answer:
                 if answer.status != 200:
                     return f"availability answered HTTP {answer.status}"
-                body = json.loads(await answer.read())
+                raw = bytearray()
+                while len(raw) <= AVAILABILITY_MAX_BYTES:  # read whole, to a bound
+                    piece = await answer.content.read(AVAILABILITY_MAX_BYTES + 1 - len(raw))
+                    if not piece:
+                        break
+                    raw += piece
+                if len(raw) > AVAILABILITY_MAX_BYTES:
+                    return "availability answered too much"
+                body = json.loads(bytes(raw))
         except TimeoutError:
             return "availability did not answer in time"
         except (aiohttp.ClientError, ValueError, OSError) as exc:

@@ -48,6 +48,8 @@ log = logging.getLogger("pingtree.calls")
 NOT_IN_SERVICE = "The number you have called is not in service."
 CALLS_OFF = "This line takes no calls now."
 LOST = "Sorry, we lost track of your call. Please call again."
+MAX_KEYS = 40
+"""Keys kept of one IVR answer (a Gather reads a few; anything longer is noise)."""
 
 
 # --- a call comes in ------------------------------------------------------------------------
@@ -94,27 +96,26 @@ async def incoming(
 
 async def ivr_answer(rt: Runtime, call_id: str, index: int, digits: str | None) -> str:
     """The keys pressed for IVR question `index` (None: none): the next question, or routing."""
-    async with rt.engine.begin() as conn:
+    async with rt.engine.connect() as conn:
         call = await calls_repository.get_call(conn, call_id)
-        vertical = rt.catalog.verticals.get(call.vertical) if call else None
-        if call is None or vertical is None or vertical.calls is None:
-            return control.refuse(LOST)
-        if call.status != CallStatus.IVR:  # answered already: the provider asked twice
-            return (
-                await next_step(rt, call_id)
-                if call.status == CallStatus.ROUTING
-                else (control.goodbye(None))
-            )
-        questions = vertical.calls.ivr
-        if index >= len(questions):
-            return control.refuse(LOST)
-        question = questions[index]
-        keys = (digits or "").strip().rstrip("#")
-        value = question.choices.get(keys) if question.choices is not None else keys or None
-        answers = dict(call.answers)
-        if value is not None:
-            answers[question.field] = value
-        last = index + 1 >= len(questions)
+    vertical = rt.catalog.verticals.get(call.vertical) if call else None
+    if call is None or vertical is None or vertical.calls is None:
+        return control.refuse(LOST)
+    if call.status != CallStatus.IVR:  # answered already: the provider asked twice
+        if call.status == CallStatus.ROUTING:
+            return await next_step(rt, call_id)
+        return control.goodbye(None)
+    questions = vertical.calls.ivr
+    if index >= len(questions):
+        return control.refuse(LOST)
+    question = questions[index]
+    keys = (digits or "").strip().rstrip("#")[:MAX_KEYS]
+    value = question.choices.get(keys) if question.choices is not None else keys or None
+    answers = dict(call.answers)
+    if value is not None:
+        answers[question.field] = value
+    last = index + 1 >= len(questions)
+    async with rt.engine.begin() as conn:
         await calls_repository.update_call(
             conn,
             call_id,
