@@ -10,7 +10,7 @@ from pingtree.simulator import Agent
 from pingtree.verticals.calls import CallIntake
 from tests.calls.conftest import CALL_VERTICAL, CALLER, TRACKING, Calls, call_campaign
 from tests.engine.conftest import sim_buyer
-from tests.factories import LEAD_FIELDS, tier
+from tests.factories import LEAD_FIELDS, campaign, tier
 
 ACME = "+15550001111"
 UNSOLD = CallIntake().unsold_message
@@ -280,3 +280,25 @@ async def test_a_mistyped_answer_is_left_out_and_the_call_goes_on(calls: Calls) 
     assert invalid["detail"] == {"fields": ["zip"]}
     lead = await calls.h.timeline(story["lead_id"])
     assert "zip" not in lead["fields"] and lead["fields"]["credit"] == "good"
+
+
+async def test_calls_have_their_own_same_person_window(calls: Calls) -> None:
+    # The caller's form is the call's match, not its duplicate; a second call is one.
+    screening = {"checks": [], "dedup": {"enabled": True, "window_hours": 24}}
+    calls.h.buyers(sim_buyer("form"))
+    form_campaign = campaign("form", calls.sim)
+    await calls.configure(
+        [call_campaign("acme", calls.sim, dial=ACME), form_campaign],
+        [tier("t", "priority", ["acme", "form"])],
+        vertical={**CALL_VERTICAL, "screening": screening},
+    )
+    form = (await calls.h.post_lead(LEAD_FIELDS)).json()
+    assert form["status"] == "sold"
+    again = (await calls.h.post_lead(LEAD_FIELDS)).json()
+    assert [r["code"] for r in again["reasons"]] == ["duplicate"]  # the form's window holds
+    _, first = await calls.place({ACME: Agent("answers", talk_s=80)})
+    assert first["converted"] is True and first["matched_lead_id"] == form["lead_id"]
+    _, second = await calls.place({ACME: Agent("answers", talk_s=80)})
+    assert second["status"] == "refused"
+    (ended,) = [e for e in second["events"] if e["kind"] == "ended"]
+    assert ended["detail"]["detail"] == "duplicate"

@@ -296,6 +296,7 @@ async def _sell_call(
         fields=fields,
         test=call.test,
         received_at=now,
+        call=True,
     )
     rt.call_sessions.bind(session, lead.id)
     async with rt.engine.begin() as conn:

@@ -403,6 +403,7 @@ async def screen_stored(
         fields=lead.fields,
         now=lead.received_at,
         test=lead.test,
+        call=lead.call,
     )
     # Indexed with the lead (a duplicate, rolled back, is indexed where it is stored again).
     await repository.index_people(conn, lead.id, checked.person_hashes)

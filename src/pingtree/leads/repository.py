@@ -86,6 +86,8 @@ class LeadRecord:
     offered again); reports move the lead from that count to the new one."""
     event_place: tuple[int, int] | None = None
     """(txid, id) of the lead event its record wrote (its sales are booked once it is rolled)."""
+    call: bool = False
+    """A phone call's lead (calls.service): screened against earlier calls' window."""
 
     @classmethod
     def of(cls, row: Lead) -> LeadRecord:

@@ -59,6 +59,10 @@ def identity_hashes(policy: ScreeningPolicy | None, fields: dict[str, Any]) -> l
     return [person_hash(v) for v in (email, phone) if v is not None]
 
 
+CALLS_WINDOW = "call:"
+"""Salts a person's hashes for the same-person window of calls."""
+
+
 class DuplicatePerson(Exception):
     """The same person came within the dedup window: roll the transaction back, reject."""
 
@@ -78,8 +82,12 @@ async def screen(
     fields: dict[str, Any],
     now: datetime,
     test: bool = False,
+    call: bool = False,
 ) -> Screening:
     """Screen a lead in the transaction that stores it. Nothing reaches a buyer before.
+
+    call: the lead is a phone call; its same-person window counts earlier calls only (a
+    caller who filled the form an hour ago is the form's match, not its duplicate).
 
     Policy checks, suppression lists, buyers that bought the person lately, and the
     same-person claim. A duplicate raises DuplicatePerson: the caller rolls back (so the
@@ -134,6 +142,8 @@ async def screen(
     wanted = [by_kind[kind] for kind in policy.dedup.fields if kind in by_kind]
     if not wanted:
         return result
+    if call:  # calls' window of their own, in the same table
+        wanted = [person_hash(CALLS_WINDOW + h) for h in wanted]
     window = timedelta(hours=policy.dedup.window_hours)
     if test:
         earlier = await repository.seen_within(
