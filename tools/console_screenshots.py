@@ -4,7 +4,8 @@
 
 Starts the demo's configuration on a temporary SQLite database with the buyer simulator,
 posts a few dozen leads through the API (some sold, some unsold, flagged, rejected),
-then opens each page in Debian's Chromium (/usr/bin/chromium) through Playwright.
+places a few simulated phone calls, then opens each page in Debian's Chromium
+(/usr/bin/chromium) through Playwright.
 """
 
 from __future__ import annotations
@@ -23,15 +24,17 @@ import httpx
 import uvicorn
 from playwright.sync_api import Page, sync_playwright
 
+from pingtree import audit
 from pingtree.app import create_app
 from pingtree.clock import SystemClock
 from pingtree.config.files import parse_document
 from pingtree.config.positions import load_yaml
 from pingtree.config.store import apply_document
-from pingtree.demo import DEFAULT_SECRET_KEY
+from pingtree.demo import DEFAULT_SECRET_KEY, DEFAULT_TELEPHONY_TOKEN
 from pingtree.operators import Role, repository
 from pingtree.settings import Settings
-from pingtree.simulator import load_config, start_simulator
+from pingtree.simulator import Agent, load_config, start_simulator
+from pingtree.simulator.phone_call import place_call
 from pingtree.storage.db import create_engine, sessions
 from pingtree.storage.migrate import upgrade
 
@@ -82,7 +85,9 @@ async def prepare(url: str, sim_port: int, settings: Settings) -> None:
             keys=settings.secret_keys,
         )
         for name, role in (("dana", Role.ADMIN), ("otto", Role.OPERATOR), ("ann", Role.ANALYST)):
-            await repository.create(session, name, role, now=SystemClock().now())
+            await repository.create(
+                session, name, role, now=SystemClock().now(), actor=audit.SYSTEM
+            )
     await engine.dispose()
 
 
@@ -150,6 +155,28 @@ def leads(base: str) -> None:
                 fields["email"] = "not-an-email"
             client.post("/api/v1/leads", json={"vertical": "auto-insurance", "fields": fields})
     returns(base)
+    asyncio.run(calls(base))
+
+
+async def calls(base: str) -> None:
+    """Three calls: one the form's person makes (matched), one too short, one nobody takes."""
+    for caller, digits, talk_s in (
+        ("+12127365010", ["10001", "1"], 140.0),
+        ("+16022626011", ["85004", "2"], 20.0),
+        ("+15129742099", ["73301", "1"], 0.0),
+    ):
+        agents = {
+            target: Agent("answers" if talk_s else "rings_out", ring_s=4, talk_s=talk_s)
+            for target in ("+15550101111", "+15550102222", "sip:queue@delta.example")
+        }
+        await place_call(
+            base,
+            DEFAULT_TELEPHONY_TOKEN,
+            agents,
+            caller=caller,
+            number="+18005550100",
+            digits=digits,
+        )
 
 
 def returns(base: str) -> None:
@@ -182,6 +209,8 @@ SHOTS: list[tuple[str, str]] = [
     ("publisher-editor", "/console/config/publishers/demo-publisher"),
     ("vertical-editor", "/console/config/verticals/auto-insurance"),
     ("yaml-editor", "/console/config/buyers/apex/yaml"),
+    ("calls", "/console/calls"),
+    ("call", "CALL"),
     ("suppression", "/console/suppression"),
     ("history", "/console/history"),
     ("accounts", "/console/accounts"),
@@ -193,8 +222,11 @@ def shoot(page: Page, base: str, out: Path, width: str) -> None:
     lead_href = page.goto(f"{base}/console/leads?status=sold") and page.get_attribute(
         "#lead-results tbody a", "href"
     )
+    page.goto(f"{base}/console/calls")
+    call_href = page.get_attribute("main table tbody a", "href")
+    found = {"LEAD": lead_href or "/console/leads", "CALL": call_href or "/console/calls"}
     for name, path in SHOTS:
-        page.goto(base + (lead_href or "/console/leads") if path == "LEAD" else base + path)
+        page.goto(base + found.get(path, path))
         snap(page, out / f"{name}-{width}.jpg")
     # A check of a changed campaign: the diff before applying, and problems beside their inputs.
     page.goto(f"{base}/console/config/campaigns/cascade-direct")
@@ -222,6 +254,7 @@ def main() -> None:
             secret_key=DEFAULT_SECRET_KEY,
             port=port,
             buyer_url_allow=f"127.0.0.1:{sim_port}",
+            telephony_auth_token=DEFAULT_TELEPHONY_TOKEN,
         )
         asyncio.run(prepare(url, sim_port, settings))
         ready, stop = threading.Event(), threading.Event()

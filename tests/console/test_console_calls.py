@@ -240,3 +240,18 @@ def test_the_steps_a_call_may_take_read_as_words() -> None:
         "–",
         "–",
     ]
+
+
+async def test_the_configuration_pages_show_what_calls_are_taken_and_bought(calls: Calls) -> None:
+    operator = await configured(calls)
+    for path, wanted in (
+        ("/console/config", "dials"),
+        ("/console/config/campaigns/acme", "min_duration_s"),  # kept through a form edit
+        ("/console/config/publishers/pub", TRACKING.lstrip("+")),
+        ("/console/config/verticals/auto", "auto"),
+        ("/console/config/trees/main", "acme"),
+        ("/console/config/campaigns/acme/yaml", "ring_s"),
+    ):
+        got = await operator.get(path)
+        assert got.status_code == 200, (path, got.status_code)
+        assert wanted in got.text, path
