@@ -137,7 +137,9 @@ async def send_test_lead(
             if reading is None or reading.outcome is not Outcome.ACCEPTED:
                 return steps  # no bid: routing would not post either
             bid_reference = reading.reference
-        steps.append(await _send(gateway, campaign, Exchange.POST, fields, bid_reference, timeout))
+        if campaign.delivery.post is not None:  # a call campaign's post is a dial: not tried
+            post = await _send(gateway, campaign, Exchange.POST, fields, bid_reference, timeout)
+            steps.append(post)
     return steps
 
 
