@@ -179,6 +179,9 @@ class InlineEngine(AsyncEngine):
     close runs in a finally, and an inline rollback never waits.
     """
 
+    def connect(self) -> AsyncConnection:
+        return _ClosedInline(self)
+
     @contextlib.asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         sync, transaction = await greenlet_spawn(_open, self.sync_engine)
@@ -189,6 +192,17 @@ class InlineEngine(AsyncEngine):
             await greenlet_spawn(_close, sync, transaction, exc)
             raise
         await greenlet_spawn(_close, sync, transaction, None)
+
+
+class _ClosedInline(AsyncConnection):
+    """A connection whose `async with` closes it in the caller's task: SQLAlchemy's closes
+    in a task of its own (a loop turn), in case the caller is cancelled while the close
+    waits; an inline close never waits."""
+
+    __slots__ = ()
+
+    async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
+        await self.close()
 
 
 def _open(engine: Engine) -> tuple[Connection, Transaction]:
