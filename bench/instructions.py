@@ -6,6 +6,9 @@ the engine benchmark's setup (bench/engine.py: the same simulator, configuration
 leads) with the app under `valgrind --tool=callgrind`, instrumentation switched on only
 while a scenario's leads run, and prints instructions (Ir) per lead for each scenario and
 database. Slow (valgrind runs Python some 50 times slower): a few dozen leads at a time.
+What the idle app counts in as much wall time (timers, background passes) is measured
+right after each scenario and taken off: it grows with valgrind's pace and the machine's
+load, not with the leads.
 
 Run: .venv/bin/python bench/instructions.py [--leads 30] [--concurrency 1] [--db both]
 """
@@ -55,6 +58,18 @@ def counted(dump: Path) -> int:
     raise RuntimeError(f"no totals in {dump}")
 
 
+async def dumped(out: Path, n: int, pid: str) -> int:
+    """Dump callgrind's counts (the n-th dump), switch counting off; what it counted."""
+    control("-d", pid)
+    control("-i", "off", pid)
+    dump = Path(f"{out}.{n}")
+    for _ in range(100):
+        if dump.exists() and dump.stat().st_size:
+            break
+        await asyncio.sleep(0.1)
+    return counted(dump)
+
+
 def slow_motion(config: dict[str, Any]) -> dict[str, Any]:
     """The benchmark's configuration with time enough for valgrind's pace: every lead takes
     the path it takes at full speed (no ping or post timing out, no tree running out)."""
@@ -102,23 +117,29 @@ async def measure(
         await wait_http(f"{base}/openapi.json", app, log, limit_s=900)
         for scenario in SCENARIOS:  # warm: first-use costs (caches, connections) stay out
             await engine_load(base, scenario, f"{run_id}w", args.warmup, 1, 600, {})
-        for n, scenario in enumerate(args.scenario or SCENARIOS, start=1):
+        dumps = 0
+        for scenario in args.scenario or SCENARIOS:
             control("-i", "on", pid)
+            began = time.monotonic()
             run = await engine_load(
                 base, scenario, f"{run_id}{scenario}", args.leads, args.concurrency, 900, {}
             )
-            control("-d", pid)
-            control("-i", "off", pid)
-            dump = Path(f"{out}.{n}")
-            for _ in range(100):
-                if dump.exists() and dump.stat().st_size:
-                    break
-                await asyncio.sleep(0.1)
-            name = f"{scenario}#{n}" if scenario in figures else scenario
-            figures[name] = counted(dump) / max(1, len(run.samples)) / 1e6
+            lasted = time.monotonic() - began
+            dumps += 1
+            total = await dumped(out, dumps, pid)
+            # The idle app for as long (timers, background passes): under valgrind a lead
+            # takes ~50 times its wall time, so these weigh on a lead as they never would.
+            control("-i", "on", pid)
+            await asyncio.sleep(lasted)
+            dumps += 1
+            idle = await dumped(out, dumps, pid)
+            leads = max(1, len(run.samples))
+            name = f"{scenario}#{dumps}" if scenario in figures else scenario
+            figures[name] = (total - idle) / leads / 1e6
             print(
-                f"  {db.name} {name}: {len(run.samples)} leads, {run.statuses()}, "
-                f"{figures[name]:.1f} M instructions per lead",
+                f"  {db.name} {name}: {len(run.samples)} leads in {lasted:.0f} s, "
+                f"{run.statuses()}, {total / leads / 1e6:.1f} M instructions per lead, "
+                f"{idle / leads / 1e6:.1f} M of them idle ones: {figures[name]:.1f} M net",
                 flush=True,
             )
     finally:

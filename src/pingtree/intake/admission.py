@@ -45,12 +45,18 @@ class LoopLag:
     def seconds(self) -> float:
         """The worst lag seen over the last WINDOW_S (0 when not sampling)."""
         self._forget(self.clock.monotonic())
-        return max((lag for _, lag in self._samples), default=0.0)
+        return self._samples[0][1] if self._samples else 0.0
 
     def observe(self, lag: float) -> None:
         """Note one sample (the sampler's; tests may add their own)."""
         now = self.clock.monotonic()
-        self._samples.append((now, max(lag, 0.0)))
+        lag = max(lag, 0.0)
+        # Samples are kept worst first: one no worse than a later one can never be the
+        # window's worst again, so it goes. `seconds` (read several times a lead) is then
+        # the first sample still in the window, not a walk over all of them.
+        while self._samples and self._samples[-1][1] <= lag:
+            self._samples.pop()
+        self._samples.append((now, lag))
         self._forget(now)
 
     def _forget(self, now: float) -> None:

@@ -151,7 +151,10 @@ async def take_lead(
         received_at=received_at,
         consent=certified(consent, lead_id, received_at),
     )
-    body_hash = idempotency.fingerprint(lead_in.model_dump(mode="json"))
+    # Only a lead sent with an Idempotency-Key is compared with an earlier body.
+    body_hash = (
+        "" if idempotency_key is None else idempotency.fingerprint(lead_in.model_dump(mode="json"))
+    )
     policy = rt.catalog.screening(publisher.name, vertical.name)
     with for_lead(lead.id), rt.in_flight.holding(lead.id):
         storing = asyncio.ensure_future(

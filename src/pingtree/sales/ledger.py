@@ -79,6 +79,18 @@ _GIVE_BACK = (
 )
 
 
+_SETTLE = (  # built once: a lead's record runs it with its holds as parameters
+    update(reservations)
+    .where(reservations.c.id.in_(bindparam("ids", expanding=True)), reservations.c.status == HELD)
+    .values(
+        status=case(
+            (reservations.c.id.in_(bindparam("kept", expanding=True)), CONFIRMED), else_=RELEASED
+        )
+    )
+    .returning(*_SETTLED, reservations.c.id)
+)
+
+
 @lru_cache(maxsize=4)
 def _take_statement(count_capped: bool, budgeted: bool) -> Any:
     """The conditional UPDATE that takes room in one window, built once per kind of cap."""
@@ -358,14 +370,7 @@ class SqlCapLedger:
         kept, gone = list(sold), list(released)
         if not kept and not gone:
             return
-        rows = (
-            await conn.execute(
-                update(reservations)
-                .where(reservations.c.id.in_(kept + gone), reservations.c.status == HELD)
-                .values(status=case((reservations.c.id.in_(kept), CONFIRMED), else_=RELEASED))
-                .returning(*_SETTLED, reservations.c.id)
-            )
-        ).all()
+        rows = (await conn.execute(_SETTLE, {"ids": kept + gone, "kept": kept})).all()
         await self._give_room_back(conn, [row for row in rows if row[0] == RELEASED])
         repriced = [
             (row, sold[row[4]] - row[2])

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, delete, func, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from pingtree.storage.db import dialect_insert, dialect_insert_for
+from pingtree.storage.frozen import frozen
 from pingtree.storage.tables import BuyerPurchase, DedupEntry, SuppressionEntry
 from pingtree.storage.types import UTCDateTime
 
@@ -37,11 +38,12 @@ def _claim_statement(dialect: str, count: int) -> Any:
         for i in range(count)
     ]
     stmt = dialect_insert_for(dialect)(DedupEntry).values(rows)
-    return stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=[DedupEntry.vertical, DedupEntry.person_hash],
         set_={"lead_id": bindparam("lead_id"), "seen_at": bindparam("now", type_=UTCDateTime())},
         where=DedupEntry.seen_at < bindparam("cutoff", type_=UTCDateTime()),
     ).returning(DedupEntry.person_hash)
+    return frozen(upsert, dialect)  # a multi-row VALUES is compiled per execution otherwise
 
 
 async def claim_person(
@@ -195,12 +197,13 @@ def _claim_purchase_statement(dialect: str, count: int) -> Any:
         for i in range(count)
     ]
     stmt = dialect_insert_for(dialect)(BuyerPurchase).values(rows)
-    return stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=[BuyerPurchase.person_hash, BuyerPurchase.buyer],
         set_={"lead_id": bindparam("lead_id"), "sold_at": bindparam("now", type_=UTCDateTime())},
         where=(BuyerPurchase.sold_at < bindparam("cutoff", type_=UTCDateTime()))
         | (BuyerPurchase.lead_id == bindparam("lead_id")),
     ).returning(BuyerPurchase.person_hash)
+    return frozen(upsert, dialect)  # a multi-row VALUES is compiled per execution otherwise
 
 
 async def claim_purchase(
@@ -240,12 +243,16 @@ async def release_unbought(
 ) -> None:
     """Give back the claims a lead made on its person for buyers that did not buy it."""
     await conn.execute(
-        delete(BuyerPurchase).where(
-            BuyerPurchase.person_hash.in_(sorted(set(hashes))),  # the primary key's prefix
-            BuyerPurchase.lead_id == lead_id,
-            BuyerPurchase.buyer.not_in(sorted(set(bought))),
-        )
+        _RELEASE_UNBOUGHT,
+        {"hashes": sorted(set(hashes)), "lead_id": lead_id, "bought": sorted(set(bought))},
     )
+
+
+_RELEASE_UNBOUGHT = delete(BuyerPurchase).where(  # built once (a lead's record runs it)
+    BuyerPurchase.person_hash.in_(bindparam("hashes", expanding=True)),  # the key's prefix
+    BuyerPurchase.lead_id == bindparam("lead_id"),
+    BuyerPurchase.buyer.not_in(bindparam("bought", expanding=True)),
+)
 
 
 async def release_claim(

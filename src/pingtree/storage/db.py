@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 from pingtree.failures import describe
-from pingtree.storage.sqlite_inline import inline_creator
+from pingtree.storage.sqlite_inline import InlineEngine, inline_creator
 
 
 def is_sqlite(url: str) -> bool:
@@ -71,6 +71,8 @@ def create_engine(
     if is_sqlite(url):
         pragmas = _sqlite_pragmas_apart if checkpoints_apart else _sqlite_pragmas
         event.listen(engine.sync_engine, "connect", pragmas)
+        if "async_creator" in kwargs:  # a file, its statements run inline: a lean begin()
+            engine = InlineEngine(engine.sync_engine)
     return engine
 
 
