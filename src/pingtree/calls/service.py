@@ -25,7 +25,6 @@ from pingtree.calls.repository import CallRecord, CallStatus
 from pingtree.calls.sessions import CallSession, Dialed
 from pingtree.failures import log_failure
 from pingtree.identity import normalize_phone
-from pingtree.intake import idempotency
 from pingtree.intake.service import finish, hold_or_reject, store_and_screen, unsold_reasons
 from pingtree.leads.repository import LeadRecord
 from pingtree.leads.schemas import Reason
@@ -308,9 +307,8 @@ async def _sell_call(
                 conn, call.id, "matched", now, lead_id=match.lead_id, vertical=match.vertical
             )
     policy = rt.catalog.screening(publisher.name, vertical.name)
-    body_hash = idempotency.fingerprint({"call": call.id})
     with for_lead(lead.id), rt.in_flight.holding(lead.id):
-        checked = await store_and_screen(rt, lead, publisher, None, body_hash, policy)
+        checked = await store_and_screen(rt, lead, publisher, None, "", policy)
         assert checked is not None  # no idempotency key: never taken already
         lead.risk_score, lead.screening = checked.score, checked.record()
         if checked.verdict is not Verdict.ACCEPT:
