@@ -95,8 +95,11 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(
         default=10, ge=0, le=200, description="extra PostgreSQL connections a process may open"
     )
-    db_pool_timeout_s: float = Field(
-        default=10.0, gt=0, description="how long a request waits for a free connection"
+    db_pool_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="how long a request waits for a free connection (default 10 s on "
+        "PostgreSQL, 60 s on SQLite, whose one connection every request takes in turn)",
     )
     max_leads_in_flight: int = Field(
         default=256,

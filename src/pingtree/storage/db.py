@@ -42,20 +42,26 @@ def create_engine(
     *,
     pool_size: int = 10,
     max_overflow: int = 10,
-    pool_timeout_s: float = 10.0,
+    pool_timeout_s: float | None = None,
     checkpoints_apart: bool = False,
 ) -> AsyncEngine:
     """An async engine tuned for the backend, its pool bounded.
 
     PostgreSQL: at most pool_size + max_overflow connections per process; a request that
-    finds none free waits pool_timeout_s, then fails (the publisher gets 503, retry).
+    finds none free waits pool_timeout_s (default 10), then fails (the publisher gets 503,
+    retry). SQLite: the same wait for its one connection (default 60: a command-line tool
+    beside a busy server waits its turn).
     SQLite allows one writer at a time; a single pooled connection serialises writes inside
     the process instead of letting connections fight over the file lock. checkpoints_apart:
     no commit checkpoints the log; the caller runs storage.checkpoints beside the engine.
     """
     kwargs: dict[str, Any] = {}
     if is_sqlite(url):
-        kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
+        kwargs.update(
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60 if pool_timeout_s is None else pool_timeout_s,
+        )
         database = sqlite_file(url)
         if database is not None:
             kwargs["async_creator"] = inline_creator(database)
@@ -63,7 +69,7 @@ def create_engine(
         kwargs.update(
             pool_size=pool_size,
             max_overflow=max_overflow,
-            pool_timeout=pool_timeout_s,
+            pool_timeout=10 if pool_timeout_s is None else pool_timeout_s,
             pool_pre_ping=True,
         )
     # Statement parameters are the lead's PII: never in an exception's text, so never logged.
