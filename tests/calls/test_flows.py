@@ -302,3 +302,21 @@ async def test_calls_have_their_own_same_person_window(calls: Calls) -> None:
     assert second["status"] == "refused"
     (ended,) = [e for e in second["events"] if e["kind"] == "ended"]
     assert ended["detail"]["detail"] == "duplicate"
+
+
+async def test_a_call_flagged_for_review_is_refused_not_held(calls: Calls) -> None:
+    # An operator's review comes too late for a caller on the line.
+    screening = {
+        "checks": [
+            {"check": "field_rule", "field": "credit", "not_in": ["good"], "action": "review"}
+        ]
+    }
+    await calls.configure(
+        [call_campaign("acme", calls.sim, dial=ACME)],
+        [tier("t", "priority", ["acme"])],
+        vertical={**CALL_VERTICAL, "screening": screening},
+    )
+    call, story = await calls.place({ACME: Agent("answers")})  # pressed 1: credit good
+    assert call.dials == [] and story["status"] == "refused"
+    lead = await calls.h.timeline(story["lead_id"])
+    assert lead["status"] == "rejected"

@@ -310,6 +310,8 @@ async def _sell_call(
     with for_lead(lead.id), rt.in_flight.holding(lead.id):
         checked = await store_and_screen(rt, lead, publisher, None, "", policy)
         assert checked is not None  # no idempotency key: never taken already
+        if checked.verdict is Verdict.REVIEW:  # a caller on the line cannot wait for one
+            checked.verdict = Verdict.REJECT
         lead.risk_score, lead.screening = checked.score, checked.record()
         if checked.verdict is not Verdict.ACCEPT:
             await hold_or_reject(rt, lead, publisher, checked, None)
