@@ -1,7 +1,8 @@
 """The form lead a caller left earlier: same normalised phone, recent enough.
 
 Found through the people index (lead_people: SHA-256 of the normalised phone), so no lead
-field is read to find it. A lead that is itself a call is never a call's match.
+field is read to find it. A lead that is itself a call, a test lead, or one screening
+rejected (a duplicate copy, a suppressed person) is never a call's match.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pingtree.identity import normalize_phone, person_hash
+from pingtree.leads.schemas import LeadStatus
 from pingtree.storage.tables import CallRow, Lead, LeadPerson
 
 leads = cast(Table, Lead.__table__)
@@ -47,6 +49,7 @@ async def form_lead(
                 people.c.person_hash == person_hash(phone),
                 leads.c.received_at >= now - timedelta(days=days),
                 leads.c.test.is_(False),
+                leads.c.status != LeadStatus.REJECTED.value,  # screening turned it away
                 ~is_call,
             )
             .order_by(leads.c.received_at.desc())
