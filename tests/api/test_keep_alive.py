@@ -9,11 +9,11 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
-import uvicorn
 from sqlalchemy import text
 
 from tests.engine.conftest import ADMIN_TOKEN, Harness, sim_buyer
 from tests.factories import API_KEY, LEAD_FIELDS, campaign, document, tier
+from tests.serving import served
 
 Exchange = tuple[int, bytes]
 
@@ -24,19 +24,8 @@ def _lead_with(field: str, value: str) -> bytes:
 
 
 async def _serve(h: Harness) -> AsyncIterator[int]:
-    config = uvicorn.Config(h.app, host="127.0.0.1", port=0, log_level="critical", ws="none")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(300):
-        if server.started:
-            break
-        await asyncio.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield server.servers[0].sockets[0].getsockname()[1]
-    finally:
-        server.should_exit = True
-        await task
+    async with served(h.app) as port:
+        yield port
 
 
 @pytest.fixture

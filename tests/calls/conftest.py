@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import aiohttp
 import pytest
-import uvicorn
 from twilio.request_validator import RequestValidator
 
+from pingtree.calls.repository import CallRecord, CallStatus
 from pingtree.clock import ManualClock
 from pingtree.config.document import ConfigDocument
 from pingtree.simulator import Agent, CallTranscript, Carrier, RunningSimulator
 from tests.engine.conftest import WEDNESDAY_NOON, Harness, _harness
 from tests.factories import API_KEY, JSON_PING, VERTICAL
+from tests.serving import served
 
 AUTH_TOKEN = "telephony-test-token"
 TRACKING = "+18005550100"
@@ -47,6 +49,20 @@ CALL_VERTICAL: dict[str, Any] = {
         ],
     },
 }
+
+
+def call_row(call_id: str, *, started_at: datetime, lead_id: str | None = None) -> CallRecord:
+    """A call being routed, as stored (for tests below the webhooks)."""
+    return CallRecord(
+        id=call_id,
+        publisher="pub",
+        vertical="auto",
+        tracking_number=TRACKING,
+        caller=CALLER,
+        status=CallStatus.ROUTING,
+        started_at=started_at,
+        lead_id=lead_id,
+    )
 
 
 class Calls:
@@ -181,32 +197,14 @@ def call_document(
     )
 
 
-async def _served(h: Harness) -> AsyncIterator[str]:
-    config = uvicorn.Config(
-        h.app, host="127.0.0.1", port=0, log_level="critical", ws="none", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(300):
-        if server.started:
-            break
-        await asyncio.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
-
-
 @pytest.fixture
 async def calls(database_url: str) -> AsyncIterator[Calls]:
     """Calls on each database backend; the wall clock is a Wednesday noon that moves when told."""
     async for h in _harness(
         database_url, clock=ManualClock(WEDNESDAY_NOON), telephony_auth_token=AUTH_TOKEN
     ):
-        async for base in _served(h):
-            yield Calls(h, base)
+        async with served(h.app, lifespan="off") as port:
+            yield Calls(h, f"http://127.0.0.1:{port}")
 
 
 PRICE = Decimal("25.00")

@@ -88,7 +88,7 @@ async def test_only_a_clear_yes_in_time_is_available(
                 "call": terms.model_dump(),
             }
         )
-        assert await gateway._unavailable(terms, campaign, "lead-1") == why
+        assert await gateway.unavailable(terms, campaign, "lead-1") == why
     finally:
         await http.close()
         await engine.dispose()

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pingtree.calls import repository
 from pingtree.calls.lines import CallLines
-from pingtree.calls.repository import CallRecord, CallStatus
 from pingtree.storage.db import create_engine
+from tests.calls.conftest import call_row
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -30,18 +30,7 @@ async def _calls(engine: AsyncEngine, count: int) -> list[str]:
     ids = [f"CA{i:04d}" for i in range(count)]
     async with engine.begin() as conn:
         for call_id in ids:
-            await repository.open_call(
-                conn,
-                CallRecord(
-                    id=call_id,
-                    publisher="pub",
-                    vertical="auto",
-                    tracking_number="+18005550100",
-                    caller="+12127365000",
-                    status=CallStatus.ROUTING,
-                    started_at=NOW,
-                ),
-            )
+            await repository.open_call(conn, call_row(call_id, started_at=NOW))
     return ids
 
 

@@ -11,11 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pingtree.calls import repository
-from pingtree.calls.repository import CallRecord, CallStatus
+from pingtree.calls.repository import CallStatus
 from pingtree.clock import ManualClock
 from pingtree.leads.repository import LeadRecord, insert_lead, leads
 from pingtree.recovery.service import settle_interrupted
 from pingtree.storage.db import create_engine
+from tests.calls.conftest import call_row
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -41,19 +42,7 @@ async def _call_with_lead(engine: AsyncEngine, call_id: str, started: datetime) 
                 received_at=started,
             ),
         )
-        await repository.open_call(
-            conn,
-            CallRecord(
-                id=call_id,
-                publisher="pub",
-                vertical="auto",
-                tracking_number="+18005550100",
-                caller="+12127365000",
-                status=CallStatus.ROUTING,
-                started_at=started,
-                lead_id=lead_id,
-            ),
-        )
+        await repository.open_call(conn, call_row(call_id, started_at=started, lead_id=lead_id))
     return lead_id
 
 

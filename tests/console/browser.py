@@ -62,6 +62,9 @@ def console_served(
     browser's sync API keeps one in the test's thread): its base URL, and what setup
     returned (run in the server's loop first; its stop() awaited when the server is done).
     """
+    # A browser beside the server loads the machine: shedding leads on the loop's lag would
+    # make a test's lead depend on it (tests/intake covers the shedding), as in tests/engine.
+    settings = settings.model_copy(update={"max_loop_lag_share": 0})
     port = free_port()
     made: list[Any] = [None]
     started, stop = threading.Event(), threading.Event()

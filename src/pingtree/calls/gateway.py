@@ -22,7 +22,7 @@ from pingtree.buyers.calls import CallTerms, dial_target_problem
 from pingtree.buyers.model import Campaign, Outcome
 from pingtree.calls import control
 from pingtree.calls.lines import CallLines
-from pingtree.calls.sessions import BidTerms, CallSession, Dialed, Sessions
+from pingtree.calls.sessions import BidTerms, CallSession, Sessions
 from pingtree.clock import Clock
 from pingtree.routing.model import ConsentReference, Reading
 from pingtree.routing.ports import Answer, Bid, BuyerGateway
@@ -149,7 +149,7 @@ class CallGateway:
     ) -> str | None:
         """Why the buyer cannot take the call now, if it cannot: no agent free."""
         if terms.availability_url is not None:
-            why = await self._unavailable(terms, campaign, lead_id)
+            why = await self.unavailable(terms, campaign, lead_id)
             if why is not None:
                 return why
         if terms.concurrency is not None:
@@ -160,7 +160,7 @@ class CallGateway:
                 return f"{terms.concurrency} of {terms.concurrency} lines live"
         return None
 
-    async def _unavailable(self, terms: CallTerms, campaign: Campaign, lead_id: str) -> str | None:
+    async def unavailable(self, terms: CallTerms, campaign: Campaign, lead_id: str) -> str | None:
         """Ask the buyer whether an agent is free; anything but a clear yes is a no."""
         assert terms.availability_url is not None
         timeout = aiohttp.ClientTimeout(total=terms.availability_timeout_ms / 1000)
@@ -232,6 +232,3 @@ def _answer_with(
 ) -> Answer:
     duration = (clock.monotonic() - started) * 1000
     return Answer(reading, duration_ms=duration, request=request or {}, response=response or {})
-
-
-__all__ = ["CallGateway", "Dialed"]

@@ -71,12 +71,4 @@ class CallFiguresOut(BaseModel):
 
     @classmethod
     def of(cls, figures: CallFigures) -> CallFiguresOut:
-        return cls(
-            key=figures.key,
-            calls=figures.calls,
-            connected=figures.connected,
-            converted=figures.converted,
-            average_duration_s=figures.average_duration_s,
-            revenue=figures.revenue,
-            revenue_per_call=figures.revenue_per_call,
-        )
+        return cls.model_validate(figures, from_attributes=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -25,7 +26,7 @@ from pingtree.calls.repository import CallRecord, CallStatus
 from pingtree.calls.sessions import CallSession, Dialed
 from pingtree.failures import log_failure
 from pingtree.identity import normalize_phone
-from pingtree.intake.service import finish, hold_or_reject, store_and_screen, unsold_reasons
+from pingtree.intake.service import finish, hold_or_reject, routed, store_and_screen
 from pingtree.leads.repository import LeadRecord
 from pingtree.leads.schemas import Reason
 from pingtree.logs import for_lead
@@ -35,8 +36,6 @@ from pingtree.storage.tables import CapReservation
 from pingtree.verticals.validate import validate_fields
 
 if TYPE_CHECKING:
-    from decimal import Decimal
-
     from pingtree.publishers.model import Publisher
     from pingtree.routing.model import Tree
     from pingtree.runtime import Runtime
@@ -149,7 +148,7 @@ async def next_step(rt: Runtime, call_id: str) -> str:
         return control.refuse(LOST)
     step = await session.next_step(rt.settings.call_webhook_wait_s)
     if step is None:
-        message = _hold_message(rt, call_id) if not session.held else None
+        message = None if session.held else _hold_message(rt, session)
         session.held = True
         return control.hold(message, next_url=control.URLS.next(call_id))
     if session.finished and session.steps_left == 0:
@@ -157,9 +156,8 @@ async def next_step(rt: Runtime, call_id: str) -> str:
     return step
 
 
-def _hold_message(rt: Runtime, call_id: str) -> str | None:
-    session = rt.call_sessions.get(call_id)
-    if session is None or session.vertical is None:
+def _hold_message(rt: Runtime, session: CallSession) -> str | None:
+    if session.vertical is None:
         return None
     vertical = rt.catalog.verticals.get(session.vertical)
     return vertical.calls.hold_message if vertical and vertical.calls else None
@@ -336,16 +334,9 @@ async def _sell_call(
         )
         session.instruct(control.hold(intake.hold_message, next_url=control.URLS.next(call.id)))
         session.held = True
-        try:
-            result = await rt.call_router.route(
-                offer, tree, rt.catalog, blocked_buyers=checked.blocked_buyers
-            )
-        except Exception as exc:  # kept, answered unsold: as a form lead
-            log_failure(log, "routing failed for call %s", exc, call.id)
-            result = RoutingResult(claimed=list(rt.catalog.buyers))
-            reasons = [Reason(code="internal_error", message="routing failed; the call is kept")]
-        else:
-            reasons = unsold_reasons(result)
+        result, reasons = await routed(
+            rt, rt.call_router, offer, tree, blocked_buyers=checked.blocked_buyers
+        )
         kept = await _dials_kept(rt, lead.id, result)
         await finish(
             rt,
@@ -400,8 +391,6 @@ def _tree(rt: Runtime, call: CallRecord, publisher: Publisher, band: str | None)
 async def _dials_kept(rt: Runtime, lead_id: str, result: RoutingResult) -> dict[str, Decimal]:
     """The holds of dials that did not convert for campaigns whose caps count dials: their
     room stays taken, at no price."""
-    from decimal import Decimal
-
     dialed = {
         a.campaign
         for a in result.attempts

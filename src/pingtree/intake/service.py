@@ -40,6 +40,7 @@ from pingtree.verticals.validate import FieldError, validate_fields
 if TYPE_CHECKING:
     from pingtree.buyers.model import Buyer
     from pingtree.config.catalog import Catalog
+    from pingtree.routing.engine import Router
     from pingtree.runtime import Runtime  # the type only: runtime builds on intake
 
 log = logging.getLogger("pingtree.intake")
@@ -282,17 +283,9 @@ async def route_lead(
     answer_by = limit.earlier_ms(ANSWER_MARGIN_MS)
     deadline = limit.earlier_ms(rt.settings.recording_reserve_ms)
     with rt.in_flight.holding(lead.id):
-        try:
-            result = await rt.router.route(
-                offer, tree, rt.catalog, deadline=deadline, blocked_buyers=checked.blocked_buyers
-            )
-        except Exception as exc:  # a lead is never lost to a bug: it is answered unsold and kept
-            log_failure(log, "routing failed for lead %s", exc, lead.id)
-            # Whatever claims it took are not known: any buyer's is given back.
-            result = RoutingResult(claimed=list(rt.catalog.buyers))
-            reasons = [Reason(code="internal_error", message="routing failed; the lead is kept")]
-        else:
-            reasons = unsold_reasons(result)
+        result, reasons = await routed(
+            rt, rt.router, offer, tree, deadline=deadline, blocked_buyers=checked.blocked_buyers
+        )
         return await finish(
             rt,
             lead,
@@ -304,6 +297,31 @@ async def route_lead(
             people=checked.person_hashes,
             answer_by=answer_by,
         )
+
+
+async def routed(
+    rt: Runtime,
+    router: Router,
+    offer: LeadOffer,
+    tree: Tree,
+    *,
+    deadline: Deadline | None = None,
+    blocked_buyers: Mapping[str, str] | None = None,
+) -> tuple[RoutingResult, list[Reason]]:
+    """The lead through its tree, and why it did not sell (if it did not).
+
+    A lead is never lost to a bug: a routing that fails is answered unsold and kept.
+    """
+    try:
+        result = await router.route(
+            offer, tree, rt.catalog, deadline=deadline, blocked_buyers=blocked_buyers
+        )
+    except Exception as exc:
+        log_failure(log, "routing failed for lead %s", exc, offer.lead_id)
+        # Whatever claims it took are not known: any buyer's is given back.
+        result = RoutingResult(claimed=list(rt.catalog.buyers))
+        return result, [Reason(code="internal_error", message="routing failed; the lead is kept")]
+    return result, unsold_reasons(result)
 
 
 def consent_terms(
