@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from pingtree.audit.chain import GENESIS, canonical_json, link_hash
 from pingtree.audit.events import Event
+from pingtree.storage import direct
 from pingtree.storage.db import dialect_insert
 from pingtree.storage.tables import AuditChain, AuditEvent
 
@@ -37,20 +38,21 @@ async def append(bind: AsyncConnection | AsyncSession, events: Sequence[Event]) 
     """Add events in the caller's transaction (one statement); they are sealed later."""
     if not events:
         return
-    await bind.execute(
-        _INSERT,
-        [
-            {
-                "occurred_at": e.occurred_at,
-                "kind": e.kind.value,
-                "lead_id": e.lead_id,
-                "actor": e.actor[:160],
-                "subject": e.subject[:255] if e.subject is not None else None,
-                "details": canonical_json(e.details),
-            }
-            for e in events
-        ],
-    )
+    rows = [
+        {
+            "occurred_at": e.occurred_at,
+            "kind": e.kind.value,
+            "lead_id": e.lead_id,
+            "actor": e.actor[:160],
+            "subject": e.subject[:255] if e.subject is not None else None,
+            "details": canonical_json(e.details),
+        }
+        for e in events
+    ]
+    if isinstance(bind, AsyncConnection):  # a lead's path: straight to the driver
+        await direct.execute(bind, _INSERT, rows)
+    else:
+        await bind.execute(_INSERT, rows)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from pingtree.leads.schemas import (
 from pingtree.money import cents
 from pingtree.reporting import events
 from pingtree.routing.model import Attempt, RoutingResult
+from pingtree.storage import direct
 from pingtree.storage.tables import AttemptRow, Lead, LeadPerson, Sale
 
 leads = cast(Table, Lead.__table__)
@@ -221,7 +222,8 @@ async def record_routing(
     """
     answer = routing_answer(lead, result, payout=payout, reasons=reasons)
     status, redirect_url, payout = answer.status, answer.redirect_url, answer.payout
-    updated = await conn.execute(
+    updated = await direct.execute(
+        conn,
         _RECORD_OUTCOME,
         {
             "lead": lead.id,
@@ -244,7 +246,8 @@ async def record_routing(
     shares = list(payouts) if payouts is not None else []
     if result.sales:
         shares = shares or split_payout(payout, [s.price for s in result.sales])
-        await conn.execute(
+        await direct.execute(
+            conn,
             _INSERT_SALE,
             [
                 {
@@ -326,7 +329,8 @@ async def insert_attempts(
     """Write a lead's pings and posts (in the caller's transaction)."""
     if not attempts:
         return
-    await conn.execute(
+    await direct.execute(
+        conn,
         _INSERT_ATTEMPT,
         [{"lead_id": lead.id, "test": lead.test, **attempt_values(a)} for a in attempts],
     )

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from pingtree.buyers.model import Exchange, Outcome
 from pingtree.money import ZERO
 from pingtree.routing.model import Attempt, SaleResult
+from pingtree.storage import direct
 from pingtree.storage.books import LeadEvent
 
 SLOT_S = 900
@@ -143,7 +144,8 @@ async def answered(
     The campaigns' sales are booked in the ledger when the event is rolled.
     """
     first = previous is None
-    written = await conn.execute(
+    written = await direct.execute(
+        conn,
         _ANSWERED,
         {
             "kind": EventKind.ANSWERED.value,
@@ -163,7 +165,8 @@ async def answered(
             "actor": actor,
         },
     )
-    row = written.one()
+    row = written.one_or_none()
+    assert row is not None  # an INSERT .. RETURNING returns its row
     return int(row[0]), int(row[1])
 
 

@@ -27,8 +27,9 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Table, Text, bindparam, case, delete, or_, select, update
+from sqlalchemy import Table, Text, any_, bindparam, case, delete, or_, select, update
 from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pingtree.buyers.model import Campaign, Period
@@ -37,6 +38,7 @@ from pingtree.routing.ports import PersonClaim, PersonTaken
 from pingtree.sales import one_statement
 from pingtree.sales.windows import cap_windows
 from pingtree.screening.repository import claim_purchase
+from pingtree.storage import direct
 from pingtree.storage.db import dialect_insert_for, retrying
 from pingtree.storage.tables import CapCounter, CapReservation, Lead
 from pingtree.storage.types import Cents
@@ -79,12 +81,25 @@ _GIVE_BACK = (
 )
 
 
-_SETTLE = (  # built once: a lead's record runs it with its holds as parameters
+# A lead's record settles its holds: kept (confirmed) or given back (released), one hold a
+# statement on SQLite (no round trips to save), every hold in one statement on PostgreSQL
+# (array parameters: direct execution takes no expanding IN).
+_SETTLE_ONE = (
     update(reservations)
-    .where(reservations.c.id.in_(bindparam("ids", expanding=True)), reservations.c.status == HELD)
+    .where(reservations.c.id == bindparam("b_id"), reservations.c.status == HELD)
+    .values(status=bindparam("b_status"))
+    .returning(*_SETTLED, reservations.c.id)
+)
+_SETTLE_ALL = (
+    update(reservations)
+    .where(
+        reservations.c.id == any_(bindparam("ids", type_=ARRAY(Text))),
+        reservations.c.status == HELD,
+    )
     .values(
         status=case(
-            (reservations.c.id.in_(bindparam("kept", expanding=True)), CONFIRMED), else_=RELEASED
+            (reservations.c.id == any_(bindparam("kept", type_=ARRAY(Text))), CONFIRMED),
+            else_=RELEASED,
         )
     )
     .returning(*_SETTLED, reservations.c.id)
@@ -370,7 +385,14 @@ class SqlCapLedger:
         kept, gone = list(sold), list(released)
         if not kept and not gone:
             return
-        rows = (await conn.execute(_SETTLE, {"ids": kept + gone, "kept": kept})).all()
+        if self._at_once:  # PostgreSQL
+            settling = {"ids": kept + gone, "kept": kept}
+            rows: list[Any] = (await direct.execute(conn, _SETTLE_ALL, settling)).rows
+        else:
+            rows = []
+            for hold, status in [*((k, CONFIRMED) for k in kept), *((g, RELEASED) for g in gone)]:
+                one = {"b_id": hold, "b_status": status}
+                rows += (await direct.execute(conn, _SETTLE_ONE, one)).rows
         await self._give_room_back(conn, [row for row in rows if row[0] == RELEASED])
         repriced = [
             (row, sold[row[4]] - row[2])
@@ -409,7 +431,8 @@ class SqlCapLedger:
         if not giving:
             return
         # Every window in one executemany (one round trip, in this order).
-        await conn.execute(
+        await direct.execute(
+            conn,
             _GIVE_BACK,
             [
                 {

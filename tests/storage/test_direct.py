@@ -1,0 +1,156 @@
+"""Direct execution writes and reads exactly what SQLAlchemy's execution does, on both
+databases, and fails the way it does."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from pingtree.storage import direct
+from pingtree.storage.db import create_engine
+from pingtree.storage.tables import AttemptRow, Lead
+
+leads = Lead.__table__
+attempts = AttemptRow.__table__
+assert isinstance(leads, Table) and isinstance(attempts, Table)
+WHEN = datetime(2026, 12, 4, 23, 5, 7, 123456, tzinfo=UTC)
+INSERT_LEAD = leads.insert()
+INSERT_ATTEMPT = attempts.insert()
+RETURNING = (
+    update(leads)
+    .where(leads.c.id == bindparam("lead"), leads.c.status == "received")
+    .values(status=bindparam("status"), revenue=bindparam("revenue", type_=leads.c.revenue.type))
+    .returning(leads.c.id, leads.c.revenue, leads.c.received_at, leads.c.fields)
+)
+
+
+def _lead(lead_id: str) -> dict[str, Any]:
+    return {
+        "id": lead_id,
+        "publisher": "acme",
+        "vertical": "auto",
+        "status": "received",
+        "test": False,
+        "fields": {"zip": "94107", "age": 41, "names": ["a", "é"]},
+        "received_at": WHEN,
+    }
+
+
+def _attempt(lead_id: str, n: int) -> dict[str, Any]:
+    return {
+        "lead_id": lead_id,
+        "campaign": f"c{n}",
+        "buyer": "b",
+        "tier": None,
+        "kind": "ping",
+        "outcome": "accepted",
+        "price": Decimal("12.34") + n,
+        "reference": None,
+        "reason": None,
+        "redirect_url": None,
+        "started_at": WHEN,
+        "duration_ms": 12.5,
+        "request": {"url": "http://127.0.0.1/x", "body": {"n": n}},
+        "response": {"status": 200},
+        "bid_price": None,
+        "answer_price": None,
+    }
+
+
+def _rows(table: Table, rows: Any) -> list[dict[str, Any]]:
+    return [{k: v for k, v in row._mapping.items() if k != "id"} for row in rows]
+
+
+async def test_direct_execution_stores_and_returns_what_sqlalchemy_does(
+    database_url: str,
+) -> None:
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(INSERT_LEAD, _lead("by-sqlalchemy"))
+            await conn.execute(INSERT_ATTEMPT, [_attempt("by-sqlalchemy", n) for n in range(3)])
+        async with engine.begin() as conn:
+            done = await direct.execute(conn, INSERT_LEAD, _lead("direct"))
+            assert done.rowcount == 1
+            many = await direct.execute(
+                conn, INSERT_ATTEMPT, [_attempt("direct", n) for n in range(3)]
+            )
+            assert many.rowcount == 3
+        async with engine.connect() as conn:
+            stored = {
+                lead_id: (
+                    _rows(leads, await conn.execute(select(leads).where(leads.c.id == lead_id))),
+                    _rows(
+                        attempts,
+                        await conn.execute(
+                            select(attempts)
+                            .where(attempts.c.lead_id == lead_id)
+                            .order_by(attempts.c.campaign)
+                        ),
+                    ),
+                )
+                for lead_id in ("by-sqlalchemy", "direct")
+            }
+        (lead_a, attempts_a), (lead_b, attempts_b) = stored["by-sqlalchemy"], stored["direct"]
+        assert [dict(r, id=None) for r in lead_a] == [dict(r, id=None) for r in lead_b]
+        assert [dict(r, lead_id=None) for r in attempts_a] == [
+            dict(r, lead_id=None) for r in attempts_b
+        ]
+        assert attempts_b[1]["price"] == Decimal("13.34")
+        assert attempts_b[0]["test"] is False  # the column's default, filled in
+
+        # RETURNING rows come back through the columns' result types
+        async with engine.begin() as conn:
+            params = {"lead": "direct", "status": "sold", "revenue": Decimal("7.05")}
+            returned = await direct.execute(conn, RETURNING, params)
+            again = await direct.execute(conn, RETURNING, params)  # no longer 'received'
+        async with engine.begin() as conn:
+            params = {"lead": "by-sqlalchemy", "status": "sold", "revenue": Decimal("7.05")}
+            expected = (await conn.execute(RETURNING, params)).one()
+        assert returned.rowcount == 1 and again.rowcount == 0 and again.rows == []
+        row = returned.one_or_none()
+        assert row is not None
+        assert row[1:] == tuple(expected)[1:]
+        assert row[1] == Decimal("7.05") and row[2] == WHEN
+        assert row[3] == {"zip": "94107", "age": 41, "names": ["a", "é"]}
+    finally:
+        await engine.dispose()
+
+
+async def test_a_failed_statement_fails_as_sqlalchemy_raises_it_and_rolls_back(
+    database_url: str,
+) -> None:
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await direct.execute(conn, INSERT_LEAD, _lead("once"))
+        with pytest.raises(IntegrityError) as raised:
+            async with engine.begin() as conn:
+                await direct.execute(conn, INSERT_LEAD, _lead("twice"))
+                await direct.execute(conn, INSERT_LEAD, _lead("once"))
+        assert raised.value.orig is not None
+        assert "94107" not in str(raised.value)  # parameters (PII) never in the text
+        async with engine.connect() as conn:
+            ids = (await conn.scalars(select(leads.c.id).order_by(leads.c.id))).all()
+        assert ids == ["once"]  # "twice" rolled back with the failed statement
+        async with engine.begin() as conn:  # the connection is fine afterwards
+            await conn.execute(delete(leads))
+    finally:
+        await engine.dispose()
+
+
+def test_statements_direct_execution_does_not_take_are_refused() -> None:
+    from sqlalchemy.dialects import sqlite
+
+    expanding = select(leads.c.id).where(leads.c.id.in_(bindparam("ids", expanding=True)))
+    with pytest.raises(direct.Unplannable):
+        direct.plan(expanding, sqlite.dialect(), ["ids"])
+    with pytest.raises(KeyError, match="zip"):
+        direct.plan(
+            select(leads.c.id).where(leads.c.id == bindparam("zip")), sqlite.dialect(), []
+        ).row({})
