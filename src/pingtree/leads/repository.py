@@ -127,7 +127,8 @@ async def stored_lead(conn: AsyncConnection, lead_id: str) -> LeadRecord | None:
 async def insert_lead(conn: AsyncConnection, lead: LeadRecord) -> None:
     """Store a lead as received, before anything else happens to it."""
     # Parameters beside a plain insert(): no statement is built per lead.
-    await conn.execute(
+    await direct.execute(
+        conn,
         _INSERT_LEAD,
         {
             "id": lead.id,
@@ -182,9 +183,8 @@ async def set_screened(
 async def index_people(conn: AsyncConnection, lead_id: str, hashes: Sequence[str]) -> None:
     """Note the lead's person (screening's email/phone hashes), to find it by email or phone."""
     if hashes:
-        await conn.execute(
-            _INSERT_PERSON, [{"person_hash": h, "lead_id": lead_id} for h in dict.fromkeys(hashes)]
-        )
+        people = [{"person_hash": h, "lead_id": lead_id} for h in dict.fromkeys(hashes)]
+        await direct.execute(conn, _INSERT_PERSON, people)
 
 
 def routing_answer(

@@ -256,7 +256,7 @@ class SqlCapLedger:
                         "cap": count_cap,
                         "budget": budget,
                     }
-                    row = (await conn.execute(stmt, params)).one_or_none()
+                    row = (await direct.execute(conn, stmt, params)).one_or_none()
                     if row is None:
                         full = key
                         await txn.rollback()
@@ -274,7 +274,8 @@ class SqlCapLedger:
                     if holder is not None:
                         await txn.rollback()  # neither room nor a partial claim is kept
                 if full is None and holder is None:
-                    await conn.execute(
+                    await direct.execute(
+                        conn,
                         _INSERT_HOLD,
                         {
                             "id": reservation_id,

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from pingtree.storage import direct
 from pingtree.storage.db import dialect_insert, dialect_insert_for
 from pingtree.storage.frozen import frozen
 from pingtree.storage.tables import BuyerPurchase, DedupEntry, SuppressionEntry
@@ -17,6 +18,13 @@ from pingtree.storage.types import UTCDateTime
 
 Reader = AsyncSession | AsyncConnection
 """Screening's lookups run on a session or on the connection the lead was stored with."""
+
+
+async def _rows(bind: Reader, statement: Any, params: dict[str, Any]) -> list[Any]:
+    """A statement's rows; on a lead's path (a connection) straight to the driver."""
+    if isinstance(bind, AsyncConnection):
+        return (await direct.execute(bind, statement, params)).rows
+    return list((await bind.execute(statement, params)).all())
 
 
 def _dialect(bind: Reader) -> str:
@@ -67,7 +75,7 @@ async def claim_person(
     params: dict[str, Any] = {"vertical": vertical, "lead_id": lead_id, "now": now}
     params.update({f"h{i}": h for i, h in enumerate(wanted)})
     params["cutoff"] = now - window
-    claimed = set((await session.execute(stmt, params)).scalars().all())
+    claimed = {row[0] for row in await _rows(session, stmt, params)}
     if len(claimed) == len(wanted):
         return None
     earlier = await session.scalar(
@@ -100,8 +108,11 @@ async def seen_within(
     return found
 
 
-@lru_cache(maxsize=4)
-def _lookup_statement(lists: bool, bought: bool) -> Any:
+@lru_cache(maxsize=32)
+def _lookup_statement(lists: bool, bought: bool, count: int) -> Any:
+    # One parameter per hash (h0, h1...), not an expanding IN: built once per shape, and
+    # run straight on the driver (storage.direct).
+    hashes: list[Any] = [bindparam(f"h{i}") for i in range(count)]
     parts: list[Any] = []
     if lists:
         parts.append(
@@ -110,7 +121,7 @@ def _lookup_statement(lists: bool, bought: bool) -> Any:
                 SuppressionEntry.scope.label("a"),
                 SuppressionEntry.owner.label("b"),
                 null().label("at"),
-            ).where(SuppressionEntry.value_hash.in_(bindparam("hashes", expanding=True)))
+            ).where(SuppressionEntry.value_hash.in_(hashes))
         )
     if bought:
         parts.append(
@@ -121,7 +132,7 @@ def _lookup_statement(lists: bool, bought: bool) -> Any:
                 func.max(BuyerPurchase.sold_at).label("at"),
             )
             .where(
-                BuyerPurchase.person_hash.in_(bindparam("hashes", expanding=True)),
+                BuyerPurchase.person_hash.in_(hashes),
                 BuyerPurchase.sold_at >= bindparam("since", type_=UTCDateTime()),
             )
             .group_by(BuyerPurchase.buyer)
@@ -138,11 +149,13 @@ async def lookups(
     bought: dict[str, datetime] = {}
     if not lists and bought_since is None:
         return found, bought
-    query = _lookup_statement(lists, bought_since is not None)
-    params: dict[str, Any] = {"hashes": hashes}
+    if not hashes:
+        return found, bought
+    query = _lookup_statement(lists, bought_since is not None, len(hashes))
+    params: dict[str, Any] = {f"h{i}": h for i, h in enumerate(hashes)}
     if bought_since is not None:
         params["since"] = bought_since
-    rows: list[Any] = list((await session.execute(query, params)).all())
+    rows = await _rows(session, query, params)
     for kind, a, b, at in rows:
         if kind == "list":
             found.append((a, b))
@@ -173,7 +186,7 @@ async def record_purchases(
         for b in sorted(set(buyers))
     ]
     if rows:
-        await conn.execute(_purchase_statement(conn.dialect.name), rows)
+        await direct.execute(conn, _purchase_statement(conn.dialect.name), rows)
 
 
 @lru_cache(maxsize=2)
@@ -226,7 +239,7 @@ async def claim_purchase(
     params: dict[str, Any] = {"buyer": buyer, "lead_id": lead_id, "now": now}
     params.update({f"h{i}": h for i, h in enumerate(wanted)})
     params["cutoff"] = now - window
-    claimed = set((await conn.execute(stmt, params)).scalars().all())
+    claimed = {row[0] for row in await _rows(conn, stmt, params)}
     if len(claimed) == len(wanted):
         return None
     holder = await conn.scalar(
