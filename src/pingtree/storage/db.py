@@ -5,12 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    InvalidatePoolError,
+    OperationalError,
+)
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -70,16 +77,48 @@ def create_engine(
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_timeout=10 if pool_timeout_s is None else pool_timeout_s,
-            pool_pre_ping=True,
         )
     # Statement parameters are the lead's PII: never in an exception's text, so never logged.
     engine = create_async_engine(url, hide_parameters=True, **kwargs)
+    if not is_sqlite(url):
+        _ping_when_idle(engine)
     if is_sqlite(url):
         pragmas = _sqlite_pragmas_apart if checkpoints_apart else _sqlite_pragmas
         event.listen(engine.sync_engine, "connect", pragmas)
         if "async_creator" in kwargs:  # a file, its statements run inline: a lean begin()
             engine = InlineEngine(engine.sync_engine)
     return engine
+
+
+PING_AFTER_IDLE_S = 2.0
+"""A pooled PostgreSQL connection idle this long is pinged before it is used again."""
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Ping a pooled connection before use only when it sat idle PING_AFTER_IDLE_S.
+
+    SQLAlchemy's pool_pre_ping pings on every checkout: a round trip for every transaction,
+    a lead makes three or more. A connection in steady use was working milliseconds ago;
+    one left idle (a restart, a proxy's idle timeout while traffic was quiet) is the one
+    that may be dead. A failed ping invalidates the pool, as pre_ping does; a connection
+    lost between pings fails its statement, which invalidates the pool too, and the
+    writes that must land are retried (retrying_through_outage).
+    """
+    pool = engine.sync_engine.pool
+    dialect = engine.sync_engine.dialect
+
+    def returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        at = record.info.get("returned_at")
+        if at is None or time.monotonic() - at < PING_AFTER_IDLE_S:
+            return  # new, or in steady use
+        if not dialect._do_ping_w_event(dbapi_connection):
+            raise InvalidatePoolError()
+
+    event.listen(pool, "checkin", returned)
+    event.listen(pool, "checkout", checkout)
 
 
 def _sqlite_pragmas_apart(dbapi_connection: Any, record: Any) -> None:

@@ -222,7 +222,11 @@ async def _wrapped(conn: AsyncConnection, sql: str, exc: Exception, many: bool) 
         lost = dialect.is_disconnect(exc, None, None)  # type: ignore[arg-type]
     except Exception:  # a dialect that cannot tell: not a disconnect
         lost = False
-    if lost:
+    if lost:  # as SQLAlchemy does: the pool's older connections are suspect too
+        sync = conn.sync_connection
+        fairy = None if sync is None or sync.invalidated else sync.connection
+        if fairy is not None:
+            conn.sync_engine.pool._invalidate(fairy, exc)
         await conn.invalidate(exc)
     return DBAPIError.instance(
         sql,
