@@ -154,3 +154,22 @@ def test_statements_direct_execution_does_not_take_are_refused() -> None:
         direct.plan(
             select(leads.c.id).where(leads.c.id == bindparam("zip")), sqlite.dialect(), []
         ).row({})
+
+
+async def test_a_statement_outside_a_transaction_begins_one_that_commit_commits(
+    database_url: str,
+) -> None:
+    # As SQLAlchemy's execute() does (autobegin): otherwise the connection's return to the
+    # pool would roll the write back, and commit() would have nothing to commit.
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            await direct.execute(conn, INSERT_LEAD, _lead("autobegun"))
+            assert conn.in_transaction()
+            await conn.commit()
+        async with engine.connect() as conn:
+            assert await conn.scalar(select(leads.c.id)) == "autobegun"
+            await conn.execute(delete(leads))
+            await conn.commit()
+    finally:
+        await engine.dispose()

@@ -166,6 +166,8 @@ async def execute(
         return Outcome(0, [])
     dialect = conn.dialect
     the_plan = plan(statement, dialect, list(rows[0]), many)
+    if not conn.in_transaction():
+        await conn.begin()  # SQLAlchemy's autobegin: the caller's commit() commits this
     sync = conn.sync_connection
     if sync is None or sync.invalidated or sync.closed:
         fairy = await conn.get_raw_connection()  # reconnects, as a statement would
