@@ -188,6 +188,8 @@ async def execute(
             found = list(await cursor.fetchall()) if cursor.description is not None else []
         count = cursor.rowcount
         await _close(cursor)
+        if sync is not None and sync.dispatch.after_cursor_execute:
+            sync.dispatch.after_cursor_execute(sync, cursor, the_plan.sql, values, None, many)
     except _driver_error(dialect) as exc:
         raise await _wrapped(conn, the_plan.sql, exc, many) from exc
     if any(the_plan.results) and found:
