@@ -173,3 +173,15 @@ async def test_a_statement_outside_a_transaction_begins_one_that_commit_commits(
             await conn.commit()
     finally:
         await engine.dispose()
+
+
+def test_plans_are_kept_once_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.dialects import sqlite
+
+    dialect = sqlite.dialect()
+    first = direct.plan(INSERT_LEAD, dialect, ["id"])
+    assert direct.plan(INSERT_LEAD, dialect, ["id"]) is first  # planned once
+    monkeypatch.setattr(direct, "MAX_PLANS", 3)
+    for n in range(10):  # statements built per call: the plans do not pile up
+        direct.plan(select(leads.c.id).where(leads.c.id == str(n)), dialect, [])
+    assert len(direct._plans) <= 3

@@ -90,6 +90,8 @@ class Outcome:
         return self.rows[0][0] if self.rows else None
 
 
+MAX_PLANS = 1024
+"""Plans kept at most (a lead's path needs a few dozen); past it they are planned afresh."""
 _plans: dict[tuple[int, str, tuple[str, ...], bool], tuple[Any, Plan]] = {}
 
 
@@ -104,6 +106,8 @@ def plan(statement: Any, dialect: Dialect, keys: Sequence[str], many: bool = Fal
     if found is not None and found[0] is statement:
         return found[1]
     made = _make_plan(statement, dialect, keys, many)
+    if len(_plans) >= MAX_PLANS:  # statements built per call would otherwise pile up here
+        _plans.clear()
     _plans[key] = (statement, made)  # the statement kept: its id is never reused
     return made
 
