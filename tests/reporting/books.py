@@ -35,7 +35,11 @@ async def unrolled(rt: Runtime) -> int:
 
 
 async def keep_books(rt: Runtime, *, send: bool = False) -> Kept:
-    """Keep the books until nothing is left to roll; what all the passes did together."""
+    """Keep the books until nothing is left to roll; what all the passes did together.
+
+    Leads' records still being written land first: on a loaded machine a lead can be
+    answered before its record (and lead event) is written."""
+    await rt.in_flight.drain(WAIT_S)
     total = Kept()
     deadline = asyncio.get_running_loop().time() + WAIT_S
     while True:

@@ -13,7 +13,7 @@ caller's SQLAlchemy transaction: commit, rollback, pooling and invalidation stay
 SQLAlchemy's. A driver error is raised as SQLAlchemy would raise it (IntegrityError,
 OperationalError..., the driver's error as `orig`), a lost connection invalidated first.
 
-Not planned (SQLAlchemy runs them as before): statements with expanding (IN) parameters,
+Refused (Unplannable; run such statements through SQLAlchemy): expanding (IN) parameters,
 and columns left out whose default is SQL or a sequence. A callable default is called
 without an execution context (as SQLAlchemy calls one that takes no argument).
 """
@@ -85,9 +85,6 @@ class Outcome:
         if len(self.rows) > 1:
             raise ValueError(f"expected at most one row, got {len(self.rows)}")
         return self.rows[0] if self.rows else None
-
-    def scalar(self) -> Any:
-        return self.rows[0][0] if self.rows else None
 
 
 MAX_PLANS = 1024
