@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,8 +31,9 @@ _SEAL_ARRAYS = text(
     "FROM unnest(CAST(:ids AS bigint[]), CAST(:seqs AS bigint[]), CAST(:hashes AS text[])) "
     "AS links (id, seq, hash) WHERE audit_events.id = links.id AND audit_events.seq IS NULL"
 )
-SEAL_BATCH = 500
-"""Events linked per transaction: short, so that on SQLite a lead never waits long."""
+SEAL_BATCH = 100
+"""Events linked per transaction: short, so that on SQLite (statements run on the event
+loop) a lead never waits long; the loop gets a turn between batches."""
 
 
 async def append(bind: AsyncConnection | AsyncSession, events: Sequence[Event]) -> None:
@@ -93,6 +95,8 @@ async def seal(engine: AsyncEngine, *, now: datetime, batch: int = SEAL_BATCH) -
     """
     sealed, after = 0, 0
     while True:
+        if sealed:
+            await asyncio.sleep(0)  # leads in flight go on between batches
         async with engine.begin() as conn:
             top = await _lock_head(conn)
             # After the last id this pass sealed: PostgreSQL keeps the sealed rows' entries
@@ -143,7 +147,7 @@ async def _set_links(conn: AsyncConnection, links: list[tuple[int, int, str]]) -
     per row."""
     if conn.dialect.name != "postgresql":
         params = [{"event_id": i, "link_seq": s, "link_hash": h} for i, s, h in links]
-        await conn.execute(_SEAL_ONE, params)
+        await direct.execute(conn, _SEAL_ONE, params)
         return
     ids, seqs, hashes = (list(part) for part in zip(*links, strict=True))
     await conn.execute(_SEAL_ARRAYS, {"ids": ids, "seqs": seqs, "hashes": hashes})

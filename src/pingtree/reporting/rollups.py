@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import Table, select
@@ -24,7 +25,7 @@ from pingtree.money import CENT, ZERO
 from pingtree.postbacks import queue
 from pingtree.postbacks.queue import Call, Hooks
 from pingtree.reporting.events import EventKind
-from pingtree.storage import cursors
+from pingtree.storage import cursors, direct
 from pingtree.storage.books import (
     ALL,
     CampaignReason,
@@ -89,6 +90,21 @@ def _cents(value: Any) -> int:
     return int(Decimal(value or 0) / CENT)
 
 
+_Figures = tuple[str, str, list[tuple[str, int]], list[tuple[str, int]]]
+"""An answered event's campaign: name, buyer, (figure, amount) to add (money in cents), and
+(reason, count)."""
+
+
+def _campaign_figures(row: Any) -> list[_Figures]:
+    out: list[_Figures] = []
+    for campaign, figures in row.campaigns.items():
+        added = [(name, n) for name in CAMPAIGN_COUNTS if (n := figures.get(name, 0))]
+        added += [(name, c) for name in CAMPAIGN_MONEY if (c := _cents(figures.get(name)))]
+        reasons = list((figures.get("reasons") or {}).items())
+        out.append((campaign, figures["buyer"], added, reasons))
+    return out
+
+
 GRAINS = (15, 60)
 """Slot lengths in minutes: lead events come in 15-minute slots; 60 adds four of them up."""
 
@@ -120,10 +136,12 @@ class Tally:
     def add(self, row: Any) -> None:
         """Add one lead event."""
         kind = row.kind
+        # An answered event's campaign figures, read once: they count at 2 grains x 2 rows.
+        answered = _campaign_figures(row) if kind == EventKind.ANSWERED else []
         for grain, bucket in grain_buckets(row.bucket):
             pub_key = (grain, bucket, row.publisher, row.vertical)
             if kind == EventKind.ANSWERED:
-                self._answered(row, grain, bucket, self.publishers[pub_key])
+                self._answered(row, grain, bucket, self.publishers[pub_key], answered)
             elif kind == EventKind.RETURNED:
                 pub = self.publishers[pub_key]
                 pub["returned"] += 1
@@ -152,7 +170,14 @@ class Tally:
             out.append(found)
         return out
 
-    def _answered(self, row: Any, grain: int, bucket: int, pub: dict[str, int]) -> None:
+    def _answered(
+        self,
+        row: Any,
+        grain: int,
+        bucket: int,
+        pub: dict[str, int],
+        figures: list[_Figures],
+    ) -> None:
         if row.previous is None:
             pub["sent"] += row.count
             if row.answer_ms is not None:
@@ -169,17 +194,15 @@ class Tally:
                 self.publisher_reasons[
                     (grain, bucket, row.publisher, row.vertical, kind, code)
                 ] += n
-        for campaign, figures in row.campaigns.items():
-            for c in self._campaign(row, grain, bucket, campaign, figures["buyer"]):
-                for name in CAMPAIGN_COUNTS:
-                    c[name] += figures.get(name, 0)
-                for name in CAMPAIGN_MONEY:
-                    c[name] += _cents(figures.get(name))
-            for reason, n in (figures.get("reasons") or {}).items():
+        for campaign, buyer, added, reasons in figures:
+            for c in self._campaign(row, grain, bucket, campaign, buyer):
+                for name, n in added:
+                    c[name] += n
+            for reason, n in reasons:
                 for publisher in (row.publisher, ALL):
                     found = self.campaign_reasons.setdefault(
                         (grain, publisher, bucket, campaign, reason),
-                        {"buyer": figures["buyer"], "vertical": row.vertical, "n": 0},
+                        {"buyer": buyer, "vertical": row.vertical, "n": 0},
                     )
                     found["n"] += n
 
@@ -261,13 +284,25 @@ async def _upsert_add(
 ) -> None:
     if not rows:
         return
-    insert = dialect_insert_for(conn.dialect.name)
-    stmt = insert(table)
-    stmt = stmt.on_conflict_do_update(
+    statement = _upsert_statement(conn.dialect.name, table.name, tuple(added))
+    await direct.execute(conn, statement, rows)
+
+
+@lru_cache(maxsize=16)
+def _upsert_statement(dialect: str, table_name: str, added: tuple[str, ...]) -> Any:
+    """INSERT ... ON CONFLICT adding the figures to the row's: built once per table (building
+    it took longer than running it)."""
+    table = _TABLES[table_name]
+    stmt = dialect_insert_for(dialect)(table)
+    return stmt.on_conflict_do_update(
         index_elements=list(table.primary_key.columns),
         set_={name: table.c[name] + stmt.excluded[name] for name in added},
     )
-    await conn.execute(stmt, rows)
+
+
+_TABLES = {
+    t.name: t for t in (campaign_rollups, campaign_reasons, publisher_rollups, publisher_reasons)
+}
 
 
 async def roll(

@@ -12,11 +12,24 @@ An open transaction holds the horizon back, so a reader waits for it to end.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, ColumnElement, Table, Text, and_, func, select, tuple_, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    func,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pingtree.storage import direct
 from pingtree.storage.books import RollupCursor
 from pingtree.storage.db import dialect_insert_for
 
@@ -27,18 +40,30 @@ _TEXT, _BIGINT = Text(), BigInteger()
 
 async def claim(conn: AsyncConnection, source: str) -> Place | None:
     """Lock source's cursor for this transaction: its place, or None if another holds it."""
-    insert = dialect_insert_for(conn.dialect.name)
-    await conn.execute(
-        insert(cursors).values(source=source, txid=0, last_id=0).on_conflict_do_nothing()
-    )
-    row = (
-        await conn.execute(
-            select(cursors.c.txid, cursors.c.last_id)
-            .where(cursors.c.source == source)
-            .with_for_update(skip_locked=True)
-        )
-    ).one_or_none()
-    return None if row is None else (int(row[0]), int(row[1]))
+    dialect = conn.dialect.name
+    await direct.execute(conn, _create(dialect), {"source": source})
+    found = (await direct.execute(conn, _LOCK, {"b_source": source})).one_or_none()
+    return None if found is None else (int(found[0]), int(found[1]))
+
+
+@lru_cache(maxsize=2)
+def _create(dialect: str) -> Any:
+    """The cursor's row, made at (0, 0) unless it exists: built once per dialect."""
+    return dialect_insert_for(dialect)(cursors).values(txid=0, last_id=0).on_conflict_do_nothing()
+
+
+# Built once (two rolls every books pass): a statement's construction and cache lookup cost
+# more than running it.
+_LOCK = (
+    select(cursors.c.txid, cursors.c.last_id)
+    .where(cursors.c.source == bindparam("b_source"))
+    .with_for_update(skip_locked=True)
+)
+_ADVANCE = (
+    update(cursors)
+    .where(cursors.c.source == bindparam("b_source"))
+    .values(txid=bindparam("b_txid"), last_id=bindparam("b_last_id"), rolled_at=bindparam("b_at"))
+)
 
 
 async def place(conn: AsyncConnection, source: str) -> Place:
@@ -81,11 +106,8 @@ def past(table: Table, source: str) -> ColumnElement[bool]:
 
 async def advance(conn: AsyncConnection, source: str, place: Place, now: datetime) -> None:
     """Move source's cursor to place (in the transaction that used the rows)."""
-    await conn.execute(
-        update(cursors)
-        .where(cursors.c.source == source)
-        .values(txid=place[0], last_id=place[1], rolled_at=now)
-    )
+    moved = {"b_source": source, "b_txid": place[0], "b_last_id": place[1], "b_at": now}
+    await direct.execute(conn, _ADVANCE, moved)
 
 
 def place_of(row: Any) -> Place:
