@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -40,6 +40,7 @@ from pingtree.sales.windows import cap_windows
 from pingtree.screening.repository import claim_purchase
 from pingtree.storage import direct
 from pingtree.storage.db import dialect_insert_for, retrying
+from pingtree.storage.sqlite_inline import runs_inline
 from pingtree.storage.tables import CapCounter, CapReservation, Lead
 from pingtree.storage.types import Cents
 
@@ -134,6 +135,7 @@ class SqlCapLedger:
         self._late: set[asyncio.Future[None]] = set()  # holds given back after a timeout
         # PostgreSQL takes a hold in one statement (sales.one_statement), not five round trips.
         self._at_once = engine.dialect.name == "postgresql"
+        self._inline = runs_inline(engine)
 
     def _note(self, campaign: Campaign, key: Key, count: int, amount: Decimal) -> None:
         self._seen[key] = (count, amount)
@@ -196,15 +198,21 @@ class SqlCapLedger:
         With person, the buyer's claim on the person is taken in the same transaction
         (PersonTaken, and nothing taken, when the buyer has it).
         A hold the database cannot give within hold_s is of no use to the post: TimeoutError,
-        and the room is given back as soon as the late hold lands.
+        and the room is given back as soon as the late hold lands (on SQLite run inline, a
+        hold cut off was never taken: its transaction rolled back).
         """
         limits = campaign.caps.limits()
         windows = cap_windows(campaign, at) if limits else ()
-        taking = asyncio.ensure_future(
-            retrying(
-                lambda: self._reserve(campaign, limits, windows, lead_id, price, at, hold_s, person)
-            )
-        )
+
+        def hold() -> Awaitable[str | None]:
+            return self._reserve(campaign, limits, windows, lead_id, price, at, hold_s, person)
+
+        if self._inline:
+            # Cut off in time, the hold was never taken (rolled back): nothing lands late, so
+            # no task has to stand by for it (a post's hold is then a call, not three loop turns).
+            async with asyncio.timeout(hold_s):
+                return await retrying(hold)
+        taking = asyncio.ensure_future(retrying(hold))
         try:
             return await asyncio.wait_for(asyncio.shield(taking), hold_s)
         except TimeoutError:

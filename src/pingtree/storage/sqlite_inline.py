@@ -166,6 +166,13 @@ def inline_creator(path: str) -> Callable[[], Any]:
     return connect
 
 
+def runs_inline(engine: AsyncEngine) -> bool:
+    """Whether engine's statements run inline: a transaction then commits within its call or
+    not at all, so a caller cut off by a timeout knows nothing was written (it rolled back).
+    """
+    return isinstance(engine, InlineEngine)
+
+
 class InlineEngine(AsyncEngine):
     """The async engine over an inline SQLite connection, its begin() made lean.
 
