@@ -255,17 +255,26 @@ async def release_unbought(
     conn: AsyncConnection, *, hashes: Iterable[str], lead_id: str, bought: Iterable[str]
 ) -> None:
     """Give back the claims a lead made on its person for buyers that did not buy it."""
-    await conn.execute(
-        _RELEASE_UNBOUGHT,
-        {"hashes": sorted(set(hashes)), "lead_id": lead_id, "bought": sorted(set(bought))},
+    buyers = sorted(set(bought))
+    params = [
+        {"hash": h, "lead_id": lead_id} | {f"b{i}": b for i, b in enumerate(buyers)}
+        for h in sorted(set(hashes))
+    ]
+    if params:
+        await direct.execute(conn, _release_unbought_statement(len(buyers)), params)
+
+
+@lru_cache(maxsize=8)
+def _release_unbought_statement(bought: int) -> Any:
+    """The DELETE of one hash's claims by a lead, but those of `bought` buyers (a parameter
+    each, so that the statement runs on the driver: a lead's record runs it)."""
+    stmt = delete(BuyerPurchase).where(
+        BuyerPurchase.person_hash == bindparam("hash"),  # the key's prefix
+        BuyerPurchase.lead_id == bindparam("lead_id"),
     )
-
-
-_RELEASE_UNBOUGHT = delete(BuyerPurchase).where(  # built once (a lead's record runs it)
-    BuyerPurchase.person_hash.in_(bindparam("hashes", expanding=True)),  # the key's prefix
-    BuyerPurchase.lead_id == bindparam("lead_id"),
-    BuyerPurchase.buyer.not_in(bindparam("bought", expanding=True)),
-)
+    if bought:
+        stmt = stmt.where(BuyerPurchase.buyer.not_in([bindparam(f"b{i}") for i in range(bought)]))
+    return stmt
 
 
 async def release_claim(
