@@ -9,6 +9,7 @@ campaigns do not make leads wait on each other; reports are as fresh as the last
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -95,11 +96,18 @@ _Figures = tuple[str, str, list[tuple[str, int]], list[tuple[str, int]]]
 (reason, count)."""
 
 
+_NOTHING = frozenset({"0", "0.00", 0})
+
+
 def _campaign_figures(row: Any) -> list[_Figures]:
     out: list[_Figures] = []
     for campaign, figures in row.campaigns.items():
         added = [(name, n) for name in CAMPAIGN_COUNTS if (n := figures.get(name, 0))]
-        added += [(name, c) for name in CAMPAIGN_MONEY if (c := _cents(figures.get(name)))]
+        added += [
+            (name, _cents(amount))
+            for name in CAMPAIGN_MONEY
+            if (amount := figures.get(name)) and amount not in _NOTHING
+        ]
         reasons = list((figures.get("reasons") or {}).items())
         out.append((campaign, figures["buyer"], added, reasons))
     return out
@@ -119,13 +127,13 @@ class Tally:
     """Figures added up in memory, written as one upsert per rollup row.
 
     Each event counts at both grains, and each campaign figure both for its publisher and
-    for all publishers (`*`).
+    for all publishers (`*`). Campaign figures are added up once, for the event's publisher
+    and 15-minute slot (`slots`), and spread to the other three rows when written: an event
+    names every campaign of its tree, so this is most of a roll's work.
     """
 
-    campaigns: dict[tuple[int, str, int, str], dict[str, Any]] = field(default_factory=dict)
-    campaign_reasons: dict[tuple[int, str, int, str, str], dict[str, Any]] = field(
-        default_factory=dict
-    )
+    slots: dict[tuple[str, int, str], dict[str, Any]] = field(default_factory=dict)
+    slot_reasons: dict[tuple[str, int, str, str], dict[str, Any]] = field(default_factory=dict)
     publishers: dict[tuple[int, int, str, str], dict[str, int]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(int))
     )
@@ -136,48 +144,47 @@ class Tally:
     def add(self, row: Any) -> None:
         """Add one lead event."""
         kind = row.kind
-        # An answered event's campaign figures, read once: they count at 2 grains x 2 rows.
-        answered = _campaign_figures(row) if kind == EventKind.ANSWERED else []
         for grain, bucket in grain_buckets(row.bucket):
             pub_key = (grain, bucket, row.publisher, row.vertical)
             if kind == EventKind.ANSWERED:
-                self._answered(row, grain, bucket, self.publishers[pub_key], answered)
+                self._answered(row, grain, bucket, self.publishers[pub_key])
             elif kind == EventKind.RETURNED:
                 pub = self.publishers[pub_key]
                 pub["returned"] += 1
                 pub["returned_revenue"] += _cents(row.revenue)
                 pub["clawed_back"] += _cents(row.payout)
-                for campaign, figures in row.campaigns.items():
-                    for c in self._campaign(row, grain, bucket, campaign, figures["buyer"]):
-                        c["returns"] += 1
-                        c["returned"] += _cents(row.revenue)
-                        c["clawed_back"] += _cents(row.payout)
             elif kind == EventKind.REFUSED:
                 self.publishers[pub_key]["refused"] += row.count
                 for code, n in row.codes.items():
                     self.publisher_reasons[(*pub_key, "refused", code)] += n
+        if kind == EventKind.ANSWERED:
+            for campaign, buyer, added, reasons in _campaign_figures(row):
+                c = self._campaign(row, campaign, buyer)
+                for name, n in added:
+                    c[name] += n
+                for reason, n in reasons:
+                    found = self.slot_reasons.setdefault(
+                        (row.publisher, row.bucket, campaign, reason),
+                        {"buyer": buyer, "vertical": row.vertical, "n": 0},
+                    )
+                    found["n"] += n
+        elif kind == EventKind.RETURNED:
+            returned, clawed_back = _cents(row.revenue), _cents(row.payout)
+            for campaign, figures in row.campaigns.items():
+                c = self._campaign(row, campaign, figures["buyer"])
+                c["returns"] += 1
+                c["returned"] += returned
+                c["clawed_back"] += clawed_back
 
-    def _campaign(
-        self, row: Any, grain: int, bucket: int, campaign: str, buyer: str
-    ) -> list[dict[str, Any]]:
-        """The campaign's rows: for the event's publisher, and for all publishers."""
-        out = []
-        for publisher in (row.publisher, ALL):
-            key = (grain, publisher, bucket, campaign)
-            found = self.campaigns.get(key)
-            if found is None:
-                found = self.campaigns[key] = defaultdict(int, buyer=buyer, vertical=row.vertical)
-            out.append(found)
-        return out
+    def _campaign(self, row: Any, campaign: str, buyer: str) -> dict[str, Any]:
+        """The campaign's figures for the event's publisher and 15-minute slot."""
+        key = (row.publisher, row.bucket, campaign)
+        found = self.slots.get(key)
+        if found is None:
+            found = self.slots[key] = defaultdict(int, buyer=buyer, vertical=row.vertical)
+        return found
 
-    def _answered(
-        self,
-        row: Any,
-        grain: int,
-        bucket: int,
-        pub: dict[str, int],
-        figures: list[_Figures],
-    ) -> None:
+    def _answered(self, row: Any, grain: int, bucket: int, pub: dict[str, int]) -> None:
         if row.previous is None:
             pub["sent"] += row.count
             if row.answer_ms is not None:
@@ -194,17 +201,36 @@ class Tally:
                 self.publisher_reasons[
                     (grain, bucket, row.publisher, row.vertical, kind, code)
                 ] += n
-        for campaign, buyer, added, reasons in figures:
-            for c in self._campaign(row, grain, bucket, campaign, buyer):
-                for name, n in added:
-                    c[name] += n
-            for reason, n in reasons:
-                for publisher in (row.publisher, ALL):
-                    found = self.campaign_reasons.setdefault(
-                        (grain, publisher, bucket, campaign, reason),
-                        {"buyer": buyer, "vertical": row.vertical, "n": 0},
+
+    @property
+    def campaigns(self) -> dict[tuple[int, str, int, str], dict[str, Any]]:
+        """The campaign rollup rows, (grain, publisher, bucket, campaign): each slot's
+        figures at both grains, for its publisher and for all publishers."""
+        rows: dict[tuple[int, str, int, str], dict[str, Any]] = {}
+        for (publisher, slot, campaign), figures in self.slots.items():
+            for (grain, bucket), who in itertools.product(grain_buckets(slot), (publisher, ALL)):
+                found = rows.get((grain, who, bucket, campaign))
+                if found is None:
+                    found = rows[(grain, who, bucket, campaign)] = defaultdict(
+                        int, buyer=figures["buyer"], vertical=figures["vertical"]
                     )
-                    found["n"] += n
+                for name, n in figures.items():
+                    if name not in ("buyer", "vertical"):
+                        found[name] += n
+        return rows
+
+    @property
+    def campaign_reasons(self) -> dict[tuple[int, str, int, str, str], dict[str, Any]]:
+        """The campaign reason rows, (grain, publisher, bucket, campaign, reason)."""
+        rows: dict[tuple[int, str, int, str, str], dict[str, Any]] = {}
+        for (publisher, slot, campaign, reason), figures in self.slot_reasons.items():
+            for (grain, bucket), who in itertools.product(grain_buckets(slot), (publisher, ALL)):
+                found = rows.setdefault(
+                    (grain, who, bucket, campaign, reason),
+                    {"buyer": figures["buyer"], "vertical": figures["vertical"], "n": 0},
+                )
+                found["n"] += figures["n"]
+        return rows
 
     async def write(self, conn: AsyncConnection) -> None:
         """Add the tallies to the rollup rows (created at their first figure)."""
