@@ -39,7 +39,10 @@ from pingtree.storage.db import dialect_insert_for
 from pingtree.webhooks import WebhookEvent
 
 SOURCE = "lead_events"
-BATCH = 5000
+BATCH = 250
+"""Events rolled per transaction: on SQLite a roll holds the event loop for its length (about
+a tenth of a millisecond an event), so a pass catching up on thousands goes in slices with
+loop turns between (bookkeeping)."""
 events = cast(Table, LeadEvent.__table__)
 campaign_rollups = cast(Table, CampaignRollup.__table__)
 campaign_reasons = cast(Table, CampaignReason.__table__)
