@@ -560,6 +560,16 @@ class Database:
         return out
 
 
+def default_postgres_url() -> str:
+    """The PostgreSQL a benchmark uses unless told: PINGTREE_BENCH_POSTGRES_URL, else the
+    tests' PINGTREE_TEST_POSTGRES_URL, else the local one."""
+    return (
+        os.environ.get("PINGTREE_BENCH_POSTGRES_URL")
+        or os.environ.get("PINGTREE_TEST_POSTGRES_URL")
+        or DEFAULT_PG
+    )
+
+
 def plain_pg(url: str) -> str:
     """A libpq URL (no SQLAlchemy driver, no query) from a SQLAlchemy one."""
     parts = urlsplit(url)
@@ -863,9 +873,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--postgres-url",
-        default=os.environ.get("PINGTREE_BENCH_POSTGRES_URL")
-        or os.environ.get("PINGTREE_TEST_POSTGRES_URL")
-        or DEFAULT_PG,
+        default=default_postgres_url(),
         help="PostgreSQL to use (schema bench_engine is dropped and recreated)",
     )
     p.add_argument(

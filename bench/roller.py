@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from engine import DEFAULT_PG, drop_postgres, prepare_postgres
+from engine import default_postgres_url, drop_postgres, prepare_postgres
 from machine import describe as describe_machine
 from pingtree.reporting import events, rollups
 from pingtree.storage.db import create_engine
@@ -140,9 +139,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=15, help="rolls timed per rate (default 15)")
     p.add_argument(
         "--postgres-url",
-        default=os.environ.get("PINGTREE_BENCH_POSTGRES_URL")
-        or os.environ.get("PINGTREE_TEST_POSTGRES_URL")
-        or DEFAULT_PG,
+        default=default_postgres_url(),
         help="PostgreSQL to use (schema bench_engine is dropped and recreated)",
     )
     p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
