@@ -90,7 +90,7 @@ class Settings(BaseSettings):
         "unset for no limit",
     )
     db_pool_size: int = Field(
-        default=10, ge=1, le=200, description="PostgreSQL connections kept open per process"
+        default=20, ge=1, le=200, description="PostgreSQL connections kept open per process"
     )
     db_max_overflow: int = Field(
         default=10, ge=0, le=200, description="extra PostgreSQL connections a process may open"
