@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pingtree.storage import direct
@@ -185,3 +185,81 @@ def test_plans_are_kept_once_and_bounded(monkeypatch: pytest.MonkeyPatch) -> Non
     for n in range(10):  # statements built per call: the plans do not pile up
         direct.plan(select(leads.c.id).where(leads.c.id == str(n)), dialect, [])
     assert len(direct._plans) <= 3
+
+
+COUNT_ATTEMPTS = (
+    select(func.count()).select_from(attempts).where(attempts.c.lead_id == bindparam("lead"))
+)
+
+
+async def test_statements_sent_in_a_pipeline_land_with_its_commit_and_answer_when_read(
+    database_url: str,
+) -> None:
+    postgres = database_url.startswith("postgresql")
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn, direct.pipeline(conn, commit=True):
+            stored = await direct.send(conn, INSERT_LEAD, _lead("piped"))
+            await direct.send(conn, INSERT_ATTEMPT, [_attempt("piped", n) for n in range(3)])
+            # On PostgreSQL nothing has been answered yet; on SQLite each statement has run.
+            assert stored.answered is not postgres
+            counted = await direct.execute(conn, COUNT_ATTEMPTS, {"lead": "piped"})
+            assert counted.rows == [(3,)]  # reading an answer brings the earlier ones too
+            assert stored.answered
+            sold = await direct.send(
+                conn, RETURNING, {"lead": "piped", "status": "sold", "revenue": Decimal("7.50")}
+            )
+        assert (await sold.outcome()).rows[0][:2] == ("piped", Decimal("7.50"))
+        async with engine.connect() as conn:  # committed: another connection sees all of it
+            status = await conn.scalar(select(leads.c.status).where(leads.c.id == "piped"))
+            assert status == "sold"
+            assert (await direct.execute(conn, COUNT_ATTEMPTS, {"lead": "piped"})).rows == [(3,)]
+        async with engine.begin() as conn:
+            await conn.execute(delete(attempts))
+            await conn.execute(delete(leads))
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("surfaces", ["at the next read", "at the commit"])
+async def test_a_statement_failing_in_a_pipeline_fails_the_transaction_as_sqlalchemy_raises_it(
+    database_url: str, surfaces: str
+) -> None:
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await direct.execute(conn, INSERT_LEAD, _lead("once"))
+        with pytest.raises(IntegrityError) as raised:
+            async with engine.begin() as conn, direct.pipeline(conn, commit=True):
+                await direct.send(conn, INSERT_LEAD, _lead("twice"))
+                await direct.send(conn, INSERT_LEAD, _lead("once"))
+                await direct.send(conn, INSERT_ATTEMPT, [_attempt("twice", 1)])
+                if surfaces == "at the next read":
+                    await direct.execute(conn, COUNT_ATTEMPTS, {"lead": "twice"})
+                    pytest.fail("the failed insert was not raised")
+        assert "94107" not in str(raised.value)  # parameters (PII) never in the text
+        async with engine.begin() as conn:  # nothing of it landed; the connection is fine
+            ids = (await conn.scalars(select(leads.c.id))).all()
+            assert ids == ["once"]
+            assert (await direct.execute(conn, COUNT_ATTEMPTS, {"lead": "twice"})).rows == [(0,)]
+            await conn.execute(delete(leads))
+    finally:
+        await engine.dispose()
+
+
+async def test_a_statement_through_sqlalchemy_inside_a_pipeline_is_refused(
+    database_url: str,
+) -> None:
+    # It would not see its answer (psycopg answers it later): refused, never silently empty.
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn, direct.pipeline(conn):
+            await direct.send(conn, INSERT_LEAD, _lead("mixed"))
+            if database_url.startswith("postgresql"):
+                with pytest.raises(RuntimeError, match=r"inside storage\.direct\.pipeline"):
+                    await conn.execute(select(leads.c.id))
+            else:  # SQLite runs each statement as it is sent: nothing to refuse
+                assert (await conn.scalars(select(leads.c.id))).all() == ["mixed"]
+            await direct.send(conn, delete(leads), {})
+    finally:
+        await engine.dispose()

@@ -52,7 +52,7 @@ async def append(bind: AsyncConnection | AsyncSession, events: Sequence[Event]) 
         for e in events
     ]
     if isinstance(bind, AsyncConnection):  # a lead's path: straight to the driver
-        await direct.execute(bind, _INSERT, rows)
+        await direct.send(bind, _INSERT, rows)
     else:
         await bind.execute(_INSERT, rows)
 

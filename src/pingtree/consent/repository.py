@@ -9,6 +9,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from pingtree.consent.model import Certificate
+from pingtree.storage import direct
 from pingtree.storage.tables import ConsentCertificate
 
 certificates = cast(Table, ConsentCertificate.__table__)
@@ -19,18 +20,19 @@ Bind = AsyncConnection | AsyncSession
 
 async def store(bind: Bind, certificate: Certificate, *, now: datetime) -> None:
     """Store a lead's certificate in the transaction that stores the lead (never changed)."""
-    await bind.execute(
-        _INSERT,
-        {
-            "id": certificate.id,
-            "lead_id": certificate.lead_id,
-            "certificate": certificate.text,
-            "sha256": certificate.sha256,
-            "consented_at": certificate.consented_at,
-            "sellers": list(certificate.sellers),
-            "created_at": now,
-        },
-    )
+    row = {
+        "id": certificate.id,
+        "lead_id": certificate.lead_id,
+        "certificate": certificate.text,
+        "sha256": certificate.sha256,
+        "consented_at": certificate.consented_at,
+        "sellers": list(certificate.sellers),
+        "created_at": now,
+    }
+    if isinstance(bind, AsyncConnection):  # a lead's path: straight to the driver
+        await direct.send(bind, _INSERT, row)
+    else:
+        await bind.execute(_INSERT, row)
 
 
 async def of_lead(bind: Bind, lead_id: str) -> Certificate | None:

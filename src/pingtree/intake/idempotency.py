@@ -7,17 +7,27 @@ import hashlib
 import json
 from typing import Any, cast
 
-from sqlalchemy import Table, update
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from pingtree.clock import Clock
 from pingtree.intake.errors import refuse
 from pingtree.leads.schemas import LeadAnswer, LeadStatus, Reason
+from pingtree.storage import direct
 from pingtree.storage.tables import IdempotencyKey, Lead
 
 POLL_S = 0.02
 keys = cast(Table, IdempotencyKey.__table__)
+_CLAIM = keys.insert()
+_STORE_ANSWER = (
+    update(keys)
+    .where(keys.c.publisher == bindparam("b_publisher"), keys.c.key == bindparam("b_key"))
+    .values(
+        status_code=bindparam("b_status_code", type_=keys.c.status_code.type),
+        answer=bindparam("b_answer", type_=keys.c.answer.type),
+    )
+)
 
 
 def fingerprint(body: dict[str, Any]) -> str:
@@ -29,14 +39,16 @@ async def claim(
     conn: AsyncConnection, publisher: str, key: str, lead_id: str, body_hash: str, clock: Clock
 ) -> None:
     """Claim a key in the same transaction that stores the lead; IntegrityError if taken."""
-    await conn.execute(
-        keys.insert().values(
-            publisher=publisher,
-            key=key,
-            lead_id=lead_id,
-            fingerprint=body_hash,
-            created_at=clock.now(),
-        )
+    await direct.send(
+        conn,
+        _CLAIM,
+        {
+            "publisher": publisher,
+            "key": key,
+            "lead_id": lead_id,
+            "fingerprint": body_hash,
+            "created_at": clock.now(),
+        },
     )
 
 
@@ -88,10 +100,15 @@ async def store_answer(
     conn: AsyncConnection, publisher: str, key: str, status_code: int, answer: LeadAnswer
 ) -> None:
     """Keep the answer for repeats (in the caller's transaction)."""
-    await conn.execute(
-        update(keys)
-        .where(keys.c.publisher == publisher, keys.c.key == key)
-        .values(status_code=status_code, answer=answer.model_dump(mode="json"))
+    await direct.send(
+        conn,
+        _STORE_ANSWER,
+        {
+            "b_publisher": publisher,
+            "b_key": key,
+            "b_status_code": status_code,
+            "b_answer": answer.model_dump(mode="json"),
+        },
     )
 
 

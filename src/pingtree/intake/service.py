@@ -33,6 +33,7 @@ from pingtree.routing.model import ConsentReference, LeadOffer, Route, RoutingRe
 from pingtree.screening import repository as screening_repository
 from pingtree.screening import service as screening
 from pingtree.screening.model import ScreeningPolicy, Verdict
+from pingtree.storage import direct
 from pingtree.storage.db import retrying_through_outage
 from pingtree.verticals.model import Vertical
 from pingtree.verticals.validate import FieldError, validate_fields
@@ -378,7 +379,9 @@ async def store_and_screen(
     """
     try:
         try:
-            async with rt.engine.begin() as conn:
+            # On PostgreSQL the statements go without waiting for each answer (the screening
+            # lookups' and the commit's are the round trips the store waits for).
+            async with rt.engine.begin() as conn, direct.pipeline(conn, commit=True):
                 await repository.insert_lead(conn, lead)
                 await store_consent(conn, lead)
                 if key is not None:
@@ -386,7 +389,7 @@ async def store_and_screen(
                 return await screen_stored(conn, lead, policy, buyers=rt.catalog.buyers)
         except screening.DuplicatePerson as duplicate:
             # Rolled back, claim attempt and all: store the lead again, to be answered rejected.
-            async with rt.engine.begin() as conn:
+            async with rt.engine.begin() as conn, direct.pipeline(conn, commit=True):
                 await repository.insert_lead(conn, lead)
                 await store_consent(conn, lead)
                 if key is not None:
@@ -472,7 +475,9 @@ async def finish(
     answer = repository.routing_answer(lead, result, payout=payout, reasons=reasons)
 
     async def record() -> None:
-        async with rt.engine.begin() as conn:
+        # Its statements go to PostgreSQL without waiting for each answer (direct.pipeline):
+        # the outcome's, the holds' and the commit's are the round trips it waits for.
+        async with rt.engine.begin() as conn, direct.pipeline(conn, commit=True):
             recorded = await repository.record_routing(
                 conn,
                 lead,
@@ -487,7 +492,7 @@ async def finish(
             if recorded is None:
                 raise _AlreadySettled
             tree_name = tree.name if tree else None
-            events = trail.routed(lead, result, recorded, tree=tree_name, now=now)
+            events = trail.routed(lead, result, recorded.answer, tree=tree_name, now=now)
             await audit.append(conn, events if lead.audited else trail.taken(lead) + events)
             await rt.ledger.settle(conn, sold=sold, released=released)
             # A buyer whose claim routing took has its purchase row already (kept below).
@@ -507,6 +512,7 @@ async def finish(
                 )
             if idempotency_key is not None:
                 await idempotency.store_answer(conn, publisher.name, idempotency_key, 200, answer)
+        lead.event_place = await recorded.event_place()
 
     async def record_until_written() -> None:
         try:

@@ -127,7 +127,7 @@ async def stored_lead(conn: AsyncConnection, lead_id: str) -> LeadRecord | None:
 async def insert_lead(conn: AsyncConnection, lead: LeadRecord) -> None:
     """Store a lead as received, before anything else happens to it."""
     # Parameters beside a plain insert(): no statement is built per lead.
-    await direct.execute(
+    await direct.send(
         conn,
         _INSERT_LEAD,
         {
@@ -184,7 +184,7 @@ async def index_people(conn: AsyncConnection, lead_id: str, hashes: Sequence[str
     """Note the lead's person (screening's email/phone hashes), to find it by email or phone."""
     if hashes:
         people = [{"person_hash": h, "lead_id": lead_id} for h in dict.fromkeys(hashes)]
-        await direct.execute(conn, _INSERT_PERSON, people)
+        await direct.send(conn, _INSERT_PERSON, people)
 
 
 def routing_answer(
@@ -201,6 +201,19 @@ def routing_answer(
     )
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """What a lead's record wrote: the answer, and its lead event (None: a test lead has
+    none), sent with the record's other statements."""
+
+    answer: LeadAnswer
+    event: direct.Pending | None
+
+    async def event_place(self) -> tuple[int, int] | None:
+        """(txid, id) of the lead event (read once the record's statements are answered)."""
+        return None if self.event is None else events.place_of(await self.event.outcome())
+
+
 async def record_routing(
     conn: AsyncConnection,
     lead: LeadRecord,
@@ -212,7 +225,7 @@ async def record_routing(
     reasons: list[Reason],
     payouts: Sequence[Decimal] | None = None,
     payout_rule: dict[str, Any] | None = None,
-) -> LeadAnswer | None:
+) -> Recorded | None:
     """Write every attempt and sale of a routing result and the lead's outcome; its answer.
 
     payouts: each sale's payout (else the payout is spread over the sales by price);
@@ -246,7 +259,7 @@ async def record_routing(
     shares = list(payouts) if payouts is not None else []
     if result.sales:
         shares = shares or split_payout(payout, [s.price for s in result.sales])
-        await direct.execute(
+        await direct.send(
             conn,
             _INSERT_SALE,
             [
@@ -266,9 +279,12 @@ async def record_routing(
                 for sale, share in zip(result.sales, shares, strict=True)
             ],
         )
+    event = None
     if not lead.test:
-        await _book_answer(conn, lead, result, shares, payout_rule, now, status.value, reasons)
-    return answer
+        event = await _book_answer(
+            conn, lead, result, shares, payout_rule, now, status.value, reasons
+        )
+    return Recorded(answer, event)
 
 
 async def _book_answer(
@@ -280,10 +296,10 @@ async def _book_answer(
     now: datetime,
     status: str,
     reasons: list[Reason],
-) -> None:
+) -> direct.Pending:
     """The lead's event, in the record's transaction: one row, whatever it did. Its sales are
     booked in the ledger from it by the roller (reporting.rollups), off the lead's path."""
-    lead.event_place = await events.answered(
+    return await events.answered(
         conn,
         lead_id=lead.id,
         publisher=lead.publisher,
@@ -329,7 +345,7 @@ async def insert_attempts(
     """Write a lead's pings and posts (in the caller's transaction)."""
     if not attempts:
         return
-    await direct.execute(
+    await direct.send(
         conn,
         _INSERT_ATTEMPT,
         [{"lead_id": lead.id, "test": lead.test, **attempt_values(a)} for a in attempts],

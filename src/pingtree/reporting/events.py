@@ -136,15 +136,15 @@ async def answered(
     revenue: Decimal = ZERO,
     payout: Decimal = ZERO,
     actor: str | None = None,
-) -> tuple[int, int]:
-    """A lead's outcome (previous: its status before, when it had an answer already); the
-    event's place (txid, id).
+) -> direct.Pending:
+    """A lead's outcome (previous: its status before, when it had an answer already), sent:
+    the event's place (txid, id) is place_of() its outcome.
 
     Counted in the slot the lead was received in, so a slot's leads add up to its sent.
     The campaigns' sales are booked in the ledger when the event is rolled.
     """
     first = previous is None
-    written = await direct.execute(
+    return await direct.send(
         conn,
         _ANSWERED,
         {
@@ -165,6 +165,10 @@ async def answered(
             "actor": actor,
         },
     )
+
+
+def place_of(written: direct.Outcome) -> tuple[int, int]:
+    """An answered event's place (txid, id), from its INSERT's outcome."""
     row = written.one_or_none()
     assert row is not None  # an INSERT .. RETURNING returns its row
     return int(row[0]), int(row[1])

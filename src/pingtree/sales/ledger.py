@@ -91,6 +91,11 @@ _SETTLE_ONE = (
     .values(status=bindparam("b_status"))
     .returning(*_SETTLED, reservations.c.id)
 )
+_REPRICE = (
+    update(reservations)
+    .where(reservations.c.id == bindparam("b_id"))
+    .values(price=bindparam("b_price", type_=reservations.c.price.type))
+)
 _SETTLE_ALL = (
     update(reservations)
     .where(
@@ -409,9 +414,7 @@ class SqlCapLedger:
             if row[0] == CONFIRMED and sold[row[4]] != row[2]
         ]
         for row, _change in repriced:
-            await conn.execute(
-                update(reservations).where(reservations.c.id == row[4]).values(price=sold[row[4]])
-            )
+            await direct.send(conn, _REPRICE, {"b_id": row[4], "b_price": sold[row[4]]})
         moves = sorted(((row[1], p, w), change) for row, change in repriced for p, w in row[3])
         for key, change in moves:  # the one lock order, as when room is given back
             await self._reprice(conn, key, change)
@@ -440,7 +443,7 @@ class SqlCapLedger:
         if not giving:
             return
         # Every window in one executemany (one round trip, in this order).
-        await direct.execute(
+        await direct.send(
             conn,
             _GIVE_BACK,
             [
@@ -471,7 +474,7 @@ class SqlCapLedger:
         """Move a window's amount by a kept sale's change of price (its count stays)."""
         campaign, period, window = key
         params = {"b_campaign": campaign, "b_period": period, "b_window": window}
-        await conn.execute(_GIVE_BACK, {**params, "price": -change, "one": 0})
+        await direct.send(conn, _GIVE_BACK, {**params, "price": -change, "one": 0})
         count, amount = self._seen.get(key, (0, Decimal(0)))
         self._seen[key] = (count, amount + change)
 

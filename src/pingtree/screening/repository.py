@@ -78,13 +78,26 @@ async def claim_person(
     claimed = {row[0] for row in await _rows(session, stmt, params)}
     if len(claimed) == len(wanted):
         return None
-    earlier = await session.scalar(
-        select(DedupEntry.lead_id).where(
-            DedupEntry.vertical == vertical,
-            DedupEntry.person_hash.in_([h for h in wanted if h not in claimed]),
-        )
+    taken = [h for h in wanted if h not in claimed]
+    found = await _rows(
+        session,
+        _earlier_statement(len(taken), since=False),
+        {"vertical": vertical, **{f"h{i}": h for i, h in enumerate(taken)}},
     )
-    return earlier or "unknown"
+    return (found[0][0] if found else None) or "unknown"
+
+
+@lru_cache(maxsize=32)
+def _earlier_statement(count: int, *, since: bool) -> Any:
+    """The lead that holds one of count hashes (since: seen at or after :since); a
+    parameter per hash, so that it runs on the driver."""
+    stmt = select(DedupEntry.lead_id).where(
+        DedupEntry.vertical == bindparam("vertical"),
+        DedupEntry.person_hash.in_([bindparam(f"h{i}") for i in range(count)]),
+    )
+    if since:
+        stmt = stmt.where(DedupEntry.seen_at >= bindparam("since", type_=UTCDateTime()))
+    return stmt.limit(1)
 
 
 async def release_person(session: Reader, lead_id: str) -> None:
@@ -96,16 +109,12 @@ async def seen_within(
     session: Reader, *, vertical: str, hashes: Iterable[str], since: datetime
 ) -> str | None:
     """The lead that last brought this person since a moment, without claiming anything."""
-    found: str | None = await session.scalar(
-        select(DedupEntry.lead_id)
-        .where(
-            DedupEntry.vertical == vertical,
-            DedupEntry.person_hash.in_(list(hashes)),
-            DedupEntry.seen_at >= since,
-        )
-        .limit(1)
-    )
-    return found
+    wanted = list(hashes)
+    if not wanted:
+        return None
+    params = {"vertical": vertical, "since": since, **{f"h{i}": h for i, h in enumerate(wanted)}}
+    found = await _rows(session, _earlier_statement(len(wanted), since=True), params)
+    return found[0][0] if found else None
 
 
 @lru_cache(maxsize=32)
@@ -186,7 +195,7 @@ async def record_purchases(
         for b in sorted(set(buyers))
     ]
     if rows:
-        await direct.execute(conn, _purchase_statement(conn.dialect.name), rows)
+        await direct.send(conn, _purchase_statement(conn.dialect.name), rows)
 
 
 @lru_cache(maxsize=2)
@@ -261,7 +270,7 @@ async def release_unbought(
         for h in sorted(set(hashes))
     ]
     if params:
-        await direct.execute(conn, _release_unbought_statement(len(buyers)), params)
+        await direct.send(conn, _release_unbought_statement(len(buyers)), params)
 
 
 @lru_cache(maxsize=8)

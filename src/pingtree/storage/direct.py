@@ -20,11 +20,13 @@ without an execution context (as SQLAlchemy calls one that takes no argument).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy.engine import Dialect
+from sqlalchemy import event
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -161,10 +163,21 @@ async def execute(
 ) -> Outcome:
     """Run a statement (one row of parameters, or several: executemany) in conn's
     transaction; what it did. Every row of several must give the same keys."""
+    return await (await send(conn, statement, params)).outcome()
+
+
+async def send(
+    conn: AsyncConnection,
+    statement: Any,
+    params: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+) -> Pending:
+    """execute() without waiting for the answer inside a `pipeline()` block (PostgreSQL):
+    the statement is on its way, its outcome (and any error it meets) comes with the next
+    statement whose outcome is read, or at the block's end. Elsewhere it has run."""
     many = not isinstance(params, Mapping)
     rows: Sequence[Mapping[str, Any]] = params if many else [params]  # type: ignore[assignment,list-item]
     if not rows:
-        return Outcome(0, [])
+        return Pending.done(Outcome(0, []))
     dialect = conn.dialect
     the_plan = plan(statement, dialect, list(rows[0]), many)
     if not conn.in_transaction():
@@ -180,26 +193,151 @@ async def execute(
     if sync is not None and sync.dispatch.before_cursor_execute:
         # engine events still see every statement (tests, tracing)
         sync.dispatch.before_cursor_execute(sync, cursor, the_plan.sql, values, None, many)
+    pipe = _pipes.get(id(driver))
     try:
         if many:
             await cursor.executemany(the_plan.sql, values)
-            found: list[Any] = []
         else:
             await cursor.execute(the_plan.sql, values)
-            found = list(await cursor.fetchall()) if cursor.description is not None else []
-        count = cursor.rowcount
-        await _close(cursor)
         if sync is not None and sync.dispatch.after_cursor_execute:
             sync.dispatch.after_cursor_execute(sync, cursor, the_plan.sql, values, None, many)
     except _driver_error(dialect) as exc:
         raise await _wrapped(conn, the_plan.sql, exc, many) from exc
-    if any(the_plan.results) and found:
-        processors = the_plan.results
-        found = [
-            tuple(p(v) if p is not None else v for p, v in zip(processors, row, strict=True))
-            for row in found
-        ]
-    return Outcome(count, [tuple(row) for row in found])
+    sent = Pending(conn, the_plan, cursor, many, pipe, pipe.syncs if pipe is not None else 0)
+    if pipe is None:
+        await sent.outcome()
+    return sent
+
+
+class Pending:
+    """A statement sent: its outcome, read once its answer is in."""
+
+    __slots__ = ("_after", "_conn", "_cursor", "_many", "_outcome", "_pipe", "_plan")
+
+    def __init__(
+        self,
+        conn: AsyncConnection | None,
+        the_plan: Plan | None,
+        cursor: Any,
+        many: bool,
+        pipe: _Pipe | None,
+        after: int,
+    ) -> None:
+        self._conn, self._plan, self._cursor, self._many = conn, the_plan, cursor, many
+        self._pipe, self._after = pipe, after
+        self._outcome: Outcome | None = None
+
+    @property
+    def answered(self) -> bool:
+        """Its answer is in: its outcome is read without waiting (always, outside a pipeline)."""
+        pipe = self._pipe
+        return self._outcome is not None or pipe is None or pipe.closed or pipe.syncs > self._after
+
+    @classmethod
+    def done(cls, outcome: Outcome) -> Pending:
+        sent = cls(None, None, None, False, None, 0)
+        sent._outcome = outcome
+        return sent
+
+    async def outcome(self) -> Outcome:
+        """What the statement did (waits for its answer: a round trip for the statements
+        sent since the last one, in a pipeline)."""
+        if self._outcome is not None:
+            return self._outcome
+        conn, the_plan, cursor = self._conn, self._plan, self._cursor
+        assert conn is not None and the_plan is not None
+        try:
+            if not self.answered:
+                assert self._pipe is not None
+                await self._pipe.sync()
+            if self._many:
+                found: list[Any] = []
+            else:
+                found = list(await cursor.fetchall()) if cursor.description is not None else []
+            count = cursor.rowcount
+            await _close(cursor)
+        except _driver_error(conn.dialect) as exc:
+            raise await _wrapped(conn, the_plan.sql, exc, self._many) from exc
+        if any(the_plan.results) and found:
+            processors = the_plan.results
+            found = [
+                tuple(p(v) if p is not None else v for p, v in zip(processors, row, strict=True))
+                for row in found
+            ]
+        self._outcome = Outcome(count, [tuple(row) for row in found])
+        return self._outcome
+
+
+class _Pipe:
+    """A psycopg pipeline open on one connection: how many times its answers were read."""
+
+    __slots__ = ("closed", "pipeline", "syncs")
+
+    def __init__(self, pipeline: Any) -> None:
+        self.pipeline, self.syncs, self.closed = pipeline, 0, False
+
+    async def sync(self) -> None:
+        self.syncs += 1
+        await self.pipeline.sync()
+
+
+_pipes: dict[int, _Pipe] = {}
+"""The open pipelines, by their driver connection's id."""
+
+
+@asynccontextmanager
+async def pipeline(conn: AsyncConnection, *, commit: bool = False) -> AsyncIterator[None]:
+    """On PostgreSQL, statements sent in the block (`send`) go without waiting for their
+    answers: the answers come back together when one is read (`execute`,
+    `Pending.outcome()`) and at the block's end. A transaction of ten statements whose
+    answers nothing reads midway is two or three round trips instead of ten.
+
+    commit: the transaction commits at the end of the block, in its last round trip (the
+    caller's commit then finds nothing left to do); the block must be the transaction's
+    last work. An error leaves the block unsent or rolled back, raised as SQLAlchemy would.
+    Inside the block only this module's statements may run: one through SQLAlchemy would
+    not see its answer (refused: RuntimeError). SQLite: each statement runs as it is sent.
+    """
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    if not conn.in_transaction():
+        await conn.begin()
+    sync = conn.sync_connection
+    if sync is None or sync.invalidated or sync.closed:
+        fairy = await conn.get_raw_connection()
+    else:
+        fairy = sync.connection
+    driver: Any = fairy.driver_connection
+    if id(driver) in _pipes:  # nested: the outer block sends and commits
+        yield
+        return
+    import psycopg
+
+    try:
+        async with driver.pipeline() as opened:
+            pipe = _pipes[id(driver)] = _Pipe(opened)
+            try:
+                yield
+                if commit:
+                    await driver.commit()
+            finally:
+                pipe.closed = True
+                del _pipes[id(driver)]
+    except psycopg.Error as exc:
+        raise await _wrapped(conn, "(pipelined statements)", exc, False) from exc
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _refuse_in_pipeline(
+    sync: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+) -> None:
+    """A statement through SQLAlchemy in a pipeline() block would not see its answer."""
+    if _pipes and context is not None and id(sync.connection.driver_connection) in _pipes:
+        raise RuntimeError(
+            "a statement through SQLAlchemy inside storage.direct.pipeline(): "
+            f"run it with direct.send or outside the block ({statement[:60]!r})"
+        )
 
 
 async def _close(cursor: Any) -> None:
