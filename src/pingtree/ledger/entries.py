@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pingtree.ledger import accounts
 from pingtree.ledger.accounts import EntryKind
+from pingtree.storage import direct
 from pingtree.storage.books import LedgerEntry
 
 entries = cast(Table, LedgerEntry.__table__)
@@ -109,7 +110,7 @@ async def book(conn: AsyncConnection, booked: Sequence[Entry], *, at: datetime) 
         if e.amount > 0
     ]
     if rows:
-        await conn.execute(_INSERT, rows)
+        await direct.send(conn, _INSERT, rows)
 
 
 @dataclass(frozen=True)
