@@ -30,6 +30,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pingtree.money import CENT, cents
+from pingtree.storage import direct
 
 ROLLED_BACK = "22012"  # division_by_zero: the statement's own signal to undo itself
 
@@ -133,7 +134,8 @@ async def hold(
     async with engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         try:
-            row = (await conn.execute(stmt, params)).one()
+            row = (await direct.execute(conn, stmt, params)).one_or_none()
+            assert row is not None  # its final SELECT answers one row, whatever happened
         except DBAPIError as exc:
             if getattr(exc.orig, "sqlstate", None) == ROLLED_BACK:
                 raise PersonHeld from None
