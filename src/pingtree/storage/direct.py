@@ -58,9 +58,26 @@ class Plan:
     """Named styles (PostgreSQL): each parameter's name in the SQL; None: positional."""
     results: tuple[Processor, ...]
     """Each result column's processor (RETURNING, SELECT)."""
+    given: tuple[str, ...] | None = None
+    """When the caller gives every parameter: their keys in the SQL's order (the fast path)."""
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
+    """The parameters with a bind processor: their place and processor."""
 
     def row(self, params: Mapping[str, Any]) -> Any:
         """One row of parameters as the driver takes it."""
+        if self.given is not None:  # every rows' path: no defaults to look for
+            values = [params[name] for name in self.given]
+            for place, process in self.processed:
+                value = values[place]
+                if value is not None:
+                    values[place] = process(value)
+        else:
+            values = self._with_defaults(params)
+        if self.placeholders is None:
+            return values
+        return dict(zip(self.placeholders, values, strict=True))
+
+    def _with_defaults(self, params: Mapping[str, Any]) -> list[Any]:
         values = []
         for name, default, process in self.params:
             value = params.get(name, default)
@@ -71,9 +88,7 @@ class Plan:
             if process is not None and value is not None:
                 value = process(value)
             values.append(value)
-        if self.placeholders is None:
-            return values
-        return dict(zip(self.placeholders, values, strict=True))
+        return values
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,11 +163,14 @@ def _make_plan(statement: Any, dialect: Dialect, keys: Sequence[str], many: bool
     results = tuple(
         column.type._cached_result_processor(dialect, None) for column in compiled._result_columns
     )
+    every_given = all(d is _REQUIRED and n in keys for n, d in zip(names, defaults, strict=True))
     return Plan(
         sql=compiled.string,
         params=tuple(zip(names, defaults, processors, strict=True)),
         placeholders=placeholders,
         results=results,
+        given=tuple(names) if every_given else None,
+        processed=tuple((i, p) for i, p in enumerate(processors) if p is not None),
     )
 
 
