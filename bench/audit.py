@@ -34,6 +34,7 @@ from pathlib import Path
 
 import psycopg
 
+from machine import default_postgres_url
 from pingtree import audit
 from pingtree.audit.chain import canonical_json
 from pingtree.audit.verify import verify
@@ -44,7 +45,6 @@ from pingtree.routing.model import Answer, Attempt, Reading, RoutingResult, Sale
 from pingtree.storage.db import create_engine
 from pingtree.storage.migrate import upgrade
 
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SCHEMA = "bench_audit"
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 APPEND_BATCH = 10_000
@@ -67,9 +67,7 @@ class Figures:
 
 
 def postgres_url() -> str:
-    url = os.environ.get("PINGTREE_BENCH_POSTGRES_URL") or os.environ.get(
-        "PINGTREE_TEST_POSTGRES_URL", DEFAULT_PG
-    )
+    url = default_postgres_url()
     plain = url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(plain, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')

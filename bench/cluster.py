@@ -27,9 +27,10 @@ import aiohttp
 import psycopg
 import yaml
 
+from machine import default_postgres_url
+
 BIN = Path(sys.executable).parent
 PINGTREE = str(BIN / "pingtree")
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 ADMIN_TOKEN = "bench-admin-token"
 API_KEY = "bench-key-scale-00000000000"
@@ -43,15 +44,6 @@ PLACES = [
     ("IL", "60601", "312"),
 ]
 STATES = [state for state, _, _ in PLACES]
-
-
-def postgres_url() -> str:
-    """The PostgreSQL to use: PINGTREE_BENCH_POSTGRES_URL, else the test one, else local."""
-    return (
-        os.environ.get("PINGTREE_BENCH_POSTGRES_URL")
-        or os.environ.get("PINGTREE_TEST_POSTGRES_URL")
-        or DEFAULT_PG
-    )
 
 
 def redis_url() -> str:
@@ -330,7 +322,7 @@ class Deployment:
 
     @property
     def database_url(self) -> str:
-        parts = urlsplit(postgres_url())
+        parts = urlsplit(default_postgres_url())
         query = f"options=-csearch_path%3D{self.schema}"
         return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
@@ -351,7 +343,9 @@ class Deployment:
         return [p.pid for p in self.procs[: self.servers]]
 
     async def __aenter__(self) -> Deployment:
-        with psycopg.connect(plain_pg(postgres_url()), autocommit=True, connect_timeout=5) as c:
+        with psycopg.connect(
+            plain_pg(default_postgres_url()), autocommit=True, connect_timeout=5
+        ) as c:
             c.execute(f"CREATE SCHEMA {self.schema}")
         try:
             await self._start()
@@ -397,7 +391,9 @@ class Deployment:
             stop(proc)
         with (
             contextlib.suppress(psycopg.Error),
-            psycopg.connect(plain_pg(postgres_url()), autocommit=True, connect_timeout=5) as c,
+            psycopg.connect(
+                plain_pg(default_postgres_url()), autocommit=True, connect_timeout=5
+            ) as c,
         ):
             c.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
         with contextlib.suppress(Exception):
@@ -422,7 +418,9 @@ class Deployment:
 
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         """Rows of one statement in the deployment's schema."""
-        with psycopg.connect(plain_pg(postgres_url()), options=f"-csearch_path={self.schema}") as c:
+        with psycopg.connect(
+            plain_pg(default_postgres_url()), options=f"-csearch_path={self.schema}"
+        ) as c:
             return list(c.execute(sql, params).fetchall())
 
 

@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from machine import default_postgres_url
 from pingtree.app import create_app
 from pingtree.config.document import ConfigDocument
 from pingtree.config.store import apply_document
@@ -42,14 +43,6 @@ TOKEN = "bench-admin-token"
 NOW = datetime.now(UTC).replace(microsecond=0)
 BUYERS = ["apex", "bluecrest", "cascade", "delta"]
 RULES = {"rules": [{"source": "status", "equals": "200", "outcome": "accepted"}]}
-
-
-def dsn() -> str:
-    return (
-        os.environ.get("PINGTREE_BENCH_POSTGRES_URL")
-        or os.environ.get("PINGTREE_TEST_POSTGRES_URL")
-        or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    )
 
 
 def person(value: str) -> str:
@@ -270,7 +263,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--reuse", action="store_true", help="keep the leads of the last run")
     args = parser.parse_args()
-    base = dsn()
+    base = default_postgres_url()
     plain = base.replace("postgresql+psycopg://", "postgresql://")
     url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{SCHEMA}"
     if args.reuse:

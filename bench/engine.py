@@ -41,11 +41,11 @@ import aiohttp
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from machine import default_postgres_url
 from machine import describe as describe_machine
 
 BIN = Path(sys.executable).parent
 PINGTREE = str(BIN / "pingtree")
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PG_SCHEMA = "bench_engine"
 ADMIN_TOKEN = "bench-admin-token"
 KEYS = {
@@ -558,16 +558,6 @@ class Database:
             if lead_id in lead_ids:
                 out.setdefault(lead_id, []).append((tier, kind, float(duration)))
         return out
-
-
-def default_postgres_url() -> str:
-    """The PostgreSQL a benchmark uses unless told: PINGTREE_BENCH_POSTGRES_URL, else the
-    tests' PINGTREE_TEST_POSTGRES_URL, else the local one."""
-    return (
-        os.environ.get("PINGTREE_BENCH_POSTGRES_URL")
-        or os.environ.get("PINGTREE_TEST_POSTGRES_URL")
-        or DEFAULT_PG
-    )
 
 
 def plain_pg(url: str) -> str:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import os
 import random
 import sqlite3
 import sys
@@ -42,6 +41,7 @@ import psycopg
 
 import screening as screening_bench
 from eligibility import LOOPBACK, build_config, eligible_for, full_ledger, random_lead
+from machine import default_postgres_url
 from machine import describe as describe_machine
 from pingtree.buyers.model import Campaign, Outcome
 from pingtree.clock import SystemClock
@@ -321,9 +321,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument(
         "--postgres-url",
-        default=os.environ.get("PINGTREE_BENCH_POSTGRES_URL")
-        or os.environ.get("PINGTREE_TEST_POSTGRES_URL")
-        or screening_bench.DEFAULT_PG,
+        default=default_postgres_url(),
     )
     return p.parse_args(argv)
 

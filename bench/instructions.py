@@ -43,9 +43,9 @@ from engine import (
     stop,
     wait_http,
 )
+from machine import default_postgres_url
 from machine import describe as describe_machine
 
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SCENARIOS = ("ping_post", "priority")
 
 
@@ -197,7 +197,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=1, help="leads in flight (default 1)")
     p.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     p.add_argument("--app-setting", action="append", default=[], metavar="NAME=VALUE")
-    p.add_argument("--postgres-url", default=DEFAULT_PG)
+    p.add_argument("--postgres-url", default=default_postgres_url())
     p.add_argument(
         "--scenario", action="append", choices=SCENARIOS, help="measure these, in this order"
     )

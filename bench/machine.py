@@ -7,6 +7,18 @@ import os
 import platform
 from pathlib import Path
 
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def default_postgres_url() -> str:
+    """The PostgreSQL a benchmark uses unless told: PINGTREE_BENCH_POSTGRES_URL, else the
+    tests' PINGTREE_TEST_POSTGRES_URL, else the local one."""
+    return (
+        os.environ.get("PINGTREE_BENCH_POSTGRES_URL")
+        or os.environ.get("PINGTREE_TEST_POSTGRES_URL")
+        or DEFAULT_PG
+    )
+
 
 def describe() -> str:
     """CPUs, CPU model, Python version and load average, in one line."""

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -35,6 +34,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from machine import default_postgres_url
 from machine import describe as describe_machine
 from pingtree.reporting import events
 from pingtree.reporting.periods import By
@@ -371,9 +371,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument(
         "--postgres-url",
-        default=os.environ.get("PINGTREE_BENCH_POSTGRES_URL")
-        or os.environ.get("PINGTREE_TEST_POSTGRES_URL")
-        or "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+        default=default_postgres_url(),
         help=f"PostgreSQL to use (schema {PG_SCHEMA} is dropped and recreated)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the schema afterwards")

@@ -28,7 +28,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from engine import default_postgres_url, drop_postgres, prepare_postgres
+from engine import drop_postgres, prepare_postgres
+from machine import default_postgres_url
 from machine import describe as describe_machine
 from pingtree.reporting import events, rollups
 from pingtree.storage.db import create_engine

@@ -48,6 +48,7 @@ from typing import Any, Literal
 import psycopg
 from sqlalchemy import text
 
+from machine import default_postgres_url
 from pingtree.buyers.model import Buyer
 from pingtree.identity import suppression_hash
 from pingtree.leads.repository import LeadRecord, insert_lead
@@ -61,7 +62,6 @@ from pingtree.storage.migrate import upgrade
 TARGET_MS = 2.0
 ENTRIES = 1_000_000
 SCHEMA = "bench_screening"
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PUBLISHER, VERTICAL = "pub", "auto"
 BUYERS = {name: Buyer(name=name, dedup_days=30) for name in ("apex", "bluecrest", "cascade")}
 WARMUP = 200
@@ -371,10 +371,7 @@ async def bench(db: str, args: argparse.Namespace, workload: Workload) -> bool:
             started = time.perf_counter()
             loaded = load_sqlite(Path(tmp) / "bench.db", entries, others)
         else:
-            base = args.postgres_url or os.environ.get(
-                "PINGTREE_BENCH_POSTGRES_URL", os.environ.get("PINGTREE_TEST_POSTGRES_URL")
-            )
-            url = prepare_postgres(base or DEFAULT_PG)
+            url = prepare_postgres(args.postgres_url or default_postgres_url())
             await upgrade(url)
             started = time.perf_counter()
             loaded = load_postgres(url, entries, others)
