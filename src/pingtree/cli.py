@@ -102,6 +102,7 @@ def serve(
             "PINGTREE_REDIS_URL so that several workers share them, or run one worker"
         )
     migrate()
+    _warn_if_connections_exceed(settings, count)
     uvicorn.run(
         "pingtree.app:serve_app",
         factory=True,
@@ -115,6 +116,19 @@ def serve(
         log_level="warning",
         access_log=False,
     )
+
+
+def _warn_if_connections_exceed(settings: Settings, workers: int) -> None:
+    """Say so at start when this server's workers may open more connections than
+    PostgreSQL takes (the server starts anyway: PgBouncer may be in front)."""
+    from pingtree.storage.db import connection_room, connections_warning
+
+    room = asyncio.run(connection_room(settings.database))
+    warning = connections_warning(
+        workers, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow, room=room
+    )
+    if warning is not None:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 @app.command()

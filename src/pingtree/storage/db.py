@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import event, make_url
+from sqlalchemy import event, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import (
     DBAPIError,
@@ -216,3 +216,43 @@ async def retrying_through_outage(
             )
         await asyncio.sleep(delay * (0.5 + random.random()))
         delay = min(delay * 2, BACKOFF_MAX_S)
+
+
+async def connection_room(url: str) -> int | None:
+    """The connections PostgreSQL gives ordinary users (max_connections less the
+    superusers' reserve); None for SQLite."""
+    if is_sqlite(url):
+        return None
+    engine = create_engine(url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.connect() as conn:
+            room = await conn.scalar(
+                text(
+                    "SELECT current_setting('max_connections')::int"
+                    " - current_setting('superuser_reserved_connections')::int"
+                )
+            )
+    finally:
+        await engine.dispose()
+    return int(room)
+
+
+def connections_warning(
+    workers: int, *, pool_size: int, max_overflow: int, room: int | None
+) -> str | None:
+    """What to tell an operator whose workers may open more connections than PostgreSQL
+    takes (None: they fit). Other servers and tools need connections too: this is the
+    least that must fit."""
+    if room is None:
+        return None
+    most = workers * (pool_size + max_overflow)
+    if most <= room:
+        return None
+    return (
+        f"{workers} worker(s) x {pool_size + max_overflow} connections "
+        f"(PINGTREE_DB_POOL_SIZE {pool_size} + PINGTREE_DB_MAX_OVERFLOW {max_overflow}) = "
+        f"{most}, more than the {room} PostgreSQL takes (max_connections less "
+        "superuser_reserved_connections): at a peak, leads would be answered 503. Lower "
+        "the pool settings or the workers, raise max_connections, or put PgBouncer in front "
+        "(then this does not apply)."
+    )
