@@ -226,7 +226,8 @@ async def record_routing(
     payouts: Sequence[Decimal] | None = None,
     payout_rule: dict[str, Any] | None = None,
 ) -> Recorded | None:
-    """Write every attempt and sale of a routing result and the lead's outcome; its answer.
+    """Write every attempt and sale of a routing result and the lead's outcome; its answer
+    and its lead event (Recorded).
 
     payouts: each sale's payout (else the payout is spread over the sales by price);
     payout_rule: the publisher's rule that worked them out, recorded with each sale. A lead
