@@ -203,14 +203,7 @@ async def send(
         return Pending.done(Outcome(0, []))
     dialect = conn.dialect
     the_plan = plan(statement, dialect, list(rows[0]), many)
-    if not conn.in_transaction():
-        await conn.begin()  # SQLAlchemy's autobegin: the caller's commit() commits this
-    sync = conn.sync_connection
-    if sync is None or sync.invalidated or sync.closed:
-        fairy = await conn.get_raw_connection()  # reconnects, as a statement would
-    else:
-        fairy = sync.connection
-    driver: Any = fairy.driver_connection
+    sync, driver = await _in_transaction(conn)
     values = [the_plan.row(row) for row in rows] if many else the_plan.row(rows[0])
     cursor = driver.cursor()
     if sync is not None and sync.dispatch.before_cursor_execute:
@@ -230,6 +223,19 @@ async def send(
     if pipe is None:
         await sent.outcome()
     return sent
+
+
+async def _in_transaction(conn: AsyncConnection) -> tuple[Any, Any]:
+    """conn's SQLAlchemy connection (None when it has none yet) and its driver connection,
+    a transaction begun: SQLAlchemy's autobegin, so the caller's commit() commits it."""
+    if not conn.in_transaction():
+        await conn.begin()
+    sync = conn.sync_connection
+    if sync is None or sync.invalidated or sync.closed:
+        fairy = await conn.get_raw_connection()  # reconnects, as a statement would
+    else:
+        fairy = sync.connection
+    return sync, fairy.driver_connection
 
 
 class Pending:
@@ -324,14 +330,7 @@ async def pipeline(conn: AsyncConnection, *, commit: bool = False) -> AsyncItera
     if conn.dialect.name != "postgresql":
         yield
         return
-    if not conn.in_transaction():
-        await conn.begin()
-    sync = conn.sync_connection
-    if sync is None or sync.invalidated or sync.closed:
-        fairy = await conn.get_raw_connection()
-    else:
-        fairy = sync.connection
-    driver: Any = fairy.driver_connection
+    _, driver = await _in_transaction(conn)
     if id(driver) in _pipes:  # nested: the outer block sends and commits
         yield
         return
