@@ -476,7 +476,8 @@ async def finish(
 
     async def record() -> None:
         # Its statements go to PostgreSQL without waiting for each answer (direct.pipeline):
-        # the outcome's, the holds' and the commit's are the round trips it waits for.
+        # the holds' settle (with the outcome's row count) and the commit's are the round
+        # trips it waits for.
         async with rt.engine.begin() as conn, direct.pipeline(conn, commit=True):
             recorded = await repository.record_routing(
                 conn,
@@ -488,13 +489,15 @@ async def finish(
                 reasons=reasons,
                 payouts=payouts,
                 payout_rule=rule.record(),
+                answer=answer,
             )
-            if recorded is None:
-                raise _AlreadySettled
             tree_name = tree.name if tree else None
             events = trail.routed(lead, result, recorded.answer, tree=tree_name, now=now)
             await audit.append(conn, events if lead.audited else trail.taken(lead) + events)
             await rt.ledger.settle(conn, sold=sold, released=released)
+            # On PostgreSQL the outcome's row count came back with the settle's answer.
+            if not await recorded.landed():
+                raise _AlreadySettled
             # A buyer whose claim routing took has its purchase row already (kept below).
             unclaimed = [sale.buyer for sale in result.sales if sale.buyer not in result.claimed]
             if people and unclaimed and not lead.test:

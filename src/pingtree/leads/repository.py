@@ -203,11 +203,18 @@ def routing_answer(
 
 @dataclass(frozen=True)
 class Recorded:
-    """What a lead's record wrote: the answer, and its lead event (None: a test lead has
-    none), sent with the record's other statements."""
+    """What a lead's record wrote: the answer, its outcome and its lead event (None: a test
+    lead has none), sent with the record's other statements."""
 
     answer: LeadAnswer
+    outcome: direct.Pending
     event: direct.Pending | None
+
+    async def landed(self) -> bool:
+        """Whether the lead's outcome was written: False when the lead was recorded or
+        settled by recovery already, and the caller must roll its transaction back. Inside
+        a pipeline its answer comes with the next one read (no round trip of its own)."""
+        return (await self.outcome.outcome()).rowcount == 1
 
     async def event_place(self) -> tuple[int, int] | None:
         """(txid, id) of the lead event (read once the record's statements are answered)."""
@@ -225,18 +232,23 @@ async def record_routing(
     reasons: list[Reason],
     payouts: Sequence[Decimal] | None = None,
     payout_rule: dict[str, Any] | None = None,
-) -> Recorded | None:
-    """Write every attempt and sale of a routing result and the lead's outcome; its answer
-    and its lead event (Recorded).
+    answer: LeadAnswer | None = None,
+) -> Recorded:
+    """Send every attempt and sale of a routing result and the lead's outcome; its answer,
+    its outcome and its lead event (Recorded).
 
     payouts: each sale's payout (else the payout is spread over the sales by price);
     payout_rule: the publisher's rule that worked them out, recorded with each sale. A lead
     that is not a test also writes its lead event (its sales go to the ledger from it).
-    None, writing nothing, when the lead was already recorded or settled by recovery.
+    answer: routing_answer's, when the caller has it already. The caller asks
+    `Recorded.landed()` before it commits: a lead recorded or settled by recovery already
+    is not written again (its outcome matches no row) and the transaction is rolled back.
     """
-    answer = routing_answer(lead, result, payout=payout, reasons=reasons)
+    if answer is None:
+        answer = routing_answer(lead, result, payout=payout, reasons=reasons)
     status, redirect_url, payout = answer.status, answer.redirect_url, answer.payout
-    updated = await direct.execute(
+    # Not read here: in a pipeline its row count comes back with the next answer read.
+    outcome = await direct.send(
         conn,
         _RECORD_OUTCOME,
         {
@@ -254,8 +266,6 @@ async def record_routing(
             "screening": lead.screening,
         },
     )
-    if updated.rowcount != 1:
-        return None
     await insert_attempts(conn, lead, result.attempts)
     shares = list(payouts) if payouts is not None else []
     if result.sales:
@@ -285,7 +295,7 @@ async def record_routing(
         event = await _book_answer(
             conn, lead, result, shares, payout_rule, now, status.value, reasons
         )
-    return Recorded(answer, event)
+    return Recorded(answer, outcome, event)
 
 
 async def _book_answer(

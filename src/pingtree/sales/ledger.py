@@ -128,6 +128,10 @@ def _take_statement(count_capped: bool, budgeted: bool) -> Any:
     return stmt
 
 
+class _Refused(Exception):
+    """A hold's transaction found a window full or the person the buyer's: roll it back."""
+
+
 class SqlCapLedger:
     """Cap counters in the database, with an in-process view for fast eligibility."""
 
@@ -254,8 +258,10 @@ class SqlCapLedger:
         # What this transaction saw, kept for the in-process view once it commits: a rolled
         # back counter row (a new window's) must not be taken for one that exists.
         seen: list[tuple[Key, int, Decimal]] = []
-        async with self.engine.connect() as conn:
-            async with conn.begin() as txn:
+        try:
+            # engine.begin(): on inline SQLite one greenlet to open the transaction and one to
+            # end it (connect() and then begin() take four and a task).
+            async with self.engine.begin() as conn:
                 for (period, count_cap, budget), (_, window) in zip(limits, windows, strict=True):
                     key = (campaign.name, period, window)
                     if key not in self._known:
@@ -272,10 +278,9 @@ class SqlCapLedger:
                     row = (await direct.execute(conn, stmt, params)).one_or_none()
                     if row is None:
                         full = key
-                        await txn.rollback()
-                        break
+                        raise _Refused
                     seen.append((key, row[0], row[1]))
-                if full is None and person is not None:
+                if person is not None:
                     holder = await claim_purchase(
                         conn,
                         buyer=person.buyer,
@@ -285,25 +290,26 @@ class SqlCapLedger:
                         window=timedelta(days=person.days),
                     )
                     if holder is not None:
-                        await txn.rollback()  # neither room nor a partial claim is kept
-                if full is None and holder is None:
-                    await direct.execute(
-                        conn,
-                        _INSERT_HOLD,
-                        {
-                            "id": reservation_id,
-                            "campaign": campaign.name,
-                            "lead_id": lead_id,
-                            "price": price,
-                            "windows": [[p, w] for p, w in windows],
-                            "status": HELD,
-                            "created_at": at,
-                            "expires_at": at + timedelta(seconds=hold_s + HOLD_MARGIN_S),
-                        },
-                    )
+                        raise _Refused  # neither room nor a partial claim is kept
+                await direct.execute(
+                    conn,
+                    _INSERT_HOLD,
+                    {
+                        "id": reservation_id,
+                        "campaign": campaign.name,
+                        "lead_id": lead_id,
+                        "price": price,
+                        "windows": [[p, w] for p, w in windows],
+                        "status": HELD,
+                        "created_at": at,
+                        "expires_at": at + timedelta(seconds=hold_s + HOLD_MARGIN_S),
+                    },
+                )
+        except _Refused:  # rolled back
             if full is not None:
                 # Remember the full window so eligibility skips the campaign without asking.
-                await self._remember(conn, campaign, full)
+                async with self.engine.connect() as conn:
+                    await self._remember(conn, campaign, full)
                 return None
         if holder is not None:
             raise PersonTaken(holder)
