@@ -82,9 +82,14 @@ async def claim_person(
     found = await _rows(
         session,
         _earlier_statement(len(taken), since=False),
-        {"vertical": vertical, **{f"h{i}": h for i, h in enumerate(taken)}},
+        {"vertical": vertical, **_hash_params(taken)},
     )
     return (found[0][0] if found else None) or "unknown"
+
+
+def _hash_params(hashes: list[str]) -> dict[str, str]:
+    """The hashes as _earlier_statement's parameters (h0, h1, ...)."""
+    return {f"h{i}": h for i, h in enumerate(hashes)}
 
 
 @lru_cache(maxsize=32)
@@ -112,7 +117,7 @@ async def seen_within(
     wanted = list(hashes)
     if not wanted:
         return None
-    params = {"vertical": vertical, "since": since, **{f"h{i}": h for i, h in enumerate(wanted)}}
+    params = {"vertical": vertical, "since": since, **_hash_params(wanted)}
     found = await _rows(session, _earlier_statement(len(wanted), since=True), params)
     return found[0][0] if found else None
 

@@ -20,7 +20,8 @@ without an execution context (as SQLAlchemy calls one that takes no argument).
 On PostgreSQL every statement is a round trip (psycopg's BEGIN one more, COMMIT one more).
 Inside `pipeline()`, `send()` puts a statement on the wire without waiting for its answer
 (psycopg's pipeline mode) and the answers come back together when one is read: a lead's
-record is four round trips instead of ten, its store three instead of five.
+record is three round trips instead of ten (four when it settles no hold), its store three
+instead of five.
 """
 
 from __future__ import annotations
