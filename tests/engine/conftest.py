@@ -143,11 +143,11 @@ async def _harness(
     # Likewise a burst of 200 leads may wait long for a pooled connection on a busy machine;
     # tests/storage/test_pool.py and tests/api/test_busy.py cover the pool's timeout.
     settings_.setdefault("db_pool_timeout_s", 120)
+    settings_.setdefault("buyer_url_allow", SIMULATOR_ALLOW)
     settings = Settings(
         database_url=url,
         admin_token=ADMIN_TOKEN,
         inbound_ping_ttl_s=2.0,
-        buyer_url_allow=SIMULATOR_ALLOW,
         secret_key=SECRET_KEY,
         **settings_,
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import socket
 
-from tests.engine.conftest import Harness, sim_buyer
+from pingtree.simulator.behaviour import ScriptedAnswer
+from tests.engine.conftest import SIMULATOR_ALLOW, Harness, _harness, sim_buyer
 from tests.factories import JSON_POST, LEAD_FIELDS, campaign, document, tier
 
 PII = {"first_name", "email", "phone", "ssn"}
@@ -117,3 +118,46 @@ async def test_test_lead_goes_to_test_url(engine_sqlite: Harness) -> None:
     await h.configure(document([spec], [tier("t", "priority", ["live"])]))
     assert (await h.post_lead(test=True)).json()["status"] == "sold"
     assert h.sim.received("live") == [] and len(h.sim.received("sandbox")) == 1
+
+
+async def test_a_cookie_a_buyer_sets_is_never_sent_again(sqlite_url: str) -> None:
+    """Each ping and post stands alone: a Set-Cookie (a hostile buyer's tracker, or another
+    buyer's on the same host) is not kept for later leads or other buyers."""
+    async for h in _harness(sqlite_url, buyer_url_allow=f"{SIMULATOR_ALLOW},localhost"):
+        await _no_cookie_kept(h)
+
+
+async def _no_cookie_kept(h: Harness) -> None:
+    setter = ScriptedAnswer(
+        headers=[
+            ("Content-Type", "application/json"),
+            ("Set-Cookie", "tracker=lead-one; Path=/; Max-Age=3600"),
+        ],
+        body=b'{"status": "accepted"}',
+    )
+    h.buyers(sim_buyer("setter", scripted=setter), sim_buyer("other"))
+    # By name, not address: a cookie jar keeps no cookie from an IP address.
+    named = {
+        name: campaign(
+            name,
+            h.sim,
+            delivery={
+                "post": {
+                    "url": h.sim.url(name, "post").replace("127.0.0.1", "localhost"),
+                    "response": JSON_POST,
+                }
+            },
+        )
+        for name in ("setter", "other")
+    }
+    await h.configure(document(list(named.values()), [tier("t", "priority", ["setter", "other"])]))
+    first = await h.post_lead()
+    assert first.json()["status"] == "sold", first.text
+    h.sim.buyer("setter").scripted = None
+    h.sim.buyer("setter").accept_rate = 0.0  # the next lead goes on to the other buyer
+    second = await h.post_lead()
+    assert second.json()["status"] == "sold", second.text
+    assert [r.kind for r in h.sim.received("setter")] == ["post", "post"]
+    assert [r.kind for r in h.sim.received("other")] == ["post"]
+    sent = [*h.sim.received("setter"), *h.sim.received("other")]
+    assert [r.header("Cookie") for r in sent] == [None, None, None]

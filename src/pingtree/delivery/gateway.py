@@ -36,7 +36,9 @@ MAX_CAPTURED = 20
 def new_session(connection_limit: int = 1000, *, allow: Allowlist) -> aiohttp.ClientSession:
     """The one outbound session the app keeps open; pings and posts share its pool.
 
-    Every connection's address is checked against the allowlist as it is opened.
+    Every connection's address is checked against the allowlist as it is opened. It keeps
+    no cookie: each request stands alone, so a buyer's Set-Cookie is never sent with a later
+    lead, nor to another buyer on the same host.
     """
     connector = aiohttp.TCPConnector(
         limit=connection_limit,
@@ -44,7 +46,11 @@ def new_session(connection_limit: int = 1000, *, allow: Allowlist) -> aiohttp.Cl
         ttl_dns_cache=300,
         socket_factory=guarded_socket_factory(allow),
     )
-    return aiohttp.ClientSession(connector=connector, headers={"User-Agent": "pingtree"})
+    return aiohttp.ClientSession(
+        connector=connector,
+        headers={"User-Agent": "pingtree"},
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
 
 
 class HttpGateway:
