@@ -31,6 +31,8 @@ log = logging.getLogger("pingtree.delivery")
 DEFAULT_ANSWER_LIMIT = 1024 * 1024
 RECORDED_BODY = 4000
 MAX_CAPTURED = 20
+UNTIMED = aiohttp.ClientTimeout(total=None, connect=None, sock_read=None, sock_connect=None)
+"""aiohttp's timers for an exchange: none (the exchange's own deadline bounds it all)."""
 
 
 def new_session(connection_limit: int = 1000, *, allow: Allowlist) -> aiohttp.ClientSession:
@@ -221,13 +223,15 @@ class HttpGateway:
 
     async def exchange(self, request: OutboundRequest, timeout: float) -> Received:
         """Send one request and read its answer whole; raises on timeout or connection failure."""
-        # asyncio.timeout covers connect, send and the whole body read in one budget.
+        # asyncio.timeout covers connect, send and the whole body read in one budget
+        # (aiohttp's own timers, one more per request, are off: UNTIMED).
         async with asyncio.timeout(timeout):
             async with self.session.request(
                 request.method,
                 request.url,
                 headers=request.headers,
                 data=request.body,
+                timeout=UNTIMED,
                 # A redirect would carry the whole lead, credentials included, to an address
                 # nobody configured; the 3xx itself is the (error) answer.
                 allow_redirects=False,
