@@ -13,7 +13,7 @@ process spends per request:
             answer by the campaign's rules, mask and bound what is recorded
 
 and, on their own without I/O, the two steps of pingtree's own around the exchange (build
-the request, read the answer). The parts cost more on the lead's path than alone (the CPU's
+the request; read the answer, its JSON parsed each time). The parts cost more on the lead's path than alone (the CPU's
 caches are colder between network reads): `ping - exchange` is what they cost there.
 
 Run: .venv/bin/python bench/delivery.py [--requests 3000] [--rounds 3]
@@ -100,6 +100,7 @@ async def measure(base: str, requests: int, rounds: int) -> dict[str, list[float
         )
 
     async def read() -> None:
+        received.response.__dict__.pop("parsed_json", None)  # parsed afresh, as each answer is
         read_response(endpoint.response, received.response, bid=True)
 
     ways: dict[str, tuple[Way, int]] = {
