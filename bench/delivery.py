@@ -13,8 +13,9 @@ process spends per request:
             answer by the campaign's rules, mask and bound what is recorded
 
 and, on their own without I/O, the two steps of pingtree's own around the exchange (build
-the request; read the answer, its JSON parsed each time). The parts cost more on the lead's path than alone (the CPU's
-caches are colder between network reads): `ping - exchange` is what they cost there.
+the request; read the answer, its JSON parsed each time). The parts cost more on the
+lead's path than alone (the CPU's caches are colder between network reads): `ping -
+exchange` is what they cost there.
 
 Run: .venv/bin/python bench/delivery.py [--requests 3000] [--rounds 3]
 """
