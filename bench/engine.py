@@ -280,6 +280,7 @@ class Run:
     wall_s: float = 0.0
     errors: int = 0
     cpu_ms: dict[str, float] = field(default_factory=dict)  # process -> CPU ms per lead
+    busy: float = 0.0  # the machine's CPUs busy over the run, in CPUs (0 to os.cpu_count())
 
     @property
     def throughput(self) -> float:
@@ -324,6 +325,37 @@ def cpu_seconds(pid: int | None) -> float:
     return total
 
 
+def machine_jiffies() -> tuple[int, int]:
+    """(all, idle) CPU time of the whole machine so far, in clock ticks; (0, 0) off Linux."""
+    try:
+        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return sum(ticks), ticks[3] + ticks[4]  # idle and iowait
+
+
+def postmaster(url: str) -> int | None:
+    """The PostgreSQL server process on this machine that the URL's port belongs to (its
+    backends are its children, so cpu_seconds counts them), or None."""
+    port = urlsplit(url).port or 5432
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            parent_name = Path(f"/proc/{parent}/comm").read_text().strip()
+        except (OSError, IndexError, ValueError):
+            continue
+        name = Path(command[0].decode(errors="replace")).name
+        if name != "postgres" or parent_name == "postgres":
+            continue
+        words = [w.decode(errors="replace") for w in command]
+        if "-p" not in words or words[words.index("-p") + 1 : words.index("-p") + 2] == [str(port)]:
+            return int(entry.name)
+    return None
+
+
 def _children(pid: int) -> list[int]:
     try:
         found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
@@ -345,6 +377,7 @@ async def drive(
     run = Run(name, concurrency)
     counter = itertools.count()
     cpu_before = {k: cpu_seconds(pid) for k, pid in pids.items()}
+    machine_before = machine_jiffies()
     started = time.perf_counter()
     stop_at = started + max_s
 
@@ -364,6 +397,11 @@ async def drive(
     run.wall_s = time.perf_counter() - started
     done = max(1, len(run.samples))
     run.cpu_ms = {k: (cpu_seconds(pid) - cpu_before[k]) * 1000 / done for k, pid in pids.items()}
+    machine_after = machine_jiffies()
+    ticks = machine_after[0] - machine_before[0]
+    if ticks > 0:
+        idle = machine_after[1] - machine_before[1]
+        run.busy = (1 - idle / ticks) * (os.cpu_count() or 1)
     return run
 
 
@@ -648,6 +686,9 @@ async def run_engine(
         serve += ["--workers", str(args.workers)]
     app = start(serve, env, work, log)
     pids: dict[str, int | None] = {"app": app.pid, "simulator": sim_pid, "client": None}
+    server = postmaster(db.url) if db.url is not None else None
+    if server is not None:  # a local PostgreSQL: its CPU per lead counts too
+        pids["postgres"] = server
     tag = f"{run_id}{db.name}"
     try:
         await wait_http(f"{base}/openapi.json", app, log)
@@ -727,6 +768,19 @@ def cpu_text(run: Run) -> str:
     return ", ".join(f"{k} {v:.1f}" for k, v in run.cpu_ms.items()) + " ms"
 
 
+def budget_text(run: Run, floor: Run) -> tuple[str, str]:
+    """The whole machine's CPU per lead this run spent, and what x0.6 of the floor leaves:
+    every process on the machine (app, database, simulator, client) shares it."""
+    cpus = os.cpu_count() or 1
+    spent = run.busy * 1000 / run.throughput if run.throughput else 0.0
+    wanted = THROUGHPUT_RATIO_TARGET * floor.throughput
+    left = cpus * 1000 / wanted if wanted else 0.0
+    return (
+        f"{spent:.1f} ms a lead ({run.busy:.2f} of {cpus} CPUs busy)",
+        f"x{THROUGHPUT_RATIO_TARGET} floor leaves {left:.1f} ms a lead",
+    )
+
+
 def report(floors: dict[str, Run], engines: list[EngineResult], args: argparse.Namespace) -> str:
     rows: list[tuple[str, ...]] = []
     for scenario in ("ping_post", "priority"):
@@ -786,6 +840,7 @@ def report(floors: dict[str, Run], engines: list[EngineResult], args: argparse.N
                     )
                 )
             rows.append(("", "CPU per lead", cpu_text(run), f"floor: {cpu_text(f)}", ""))
+            rows.append(("", "machine CPU", *budget_text(run, f), ""))
             rows.append(("", "outcomes", outcome_text(run), f"floor {outcome_text(f)}", ""))
         rows.append((f"collector / {res.db}", "full GC pauses", res.collections, "", ""))
         limit = HANG_MAX_MS + HANG_SLACK_MS
@@ -965,6 +1020,7 @@ def dump(
             "overhead_ms": {q: pct(over, q) for q in (50, 90, 99, 100)},
             "buyer_wait_ms_mean": statistics.fmean(critical) if critical else None,
             "cpu_ms_per_lead": run.cpu_ms,
+            "machine_cpus_busy": run.busy,
             "statuses": run.statuses(),
         }
 
