@@ -336,8 +336,14 @@ def machine_jiffies() -> tuple[int, int]:
 
 def postmaster(url: str) -> int | None:
     """The PostgreSQL server process on this machine that the URL's port belongs to (its
-    backends are its children, so cpu_seconds counts them), or None."""
-    port = urlsplit(url).port or 5432
+    backends are its children, so cpu_seconds counts them), or None (a remote server).
+
+    A server whose command line names no port (-p) is taken for any port: on a machine with
+    several such clusters the first found is counted."""
+    parts = urlsplit(url)
+    if parts.hostname not in (None, "", "127.0.0.1", "localhost", "::1"):
+        return None
+    port = parts.port or 5432
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
