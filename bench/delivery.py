@@ -25,8 +25,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -35,7 +35,7 @@ from pathlib import Path
 import aiohttp
 import yaml
 
-from engine import JSON_PING, PINGTREE, free_port, wait_http
+from engine import JSON_PING, PINGTREE, free_port, start, stop, wait_http
 from machine import describe as describe_machine
 from pingtree.buyers.model import Campaign
 from pingtree.clock import SystemClock
@@ -135,19 +135,14 @@ async def main() -> None:
         buyer = {"name": "b", "bid_min": "5.00", "bid_max": "50.00", "seed": 1}
         config.write_text(yaml.safe_dump({"buyers": [buyer]}))
         log = Path(work) / "simulator.log"
-        with log.open("wb") as out:
-            simulator = subprocess.Popen(
-                [PINGTREE, "buyers-sim", "--config", str(config), "--port", str(port)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        command = [PINGTREE, "buyers-sim", "--config", str(config), "--port", str(port)]
+        simulator = start(command, dict(os.environ), Path(work), log)
         try:
             base = f"http://127.0.0.1:{port}"
             await wait_http(f"{base}/health", simulator, log)
             figures = await measure(base, args.requests, args.rounds)
         finally:
-            simulator.terminate()
-            simulator.wait(10)
+            stop(simulator)
     print(f"\nCPU per buyer request in this process, {describe_machine()}")
     print(f"{args.requests} requests per way, {args.rounds} rounds; median (min-max) microseconds")
     bare = statistics.median(figures["bare"])

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from pingtree.api.deps import IntakePublisherDep, PublisherDep, RuntimeDep, arrival
 from pingtree.api.ratelimits import take_intake
-from pingtree.api.storable import StorableTextRoute
+from pingtree.api.storable import StorableTextRoute, may_hold_unstorable
 from pingtree.intake import inbound
 from pingtree.intake.errors import IntakeRefused, refuse
 from pingtree.intake.service import publisher_for_key, take_lead
@@ -73,8 +73,7 @@ async def _well_formed(request: Request) -> tuple[Runtime, Publisher, LeadIn, st
     if key is not None and len(key) > KEY_MAX:
         return None
     body = await request.body()
-    # What StorableTextRoute would look into (an escape or a NUL byte): its way.
-    if not body or b"\\u" in body or b"\x00" in body:
+    if not body or may_hold_unstorable(body):  # StorableTextRoute looks into it: its way
         return None
     rt: Runtime = request.app.state.runtime
     try:

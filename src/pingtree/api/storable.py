@@ -54,6 +54,13 @@ def find_unstorable(value: Any) -> tuple[Loc, str] | None:
     return None
 
 
+def may_hold_unstorable(body: bytes) -> bool:
+    """Whether a JSON body must be decoded to look for unstorable text. Valid UTF-8 JSON can
+    only carry a NUL or a lone surrogate as a \\u escape: a body with neither an escape nor
+    a NUL byte (UTF-16 and UTF-32 JSON have NUL bytes) has nothing to look for."""
+    return b"\\u" in body or b"\x00" in body
+
+
 def _is_json(request: Request) -> bool:
     content_type = request.headers.get("content-type")
     return content_type is None or "json" in content_type.lower()
@@ -68,10 +75,7 @@ class StorableTextRoute(APIRoute):
 
         async def checked(request: Request) -> Response:
             body = await request.body() if _is_json(request) else b""
-            # Valid UTF-8 JSON can only carry a NUL or a lone surrogate as a \u escape: a
-            # body with neither an escape nor a NUL byte (UTF-16 and UTF-32 JSON have NUL
-            # bytes) has nothing to look for, the common case.
-            if b"\\u" in body or b"\x00" in body:
+            if may_hold_unstorable(body):
                 try:
                     document = await request.json()  # kept on the request for FastAPI
                 except Exception:  # bad or too deep JSON: FastAPI answers it itself
