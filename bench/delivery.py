@@ -40,7 +40,8 @@ from machine import describe as describe_machine
 from pingtree.buyers.model import Campaign
 from pingtree.clock import SystemClock
 from pingtree.delivery.destinations import Allowlist
-from pingtree.delivery.gateway import HttpGateway, new_session
+from pingtree.delivery.exchange import new_session
+from pingtree.delivery.gateway import HttpGateway
 from pingtree.delivery.responses import read_response
 
 FIELDS = {"state": "CA", "age": 40, "zip": "90210", "credit": "good", "home_owner": True}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +50,12 @@ def postgres_schema_url() -> Iterator[str | None]:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-@pytest.fixture(params=_backends())
-async def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres_schema_url: str | None
+@asynccontextmanager
+async def migrated_database(
+    backend: str, tmp_path: Path, postgres_schema_url: str | None
 ) -> AsyncIterator[str]:
-    """A migrated, empty database: a SQLite file, then the PostgreSQL test schema."""
-    if request.param == "sqlite":
+    """A migrated, empty database of the backend ("sqlite" or "postgres"), emptied after."""
+    if backend == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'pingtree.db'}"
         await upgrade(url)
         yield url
@@ -67,6 +68,15 @@ async def database_url(
         names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         await conn.execute(text(f"TRUNCATE {names}"))
     await engine.dispose()
+
+
+@pytest.fixture(params=_backends())
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_schema_url: str | None
+) -> AsyncIterator[str]:
+    """A migrated, empty database: a SQLite file, then the PostgreSQL test schema."""
+    async with migrated_database(request.param, tmp_path, postgres_schema_url) as url:
+        yield url
 
 
 @pytest.fixture

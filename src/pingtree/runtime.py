@@ -23,7 +23,9 @@ from pingtree.config.document import ConfigDocument
 from pingtree.config.store import current_version, load_document
 from pingtree.consent.links import ConsentLinks
 from pingtree.credentials import SecretResolver
-from pingtree.delivery.gateway import HttpGateway, new_session
+from pingtree.delivery.exchange import new_session
+from pingtree.delivery.gateway import HttpGateway
+from pingtree.delivery.offload import DeliveryProcess
 from pingtree.failures import log_failure
 from pingtree.intake.admission import LoopLag
 from pingtree.metrics import Figures
@@ -65,6 +67,8 @@ class Runtime:
         self.in_flight = LeadsInFlight()
         self.loop_lag = LoopLag(self.clock)
         self.http: aiohttp.ClientSession | None = None
+        self.delivery: DeliveryProcess | None = None
+        """The child process pings and posts are sent from, when delivery_process is set."""
         self._router: Router | None = None
         self._call_router: Router | None = None
         self.call_sessions = Sessions()
@@ -138,18 +142,28 @@ class Runtime:
         self.http = new_session(
             self.settings.http_connection_limit, allow=self.settings.buyer_allowlist
         )
+        if self.settings.delivery_process:
+            self.delivery = DeliveryProcess(
+                allow=self.settings.buyer_url_allow,
+                connection_limit=self.settings.http_connection_limit,
+            )
         gateway = HttpGateway(
             self.http,
             self.clock,
             SecretResolver(self.settings.secret_keys),
             answer_limit=self.settings.buyer_answer_max_bytes,
+            deliverer=self.delivery,
         )
         self._router = self._new_router(gateway)
         dials = CallGateway(gateway, self.call_sessions, self.call_lines, self.clock, self.http)
         self._call_router = self._new_router(dials)
         try:
+            if self.delivery is not None:
+                await self.delivery.start()
             await self.reload_config()
         except BaseException:
+            if self.delivery is not None:
+                await self.delivery.close()
             await self.http.close()
             raise
         self.loop_lag.start()
@@ -234,6 +248,8 @@ class Runtime:
             except Exception as exc:
                 log_failure(log, "sealing the audit trail at shutdown failed", exc)
         await self.loop_lag.stop()
+        if self.delivery is not None:
+            await self.delivery.close()
         if self.http is not None:
             await self.http.close()
         await self.rate_limits.close()

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="how long a repeated Idempotency-Key waits for the first"
     )
     http_connection_limit: int = Field(default=1000, gt=0, description="outbound connection pool")
+    delivery_process: bool = Field(
+        default=False,
+        description="send pings and posts from a child process of each server process (the "
+        "lead's process keeps building requests, reading answers and recording): for when "
+        "that one process is the limit, as SQLite's single server process is",
+    )
     buyer_answer_max_bytes: int = Field(
         default=1024 * 1024,
         gt=0,

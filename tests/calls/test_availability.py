@@ -16,7 +16,8 @@ from pingtree.calls.lines import CallLines
 from pingtree.calls.sessions import Sessions
 from pingtree.clock import SystemClock
 from pingtree.delivery.destinations import Allowlist
-from pingtree.delivery.gateway import HttpGateway, new_session
+from pingtree.delivery.exchange import new_session
+from pingtree.delivery.gateway import HttpGateway
 from pingtree.storage.db import create_engine
 
 

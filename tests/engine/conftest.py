@@ -6,6 +6,7 @@ import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from pingtree.config.store import apply_document
 from pingtree.runtime import Runtime
 from pingtree.settings import Settings
 from pingtree.simulator import RunningSimulator, SimBuyer, SimulatorConfig, start_simulator
+from tests.conftest import migrated_database
 from tests.factories import API_KEY, LEAD_FIELDS
 
 ADMIN_TOKEN = "admin-test-token"
@@ -108,6 +110,24 @@ async def engine(database_url: str) -> AsyncIterator[Harness]:
     """An engine on each database backend."""
     async for harness in _harness(database_url):
         yield harness
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(("sqlite", False), id="sqlite"),
+        pytest.param(("postgres", False), id="postgres"),
+        pytest.param(("sqlite", True), id="sqlite-delivery-process"),
+    ]
+)
+async def engine_senders(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_schema_url: str | None
+) -> AsyncIterator[Harness]:
+    """An engine on each database backend, and one on SQLite whose pings and posts go out
+    from a delivery process (delivery_process): what buyers answer must read the same."""
+    backend, delivery_process = request.param
+    async with migrated_database(backend, tmp_path, postgres_schema_url) as url:
+        async for harness in _harness(url, delivery_process=delivery_process):
+            yield harness
 
 
 @pytest.fixture

@@ -25,6 +25,13 @@ from tests.engine.conftest import Harness, sim_buyer
 from tests.factories import JSON_POST, campaign, document, tier
 
 
+@pytest.fixture
+def engine(engine_senders: Harness) -> Harness:
+    """Each test here on both databases, and with the requests sent from a delivery process
+    (delivery_process): a buyer's answer reads the same wherever it was received."""
+    return engine_senders
+
+
 async def _route(h: Harness) -> dict[str, Any]:
     response = await h.post_lead()
     assert response.status_code == 200, response.text

@@ -13,8 +13,16 @@ from sqlalchemy import func, select, text
 
 from pingtree.storage.sqlite_inline import runs_inline
 from pingtree.storage.tables import CapCounter, CapReservation
-from tests.engine.conftest import ADMIN_TOKEN, Harness, sim_buyer
+from tests.engine.conftest import ADMIN_TOKEN, Harness, _harness, sim_buyer
 from tests.factories import campaign, document, tier
+
+
+@pytest.fixture(params=[False, True], ids=["here", "delivery-process"])
+async def engine_sqlite(request: pytest.FixtureRequest, sqlite_url: str) -> AsyncIterator[Harness]:
+    """SQLite, with the requests sent from this process and then from a delivery process: a
+    deadline is kept the same either way."""
+    async for harness in _harness(sqlite_url, delivery_process=request.param):
+        yield harness
 
 
 async def test_hanging_buyers_lead_answered_within_max_processing_time(

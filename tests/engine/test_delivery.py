@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 
+import pytest
+
 from pingtree.simulator.behaviour import ScriptedAnswer
 from tests.engine.conftest import SIMULATOR_ALLOW, Harness, _harness, sim_buyer
 from tests.factories import JSON_POST, LEAD_FIELDS, campaign, document, tier
@@ -120,10 +122,15 @@ async def test_test_lead_goes_to_test_url(engine_sqlite: Harness) -> None:
     assert h.sim.received("live") == [] and len(h.sim.received("sandbox")) == 1
 
 
-async def test_a_cookie_a_buyer_sets_is_never_sent_again(sqlite_url: str) -> None:
+@pytest.mark.parametrize("delivery_process", [False, True], ids=["here", "delivery-process"])
+async def test_a_cookie_a_buyer_sets_is_never_sent_again(
+    sqlite_url: str, delivery_process: bool
+) -> None:
     """Each ping and post stands alone: a Set-Cookie (a hostile buyer's tracker, or another
-    buyer's on the same host) is not kept for later leads or other buyers."""
-    async for h in _harness(sqlite_url, buyer_url_allow=f"{SIMULATOR_ALLOW},localhost"):
+    buyer's on the same host) is not kept for later leads or other buyers, wherever the
+    requests are sent from."""
+    allow = f"{SIMULATOR_ALLOW},localhost"
+    async for h in _harness(sqlite_url, buyer_url_allow=allow, delivery_process=delivery_process):
         await _no_cookie_kept(h)
 
 

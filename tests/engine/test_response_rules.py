@@ -7,7 +7,8 @@ from typing import Any
 
 from pingtree.buyers.model import Campaign, ResponseRule, ResponseRules
 from pingtree.clock import SystemClock
-from pingtree.delivery.gateway import HttpGateway, new_session
+from pingtree.delivery.exchange import new_session
+from pingtree.delivery.gateway import HttpGateway
 from pingtree.simulator.behaviour import ScriptedAnswer
 from tests.engine.conftest import ADMIN_TOKEN, Harness, sim_buyer
 from tests.factories import campaign, document, tier

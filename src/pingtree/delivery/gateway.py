@@ -1,25 +1,33 @@
-"""The HTTP gateway to buyers: one shared aiohttp session, a total timeout per request.
+"""The HTTP gateway to buyers: builds each ping and post, reads the answer by the campaign's
+rules and records both, masked and bounded.
 
-An answer is read whole (up to a limit) before any rule looks at it, and redirects are
-never followed. Every failure is classified and recorded (timeout, refused connection,
+The exchange itself (delivery.exchange) reads an answer whole, up to a limit, within one
+deadline, and never follows a redirect; it runs in this process or in a delivery process
+(delivery.offload). Every failure is classified and recorded (timeout, refused connection,
 3xx, 5xx, too large, cut short, unparsable or unreadable body) so the routing core can
 cascade to the next buyer: no answer can break the tree.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Awaitable
+from dataclasses import replace
+from functools import partial
+from typing import Any, Protocol
 
 import aiohttp
 
 from pingtree.buyers.model import Campaign, Endpoint, Outcome
 from pingtree.clock import Clock
 from pingtree.credentials import SecretResolver, SecretUnavailable
-from pingtree.delivery.destinations import Allowlist, guarded_socket_factory
+from pingtree.delivery.exchange import (
+    DEFAULT_ANSWER_LIMIT,
+    Failed,
+    Received,
+    deliver,
+    exchange,
+)
 from pingtree.delivery.requests import OutboundRequest, build_request
 from pingtree.delivery.responses import AnswerFault, BuyerResponse, Reading, read_response
 from pingtree.failures import log_failure
@@ -28,31 +36,17 @@ from pingtree.routing.ports import Answer, Bid
 
 log = logging.getLogger("pingtree.delivery")
 
-DEFAULT_ANSWER_LIMIT = 1024 * 1024
 RECORDED_BODY = 4000
 MAX_CAPTURED = 20
-UNTIMED = aiohttp.ClientTimeout(total=None, connect=None, sock_read=None, sock_connect=None)
-"""aiohttp's timers for an exchange: none (the exchange's own deadline bounds it all)."""
 
 
-def new_session(connection_limit: int = 1000, *, allow: Allowlist) -> aiohttp.ClientSession:
-    """The one outbound session the app keeps open; pings and posts share its pool.
+class Deliverer(Protocol):
+    """Sends one request and reads its answer whole (delivery.exchange.deliver's contract):
+    in this process, or in a delivery process (delivery.offload.DeliveryProcess)."""
 
-    Every connection's address is checked against the allowlist as it is opened. It keeps
-    no cookie: each request stands alone, so a buyer's Set-Cookie is never sent with a later
-    lead, nor to another buyer on the same host.
-    """
-    connector = aiohttp.TCPConnector(
-        limit=connection_limit,
-        limit_per_host=0,
-        ttl_dns_cache=300,
-        socket_factory=guarded_socket_factory(allow),
-    )
-    return aiohttp.ClientSession(
-        connector=connector,
-        headers={"User-Agent": "pingtree"},
-        cookie_jar=aiohttp.DummyCookieJar(),
-    )
+    def __call__(
+        self, request: OutboundRequest, timeout: float, answer_limit: int
+    ) -> Awaitable[Received | Failed]: ...
 
 
 class HttpGateway:
@@ -65,11 +59,14 @@ class HttpGateway:
         secrets: SecretResolver | None = None,
         *,
         answer_limit: int = DEFAULT_ANSWER_LIMIT,
+        deliverer: Deliverer | None = None,
     ) -> None:
+        """deliverer: where requests are sent from; by default this process, on session."""
         self.session = session
         self.clock = clock
         self.secrets = secrets or SecretResolver(None)
         self.answer_limit = answer_limit
+        self.deliver: Deliverer = deliverer or partial(deliver, session)
 
     async def ping(
         self,
@@ -141,22 +138,12 @@ class HttpGateway:
         except SecretUnavailable as exc:  # not sent: the next buyer gets its chance
             return Answer(Reading(Outcome.ERROR, reason=str(exc)), duration_ms=0.0)
         started = self.clock.monotonic()
-        try:
-            received = await self.exchange(request, timeout)
-        except TimeoutError:
-            return self._failed(
-                request, started, Outcome.TIMEOUT, f"no answer within {timeout:.3f}s"
-            )
-        except aiohttp.ClientConnectorError as exc:
-            return self._failed(
-                request, started, Outcome.ERROR, f"connection failed: {exc.os_error}"
-            )
-        except (aiohttp.ClientError, ValueError) as exc:
-            return self._failed(request, started, Outcome.ERROR, f"{type(exc).__name__}: {exc}")
-        except Exception as exc:
-            log_failure(log, "exchange with campaign %s failed", exc, campaign.name)
-            detail = AnswerFault.UNREADABLE.because(f"{type(exc).__name__}: {exc}")
-            return self._failed(request, started, Outcome.ERROR, detail)
+        received = await self.deliver(request, timeout, self.answer_limit)
+        if isinstance(received, Failed):
+            if received.unexpected is not None:
+                failure = received.unexpected
+                log.error("exchange with campaign %s failed: %s", campaign.name, failure)
+            return self._failed(request, started, received.outcome, received.reason)
         duration = (self.clock.monotonic() - started) * 1000
         response = received.response
         if received.fault is not None:
@@ -222,47 +209,9 @@ class HttpGateway:
         )
 
     async def exchange(self, request: OutboundRequest, timeout: float) -> Received:
-        """Send one request and read its answer whole; raises on timeout or connection failure."""
-        # asyncio.timeout covers connect, send and the whole body read in one budget
-        # (aiohttp's own timers, one more per request, are off: UNTIMED).
-        async with asyncio.timeout(timeout):
-            async with self.session.request(
-                request.method,
-                request.url,
-                headers=request.headers,
-                data=request.body,
-                timeout=UNTIMED,
-                # A redirect would carry the whole lead, credentials included, to an address
-                # nobody configured; the 3xx itself is the (error) answer.
-                allow_redirects=False,
-            ) as resp:
-                raw, fault = await self._read_whole(resp)
-                text = _decode(raw, resp.charset)
-                # items() of the multidict keeps repeated headers (several Set-Cookie).
-                headers = list(resp.headers.items())
-                response = BuyerResponse(status=resp.status, headers=headers, text=text)
-                return Received(response, fault)
-
-    async def _read_whole(self, resp: aiohttp.ClientResponse) -> tuple[bytes, str | None]:
-        """The complete body, or what came of it and why it is not an answer."""
-        limit = self.answer_limit
-        declared = resp.content_length
-        if declared is not None and declared > limit:
-            detail = f"Content-Length {declared} is over the {limit}-byte limit"
-            return b"", AnswerFault.ANSWER_TOO_LARGE.because(detail)
-        raw = bytearray()
-        try:
-            async for chunk in resp.content.iter_any():
-                raw += chunk
-                if len(raw) > limit:
-                    detail = f"answer is over the {limit}-byte limit"
-                    return bytes(raw[:RECORDED_BODY]), AnswerFault.ANSWER_TOO_LARGE.because(detail)
-        except aiohttp.ClientPayloadError as exc:
-            detail = f"connection closed after {len(raw)} bytes"
-            if declared is not None:
-                detail += f" of {declared}"
-            return bytes(raw), AnswerFault.ANSWER_INCOMPLETE.because(f"{detail} ({exc})")
-        return bytes(raw), None
+        """Send one request from this process and read its answer whole; raises on timeout
+        or connection failure."""
+        return await exchange(self.session, request, timeout, self.answer_limit)
 
     def _failed(
         self, request: OutboundRequest, started: float, outcome: Outcome, reason: str
@@ -272,14 +221,6 @@ class HttpGateway:
             duration_ms=(self.clock.monotonic() - started) * 1000,
             request=request.for_record(RECORDED_BODY),
         )
-
-
-@dataclass(frozen=True)
-class Received:
-    """An answer as read off the wire, and the fault that makes it no answer, if any."""
-
-    response: BuyerResponse
-    fault: str | None
 
 
 def _read(campaign: Campaign, endpoint: Endpoint, response: BuyerResponse, *, bid: bool) -> Reading:
@@ -294,15 +235,6 @@ def _read(campaign: Campaign, endpoint: Endpoint, response: BuyerResponse, *, bi
         log_failure(log, "answer of campaign %s unreadable", exc, campaign.name)
         detail = f"{type(exc).__name__}: {exc}"[:500]
         return Reading(Outcome.ERROR, reason=AnswerFault.UNREADABLE.because(detail))
-
-
-def _decode(raw: bytes, charset: str | None) -> str:
-    """The body as text: its declared charset when Python knows it as a text codec, else UTF-8."""
-    if charset:
-        # bytes.decode refuses codecs that are not text encodings ("hex", "rot13").
-        with contextlib.suppress(LookupError, ValueError, TypeError):
-            return raw.decode(charset, "replace")
-    return raw.decode("utf-8", "replace")
 
 
 def _clean(text: str | None, limit: int | None = None) -> str | None:

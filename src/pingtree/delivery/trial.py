@@ -18,7 +18,8 @@ from pingtree.buyers.model import Campaign, Endpoint, Exchange, Extract, Outcome
 from pingtree.clock import SystemClock
 from pingtree.credentials import SecretResolver, SecretUnavailable
 from pingtree.delivery.destinations import Allowlist
-from pingtree.delivery.gateway import HttpGateway, new_session
+from pingtree.delivery.exchange import new_session
+from pingtree.delivery.gateway import HttpGateway
 from pingtree.delivery.requests import OutboundRequest
 from pingtree.delivery.responses import BuyerResponse, Trace, explain
 from pingtree.verticals.model import FieldSpec, Vertical

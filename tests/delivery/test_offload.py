@@ -1,0 +1,182 @@
+"""A delivery process (delivery_process): requests go out from a child process, each answer
+comes back to its own request, the deadline is kept here whatever the child does, and a
+child that dies costs the exchanges in flight (errors: the lead cascades) and no more.
+
+Real parts: the buyer simulator on 127.0.0.1 and a real child process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+
+from pingtree.buyers.model import Outcome
+from pingtree.delivery.exchange import Failed, Received
+from pingtree.delivery.offload import DeliveryProcess
+from pingtree.delivery.requests import OutboundRequest
+from pingtree.simulator import RunningSimulator, SimulatorConfig, start_simulator
+from tests.engine.conftest import Harness, _harness, sim_buyer
+from tests.factories import campaign, document, tier
+
+LIMIT = 1024 * 1024
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[RunningSimulator]:
+    buyers = [sim_buyer(f"b{i}", bid_min=Decimal(i), bid_max=Decimal(i)) for i in range(1, 21)]
+    buyers.append(sim_buyer("hanger", hang_rate=1.0))
+    running = await start_simulator(SimulatorConfig(port=0, buyers=buyers))
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+async def child() -> AsyncIterator[DeliveryProcess]:
+    process = DeliveryProcess(allow="127.0.0.1")
+    await process.start()
+    yield process
+    await process.close()
+
+
+def _ping(sim: RunningSimulator, buyer: str, lead: str) -> OutboundRequest:
+    body = json.dumps({"state": "CA", "lead_id": lead}).encode()
+    headers = {"Content-Type": "application/json"}
+    return OutboundRequest("POST", sim.url(buyer, "ping"), headers, body)
+
+
+async def test_each_answer_comes_back_to_its_own_request(
+    sim: RunningSimulator, child: DeliveryProcess
+) -> None:
+    asked = [f"b{i % 20 + 1}" for i in range(200)]
+    answers = await asyncio.gather(
+        *(child(_ping(sim, buyer, f"lead-{n}"), 5.0, LIMIT) for n, buyer in enumerate(asked))
+    )
+    for buyer, answer in zip(asked, answers, strict=True):
+        assert isinstance(answer, Received), answer
+        assert answer.fault is None
+        assert answer.response.status == 200
+        assert answer.response.header("content-type") == "application/json; charset=utf-8"
+        assert Decimal(str(json.loads(answer.response.text)["price"])) == Decimal(buyer[1:])
+    for n in range(1, 21):  # every request reached its buyer once
+        assert len(sim.received(f"b{n}")) == 10
+
+
+async def test_the_answer_limit_and_faults_travel_with_the_answer(
+    sim: RunningSimulator, child: DeliveryProcess
+) -> None:
+    sim.buyer("b1").answer_padding_bytes = 500
+    answer = await child(_ping(sim, "b1", "lead"), 5.0, 100)
+    assert isinstance(answer, Received)
+    assert answer.fault is not None and answer.fault.startswith("answer_too_large:")
+    refused = OutboundRequest("POST", "http://10.0.0.1/ping", {}, b"{}")  # not allowed
+    failed = await child(refused, 5.0, LIMIT)
+    assert isinstance(failed, Failed) and failed.outcome is Outcome.ERROR, failed
+    assert failed.reason.startswith("connection failed:"), failed.reason
+
+
+async def test_a_stuck_child_cannot_hold_an_exchange_past_its_deadline(
+    sim: RunningSimulator, child: DeliveryProcess
+) -> None:
+    pid = child.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        answer = await child(_ping(sim, "b1", "stuck"), 0.3, LIMIT)
+        waited = time.monotonic() - started
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert answer == Failed(Outcome.TIMEOUT, "no answer within 0.300s")
+    assert 0.3 <= waited < 0.3 + 1.0, waited  # generous margin for a loaded machine
+    # The child goes on; the late answer to the dropped request is not taken for this one.
+    again = await child(_ping(sim, "b2", "after"), 5.0, LIMIT)
+    assert isinstance(again, Received)
+    assert Decimal(str(json.loads(again.response.text)["price"])) == 2
+    assert child.pid == pid
+
+
+async def test_a_child_that_dies_fails_what_it_held_and_the_next_request_starts_another(
+    sim: RunningSimulator, child: DeliveryProcess
+) -> None:
+    first = child.pid
+    assert first is not None
+    hanging = asyncio.ensure_future(child(_ping(sim, "hanger", "lead"), 30.0, LIMIT))
+    while not sim.received("hanger"):
+        await asyncio.sleep(0.01)
+    os.kill(first, signal.SIGKILL)
+    answer = await asyncio.wait_for(hanging, 10)
+    assert answer == Failed(Outcome.ERROR, "the delivery process exited before the answer came")
+    again = await child(_ping(sim, "b3", "next"), 30.0, LIMIT)
+    assert isinstance(again, Received), again
+    assert child.pid not in (None, first)
+
+
+async def test_a_closed_delivery_process_sends_nothing(sim: RunningSimulator) -> None:
+    process = DeliveryProcess(allow="127.0.0.1")
+    await process.start()
+    pid = process.pid
+    assert pid is not None
+    await process.close()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # gone, and reaped
+    answer = await process(_ping(sim, "b1", "late"), 1.0, LIMIT)
+    assert answer == Failed(Outcome.ERROR, "the delivery process is stopped")
+    assert sim.received("b1") == []
+
+
+def test_a_bad_allowlist_is_refused_before_any_child_starts() -> None:
+    with pytest.raises(ValueError):
+        DeliveryProcess(allow="not an address/99")
+
+
+@pytest.fixture
+async def offloaded(sqlite_url: str) -> AsyncIterator[Harness]:
+    async for harness in _harness(sqlite_url, delivery_process=True):
+        yield harness
+
+
+async def test_a_lead_cascades_past_a_post_the_dying_child_held(offloaded: Harness) -> None:
+    h = offloaded
+    h.buyers(sim_buyer("hanger", hang_rate=1.0), sim_buyer("good"))
+    await h.configure(
+        document(
+            [campaign("hanger", h.sim, timeout_ms=20_000), campaign("good", h.sim)],
+            [tier("t", "priority", ["hanger", "good"])],
+            tree={"max_processing_ms": 30_000},
+        )
+    )
+    assert h.rt.delivery is not None
+    first = h.rt.delivery.pid
+    assert first is not None
+    lead = asyncio.ensure_future(h.post_lead())
+    while not h.sim.received("hanger"):
+        await asyncio.sleep(0.01)
+    os.kill(first, signal.SIGKILL)
+    answer = (await asyncio.wait_for(lead, 20)).json()
+    assert answer["status"] == "sold", answer
+    story = await h.timeline(answer["lead_id"])
+    outcomes = [(a["campaign"], a["outcome"], a["reason"]) for a in story["attempts"]]
+    assert outcomes == [
+        ("hanger", "error", "the delivery process exited before the answer came"),
+        ("good", "accepted", None),
+    ]
+    assert h.rt.delivery.pid not in (None, first)
+
+
+async def test_stopping_the_server_ends_its_delivery_process(sqlite_url: str) -> None:
+    pid: int | None = None
+    async for h in _harness(sqlite_url, delivery_process=True):
+        assert h.rt.delivery is not None
+        pid = h.rt.delivery.pid
+        assert pid is not None
+        os.kill(pid, 0)  # running
+    assert pid is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
