@@ -11,6 +11,9 @@ process spends per request:
             read whole and bounded, headers kept
   ping      HttpGateway.ping: build the request from the campaign, exchange, read the
             answer by the campaign's rules, mask and bound what is recorded
+  ping, delivery process
+            the same with the exchange sent from a delivery process
+            (PINGTREE_DELIVERY_PROCESS): this process's part of it
 
 and, on their own without I/O, the two steps of pingtree's own around the exchange (build
 the request; read the answer, its JSON parsed each time). The parts cost more on the
@@ -42,6 +45,7 @@ from pingtree.clock import SystemClock
 from pingtree.delivery.destinations import Allowlist
 from pingtree.delivery.exchange import new_session
 from pingtree.delivery.gateway import HttpGateway
+from pingtree.delivery.offload import DeliveryProcess
 from pingtree.delivery.responses import read_response
 
 FIELDS = {"state": "CA", "age": 40, "zip": "90210", "credit": "good", "home_owner": True}
@@ -77,6 +81,9 @@ async def measure(base: str, requests: int, rounds: int) -> dict[str, list[float
     session = new_session(allow=Allowlist.parse("127.0.0.1"))
     bare_session = aiohttp.ClientSession()
     gateway = HttpGateway(session, SystemClock())
+    offload = DeliveryProcess(allow="127.0.0.1")
+    await offload.start()
+    offloaded = HttpGateway(session, SystemClock(), deliverer=offload)
     request = gateway.request_for(
         campaign, endpoint, FIELDS, lead_id="lead", bid_reference=None, test=False
     )
@@ -94,6 +101,12 @@ async def measure(base: str, requests: int, rounds: int) -> dict[str, list[float
         answer = await gateway.ping(campaign, lead_id="lead", fields=FIELDS, test=False, timeout=1)
         assert answer.reading.outcome.value == "accepted", answer.reading
 
+    async def ping_offloaded() -> None:
+        answer = await offloaded.ping(
+            campaign, lead_id="lead", fields=FIELDS, test=False, timeout=1
+        )
+        assert answer.reading.outcome.value == "accepted", answer.reading
+
     received = await gateway.exchange(request, 1.0)
 
     async def build() -> None:
@@ -109,6 +122,7 @@ async def measure(base: str, requests: int, rounds: int) -> dict[str, list[float
         "bare": (bare, requests),
         "exchange": (exchange, requests),
         "ping": (ping, requests),
+        "ping, delivery process": (ping_offloaded, requests),
         "build the request": (build, requests * 10),
         "read the answer": (read, requests * 10),
     }
@@ -120,6 +134,7 @@ async def measure(base: str, requests: int, rounds: int) -> dict[str, list[float
                     await way()
                 figures[name].append(await cpu_per_call_us(way, n)())
     finally:
+        await offload.close()
         await bare_session.close()
         await session.close()
     return figures
@@ -149,8 +164,9 @@ async def main() -> None:
     bare = statistics.median(figures["bare"])
     for name, values in figures.items():
         median = statistics.median(values)
-        versus = f"  x{median / bare:.2f} bare" if name in ("exchange", "ping") else ""
-        print(f"  {name:18s} {median:7.1f} ({min(values):.1f}-{max(values):.1f}){versus}")
+        compared = ("exchange", "ping", "ping, delivery process")
+        versus = f"  x{median / bare:.2f} bare" if name in compared else ""
+        print(f"  {name:22s} {median:7.1f} ({min(values):.1f}-{max(values):.1f}){versus}")
 
 
 if __name__ == "__main__":

@@ -14,18 +14,23 @@ import signal
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from pingtree.buyers.model import Outcome
-from pingtree.delivery.exchange import Failed, Received
+from pingtree.buyers.model import Outcome, ResponseRule, ResponseRules, Source
+from pingtree.delivery import offload
+from pingtree.delivery.exchange import Failed
 from pingtree.delivery.offload import DeliveryProcess
 from pingtree.delivery.requests import OutboundRequest
+from pingtree.delivery.responses import Answered, Reader
+from pingtree.money import LARGEST
 from pingtree.simulator import RunningSimulator, SimulatorConfig, start_simulator
 from tests.engine.conftest import Harness, _harness, sim_buyer
-from tests.factories import campaign, document, tier
+from tests.factories import JSON_PING, campaign, document, tier
 
 LIMIT = 1024 * 1024
+BIDS = Reader("b", ResponseRules.model_validate(JSON_PING), LARGEST, bid=True)
 
 
 @pytest.fixture
@@ -56,14 +61,15 @@ async def test_each_answer_comes_back_to_its_own_request(
 ) -> None:
     asked = [f"b{i % 20 + 1}" for i in range(200)]
     answers = await asyncio.gather(
-        *(child(_ping(sim, buyer, f"lead-{n}"), 5.0, LIMIT) for n, buyer in enumerate(asked))
+        *(child(_ping(sim, buyer, f"lead-{n}"), 5.0, LIMIT, BIDS) for n, buyer in enumerate(asked))
     )
     for buyer, answer in zip(asked, answers, strict=True):
-        assert isinstance(answer, Received), answer
-        assert answer.fault is None
-        assert answer.response.status == 200
-        assert answer.response.header("content-type") == "application/json; charset=utf-8"
-        assert Decimal(str(json.loads(answer.response.text)["price"])) == Decimal(buyer[1:])
+        assert isinstance(answer, Answered), answer
+        assert answer.status == 200 and answer.location is None and answer.unexpected is None
+        assert answer.reading.outcome is Outcome.ACCEPTED
+        assert answer.reading.price == Decimal(buyer[1:])  # read by the rules, in the child
+        assert Decimal(str(json.loads(answer.text)["price"])) == Decimal(buyer[1:])
+        assert answer.reading.reference == json.loads(answer.text)["bid_id"]
     for n in range(1, 21):  # every request reached its buyer once
         assert len(sim.received(f"b{n}")) == 10
 
@@ -72,11 +78,12 @@ async def test_the_answer_limit_and_faults_travel_with_the_answer(
     sim: RunningSimulator, child: DeliveryProcess
 ) -> None:
     sim.buyer("b1").answer_padding_bytes = 500
-    answer = await child(_ping(sim, "b1", "lead"), 5.0, 100)
-    assert isinstance(answer, Received)
-    assert answer.fault is not None and answer.fault.startswith("answer_too_large:")
+    answer = await child(_ping(sim, "b1", "lead"), 5.0, 100, BIDS)
+    assert isinstance(answer, Answered)
+    assert answer.reading.outcome is Outcome.ERROR
+    assert (answer.reading.reason or "").startswith("answer_too_large:"), answer.reading
     refused = OutboundRequest("POST", "http://10.0.0.1/ping", {}, b"{}")  # not allowed
-    failed = await child(refused, 5.0, LIMIT)
+    failed = await child(refused, 5.0, LIMIT, BIDS)
     assert isinstance(failed, Failed) and failed.outcome is Outcome.ERROR, failed
     assert failed.reason.startswith("connection failed:"), failed.reason
 
@@ -89,16 +96,16 @@ async def test_a_stuck_child_cannot_hold_an_exchange_past_its_deadline(
     os.kill(pid, signal.SIGSTOP)
     try:
         started = time.monotonic()
-        answer = await child(_ping(sim, "b1", "stuck"), 0.3, LIMIT)
+        answer = await child(_ping(sim, "b1", "stuck"), 0.3, LIMIT, BIDS)
         waited = time.monotonic() - started
     finally:
         os.kill(pid, signal.SIGCONT)
     assert answer == Failed(Outcome.TIMEOUT, "no answer within 0.300s")
     assert 0.3 <= waited < 0.3 + 1.0, waited  # generous margin for a loaded machine
     # The child goes on; the late answer to the dropped request is not taken for this one.
-    again = await child(_ping(sim, "b2", "after"), 5.0, LIMIT)
-    assert isinstance(again, Received)
-    assert Decimal(str(json.loads(again.response.text)["price"])) == 2
+    again = await child(_ping(sim, "b2", "after"), 5.0, LIMIT, BIDS)
+    assert isinstance(again, Answered)
+    assert again.reading.price == 2
     assert child.pid == pid
 
 
@@ -107,14 +114,14 @@ async def test_a_child_that_dies_fails_what_it_held_and_the_next_request_starts_
 ) -> None:
     first = child.pid
     assert first is not None
-    hanging = asyncio.ensure_future(child(_ping(sim, "hanger", "lead"), 30.0, LIMIT))
+    hanging = asyncio.ensure_future(child(_ping(sim, "hanger", "lead"), 30.0, LIMIT, BIDS))
     while not sim.received("hanger"):
         await asyncio.sleep(0.01)
     os.kill(first, signal.SIGKILL)
     answer = await asyncio.wait_for(hanging, 10)
     assert answer == Failed(Outcome.ERROR, "the delivery process exited before the answer came")
-    again = await child(_ping(sim, "b3", "next"), 30.0, LIMIT)
-    assert isinstance(again, Received), again
+    again = await child(_ping(sim, "b3", "next"), 30.0, LIMIT, BIDS)
+    assert isinstance(again, Answered) and again.reading.price == 3, again
     assert child.pid not in (None, first)
 
 
@@ -126,7 +133,7 @@ async def test_a_closed_delivery_process_sends_nothing(sim: RunningSimulator) ->
     await process.close()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # gone, and reaped
-    answer = await process(_ping(sim, "b1", "late"), 1.0, LIMIT)
+    answer = await process(_ping(sim, "b1", "late"), 1.0, LIMIT, BIDS)
     assert answer == Failed(Outcome.ERROR, "the delivery process is stopped")
     assert sim.received("b1") == []
 
@@ -180,3 +187,42 @@ async def test_stopping_the_server_ends_its_delivery_process(sqlite_url: str) ->
     assert pid is not None
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+async def test_rules_the_child_cannot_take_cost_the_one_attempt(
+    sim: RunningSimulator, child: DeliveryProcess
+) -> None:
+    # Built in code past validation (as tests/engine/test_response_rules.py does in process).
+    broken = ResponseRule.model_construct(
+        source=Source.XPATH, path="nosuch()", exists=True, outcome=Outcome.ACCEPTED
+    )
+    rules = ResponseRules.model_construct(
+        rules=[broken], otherwise=Outcome.ERROR, capture={}, default_reason="x"
+    )
+    answer = await child(_ping(sim, "b1", "x"), 5.0, LIMIT, Reader("b", rules, LARGEST, True))
+    assert isinstance(answer, Answered)
+    assert answer.reading.outcome is Outcome.ERROR
+    assert (answer.reading.reason or "").startswith("unreadable_answer:"), answer.reading
+    assert len(sim.received("b1")) == 1  # sent, as it is from the server's process
+    again = await child(_ping(sim, "b2", "y"), 5.0, LIMIT, BIDS)
+    assert isinstance(again, Answered) and again.reading.price == 2
+
+
+async def test_readers_are_sent_once_and_forgotten_past_the_limit(
+    sim: RunningSimulator, child: DeliveryProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(offload, "MAX_READERS", 2)
+    sent: list[tuple[Any, ...]] = []
+    live = await child._live()
+    original = live.link.send
+    monkeypatch.setattr(live.link, "send", lambda m: (sent.append(m), original(m)))
+    readers = [
+        Reader(f"c{i}", ResponseRules.model_validate(JSON_PING), LARGEST, True) for i in range(3)
+    ]
+    for round_ in range(2):
+        for n, reader in enumerate(readers):
+            answer = await child(_ping(sim, f"b{n + 1}", f"r{round_}"), 5.0, LIMIT, reader)
+            assert isinstance(answer, Answered) and answer.reading.price == n + 1, answer
+    kinds = [m[0] for m in sent if m[0] != "send"]
+    # c0, c1 sent; c2 is the third: both ends forget, then c2; round two: c0 (forgotten) ...
+    assert kinds == ["reader", "reader", "forget", "reader", "reader", "forget", "reader", "reader"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from pingtree.buyers.model import Campaign, ResponseRule, ResponseRules
 from pingtree.clock import SystemClock
 from pingtree.delivery.exchange import new_session
@@ -25,6 +27,13 @@ HTML_RULES: dict[str, Any] = {
     "reference": {"source": "css", "path": "#ref"},
     "capture": {"session": {"source": "cookie", "path": "session"}},
 }
+
+
+@pytest.fixture
+def engine(engine_senders: Harness) -> Harness:
+    """Each test here on both databases, and with the requests sent (and their answers read
+    by these rules) in a delivery process: the rules travel there and read the same."""
+    return engine_senders
 
 
 async def _story(h: Harness, script: ScriptedAnswer, rules: dict[str, Any]) -> dict[str, Any]:

@@ -4,8 +4,9 @@ An answer is read whole (up to a limit) before any rule looks at it, and redirec
 never followed. `deliver` never raises for anything a buyer or the network does: it comes
 back with the answer as read (`Received`, with the fault that makes it no answer, if any)
 or with why there is none (`Failed`: timeout, refused connection, a broken exchange).
-It runs in the lead's process, or in a delivery process (`delivery.offload`): the same
-code either way, so a hostile buyer meets the same rules.
+`deliver_and_read` reads that answer by the campaign's rules as well. They run in the
+lead's process, or in a delivery process (`delivery.offload`): the same code either way,
+so a hostile buyer meets the same rules.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import aiohttp
 from pingtree.buyers.model import Outcome
 from pingtree.delivery.destinations import Allowlist, guarded_socket_factory
 from pingtree.delivery.requests import OutboundRequest
-from pingtree.delivery.responses import AnswerFault, BuyerResponse
+from pingtree.delivery.responses import Answered, AnswerFault, BuyerResponse, Reader
 from pingtree.failures import describe, stack
 
 DEFAULT_ANSWER_LIMIT = 1024 * 1024
@@ -86,6 +87,20 @@ async def deliver(
     except Exception as exc:
         detail = AnswerFault.UNREADABLE.because(f"{type(exc).__name__}: {exc}")
         return Failed(Outcome.ERROR, detail, unexpected=f"{describe(exc)}\n{stack(exc)}")
+
+
+async def deliver_and_read(
+    session: aiohttp.ClientSession,
+    request: OutboundRequest,
+    timeout: float,
+    answer_limit: int,
+    reader: Reader,
+) -> Answered | Failed:
+    """deliver(), and the answer read by the campaign's rules."""
+    received = await deliver(session, request, timeout, answer_limit)
+    if isinstance(received, Failed):
+        return received
+    return reader.read(received.response, received.fault)
 
 
 async def exchange(

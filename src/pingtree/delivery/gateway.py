@@ -25,12 +25,11 @@ from pingtree.delivery.exchange import (
     DEFAULT_ANSWER_LIMIT,
     Failed,
     Received,
-    deliver,
+    deliver_and_read,
     exchange,
 )
 from pingtree.delivery.requests import OutboundRequest, build_request
-from pingtree.delivery.responses import AnswerFault, BuyerResponse, Reading, read_response
-from pingtree.failures import log_failure
+from pingtree.delivery.responses import Answered, Reader, Reading
 from pingtree.routing.model import ConsentReference
 from pingtree.routing.ports import Answer, Bid
 
@@ -41,12 +40,13 @@ MAX_CAPTURED = 20
 
 
 class Deliverer(Protocol):
-    """Sends one request and reads its answer whole (delivery.exchange.deliver's contract):
-    in this process, or in a delivery process (delivery.offload.DeliveryProcess)."""
+    """Sends one request, reads its answer whole and by the campaign's rules
+    (delivery.exchange.deliver_and_read's contract): in this process, or in a delivery
+    process (delivery.offload.DeliveryProcess)."""
 
     def __call__(
-        self, request: OutboundRequest, timeout: float, answer_limit: int
-    ) -> Awaitable[Received | Failed]: ...
+        self, request: OutboundRequest, timeout: float, answer_limit: int, reader: Reader
+    ) -> Awaitable[Answered | Failed]: ...
 
 
 class HttpGateway:
@@ -66,7 +66,7 @@ class HttpGateway:
         self.clock = clock
         self.secrets = secrets or SecretResolver(None)
         self.answer_limit = answer_limit
-        self.deliver: Deliverer = deliverer or partial(deliver, session)
+        self.deliver: Deliverer = deliverer or partial(deliver_and_read, session)
 
     async def ping(
         self,
@@ -138,18 +138,18 @@ class HttpGateway:
         except SecretUnavailable as exc:  # not sent: the next buyer gets its chance
             return Answer(Reading(Outcome.ERROR, reason=str(exc)), duration_ms=0.0)
         started = self.clock.monotonic()
-        received = await self.deliver(request, timeout, self.answer_limit)
-        if isinstance(received, Failed):
-            if received.unexpected is not None:
-                failure = received.unexpected
+        reader = Reader(campaign.name, endpoint.response, campaign.price.max_price, bid)
+        answered = await self.deliver(request, timeout, self.answer_limit, reader)
+        if isinstance(answered, Failed):
+            if answered.unexpected is not None:
+                failure = answered.unexpected
                 log.error("exchange with campaign %s failed: %s", campaign.name, failure)
-            return self._failed(request, started, received.outcome, received.reason)
+            return self._failed(request, started, answered.outcome, answered.reason)
         duration = (self.clock.monotonic() - started) * 1000
-        response = received.response
-        if received.fault is not None:
-            reading = Reading(Outcome.ERROR, reason=received.fault)
-        else:
-            reading = _read(campaign, endpoint, response, bid=bid)
+        if answered.unexpected is not None:
+            failure = answered.unexpected
+            log.error("answer of campaign %s unreadable: %s", campaign.name, failure)
+        reading = answered.reading
         # The reading as recorded: what it took from the buyer's answer masked and bounded.
         recorded = replace(
             reading,
@@ -163,11 +163,11 @@ class HttpGateway:
             },
         )
         record: dict[str, Any] = {
-            "status": response.status,
-            "body": request.mask(response.text)[:RECORDED_BODY],
+            "status": answered.status,
+            "body": request.mask(answered.text)[:RECORDED_BODY],
         }
-        if 300 <= response.status < 400:
-            location = response.header("Location")
+        if 300 <= answered.status < 400:
+            location = answered.location
             record["location"] = request.mask(location) if location else None
         if recorded.answered_price is not None:
             record["invalid_price"] = recorded.answered_price
@@ -221,20 +221,6 @@ class HttpGateway:
             duration_ms=(self.clock.monotonic() - started) * 1000,
             request=request.for_record(RECORDED_BODY),
         )
-
-
-def _read(campaign: Campaign, endpoint: Endpoint, response: BuyerResponse, *, bid: bool) -> Reading:
-    # Rules come from configuration and bodies from buyers: a combination nobody foresaw
-    # (an XPath function, a nested value where a price belongs) must cost this one attempt,
-    # never the lead.
-    try:
-        return read_response(
-            endpoint.response, response, max_price=campaign.price.max_price, bid=bid
-        )
-    except Exception as exc:
-        log_failure(log, "answer of campaign %s unreadable", exc, campaign.name)
-        detail = f"{type(exc).__name__}: {exc}"[:500]
-        return Reading(Outcome.ERROR, reason=AnswerFault.UNREADABLE.because(detail))
 
 
 def _clean(text: str | None, limit: int | None = None) -> str | None:

@@ -1,11 +1,12 @@
 """A delivery process: the buyer requests of a server process, sent from a process of their own.
 
-A ping_post lead is ten pings and a post; the HTTP work of them is about half of what the
-lead's process spends on it (bench/delivery.py). Where that process is the limit (SQLite
-has one server process, one core), `PINGTREE_DELIVERY_PROCESS=true` hands each request's
-exchange (delivery.exchange.deliver: connect, send, read whole, classify what failed) to a
-child process, and the lead's process keeps building requests, reading answers by the
-campaign's rules and recording them. A hostile buyer meets the same code either way.
+A ping_post lead is ten pings and a post; sending them and reading their answers is about
+half of what the lead's process spends on it (bench/delivery.py). Where that process is
+the limit (SQLite has one server process, one core), `PINGTREE_DELIVERY_PROCESS=true`
+hands each request to a child process (delivery.exchange.deliver_and_read: connect, send,
+read whole, classify what failed, read the answer by the campaign's rules), and the lead's
+process keeps building requests and recording them, masked and bounded. A hostile buyer
+meets the same code either way.
 
 The two talk over a socket pair in frames (4-byte length, then a marshalled list
 of messages); the requests and answers of one event-loop turn go as one frame. Both ends are
@@ -28,15 +29,16 @@ import marshal
 import socket
 import sys
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
 
-from pingtree.buyers.model import Outcome
+from pingtree.buyers.model import Outcome, ResponseRules
 from pingtree.delivery.destinations import Allowlist
-from pingtree.delivery.exchange import Failed, Received, deliver, new_session
+from pingtree.delivery.exchange import Failed, Received, deliver, deliver_and_read, new_session
 from pingtree.delivery.requests import OutboundRequest
-from pingtree.delivery.responses import BuyerResponse
+from pingtree.delivery.responses import Answered, AnswerFault, Reader, Reading
 
 log = logging.getLogger("pingtree.delivery")
 
@@ -44,8 +46,13 @@ START_TIMEOUT_S = 60.0
 """How long a new child may take to say it is ready (it imports aiohttp and pingtree)."""
 _HEADER = 4
 _Message = tuple[Any, ...]
-# Messages. To the child: ("send", id, method, url, headers, body, timeout, answer_limit),
-# ("drop", id). From the child: ("ready",), ("received", id, status, headers, text, fault),
+MAX_READERS = 10_000
+"""Readers a child keeps (one per campaign endpoint, renewed with each configuration);
+past it both ends start afresh."""
+# Messages. To the child: ("reader", number, campaign, rules as JSON, max_price, bid),
+# ("forget",) (every reader), ("send", id, reader number, method, url, headers, body,
+# timeout, answer_limit), ("drop", id). From the child: ("ready",),
+# ("answered", id, status, text, location, reading..., unexpected),
 # ("failed", id, outcome, reason, unexpected).
 
 
@@ -98,11 +105,13 @@ class _Child:
     """A running delivery process and the exchanges waiting on it."""
 
     def __init__(self) -> None:
-        self.waiting: dict[int, asyncio.Future[Received | Failed]] = {}
+        self.waiting: dict[int, asyncio.Future[Answered | Failed]] = {}
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.alive = True
         self.link = _Link(self._handle, self._lost)
         self.process: asyncio.subprocess.Process | None = None
+        self.readers: set[int] = set()
+        """The readers this child has been sent."""
 
     def _handle(self, message: _Message) -> None:
         kind = message[0]
@@ -113,9 +122,8 @@ class _Child:
         waiter = self.waiting.pop(message[1], None)
         if waiter is None or waiter.done():
             return  # dropped here already (its deadline passed)
-        if kind == "received":
-            _, _, status, headers, text, fault = message
-            waiter.set_result(Received(BuyerResponse(status, headers, text), fault))
+        if kind == "answered":
+            waiter.set_result(_answered(message))
         else:
             _, _, outcome, reason, unexpected = message
             waiter.set_result(Failed(Outcome(outcome), reason, unexpected))
@@ -131,6 +139,21 @@ class _Child:
             self.ready.set_exception(RuntimeError("the delivery process exited while starting"))
 
 
+def _answered(message: _Message) -> Answered:
+    _, _, status, text, location, outcome, price, reference, reason, redirect_url, *rest = message
+    answered_price, captured, unexpected = rest
+    reading = Reading(
+        Outcome(outcome),
+        price=Decimal(price) if price is not None else None,
+        reference=reference,
+        reason=reason,
+        redirect_url=redirect_url,
+        answered_price=answered_price,
+        captured=captured,
+    )
+    return Answered(status, text, location, reading, unexpected)
+
+
 class DeliveryProcess:
     """Sends requests from a child process (a `Deliverer` for HttpGateway)."""
 
@@ -143,26 +166,28 @@ class DeliveryProcess:
         self._starting: asyncio.Task[_Child] | None = None
         self._ids = itertools.count()
         self._closed = False
+        self._readers: dict[tuple[int, str, Decimal, bool], tuple[Reader, int]] = {}
 
     async def start(self) -> None:
         """Start the child and wait until it is ready (also done by the first request)."""
         await self._live()
 
     async def __call__(
-        self, request: OutboundRequest, timeout: float, answer_limit: int
-    ) -> Received | Failed:
+        self, request: OutboundRequest, timeout: float, answer_limit: int, reader: Reader
+    ) -> Answered | Failed:
         child: _Child | None = None
         number = next(self._ids)
         try:
             async with asyncio.timeout(timeout):
                 child = await self._live()
-                waiter: asyncio.Future[Received | Failed]
+                waiter: asyncio.Future[Answered | Failed]
                 waiter = asyncio.get_running_loop().create_future()
                 child.waiting[number] = waiter
                 child.link.send(
                     (
                         "send",
                         number,
+                        self._reader(child, reader),
                         request.method,
                         request.url,
                         {str(name): str(value) for name, value in request.headers.items()},
@@ -179,6 +204,25 @@ class DeliveryProcess:
         finally:
             if child is not None and child.waiting.pop(number, None) is not None:
                 child.link.send(("drop", number))  # cut off here: the child stops too
+
+    def _reader(self, child: _Child, reader: Reader) -> int:
+        """The reader's number, sent to the child first if it has not had it."""
+        key = (id(reader.rules), reader.campaign, reader.max_price, reader.bid)
+        known = self._readers.get(key)
+        if known is None or known[0].rules is not reader.rules:
+            if len(self._readers) >= MAX_READERS:  # configurations come and go
+                self._readers.clear()
+                child.readers.clear()
+                child.link.send(("forget",))
+            known = (reader, len(self._readers))  # the rules kept: their id is not reused
+            self._readers[key] = known
+        number = known[1]
+        if number not in child.readers:
+            rules = reader.rules.model_dump_json(exclude_unset=True)
+            max_price = str(reader.max_price)
+            child.link.send(("reader", number, reader.campaign, rules, max_price, reader.bid))
+            child.readers.add(number)
+        return number
 
     async def _live(self) -> _Child:
         child = self._child
@@ -274,45 +318,86 @@ class _Deliveries:
         self.done = done
         self.link = _Link(self._handle, self._lost)
         self.running: dict[int, asyncio.Task[None]] = {}
+        self.readers: dict[int, Reader | str] = {}
+        """By number: each reader, or why its rules could not be taken."""
 
     def _handle(self, message: _Message) -> None:
-        if message[0] == "drop":
+        kind = message[0]
+        if kind == "drop":
             task = self.running.pop(message[1], None)
             if task is not None:
                 task.cancel()
-            return
-        _, number, method, url, headers, body, timeout, limit = message
-        request = OutboundRequest(method=method, url=url, headers=headers, body=body)
-        task = asyncio.get_running_loop().create_task(self._run(number, request, timeout, limit))
-        self.running[number] = task
+        elif kind == "reader":
+            _, number, campaign, rules, max_price, bid = message
+            try:
+                parsed = ResponseRules.model_validate_json(rules)
+            except ValueError as exc:  # rules no configuration would pass (built in code)
+                detail = f"the campaign's response rules do not validate: {exc}"[:500]
+                self.readers[number] = AnswerFault.UNREADABLE.because(detail)
+            else:
+                self.readers[number] = Reader(campaign, parsed, Decimal(max_price), bid)
+        elif kind == "forget":
+            self.readers.clear()
+        else:
+            _, number, reader, method, url, headers, body, timeout, limit = message
+            request = OutboundRequest(method=method, url=url, headers=headers, body=body)
+            task = asyncio.get_running_loop().create_task(
+                self._run(number, request, timeout, limit, self.readers[reader])
+            )
+            self.running[number] = task
 
-    async def _run(self, number: int, request: OutboundRequest, timeout: float, limit: int) -> None:
+    async def _run(
+        self,
+        number: int,
+        request: OutboundRequest,
+        timeout: float,
+        limit: int,
+        reader: Reader | str,
+    ) -> None:
+        outcome: Answered | Failed
         try:
-            outcome = await deliver(self.session, request, timeout, limit)
+            if isinstance(reader, Reader):
+                outcome = await deliver_and_read(self.session, request, timeout, limit, reader)
+            else:  # sent as in the server's process, where reading it would fail
+                got = await deliver(self.session, request, timeout, limit)
+                outcome = got if isinstance(got, Failed) else _unreadable(got, reader)
         finally:
             self.running.pop(number, None)
-        if isinstance(outcome, Received):
-            response = outcome.response
-            self.link.send(
-                (
-                    "received",
-                    number,
-                    response.status,
-                    # plain str: the multidict's names are istr, which marshal refuses
-                    [(str(name), str(value)) for name, value in response.header_list],
-                    response.text,
-                    outcome.fault,
-                )
-            )
-        else:
+        if isinstance(outcome, Failed):
             failed = ("failed", number, outcome.outcome.value, outcome.reason, outcome.unexpected)
             self.link.send(failed)
+            return
+        reading = outcome.reading
+        self.link.send(
+            (
+                "answered",
+                number,
+                outcome.status,
+                outcome.text,
+                # plain str: a multidict's values may be a subclass, which marshal refuses
+                str(outcome.location) if outcome.location is not None else None,
+                reading.outcome.value,
+                str(reading.price) if reading.price is not None else None,
+                reading.reference,
+                reading.reason,
+                reading.redirect_url,
+                reading.answered_price,
+                reading.captured,
+                outcome.unexpected,
+            )
+        )
 
     def _lost(self) -> None:
         for task in self.running.values():
             task.cancel()
         if not self.done.done():
             self.done.set_result(None)
+
+
+def _unreadable(received: Received, reason: str) -> Answered:
+    response = received.response
+    location = response.header("Location") if 300 <= response.status < 400 else None
+    return Answered(response.status, response.text, location, Reading(Outcome.ERROR, reason=reason))
 
 
 async def serve(fd: int, allow: str, connection_limit: int) -> None:

@@ -32,6 +32,7 @@ from pingtree.buyers.selectors import (
     parse_json,
     parse_xml,
 )
+from pingtree.failures import describe, stack
 from pingtree.money import LARGEST, parse_money
 from pingtree.routing.model import Reading as Reading  # re-exported: the rules' reading
 
@@ -287,3 +288,47 @@ def read_response(
 ) -> Reading:
     """Classify an answer and pull out price, reference, reason, redirect URL and captures."""
     return explain(rules, response, max_price=max_price, bid=bid).reading
+
+
+@dataclass(frozen=True)
+class Answered:
+    """An answer as its record keeps it (status, body, a redirect's Location) and what the
+    rules made of it."""
+
+    status: int
+    text: str
+    location: str | None
+    reading: Reading
+    unexpected: str | None = None
+    """The rules failed on this answer in a way nobody foresaw: what the log gets (the
+    exception's classes and stack, never its values); the reading is then an error."""
+
+
+@dataclass(frozen=True)
+class Reader:
+    """How one campaign reads the answers of one endpoint: its rules, its largest price,
+    and whether the answer is to a ping (a bid) or a post."""
+
+    campaign: str
+    rules: ResponseRules
+    max_price: Decimal
+    bid: bool
+
+    def read(self, response: BuyerResponse, fault: str | None) -> Answered:
+        """The answer read by the rules; a fault (too large, cut short) makes it an error."""
+        status = response.status
+        location = response.header("Location") if 300 <= status < 400 else None
+        if fault is not None:
+            return Answered(status, response.text, location, Reading(Outcome.ERROR, reason=fault))
+        # Rules come from configuration and bodies from buyers: a combination nobody foresaw
+        # (an XPath function, a nested value where a price belongs) must cost this one
+        # attempt, never the lead.
+        try:
+            reading = read_response(self.rules, response, max_price=self.max_price, bid=self.bid)
+        except Exception as exc:
+            detail = AnswerFault.UNREADABLE.because(f"{type(exc).__name__}: {exc}"[:500])
+            unexpected = f"{describe(exc)}\n{stack(exc)}"
+            return Answered(
+                status, response.text, location, Reading(Outcome.ERROR, reason=detail), unexpected
+            )
+        return Answered(status, response.text, location, reading)
