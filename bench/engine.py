@@ -310,13 +310,20 @@ def pct(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
-def cpu_seconds(pid: int | None) -> float:
+DELIVERY = "pingtree.delivery.offload"
+"""In a delivery process's command line (PINGTREE_DELIVERY_PROCESS): counted on its own."""
+
+
+def cpu_seconds(pid: int | None, part: str | None = None) -> float:
     """User + system CPU seconds of a process and its live children (this one when pid is
-    None); 0 off Linux. Children count: `pingtree serve --workers N` forks its workers."""
+    None); 0 off Linux. Children count: `pingtree serve --workers N` forks its workers.
+    part "delivery": only the delivery processes among them; "rest": all but those."""
     if pid is None:
         return time.process_time()
     total = 0.0
     for one in [pid, *_children(pid)]:
+        if part is not None and (part == "delivery") != _is_delivery(one):
+            continue
         try:
             stat = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
@@ -362,6 +369,29 @@ def postmaster(url: str) -> int | None:
     return None
 
 
+def _is_delivery(pid: int) -> bool:
+    try:
+        return DELIVERY.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def counted(pids: dict[str, int | None]) -> dict[str, float]:
+    """CPU seconds so far of each process group named; an app with delivery processes
+    ("app" and "delivery", from split_delivery) is counted as its two parts."""
+    return {
+        k: cpu_seconds(pid, k if k == "delivery" else "rest" if "delivery" in pids else None)
+        for k, pid in pids.items()
+    }
+
+
+def split_delivery(pids: dict[str, int | None]) -> None:
+    """Count the app's delivery processes on their own, when it has any."""
+    app = pids.get("app")
+    if app is not None and any(_is_delivery(kid) for kid in _children(app)):
+        pids["delivery"] = app
+
+
 def _children(pid: int) -> list[int]:
     try:
         found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
@@ -382,7 +412,7 @@ async def drive(
     """Run `one(i)` for i < n with `concurrency` workers; stop starting new ones after max_s."""
     run = Run(name, concurrency)
     counter = itertools.count()
-    cpu_before = {k: cpu_seconds(pid) for k, pid in pids.items()}
+    cpu_before = counted(pids)
     machine_before = machine_jiffies()
     started = time.perf_counter()
     stop_at = started + max_s
@@ -402,7 +432,8 @@ async def drive(
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     run.wall_s = time.perf_counter() - started
     done = max(1, len(run.samples))
-    run.cpu_ms = {k: (cpu_seconds(pid) - cpu_before[k]) * 1000 / done for k, pid in pids.items()}
+    cpu_after = counted(pids)
+    run.cpu_ms = {k: (cpu_after[k] - cpu_before[k]) * 1000 / done for k in pids}
     machine_after = machine_jiffies()
     ticks = machine_after[0] - machine_before[0]
     if ticks > 0:
@@ -698,6 +729,7 @@ async def run_engine(
     tag = f"{run_id}{db.name}"
     try:
         await wait_http(f"{base}/openapi.json", app, log)
+        split_delivery(pids)
         for scenario in ("ping_post", "priority"):
             await engine_load(base, scenario, f"{tag}w", args.warmup, args.concurrency, 30, pids)
         for scenario in SCENARIOS:

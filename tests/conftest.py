@@ -22,6 +22,14 @@ POSTGRES_ENV = "PINGTREE_TEST_POSTGRES_URL"
 REDIS_ENV = "PINGTREE_TEST_REDIS_URL"
 
 
+@pytest.fixture(autouse=True)
+def _requests_sent_from_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apps in tests send from their own process (a delivery process, SQLite's default,
+    takes a second to start): tests that read answers run both ways (tests/engine's
+    engine_senders), tests/delivery/test_offload.py tests the default itself."""
+    monkeypatch.setenv("PINGTREE_DELIVERY_PROCESS", "false")
+
+
 def _backends() -> list[str]:
     return ["sqlite", "postgres"]
 

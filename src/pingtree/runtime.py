@@ -142,7 +142,7 @@ class Runtime:
         self.http = new_session(
             self.settings.http_connection_limit, allow=self.settings.buyer_allowlist
         )
-        if self.settings.delivery_process:
+        if self.settings.delivers_from_a_process:
             self.delivery = DeliveryProcess(
                 allow=self.settings.buyer_url_allow,
                 connection_limit=self.settings.http_connection_limit,

@@ -60,11 +60,12 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="how long a repeated Idempotency-Key waits for the first"
     )
     http_connection_limit: int = Field(default=1000, gt=0, description="outbound connection pool")
-    delivery_process: bool = Field(
-        default=False,
-        description="send pings and posts from a child process of each server process (the "
-        "lead's process keeps building requests, reading answers and recording): for when "
-        "that one process is the limit, as SQLite's single server process is",
+    delivery_process: bool | None = Field(
+        default=None,
+        description="send pings and posts, and read their answers, from a child process of "
+        "each server process (the lead's process builds the requests and records them): for "
+        "when that one process is the limit. Unset: on with SQLite (its one server process), "
+        "off with PostgreSQL (run more workers)",
     )
     buyer_answer_max_bytes: int = Field(
         default=1024 * 1024,
@@ -241,6 +242,14 @@ class Settings(BaseSettings):
     def _allowlist_parses(cls, value: str) -> str:
         Allowlist.parse(value)
         return value
+
+    @property
+    def delivers_from_a_process(self) -> bool:
+        """Whether pings and posts go out from a delivery process (delivery_process, or its
+        default for the database)."""
+        if self.delivery_process is not None:
+            return self.delivery_process
+        return self.database.startswith("sqlite")
 
     @cached_property
     def buyer_allowlist(self) -> Allowlist:

@@ -25,6 +25,7 @@ from pingtree.delivery.offload import DeliveryProcess
 from pingtree.delivery.requests import OutboundRequest
 from pingtree.delivery.responses import Answered, Reader
 from pingtree.money import LARGEST
+from pingtree.settings import Settings
 from pingtree.simulator import RunningSimulator, SimulatorConfig, start_simulator
 from tests.engine.conftest import Harness, _harness, sim_buyer
 from tests.factories import JSON_PING, campaign, document, tier
@@ -226,3 +227,68 @@ async def test_readers_are_sent_once_and_forgotten_past_the_limit(
     kinds = [m[0] for m in sent if m[0] != "send"]
     # c0, c1 sent; c2 is the third: both ends forget, then c2; round two: c0 (forgotten) ...
     assert kinds == ["reader", "reader", "forget", "reader", "reader", "forget", "reader", "reader"]
+
+
+def test_a_delivery_process_is_sqlites_default_and_not_postgresqls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PINGTREE_DELIVERY_PROCESS")
+    assert Settings(database_url="sqlite+aiosqlite:///x.db").delivers_from_a_process
+    assert Settings(data_dir="somewhere").delivers_from_a_process  # SQLite in data_dir
+    postgres = "postgresql+psycopg://pingtree@db/pingtree"
+    assert not Settings(database_url=postgres).delivers_from_a_process
+    assert Settings(database_url=postgres, delivery_process=True).delivers_from_a_process
+    monkeypatch.setenv("PINGTREE_DELIVERY_PROCESS", "false")
+    assert not Settings(database_url="sqlite+aiosqlite:///x.db").delivers_from_a_process
+
+
+async def test_an_app_on_sqlite_sells_through_its_delivery_process_by_default(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PINGTREE_DELIVERY_PROCESS")
+    async for h in _harness(sqlite_url):
+        assert h.rt.delivery is not None and h.rt.delivery.pid is not None
+        h.buyers(sim_buyer("bidder"), sim_buyer("buyer"))
+        spec = campaign("bidder", h.sim, bid=True)
+        await h.configure(
+            document(
+                [spec, campaign("buyer", h.sim)],
+                [tier("auction", "ping_post", ["bidder"]), tier("t", "priority", ["buyer"])],
+            )
+        )
+        answer = (await h.post_lead()).json()
+        assert answer["status"] == "sold", answer
+        story = await h.timeline(answer["lead_id"])
+        kinds = [(a["campaign"], a["kind"], a["outcome"]) for a in story["attempts"]]
+        assert kinds == [("bidder", "ping", "accepted"), ("bidder", "post", "accepted")]
+        assert Decimal(str(story["attempts"][0]["price"])) >= 10
+
+
+async def test_a_signal_to_the_whole_service_leaves_the_child_to_its_server(
+    sim: RunningSimulator, child: DeliveryProcess
+) -> None:
+    """Ctrl-C, or a service manager's SIGTERM to every process, reaches the child too: it
+    keeps serving the server, which is still finishing its leads, and leaves with it."""
+    pid = child.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGTERM)
+    os.kill(pid, signal.SIGINT)
+    await asyncio.sleep(0.2)
+    answer = await child(_ping(sim, "b4", "after-signals"), 5.0, LIMIT, BIDS)
+    assert isinstance(answer, Answered) and answer.reading.price == 4, answer
+    assert child.pid == pid
+
+
+async def test_rules_that_cannot_be_handed_over_cost_the_one_attempt(
+    sim: RunningSimulator, child: DeliveryProcess
+) -> None:
+    rule = ResponseRule.model_validate(JSON_PING["rules"][0])
+    odd = ResponseRules.model_construct(
+        rules=[rule], otherwise=Outcome.ERROR, capture={}, default_reason=object()
+    )
+    answer = await child(_ping(sim, "b1", "odd"), 5.0, LIMIT, Reader("b", odd, LARGEST, True))
+    assert isinstance(answer, Failed) and answer.outcome is Outcome.ERROR, answer
+    assert answer.reason.endswith("handing the request to the delivery process"), answer
+    assert sim.received("b1") == []  # not sent
+    again = await child(_ping(sim, "b2", "next"), 5.0, LIMIT, BIDS)
+    assert isinstance(again, Answered) and again.reading.price == 2

@@ -26,6 +26,7 @@ import asyncio
 import itertools
 import logging
 import marshal
+import signal
 import socket
 import sys
 from collections.abc import Callable
@@ -39,6 +40,7 @@ from pingtree.delivery.destinations import Allowlist
 from pingtree.delivery.exchange import Failed, Received, deliver, deliver_and_read, new_session
 from pingtree.delivery.requests import OutboundRequest
 from pingtree.delivery.responses import Answered, AnswerFault, Reader, Reading
+from pingtree.failures import log_failure
 
 log = logging.getLogger("pingtree.delivery")
 
@@ -80,7 +82,19 @@ class _Link(asyncio.Protocol):
         messages, self._out = self._out, []
         if self.transport is None or self.transport.is_closing() or not messages:
             return
-        frame = marshal.dumps(messages)
+        try:
+            frame = marshal.dumps(messages)
+        except ValueError:  # a value that is not plain: each message alone, that one lost
+            for message in messages:
+                try:
+                    self._write(marshal.dumps([message]))
+                except ValueError:  # its exchange ends at its deadline, as a timeout
+                    log.error("a %s message could not be passed on", message[0])
+            return
+        self._write(frame)
+
+    def _write(self, frame: bytes) -> None:
+        assert self.transport is not None
         self.transport.write(len(frame).to_bytes(_HEADER, "big") + frame)
 
     def data_received(self, data: bytes) -> None:
@@ -180,11 +194,8 @@ class DeliveryProcess:
         try:
             async with asyncio.timeout(timeout):
                 child = await self._live()
-                waiter: asyncio.Future[Answered | Failed]
-                waiter = asyncio.get_running_loop().create_future()
-                child.waiting[number] = waiter
-                child.link.send(
-                    (
+                try:
+                    message = (
                         "send",
                         number,
                         self._reader(child, reader),
@@ -195,7 +206,14 @@ class DeliveryProcess:
                         timeout,
                         answer_limit,
                     )
-                )
+                except Exception as exc:  # rules that will not serialise: this attempt only
+                    log_failure(log, "campaign %s: not handed over", exc, reader.campaign)
+                    detail = f"{type(exc).__name__} handing the request to the delivery process"
+                    return Failed(Outcome.ERROR, detail)
+                waiter: asyncio.Future[Answered | Failed]
+                waiter = asyncio.get_running_loop().create_future()
+                child.waiting[number] = waiter
+                child.link.send(message)
                 return await waiter
         except TimeoutError:
             return Failed(Outcome.TIMEOUT, f"no answer within {timeout:.3f}s")
@@ -275,7 +293,7 @@ class DeliveryProcess:
             child.link.transport.close()
         process = child.process
         if process is not None and process.returncode is None:
-            process.terminate()
+            process.kill()  # it takes no SIGTERM (main())
 
     async def close(self) -> None:
         """Stop the child; exchanges still waiting end as errors."""
@@ -418,6 +436,11 @@ async def serve(fd: int, allow: str, connection_limit: int) -> None:
 def main(argv: list[str]) -> None:
     fd, allow, limit = int(argv[0]), argv[1], int(argv[2])
     logging.basicConfig(level=logging.WARNING)
+    # Ctrl-C in a terminal, or a service manager's SIGTERM to every process of the service,
+    # must not take the requests of leads the server is still finishing: the child leaves
+    # when the server closes its socket (or dies).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is installed with uvicorn[standard]
