@@ -292,3 +292,31 @@ async def test_rules_that_cannot_be_handed_over_cost_the_one_attempt(
     assert sim.received("b1") == []  # not sent
     again = await child(_ping(sim, "b2", "next"), 5.0, LIMIT, BIDS)
     assert isinstance(again, Answered) and again.reading.price == 2
+
+
+async def test_a_new_configuration_reads_by_its_new_rules_in_the_child(offloaded: Harness) -> None:
+    """The child keeps each endpoint's rules: a campaign whose rules change must be read by
+    the new ones from the next lead on, never by what the child was sent before."""
+    h = offloaded
+    h.buyers(sim_buyer("acme"))
+
+    def config(accept_word: str) -> Any:
+        spec = campaign("acme", h.sim)
+        post = spec["delivery"]["post"]
+        post["response"] = {
+            "rules": [
+                {"source": "json", "path": "$.status", "equals": accept_word, "outcome": "accepted"}
+            ],
+            "otherwise": "rejected",
+        }
+        return document([spec], [tier("t", "priority", ["acme"])])
+
+    await h.configure(config("accepted"))  # what the simulator answers
+    assert (await h.post_lead()).json()["status"] == "sold"
+    await h.configure(config("bought"))  # the same campaign, now reading another word
+    answer = (await h.post_lead()).json()
+    assert answer["status"] == "unsold", answer
+    story = await h.timeline(answer["lead_id"])
+    assert [a["outcome"] for a in story["attempts"]] == ["rejected"]
+    await h.configure(config("accepted"))  # and back
+    assert (await h.post_lead()).json()["status"] == "sold"
