@@ -8,6 +8,7 @@ Real parts: the buyer simulator on 127.0.0.1 and a real child process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -320,3 +321,38 @@ async def test_a_new_configuration_reads_by_its_new_rules_in_the_child(offloaded
     assert [a["outcome"] for a in story["attempts"]] == ["rejected"]
     await h.configure(config("accepted"))  # and back
     assert (await h.post_lead()).json()["status"] == "sold"
+
+
+async def test_a_stuck_child_is_killed_and_the_next_request_starts_another(
+    sim: RunningSimulator, child: DeliveryProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A child that stops answering altogether (a pathological answer spinning its loop, a
+    stopped process) would turn every later attempt into a timeout: it is replaced."""
+    monkeypatch.setattr(offload, "STUCK_S", 0.3)
+    stuck = child.pid
+    assert stuck is not None
+    os.kill(stuck, signal.SIGSTOP)
+    try:
+        outcomes = []
+        for n in range(3):  # 0.2 s each: the question asked at the first is 0.4 s old at the last
+            outcomes.append(await child(_ping(sim, "b1", f"s{n}"), 0.2, LIMIT, BIDS))
+        assert all(o == Failed(Outcome.TIMEOUT, "no answer within 0.200s") for o in outcomes)
+        again = await child(_ping(sim, "b5", "fresh"), 30.0, LIMIT, BIDS)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(stuck, signal.SIGCONT)
+    assert isinstance(again, Answered) and again.reading.price == 5, again
+    assert child.pid not in (None, stuck)
+
+
+async def test_a_child_waiting_on_slow_buyers_is_not_taken_for_stuck(
+    sim: RunningSimulator, child: DeliveryProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(offload, "STUCK_S", 0.3)
+    pid = child.pid
+    for n in range(4):
+        answer = await child(_ping(sim, "hanger", f"h{n}"), 0.2, LIMIT, BIDS)
+        assert answer == Failed(Outcome.TIMEOUT, "no answer within 0.200s")
+    answer = await child(_ping(sim, "b6", "after"), 30.0, LIMIT, BIDS)
+    assert isinstance(answer, Answered) and answer.reading.price == 6
+    assert child.pid == pid  # it answered the liveness checks: kept

@@ -29,6 +29,7 @@ import marshal
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -48,12 +49,16 @@ START_TIMEOUT_S = 60.0
 """How long a new child may take to say it is ready (it imports aiohttp and pingtree)."""
 _HEADER = 4
 _Message = tuple[Any, ...]
+STUCK_S = 5.0
+"""A child that leaves a liveness check this long unanswered, while requests time out, is
+stuck (a pathological answer spinning its loop, a stopped process): it is killed and the
+next request starts another."""
 MAX_READERS = 10_000
 """Readers a child keeps (one per campaign endpoint, renewed with each configuration);
 past it both ends start afresh."""
-# Messages. To the child: ("reader", number, campaign, rules as JSON, max_price, bid),
+# Messages. To the child: ("alive?",), ("reader", number, campaign, rules as JSON, max_price, bid),
 # ("forget",) (every reader), ("send", id, reader number, method, url, headers, body,
-# timeout, answer_limit), ("drop", id). From the child: ("ready",),
+# timeout, answer_limit), ("drop", id). From the child: ("ready",), ("alive",),
 # ("answered", id, status, text, location, reading..., unexpected),
 # ("failed", id, outcome, reason, unexpected).
 
@@ -126,12 +131,17 @@ class _Child:
         self.process: asyncio.subprocess.Process | None = None
         self.readers: set[int] = set()
         """The readers this child has been sent."""
+        self.asked_at: float | None = None
+        """When a liveness check went unanswered so far (None: none is out)."""
 
     def _handle(self, message: _Message) -> None:
         kind = message[0]
         if kind == "ready":
             if not self.ready.done():
                 self.ready.set_result(None)
+            return
+        if kind == "alive":
+            self.asked_at = None
             return
         waiter = self.waiting.pop(message[1], None)
         if waiter is None or waiter.done():
@@ -216,12 +226,26 @@ class DeliveryProcess:
                 child.link.send(message)
                 return await waiter
         except TimeoutError:
+            if child is not None:
+                self._check(child)
             return Failed(Outcome.TIMEOUT, f"no answer within {timeout:.3f}s")
         except _NoChild as exc:
             return Failed(Outcome.ERROR, str(exc))
         finally:
             if child is not None and child.waiting.pop(number, None) is not None:
                 child.link.send(("drop", number))  # cut off here: the child stops too
+
+    def _check(self, child: _Child) -> None:
+        """After a request timed out: ask whether the child is alive; kill it when an
+        earlier question has gone unanswered for STUCK_S (what it held ends as errors)."""
+        now = time.monotonic()
+        if child.asked_at is None:
+            child.asked_at = now
+            child.link.send(("alive?",))
+        elif now - child.asked_at > STUCK_S and child.alive:
+            pid = child.process.pid if child.process is not None else None
+            log.error("delivery process %s answers nothing for %.1f s: restarting it", pid, STUCK_S)
+            self._end(child)
 
     def _reader(self, child: _Child, reader: Reader) -> int:
         """The reader's number, sent to the child first if it has not had it."""
@@ -289,6 +313,7 @@ class DeliveryProcess:
 
     @staticmethod
     def _end(child: _Child) -> None:
+        child.alive = False  # the next request starts another (its socket closes later)
         if child.link.transport is not None:
             child.link.transport.close()
         process = child.process
@@ -345,6 +370,8 @@ class _Deliveries:
             task = self.running.pop(message[1], None)
             if task is not None:
                 task.cancel()
+        elif kind == "alive?":
+            self.link.send(("alive",))
         elif kind == "reader":
             _, number, campaign, rules, max_price, bid = message
             try:
