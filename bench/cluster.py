@@ -314,6 +314,8 @@ class Deployment:
     prefix: str = field(init=False)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     base: str = ""
+    settings: dict[str, str] = field(default_factory=dict)
+    """More of the servers' PINGTREE_* settings (bench/engine.py's app_settings)."""
 
     def __post_init__(self) -> None:
         tag = uuid.uuid4().hex[:8]
@@ -336,7 +338,7 @@ class Deployment:
             "PINGTREE_ADMIN_TOKEN": ADMIN_TOKEN,
             "PINGTREE_BUYER_URL_ALLOW": "127.0.0.1",
         }
-        return env
+        return env | self.settings
 
     @property
     def app_pids(self) -> list[int]:

@@ -46,6 +46,7 @@ from cluster import (
     rss_mib,
     table,
 )
+from engine import app_settings
 from machine import describe as describe_machine
 
 MEMORY_GROWTH_TARGET = 0.10
@@ -128,7 +129,14 @@ async def main(args: argparse.Namespace) -> int:
         work = Path(tmp)
         async with (
             Simulator(work) as sim,
-            Deployment("soak", work, sim.url, tree="auction", workers=args.workers) as dep,
+            Deployment(
+                "soak",
+                work,
+                sim.url,
+                tree="auction",
+                workers=args.workers,
+                settings=app_settings(args.app_setting),
+            ) as dep,
         ):
             capacity = args.rate * 2 if args.rate else 0.0
             measured: list[Answer] = []
@@ -188,6 +196,7 @@ async def main(args: argparse.Namespace) -> int:
     print(
         f"{len(answers)} leads over {args.minutes} min at {rate:.1f}/s (half of a measured "
         f"{capacity:.1f}/s), workers {args.workers}, PostgreSQL and Redis on this machine"
+        + (f", app settings {' '.join(args.app_setting)}" if args.app_setting else "")
     )
     print(table(("minute", "leads", "p50 ms", "p99 ms", "max ms", "not 200"), rows))
     print()
@@ -234,6 +243,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=256, help="client connections at most")
     p.add_argument("--json", type=Path, help="also write every figure to this file")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    p.add_argument(
+        "--app-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a server setting, e.g. delivery_process=true (repeatable)",
+    )
     return p.parse_args(argv)
 
 

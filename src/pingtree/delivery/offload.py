@@ -2,22 +2,26 @@
 
 A ping_post lead is ten pings and a post; sending them and reading their answers is about
 half of what the lead's process spends on it (bench/delivery.py). Where that process is
-the limit (SQLite has one server process, one core), `PINGTREE_DELIVERY_PROCESS=true`
-hands each request to a child process (delivery.exchange.deliver_and_read: connect, send,
-read whole, classify what failed, read the answer by the campaign's rules), and the lead's
-process keeps building requests and recording them, masked and bounded. A hostile buyer
-meets the same code either way.
+the limit (SQLite has one server process, one core), `PINGTREE_DELIVERY_PROCESS` (on by
+default with SQLite) hands each request to a child process
+(delivery.exchange.deliver_and_read: connect, send, read whole, classify what failed,
+read the answer by the campaign's rules), and the lead's process keeps building requests
+and recording them, masked and bounded. A hostile buyer meets the same code either way.
 
-The two talk over a socket pair in frames (4-byte length, then a marshalled list
-of messages); the requests and answers of one event-loop turn go as one frame. Both ends are
+The two talk over a socket pair in frames (4-byte length, then a marshalled list of
+messages); the requests and answers of one event-loop turn go as one frame. Both ends are
 this program: nothing else can reach the socket pair.
 
 - The attempt's deadline is kept here, in the lead's process: the exchange is cut off at
   `timeout` (TIMEOUT, and the child is told to drop it) whatever the child is doing, and
   waiting for a child that is starting counts against it.
 - The child dying fails each exchange in flight (an error attempt: the lead cascades),
-  and the next request starts a new child. The child leaves when the socket closes, so it
-  never outlives its server.
+  and the next request starts a new child. A child that stops answering (asked after a
+  request times out, unanswered for STUCK_S) is killed, with the same effect. The child
+  leaves when the socket closes, so it never outlives its server, and takes no SIGINT or
+  SIGTERM of its own: the server finishing its leads still needs it.
+- Each endpoint's response rules go to the child once, as JSON validated there (a Reader
+  by number); a new configuration's rules are new readers.
 """
 
 from __future__ import annotations
