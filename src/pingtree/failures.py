@@ -9,10 +9,9 @@ the SQLSTATE and constraint where there is one, and the stack (code lines, no va
 from __future__ import annotations
 
 import logging
+import sys
 import traceback
 from typing import Any
-
-from sqlalchemy.exc import DBAPIError, StatementError
 
 MAX_CHAIN = 5
 
@@ -31,7 +30,10 @@ def describe(exc: BaseException) -> str:
 
 def _one(exc: BaseException) -> str:
     name = type(exc).__name__
-    if not isinstance(exc, StatementError):
+    # A database error only where SQLAlchemy is loaded: a delivery process, which never
+    # loads it, starts a third of a second sooner.
+    sa = sys.modules.get("sqlalchemy.exc")
+    if sa is None or not isinstance(exc, sa.StatementError):
         return name
     orig: Any = exc.orig
     details = [f"{name}({type(orig).__name__})"] if orig is not None else [name]
@@ -43,7 +45,7 @@ def _one(exc: BaseException) -> str:
         value = getattr(diag, attr, None)
         if value:
             details.append(f"{attr.removesuffix('_name')}={value}")
-    if isinstance(exc, DBAPIError) and orig is not None and not state:
+    if isinstance(exc, sa.DBAPIError) and orig is not None and not state:
         # SQLite's codes name the kind of failure without the data (e.g. SQLITE_CONSTRAINT).
         code = getattr(orig, "sqlite_errorname", None)
         if code:
