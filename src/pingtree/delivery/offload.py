@@ -42,9 +42,15 @@ import aiohttp
 
 from pingtree.buyers.model import Outcome, ResponseRules
 from pingtree.delivery.destinations import Allowlist
-from pingtree.delivery.exchange import Failed, Received, deliver, deliver_and_read, new_session
+from pingtree.delivery.exchange import Failed, deliver, deliver_and_read, new_session
 from pingtree.delivery.requests import OutboundRequest
-from pingtree.delivery.responses import Answered, AnswerFault, Reader, Reading
+from pingtree.delivery.responses import (
+    Answered,
+    AnswerFault,
+    Reader,
+    Reading,
+    answered_as_error,
+)
 from pingtree.failures import log_failure
 
 log = logging.getLogger("pingtree.delivery")
@@ -409,7 +415,9 @@ class _Deliveries:
                 outcome = await deliver_and_read(self.session, request, timeout, limit, reader)
             else:  # sent as in the server's process, where reading it would fail
                 got = await deliver(self.session, request, timeout, limit)
-                outcome = got if isinstance(got, Failed) else _unreadable(got, reader)
+                outcome = (
+                    got if isinstance(got, Failed) else answered_as_error(got.response, reader)
+                )
         finally:
             self.running.pop(number, None)
         if isinstance(outcome, Failed):
@@ -441,12 +449,6 @@ class _Deliveries:
             task.cancel()
         if not self.done.done():
             self.done.set_result(None)
-
-
-def _unreadable(received: Received, reason: str) -> Answered:
-    response = received.response
-    location = response.header("Location") if 300 <= response.status < 400 else None
-    return Answered(response.status, response.text, location, Reading(Outcome.ERROR, reason=reason))
 
 
 async def serve(fd: int, allow: str, connection_limit: int) -> None:

@@ -316,10 +316,8 @@ class Reader:
 
     def read(self, response: BuyerResponse, fault: str | None) -> Answered:
         """The answer read by the rules; a fault (too large, cut short) makes it an error."""
-        status = response.status
-        location = response.header("Location") if 300 <= status < 400 else None
         if fault is not None:
-            return Answered(status, response.text, location, Reading(Outcome.ERROR, reason=fault))
+            return answered_as_error(response, fault)
         # Rules come from configuration and bodies from buyers: a combination nobody foresaw
         # (an XPath function, a nested value where a price belongs) must cost this one
         # attempt, never the lead.
@@ -328,7 +326,16 @@ class Reader:
         except Exception as exc:
             detail = AnswerFault.UNREADABLE.because(f"{type(exc).__name__}: {exc}"[:500])
             unexpected = f"{describe(exc)}\n{stack(exc)}"
-            return Answered(
-                status, response.text, location, Reading(Outcome.ERROR, reason=detail), unexpected
-            )
-        return Answered(status, response.text, location, reading)
+            return _answered(response, Reading(Outcome.ERROR, reason=detail), unexpected)
+        return _answered(response, reading)
+
+
+def answered_as_error(response: BuyerResponse, reason: str) -> Answered:
+    """An answer that is an error attempt for reason, whatever its rules would read."""
+    return _answered(response, Reading(Outcome.ERROR, reason=reason))
+
+
+def _answered(response: BuyerResponse, reading: Reading, unexpected: str | None = None) -> Answered:
+    status = response.status
+    location = response.header("Location") if 300 <= status < 400 else None
+    return Answered(status, response.text, location, reading, unexpected)
