@@ -96,6 +96,35 @@ async def test_a_sorry_page_is_a_reject_with_the_default_reason(engine: Harness)
     assert [s["campaign"] for s in story["sales"]] == ["second"]
 
 
+# An operator's pattern that backtracks (each `a` may be either branch: 2**3000 ways to
+# fail on this body). Under Python's re the buyer's answer would hold the loop for longer
+# than any test runs; it costs this one attempt and at most patterns.LIMIT_S.
+BACKTRACKS = r"^(a|a)*$"
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        {"rules": [{"source": "body", "matches": BACKTRACKS, "outcome": "accepted"}]},
+        {
+            "rules": [{"source": "status", "equals": "200", "outcome": "accepted"}],
+            "reference": {"source": "regex", "path": BACKTRACKS},
+        },
+    ],
+    ids=["matches", "regex-source"],
+)
+async def test_a_pattern_that_backtracks_on_a_hostile_answer_costs_one_attempt(
+    engine: Harness, rules: dict[str, Any]
+) -> None:
+    script = ScriptedAnswer(headers=[("Content-Type", "text/plain")], body=b"a" * 3000 + b"!")
+    story = await _story(engine, script, rules)
+    post = _post(story, "html")
+    assert post["outcome"] == "error"
+    assert post["reason"].startswith("unreadable_answer: the pattern"), post["reason"]
+    assert "was stopped" in post["reason"]
+    assert [s["campaign"] for s in story["sales"]] == ["second"]
+
+
 async def test_repeated_headers_reach_the_rules(engine: Harness) -> None:
     script = ScriptedAnswer(
         headers=[("x-result", "pending"), ("X-Result", "SOLD"), ("X-Lead", "H-9")],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -179,3 +180,12 @@ def test_a_range_includes_both_of_its_ends() -> None:
         True,
         False,
     ]
+
+
+def test_a_regex_filter_that_backtracks_on_a_value_does_not_match_and_does_not_stall() -> None:
+    # The operator's pattern, a publisher's value made for it: the campaign is not eligible
+    # for this lead (no match), in the pattern's time limit instead of 2**3000 steps.
+    started = time.monotonic()
+    assert not _passes({"op": "regex", "pattern": r"^(a|a)*$"}, "a" * 3000 + "!")
+    assert time.monotonic() - started < 2.0  # the limit is 0.1 s: a generous margin
+    assert _passes({"op": "regex", "pattern": r"^(a|a)*$"}, "AAA")  # case ignored, as before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -63,3 +64,19 @@ def test_digit_fields_are_stored_with_ascii_digits() -> None:
 def test_digits_that_do_not_make_a_value_are_refused() -> None:
     _clean, errors = validate_fields(VERTICAL, {"income": "١٫٥", "code": "١٢٣"})
     assert sorted(e.field for e in errors) == ["code", "income"]
+
+
+def test_a_field_pattern_that_backtracks_on_a_value_refuses_the_field_in_time() -> None:
+    # A publisher's value made for the operator's pattern: refused (a 422 naming the field),
+    # not a loop held for as long as re would backtrack (2**200 ways to fail).
+    vertical = Vertical.model_validate(
+        {"name": "v", "fields": [{"name": "code", "regex": r"(a|a)*"}, {"name": "note"}]}
+    )
+    started = time.monotonic()
+    _, errors = validate_fields(vertical, {"code": "a" * 200 + "!", "note": "x"})
+    assert time.monotonic() - started < 2.0  # the limit is 0.1 s: a generous margin
+    assert [(e.field, e.message) for e in errors] == [
+        ("code", "could not be checked against (a|a)* in time (too complex a value)")
+    ]
+    _, errors = validate_fields(vertical, {"code": "aaa", "note": "x"})
+    assert errors == []

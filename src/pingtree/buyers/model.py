@@ -29,6 +29,7 @@ from pingtree.credentials.refs import SECRET_NAME, SecretSpec, is_reference, ref
 from pingtree.geo import known_zip
 from pingtree.money import Money
 from pingtree.names import NAME_PATTERN
+from pingtree.patterns import compile_pattern
 from pingtree.webhooks import Webhook, WebhookEvent
 
 
@@ -180,9 +181,9 @@ class Filter(Strict):
             if not self.pattern:
                 raise ValueError("regex needs pattern")
             try:
-                re.compile(self.pattern)
-            except re.error as exc:
-                raise ValueError(f"pattern is not a valid regular expression: {exc}") from exc
+                compile_pattern(self.pattern, ignore_case=True)  # as eligibility runs it
+            except ValueError as exc:
+                raise ValueError(f"pattern is {exc}") from exc
         if op is FilterOp.ZIP_LIST and self.values:
             bad = [v for v in self.values if not re.fullmatch(r"\d{3,5}", v)]
             if bad:

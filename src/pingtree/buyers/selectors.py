@@ -23,6 +23,8 @@ from cssselect import SelectorError
 from lxml import etree, html
 from lxml.cssselect import CSSSelector
 
+from pingtree.patterns import Pattern, compile_pattern
+
 if TYPE_CHECKING:
     from pingtree.delivery.responses import BuyerResponse as Answer
 
@@ -102,16 +104,22 @@ class _Cookie:
         return Found(values)
 
 
+MAX_MATCHES = 1000
+"""Matches of a regex source kept from one answer (a price or a reference is one of them;
+an answer of a megabyte of matches is not a buyer's answer)."""
+
+
 @dataclass(frozen=True)
 class _Regex:
-    """Every match over the body: group 1 if the pattern has groups, else the whole match."""
+    """Every match over the body (up to MAX_MATCHES): group 1 if the pattern has groups, else
+    the whole match. A pattern that runs past its time limit raises patterns.TooSlow."""
 
-    pattern: re.Pattern[str]
+    pattern: Pattern
 
     def find(self, answer: Answer) -> Found:
         values: list[str] = []
         groups: dict[str, str] = {}
-        for match in self.pattern.finditer(answer.text):
+        for match in self.pattern.finditer(answer.text, MAX_MATCHES):
             values.append(match.group(1) if self.pattern.groups else match.group(0))
             if not groups:
                 groups = {k: v for k, v in match.groupdict().items() if v is not None}
@@ -276,13 +284,10 @@ def compile_selector(source: str, path: str) -> Selector:
     raise ValueError(f"unknown source {source!r}")
 
 
-@lru_cache(maxsize=4096)
-def compile_regex(pattern: str) -> re.Pattern[str]:
-    """A compiled regular expression; ValueError saying why when it is not one."""
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"not a valid regular expression: {exc}") from exc
+def compile_regex(pattern: str) -> Pattern:
+    """A rule's regular expression, compiled once and time-limited on the buyer's answer
+    (pingtree.patterns); ValueError saying why when it is not one."""
+    return compile_pattern(pattern)
 
 
 def _first_line(exc: Exception) -> str:

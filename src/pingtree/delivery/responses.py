@@ -34,6 +34,7 @@ from pingtree.buyers.selectors import (
 )
 from pingtree.failures import describe, stack
 from pingtree.money import LARGEST, parse_money
+from pingtree.patterns import TooSlow
 from pingtree.routing.model import Reading as Reading  # re-exported: the rules' reading
 
 
@@ -323,6 +324,9 @@ class Reader:
         # attempt, never the lead.
         try:
             reading = read_response(self.rules, response, max_price=self.max_price, bid=self.bid)
+        except TooSlow as exc:  # the operator's pattern backtracks on this answer
+            detail = AnswerFault.UNREADABLE.because(str(exc))
+            return _answered(response, Reading(Outcome.ERROR, reason=detail))
         except Exception as exc:
             detail = AnswerFault.UNREADABLE.because(f"{type(exc).__name__}: {exc}"[:500])
             unexpected = f"{describe(exc)}\n{stack(exc)}"

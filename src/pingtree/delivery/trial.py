@@ -22,6 +22,7 @@ from pingtree.delivery.exchange import new_session
 from pingtree.delivery.gateway import HttpGateway
 from pingtree.delivery.requests import OutboundRequest
 from pingtree.delivery.responses import BuyerResponse, Trace, explain
+from pingtree.patterns import TooSlow
 from pingtree.verticals.model import FieldSpec, Vertical
 from pingtree.verticals.pii import ping_fields
 
@@ -98,11 +99,23 @@ def read_saved(
 ) -> Step:
     """How the campaign's rules read a saved answer to its ping or post."""
     endpoint = _endpoint(campaign, kind)
-    response = BuyerResponse(status=status, headers=headers, text=body)
-    trace = explain(
-        endpoint.response, response, max_price=campaign.price.max_price, bid=kind is Exchange.PING
-    )
-    return Step(kind, endpoint, response=response, trace=trace)
+    step = Step(kind, endpoint, response=BuyerResponse(status=status, headers=headers, text=body))
+    return _read(step, campaign)
+
+
+def _read(step: Step, campaign: Campaign) -> Step:
+    """The step's answer read by its endpoint's rules (a pattern cut off: its failure)."""
+    assert step.response is not None
+    try:
+        step.trace = explain(
+            step.endpoint.response,
+            step.response,
+            max_price=campaign.price.max_price,
+            bid=step.kind is Exchange.PING,
+        )
+    except TooSlow as exc:
+        step.failure = f"unreadable: {exc}"
+    return step
 
 
 def _endpoint(campaign: Campaign, kind: Exchange) -> Endpoint:
@@ -175,13 +188,7 @@ async def _send(
     if received.fault is not None:
         step.failure = received.fault
         return step
-    step.trace = explain(
-        endpoint.response,
-        received.response,
-        max_price=campaign.price.max_price,
-        bid=kind is Exchange.PING,
-    )
-    return step
+    return _read(step, campaign)
 
 
 # --- printing ------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ well under a millisecond per lead.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -16,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from pingtree.buyers.model import DAYS, Buyer, Campaign, Filter, FilterOp, Schedule, time_us
 from pingtree.geo import zips_near
+from pingtree.patterns import TooSlow, compile_pattern
 from pingtree.routing.model import SkipReason, TierCampaign
 
 if TYPE_CHECKING:
@@ -124,11 +124,16 @@ def compile_filter(flt: Filter, numeric: bool = False) -> Predicate:
 
         return in_range
     if op is FilterOp.REGEX:
-        pattern = re.compile(flt.pattern or "", re.IGNORECASE)
+        pattern = compile_pattern(flt.pattern or "", ignore_case=True)
 
         def matches(lead: LeadView) -> bool:
             value = lead.fields.get(name)
-            return value is not None and pattern.search(str(value)) is not None
+            if value is None:
+                return False
+            try:
+                return pattern.search(str(value)) is not None
+            except TooSlow:  # the pattern backtracks on this value: no match, not a stall
+                return False
 
         return matches
     if op is FilterOp.ZIP_LIST:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
@@ -12,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from pingtree.consent.model import ConsentPolicy
 from pingtree.names import NAME_PATTERN as NAME_PATTERN  # re-exported
+from pingtree.patterns import compile_pattern
 from pingtree.screening.model import ScreeningPolicy
 from pingtree.verticals.calls import CallIntake
 
@@ -137,10 +137,7 @@ class FieldSpec(BaseModel):
     @classmethod
     def _regex_compiles(cls, value: str | None) -> str | None:
         if value is not None:
-            try:
-                re.compile(value, re.ASCII)  # as validate.py matches it
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from exc
+            compile_pattern(value, ascii=True)  # as validate.py matches it
         return value
 
     @field_validator("aliases")

@@ -13,6 +13,7 @@ from typing import Any
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from pingtree.patterns import TooSlow, compile_pattern
 from pingtree.screening.regions import CA_PROVINCES, US_STATES
 from pingtree.verticals.derive import derive
 from pingtree.verticals.model import FieldSpec, FieldType, Vertical
@@ -161,8 +162,13 @@ def _in_enum(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
 
 def _check_constraints(spec: FieldSpec, value: Any) -> str | None:
     # ASCII: an operator's \d means 0-9, as in the other languages regexes are written for.
-    if spec.regex is not None and not re.fullmatch(spec.regex, str(value), re.ASCII):
-        return f"must match {spec.regex}"
+    if spec.regex is not None:
+        try:
+            matched = compile_pattern(spec.regex, ascii=True).fullmatch(str(value))
+        except TooSlow:
+            return f"could not be checked against {spec.regex} in time (too complex a value)"
+        if matched is None:
+            return f"must match {spec.regex}"
     if spec.min is not None or spec.max is not None:
         try:
             number = Decimal(str(value))
