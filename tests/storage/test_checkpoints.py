@@ -56,8 +56,12 @@ async def test_a_long_log_starts_over_even_while_a_writer_keeps_writing(sqlite_u
         after = await asyncio.to_thread(checkpoint, path, 10**9)
     finally:
         await apart.dispose()
-    assert done.restarted and done.copied == done.logged >= WRITES
-    assert after.logged <= 250  # the log started over: it holds the writes since, at most
+    # The RESTART ran and copied all the log held then. That may be the whole log, or only
+    # the writer's last few pages: when the PASSIVE pass copied everything while the writer
+    # paused, the writer's next transaction started the log over by itself (a CI run saw
+    # logged=3). Either way the log started over:
+    assert done.restarted and done.copied == done.logged
+    assert after.logged <= 250  # it holds the writes since, at most, not the 1,700 before
 
 
 async def test_a_command_engine_keeps_sqlites_own_checkpoints(sqlite_url: str) -> None:
