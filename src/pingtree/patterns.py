@@ -3,12 +3,16 @@
 The pattern is the operator's (a field's `regex`, a campaign's `regex` filter, a response
 rule's `matches` or `regex` source); the text is not: a publisher's field value, a buyer's
 answer of up to a megabyte. Python's `re` has no time limit, and a pattern that backtracks
-(`^(a|a)*$`) on a text made for it runs for minutes inside one call, on the
-event loop: every lead in flight on that process would miss its deadline. Patterns here are
-compiled by the `regex` package, which reads re's syntax the same way, avoids much of the
+(`^(a|a)*$`) on a text made for it runs for minutes inside one call, on the event loop:
+every lead in flight on that process would miss its deadline. Patterns here are compiled
+by the `regex` package, which reads re's syntax the same way, avoids much of the
 backtracking re does, and stops a match at a time limit: a search that runs past LIMIT_S
 raises TooSlow, and each caller says what that means for the thing it was deciding (the
 buyer's answer is unreadable, the campaign is not eligible, the field is refused).
+
+The limit is a call's, not a lead's: a lead whose value defeats the patterns of several
+campaigns' filters, or ten buyers' answers that each defeat their rules, cost the loop
+LIMIT_S each.
 """
 
 from __future__ import annotations
