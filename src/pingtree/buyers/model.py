@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from pingtree.buyers.calls import CallTerms
-from pingtree.buyers.selectors import Selector, compile_regex, compile_selector
+from pingtree.buyers.selectors import Selector, compile_selector
 from pingtree.buyers.terms import Funds, ReturnPolicy
 from pingtree.credentials.masking import MASK
 from pingtree.credentials.refs import SECRET_NAME, SecretSpec, is_reference, references
@@ -487,7 +487,7 @@ class ResponseRule(Extract):
     @classmethod
     def _matches_compiles(cls, value: str | None) -> str | None:
         if value is not None:
-            compile_regex(value)
+            compile_pattern(value)
         return value
 
     @model_validator(mode="after")

@@ -254,7 +254,7 @@ def compile_selector(source: str, path: str) -> Selector:
     if source == "cookie":
         return _Cookie(path.strip())
     if source == "regex":
-        return _Regex(compile_regex(path))
+        return _Regex(compile_pattern(path))
     if source == "json":
         try:
             json_path = jsonpath.compile(path.strip())
@@ -282,12 +282,6 @@ def compile_selector(source: str, path: str) -> Selector:
     if source == "css":
         return _compile_css(path.strip())
     raise ValueError(f"unknown source {source!r}")
-
-
-def compile_regex(pattern: str) -> Pattern:
-    """A rule's regular expression, compiled once and time-limited on the buyer's answer
-    (pingtree.patterns); ValueError saying why when it is not one."""
-    return compile_pattern(pattern)
 
 
 def _first_line(exc: Exception) -> str:

@@ -26,7 +26,6 @@ from pingtree.buyers.model import Extract, Outcome, ResponseRule, ResponseRules,
 from pingtree.buyers.selectors import (
     NOT_JSON,
     Found,
-    compile_regex,
     header_pairs,
     parse_html,
     parse_json,
@@ -34,7 +33,7 @@ from pingtree.buyers.selectors import (
 )
 from pingtree.failures import describe, stack
 from pingtree.money import LARGEST, parse_money
-from pingtree.patterns import TooSlow
+from pingtree.patterns import TooSlow, compile_pattern
 from pingtree.routing.model import Reading as Reading  # re-exported: the rules' reading
 
 
@@ -129,7 +128,7 @@ def rule_matches(rule: ResponseRule, values: list[str]) -> tuple[bool, dict[str,
         term = rule.contains.lower()
         return any(term in v.lower() for v in present), {}
     assert rule.matches is not None
-    pattern = compile_regex(rule.matches)
+    pattern = compile_pattern(rule.matches)
     for value in present:
         found = pattern.search(value)
         if found is not None:
