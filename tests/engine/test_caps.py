@@ -195,3 +195,36 @@ async def test_concurrent_leads_giving_back_room_in_different_orders_never_fail(
             .where(CapReservation.status.in_(["held", "uncertain"]))
         )
     assert open_holds == 0
+
+
+async def test_a_hold_taken_ahead_and_not_used_is_released_with_the_record(
+    engine: Harness,
+) -> None:
+    """While a post is out, the next offer's hold is taken (its campaign has room to spare);
+    the lead sells to the first, and the hold ahead is given back when the lead is recorded."""
+    engine.buyers(sim_buyer("a"), sim_buyer("b"))
+    await engine.configure(
+        document(
+            [campaign(n, engine.sim, caps={"daily": 1000}) for n in ("a", "b")],
+            [tier("t1", "even", ["a", "b"])],
+        )
+    )
+    for _ in range(4):  # a, b, a, b: from the second lead on the other one is held ahead
+        assert (await engine.post_lead()).json()["status"] == "sold"
+    async with engine.rt.sessions() as session:
+        counts = dict((await session.execute(select(CapCounter.campaign, CapCounter.count))).all())
+        rows = (
+            await session.execute(
+                select(CapReservation.campaign, CapReservation.status, func.count()).group_by(
+                    CapReservation.campaign, CapReservation.status
+                )
+            )
+        ).all()
+    assert counts == {"a": 2, "b": 2}
+    assert sorted(tuple(row) for row in rows) == [
+        ("a", "confirmed", 2),
+        ("a", "released", 2),  # held ahead for the second and the fourth lead
+        ("b", "confirmed", 2),
+        ("b", "released", 1),  # for the third: the first lead had not seen b's window yet
+    ]
+    assert await _sales(engine, "a") == await _sales(engine, "b") == 2

@@ -171,7 +171,8 @@ class MemoryCapLedger:
     reserve() fails (the storage did not answer); clock: each reserve() takes takes_ms of it.
     reopened: closed campaigns whose room another process gave back: recheck() finds it,
     and room() says so from then on; recheck_s: how long recheck() takes to answer (real
-    seconds, which the router's wait for it counts).
+    seconds, which the router's wait for it counts). spare_room: campaigns spare() says have
+    room to spare (the router may take their hold ahead of the post); none unless named.
     """
 
     caps: dict[str, int] = field(default_factory=dict)
@@ -187,6 +188,11 @@ class MemoryCapLedger:
     recheck_s: float = 0.0
     rechecked: list[tuple[tuple[str, ...], datetime]] = field(default_factory=list)
     looked: list[tuple[str, datetime]] = field(default_factory=list)  # room()'s questions
+
+    spare_room: set[str] = field(default_factory=set)
+
+    def spare(self, campaign: Campaign, at: datetime, price: Decimal) -> bool:
+        return campaign.name in self.spare_room and campaign.name not in self.closed
 
     def room(self, campaign: Campaign, at: datetime) -> str | None:
         self.looked.append((campaign.name, at))

@@ -394,3 +394,29 @@ async def test_expired_holds_no_stored_lead_owns_give_their_room_back(
         three, lead_id="next", price=Decimal("10.00"), at=clock.now(), hold_s=1.0
     )  # the room came back
     assert await ledger.release_expired() == 0  # released once only
+
+
+async def test_room_to_spare_is_judged_from_counters_this_process_has_seen(
+    engine: AsyncEngine,
+) -> None:
+    """spare(): SPARE_LEADS more leads fit in every window this process has seen; a window it
+    has not seen yet (another process may have filled it) has none to spare."""
+    spare = ledger_module.SPARE_LEADS
+    ten = Decimal("10.00")
+    roomy, tight = _capped(spare + 1), _capped(spare)
+    budgeted = Campaign.model_validate(
+        roomy.model_dump() | {"name": "budgeted", "caps": {"budget": {"daily": "1000.00"}}}
+    )
+    uncapped = Campaign.model_validate(roomy.model_dump() | {"name": "open", "caps": {}})
+    ledger = SqlCapLedger(engine, ManualClock(NOW))
+    assert ledger.spare(uncapped, NOW, ten)
+    assert not ledger.spare(roomy, NOW, ten)  # not seen yet
+    for campaign in (roomy, tight, budgeted):
+        held = await ledger.reserve(campaign, lead_id="lead-1", price=ten, at=NOW, hold_s=1.0)
+        assert held is not None
+    assert ledger.spare(roomy, NOW, ten)  # 1 held, room for 100 more
+    assert not ledger.spare(tight, NOW, ten)  # room for 99 more
+    assert ledger.spare(budgeted, NOW, Decimal("9.00"))  # 10 + 100 x 9 <= 1000
+    assert not ledger.spare(budgeted, NOW, ten)  # 10 + 100 x 10 > 1000
+    tomorrow = NOW.replace(day=NOW.day + 1)
+    assert not ledger.spare(roomy, tomorrow, ten)  # a new window, not seen

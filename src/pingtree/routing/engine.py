@@ -47,6 +47,7 @@ from pingtree.routing.ports import (
 from pingtree.verticals.pii import ping_fields
 
 Candidate = flows.Candidate
+FILLED = "cap filled by other leads"
 
 
 @dataclass
@@ -60,6 +61,7 @@ class _Run:
     buyers: Mapping[str, Buyer] = field(default_factory=dict)
     result: RoutingResult = field(default_factory=RoutingResult)
     sold_buyers: set[str] = field(default_factory=set)
+    ahead: _HoldAhead | None = None
 
     @cached_property
     def lead_view(self) -> LeadView:
@@ -71,6 +73,24 @@ class _Run:
         return len(self.result.sales) >= self.tree.buyers_wanted or (
             left is not None and left.is_set()
         )
+
+
+@dataclass
+class _HoldAhead:
+    """The next offer's hold, being taken while the current post is out (Router._hold_ahead)."""
+
+    campaign: str
+    taking: asyncio.Future[str | None]
+
+
+Next = tuple[Campaign, Decimal] | None
+"""The offer after the current one, when its price is known already: its campaign and price."""
+
+
+def _priced(campaign: Campaign) -> Next:
+    """A campaign posted without a ping, at its fixed price (known before its turn)."""
+    price = campaign.price.amount
+    return (campaign, price) if campaign.delivery.ping is None and price is not None else None
 
 
 def _not_for_buyer(run: _Run, campaign: Campaign) -> tuple[SkipReason, str] | None:
@@ -218,22 +238,26 @@ class Router:
     async def _one_at_a_time(
         self, run: _Run, tier: Tier, ordered: list[Candidate], catalog: CatalogView
     ) -> None:
-        for _entry, campaign in ordered:
-            if run.done:
-                return
-            if campaign.buyer in run.sold_buyers:
-                self._skip(run, tier, campaign.name, SkipReason.ALREADY_SOLD_TO_BUYER)
-                continue
-            bid: Bid | None = None
-            if campaign.delivery.ping is not None:
-                bid = await self._ask(run, tier, campaign, catalog)
-                if bid is None:
+        try:
+            for i, (_entry, campaign) in enumerate(ordered):
+                if run.done:
+                    return
+                if campaign.buyer in run.sold_buyers:
+                    self._skip(run, tier, campaign.name, SkipReason.ALREADY_SOLD_TO_BUYER)
                     continue
-                if bid.price < campaign.price.floor:
-                    detail = f"bid {bid.price} < floor {campaign.price.floor}"
-                    self._skip(run, tier, campaign.name, SkipReason.BELOW_FLOOR, detail)
-                    continue
-            await self._sell(run, tier, campaign, bid)
+                bid: Bid | None = None
+                if campaign.delivery.ping is not None:
+                    bid = await self._ask(run, tier, campaign, catalog)
+                    if bid is None:
+                        continue
+                    if bid.price < campaign.price.floor:
+                        detail = f"bid {bid.price} < floor {campaign.price.floor}"
+                        self._skip(run, tier, campaign.name, SkipReason.BELOW_FLOOR, detail)
+                        continue
+                following = _priced(ordered[i + 1][1]) if i + 1 < len(ordered) else None
+                await self._offer(run, tier, campaign, bid, following)
+        finally:
+            await self._drop_ahead(run)
 
     async def _auction(
         self, run: _Run, tier: Tier, candidates: list[Candidate], catalog: CatalogView
@@ -243,13 +267,80 @@ class Router:
             configured_ms=tier.auction_ms,
             post_timeouts=(c.delivery.timeout_ms / 1000 for _, c in candidates),
         )
-        for bid, campaign in await self._bids(run, tier, candidates, catalog, window):
-            if run.done:
-                return
-            if campaign.buyer in run.sold_buyers:
-                self._skip(run, tier, campaign.name, SkipReason.ALREADY_SOLD_TO_BUYER)
-                continue
-            await self._sell(run, tier, campaign, bid)
+        bids = await self._bids(run, tier, candidates, catalog, window)
+        try:
+            for i, (bid, campaign) in enumerate(bids):
+                if run.done:
+                    return
+                if campaign.buyer in run.sold_buyers:
+                    self._skip(run, tier, campaign.name, SkipReason.ALREADY_SOLD_TO_BUYER)
+                    continue
+                following = (bids[i + 1][1], bids[i + 1][0].price) if i + 1 < len(bids) else None
+                await self._offer(run, tier, campaign, bid, following)
+        finally:
+            await self._drop_ahead(run)
+
+    # --- a hold taken ahead ----------------------------------------------------------------
+    #
+    # A cascade's posts go one after another, and each waits for its hold (a commit) before
+    # it goes out. While a post is out, the next offer's hold is taken already when its
+    # price is known and its campaign has room to spare, so a lead that cascades waits for
+    # one hold, not one a post. A hold not used (the lead sold, or the next offer skipped)
+    # is given back with the others when the lead is recorded.
+
+    async def _offer(
+        self, run: _Run, tier: Tier, campaign: Campaign, bid: Bid | None, following: Next
+    ) -> None:
+        """Sell to campaign (with the hold taken ahead for it, if one was)."""
+        ahead = run.ahead
+        if ahead is not None and ahead.campaign != campaign.name:
+            await self._drop_ahead(run)  # its offer was skipped
+            ahead = None
+        if ahead is None:
+            await self._sell(run, tier, campaign, bid, following=following)
+            return
+        run.ahead = None
+        try:
+            held = await ahead.taking
+        except Exception as exc:
+            self._skip(run, tier, campaign.name, SkipReason.CAP_UNAVAILABLE, type(exc).__name__)
+            return
+        if held is None:
+            self._skip(run, tier, campaign.name, SkipReason.CAP_REACHED, FILLED)
+            return
+        await self._sell(run, tier, campaign, bid, held=held, following=following)
+
+    def _hold_ahead(self, run: _Run, following: Next) -> None:
+        """Start taking the next offer's hold (called as the current post goes out)."""
+        if following is None or run.ahead is not None or run.offer.test:
+            return
+        campaign, price = following
+        if campaign.buyer in run.sold_buyers or self._dedup_days(run, campaign):
+            return  # a person's claim is taken only right before its post
+        if self.funds is not None and self.funds.short(campaign.buyer, price) is not None:
+            return
+        now = self.clock.now()
+        hold_s = self._time_left(run)
+        if hold_s <= 0 or not self.ledger.spare(campaign, now, price):
+            return
+        taking = asyncio.ensure_future(
+            self.ledger.reserve(
+                campaign, lead_id=run.offer.lead_id, price=price, at=now, hold_s=hold_s
+            )
+        )
+        run.ahead = _HoldAhead(campaign.name, taking)
+
+    async def _drop_ahead(self, run: _Run) -> None:
+        """A hold taken ahead and not used: given back when the lead is recorded."""
+        ahead, run.ahead = run.ahead, None
+        if ahead is None:
+            return
+        try:
+            held = await ahead.taking
+        except Exception:
+            return  # nothing was taken
+        if held is not None:
+            run.result.released.append(held)
 
     async def _bids(
         self,
@@ -454,11 +545,18 @@ class Router:
         return Bid(campaign.name, reading.price, reading.reference)
 
     async def _sell(
-        self, run: _Run, tier: Tier, campaign: Campaign, bid: Bid | None, held: str | None = None
+        self,
+        run: _Run,
+        tier: Tier,
+        campaign: Campaign,
+        bid: Bid | None,
+        held: str | None = None,
+        following: Next = None,
     ) -> bool:
         """Reserve cap room (unless held), post the full lead, and keep or give back the room.
 
         The person is claimed for a buyer with a dedup window in the hold's own transaction.
+        following: the next offer, whose hold may be taken while this post is out.
         """
         price = bid.price if bid is not None else campaign.price.amount
         assert price is not None  # a bid campaign always has a ping, so a bid
@@ -496,9 +594,7 @@ class Router:
                 self._skip(run, tier, campaign.name, SkipReason.CAP_UNAVAILABLE, type(exc).__name__)
                 return False
             if reservation is None:
-                self._skip(
-                    run, tier, campaign.name, SkipReason.CAP_REACHED, "cap filled by other leads"
-                )
+                self._skip(run, tier, campaign.name, SkipReason.CAP_REACHED, FILLED)
                 return False
             if person is not None:
                 claimed = True
@@ -512,6 +608,7 @@ class Router:
         try:
             if not claimed and not await self._claim_person(run, tier, campaign):
                 return False
+            self._hold_ahead(run, following)
             answer = await self.gateway.post(
                 campaign,
                 lead_id=run.offer.lead_id,

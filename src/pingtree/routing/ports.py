@@ -103,6 +103,11 @@ class CapLedger(Protocol):
     def room(self, campaign: Campaign, at: datetime) -> str | None:
         """None when the campaign looks to have room, else why not ("daily cap 10 reached")."""
 
+    def spare(self, campaign: Campaign, at: datetime, price: Decimal) -> bool:
+        """True when the campaign looks to have room for many more leads at price (or has no
+        cap): a hold taken there ahead of its post, while another post is out, cannot then be
+        what crowds another lead out at the cap's edge."""
+
     async def recheck(self, campaigns: Sequence[Campaign], at: datetime) -> bool:
         """Read the counters of campaigns room() turned away again from the system of record;
         True when one of them has room after all.

@@ -48,6 +48,10 @@ HELD, CONFIRMED, RELEASED, UNCERTAIN = "held", "confirmed", "released", "uncerta
 PRUNE_BATCH, PRUNE_ROUNDS = 1000, 10
 """Journal rows deleted per transaction, and transactions per housekeeping pass at most."""
 HOLD_MARGIN_S = 30.0
+SPARE_LEADS = 100
+"""A campaign has room to spare (spare()) while each capped window, as this process last saw
+it, has room for this many more leads: a hold taken ahead of its post then cannot be the
+one that crowds another lead out."""
 
 
 counters = cast(Table, CapCounter.__table__)
@@ -173,6 +177,27 @@ class SqlCapLedger:
             if budget is not None and amount >= budget:
                 return f"{period} budget {budget} spent"
         return None
+
+    def spare(self, campaign: Campaign, at: datetime, price: Decimal) -> bool:
+        """Whether each capped window has room for SPARE_LEADS more leads at price, by what
+        this process has seen (a window it has not seen yet has none to spare)."""
+        limits = campaign.caps.limits()
+        if not limits:
+            return True
+        if campaign.name in self._full:
+            return False
+        for (period, count_cap, budget), (_, window) in zip(
+            limits, cap_windows(campaign, at), strict=True
+        ):
+            seen = self._seen.get((campaign.name, period, window))
+            if seen is None:
+                return False
+            count, amount = seen
+            if count_cap is not None and count + SPARE_LEADS > count_cap:
+                return False
+            if budget is not None and amount + SPARE_LEADS * price > budget:
+                return False
+        return True
 
     async def recheck(self, campaigns: Sequence[Campaign], at: datetime) -> bool:
         """Read the current windows of campaigns room() turns away again, in one statement;

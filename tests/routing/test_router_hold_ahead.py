@@ -1,0 +1,158 @@
+"""A cascade's next hold, taken while the current post is out (Router._hold_ahead)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from pingtree.clock import ManualClock
+from pingtree.routing.engine import Router
+from pingtree.routing.model import RoutingResult, Skip, SkipReason
+from pingtree.routing.ports import Answer, Bid
+from tests import factories
+from tests.routing.catalogs import NOW, bidder, catalog, fixed, offer, sold
+from tests.routing.memory_ports import (
+    MemoryCapLedger,
+    MemoryPurchases,
+    ScriptedGateway,
+    bid,
+    rejected,
+)
+
+THREE = ["alpha", "beta", "gamma"]
+
+
+@dataclass
+class Watching(ScriptedGateway):
+    """Notes which campaigns held room when each post's answer came back."""
+
+    ledger: MemoryCapLedger = field(default_factory=MemoryCapLedger)
+    held_at_answer: dict[str, list[str]] = field(default_factory=dict)
+
+    async def post(self, campaign: Any, **kw: Any) -> Answer:
+        answer = await super().post(campaign, **kw)
+        for _ in range(5):  # the buyer takes a while: whatever was started runs meanwhile
+            await asyncio.sleep(0)
+        self.held_at_answer[campaign.name] = [h.campaign for h in self.ledger.holds]
+        return answer
+
+
+async def _route(
+    gateway: Watching,
+    campaigns: list[dict[str, Any]] | None = None,
+    *,
+    flow: str = "priority",
+    test: bool = False,
+    purchases: MemoryPurchases | None = None,
+) -> RoutingResult:
+    campaigns = campaigns or [fixed(name) for name in THREE]
+    names = [c["name"] for c in campaigns]
+    built = catalog(
+        campaigns,
+        [factories.tier("t", flow, names)],
+        buyer_dedup_days=30 if purchases is not None else 0,
+    )
+    gateway.ledger.purchases = purchases
+    router = Router(
+        gateway=gateway, ledger=gateway.ledger, clock=ManualClock(NOW), purchases=purchases
+    )
+    people = ("person-1",) if purchases is not None else ()
+    return await router.route(offer(test=test, people=people), built.trees["main"], built)
+
+
+def _spare(*names: str) -> Watching:
+    return Watching(ledger=MemoryCapLedger(spare_room=set(names)))
+
+
+async def test_the_next_hold_is_taken_while_the_post_before_it_is_out() -> None:
+    gateway = _spare(*THREE)
+    gateway.posts = {"alpha": rejected(), "beta": rejected()}
+    result = await _route(gateway)
+    assert gateway.held_at_answer == {
+        "alpha": ["alpha", "beta"],
+        "beta": ["alpha", "beta", "gamma"],
+        "gamma": ["alpha", "beta", "gamma"],
+    }
+    reservations = [h.reservation for h in gateway.ledger.holds]
+    assert sold(result) == ["gamma"]
+    assert [s.reservation_id for s in result.sales] == [reservations[2]]
+    assert sorted(result.released) == sorted(reservations[:2])
+
+
+async def test_a_hold_taken_ahead_and_not_needed_is_given_back() -> None:
+    gateway = _spare(*THREE)
+    result = await _route(gateway)
+    assert sold(result) == ["alpha"]
+    assert [h.campaign for h in gateway.ledger.holds] == ["alpha", "beta"]
+    assert result.released == [gateway.ledger.holds[1].reservation]
+    assert result.skips == []
+
+
+async def test_no_hold_ahead_where_the_room_is_not_to_spare_or_for_a_test_lead() -> None:
+    gateway = _spare("alpha", "gamma")  # beta near its cap, by the view
+    gateway.posts = {"alpha": rejected(), "beta": rejected()}
+    result = await _route(gateway)
+    assert gateway.held_at_answer["alpha"] == ["alpha"]
+    assert gateway.held_at_answer["beta"] == ["alpha", "beta", "gamma"]
+    assert sold(result) == ["gamma"]
+
+    testing = _spare(*THREE)
+    testing.posts = {"alpha": rejected()}
+    result = await _route(testing, test=True)
+    assert (sold(result), testing.ledger.holds, result.released) == (["beta"], [], [])
+
+
+async def test_no_hold_ahead_for_a_buyer_with_a_dedup_window() -> None:
+    """The person is claimed with the hold, right before its own post, never ahead of it."""
+    gateway = _spare(*THREE)
+    gateway.posts = {"alpha": rejected()}
+    purchases = MemoryPurchases()
+    result = await _route(gateway, purchases=purchases)
+    assert gateway.held_at_answer["alpha"] == ["alpha"]
+    assert sold(result) == ["beta"]
+    assert [c.buyer for c in purchases.claims] == ["alpha", "beta"]
+
+
+async def test_no_hold_ahead_for_a_campaign_that_is_pinged_first() -> None:
+    """Its price is known only from its bid (and it may not bid at all)."""
+    gateway = _spare("alpha", "beta")
+    gateway.posts = {"alpha": rejected()}
+    gateway.pings = {"beta": bid("9.00")}
+    result = await _route(gateway, [fixed("alpha"), fixed("beta", ping=True)])
+    assert gateway.held_at_answer["alpha"] == ["alpha"]
+    assert sold(result) == ["beta"]
+
+
+async def test_a_hold_ahead_refused_skips_its_offer_as_any_refused_hold_does() -> None:
+    full = _spare(*THREE)  # the view says beta has room; the ledger finds it full
+    full.ledger.caps = {"beta": 0}
+    full.posts = {"alpha": rejected()}
+    result = await _route(full)
+    assert result.skips == [Skip("beta", SkipReason.CAP_REACHED, "cap filled by other leads", "t")]
+    assert sold(result) == ["gamma"]
+    assert "beta" not in full.posted()
+
+    down = _spare(*THREE)
+    down.ledger.down = {"beta"}
+    down.posts = {"alpha": rejected()}
+    result = await _route(down)
+    assert result.skips == [Skip("beta", SkipReason.CAP_UNAVAILABLE, "TimeoutError", "t")]
+    assert sold(result) == ["gamma"]
+
+
+async def test_an_auction_takes_the_next_bids_hold_while_the_winner_is_posted() -> None:
+    gateway = _spare(*THREE)
+    gateway.pings = {"alpha": bid("30.00"), "beta": bid("20.00"), "gamma": bid("10.00")}
+    gateway.posts = {"alpha": rejected()}
+    campaigns = [bidder(name) for name in THREE]
+    result = await _route(gateway, campaigns, flow="ping_post")
+    assert gateway.held_at_answer["alpha"] == ["alpha", "beta"]
+    assert sold(result) == ["beta"]
+    beta = gateway.ledger.holds[1]
+    assert (beta.campaign, beta.price) == ("beta", bid("20.00").reading.price)
+    assert result.sales[0].reservation_id == beta.reservation
+    assert sorted(result.released) == sorted(
+        h.reservation for h in gateway.ledger.holds if h.campaign != "beta"
+    )
+    assert gateway.call("post", "beta").bid == Bid("beta", beta.price, None)
