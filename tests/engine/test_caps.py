@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from pingtree.storage.tables import CapCounter, CapReservation, Sale
+from pingtree.storage.tables import BuyerPurchase, CapCounter, CapReservation, Sale
 from tests.engine.conftest import Harness, _harness, sim_buyer
-from tests.factories import campaign, document, tier
+from tests.factories import LEAD_FIELDS, campaign, document, tier
 
 
 async def _sales(h: Harness, name: str) -> int:
@@ -197,20 +197,25 @@ async def test_concurrent_leads_giving_back_room_in_different_orders_never_fail(
     assert open_holds == 0
 
 
+@pytest.mark.parametrize("dedup_days", [0, 30])
 async def test_a_hold_taken_ahead_and_not_used_is_released_with_the_record(
-    engine: Harness,
+    engine: Harness, dedup_days: int
 ) -> None:
-    """While a post is out, the next offer's hold is taken (its campaign has room to spare);
-    the lead sells to the first, and the hold ahead is given back when the lead is recorded."""
+    """While a post is out, the next offer's hold is taken (its campaign has room to spare),
+    with the buyer's claim on the person; the lead sells to the first, and the hold and the
+    claim taken ahead are given back when the lead is recorded."""
     engine.buyers(sim_buyer("a"), sim_buyer("b"))
     await engine.configure(
         document(
             [campaign(n, engine.sim, caps={"daily": 1000}) for n in ("a", "b")],
             [tier("t1", "even", ["a", "b"])],
+            buyer_dedup_days=dedup_days,
         )
     )
-    for _ in range(4):  # a, b, a, b: from the second lead on the other one is held ahead
-        assert (await engine.post_lead()).json()["status"] == "sold"
+    for i in range(4):  # a, b, a, b: from the second lead on the other one is held ahead
+        person = {"email": f"person{i}@example.com", "phone": f"(212) 736-500{i}"}
+        answer = await engine.post_lead(LEAD_FIELDS | person)
+        assert answer.json()["status"] == "sold"
     async with engine.rt.sessions() as session:
         counts = dict((await session.execute(select(CapCounter.campaign, CapCounter.count))).all())
         rows = (
@@ -220,6 +225,10 @@ async def test_a_hold_taken_ahead_and_not_used_is_released_with_the_record(
                 )
             )
         ).all()
+        sold = set((await session.execute(select(Sale.buyer, Sale.lead_id))).all())
+        claims = set(
+            (await session.execute(select(BuyerPurchase.buyer, BuyerPurchase.lead_id))).all()
+        )
     assert counts == {"a": 2, "b": 2}
     assert sorted(tuple(row) for row in rows) == [
         ("a", "confirmed", 2),
@@ -227,4 +236,5 @@ async def test_a_hold_taken_ahead_and_not_used_is_released_with_the_record(
         ("b", "confirmed", 2),
         ("b", "released", 1),  # for the third: the first lead had not seen b's window yet
     ]
-    assert await _sales(engine, "a") == await _sales(engine, "b") == 2
+    assert len(sold) == 4
+    assert claims == sold  # a purchase for each sale; no claim taken ahead is kept

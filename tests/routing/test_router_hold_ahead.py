@@ -29,13 +29,20 @@ class Watching(ScriptedGateway):
 
     ledger: MemoryCapLedger = field(default_factory=MemoryCapLedger)
     held_at_answer: dict[str, list[str]] = field(default_factory=dict)
+    held_on_the_wire: dict[str, list[str]] = field(default_factory=dict)
 
     async def post(self, campaign: Any, **kw: Any) -> Answer:
+        # As the delivery process's link does, the request is written at the end of the
+        # loop turn the post was called in (with the other requests of that turn).
+        asyncio.get_running_loop().call_soon(self._on_the_wire, campaign.name)
         answer = await super().post(campaign, **kw)
         for _ in range(5):  # the buyer takes a while: whatever was started runs meanwhile
             await asyncio.sleep(0)
         self.held_at_answer[campaign.name] = [h.campaign for h in self.ledger.holds]
         return answer
+
+    def _on_the_wire(self, name: str) -> None:
+        self.held_on_the_wire[name] = [h.campaign for h in self.ledger.holds]
 
 
 async def _route(
@@ -80,6 +87,14 @@ async def test_the_next_hold_is_taken_while_the_post_before_it_is_out() -> None:
     assert sorted(result.released) == sorted(reservations[:2])
 
 
+async def test_the_hold_ahead_does_not_go_out_in_front_of_the_post_it_waits_behind() -> None:
+    gateway = _spare(*THREE)
+    gateway.posts = {"alpha": rejected()}
+    await _route(gateway)
+    assert gateway.held_on_the_wire == {"alpha": ["alpha"], "beta": ["alpha", "beta"]}
+    assert gateway.held_at_answer["alpha"] == ["alpha", "beta"]
+
+
 async def test_a_hold_taken_ahead_and_not_needed_is_given_back() -> None:
     gateway = _spare(*THREE)
     result = await _route(gateway)
@@ -103,15 +118,31 @@ async def test_no_hold_ahead_where_the_room_is_not_to_spare_or_for_a_test_lead()
     assert (sold(result), testing.ledger.holds, result.released) == (["beta"], [], [])
 
 
-async def test_no_hold_ahead_for_a_buyer_with_a_dedup_window() -> None:
-    """The person is claimed with the hold, right before its own post, never ahead of it."""
+async def test_the_person_is_claimed_with_the_hold_ahead_and_given_back_unless_bought() -> None:
     gateway = _spare(*THREE)
     gateway.posts = {"alpha": rejected()}
     purchases = MemoryPurchases()
     result = await _route(gateway, purchases=purchases)
-    assert gateway.held_at_answer["alpha"] == ["alpha"]
+    assert gateway.held_at_answer["alpha"] == ["alpha", "beta"]
+    assert [c.buyer for c in purchases.claims] == ["alpha", "beta", "gamma"]
     assert sold(result) == ["beta"]
-    assert [c.buyer for c in purchases.claims] == ["alpha", "beta"]
+    # every buyer claimed is named, so that the record gives back those that did not buy
+    assert result.claimed == ["alpha", "beta", "gamma"]
+    assert sorted(result.released) == sorted(
+        h.reservation for h in gateway.ledger.holds if h.campaign != "beta"
+    )
+
+
+async def test_a_person_the_next_buyer_holds_skips_its_offer_taking_nothing() -> None:
+    gateway = _spare(*THREE)
+    gateway.posts = {"alpha": rejected()}
+    purchases = MemoryPurchases({("beta", "person-1"): ("lead-0", NOW)})
+    result = await _route(gateway, purchases=purchases)
+    detail = "duplicate: lead lead-0 holds or bought this person (window 30 days)"
+    assert result.skips == [Skip("beta", SkipReason.BLOCKED, detail, "t")]
+    assert gateway.posted() == ["alpha", "gamma"]
+    assert [h.campaign for h in gateway.ledger.holds] == ["alpha", "gamma"]
+    assert (sold(result), result.claimed) == (["gamma"], ["alpha", "gamma"])
 
 
 async def test_no_hold_ahead_for_a_campaign_that_is_pinged_first() -> None:

@@ -81,6 +81,7 @@ class _HoldAhead:
 
     campaign: str
     taking: asyncio.Future[str | None]
+    person: PersonClaim | None  # the buyer's claim on the person, taken with the hold
 
 
 Next = tuple[Campaign, Decimal] | None
@@ -302,33 +303,56 @@ class Router:
         run.ahead = None
         try:
             held = await ahead.taking
+        except PersonTaken as taken:
+            assert ahead.person is not None
+            self._skip_duplicate(run, tier, campaign, taken.holder, ahead.person.days)
+            return
         except Exception as exc:
             self._skip(run, tier, campaign.name, SkipReason.CAP_UNAVAILABLE, type(exc).__name__)
             return
         if held is None:
             self._skip(run, tier, campaign.name, SkipReason.CAP_REACHED, FILLED)
             return
-        await self._sell(run, tier, campaign, bid, held=held, following=following)
+        if ahead.person is not None:
+            run.result.claimed.append(campaign.buyer)
+        claimed = ahead.person is not None
+        await self._sell(run, tier, campaign, bid, held, claimed=claimed, following=following)
 
     def _hold_ahead(self, run: _Run, following: Next) -> None:
         """Start taking the next offer's hold (called as the current post goes out)."""
         if following is None or run.ahead is not None or run.offer.test:
             return
         campaign, price = following
-        if campaign.buyer in run.sold_buyers or self._dedup_days(run, campaign):
-            return  # a person's claim is taken only right before its post
+        if campaign.buyer in run.sold_buyers:
+            return
         if self.funds is not None and self.funds.short(campaign.buyer, price) is not None:
             return
         now = self.clock.now()
         hold_s = self._time_left(run)
         if hold_s <= 0 or not self.ledger.spare(campaign, now, price):
             return
-        taking = asyncio.ensure_future(
-            self.ledger.reserve(
-                campaign, lead_id=run.offer.lead_id, price=price, at=now, hold_s=hold_s
-            )
+        days = self._dedup_days(run, campaign)
+        person = PersonClaim(campaign.buyer, days, run.offer.people) if days else None
+        ahead = self._reserve_after_the_post(
+            campaign, run.offer.lead_id, price, now, hold_s, person
         )
-        run.ahead = _HoldAhead(campaign.name, taking)
+        run.ahead = _HoldAhead(campaign.name, asyncio.ensure_future(ahead), person)
+
+    async def _reserve_after_the_post(
+        self,
+        campaign: Campaign,
+        lead_id: str,
+        price: Decimal,
+        at: datetime,
+        hold_s: float,
+        person: PersonClaim | None,
+    ) -> str | None:
+        # One loop turn first: the post is sent (or framed for the delivery process) in the
+        # turn it was called in, and this hold must not go out in front of it.
+        await asyncio.sleep(0)
+        return await self.ledger.reserve(
+            campaign, lead_id=lead_id, price=price, at=at, hold_s=hold_s, person=person
+        )
 
     async def _drop_ahead(self, run: _Run) -> None:
         """A hold taken ahead and not used: given back when the lead is recorded."""
@@ -341,6 +365,8 @@ class Router:
             return  # nothing was taken
         if held is not None:
             run.result.released.append(held)
+            if ahead.person is not None:
+                run.result.claimed.append(ahead.person.buyer)
 
     async def _bids(
         self,
@@ -551,18 +577,20 @@ class Router:
         campaign: Campaign,
         bid: Bid | None,
         held: str | None = None,
+        *,
+        claimed: bool = False,
         following: Next = None,
     ) -> bool:
         """Reserve cap room (unless held), post the full lead, and keep or give back the room.
 
         The person is claimed for a buyer with a dedup window in the hold's own transaction.
-        following: the next offer, whose hold may be taken while this post is out.
+        claimed: the person was claimed with the held room. following: the next offer, whose
+        hold may be taken while this post is out.
         """
         price = bid.price if bid is not None else campaign.price.amount
         assert price is not None  # a bid campaign always has a ping, so a bid
         timeout = self._post_timeout(run, campaign)
         reservation: str | None = held
-        claimed = False
         if timeout <= 0:
             self._skip(run, tier, campaign.name, SkipReason.DEADLINE, "no time left to post")
             if reservation is not None:
