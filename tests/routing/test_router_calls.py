@@ -59,3 +59,27 @@ async def test_a_caller_who_hung_up_is_offered_to_nobody() -> None:
     call = dataclasses.replace(offer(), call=True, left=left)
     result = await _router(gateway).route(call, both.trees["main"], both)
     assert gateway.posted() == [] and sold(result) == []
+
+
+async def test_a_dial_takes_its_hold_when_its_turn_comes_not_ahead() -> None:
+    """A dial rings for seconds: the next campaign's hold waits for the dial before it."""
+    both = catalog(
+        [_buys_calls("first"), _buys_calls("second")],
+        [factories.tier("t", "priority", [{"campaign": "first", "rank": 1}, "second"])],
+    )
+    ledger = MemoryCapLedger(spare_room={"first", "second"})
+    holds_at_dial: list[list[str]] = []
+
+    class Dialling(ScriptedGateway):
+        async def post(self, campaign, **kw):  # type: ignore[no-untyped-def]
+            for _ in range(5):  # the dial rings: what was started runs meanwhile
+                await asyncio.sleep(0)
+            holds_at_dial.append([h.campaign for h in ledger.holds])
+            return await super().post(campaign, **kw)
+
+    gateway = Dialling(posts={"first": rejected()})
+    router = Router(gateway=gateway, ledger=ledger, clock=ManualClock(NOW))
+    call = dataclasses.replace(offer(), call=True)
+    result = await router.route(call, both.trees["main"], both)
+    assert sold(result) == ["second"]
+    assert holds_at_dial == [["first"], ["first", "second"]]

@@ -323,8 +323,8 @@ class Router:
         if following is None or run.ahead is not None or run.offer.test:
             return
         campaign, price = following
-        if campaign.buyer in run.sold_buyers:
-            return
+        if campaign.buyer in run.sold_buyers or campaign.call is not None:
+            return  # a call's dial rings for seconds: a hold ahead of it saves nothing
         if self.funds is not None and self.funds.short(campaign.buyer, price) is not None:
             return
         now = self.clock.now()
