@@ -201,18 +201,20 @@ async def test_concurrent_leads_giving_back_room_in_different_orders_never_fail(
 async def test_a_hold_taken_ahead_and_not_used_is_released_with_the_record(
     engine: Harness, dedup_days: int
 ) -> None:
-    """While a post is out, the next offer's hold is taken (its campaign has room to spare),
-    with the buyer's claim on the person; the lead sells to the first, and the hold and the
-    claim taken ahead are given back when the lead is recorded."""
-    engine.buyers(sim_buyer("a"), sim_buyer("b"))
+    """While a lead's second post is out, the next offer's hold is taken (its campaign has
+    room to spare), with the buyer's claim on the person; the lead sells to the second, and
+    the hold and the claim taken ahead are given back when the lead is recorded."""
+    engine.buyers(sim_buyer("r", accept_rate=0.0), sim_buyer("a"), sim_buyer("b"))
     await engine.configure(
         document(
-            [campaign(n, engine.sim, caps={"daily": 1000}) for n in ("a", "b")],
-            [tier("t1", "even", ["a", "b"])],
+            [campaign(n, engine.sim, caps={"daily": 1000}) for n in ("r", "a", "b")],
+            [tier("t1", "even", ["r", "a", "b"])],
             buyer_dedup_days=dedup_days,
         )
     )
-    for i in range(4):  # a, b, a, b: from the second lead on the other one is held ahead
+    # Offered r a b, a b r, b r a, r a b, ...: the fourth lead is the first whose second post
+    # is out when the next campaign's window has been seen (b's, by the third lead's sale).
+    for i in range(6):
         person = {"email": f"person{i}@example.com", "phone": f"(212) 736-500{i}"}
         answer = await engine.post_lead(LEAD_FIELDS | person)
         assert answer.json()["status"] == "sold"
@@ -229,12 +231,12 @@ async def test_a_hold_taken_ahead_and_not_used_is_released_with_the_record(
         claims = set(
             (await session.execute(select(BuyerPurchase.buyer, BuyerPurchase.lead_id))).all()
         )
-    assert counts == {"a": 2, "b": 2}
+    assert counts == {"r": 0, "a": 4, "b": 2}
     assert sorted(tuple(row) for row in rows) == [
-        ("a", "confirmed", 2),
-        ("a", "released", 2),  # held ahead for the second and the fourth lead
+        ("a", "confirmed", 4),
         ("b", "confirmed", 2),
-        ("b", "released", 1),  # for the third: the first lead had not seen b's window yet
+        ("b", "released", 1),  # held ahead while the fourth lead was posted to a
+        ("r", "released", 2),
     ]
-    assert len(sold) == 4
+    assert len(sold) == 6
     assert claims == sold  # a purchase for each sale; no claim taken ahead is kept

@@ -21,6 +21,9 @@ from tests.routing.memory_ports import (
 )
 
 THREE = ["alpha", "beta", "gamma"]
+FIRST = "first"
+"""Offered before the others and always turning the lead down: holds are taken ahead from a
+lead's second post on, so these tests' alpha is a second post."""
 
 
 @dataclass
@@ -52,8 +55,17 @@ async def _route(
     flow: str = "priority",
     test: bool = False,
     purchases: MemoryPurchases | None = None,
+    first: bool = True,
 ) -> RoutingResult:
+    """Route the example lead; first: offer FIRST before the campaigns (ranked first)."""
     campaigns = campaigns or [fixed(name) for name in THREE]
+    if first:
+        gateway.posts.setdefault(FIRST, rejected())
+        if flow == "ping_post":
+            gateway.pings.setdefault(FIRST, bid("99.00"))
+            campaigns = [bidder(FIRST), *campaigns]
+        else:
+            campaigns = [fixed(FIRST), *campaigns]
     names = [c["name"] for c in campaigns]
     built = catalog(
         campaigns,
@@ -69,7 +81,11 @@ async def _route(
 
 
 def _spare(*names: str) -> Watching:
-    return Watching(ledger=MemoryCapLedger(spare_room=set(names)))
+    return Watching(ledger=MemoryCapLedger(spare_room={FIRST, *names}))
+
+
+def _held(gateway: Watching) -> list[str]:
+    return [h.campaign for h in gateway.ledger.holds]
 
 
 async def test_the_next_hold_is_taken_while_the_post_before_it_is_out() -> None:
@@ -77,30 +93,39 @@ async def test_the_next_hold_is_taken_while_the_post_before_it_is_out() -> None:
     gateway.posts = {"alpha": rejected(), "beta": rejected()}
     result = await _route(gateway)
     assert gateway.held_at_answer == {
-        "alpha": ["alpha", "beta"],
-        "beta": ["alpha", "beta", "gamma"],
-        "gamma": ["alpha", "beta", "gamma"],
+        FIRST: [FIRST],
+        "alpha": [FIRST, "alpha", "beta"],
+        "beta": [FIRST, "alpha", "beta", "gamma"],
+        "gamma": [FIRST, "alpha", "beta", "gamma"],
     }
     reservations = [h.reservation for h in gateway.ledger.holds]
     assert sold(result) == ["gamma"]
-    assert [s.reservation_id for s in result.sales] == [reservations[2]]
-    assert sorted(result.released) == sorted(reservations[:2])
+    assert [s.reservation_id for s in result.sales] == [reservations[3]]
+    assert sorted(result.released) == sorted(reservations[:3])
+
+
+async def test_a_leads_first_post_takes_no_hold_ahead() -> None:
+    """Most leads sell to their first buyer: a hold ahead of their second is not taken."""
+    gateway = _spare(*THREE)
+    result = await _route(gateway, first=False)
+    assert (sold(result), _held(gateway), result.released) == (["alpha"], ["alpha"], [])
 
 
 async def test_the_hold_ahead_does_not_go_out_in_front_of_the_post_it_waits_behind() -> None:
     gateway = _spare(*THREE)
     gateway.posts = {"alpha": rejected()}
     await _route(gateway)
-    assert gateway.held_on_the_wire == {"alpha": ["alpha"], "beta": ["alpha", "beta"]}
-    assert gateway.held_at_answer["alpha"] == ["alpha", "beta"]
+    assert gateway.held_on_the_wire["alpha"] == [FIRST, "alpha"]
+    assert gateway.held_at_answer["alpha"] == [FIRST, "alpha", "beta"]
 
 
 async def test_a_hold_taken_ahead_and_not_needed_is_given_back() -> None:
     gateway = _spare(*THREE)
     result = await _route(gateway)
     assert sold(result) == ["alpha"]
-    assert [h.campaign for h in gateway.ledger.holds] == ["alpha", "beta"]
-    assert result.released == [gateway.ledger.holds[1].reservation]
+    assert _held(gateway) == [FIRST, "alpha", "beta"]
+    holds = gateway.ledger.holds
+    assert sorted(result.released) == sorted([holds[0].reservation, holds[2].reservation])
     assert result.skips == []
 
 
@@ -108,8 +133,8 @@ async def test_no_hold_ahead_where_the_room_is_not_to_spare_or_for_a_test_lead()
     gateway = _spare("alpha", "gamma")  # beta near its cap, by the view
     gateway.posts = {"alpha": rejected(), "beta": rejected()}
     result = await _route(gateway)
-    assert gateway.held_at_answer["alpha"] == ["alpha"]
-    assert gateway.held_at_answer["beta"] == ["alpha", "beta", "gamma"]
+    assert gateway.held_at_answer["alpha"] == [FIRST, "alpha"]
+    assert gateway.held_at_answer["beta"] == [FIRST, "alpha", "beta", "gamma"]
     assert sold(result) == ["gamma"]
 
     testing = _spare(*THREE)
@@ -123,11 +148,11 @@ async def test_the_person_is_claimed_with_the_hold_ahead_and_given_back_unless_b
     gateway.posts = {"alpha": rejected()}
     purchases = MemoryPurchases()
     result = await _route(gateway, purchases=purchases)
-    assert gateway.held_at_answer["alpha"] == ["alpha", "beta"]
-    assert [c.buyer for c in purchases.claims] == ["alpha", "beta", "gamma"]
+    assert gateway.held_at_answer["alpha"] == [FIRST, "alpha", "beta"]
+    assert [c.buyer for c in purchases.claims] == [FIRST, "alpha", "beta", "gamma"]
     assert sold(result) == ["beta"]
     # every buyer claimed is named, so that the record gives back those that did not buy
-    assert result.claimed == ["alpha", "beta", "gamma"]
+    assert result.claimed == [FIRST, "alpha", "beta", "gamma"]
     assert sorted(result.released) == sorted(
         h.reservation for h in gateway.ledger.holds if h.campaign != "beta"
     )
@@ -140,9 +165,9 @@ async def test_a_person_the_next_buyer_holds_skips_its_offer_taking_nothing() ->
     result = await _route(gateway, purchases=purchases)
     detail = "duplicate: lead lead-0 holds or bought this person (window 30 days)"
     assert result.skips == [Skip("beta", SkipReason.BLOCKED, detail, "t")]
-    assert gateway.posted() == ["alpha", "gamma"]
-    assert [h.campaign for h in gateway.ledger.holds] == ["alpha", "gamma"]
-    assert (sold(result), result.claimed) == (["gamma"], ["alpha", "gamma"])
+    assert gateway.posted() == [FIRST, "alpha", "gamma"]
+    assert _held(gateway) == [FIRST, "alpha", "gamma"]
+    assert (sold(result), result.claimed) == (["gamma"], [FIRST, "alpha", "gamma"])
 
 
 async def test_no_hold_ahead_for_a_campaign_that_is_pinged_first() -> None:
@@ -151,7 +176,7 @@ async def test_no_hold_ahead_for_a_campaign_that_is_pinged_first() -> None:
     gateway.posts = {"alpha": rejected()}
     gateway.pings = {"beta": bid("9.00")}
     result = await _route(gateway, [fixed("alpha"), fixed("beta", ping=True)])
-    assert gateway.held_at_answer["alpha"] == ["alpha"]
+    assert gateway.held_at_answer["alpha"] == [FIRST, "alpha"]
     assert sold(result) == ["beta"]
 
 
@@ -172,15 +197,16 @@ async def test_a_hold_ahead_refused_skips_its_offer_as_any_refused_hold_does() -
     assert sold(result) == ["gamma"]
 
 
-async def test_an_auction_takes_the_next_bids_hold_while_the_winner_is_posted() -> None:
+async def test_an_auction_takes_the_next_bids_hold_while_a_bid_is_posted() -> None:
     gateway = _spare(*THREE)
     gateway.pings = {"alpha": bid("30.00"), "beta": bid("20.00"), "gamma": bid("10.00")}
     gateway.posts = {"alpha": rejected()}
     campaigns = [bidder(name) for name in THREE]
     result = await _route(gateway, campaigns, flow="ping_post")
-    assert gateway.held_at_answer["alpha"] == ["alpha", "beta"]
+    assert gateway.held_at_answer[FIRST] == [FIRST]
+    assert gateway.held_at_answer["alpha"] == [FIRST, "alpha", "beta"]
     assert sold(result) == ["beta"]
-    beta = gateway.ledger.holds[1]
+    beta = gateway.ledger.holds[2]
     assert (beta.campaign, beta.price) == ("beta", bid("20.00").reading.price)
     assert result.sales[0].reservation_id == beta.reservation
     assert sorted(result.released) == sorted(

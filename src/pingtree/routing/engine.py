@@ -284,10 +284,10 @@ class Router:
     # --- a hold taken ahead ----------------------------------------------------------------
     #
     # A cascade's posts go one after another, and each waits for its hold (a commit) before
-    # it goes out. While a post is out, the next offer's hold is taken already when its
-    # price is known and its campaign has room to spare, so a lead that cascades waits for
-    # one hold, not one a post. A hold not used (the lead sold, or the next offer skipped)
-    # is given back with the others when the lead is recorded.
+    # it goes out. While a post that is not the lead's first is out, the next offer's hold
+    # is taken already when its price is known and its campaign has room to spare, so a
+    # lead that cascades waits for two holds, not one a post. A hold not used (the lead
+    # sold, or the next offer skipped) is given back with the others when it is recorded.
 
     async def _offer(
         self, run: _Run, tier: Tier, campaign: Campaign, bid: Bid | None, following: Next
@@ -319,8 +319,12 @@ class Router:
         await self._sell(run, tier, campaign, bid, held, claimed=claimed, following=following)
 
     def _hold_ahead(self, run: _Run, following: Next) -> None:
-        """Start taking the next offer's hold (called as the current post goes out)."""
+        """Start taking the next offer's hold (called as the current post goes out), from the
+        lead's second post on: a lead its first buyer takes (most are) takes no hold it does
+        not use, and one that was turned down once is the one likely to cascade further."""
         if following is None or run.ahead is not None or run.offer.test:
+            return
+        if not any(attempt.kind is Exchange.POST for attempt in run.result.attempts):
             return
         campaign, price = following
         if campaign.buyer in run.sold_buyers or campaign.call is not None:
