@@ -213,3 +213,43 @@ async def test_an_auction_takes_the_next_bids_hold_while_a_bid_is_posted() -> No
         h.reservation for h in gateway.ledger.holds if h.campaign != "beta"
     )
     assert gateway.call("post", "beta").bid == Bid("beta", beta.price, None)
+
+
+@dataclass
+class Gated(Watching):
+    """Holds each lead's first post until `leads` first posts have arrived."""
+
+    leads: int = 3
+    arrived: int = 0
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def post(self, campaign: Any, **kw: Any) -> Answer:
+        if campaign.name == FIRST:
+            self.arrived += 1
+            if self.arrived == self.leads:
+                self.gate.set()
+            await self.gate.wait()
+        return await super().post(campaign, **kw)
+
+
+async def test_no_hold_ahead_while_the_router_routes_more_leads_than_its_limit() -> None:
+    """Under load a hold ahead that is not used is work taken from other leads."""
+    built = catalog(
+        [fixed(name) for name in [FIRST, *THREE]],
+        [factories.tier("t", "priority", [FIRST, *THREE])],
+    )
+    for up_to, beta_held in ((2, False), (3, True)):
+        gateway = Gated(ledger=MemoryCapLedger(spare_room={FIRST, *THREE}))
+        gateway.posts = {FIRST: [rejected(), rejected(), rejected()]}
+        router = Router(
+            gateway=gateway,
+            ledger=gateway.ledger,
+            clock=ManualClock(NOW),
+            holds_ahead_up_to=up_to,
+        )
+        results = await asyncio.gather(
+            *(router.route(offer(f"lead-{i}"), built.trees["main"], built) for i in range(3))
+        )
+        assert [sold(r) for r in results] == [["alpha"]] * 3
+        assert ("beta" in _held(gateway)) is beta_held, up_to
+        assert router.routing == 0

@@ -48,6 +48,10 @@ from pingtree.verticals.pii import ping_fields
 
 Candidate = flows.Candidate
 FILLED = "cap filled by other leads"
+HOLDS_AHEAD_UP_TO = 4
+"""Holds are taken ahead (Router._hold_ahead) while a router routes at most this many leads
+at once: they shorten a lead's wait when the process has time to spare, and under load,
+where one not used is work taken from other leads, they are not taken."""
 
 
 @dataclass
@@ -118,10 +122,14 @@ class Router:
         purchases: BuyerPurchases | None = None,
         lateness: Callable[[], float] | None = None,
         funds: BuyerFunds | None = None,
+        holds_ahead_up_to: int = HOLDS_AHEAD_UP_TO,
     ) -> None:
         """lateness: how late the process's timers fire now (its event loop's lag): every
-        time budget is cut by it, so that what must end by the deadline does."""
+        time budget is cut by it, so that what must end by the deadline does.
+        holds_ahead_up_to: take holds ahead only while routing at most this many leads."""
         self.gateway = gateway
+        self.holds_ahead_up_to = holds_ahead_up_to
+        self.routing = 0  # leads in route() now
         self.lateness = lateness
         self.funds = funds
         self.ledger = ledger
@@ -140,6 +148,20 @@ class Router:
         blocked_buyers: Mapping[str, str] | None = None,
     ) -> RoutingResult:
         """Offer the lead through the tree's tiers until sold, exhausted or out of time."""
+        self.routing += 1
+        try:
+            return await self._route(offer, tree, catalog, deadline, blocked_buyers)
+        finally:
+            self.routing -= 1
+
+    async def _route(
+        self,
+        offer: LeadOffer,
+        tree: Tree,
+        catalog: CatalogView,
+        deadline: Deadline | None,
+        blocked_buyers: Mapping[str, str] | None,
+    ) -> RoutingResult:
         if deadline is None:
             deadline = Deadline.after_ms(self.clock, tree.max_processing_ms)
         run = _Run(offer, tree, deadline, blocked_buyers or {}, catalog.buyers)
@@ -323,6 +345,8 @@ class Router:
         lead's second post on: a lead its first buyer takes (most are) takes no hold it does
         not use, and one that was turned down once is the one likely to cascade further."""
         if following is None or run.ahead is not None or run.offer.test:
+            return
+        if self.routing > self.holds_ahead_up_to:
             return
         if not any(attempt.kind is Exchange.POST for attempt in run.result.attempts):
             return
