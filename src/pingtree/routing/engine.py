@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import cached_property
+from functools import cached_property, partial
+from typing import TypeVar
 
 from pingtree.buyers.model import Buyer, Campaign, Exchange, Outcome, PriceType
 from pingtree.clock import Clock, Deadline
@@ -47,6 +48,7 @@ from pingtree.routing.ports import (
 from pingtree.verticals.pii import ping_fields
 
 Candidate = flows.Candidate
+T = TypeVar("T")
 FILLED = "cap filled by other leads"
 HOLDS_AHEAD_UP_TO = 4
 """Holds are taken ahead (Router._hold_ahead) while a router routes at most this many leads
@@ -96,6 +98,13 @@ def _priced(campaign: Campaign) -> Next:
     """A campaign posted without a ping, at its fixed price (known before its turn)."""
     price = campaign.price.amount
     return (campaign, price) if campaign.delivery.ping is None and price is not None else None
+
+
+async def _after_a_turn(call: Callable[[], Awaitable[T]]) -> T:
+    """call(), one loop turn from now: a hold taken ahead waits behind the post it was
+    started with, which is sent (or framed for the delivery process) in that turn."""
+    await asyncio.sleep(0)
+    return await call()
 
 
 def _not_for_buyer(run: _Run, campaign: Campaign) -> tuple[SkipReason, str] | None:
@@ -335,9 +344,9 @@ class Router:
         if held is None:
             self._skip(run, tier, campaign.name, SkipReason.CAP_REACHED, FILLED)
             return
-        if ahead.person is not None:
-            run.result.claimed.append(campaign.buyer)
         claimed = ahead.person is not None
+        if claimed:
+            run.result.claimed.append(campaign.buyer)
         await self._sell(run, tier, campaign, bid, held, claimed=claimed, following=following)
 
     def _hold_ahead(self, run: _Run, following: Next) -> None:
@@ -361,26 +370,17 @@ class Router:
             return
         days = self._dedup_days(run, campaign)
         person = PersonClaim(campaign.buyer, days, run.offer.people) if days else None
-        ahead = self._reserve_after_the_post(
-            campaign, run.offer.lead_id, price, now, hold_s, person
+        reserving = partial(
+            self.ledger.reserve,
+            campaign,
+            lead_id=run.offer.lead_id,
+            price=price,
+            at=now,
+            hold_s=hold_s,
+            person=person,
         )
-        run.ahead = _HoldAhead(campaign.name, asyncio.ensure_future(ahead), person)
-
-    async def _reserve_after_the_post(
-        self,
-        campaign: Campaign,
-        lead_id: str,
-        price: Decimal,
-        at: datetime,
-        hold_s: float,
-        person: PersonClaim | None,
-    ) -> str | None:
-        # One loop turn first: the post is sent (or framed for the delivery process) in the
-        # turn it was called in, and this hold must not go out in front of it.
-        await asyncio.sleep(0)
-        return await self.ledger.reserve(
-            campaign, lead_id=lead_id, price=price, at=at, hold_s=hold_s, person=person
-        )
+        taking = asyncio.ensure_future(_after_a_turn(reserving))
+        run.ahead = _HoldAhead(campaign.name, taking, person)
 
     async def _drop_ahead(self, run: _Run) -> None:
         """A hold taken ahead and not used: given back when the lead is recorded."""
