@@ -3,13 +3,14 @@ databases, and fails the way it does."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Table, bindparam, delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, delete, event, func, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from pingtree.storage import direct
 from pingtree.storage.db import create_engine
@@ -247,5 +248,104 @@ async def test_a_statement_through_sqlalchemy_inside_a_pipeline_is_refused(
             else:  # SQLite runs each statement as it is sent: nothing to refuse
                 assert (await conn.scalars(select(leads.c.id))).all() == ["mixed"]
             await direct.send(conn, delete(leads), {})
+    finally:
+        await engine.dispose()
+
+
+async def test_a_statement_run_on_its_own_commits_and_answers_as_in_a_transaction(
+    database_url: str,
+) -> None:
+    # On PostgreSQL past SQLAlchemy's Connection, on SQLite through it: the same outcome,
+    # rows through the columns' result types, and the pooled connection back as it was.
+    engine = create_engine(database_url)
+    try:
+        await direct.autocommit(engine, INSERT_LEAD, _lead("alone"))
+        params = {"lead": "alone", "status": "sold", "revenue": Decimal("7.05")}
+        returned = await direct.autocommit(engine, RETURNING, params)
+        assert returned.rowcount == 1
+        assert returned.rows == [("alone", Decimal("7.05"), WHEN, _lead("alone")["fields"])]
+        assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        async with engine.connect() as conn:  # committed: another transaction sees it
+            assert await conn.scalar(select(leads.c.status)) == "sold"
+        async with engine.connect() as conn:  # the connection is out of autocommit again
+            await direct.execute(conn, INSERT_LEAD, _lead("rolled back"))
+            await conn.rollback()
+            assert (await conn.scalars(select(leads.c.id))).all() == ["alone"]
+            await conn.execute(delete(leads))
+            await conn.commit()
+    finally:
+        await engine.dispose()
+
+
+async def test_a_statement_on_its_own_fails_as_sqlalchemy_raises_it_and_its_connection_is_kept(
+    database_url: str,
+) -> None:
+    # A refused hold fails its statement (on purpose): an everyday answer, so the
+    # connection goes back to the pool, out of autocommit, not closed.
+    engine = create_engine(database_url)
+    try:
+        await direct.autocommit(engine, INSERT_LEAD, _lead("kept"))
+        async with engine.connect() as conn:
+            first = (await conn.get_raw_connection()).driver_connection
+        with pytest.raises(IntegrityError) as raised:
+            await direct.autocommit(engine, INSERT_LEAD, _lead("kept"))
+        assert not raised.value.connection_invalidated
+        assert "94107" not in str(raised.value)  # parameters (PII) never in the text
+        async with engine.connect() as conn:
+            assert (await conn.get_raw_connection()).driver_connection is first
+            await direct.execute(conn, INSERT_LEAD, _lead("rolled back"))
+            await conn.rollback()
+            assert (await conn.scalars(select(leads.c.id))).all() == ["kept"]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_statement_on_its_own_is_seen_by_the_engines_listeners(
+    database_url: str,
+) -> None:
+    # Tracing and tests count statements with engine events: a watched engine runs it
+    # through a SQLAlchemy Connection, so the listener sees it.
+    engine = create_engine(database_url)
+    seen: list[str] = []
+
+    def note(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(conn.get_execution_options().get("isolation_level", ""))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", note)
+    try:
+        await direct.autocommit(engine, INSERT_LEAD, _lead("watched"))
+        assert seen == ["AUTOCOMMIT"]
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", note)
+        await engine.dispose()
+
+
+async def test_a_lost_or_cut_off_connection_is_not_put_back(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's path: SQLite runs it through SQLAlchemy's Connection")
+    engine = create_engine(database_url)
+    try:
+        pid = (await direct.autocommit(engine, text("SELECT pg_backend_pid()"), {})).rows[0][0]
+        async with create_engine(database_url).connect() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            await other.close()
+        with pytest.raises(DBAPIError) as raised:
+            await direct.autocommit(engine, INSERT_LEAD, _lead("lost"))
+        assert raised.value.connection_invalidated  # so writes that must land are retried
+        assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        await direct.autocommit(engine, INSERT_LEAD, _lead("after"))  # a new connection
+
+        # Cut off mid-statement (its caller cancelled): the connection is closed, not reused
+        # with an answer still on its way.
+        sleeping = asyncio.ensure_future(
+            direct.autocommit(engine, text("SELECT pg_backend_pid(), pg_sleep(5)"), {})
+        )
+        await asyncio.sleep(0.3)
+        sleeping.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sleeping
+        assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        ids = (await direct.autocommit(engine, select(leads.c.id), {})).rows
+        assert ids == [("after",)]
     finally:
         await engine.dispose()

@@ -131,15 +131,13 @@ async def hold(
         params.update(buyer=buyer, hashes=hashes, cutoff=cutoff.astimezone(UTC))
         params["wanted"] = len(hashes)
     stmt = statement(window is not None, count_capped, budgeted, person is not None)
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            row = (await direct.execute(conn, stmt, params)).one_or_none()
-            assert row is not None  # its final SELECT answers one row, whatever happened
-        except DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", None) == ROLLED_BACK:
-                raise PersonHeld from None
-            raise
+    try:
+        row = (await direct.autocommit(engine, stmt, params)).one_or_none()
+        assert row is not None  # its final SELECT answers one row, whatever happened
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) == ROLLED_BACK:
+            raise PersonHeld from None
+        raise
     held = bool(row[0])
     if row[1] is None:
         return held, None
