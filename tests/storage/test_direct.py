@@ -349,3 +349,45 @@ async def test_a_lost_or_cut_off_connection_is_not_put_back(database_url: str) -
         assert ids == [("after",)]
     finally:
         await engine.dispose()
+
+
+async def test_a_statement_on_its_own_that_cannot_connect_fails_as_sqlalchemy_raises_it(
+    database_url: str,
+) -> None:
+    # PostgreSQL not there: SQLAlchemy's OperationalError (what callers tell an outage by).
+    from sqlalchemy.exc import OperationalError
+
+    from pingtree.storage.db import is_unreachable
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's path: SQLite runs it through SQLAlchemy's Connection")
+    nowhere = database_url.replace("127.0.0.1:5432", "127.0.0.1:9")  # nothing listens there
+    assert nowhere != database_url
+    engine = create_engine(nowhere)
+    try:
+        with pytest.raises(OperationalError) as raised:
+            await direct.autocommit(engine, INSERT_LEAD, _lead("nowhere"))
+        assert is_unreachable(raised.value)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_lost_connection_in_a_transaction_is_raised_as_lost(database_url: str) -> None:
+    # psycopg says so by the connection (closed or broken), not by the error's text.
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a connection SQLite cannot lose")
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            pid = (await direct.execute(conn, text("SELECT pg_backend_pid()"), {})).rows[0][0]
+            async with create_engine(database_url).connect() as other:
+                await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                await other.close()
+            with pytest.raises(DBAPIError) as raised:
+                await direct.execute(conn, INSERT_LEAD, _lead("lost"))
+            assert raised.value.connection_invalidated
+            assert conn.invalidated
+        async with engine.begin() as conn:  # a new connection
+            await direct.execute(conn, INSERT_LEAD, _lead("after"))
+    finally:
+        await engine.dispose()

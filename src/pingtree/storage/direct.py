@@ -264,7 +264,10 @@ async def autocommit(engine: AsyncEngine, statement: Any, params: Mapping[str, A
             return await execute(conn, statement, params)
     the_plan = plan(statement, dialect, list(params))
     pool = sync_engine.pool
-    fairy = await greenlet_spawn(pool.connect)
+    try:
+        fairy = await greenlet_spawn(pool.connect)
+    except _driver_error(dialect) as exc:  # cannot connect: raised as engine.connect() would
+        raise _as_sqlalchemy(dialect, the_plan.sql, exc, False, False) from exc
     driver: Any = fairy.driver_connection
     try:
         await driver.set_autocommit(True)
@@ -275,7 +278,6 @@ async def autocommit(engine: AsyncEngine, statement: Any, params: Mapping[str, A
             count = cursor.rowcount
         finally:
             await _close(cursor)
-        await driver.set_autocommit(False)
     except BaseException as exc:
         failed = isinstance(exc, _driver_error(dialect))
         lost = failed and _is_disconnect(dialect, cast(Exception, exc), driver)
@@ -288,12 +290,13 @@ async def autocommit(engine: AsyncEngine, statement: Any, params: Mapping[str, A
         if failed:
             raise _as_sqlalchemy(dialect, the_plan.sql, cast(Exception, exc), lost, False) from exc
         raise
-    await greenlet_spawn(fairy.close)
+    # Done: a connection that cannot leave autocommit is closed, the outcome stands.
+    await greenlet_spawn(fairy.close if await _sound(driver) else fairy.invalidate)
     return Outcome(count, _processed(the_plan, found))
 
 
 async def _sound(driver: Any) -> bool:
-    """Whether a connection a statement failed on can go back to the pool (out of autocommit)."""
+    """Whether a connection can go back to the pool, out of autocommit (no I/O: it is idle)."""
     if driver.closed or driver.broken:
         return False
     try:
