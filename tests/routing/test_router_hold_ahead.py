@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pingtree.clock import ManualClock
-from pingtree.routing.engine import Router
+from pingtree.routing.engine import MOSTLY_TURNS_DOWN, Router
 from pingtree.routing.model import RoutingResult, Skip, SkipReason
 from pingtree.routing.ports import Answer, Bid
 from tests import factories
@@ -16,6 +16,7 @@ from tests.routing.memory_ports import (
     MemoryCapLedger,
     MemoryPurchases,
     ScriptedGateway,
+    accepted,
     bid,
     rejected,
 )
@@ -253,3 +254,24 @@ async def test_no_hold_ahead_while_the_router_routes_more_leads_than_its_limit()
         assert [sold(r) for r in results] == [["alpha"]] * 3
         assert ("beta" in _held(gateway)) is beta_held, up_to
         assert router.routing == 0
+
+
+async def test_a_buyer_that_mostly_turns_leads_down_has_the_next_hold_taken_at_its_post() -> None:
+    """Its recent posts, as this process saw them, tell: a lead it turns down cascades."""
+    built = catalog([fixed(name) for name in THREE], [factories.tier("t", "priority", THREE)])
+    gateway = _spare(*THREE)
+    gateway.posts = {"alpha": [rejected()] * 7 + [accepted() for _ in range(8)]}
+    router = Router(gateway=gateway, ledger=gateway.ledger, clock=ManualClock(NOW))
+
+    async def beta_held_at_alphas_answer(lead: int) -> bool:
+        await router.route(offer(f"lead-{lead}"), built.trees["main"], built)
+        return gateway.held_at_answer["alpha"][-1] == "beta"
+
+    # 1.0, then 0.9 a refusal: under a half after seven
+    assert [await beta_held_at_alphas_answer(n) for n in range(7)] == [False] * 7
+    assert router.takes("alpha") < MOSTLY_TURNS_DOWN <= router.takes("beta")
+    assert await beta_held_at_alphas_answer(7)  # alpha accepted: beta's hold is given back
+    assert gateway.ledger.holds[-1].campaign == "beta"
+    # as alpha takes leads again, its first post goes out alone again
+    assert [await beta_held_at_alphas_answer(n) for n in range(8, 15)] == [False] * 7
+    assert router.takes("alpha") >= MOSTLY_TURNS_DOWN

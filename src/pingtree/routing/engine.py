@@ -54,6 +54,11 @@ HOLDS_AHEAD_UP_TO = 4
 """Holds are taken ahead (Router._hold_ahead) while a router routes at most this many leads
 at once: they shorten a lead's wait when the process has time to spare, and under load,
 where one not used is work taken from other leads, they are not taken."""
+MOSTLY_TURNS_DOWN = 0.5
+"""A campaign whose recent posts were accepted less often than this (Router.takes) likely
+turns the lead down: a hold is taken ahead of the next offer from the lead's first post."""
+POST_WEIGHT = 0.1
+"""Each post's weight in a campaign's recent share of posts accepted (a moving average)."""
 
 
 @dataclass
@@ -139,6 +144,7 @@ class Router:
         self.gateway = gateway
         self.holds_ahead_up_to = holds_ahead_up_to
         self.routing = 0  # leads in route() now
+        self._takes: dict[str, float] = {}
         self.lateness = lateness
         self.funds = funds
         self.ledger = ledger
@@ -315,10 +321,19 @@ class Router:
     # --- a hold taken ahead ----------------------------------------------------------------
     #
     # A cascade's posts go one after another, and each waits for its hold (a commit) before
-    # it goes out. While a post that is not the lead's first is out, the next offer's hold
-    # is taken already when its price is known and its campaign has room to spare, so a
-    # lead that cascades waits for two holds, not one a post. A hold not used (the lead
-    # sold, or the next offer skipped) is given back with the others when it is recorded.
+    # it goes out. While a post that is not the lead's first is out (or a first post to a
+    # campaign that mostly turns leads down), the next offer's hold is taken already when
+    # its price is known and its campaign has room to spare, so a lead that cascades waits
+    # for one or two holds, not one a post. A hold not used (the lead sold, or the next
+    # offer skipped) is given back with the others when it is recorded.
+
+    def takes(self, campaign: str) -> float:
+        """The campaign's recent share of posts accepted, as this process saw them (a moving
+        average; 1 for a campaign not posted yet)."""
+        return self._takes.get(campaign, 1.0)
+
+    def _answered(self, campaign: str, accepted: bool) -> None:
+        self._takes[campaign] = (1 - POST_WEIGHT) * self.takes(campaign) + POST_WEIGHT * accepted
 
     async def _offer(
         self, run: _Run, tier: Tier, campaign: Campaign, bid: Bid | None, following: Next
@@ -349,15 +364,18 @@ class Router:
             run.result.claimed.append(campaign.buyer)
         await self._sell(run, tier, campaign, bid, held, claimed=claimed, following=following)
 
-    def _hold_ahead(self, run: _Run, following: Next) -> None:
-        """Start taking the next offer's hold (called as the current post goes out), from the
-        lead's second post on: a lead its first buyer takes (most are) takes no hold it does
-        not use, and one that was turned down once is the one likely to cascade further."""
+    def _hold_ahead(self, run: _Run, posting: Campaign, following: Next) -> None:
+        """Start taking the next offer's hold (called as the post to `posting` goes out),
+        from the lead's second post on, or from its first when `posting` mostly turns leads
+        down: a lead its first buyer likely takes takes no hold it does not use, and one
+        that was turned down once is the one likely to cascade further."""
         if following is None or run.ahead is not None or run.offer.test:
             return
         if self.routing > self.holds_ahead_up_to:
             return
-        if not any(attempt.kind is Exchange.POST for attempt in run.result.attempts):
+        if self.takes(posting.name) >= MOSTLY_TURNS_DOWN and not any(
+            attempt.kind is Exchange.POST for attempt in run.result.attempts
+        ):
             return
         campaign, price = following
         if campaign.buyer in run.sold_buyers or campaign.call is not None:
@@ -664,7 +682,7 @@ class Router:
         try:
             if not claimed and not await self._claim_person(run, tier, campaign):
                 return False
-            self._hold_ahead(run, following)
+            self._hold_ahead(run, campaign, following)
             answer = await self.gateway.post(
                 campaign,
                 lead_id=run.offer.lead_id,
@@ -676,6 +694,7 @@ class Router:
             )
             self._record(run, tier, campaign, Exchange.POST, answer, price=price)
             reading = answer.reading
+            self._answered(campaign.name, reading.outcome is Outcome.ACCEPTED)
             if reading.outcome is not Outcome.ACCEPTED:
                 return False
             sold = True
