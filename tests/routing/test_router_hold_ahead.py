@@ -275,3 +275,14 @@ async def test_a_buyer_that_mostly_turns_leads_down_has_the_next_hold_taken_at_i
     # as alpha takes leads again, its first post goes out alone again
     assert [await beta_held_at_alphas_answer(n) for n in range(8, 15)] == [False] * 7
     assert router.takes("alpha") >= MOSTLY_TURNS_DOWN
+
+
+async def test_a_test_leads_answers_do_not_count_in_what_a_buyer_takes() -> None:
+    built = catalog([fixed(name) for name in THREE], [factories.tier("t", "priority", THREE)])
+    gateway = _spare(*THREE)
+    gateway.posts = {"alpha": [rejected()] * 8}
+    router = Router(gateway=gateway, ledger=gateway.ledger, clock=ManualClock(NOW))
+    for n in range(8):
+        await router.route(offer(f"lead-{n}", test=True), built.trees["main"], built)
+    assert gateway.posted().count("alpha") == 8
+    assert router.takes("alpha") == 1.0
