@@ -4,8 +4,10 @@ databases, and fails the way it does."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from pingtree.storage import direct
 from pingtree.storage.db import create_engine
 from pingtree.storage.tables import AttemptRow, Lead
+from tests.conftest import migrated_database
 
 leads = Lead.__table__
 attempts = AttemptRow.__table__
@@ -320,9 +323,16 @@ async def test_a_statement_on_its_own_is_seen_by_the_engines_listeners(
         await engine.dispose()
 
 
-async def test_a_lost_or_cut_off_connection_is_not_put_back(database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL's path: SQLite runs it through SQLAlchemy's Connection")
+@pytest.fixture
+async def postgres_url(tmp_path: Path, postgres_schema_url: str | None) -> AsyncIterator[str]:
+    """The migrated PostgreSQL test schema alone: connections SQLite has no way to lose, and
+    the path direct.autocommit takes on PostgreSQL only (never skipped in CI)."""
+    async with migrated_database("postgres", tmp_path, postgres_schema_url) as url:
+        yield url
+
+
+async def test_a_lost_or_cut_off_connection_is_not_put_back(postgres_url: str) -> None:
+    database_url = postgres_url
     engine = create_engine(database_url)
     try:
         pid = (await direct.autocommit(engine, text("SELECT pg_backend_pid()"), {})).rows[0][0]
@@ -352,15 +362,14 @@ async def test_a_lost_or_cut_off_connection_is_not_put_back(database_url: str) -
 
 
 async def test_a_statement_on_its_own_that_cannot_connect_fails_as_sqlalchemy_raises_it(
-    database_url: str,
+    postgres_url: str,
 ) -> None:
     # PostgreSQL not there: SQLAlchemy's OperationalError (what callers tell an outage by).
     from sqlalchemy.exc import OperationalError
 
     from pingtree.storage.db import is_unreachable
 
-    if not database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL's path: SQLite runs it through SQLAlchemy's Connection")
+    database_url = postgres_url
     nowhere = database_url.replace("127.0.0.1:5432", "127.0.0.1:9")  # nothing listens there
     assert nowhere != database_url
     engine = create_engine(nowhere)
@@ -372,10 +381,9 @@ async def test_a_statement_on_its_own_that_cannot_connect_fails_as_sqlalchemy_ra
         await engine.dispose()
 
 
-async def test_a_lost_connection_in_a_transaction_is_raised_as_lost(database_url: str) -> None:
+async def test_a_lost_connection_in_a_transaction_is_raised_as_lost(postgres_url: str) -> None:
     # psycopg says so by the connection (closed or broken), not by the error's text.
-    if not database_url.startswith("postgresql"):
-        pytest.skip("a connection SQLite cannot lose")
+    database_url = postgres_url
     engine = create_engine(database_url)
     try:
         async with engine.connect() as conn:
