@@ -42,8 +42,8 @@ from engine import JSON_PING, PINGTREE, free_port, start, stop, wait_http
 from machine import describe as describe_machine
 from pingtree.buyers.model import Campaign
 from pingtree.clock import SystemClock
+from pingtree.delivery.connections import BuyerConnections
 from pingtree.delivery.destinations import Allowlist
-from pingtree.delivery.exchange import new_session
 from pingtree.delivery.gateway import HttpGateway
 from pingtree.delivery.offload import DeliveryProcess
 from pingtree.delivery.responses import read_response
@@ -78,7 +78,7 @@ async def measure(base: str, requests: int, rounds: int) -> dict[str, list[float
     )
     endpoint = campaign.delivery.ping
     assert endpoint is not None
-    session = new_session(allow=Allowlist.parse("127.0.0.1"))
+    session = BuyerConnections(Allowlist.parse("127.0.0.1"))
     bare_session = aiohttp.ClientSession()
     gateway = HttpGateway(session, SystemClock())
     offload = DeliveryProcess(allow="127.0.0.1")

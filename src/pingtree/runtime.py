@@ -23,6 +23,7 @@ from pingtree.config.document import ConfigDocument
 from pingtree.config.store import current_version, load_document
 from pingtree.consent.links import ConsentLinks
 from pingtree.credentials import SecretResolver
+from pingtree.delivery.connections import BuyerConnections
 from pingtree.delivery.exchange import new_session
 from pingtree.delivery.gateway import HttpGateway
 from pingtree.delivery.offload import DeliveryProcess
@@ -67,6 +68,9 @@ class Runtime:
         self.in_flight = LeadsInFlight()
         self.loop_lag = LoopLag(self.clock)
         self.http: aiohttp.ClientSession | None = None
+        """Webhooks, postbacks, call availability checks."""
+        self.buyers: BuyerConnections | None = None
+        """Pings and posts sent from this process."""
         self.delivery: DeliveryProcess | None = None
         """The child process pings and posts are sent from, when delivery_process is set."""
         self._router: Router | None = None
@@ -142,13 +146,16 @@ class Runtime:
         self.http = new_session(
             self.settings.http_connection_limit, allow=self.settings.buyer_allowlist
         )
+        self.buyers = BuyerConnections(
+            self.settings.buyer_allowlist, limit=self.settings.http_connection_limit
+        )
         if self.settings.delivers_from_a_process:
             self.delivery = DeliveryProcess(
                 allow=self.settings.buyer_url_allow,
                 connection_limit=self.settings.http_connection_limit,
             )
         gateway = HttpGateway(
-            self.http,
+            self.buyers,
             self.clock,
             SecretResolver(self.settings.secret_keys),
             answer_limit=self.settings.buyer_answer_max_bytes,
@@ -165,6 +172,7 @@ class Runtime:
             if self.delivery is not None:
                 await self.delivery.close()
             await self.http.close()
+            await self.buyers.close()
             raise
         self.loop_lag.start()
         if self._sqlite_file is not None:  # the engine leaves checkpoints to this task
@@ -252,6 +260,8 @@ class Runtime:
             await self.delivery.close()
         if self.http is not None:
             await self.http.close()
+        if self.buyers is not None:
+            await self.buyers.close()
         await self.rate_limits.close()
         if self.rotation is not None:
             await self.rotation.close()

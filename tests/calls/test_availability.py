@@ -15,6 +15,7 @@ from pingtree.calls.gateway import AVAILABILITY_MAX_BYTES, CallGateway
 from pingtree.calls.lines import CallLines
 from pingtree.calls.sessions import Sessions
 from pingtree.clock import SystemClock
+from pingtree.delivery.connections import BuyerConnections
 from pingtree.delivery.destinations import Allowlist
 from pingtree.delivery.exchange import new_session
 from pingtree.delivery.gateway import HttpGateway
@@ -75,7 +76,10 @@ async def test_only_a_clear_yes_in_time_is_available(
     http = new_session(allow=Allowlist.parse("127.0.0.1"))
     try:
         clock = SystemClock()
-        gateway = CallGateway(HttpGateway(http, clock), Sessions(), CallLines(engine), clock, http)
+        buyers = BuyerConnections(Allowlist.parse("127.0.0.1"))
+        gateway = CallGateway(
+            HttpGateway(buyers, clock), Sessions(), CallLines(engine), clock, http
+        )
         terms = CallTerms(
             dial="+15550001111", availability_url=f"{base}/{kind}", availability_timeout_ms=300
         )

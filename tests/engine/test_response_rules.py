@@ -9,7 +9,7 @@ import pytest
 
 from pingtree.buyers.model import Campaign, ResponseRule, ResponseRules
 from pingtree.clock import SystemClock
-from pingtree.delivery.exchange import new_session
+from pingtree.delivery.connections import BuyerConnections
 from pingtree.delivery.gateway import HttpGateway
 from pingtree.simulator.behaviour import ScriptedAnswer
 from tests.engine.conftest import ADMIN_TOKEN, Harness, sim_buyer
@@ -153,8 +153,8 @@ async def test_a_rule_that_fails_while_reading_is_an_unreadable_answer(engine: H
         rules=[broken], otherwise="error", capture={}, default_reason="x"
     )
     spec.delivery.post.response = rules
-    async with new_session(allow=h.rt.settings.buyer_allowlist) as session:
-        gateway = HttpGateway(session, SystemClock())
+    async with BuyerConnections(h.rt.settings.buyer_allowlist) as connections:
+        gateway = HttpGateway(connections, SystemClock())
         answer = await gateway.post(
             spec, lead_id="L1", fields={"zip": "10001"}, bid=None, test=True, timeout=5
         )

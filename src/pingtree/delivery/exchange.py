@@ -1,9 +1,10 @@
 """One request to a buyer and its answer, read whole: the I/O under every ping and post.
 
 An answer is read whole (up to a limit) before any rule looks at it, and redirects are
-never followed. `deliver` never raises for anything a buyer or the network does: it comes
-back with the answer as read (`Received`, with the fault that makes it no answer, if any)
-or with why there is none (`Failed`: timeout, refused connection, a broken exchange).
+never followed (`delivery.connections` sends and reads). `deliver` never raises for
+anything a buyer or the network does: it comes back with the answer as read (`Received`,
+with the fault that makes it no answer, if any) or with why there is none (`Failed`:
+timeout, refused connection, a broken exchange).
 `deliver_and_read` reads that answer by the campaign's rules as well. They run in the
 lead's process, or in a delivery process (`delivery.offload`): the same code either way,
 so a hostile buyer meets the same rules.
@@ -18,20 +19,18 @@ from dataclasses import dataclass
 import aiohttp
 
 from pingtree.buyers.model import Outcome
+from pingtree.delivery.connections import BrokenExchange, BuyerConnections, ConnectFailed
 from pingtree.delivery.destinations import Allowlist, guarded_socket_factory
 from pingtree.delivery.requests import OutboundRequest
 from pingtree.delivery.responses import Answered, AnswerFault, BuyerResponse, Reader
 from pingtree.failures import describe, stack
 
 DEFAULT_ANSWER_LIMIT = 1024 * 1024
-KEPT_OF_A_LARGE_ANSWER = 4000
-"""What is kept of an answer over the limit (for its record)."""
-UNTIMED = aiohttp.ClientTimeout(total=None, connect=None, sock_read=None, sock_connect=None)
-"""aiohttp's timers for an exchange: none (the exchange's own deadline bounds it all)."""
 
 
 def new_session(connection_limit: int = 1000, *, allow: Allowlist) -> aiohttp.ClientSession:
-    """The one outbound session a process keeps open; pings and posts share its pool.
+    """The aiohttp session a process keeps for its other outbound requests (webhooks,
+    postbacks, call availability checks); pings and posts go through BuyerConnections.
 
     Every connection's address is checked against the allowlist as it is opened. It keeps
     no cookie: each request stands alone, so a buyer's Set-Cookie is never sent with a later
@@ -69,7 +68,7 @@ class Failed:
 
 
 async def deliver(
-    session: aiohttp.ClientSession,
+    connections: BuyerConnections,
     request: OutboundRequest,
     timeout: float,
     answer_limit: int = DEFAULT_ANSWER_LIMIT,
@@ -77,12 +76,12 @@ async def deliver(
     """Send one request and read its answer whole within timeout; never raises for what a
     buyer or the network does (cancellation passes through)."""
     try:
-        return await exchange(session, request, timeout, answer_limit)
+        return await exchange(connections, request, timeout, answer_limit)
     except TimeoutError:
         return Failed(Outcome.TIMEOUT, f"no answer within {timeout:.3f}s")
-    except aiohttp.ClientConnectorError as exc:
+    except ConnectFailed as exc:
         return Failed(Outcome.ERROR, f"connection failed: {exc.os_error}")
-    except (aiohttp.ClientError, ValueError) as exc:
+    except (BrokenExchange, ValueError) as exc:
         return Failed(Outcome.ERROR, f"{type(exc).__name__}: {exc}")
     except Exception as exc:
         detail = AnswerFault.UNREADABLE.because(f"{type(exc).__name__}: {exc}")
@@ -90,67 +89,44 @@ async def deliver(
 
 
 async def deliver_and_read(
-    session: aiohttp.ClientSession,
+    connections: BuyerConnections,
     request: OutboundRequest,
     timeout: float,
     answer_limit: int,
     reader: Reader,
 ) -> Answered | Failed:
     """deliver(), and the answer read by the campaign's rules."""
-    received = await deliver(session, request, timeout, answer_limit)
+    received = await deliver(connections, request, timeout, answer_limit)
     if isinstance(received, Failed):
         return received
     return reader.read(received.response, received.fault)
 
 
 async def exchange(
-    session: aiohttp.ClientSession,
+    connections: BuyerConnections,
     request: OutboundRequest,
     timeout: float,
     answer_limit: int = DEFAULT_ANSWER_LIMIT,
 ) -> Received:
     """Send one request and read its answer whole; raises on timeout or connection failure."""
-    # asyncio.timeout covers connect, send and the whole body read in one budget
-    # (aiohttp's own timers, one more per request, are off: UNTIMED).
+    # One budget covers connect, send and the whole body's read.
     async with asyncio.timeout(timeout):
-        async with session.request(
-            request.method,
-            request.url,
-            headers=request.headers,
-            data=request.body,
-            timeout=UNTIMED,
-            # A redirect would carry the whole lead, credentials included, to an address
-            # nobody configured; the 3xx itself is the (error) answer.
-            allow_redirects=False,
-        ) as resp:
-            raw, fault = await _read_whole(resp, answer_limit)
-            text = _decode(raw, resp.charset)
-            # items() of the multidict keeps repeated headers (several Set-Cookie).
-            headers = list(resp.headers.items())
-            response = BuyerResponse(status=resp.status, headers=headers, text=text)
-            return Received(response, fault)
+        got = await connections.exchange(
+            request.method, request.url, request.headers, request.body, answer_limit
+        )
+    text = _decode(got.body, charset_of(got.header("Content-Type")))
+    return Received(BuyerResponse(status=got.status, headers=got.headers, text=text), got.fault)
 
 
-async def _read_whole(resp: aiohttp.ClientResponse, limit: int) -> tuple[bytes, str | None]:
-    """The complete body, or what came of it and why it is not an answer."""
-    declared = resp.content_length
-    if declared is not None and declared > limit:
-        detail = f"Content-Length {declared} is over the {limit}-byte limit"
-        return b"", AnswerFault.ANSWER_TOO_LARGE.because(detail)
-    raw = bytearray()
-    try:
-        async for chunk in resp.content.iter_any():
-            raw += chunk
-            if len(raw) > limit:
-                detail = f"answer is over the {limit}-byte limit"
-                kept = bytes(raw[:KEPT_OF_A_LARGE_ANSWER])
-                return kept, AnswerFault.ANSWER_TOO_LARGE.because(detail)
-    except aiohttp.ClientPayloadError as exc:
-        detail = f"connection closed after {len(raw)} bytes"
-        if declared is not None:
-            detail += f" of {declared}"
-        return bytes(raw), AnswerFault.ANSWER_INCOMPLETE.because(f"{detail} ({exc})")
-    return bytes(raw), None
+def charset_of(content_type: str | None) -> str | None:
+    """The charset a Content-Type names, if any."""
+    if not content_type:
+        return None
+    for param in content_type.split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip("\"'") or None
+    return None
 
 
 def _decode(raw: bytes, charset: str | None) -> str:

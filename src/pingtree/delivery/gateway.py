@@ -16,11 +16,10 @@ from dataclasses import replace
 from functools import partial
 from typing import Any, Protocol
 
-import aiohttp
-
 from pingtree.buyers.model import Campaign, Endpoint, Outcome
 from pingtree.clock import Clock
 from pingtree.credentials import SecretResolver, SecretUnavailable
+from pingtree.delivery.connections import BuyerConnections
 from pingtree.delivery.exchange import (
     DEFAULT_ANSWER_LIMIT,
     Failed,
@@ -54,19 +53,20 @@ class HttpGateway:
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
+        connections: BuyerConnections,
         clock: Clock,
         secrets: SecretResolver | None = None,
         *,
         answer_limit: int = DEFAULT_ANSWER_LIMIT,
         deliverer: Deliverer | None = None,
     ) -> None:
-        """deliverer: where requests are sent from; by default this process, on session."""
-        self.session = session
+        """deliverer: where requests are sent from; by default this process, on
+        connections."""
+        self.connections = connections
         self.clock = clock
         self.secrets = secrets or SecretResolver(None)
         self.answer_limit = answer_limit
-        self.deliver: Deliverer = deliverer or partial(deliver_and_read, session)
+        self.deliver: Deliverer = deliverer or partial(deliver_and_read, connections)
 
     async def ping(
         self,
@@ -211,7 +211,7 @@ class HttpGateway:
     async def exchange(self, request: OutboundRequest, timeout: float) -> Received:
         """Send one request from this process and read its answer whole; raises on timeout
         or connection failure."""
-        return await exchange(self.session, request, timeout, self.answer_limit)
+        return await exchange(self.connections, request, timeout, self.answer_limit)
 
     def _failed(
         self, request: OutboundRequest, started: float, outcome: Outcome, reason: str

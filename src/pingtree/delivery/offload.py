@@ -38,11 +38,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-import aiohttp
-
 from pingtree.buyers.model import Outcome, ResponseRules
+from pingtree.delivery.connections import BuyerConnections
 from pingtree.delivery.destinations import Allowlist
-from pingtree.delivery.exchange import Failed, deliver, deliver_and_read, new_session
+from pingtree.delivery.exchange import Failed, deliver, deliver_and_read
 from pingtree.delivery.requests import OutboundRequest
 from pingtree.delivery.responses import (
     Answered,
@@ -366,8 +365,8 @@ class _NoChild(Exception):
 class _Deliveries:
     """The child's side: each request sent as it comes, its outcome sent back."""
 
-    def __init__(self, session: aiohttp.ClientSession, done: asyncio.Future[None]) -> None:
-        self.session = session
+    def __init__(self, connections: BuyerConnections, done: asyncio.Future[None]) -> None:
+        self.connections = connections
         self.done = done
         self.link = _Link(self._handle, self._lost)
         self.running: dict[int, asyncio.Task[None]] = {}
@@ -412,9 +411,9 @@ class _Deliveries:
         outcome: Answered | Failed
         try:
             if isinstance(reader, Reader):
-                outcome = await deliver_and_read(self.session, request, timeout, limit, reader)
+                outcome = await deliver_and_read(self.connections, request, timeout, limit, reader)
             else:  # sent as in the server's process, where reading it would fail
-                got = await deliver(self.session, request, timeout, limit)
+                got = await deliver(self.connections, request, timeout, limit)
                 outcome = (
                     got if isinstance(got, Failed) else answered_as_error(got.response, reader)
                 )
@@ -455,15 +454,15 @@ async def serve(fd: int, allow: str, connection_limit: int) -> None:
     """The child: deliver what the server sends on the socket fd until it closes."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
-    session = new_session(connection_limit, allow=Allowlist.parse(allow))
-    deliveries = _Deliveries(session, done)
+    connections = BuyerConnections(Allowlist.parse(allow), limit=connection_limit)
+    deliveries = _Deliveries(connections, done)
     sock = socket.socket(fileno=fd)
     await loop.create_unix_connection(lambda: deliveries.link, sock=sock)
     deliveries.link.send(("ready",))
     try:
         await done
     finally:
-        await session.close()
+        await connections.close()
 
 
 def main(argv: list[str]) -> None:

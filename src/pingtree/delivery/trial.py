@@ -12,13 +12,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import aiohttp
-
 from pingtree.buyers.model import Campaign, Endpoint, Exchange, Extract, Outcome, ResponseRule
 from pingtree.clock import SystemClock
 from pingtree.credentials import SecretResolver, SecretUnavailable
+from pingtree.delivery.connections import BrokenExchange, BuyerConnections, ConnectFailed
 from pingtree.delivery.destinations import Allowlist
-from pingtree.delivery.exchange import new_session
 from pingtree.delivery.gateway import HttpGateway
 from pingtree.delivery.requests import OutboundRequest
 from pingtree.delivery.responses import BuyerResponse, Trace, explain
@@ -140,8 +138,8 @@ async def send_test_lead(
     allow and secrets are the server's (PINGTREE_BUYER_URL_ALLOW, PINGTREE_SECRET_KEY).
     """
     steps: list[Step] = []
-    async with new_session(connection_limit=4, allow=allow) as session:
-        gateway = HttpGateway(session, SystemClock(), secrets)
+    async with BuyerConnections(allow, limit=4) as connections:
+        gateway = HttpGateway(connections, SystemClock(), secrets)
         bid_reference: str | None = None
         if campaign.delivery.ping is not None:
             carried = ping_fields(vertical, fields, campaign.delivery.ping_fields)
@@ -178,10 +176,10 @@ async def _send(
     except TimeoutError:
         step.failure = f"timeout: no answer within {timeout:.3f}s"
         return step
-    except aiohttp.ClientConnectorError as exc:
+    except ConnectFailed as exc:
         step.failure = f"connection failed: {exc.os_error}"
         return step
-    except (aiohttp.ClientError, ValueError) as exc:
+    except (BrokenExchange, ValueError) as exc:
         step.failure = f"{type(exc).__name__}: {exc}"
         return step
     step.response = received.response
