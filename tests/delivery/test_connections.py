@@ -433,3 +433,17 @@ async def test_a_url_is_sent_percent_encoded() -> None:
     line = b.requests[0].split(b"\r\n")[0]
     assert line == b"GET /leads/new%20lead/%C3%BC?src=a%20b&name=Zo%C3%AB&keep=%2F HTTP/1.1"
     assert b"Content-Length" not in b.requests[0]
+
+
+async def test_idle_connections_to_a_buyer_no_longer_asked_are_closed() -> None:
+    now = [100.0]
+    async with (
+        buyer(answering(OK)) as quiet,
+        buyer(answering(OK)) as busy,
+        BuyerConnections(LOCAL, clock=lambda: now[0]) as conns,
+    ):
+        await ask(conns, quiet.url)
+        now[0] += KEEP_ALIVE_S + 1
+        await ask(conns, busy.url)  # the next request past a keep-alive sweeps the pool
+        await asyncio.wait_for(quiet.closed.wait(), 5)
+        assert not busy.closed.is_set()

@@ -376,6 +376,7 @@ class BuyerConnections:
         self._targets: dict[str, _Target] = {}
         self._tls = tls
         self._clock = clock
+        self._swept = clock()
         self.closed = False
 
     async def exchange(
@@ -409,12 +410,29 @@ class BuyerConnections:
         except BaseException:
             conn.abort()
             raise
+        now = self._clock()
         if conn.reusable and not conn.closed and not self.closed:
-            conn.idle_since = self._clock()
+            conn.idle_since = now
             self._idle.setdefault(target.key, []).append(conn)
         elif not conn.closed:
             conn.abort()
+        if now - self._swept > KEEP_ALIVE_S:
+            self._sweep(now)
         return answer
+
+    def _sweep(self, now: float) -> None:
+        """Close the idle connections past their keep-alive (those of buyers no longer
+        asked anything too, which no request would reach)."""
+        self._swept = now
+        for key, idle in list(self._idle.items()):
+            kept = [c for c in idle if not c.closed and now - c.idle_since <= KEEP_ALIVE_S]
+            for conn in idle:
+                if conn not in kept:
+                    conn.abort()
+            if kept:
+                self._idle[key] = kept
+            else:
+                del self._idle[key]
 
     def _reused(self, key: tuple[str, str, int]) -> _Connection | None:
         idle = self._idle.get(key)
