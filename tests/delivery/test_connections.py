@@ -447,3 +447,40 @@ async def test_idle_connections_to_a_buyer_no_longer_asked_are_closed() -> None:
         await ask(conns, busy.url)  # the next request past a keep-alive sweeps the pool
         await asyncio.wait_for(quiet.closed.wait(), 5)
         assert not busy.closed.is_set()
+
+
+async def test_a_connection_carries_one_partys_requests_only() -> None:
+    async with buyer(answering(OK)) as b, BuyerConnections(LOCAL) as conns:
+        for party in ("acme", "zenith", "acme", "zenith", "acme"):
+            await conns.exchange("POST", b.url, {}, b"{}", 1000, party=party)
+    assert b.connections == 2  # one for each buyer on the shared host, each reused
+
+
+async def test_an_answer_nobody_asked_for_never_reaches_another_buyer() -> None:
+    """A buyer on a shared host answers, then writes a second answer (a bid of 999) a moment
+    later: whichever request rides that connection next reads it. Only its own can."""
+    forged = b'HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n{"bid": 999}'
+
+    async def smuggler(r: asyncio.StreamReader, w: asyncio.StreamWriter, b: Buyer) -> None:
+        while True:
+            request = await read_request(r, b)
+            if b"X-Buyer: forger" in request:
+                w.write(OK)
+                await w.drain()
+                await asyncio.sleep(0.02)  # the client has the connection back by now
+                w.write(forged)
+            else:
+                w.write(b'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{"bid": 5}')
+            await w.drain()
+
+    async with buyer(smuggler) as b, BuyerConnections(LOCAL) as conns:
+
+        async def ping(name: str) -> WireAnswer:
+            return await conns.exchange("POST", b.url, {"X-Buyer": name}, b"{}", 1000, party=name)
+
+        await ping("forger")
+        await asyncio.sleep(0.005)
+        honest = [await ping("honest") for _ in range(3)]
+        await asyncio.sleep(0.05)
+        honest += [await ping("honest") for _ in range(3)]
+    assert [a.body for a in honest] == [b'{"bid": 5}'] * 6

@@ -6,10 +6,12 @@ multidicts, connector locks, tracing signals and stream readers, none of which a
 needs), so buyer requests go through this small client; webhooks, postbacks and call
 availability checks keep aiohttp. What it does, and no more:
 
-- A pool of idle connections per (scheme, host, port), reused most recent first; one that
-  sat idle over KEEP_ALIVE_S, that the buyer closed, or that received anything while idle
-  is closed instead. A connection is reused only after a complete answer the buyer did not
-  mark `Connection: close`; after a timeout, a fault or a cancellation it is dropped.
+- A pool of idle connections per (scheme, host, port) and party (the buyer whose requests
+  a connection carries: one buyer's stray answer can never be read as another's), reused
+  most recent first; one that sat idle over KEEP_ALIVE_S, that the buyer closed, or that
+  received anything while idle is closed instead. A connection is reused only after a
+  complete answer the buyer did not mark `Connection: close`; after a timeout, a fault or a
+  cancellation it is dropped.
 - Every address is checked against the allowlist when a connection is opened (after DNS,
   cached DNS_TTL_S), so a name that resolves to a private address is refused.
 - TLS with the system's certificates and host name checking (https).
@@ -165,8 +167,7 @@ _FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
 class _Connection(asyncio.Protocol):
     """One connection to a buyer: one exchange at a time, its answer parsed as it arrives."""
 
-    def __init__(self, key: tuple[str, str, int]) -> None:
-        self.key = key
+    def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.closed = False  # lost, or the buyer ended its side
@@ -370,7 +371,8 @@ class BuyerConnections:
         """limit: requests in flight at once (one connection each); more wait their turn.
         tls: the TLS context (default: the system's certificates, host names checked)."""
         self.allow = allow
-        self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
+        self._idle: dict[tuple[str, str, int, str], list[_Connection]] = {}
+        """Idle connections by scheme, host, port and party."""
         self._turns = asyncio.Semaphore(limit) if limit else None
         self._dns: dict[tuple[str, int], tuple[float, list[tuple[int, str]]]] = {}
         self._targets: dict[str, _Target] = {}
@@ -380,9 +382,21 @@ class BuyerConnections:
         self.closed = False
 
     async def exchange(
-        self, method: str, url: str, headers: dict[str, str], body: bytes, limit: int
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes,
+        limit: int,
+        *,
+        party: str = "",
     ) -> WireAnswer:
         """Send one request and read its answer whole (to limit bytes of body).
+
+        party: whose connections it may ride (a buyer's name). Connections are kept per
+        party as well as per host: on a keep-alive connection a buyer can write an answer
+        nobody asked for, which would be read as the next request's answer; a connection
+        only ever carries one buyer's requests, so that answer can only be its own.
 
         Raises ConnectFailed (no connection), BrokenExchange (no answer), ValueError (a
         request that cannot be sent); the caller's deadline bounds it."""
@@ -396,12 +410,13 @@ class BuyerConnections:
             self._targets[url] = target
         data = request_bytes(method, target, headers, body)
         if self._turns is None:
-            return await self._exchange(target, data, limit)
+            return await self._exchange(target, party, data, limit)
         async with self._turns:
-            return await self._exchange(target, data, limit)
+            return await self._exchange(target, party, data, limit)
 
-    async def _exchange(self, target: _Target, data: bytes, limit: int) -> WireAnswer:
-        conn = self._reused(target.key) or await self._open(target)
+    async def _exchange(self, target: _Target, party: str, data: bytes, limit: int) -> WireAnswer:
+        key = (*target.key, party)
+        conn = self._reused(key) or await self._open(target)
         try:
             answered = conn.expect(limit)
             assert conn.transport is not None
@@ -413,7 +428,7 @@ class BuyerConnections:
         now = self._clock()
         if conn.reusable and not conn.closed and not self.closed:
             conn.idle_since = now
-            self._idle.setdefault(target.key, []).append(conn)
+            self._idle.setdefault(key, []).append(conn)
         elif not conn.closed:
             conn.abort()
         if now - self._swept > KEEP_ALIVE_S:
@@ -434,7 +449,7 @@ class BuyerConnections:
             else:
                 del self._idle[key]
 
-    def _reused(self, key: tuple[str, str, int]) -> _Connection | None:
+    def _reused(self, key: tuple[str, str, int, str]) -> _Connection | None:
         idle = self._idle.get(key)
         now = self._clock()
         while idle:
@@ -463,7 +478,7 @@ class BuyerConnections:
                 continue
             try:
                 _, conn = await loop.create_connection(
-                    lambda: _Connection(target.key),
+                    _Connection,
                     address,
                     port,
                     family=family,

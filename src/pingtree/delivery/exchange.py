@@ -112,7 +112,12 @@ async def exchange(
     # One budget covers connect, send and the whole body's read.
     async with asyncio.timeout(timeout):
         got = await connections.exchange(
-            request.method, request.url, request.headers, request.body, answer_limit
+            request.method,
+            request.url,
+            request.headers,
+            request.body,
+            answer_limit,
+            party=request.party,
         )
     text = _decode(got.body, charset_of(got.header("Content-Type")))
     return Received(BuyerResponse(status=got.status, headers=got.headers, text=text), got.fault)

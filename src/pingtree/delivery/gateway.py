@@ -206,6 +206,7 @@ class HttpGateway:
             signing=campaign.delivery.signing,
             now=self.clock.now(),
             consent=consent,
+            party=campaign.buyer,
         )
 
     async def exchange(self, request: OutboundRequest, timeout: float) -> Received:

@@ -222,6 +222,7 @@ class DeliveryProcess:
                         request.url,
                         {str(name): str(value) for name, value in request.headers.items()},
                         bytes(request.body),
+                        request.party,
                         timeout,
                         answer_limit,
                     )
@@ -393,8 +394,8 @@ class _Deliveries:
         elif kind == "forget":
             self.readers.clear()
         else:
-            _, number, reader, method, url, headers, body, timeout, limit = message
-            request = OutboundRequest(method=method, url=url, headers=headers, body=body)
+            _, number, reader, method, url, headers, body, party, timeout, limit = message
+            request = OutboundRequest(method, url, headers, body, party=party)
             task = asyncio.get_running_loop().create_task(
                 self._run(number, request, timeout, limit, self.readers[reader])
             )

@@ -37,6 +37,9 @@ class OutboundRequest:
     headers: dict[str, str]
     body: bytes
     masker: Masker = field(default_factory=lambda: Masker(()), repr=False, compare=False)
+    party: str = ""
+    """Whose connections it rides (the buyer's): requests of one party share keep-alive
+    connections, never another's, so no buyer can answer for another on a shared host."""
 
     def for_record(self, limit: int = 4000) -> dict[str, Any]:
         """The request as stored in the lead's timeline (credentials and secrets hidden)."""
@@ -116,11 +119,13 @@ def build_request(
     signing: Signing | None = None,
     now: datetime | None = None,
     consent: ConsentReference | None = None,
+    party: str = "",
 ) -> OutboundRequest:
     """The request for one ping or post. Test leads go to test_url, or are marked as tests.
 
     secrets: the delivery's secret values, by name; signing (with now): sign the body;
-    consent: the lead's consent reference (posts only), for the body or the template.
+    consent: the lead's consent reference (posts only), for the body or the template;
+    party: whose connections it rides (OutboundRequest.party).
     """
     values = secrets or {}
     context: dict[str, Any] = {"lead_id": lead_id}
@@ -160,5 +165,5 @@ def build_request(
         secret_headers=[k for k, v in endpoint.headers.items() if references(v)],
     )
     return OutboundRequest(
-        method=endpoint.method, url=url, headers=headers, body=body, masker=masker
+        method=endpoint.method, url=url, headers=headers, body=body, masker=masker, party=party
     )
