@@ -422,3 +422,47 @@ async def test_whatever_a_bidder_sends_the_lead_is_answered_recorded_and_sold(
         assert [(s["campaign"], s["price"]) for s in story["sales"]] == [("fair", "20.00")]
     else:
         assert len(story["sales"]) == 1
+
+
+# --- 7. one buyer's answer is never read as another's ----------------------------------------
+
+
+async def test_an_answer_a_buyer_smuggles_is_never_read_as_another_buyers(
+    engine: Harness,
+) -> None:
+    """Both buyers live on one host (the simulator): "forger" answers its ping last, then
+    writes a second answer, a bid of 999, on the same keep-alive connection 8 ms later,
+    while the post to the winner is on its way."""
+    forged = ScriptedAnswer(
+        headers=[("Content-Type", "application/json")],
+        body=b'{"status": "bid", "bid_id": "forged", "price": "999.00"}',
+    )
+    engine.buyers(
+        sim_buyer(
+            "forger",
+            bid_min=Decimal("1.00"),
+            bid_max=Decimal("2.00"),
+            latency_ms_min=5,
+            latency_ms_max=5,
+            smuggled=forged,
+            smuggle_delay_ms=8,
+        ),
+        sim_buyer("honest"),
+    )
+    await engine.configure(
+        document(
+            [campaign("forger", engine.sim, bid=True), campaign("honest", engine.sim, bid=True)],
+            [tier("auction", "ping_post", ["forger", "honest"])],
+        )
+    )
+    for _ in range(10):
+        story = await _route(engine)
+        assert story["status"] == "sold", story
+    async with engine.rt.sessions() as session:
+        attempts = (await session.scalars(select(AttemptRow))).all()
+    honest = [a for a in attempts if a.campaign == "honest"]
+    assert len(honest) == 20  # a ping and a post a lead
+    assert all(a.outcome in ("bid", "accepted") for a in honest), [a.reason for a in honest]
+    assert all(a.reference != "forged" for a in attempts)
+    assert all(a.price is None or a.price < Decimal("999") for a in attempts)
+    assert await _sales(engine) == [("honest", a.price) for a in honest if a.kind == "post"]

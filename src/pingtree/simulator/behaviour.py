@@ -78,6 +78,14 @@ class SimBuyer(BaseModel):
     scripted: ScriptedAnswer | None = Field(
         default=None, description="answer every request with these raw bytes instead"
     )
+    smuggled: ScriptedAnswer | None = Field(
+        default=None,
+        description="after each answer, write these raw bytes too on the same keep-alive "
+        "connection: an answer nobody asked for, read by whichever request rides it next",
+    )
+    smuggle_delay_ms: float = Field(
+        default=0.0, ge=0, description="how long after the answer the smuggled bytes follow"
+    )
     echo_header: str | None = Field(
         default=None, description="repeat this request header in the answer (body and X-Echo)"
     )

@@ -108,6 +108,8 @@ async def _handle(request: web.Request, kind: RequestKind) -> web.StreamResponse
         response.headers[ECHO_HEADER] = echoed
     if decision.fault != "hang":
         record.http_status = response.status
+    if behaviour.smuggled is not None and decision.fault != "hang":
+        await wire.smuggle(request, response, behaviour.smuggled, behaviour.smuggle_delay_ms)
     return response
 
 

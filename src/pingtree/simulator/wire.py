@@ -61,14 +61,15 @@ def redirect(behaviour: SimBuyer) -> web.Response:
     )
 
 
-def raw(script: ScriptedAnswer) -> bytes:
-    """The scripted answer as bytes: status line, headers, blank line, body."""
+def raw(script: ScriptedAnswer, *, close: bool = True) -> bytes:
+    """The scripted answer as bytes: status line, headers, blank line, body (with
+    `Connection: close` unless its headers say otherwise or close is False)."""
     lines = [f"HTTP/1.1 {script.status} {script.reason}".encode("utf-8", "surrogateescape")]
     names = {name.lower() for name, _ in script.headers}
     headers = list(script.headers)
     if script.content_length and "content-length" not in names:
         headers.append(("Content-Length", str(len(script.body))))
-    if "connection" not in names:
+    if close and "connection" not in names:
         headers.append(("Connection", "close"))
     for name, value in headers:
         lines.append(f"{name}: {value}".encode("utf-8", "surrogateescape"))
@@ -83,6 +84,34 @@ async def write_raw(request: web.Request, script: ScriptedAnswer) -> web.StreamR
     _close(request)
     # The connection is closed by now, so nothing of this response is ever sent.
     return web.Response(status=204)
+
+
+async def smuggle(
+    request: web.Request, response: web.StreamResponse, script: ScriptedAnswer, delay_ms: float
+) -> None:
+    """Send the answer now, then the scripted bytes on the same connection after delay_ms
+    (in the background): an answer to no request, which a client that reuses the connection
+    for another request would take for that request's answer."""
+    if not response.prepared:
+        await response.prepare(request)
+        await response.write_eof()
+    transport = request.transport
+    if transport is None:
+        return
+    data = raw(script, close=False)
+
+    async def later() -> None:
+        await asyncio.sleep(delay_ms / 1000)
+        if not transport.is_closing():
+            transport.write(data)
+
+    task = asyncio.get_running_loop().create_task(later())
+    _smuggling.add(task)
+    task.add_done_callback(_smuggling.discard)
+
+
+_smuggling: set[asyncio.Task[None]] = set()
+"""Smuggled answers on their way (kept referenced until written)."""
 
 
 def _close(request: web.Request) -> None:
