@@ -24,9 +24,9 @@ from pingtree.config.store import current_version, load_document
 from pingtree.consent.links import ConsentLinks
 from pingtree.credentials import SecretResolver
 from pingtree.delivery.connections import BuyerConnections
-from pingtree.delivery.exchange import new_session
 from pingtree.delivery.gateway import HttpGateway
 from pingtree.delivery.offload import DeliveryProcess
+from pingtree.delivery.outbound import new_session
 from pingtree.failures import log_failure
 from pingtree.intake.admission import LoopLag
 from pingtree.metrics import Figures

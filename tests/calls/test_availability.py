@@ -17,8 +17,8 @@ from pingtree.calls.sessions import Sessions
 from pingtree.clock import SystemClock
 from pingtree.delivery.connections import BuyerConnections
 from pingtree.delivery.destinations import Allowlist
-from pingtree.delivery.exchange import new_session
 from pingtree.delivery.gateway import HttpGateway
+from pingtree.delivery.outbound import new_session
 from pingtree.storage.db import create_engine
 
 

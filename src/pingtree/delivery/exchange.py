@@ -16,37 +16,13 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 
-import aiohttp
-
 from pingtree.buyers.model import Outcome
 from pingtree.delivery.connections import BrokenExchange, BuyerConnections, ConnectFailed
-from pingtree.delivery.destinations import Allowlist, guarded_socket_factory
 from pingtree.delivery.requests import OutboundRequest
 from pingtree.delivery.responses import Answered, AnswerFault, BuyerResponse, Reader
 from pingtree.failures import describe, stack
 
 DEFAULT_ANSWER_LIMIT = 1024 * 1024
-
-
-def new_session(connection_limit: int = 1000, *, allow: Allowlist) -> aiohttp.ClientSession:
-    """The aiohttp session a process keeps for its other outbound requests (webhooks,
-    postbacks, call availability checks); pings and posts go through BuyerConnections.
-
-    Every connection's address is checked against the allowlist as it is opened. It keeps
-    no cookie: each request stands alone, so a buyer's Set-Cookie is never sent with a later
-    lead, nor to another buyer on the same host.
-    """
-    connector = aiohttp.TCPConnector(
-        limit=connection_limit,
-        limit_per_host=0,
-        ttl_dns_cache=300,
-        socket_factory=guarded_socket_factory(allow),
-    )
-    return aiohttp.ClientSession(
-        connector=connector,
-        headers={"User-Agent": "pingtree"},
-        cookie_jar=aiohttp.DummyCookieJar(),
-    )
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ from pingtree.failures import log_failure
 log = logging.getLogger("pingtree.delivery")
 
 START_TIMEOUT_S = 60.0
-"""How long a new child may take to say it is ready (it imports aiohttp and pingtree)."""
+"""How long a new child may take to say it is ready (it imports pingtree's delivery code)."""
 _HEADER = 4
 _Message = tuple[Any, ...]
 STUCK_S = 5.0
