@@ -273,7 +273,9 @@ async def test_a_connection_the_buyer_closed_while_idle_is_not_reused() -> None:
     async with buyer(answering(OK, close=True)) as b, BuyerConnections(LOCAL) as conns:
         await ask(conns, b.url)  # keep-alive by its headers, but the buyer hangs up after
         await asyncio.wait_for(b.closed.wait(), 5)
-        await asyncio.sleep(0.05)
+        async with asyncio.timeout(5):  # until the client has seen the buyer hang up
+            while not all(c.closed for idle in conns._idle.values() for c in idle):
+                await asyncio.sleep(0.01)
         again = await ask(conns, b.url)
     assert again.body == b"{}"
     assert b.connections == 2

@@ -460,9 +460,15 @@ async def test_an_answer_a_buyer_smuggles_is_never_read_as_another_buyers(
         assert story["status"] == "sold", story
     async with engine.rt.sessions() as session:
         attempts = (await session.scalars(select(AttemptRow))).all()
+    # The forger may read its own stray answer on its own connection (a late one, on a
+    # slow machine): its business. The honest buyer only ever reads its own.
     honest = [a for a in attempts if a.campaign == "honest"]
-    assert len(honest) == 20  # a ping and a post a lead
-    assert all(a.outcome in ("bid", "accepted") for a in honest), [a.reason for a in honest]
-    assert all(a.reference != "forged" for a in attempts)
-    assert all(a.price is None or a.price < Decimal("999") for a in attempts)
-    assert await _sales(engine) == [("honest", a.price) for a in honest if a.kind == "post"]
+    pings = [a for a in honest if a.kind == "ping"]
+    assert len(pings) == 10
+    assert all(a.outcome == "accepted" and a.reference != "forged" for a in pings)
+    assert all(Decimal("10") <= (a.price or 0) <= Decimal("20") for a in pings)
+    posts = [a for a in honest if a.kind == "post"]
+    assert all(a.outcome == "accepted" for a in posts), [a.reason for a in posts]
+    assert [sale for sale in await _sales(engine) if sale[0] == "honest"] == [
+        ("honest", a.price) for a in posts
+    ]
