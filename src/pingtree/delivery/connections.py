@@ -357,6 +357,17 @@ class _Connection(asyncio.Protocol):
             self._too_large()
 
 
+def _stale(conn: _Connection, now: float) -> bool:
+    """Whether an idle connection is not to be reused: closed, closing, or idle too long."""
+    transport = conn.transport
+    return (
+        conn.closed
+        or transport is None
+        or transport.is_closing()
+        or now - conn.idle_since > KEEP_ALIVE_S
+    )
+
+
 class BuyerConnections:
     """The connections one process keeps to buyers; pings and posts share them."""
 
@@ -440,10 +451,12 @@ class BuyerConnections:
         asked anything too, which no request would reach)."""
         self._swept = now
         for key, idle in list(self._idle.items()):
-            kept = [c for c in idle if not c.closed and now - c.idle_since <= KEEP_ALIVE_S]
+            kept = []
             for conn in idle:
-                if conn not in kept:
+                if _stale(conn, now):
                     conn.abort()
+                else:
+                    kept.append(conn)
             if kept:
                 self._idle[key] = kept
             else:
@@ -454,16 +467,9 @@ class BuyerConnections:
         now = self._clock()
         while idle:
             conn = idle.pop()
-            transport = conn.transport
-            if (
-                conn.closed
-                or transport is None
-                or transport.is_closing()
-                or now - conn.idle_since > KEEP_ALIVE_S
-            ):
-                conn.abort()
-                continue
-            return conn
+            if not _stale(conn, now):
+                return conn
+            conn.abort()
         return None
 
     async def _open(self, target: _Target) -> _Connection:
