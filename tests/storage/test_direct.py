@@ -4,10 +4,8 @@ databases, and fails the way it does."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +15,6 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from pingtree.storage import direct
 from pingtree.storage.db import create_engine
 from pingtree.storage.tables import AttemptRow, Lead
-from tests.conftest import migrated_database
 
 leads = Lead.__table__
 attempts = AttemptRow.__table__
@@ -321,14 +318,6 @@ async def test_a_statement_on_its_own_is_seen_by_the_engines_listeners(
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", note)
         await engine.dispose()
-
-
-@pytest.fixture
-async def postgres_url(tmp_path: Path, postgres_schema_url: str | None) -> AsyncIterator[str]:
-    """The migrated PostgreSQL test schema alone: connections SQLite has no way to lose, and
-    the path direct.autocommit takes on PostgreSQL only (never skipped in CI)."""
-    async with migrated_database("postgres", tmp_path, postgres_schema_url) as url:
-        yield url
 
 
 async def test_a_lost_or_cut_off_connection_is_not_put_back(postgres_url: str) -> None:

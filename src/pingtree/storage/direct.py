@@ -1,4 +1,4 @@
-"""A lead's hot statements run on the driver's own cursor, past SQLAlchemy's execution layer.
+"""A lead's hot statements go straight to the driver, past SQLAlchemy's execution layer.
 
 For every statement SQLAlchemy builds an execution context, processes each parameter of
 each row through its compiled form, hops greenlets to reach the async driver and wraps
@@ -17,11 +17,12 @@ Refused (Unplannable; run such statements through SQLAlchemy): expanding (IN) pa
 and columns left out whose default is SQL or a sequence. A callable default is called
 without an execution context (as SQLAlchemy calls one that takes no argument).
 
-On PostgreSQL every statement is a round trip (psycopg's BEGIN one more, COMMIT one more).
-Inside `pipeline()`, `send()` puts a statement on the wire without waiting for its answer
-(psycopg's pipeline mode) and the answers come back together when one is read: a lead's
-record is three round trips instead of ten (four when it settles no hold), its store three
-instead of five.
+On SQLite a statement runs on the driver's cursor. On PostgreSQL it goes on libpq's
+pipeline (`storage.wire`: psycopg's adapters and prepared statements, not its cursor),
+BEGIN in front of a transaction's first: alone, a round trip. Inside `pipeline()`, `send()`
+queues a statement without waiting for its answer and the answers come back together when
+one is read: a lead's record is three round trips instead of ten (four when it settles no
+hold), its store three instead of five, each one write to the server.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import event
 from sqlalchemy.engine import Dialect, Engine
@@ -37,6 +38,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util.concurrency import greenlet_spawn
+
+if TYPE_CHECKING:
+    from pingtree.storage.wire import Sent, Wire
 
 Processor = Callable[[Any], Any] | None
 _REQUIRED = object()
@@ -70,19 +74,33 @@ class Plan:
     processed: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
     """The parameters with a bind processor: their place and processor."""
 
+    wire: tuple[bytes, tuple[int, ...]] | None = None
+    """PostgreSQL: the SQL numbered as the server takes it, and for each number the place of
+    its parameter (`storage.wire` sends it)."""
+
     def row(self, params: Mapping[str, Any]) -> Any:
         """One row of parameters as the driver takes it."""
-        if self.given is not None:  # a lead's statements: no defaults to look for
-            values = [params[name] for name in self.given]
-            for place, process in self.processed:
-                value = values[place]
-                if value is not None:
-                    values[place] = process(value)
-        else:
-            values = self._with_defaults(params)
+        values = self.values(params)
         if self.placeholders is None:
             return values
         return dict(zip(self.placeholders, values, strict=True))
+
+    def values(self, params: Mapping[str, Any]) -> list[Any]:
+        """One row's values, processed, in the plan's order."""
+        if self.given is None:
+            return self._with_defaults(params)
+        values = [params[name] for name in self.given]  # a lead's: no defaults to look for
+        for place, process in self.processed:
+            value = values[place]
+            if value is not None:
+                values[place] = process(value)
+        return values
+
+    def numbered(self, params: Mapping[str, Any]) -> list[Any]:
+        """One row's values in the order of the wire's numbers."""
+        assert self.wire is not None
+        values = self.values(params)
+        return [values[place] for place in self.wire[1]]
 
     def _with_defaults(self, params: Mapping[str, Any]) -> list[Any]:
         values = []
@@ -171,7 +189,14 @@ def _make_plan(statement: Any, dialect: Dialect, keys: Sequence[str], many: bool
         column.type._cached_result_processor(dialect, None) for column in compiled._result_columns
     )
     every_given = all(d is _REQUIRED and n in keys for n, d in zip(names, defaults, strict=True))
+    wire = None
+    if dialect.name == "postgresql" and placeholders is not None:
+        from pingtree.storage.wire import numbered
+
+        query, numbers = numbered(compiled.string)
+        wire = (query, tuple(placeholders.index(name) for name in numbers))
     return Plan(
+        wire=wire,
         sql=compiled.string,
         params=tuple(zip(names, defaults, processors, strict=True)),
         placeholders=placeholders,
@@ -206,25 +231,67 @@ async def send(
     dialect = conn.dialect
     the_plan = plan(statement, dialect, list(rows[0]), many)
     sync, driver = await _in_transaction(conn)
-    values = [the_plan.row(row) for row in rows] if many else the_plan.row(rows[0])
-    cursor = driver.cursor()
     if sync is not None and sync.dispatch.before_cursor_execute:
         # engine events still see every statement (tests, tracing)
-        sync.dispatch.before_cursor_execute(sync, cursor, the_plan.sql, values, None, many)
-    pipe = _pipes.get(id(driver))
+        values = [the_plan.row(row) for row in rows] if many else the_plan.row(rows[0])
+        sync.dispatch.before_cursor_execute(sync, None, the_plan.sql, values, None, many)
+    if the_plan.wire is not None:
+        sent = await _send_on_wire(conn, the_plan, driver, rows, many)
+    else:
+        sent = await _send_on_cursor(conn, the_plan, driver, rows, many)
+    if sync is not None and sync.dispatch.after_cursor_execute:
+        sync.dispatch.after_cursor_execute(sync, None, the_plan.sql, None, None, many)
+    return sent
+
+
+async def _send_on_wire(
+    conn: AsyncConnection,
+    the_plan: Plan,
+    driver: Any,
+    rows: Sequence[Mapping[str, Any]],
+    many: bool,
+) -> Pending:
+    """PostgreSQL: on the pipeline() block's wire (answered later), or on a wire of its own."""
+    import psycopg
+
+    from pingtree.storage.wire import Wire
+
+    assert the_plan.wire is not None
+    wire = _wires.get(id(driver))
+    try:
+        own = wire is None
+        if wire is None:
+            wire = Wire(driver)
+        sent = Pending(conn, the_plan, many, wire, wire.syncs)
+        sent.sent = wire.send(the_plan.wire[0], [the_plan.numbered(row) for row in rows])
+        if own:
+            await wire.close()
+    except psycopg.Error as exc:
+        raise await _wrapped(conn, the_plan.sql, exc, many) from exc
+    return sent
+
+
+async def _send_on_cursor(
+    conn: AsyncConnection,
+    the_plan: Plan,
+    driver: Any,
+    rows: Sequence[Mapping[str, Any]],
+    many: bool,
+) -> Pending:
+    """SQLite (and a statement planned without a wire): on the driver's cursor, run now."""
+    values = [the_plan.row(row) for row in rows] if many else the_plan.row(rows[0])
+    cursor = driver.cursor()
     try:
         if many:
             await cursor.executemany(the_plan.sql, values)
         else:
             await cursor.execute(the_plan.sql, values)
-        if sync is not None and sync.dispatch.after_cursor_execute:
-            sync.dispatch.after_cursor_execute(sync, cursor, the_plan.sql, values, None, many)
-    except _driver_error(dialect) as exc:
+        found = [] if many or cursor.description is None else list(await cursor.fetchall())
+        count = cursor.rowcount
+        await _close(cursor)
+    except _driver_error(conn.dialect) as exc:
         raise await _wrapped(conn, the_plan.sql, exc, many) from exc
-    sent = Pending(conn, the_plan, cursor, many, pipe, pipe.syncs if pipe is not None else 0)
-    if pipe is None:
-        await sent.outcome()
-    return sent
+    return Pending.done(Outcome(count, _processed(the_plan, found)))
 
 
 async def _in_transaction(conn: AsyncConnection) -> tuple[Any, Any]:
@@ -248,7 +315,8 @@ async def autocommit(engine: AsyncEngine, statement: Any, params: Mapping[str, A
     (about 130 µs of CPU and as much waiting: the switch to autocommit and back through
     its greenlets, the close in a task of its own); here the pooled connection is checked
     out and back in as SQLAlchemy would (the pool's events, its ping after idling, its
-    reset on return) and the statement runs on the driver's cursor. A driver error is
+    reset on return) and the statement goes on the wire without a BEGIN, a transaction of
+    its own that commits when it is answered (`storage.wire`). A driver error is
     raised as `execute()` raises it. A lost connection invalidates the pool's connections;
     one whose state is unknown (cancelled midway) is closed, not put back.
 
@@ -269,15 +337,15 @@ async def autocommit(engine: AsyncEngine, statement: Any, params: Mapping[str, A
     except _driver_error(dialect) as exc:  # cannot connect: raised as engine.connect() would
         raise _as_sqlalchemy(dialect, the_plan.sql, exc, False, False) from exc
     driver: Any = fairy.driver_connection
+    from pingtree.storage.wire import Wire
+
+    assert the_plan.wire is not None
     try:
-        await driver.set_autocommit(True)
-        cursor = driver.cursor()
-        try:
-            await cursor.execute(the_plan.sql, the_plan.row(params))
-            found = list(await cursor.fetchall()) if cursor.description is not None else []
-            count = cursor.rowcount
-        finally:
-            await _close(cursor)
+        # No BEGIN: the statement is a transaction of its own, committed with its answer.
+        wire = Wire(driver, begin=False)
+        sent = wire.send(the_plan.wire[0], [the_plan.numbered(params)])
+        await wire.close()
+        found, count = sent.rows, sent.rowcount
     except BaseException as exc:
         failed = isinstance(exc, _driver_error(dialect))
         lost = failed and _is_disconnect(dialect, cast(Exception, exc), driver)
@@ -290,49 +358,47 @@ async def autocommit(engine: AsyncEngine, statement: Any, params: Mapping[str, A
         if failed:
             raise _as_sqlalchemy(dialect, the_plan.sql, cast(Exception, exc), lost, False) from exc
         raise
-    # Done: a connection that cannot leave autocommit is closed, the outcome stands.
+    # Done: a connection left in a transaction or lost is closed, the outcome stands.
     await greenlet_spawn(fairy.close if await _sound(driver) else fairy.invalidate)
     return Outcome(count, _processed(the_plan, found))
 
 
 async def _sound(driver: Any) -> bool:
-    """Whether a connection can go back to the pool, out of autocommit (no I/O: it is idle)."""
-    if driver.closed or driver.broken:
-        return False
-    try:
-        await driver.set_autocommit(False)
-    except Exception:
-        return False
-    return True
+    """Whether a connection can go back to the pool: open, and out of any transaction."""
+    import psycopg
+
+    return not (driver.closed or driver.broken) and (
+        driver.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    )
 
 
 class Pending:
     """A statement sent: its outcome, read once its answer is in."""
 
-    __slots__ = ("_after", "_conn", "_cursor", "_many", "_outcome", "_pipe", "_plan")
+    __slots__ = ("_after", "_conn", "_many", "_outcome", "_plan", "_wire", "sent")
 
     def __init__(
         self,
         conn: AsyncConnection | None,
         the_plan: Plan | None,
-        cursor: Any,
         many: bool,
-        pipe: _Pipe | None,
+        wire: Wire | None,
         after: int,
     ) -> None:
-        self._conn, self._plan, self._cursor, self._many = conn, the_plan, cursor, many
-        self._pipe, self._after = pipe, after
+        self._conn, self._plan, self._many = conn, the_plan, many
+        self._wire, self._after = wire, after
         self._outcome: Outcome | None = None
+        self.sent: Sent | None = None
 
     @property
     def answered(self) -> bool:
         """Its answer is in: its outcome is read without waiting (always, outside a pipeline)."""
-        pipe = self._pipe
-        return self._outcome is not None or pipe is None or pipe.closed or pipe.syncs > self._after
+        wire = self._wire
+        return self._outcome is not None or wire is None or wire.closed or wire.syncs > self._after
 
     @classmethod
     def done(cls, outcome: Outcome) -> Pending:
-        sent = cls(None, None, None, False, None, 0)
+        sent = cls(None, None, False, None, 0)
         sent._outcome = outcome
         return sent
 
@@ -341,22 +407,27 @@ class Pending:
         sent since the last one, in a pipeline)."""
         if self._outcome is not None:
             return self._outcome
-        conn, the_plan, cursor = self._conn, self._plan, self._cursor
-        assert conn is not None and the_plan is not None
+        conn, the_plan, sent = self._conn, self._plan, self.sent
+        assert conn is not None and the_plan is not None and sent is not None
         try:
             if not self.answered:
-                assert self._pipe is not None
-                await self._pipe.sync()
-            if self._many:
-                found: list[Any] = []
-            else:
-                found = list(await cursor.fetchall()) if cursor.description is not None else []
-            count = cursor.rowcount
-            await _close(cursor)
+                assert self._wire is not None
+                await self._wire.sync()
+            if sent.error is not None:
+                raise sent.error
+            if not sent.answered:
+                raise _lost_answer()
         except _driver_error(conn.dialect) as exc:
             raise await _wrapped(conn, the_plan.sql, exc, self._many) from exc
-        self._outcome = Outcome(count, _processed(the_plan, found))
+        found = [] if self._many else sent.rows
+        self._outcome = Outcome(sent.rowcount, _processed(the_plan, found))
         return self._outcome
+
+
+def _lost_answer() -> Exception:
+    import psycopg
+
+    return psycopg.OperationalError("no answer came: the connection was lost or cut off")
 
 
 def _processed(the_plan: Plan, found: list[Any]) -> list[tuple[Any, ...]]:
@@ -370,21 +441,8 @@ def _processed(the_plan: Plan, found: list[Any]) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in found]
 
 
-class _Pipe:
-    """A psycopg pipeline open on one connection: how many times its answers were read."""
-
-    __slots__ = ("closed", "pipeline", "syncs")
-
-    def __init__(self, pipeline: Any) -> None:
-        self.pipeline, self.syncs, self.closed = pipeline, 0, False
-
-    async def sync(self) -> None:
-        self.syncs += 1
-        await self.pipeline.sync()
-
-
-_pipes: dict[int, _Pipe] = {}
-"""The open pipelines, by their driver connection's id."""
+_wires: dict[int, Wire] = {}
+"""The open pipeline() blocks' wires, by their driver connection's id."""
 
 
 @asynccontextmanager
@@ -392,7 +450,8 @@ async def pipeline(conn: AsyncConnection, *, commit: bool = False) -> AsyncItera
     """On PostgreSQL, statements sent in the block (`send`) go without waiting for their
     answers: the answers come back together when one is read (`execute`,
     `Pending.outcome()`) and at the block's end. A transaction of ten statements whose
-    answers nothing reads midway is two or three round trips instead of ten.
+    answers nothing reads midway is two or three round trips instead of ten, and each
+    round trip one write to the server (`storage.wire`).
 
     commit: the transaction commits at the end of the block, in its last round trip (the
     caller's commit then finds nothing left to do); the block must be the transaction's
@@ -404,23 +463,28 @@ async def pipeline(conn: AsyncConnection, *, commit: bool = False) -> AsyncItera
         yield
         return
     _, driver = await _in_transaction(conn)
-    if id(driver) in _pipes:  # nested: the outer block sends and commits
+    if id(driver) in _wires:  # nested: the outer block sends and commits
         yield
         return
     import psycopg
 
+    from pingtree.storage.wire import Wire
+
     try:
-        async with driver.pipeline() as opened:
-            pipe = _pipes[id(driver)] = _Pipe(opened)
-            try:
-                yield
-                if commit:
-                    await driver.commit()
-            finally:
-                pipe.closed = True
-                del _pipes[id(driver)]
+        wire = _wires[id(driver)] = Wire(driver)
     except psycopg.Error as exc:
         raise await _wrapped(conn, "(pipelined statements)", exc, False) from exc
+    try:
+        try:
+            yield
+        except BaseException:
+            await wire.abandon()
+            raise
+        await wire.close(commit=commit)
+    except psycopg.Error as exc:
+        raise await _wrapped(conn, "(pipelined statements)", exc, False) from exc
+    finally:
+        del _wires[id(driver)]
 
 
 @event.listens_for(Engine, "before_cursor_execute")
@@ -428,7 +492,7 @@ def _refuse_in_pipeline(
     sync: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
 ) -> None:
     """A statement through SQLAlchemy in a pipeline() block would not see its answer."""
-    if _pipes and context is not None and id(sync.connection.driver_connection) in _pipes:
+    if _wires and context is not None and id(sync.connection.driver_connection) in _wires:
         raise RuntimeError(
             "a statement through SQLAlchemy inside storage.direct.pipeline(): "
             f"run it with direct.send or outside the block ({statement[:60]!r})"
