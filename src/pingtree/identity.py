@@ -6,10 +6,11 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import phonenumbers
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError, ValidatedEmail, validate_email
 
 # Consumer leads are sold in the NANP markets this engine targets.
 PHONE_REGIONS = ("US", "CA")
@@ -36,14 +37,25 @@ class ParsedEmail:
     ascii_domain: str
 
 
+@lru_cache(maxsize=1024)
+def checked_email(value: str) -> ValidatedEmail | str:
+    """An address as email-validator reads it (no DNS), or why it is not one.
+
+    Kept for the last addresses seen: a lead's is checked by its vertical's validation and
+    read again by screening (email-validator's domain checks are the costly part)."""
+    try:
+        return validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return str(exc)
+
+
 def parse_email(raw: object) -> ParsedEmail | None:
     """Parse and canonicalise an email (no DNS); None when it is not a valid address."""
     value = text(raw)
     if value is None:
         return None
-    try:
-        result = validate_email(value, check_deliverability=False)
-    except EmailNotValidError:
+    result = checked_email(value)
+    if isinstance(result, str):
         return None
     # Mailboxes are case-insensitive in practice, so identity ignores case; NFC again
     # because lowercasing can leave a string that is no longer composed.

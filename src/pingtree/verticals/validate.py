@@ -11,8 +11,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 
+from pingtree.identity import checked_email
 from pingtree.patterns import TooSlow, compile_pattern
 from pingtree.screening.regions import CA_PROVINCES, US_STATES
 from pingtree.verticals.derive import derive
@@ -77,10 +77,9 @@ def _check_type(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
             return int(number), None
         return (value if isinstance(value, int | float) else text), None
     if kind is FieldType.EMAIL:
-        try:
-            validate_email(text, check_deliverability=False)
-        except EmailNotValidError as exc:
-            return value, f"must be an email address ({exc})"
+        checked = checked_email(text)
+        if isinstance(checked, str):
+            return value, f"must be an email address ({checked})"
         return text, None
     if kind is FieldType.PHONE:
         try:
