@@ -48,8 +48,12 @@ lint: $(VENV)/.test
 typecheck: $(VENV)/.test
 	$(BIN)/mypy
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist), a test file to each at a time:
+# each process migrates its own PostgreSQL schema, tests take free ports and their own
+# Redis key prefixes. TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 2
 test: lint typecheck  ## lint, type check and the whole suite (SQLite, and PostgreSQL when its DSN is set)
-	$(BIN)/pytest
+	$(BIN)/pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 # Mutation testing of the routing core, caps and dedup windows ([tool.mutmut] in
 # pyproject.toml); MUTANTS narrows it, e.g. make mutants MUTANTS='pingtree.routing.flows*'
