@@ -76,3 +76,24 @@ async def test_a_pipeline_cut_off_midway_closes_its_connection(postgres_url: str
             await conn.execute(leads.delete())
     finally:
         await engine.dispose()
+
+
+async def test_rows_with_a_value_the_driver_cannot_adapt_are_refused_before_any_is_sent(
+    postgres_url: str,
+) -> None:
+    # The first row must not go ahead of the refusal: inside a block that goes on after the
+    # error (and commits), half of an executemany would otherwise land.
+    engine = create_engine(postgres_url, pool_size=1, max_overflow=0)
+    try:
+        rows = [_lead("first-half"), {**_lead("second-half"), "publisher": object()}]
+        async with engine.begin() as conn, direct.pipeline(conn, commit=True):
+            with pytest.raises(DBAPIError, match="cannot adapt"):
+                await direct.send(conn, INSERT_LEAD, rows)
+            await direct.send(conn, INSERT_LEAD, _lead("after"))
+        with pytest.raises(DBAPIError, match="cannot adapt"):
+            await direct.autocommit(engine, INSERT_LEAD, rows[1])
+        async with engine.begin() as conn:
+            assert (await conn.scalars(select(leads.c.id))).all() == ["after"]
+            await conn.execute(leads.delete())
+    finally:
+        await engine.dispose()

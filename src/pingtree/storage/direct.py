@@ -254,18 +254,19 @@ async def _send_on_wire(
     """PostgreSQL: on the pipeline() block's wire (answered later), or on a wire of its own."""
     import psycopg
 
-    from pingtree.storage.wire import Wire
+    from pingtree.storage.wire import opened
 
     assert the_plan.wire is not None
-    wire = _wires.get(id(driver))
+    values = [the_plan.numbered(row) for row in rows]
+    piped = _wires.get(id(driver))
     try:
-        own = wire is None
-        if wire is None:
-            wire = Wire(driver)
-        sent = Pending(conn, the_plan, many, wire, wire.syncs)
-        sent.sent = wire.send(the_plan.wire[0], [the_plan.numbered(row) for row in rows])
-        if own:
-            await wire.close()
+        if piped is not None:  # a pipeline() block's: answered when one is read
+            sent = Pending(conn, the_plan, many, piped, piped.syncs)
+            sent.sent = piped.send(the_plan.wire[0], values)
+            return sent
+        async with opened(driver) as wire:
+            sent = Pending(conn, the_plan, many, wire, wire.syncs)
+            sent.sent = wire.send(the_plan.wire[0], values)
     except psycopg.Error as exc:
         raise await _wrapped(conn, the_plan.sql, exc, many) from exc
     return sent
@@ -337,14 +338,13 @@ async def autocommit(engine: AsyncEngine, statement: Any, params: Mapping[str, A
     except _driver_error(dialect) as exc:  # cannot connect: raised as engine.connect() would
         raise _as_sqlalchemy(dialect, the_plan.sql, exc, False, False) from exc
     driver: Any = fairy.driver_connection
-    from pingtree.storage.wire import Wire
+    from pingtree.storage.wire import opened
 
     assert the_plan.wire is not None
     try:
         # No BEGIN: the statement is a transaction of its own, committed with its answer.
-        wire = Wire(driver, begin=False)
-        sent = wire.send(the_plan.wire[0], [the_plan.numbered(params)])
-        await wire.close()
+        async with opened(driver, begin=False) as wire:
+            sent = wire.send(the_plan.wire[0], [the_plan.numbered(params)])
         found, count = sent.rows, sent.rowcount
     except BaseException as exc:
         failed = isinstance(exc, _driver_error(dialect))
@@ -468,23 +468,17 @@ async def pipeline(conn: AsyncConnection, *, commit: bool = False) -> AsyncItera
         return
     import psycopg
 
-    from pingtree.storage.wire import Wire
+    from pingtree.storage.wire import opened
 
     try:
-        wire = _wires[id(driver)] = Wire(driver)
+        async with opened(driver, commit=commit) as wire:
+            _wires[id(driver)] = wire
+            try:
+                yield
+            finally:
+                del _wires[id(driver)]
     except psycopg.Error as exc:
         raise await _wrapped(conn, "(pipelined statements)", exc, False) from exc
-    try:
-        try:
-            yield
-        except BaseException:
-            await wire.abandon()
-            raise
-        await wire.close(commit=commit)
-    except psycopg.Error as exc:
-        raise await _wrapped(conn, "(pipelined statements)", exc, False) from exc
-    finally:
-        del _wires[id(driver)]
 
 
 @event.listens_for(Engine, "before_cursor_execute")

@@ -23,7 +23,8 @@ from __future__ import annotations
 import re
 import weakref
 from collections import deque
-from collections.abc import Generator, Sequence
+from collections.abc import AsyncIterator, Generator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -99,6 +100,20 @@ def _transformers_of(driver: Any) -> tuple[abc.Transformer, abc.Transformer]:
     return found
 
 
+@asynccontextmanager
+async def opened(driver: Any, *, begin: bool = True, commit: bool = False) -> AsyncIterator[Wire]:
+    """A wire on driver for the block: at its end what was sent is answered (committed
+    first with commit) and the connection leaves pipeline mode; on an error in the block
+    what was sent is read and ignored, the error raised."""
+    wire = Wire(driver, begin=begin)
+    try:
+        yield wire
+    except BaseException:
+        await wire.abandon()
+        raise
+    await wire.close(commit=commit)
+
+
 class Wire:
     """Statements queued on one psycopg connection in libpq's pipeline mode."""
 
@@ -128,13 +143,16 @@ class Wire:
         self._unread.append((None, None))
 
     def send(self, query: bytes, rows: Sequence[Sequence[Any]]) -> Sent:
-        """The statement, once for each row of parameters (in its numbers' order)."""
+        """The statement, once for each row of parameters (in its numbers' order). Every
+        row is dumped before any is queued: a value psycopg cannot adapt queues nothing."""
         pg, dump, prepared = self._pg, self._dump, self.driver._prepared
-        sent = Sent()
         auto = [PyFormat.AUTO] * (len(rows[0]) if rows else 0)
+        dumped = []
         for values in rows:
             params = dump.dump_sequence(values, auto)
-            types, formats = dump.types, dump.formats
+            dumped.append((params, dump.types, dump.formats))
+        sent = Sent()
+        for params, types, formats in dumped:
             key = _Key(query, types)
             prep, name = prepared.get(key, True)
             if prep is Prepare.NO:
