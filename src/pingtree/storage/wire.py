@@ -127,9 +127,10 @@ class Wire:
         self._dump, self._load = _transformers_of(driver)
         self._unread: deque[tuple[Sent | None, Any]] = deque()
         self.syncs = 0
-        self.closed = False
         """How many times the answers were read (a statement sent before the n-th read
         has its answer once syncs >= n)."""
+        self.closed = False
+        """Left: out of pipeline mode, or its connection closed."""
         if driver.closed:
             raise psycopg.OperationalError("the connection is closed")
         self._pg.enter_pipeline_mode()
