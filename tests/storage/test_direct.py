@@ -388,3 +388,36 @@ async def test_a_lost_connection_in_a_transaction_is_raised_as_lost(postgres_url
             await direct.execute(conn, INSERT_LEAD, _lead("after"))
     finally:
         await engine.dispose()
+
+
+async def test_a_transaction_commits_its_statements_at_its_end_and_nothing_on_an_error(
+    database_url: str,
+) -> None:
+    # direct.transaction: engine.begin() and pipeline(commit=True) in one. Its commit is
+    # SQLAlchemy's (the engine's commit event fires); an error leaves nothing and puts the
+    # connection back.
+    engine = create_engine(database_url)
+    commits: list[str] = []
+    event.listen(engine.sync_engine, "commit", lambda _conn: commits.append("commit"))
+    try:
+        async with direct.transaction(engine) as conn:
+            await direct.send(conn, INSERT_LEAD, _lead("kept"))
+            await direct.send(conn, INSERT_ATTEMPT, [_attempt("kept", n) for n in range(2)])
+        assert commits == ["commit"]
+        with pytest.raises(ZeroDivisionError):
+            async with direct.transaction(engine) as conn:
+                await direct.send(conn, INSERT_LEAD, _lead("dropped"))
+                1 / 0  # noqa: B018
+        with pytest.raises(IntegrityError):
+            async with direct.transaction(engine) as conn:
+                await direct.send(conn, INSERT_LEAD, _lead("also-dropped"))
+                await direct.send(conn, INSERT_LEAD, _lead("kept"))
+        assert commits == ["commit"]
+        assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        async with engine.begin() as conn:
+            assert (await conn.scalars(select(leads.c.id))).all() == ["kept"]
+            assert (await direct.execute(conn, COUNT_ATTEMPTS, {"lead": "kept"})).rows == [(2,)]
+            await conn.execute(delete(attempts))
+            await conn.execute(delete(leads))
+    finally:
+        await engine.dispose()

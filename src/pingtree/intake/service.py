@@ -381,7 +381,7 @@ async def store_and_screen(
         try:
             # On PostgreSQL the statements go without waiting for each answer (the screening
             # lookups' and the commit's are the round trips the store waits for).
-            async with rt.engine.begin() as conn, direct.pipeline(conn, commit=True):
+            async with direct.transaction(rt.engine) as conn:
                 await repository.insert_lead(conn, lead)
                 await store_consent(conn, lead)
                 if key is not None:
@@ -389,7 +389,7 @@ async def store_and_screen(
                 return await screen_stored(conn, lead, policy, buyers=rt.catalog.buyers)
         except screening.DuplicatePerson as duplicate:
             # Rolled back, claim attempt and all: store the lead again, to be answered rejected.
-            async with rt.engine.begin() as conn, direct.pipeline(conn, commit=True):
+            async with direct.transaction(rt.engine) as conn:
                 await repository.insert_lead(conn, lead)
                 await store_consent(conn, lead)
                 if key is not None:
@@ -478,7 +478,7 @@ async def finish(
         # Its statements go to PostgreSQL without waiting for each answer (direct.pipeline):
         # the holds' settle (with the outcome's row count) and the commit's are the round
         # trips it waits for.
-        async with rt.engine.begin() as conn, direct.pipeline(conn, commit=True):
+        async with direct.transaction(rt.engine) as conn:
             recorded = await repository.record_routing(
                 conn,
                 lead,

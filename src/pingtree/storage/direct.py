@@ -441,6 +441,45 @@ def _processed(the_plan: Plan, found: list[Any]) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in found]
 
 
+@asynccontextmanager
+async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """`engine.begin()` and `pipeline(conn, commit=True)` in one: a transaction whose
+    statements go without waiting for their answers and commit in its last round trip.
+
+    The pooled connection is checked out and its transaction begun in one hop to
+    SQLAlchemy's greenlet, and committed and put back in one (engine.begin() takes four:
+    some 100 µs of CPU a transaction); the same events fire, the same pool is used."""
+    sync_engine = engine.sync_engine
+
+    def start() -> Any:
+        sync = sync_engine.connect()
+        try:
+            sync.begin()
+        except BaseException:
+            sync.close()
+            raise
+        return sync
+
+    def end(commit: bool) -> None:
+        try:
+            if commit:
+                sync.commit()
+            else:
+                sync.rollback()
+        finally:
+            sync.close()
+
+    sync = await greenlet_spawn(start)
+    conn = AsyncConnection(engine, sync)
+    try:
+        async with pipeline(conn, commit=True):
+            yield conn
+    except BaseException:
+        await greenlet_spawn(end, False)
+        raise
+    await greenlet_spawn(end, True)
+
+
 _wires: dict[int, Wire] = {}
 """The open pipeline() blocks' wires, by their driver connection's id."""
 
