@@ -196,3 +196,15 @@ def test_suppression_hash_of_invalid_value_is_none() -> None:
 def test_suppression_hash_of_phone_is_format_independent(digits: str) -> None:
     a, b, c = digits[:3], digits[3:6], digits[6:]
     assert suppression_hash("phone", f"({a}) {b}-{c}") == suppression_hash("phone", f"+1{digits}")
+
+
+def test_an_email_is_checked_once_and_a_value_longer_than_any_address_is_never_kept() -> None:
+    from pingtree.identity import _checked_email, checked_email
+
+    _checked_email.cache_clear()
+    assert not isinstance(checked_email("Someone@Example.com"), str)
+    assert not isinstance(checked_email("Someone@Example.com"), str)
+    assert _checked_email.cache_info().hits == 1  # validation and screening: one check
+    long = "x" * 5000 + "@example.com"
+    assert "too long" in str(checked_email(long))
+    assert _checked_email.cache_info().currsize == 1  # a hostile value holds no memory

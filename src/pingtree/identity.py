@@ -37,12 +37,22 @@ class ParsedEmail:
     ascii_domain: str
 
 
-@lru_cache(maxsize=1024)
 def checked_email(value: str) -> ValidatedEmail | str:
     """An address as email-validator reads it (no DNS), or why it is not one.
 
-    Kept for the last addresses seen: a lead's is checked by its vertical's validation and
-    read again by screening (email-validator's domain checks are the costly part)."""
+    Kept for the last 1,024 addresses seen: a lead's is checked by its vertical's
+    validation and read again by screening (email-validator's domain checks are the costly
+    part). A value longer than any address (320 characters) is read but never kept."""
+    if len(value) > MAX_EMAIL_LENGTH:
+        return _checked_email.__wrapped__(value)
+    return _checked_email(value)
+
+
+MAX_EMAIL_LENGTH = 320
+
+
+@lru_cache(maxsize=1024)
+def _checked_email(value: str) -> ValidatedEmail | str:
     try:
         return validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
