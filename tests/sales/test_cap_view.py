@@ -19,6 +19,10 @@ from pingtree.sales.ledger import SqlCapLedger
 from pingtree.storage.db import create_engine
 from tests.sales.test_ledger import CAPPED, NOW
 
+HOLD_S = 30.0
+"""A hold's time limit: generous, these tests are not about it (a loaded machine may
+take over a second for a first hold on a new connection)."""
+
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
@@ -28,7 +32,9 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 async def _hold(ledger: SqlCapLedger, lead_id: str) -> str | None:
-    return await ledger.reserve(CAPPED, lead_id=lead_id, price=Decimal("10.00"), at=NOW, hold_s=1.0)
+    return await ledger.reserve(
+        CAPPED, lead_id=lead_id, price=Decimal("10.00"), at=NOW, hold_s=HOLD_S
+    )
 
 
 async def test_room_given_back_by_another_process_is_seen_before_refusing(
@@ -76,7 +82,7 @@ async def test_the_view_reports_a_spent_budget_and_a_new_window_as_open(
 
     async def hold(lead_id: str, at: datetime = NOW) -> str | None:
         return await ledger.reserve(
-            budgeted, lead_id=lead_id, price=Decimal("10.00"), at=at, hold_s=1.0
+            budgeted, lead_id=lead_id, price=Decimal("10.00"), at=at, hold_s=HOLD_S
         )
 
     assert await hold("a") is not None and await hold("b") is not None
@@ -94,14 +100,14 @@ async def test_room_given_back_in_this_process_opens_the_view_at_once(
     two = Campaign.model_validate({**two.model_dump(mode="json"), "caps": {"daily": 2}})
     ledger = SqlCapLedger(engine, ManualClock(NOW))
     held = [
-        await ledger.reserve(two, lead_id=f"l{i}", price=Decimal("10.00"), at=NOW, hold_s=1.0)
+        await ledger.reserve(two, lead_id=f"l{i}", price=Decimal("10.00"), at=NOW, hold_s=HOLD_S)
         for i in range(3)
     ]
     assert held[2] is None and ledger.room(two, NOW) == "daily cap 2 reached"
     assert held[0] is not None
     await ledger.release(held[0])
     assert ledger.room(two, NOW) is None
-    assert await ledger.reserve(two, lead_id="l9", price=Decimal("10.00"), at=NOW, hold_s=1.0)
+    assert await ledger.reserve(two, lead_id="l9", price=Decimal("10.00"), at=NOW, hold_s=HOLD_S)
     assert ledger.room(two, NOW) == "daily cap 2 reached"
 
 
@@ -116,7 +122,7 @@ async def test_a_window_never_seen_counts_nothing_and_has_room(engine: AsyncEngi
 
     async def hold(lead_id: str) -> str | None:
         return await ledger.reserve(
-            tight, lead_id=lead_id, price=Decimal("1.00"), at=NOW, hold_s=1.0
+            tight, lead_id=lead_id, price=Decimal("1.00"), at=NOW, hold_s=HOLD_S
         )
 
     assert await hold("a") is not None
@@ -138,7 +144,7 @@ async def test_recheck_counts_leads_and_money_apart(engine: AsyncEngine) -> None
     )  # fmt: skip
     here = SqlCapLedger(engine, ManualClock(NOW))
     there = SqlCapLedger(engine, ManualClock(NOW))
-    held = await there.reserve(two, lead_id="l1", price=Decimal("10.00"), at=NOW, hold_s=1.0)
+    held = await there.reserve(two, lead_id="l1", price=Decimal("10.00"), at=NOW, hold_s=HOLD_S)
     assert held is not None
     assert await here.recheck([two], NOW) is True
     assert here.seen(("two", "daily", "2026-11-25")) == (1, Decimal("10.00"))
@@ -154,7 +160,7 @@ async def test_refresh_loads_each_campaigns_current_windows(engine: AsyncEngine)
     for campaign, at in ((CAPPED, NOW), (CAPPED, NOW + timedelta(days=1)), (other, NOW)):
         held = await there.reserve(
             campaign, lead_id=f"{campaign.name}-{at.day}", price=Decimal("10.00"), at=at,
-            hold_s=1.0,
+            hold_s=HOLD_S,
         )  # fmt: skip
         assert held is not None
     clock = ManualClock(NOW)

@@ -28,6 +28,10 @@ from pingtree.storage.db import create_engine
 from pingtree.storage.tables import BuyerPurchase
 from tests.sales.test_ledger import CAPPED, NOW
 
+HOLD_S = 30.0
+"""A hold's time limit: generous, these tests are not about it (a loaded machine may
+take over a second for a first hold on a new connection)."""
+
 TEN = Decimal("10.00")
 
 
@@ -69,7 +73,7 @@ async def test_every_capped_window_is_exact_when_a_campaign_has_several(
 
     async def hold(lead_id: str, hours: int = 0) -> str | None:
         at = NOW + timedelta(hours=hours)
-        return await ledger.reserve(both, lead_id=lead_id, price=TEN, at=at, hold_s=1.0)
+        return await ledger.reserve(both, lead_id=lead_id, price=TEN, at=at, hold_s=HOLD_S)
 
     with _statements(engine) as sent:
         first = await hold("first")
@@ -98,7 +102,7 @@ async def test_an_uncapped_campaign_journals_its_hold_and_claims_the_person(
     ledger = SqlCapLedger(engine, ManualClock(NOW))
     person = PersonClaim(buyer="b", days=30, people=("person-1",))
     held = await ledger.reserve(
-        uncapped, lead_id="lead-1", price=TEN, at=NOW, hold_s=1.0, person=person
+        uncapped, lead_id="lead-1", price=TEN, at=NOW, hold_s=HOLD_S, person=person
     )
     assert held is not None
     async with engine.connect() as conn:
@@ -111,10 +115,10 @@ async def test_an_uncapped_campaign_journals_its_hold_and_claims_the_person(
         assert (await conn.execute(select(counters))).all() == []
     with pytest.raises(PersonTaken) as taken:
         await ledger.reserve(
-            uncapped, lead_id="lead-2", price=TEN, at=NOW, hold_s=1.0, person=person
+            uncapped, lead_id="lead-2", price=TEN, at=NOW, hold_s=HOLD_S, person=person
         )
     assert taken.value.holder == "lead-1"
-    other = await ledger.reserve(uncapped, lead_id="lead-3", price=TEN, at=NOW, hold_s=1.0)
+    other = await ledger.reserve(uncapped, lead_id="lead-3", price=TEN, at=NOW, hold_s=HOLD_S)
     assert other is not None
 
 
@@ -130,7 +134,7 @@ async def test_on_postgresql_a_hold_is_one_statement(engine: AsyncEngine) -> Non
     async def hold(campaign: Campaign, lead_id: str, *people: str) -> str | None:
         person = PersonClaim(buyer="b", days=30, people=people) if people else None
         return await ledger.reserve(
-            campaign, lead_id=lead_id, price=TEN, at=NOW, hold_s=1.0, person=person
+            campaign, lead_id=lead_id, price=TEN, at=NOW, hold_s=HOLD_S, person=person
         )
 
     with _statements(engine) as sent:
@@ -181,7 +185,7 @@ async def test_a_hold_the_database_gives_too_late_is_given_back(engine: AsyncEng
     # at once, its room given back (the post went without it).
     two = _campaign("two_a_day", {"daily": 2})
     ledger = SqlCapLedger(engine, ManualClock(NOW))
-    assert await ledger.reserve(two, lead_id="first", price=TEN, at=NOW, hold_s=1.0) is not None
+    assert await ledger.reserve(two, lead_id="first", price=TEN, at=NOW, hold_s=HOLD_S) is not None
     window = counters.c.campaign == two.name
     async with engine.connect() as blocker:
         await blocker.begin()
@@ -203,5 +207,5 @@ async def test_a_hold_the_database_gives_too_late_is_given_back(engine: AsyncEng
     async with engine.connect() as conn:
         room = (await conn.execute(select(counters.c.count, counters.c.amount))).one()
     assert room == (1, TEN)
-    assert await ledger.reserve(two, lead_id="second", price=TEN, at=NOW, hold_s=1.0)
-    assert await ledger.reserve(two, lead_id="third", price=TEN, at=NOW, hold_s=1.0) is None
+    assert await ledger.reserve(two, lead_id="second", price=TEN, at=NOW, hold_s=HOLD_S)
+    assert await ledger.reserve(two, lead_id="third", price=TEN, at=NOW, hold_s=HOLD_S) is None

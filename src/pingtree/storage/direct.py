@@ -257,19 +257,15 @@ async def _send_on_wire(
     from pingtree.storage.wire import opened
 
     assert the_plan.wire is not None
-    values = [the_plan.numbered(row) for row in rows]
+    query, values = the_plan.wire[0], [the_plan.numbered(row) for row in rows]
     piped = _wires.get(id(driver))
     try:
         if piped is not None:  # a pipeline() block's: answered when one is read
-            sent = Pending(conn, the_plan, many, piped, piped.syncs)
-            sent.sent = piped.send(the_plan.wire[0], values)
-            return sent
-        async with opened(driver) as wire:
-            sent = Pending(conn, the_plan, many, wire, wire.syncs)
-            sent.sent = wire.send(the_plan.wire[0], values)
+            return Pending(conn, the_plan, many, piped, piped.syncs, piped.send(query, values))
+        async with opened(driver) as wire:  # answered when the block ends
+            return Pending(conn, the_plan, many, wire, wire.syncs, wire.send(query, values))
     except psycopg.Error as exc:
         raise await _wrapped(conn, the_plan.sql, exc, many) from exc
-    return sent
 
 
 async def _send_on_cursor(
@@ -279,7 +275,7 @@ async def _send_on_cursor(
     rows: Sequence[Mapping[str, Any]],
     many: bool,
 ) -> Pending:
-    """SQLite (and a statement planned without a wire): on the driver's cursor, run now."""
+    """SQLite: on the driver's cursor, run now."""
     values = [the_plan.row(row) for row in rows] if many else the_plan.row(rows[0])
     cursor = driver.cursor()
     try:
@@ -375,7 +371,7 @@ async def _sound(driver: Any) -> bool:
 class Pending:
     """A statement sent: its outcome, read once its answer is in."""
 
-    __slots__ = ("_after", "_conn", "_many", "_outcome", "_plan", "_wire", "sent")
+    __slots__ = ("_after", "_conn", "_many", "_outcome", "_plan", "_sent", "_wire")
 
     def __init__(
         self,
@@ -384,11 +380,12 @@ class Pending:
         many: bool,
         wire: Wire | None,
         after: int,
+        sent: Sent | None,
     ) -> None:
+        """after: the wire's reads before it was sent; sent: what comes back for it."""
         self._conn, self._plan, self._many = conn, the_plan, many
-        self._wire, self._after = wire, after
+        self._wire, self._after, self._sent = wire, after, sent
         self._outcome: Outcome | None = None
-        self.sent: Sent | None = None
 
     @property
     def answered(self) -> bool:
@@ -398,7 +395,7 @@ class Pending:
 
     @classmethod
     def done(cls, outcome: Outcome) -> Pending:
-        sent = cls(None, None, False, None, 0)
+        sent = cls(None, None, False, None, 0, None)
         sent._outcome = outcome
         return sent
 
@@ -407,7 +404,7 @@ class Pending:
         sent since the last one, in a pipeline)."""
         if self._outcome is not None:
             return self._outcome
-        conn, the_plan, sent = self._conn, self._plan, self.sent
+        conn, the_plan, sent = self._conn, self._plan, self._sent
         assert conn is not None and the_plan is not None and sent is not None
         try:
             if not self.answered:
