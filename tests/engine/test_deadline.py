@@ -7,6 +7,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -215,6 +216,45 @@ async def test_a_lead_the_database_cannot_store_in_time_is_answered_503_in_time(
     assert elapsed < 0.5 + 0.5, elapsed
     await engine.rt.in_flight.drain(10)
     assert engine.sim.received("b") == []  # stored late: never offered to a buyer
-    again = await engine.post_lead(headers=key)  # the stored lead's answer, not a second lead
-    assert again.status_code == 200
-    assert (again.json()["status"], again.json()["reasons"][0]["code"]) == ("unsold", "busy")
+    [late] = await _leads(engine)
+    story = await engine.timeline(late["lead_id"])
+    assert (story["status"], story["reasons"][0]["code"]) == ("unsold", "busy")
+    # The publisher was told to retry: the retry with the same key is taken and sold.
+    again = await engine.post_lead(headers=key)
+    assert again.status_code == 200, again.text
+    assert again.json()["status"] == "sold" and again.json()["lead_id"] != late["lead_id"]
+    assert len(engine.sim.received("b")) == 1
+    repeat = await engine.post_lead(headers=key)  # and the key answers that sale from now on
+    assert repeat.json() == again.json()
+
+
+async def test_a_lead_stored_late_is_not_its_retrys_duplicate(engine: Harness) -> None:
+    engine.buyers(sim_buyer("b"))
+    await engine.configure(
+        document(
+            [campaign("b", engine.sim)],
+            [tier("t", "priority", ["b"])],
+            tree={"max_processing_ms": 500},
+            screening={"checks": [], "dedup": {"window_hours": 24}},
+        )
+    )
+    async with _database_busy(engine):
+        answer = await asyncio.wait_for(engine.post_lead(), 1.5)
+    assert answer.status_code == 503, answer.text
+    await engine.rt.in_flight.drain(10)
+    [late] = await _leads(engine)
+    assert late["status"] == "unsold"
+    again = await engine.post_lead()  # the same person, no key: not a duplicate of the first
+    assert again.json()["status"] == "sold", again.text
+    twice = await engine.post_lead()  # the retry claimed the person: this one is
+    assert twice.json()["status"] == "rejected"
+    assert twice.json()["reasons"][0]["code"] == "duplicate"
+
+
+async def _leads(h: Harness) -> list[dict[str, Any]]:
+    """The leads stored, as the admin list shows them."""
+    listed = await h.client.get(
+        "/api/v1/admin/leads", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    )
+    leads: list[dict[str, Any]] = listed.json()
+    return leads

@@ -7,7 +7,7 @@ import hashlib
 import json
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import Table, bindparam, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
@@ -67,7 +67,9 @@ async def first_answer(
             lead = await session.get(Lead, row.lead_id) if row and row.answer is None else None
         if row is None:
             raise refuse(
-                409, "idempotency_conflict", "the first request with this key failed; retry"
+                409,
+                "idempotency_conflict",
+                "the first request with this key failed or was answered busy; retry",
             )
         if row.fingerprint != body_hash:
             raise refuse(
@@ -109,6 +111,16 @@ async def store_answer(
             "b_status_code": status_code,
             "b_answer": answer.model_dump(mode="json"),
         },
+    )
+
+
+async def release(conn: AsyncConnection, publisher: str, key: str, lead_id: str) -> None:
+    """Give the key up (the lead that claimed it was answered 503 and never routed): a retry
+    with it is taken as a new lead."""
+    await conn.execute(
+        delete(keys).where(
+            keys.c.publisher == publisher, keys.c.key == key, keys.c.lead_id == lead_id
+        )
     )
 
 

@@ -192,6 +192,7 @@ async def take_lead(
 STORED_LATE = Reason(
     code="busy", message="the lead could not be stored within its time; it was not sold, retry"
 )
+"""A lead stored after its publisher was answered 503 ends unsold with this reason."""
 
 
 def _shortest_tree_s(catalog: Catalog, publisher: Publisher, vertical: Vertical) -> float:
@@ -211,7 +212,10 @@ async def _settle_stored_late(
     publisher: Publisher,
     idempotency_key: str | None,
 ) -> None:
-    """A lead stored after its publisher was answered 503: it ends unsold, never routed."""
+    """A lead stored after its publisher was answered 503: it ends unsold (or rejected by
+    screening), never routed. The publisher was told to retry: the lead gives up its
+    Idempotency-Key and its claim on the person first, so the retry, with the key or
+    without, is taken as a new lead (not answered this one's `busy`, not its duplicate)."""
     try:
         checked = await storing
     except Exception:
@@ -219,10 +223,20 @@ async def _settle_stored_late(
     if checked is None:
         return  # its Idempotency-Key belonged to an earlier request
     lead.risk_score, lead.screening = checked.score, checked.record()
-    if checked.verdict is not Verdict.ACCEPT:
-        await hold_or_reject(rt, lead, publisher, checked, idempotency_key)
+    try:
+        async with rt.engine.begin() as conn:  # rare: no pipeline
+            if idempotency_key is not None:
+                await idempotency.release(conn, publisher.name, idempotency_key, lead.id)
+            await screening_repository.release_person(
+                conn, lead.id, claimed=(lead.vertical, checked.claimed)
+            )
+    except Exception as exc:  # settled all the same; a retry may then meet this lead's answer
+        log_failure(log, "lead %s could not give up its key and person", exc, lead.id)
+    if checked.verdict is Verdict.REJECT:
+        await hold_or_reject(rt, lead, publisher, checked, None)
         return
-    await finish(rt, lead, publisher, None, RoutingResult(), [STORED_LATE], idempotency_key)
+    # One screening would hold for review ends unsold too: its retry is screened again.
+    await finish(rt, lead, publisher, None, RoutingResult(), [STORED_LATE], None)
 
 
 def admit(rt: Runtime, tree_s: float, lag: float | None = None) -> None:

@@ -105,9 +105,21 @@ def _earlier_statement(count: int, *, since: bool) -> Any:
     return stmt.limit(1)
 
 
-async def release_person(session: Reader, lead_id: str) -> None:
-    """Forget the same-person claims a lead made (it was rejected after all)."""
-    await session.execute(delete(DedupEntry).where(DedupEntry.lead_id == lead_id))
+async def release_person(
+    session: Reader, lead_id: str, *, claimed: tuple[str, list[str]] | None = None
+) -> None:
+    """Forget the same-person claims a lead made (it was rejected after all, or never
+    routed), so the person's next lead is not its duplicate.
+
+    claimed: (vertical, hashes) the lead claimed (Screening.claimed), found by their key;
+    without it the claims are looked for by lead."""
+    stmt = delete(DedupEntry).where(DedupEntry.lead_id == lead_id)
+    if claimed is not None:
+        vertical, hashes = claimed
+        if not hashes:
+            return
+        stmt = stmt.where(DedupEntry.vertical == vertical, DedupEntry.person_hash.in_(hashes))
+    await session.execute(stmt)
 
 
 async def seen_within(

@@ -33,6 +33,7 @@ class Screening:
     findings: list[dict[str, Any]] = field(default_factory=list)
     blocked_buyers: dict[str, str] = field(default_factory=dict)
     person_hashes: list[str] = field(default_factory=list)
+    claimed: list[str] = field(default_factory=list)  # the person's hashes this lead claimed
 
     def record(self) -> dict[str, Any]:
         """The screening as stored with the lead and shown in its timeline."""
@@ -159,6 +160,8 @@ async def screen(
         )
         if not test:
             raise DuplicatePerson(result)
+    elif not test:
+        result.claimed = wanted
     return result
 
 
