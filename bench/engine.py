@@ -41,7 +41,7 @@ import aiohttp
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from machine import default_postgres_url
+from machine import IdlePenalty, default_postgres_url, idle_penalty
 from machine import describe as describe_machine
 
 BIN = Path(sys.executable).parent
@@ -819,8 +819,21 @@ def budget_text(run: Run, floor: Run) -> tuple[str, str]:
     )
 
 
-def report(floors: dict[str, Run], engines: list[EngineResult], args: argparse.Namespace) -> str:
+IDLE_CONTEXT = "context for 'at concurrency 1'"
+
+
+def report(
+    floors: dict[str, Run],
+    engines: list[EngineResult],
+    args: argparse.Namespace,
+    penalty: IdlePenalty | None = None,
+) -> str:
     rows: list[tuple[str, ...]] = []
+    if penalty is not None:
+        idle_ms = penalty.idle_s * 1000
+        rows.append(
+            ("machine", f"work after {idle_ms:.0f} ms idle", penalty.text(), IDLE_CONTEXT, "")
+        )
     for scenario in ("ping_post", "priority"):
         f = floors[scenario]
         rows.append(
@@ -925,6 +938,12 @@ def report(floors: dict[str, Run], engines: list[EngineResult], args: argparse.N
         f"concurrency 1, caps {caps}.\noverhead = lead latency - time waiting for buyers on its "
         "path (slowest ping + posts), from the attempts the engine recorded."
     )
+    if penalty is not None:
+        lines.append(
+            "work after idle = a fixed piece of work (bench/machine.py idle_penalty) timed in "
+            "this process after the load,\nback to back and after each sleep: how much slower "
+            "this machine runs what follows a wait."
+        )
     return "\n".join(lines)
 
 
@@ -1029,21 +1048,26 @@ async def main(args: argparse.Namespace) -> int:
                 finally:
                     if url is not None:
                         drop_postgres(args.postgres_url)
+            # Measured once the load is over, in the same run: context for concurrency 1.
+            penalty = idle_penalty() if args.light_leads else None
         finally:
             stop(simulator)
     print()
     print(f"pingtree engine benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}, {describe_machine()}")
-    text = report(floors, engines, args)
+    text = report(floors, engines, args, penalty)
     print(text)
     print(f"(whole run {time.monotonic() - started:.0f} s)")
     if args.json:
-        args.json.write_text(json.dumps(dump(floors, engines, args), indent=1))
+        args.json.write_text(json.dumps(dump(floors, engines, args, penalty), indent=1))
     failed = "FAIL" in text
     return 1 if failed and args.strict else 0
 
 
 def dump(
-    floors: dict[str, Run], engines: list[EngineResult], args: argparse.Namespace
+    floors: dict[str, Run],
+    engines: list[EngineResult],
+    args: argparse.Namespace,
+    penalty: IdlePenalty | None = None,
 ) -> dict[str, Any]:
     def summary(run: Run) -> dict[str, Any]:
         lat, over = run.latencies(), run.overheads()
@@ -1064,6 +1088,7 @@ def dump(
 
     return {
         "machine": describe_machine(),
+        "idle_penalty": None if penalty is None else vars(penalty) | {"factor": penalty.factor},
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "args": {k: str(v) for k, v in vars(args).items()},
         "floors": {k: summary(v) for k, v in floors.items()},
