@@ -320,6 +320,46 @@ async def test_a_statement_on_its_own_is_seen_by_the_engines_listeners(
         await engine.dispose()
 
 
+async def test_parameters_are_worked_out_once_unless_a_listener_wants_them(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Handing parameters to a listener costs a second pass over every row: only done when
+    # one (other than direct's own) listens, and then it sees every row.
+    engine = create_engine(database_url)
+    passes: list[int] = []
+    row, numbered = direct.Plan.row, direct.Plan.numbered
+
+    def counted_row(self: direct.Plan, values: Any) -> Any:
+        passes.append(1)
+        return row(self, values)
+
+    def counted_numbered(self: direct.Plan, values: Any) -> Any:
+        passes.append(1)
+        return numbered(self, values)
+
+    monkeypatch.setattr(direct.Plan, "row", counted_row)
+    monkeypatch.setattr(direct.Plan, "numbered", counted_numbered)
+    seen: list[Any] = []
+
+    def note(_conn: Any, _cursor: Any, _statement: str, params: Any, *_: Any) -> None:
+        seen.append(params)
+
+    try:
+        async with direct.transaction(engine) as conn:
+            await direct.send(conn, INSERT_LEAD, _lead("once"))
+            await direct.send(conn, INSERT_ATTEMPT, [_attempt("once", n) for n in range(3)])
+        assert len(passes) == 4  # one pass a row
+        passes.clear()
+        event.listen(engine.sync_engine, "before_cursor_execute", note)
+        async with direct.transaction(engine) as conn:
+            await direct.send(conn, INSERT_ATTEMPT, [_attempt("once", n) for n in range(3)])
+        assert len(passes) == 6 and len(seen) == 1 and len(seen[0]) == 3
+    finally:
+        if event.contains(engine.sync_engine, "before_cursor_execute", note):
+            event.remove(engine.sync_engine, "before_cursor_execute", note)
+        await engine.dispose()
+
+
 async def test_a_lost_or_cut_off_connection_is_not_put_back(postgres_url: str) -> None:
     database_url = postgres_url
     engine = create_engine(database_url)

@@ -231,7 +231,7 @@ async def send(
     dialect = conn.dialect
     the_plan = plan(statement, dialect, list(rows[0]), many)
     sync, driver = await _in_transaction(conn)
-    if sync is not None and sync.dispatch.before_cursor_execute:
+    if sync is not None and _watched(sync.dispatch.before_cursor_execute):
         # engine events still see every statement (tests, tracing)
         values = [the_plan.row(row) for row in rows] if many else the_plan.row(rows[0])
         sync.dispatch.before_cursor_execute(sync, None, the_plan.sql, values, None, many)
@@ -517,16 +517,25 @@ async def pipeline(conn: AsyncConnection, *, commit: bool = False) -> AsyncItera
         raise await _wrapped(conn, "(pipelined statements)", exc, False) from exc
 
 
-@event.listens_for(Engine, "before_cursor_execute")
+@event.listens_for(Engine, "before_cursor_execute", retval=True)
 def _refuse_in_pipeline(
     sync: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
-) -> None:
-    """A statement through SQLAlchemy in a pipeline() block would not see its answer."""
+) -> tuple[str, Any]:
+    """A statement through SQLAlchemy in a pipeline() block would not see its answer.
+    (retval: SQLAlchemy keeps the function itself as the listener, so `_watched` knows it.)"""
     if _wires and context is not None and id(sync.connection.driver_connection) in _wires:
         raise RuntimeError(
             "a statement through SQLAlchemy inside storage.direct.pipeline(): "
             f"run it with direct.send or outside the block ({statement[:60]!r})"
         )
+    return statement, params
+
+
+def _watched(listeners: Any) -> bool:
+    """Whether a before_cursor_execute listener other than this module's own would see a
+    statement: only then are its parameters worked out a second time to hand them over
+    (this module's listener has nothing to check in a statement sent here)."""
+    return any(listener is not _refuse_in_pipeline for listener in listeners)
 
 
 async def _close(cursor: Any) -> None:
