@@ -300,6 +300,29 @@ async def test_a_statement_on_its_own_fails_as_sqlalchemy_raises_it_and_its_conn
         await engine.dispose()
 
 
+async def test_a_statement_on_its_own_goes_back_to_the_pool_without_a_rollback(
+    postgres_url: str,
+) -> None:
+    # Its connection is out of any transaction when it is answered (or refused): the pool's
+    # rollback on return would have nothing to do, so it is not sent.
+    engine = create_engine(postgres_url)
+    resets: list[bool] = []
+
+    def reset(_dbapi: Any, _record: Any, state: Any) -> None:
+        resets.append(state.transaction_was_reset)
+
+    event.listen(engine.sync_engine.pool, "reset", reset)
+    try:
+        await direct.autocommit(engine, INSERT_LEAD, _lead("once"))
+        with pytest.raises(IntegrityError):
+            await direct.autocommit(engine, INSERT_LEAD, _lead("once"))
+        assert resets == [True, True]
+        async with engine.connect() as conn:  # what it wrote stands
+            assert (await conn.scalars(select(leads.c.id))).all() == ["once"]
+    finally:
+        await engine.dispose()
+
+
 async def test_a_statement_on_its_own_is_seen_by_the_engines_listeners(
     database_url: str,
 ) -> None:

@@ -348,14 +348,19 @@ async def autocommit(engine: AsyncEngine, statement: Any, params: Mapping[str, A
         if lost:  # as SQLAlchemy does: the pool's older connections are suspect too
             await greenlet_spawn(pool._invalidate, fairy, exc)
         elif failed and await _sound(driver):  # the statement's own error (a refused hold)
-            await greenlet_spawn(fairy.close)
+            fairy._close_special(transaction_reset=True)
         else:
             await greenlet_spawn(fairy.invalidate, exc if isinstance(exc, Exception) else None)
         if failed:
             raise _as_sqlalchemy(dialect, the_plan.sql, cast(Exception, exc), lost, False) from exc
         raise
-    # Done: a connection left in a transaction or lost is closed, the outcome stands.
-    await greenlet_spawn(fairy.close if await _sound(driver) else fairy.invalidate)
+    # Done: a connection left in a transaction or lost is closed, the outcome stands. A
+    # sound one is out of any transaction: it goes back without the pool's rollback on
+    # return (nothing to roll back; a hop to SQLAlchemy's greenlet and some 45 us less).
+    if await _sound(driver):
+        fairy._close_special(transaction_reset=True)
+    else:
+        await greenlet_spawn(fairy.invalidate)
     return Outcome(count, _processed(the_plan, found))
 
 
