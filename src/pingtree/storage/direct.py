@@ -356,7 +356,7 @@ async def autocommit(engine: AsyncEngine, statement: Any, params: Mapping[str, A
         raise
     # Done: a connection left in a transaction or lost is closed, the outcome stands. A
     # sound one is out of any transaction: it goes back without the pool's rollback on
-    # return (nothing to roll back; a hop to SQLAlchemy's greenlet and some 45 us less).
+    # return (nothing to roll back; a hop to SQLAlchemy's greenlet and some 30 us less).
     if await _sound(driver):
         fairy._close_special(transaction_reset=True)
     else:
