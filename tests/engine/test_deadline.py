@@ -228,6 +228,30 @@ async def test_a_lead_the_database_cannot_store_in_time_is_answered_503_in_time(
     assert repeat.json() == again.json()
 
 
+async def test_retries_while_the_database_is_busy_end_in_one_sale(engine: Harness) -> None:
+    # The publisher retries at once, with the same key, while the first is still waiting to
+    # be stored: both are answered 503; once the database is free, a retry sells, once.
+    engine.buyers(sim_buyer("b"))
+    await engine.configure(
+        document(
+            [campaign("b", engine.sim)],
+            [tier("t", "priority", ["b"])],
+            tree={"max_processing_ms": 500},
+        )
+    )
+    key = {"Idempotency-Key": "busy-twice"}
+    async with _database_busy(engine):
+        first = await asyncio.wait_for(engine.post_lead(headers=key), 1.5)
+        second = await asyncio.wait_for(engine.post_lead(headers=key), 1.5)
+    assert (first.status_code, second.status_code) == (503, 503)
+    await engine.rt.in_flight.drain(10)
+    third = await engine.post_lead(headers=key)
+    assert third.status_code == 200 and third.json()["status"] == "sold", third.text
+    assert len(engine.sim.received("b")) == 1
+    sold = [lead for lead in await _leads(engine) if lead["status"] == "sold"]
+    assert [lead["lead_id"] for lead in sold] == [third.json()["lead_id"]]
+
+
 async def test_a_lead_stored_late_is_not_its_retrys_duplicate(engine: Harness) -> None:
     engine.buyers(sim_buyer("b"))
     await engine.configure(
