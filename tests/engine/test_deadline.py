@@ -197,14 +197,7 @@ async def test_a_hold_the_database_gives_too_late_is_given_back_when_it_lands(
 async def test_a_lead_the_database_cannot_store_in_time_is_answered_503_in_time(
     engine: Harness,
 ) -> None:
-    engine.buyers(sim_buyer("b"))
-    await engine.configure(
-        document(
-            [campaign("b", engine.sim)],
-            [tier("t", "priority", ["b"])],
-            tree={"max_processing_ms": 500},
-        )
-    )
+    await _one_buyer(engine)
     key = {"Idempotency-Key": "stored-late"}
     async with _database_busy(engine):
         started = time.monotonic()
@@ -231,14 +224,7 @@ async def test_a_lead_the_database_cannot_store_in_time_is_answered_503_in_time(
 async def test_retries_while_the_database_is_busy_end_in_one_sale(engine: Harness) -> None:
     # The publisher retries at once, with the same key, while the first is still waiting to
     # be stored: both are answered 503; once the database is free, a retry sells, once.
-    engine.buyers(sim_buyer("b"))
-    await engine.configure(
-        document(
-            [campaign("b", engine.sim)],
-            [tier("t", "priority", ["b"])],
-            tree={"max_processing_ms": 500},
-        )
-    )
+    await _one_buyer(engine)
     key = {"Idempotency-Key": "busy-twice"}
     async with _database_busy(engine):
         first = await asyncio.wait_for(engine.post_lead(headers=key), 1.5)
@@ -253,15 +239,7 @@ async def test_retries_while_the_database_is_busy_end_in_one_sale(engine: Harnes
 
 
 async def test_a_lead_stored_late_is_not_its_retrys_duplicate(engine: Harness) -> None:
-    engine.buyers(sim_buyer("b"))
-    await engine.configure(
-        document(
-            [campaign("b", engine.sim)],
-            [tier("t", "priority", ["b"])],
-            tree={"max_processing_ms": 500},
-            screening={"checks": [], "dedup": {"window_hours": 24}},
-        )
-    )
+    await _one_buyer(engine, screening={"checks": [], "dedup": {"window_hours": 24}})
     async with _database_busy(engine):
         answer = await asyncio.wait_for(engine.post_lead(), 1.5)
     assert answer.status_code == 503, answer.text
@@ -273,6 +251,19 @@ async def test_a_lead_stored_late_is_not_its_retrys_duplicate(engine: Harness) -
     twice = await engine.post_lead()  # the retry claimed the person: this one is
     assert twice.json()["status"] == "rejected"
     assert twice.json()["reasons"][0]["code"] == "duplicate"
+
+
+async def _one_buyer(h: Harness, screening: dict[str, Any] | None = None) -> None:
+    """Buyer b takes every lead, in a 500 ms tree (the stored-late tests' setup)."""
+    h.buyers(sim_buyer("b"))
+    await h.configure(
+        document(
+            [campaign("b", h.sim)],
+            [tier("t", "priority", ["b"])],
+            tree={"max_processing_ms": 500},
+            screening=screening,
+        )
+    )
 
 
 async def _leads(h: Harness) -> list[dict[str, Any]]:
