@@ -4,6 +4,7 @@ them, prepared under psycopg's own cache, and a connection never reused midway."
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from sqlalchemy import select, text
@@ -95,5 +96,41 @@ async def test_rows_with_a_value_the_driver_cannot_adapt_are_refused_before_any_
         async with engine.begin() as conn:
             assert (await conn.scalars(select(leads.c.id))).all() == ["after"]
             await conn.execute(leads.delete())
+    finally:
+        await engine.dispose()
+
+
+async def test_an_answer_already_in_is_read_without_the_loop_watching_the_socket(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Other work on the loop (here one turn that takes 50 ms) gives the server time to
+    # answer: the answer is read after that turn, the socket never registered with the
+    # loop. One that takes longer is waited for through the loop, and read all the same.
+    engine = create_engine(postgres_url, pool_size=1, max_overflow=0)
+    loop = asyncio.get_running_loop()
+    watched: list[int] = []
+    add_reader = loop.add_reader
+
+    def counting(fd: int, *args: object) -> None:
+        watched.append(fd)
+        add_reader(fd, *args)
+
+    monkeypatch.setattr(loop, "add_reader", counting)
+
+    async def busy_turn() -> None:
+        time.sleep(0.05)  # the point: a loop turn that takes a while
+
+    try:
+        async with engine.begin() as conn:
+            await direct.execute(conn, select(text("1")), {})  # connected, ready
+            watched.clear()
+            busy = asyncio.ensure_future(busy_turn())
+            answer = await direct.execute(conn, select(text("2")), {})
+            await busy
+            assert answer.rows == [(2,)]
+            assert watched == []
+            slow = await direct.execute(conn, select(text("3 FROM pg_sleep(0.2)")), {})
+            assert slow.rows == [(3,)]
+            assert len(watched) >= 1
     finally:
         await engine.dispose()

@@ -20,15 +20,16 @@ drops it instead of reusing it in an unknown state.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Generator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import psycopg
-from psycopg import abc, errors, pq
+from psycopg import abc, errors, pq, waiting
 from psycopg._preparing import Prepare
 from psycopg.adapt import PyFormat, Transformer
 from psycopg.generators import fetch_many, send
@@ -98,6 +99,45 @@ def _transformers_of(driver: Any) -> tuple[abc.Transformer, abc.Transformer]:
     if found is None:
         found = _transformers[driver] = (Transformer(driver), Transformer(driver))
     return found
+
+
+async def _answered(driver: Any, gen: Generator[Any, Any, list[list[Any]]]) -> list[list[Any]]:
+    """psycopg's generator gen run to its end on driver: the answers.
+
+    psycopg's own wait (`driver.wait`) registers the socket with the event loop for every
+    wait and removes it after: under uvloop some eight system calls a round trip. Busy,
+    the loop has other leads' work to run; while it does, the server answers. So the
+    answer is first looked for after one turn of the loop (one poll of the socket, no
+    wait), and only waited for through the loop when it has not come yet."""
+    try:
+        state = next(gen)  # sends what is queued, reads what has come
+    except StopIteration as done:
+        return cast(list[list[Any]], done.value)
+    await asyncio.sleep(0)
+    fileno = driver.pgconn.socket
+    try:
+        while ready := _ready(fileno, state):
+            try:
+                state = gen.send(ready)
+            except StopIteration as done:
+                return cast(list[list[Any]], done.value)
+    except OSError as exc:  # as psycopg's wait takes it
+        raise psycopg.OperationalError("connection socket closed") from exc
+    return cast(list[list[Any]], await driver.wait(_resumed(state, gen)))
+
+
+_ready: Any = waiting._ready
+"""psycopg's own check of a socket (a poll with no timeout): the Ready it is, 0 for none."""
+
+
+def _resumed(state: Any, gen: Generator[Any, Any, Any]) -> Generator[Any, Any, Any]:
+    """gen, already started and waiting for `state`, as a generator psycopg's wait starts."""
+    while True:
+        ready = yield state
+        try:
+            state = gen.send(ready)
+        except StopIteration as done:
+            return done.value
 
 
 @asynccontextmanager
@@ -174,7 +214,7 @@ class Wire:
         self._unread.append((None, _SYNC))
         self.syncs += 1
         try:
-            answers = await self.driver.wait(self._flushed_answers(len(self._unread)))
+            answers = await _answered(self.driver, self._flushed_answers(len(self._unread)))
         except BaseException:
             self._lose()  # lost, or cut off with answers on their way
             raise
