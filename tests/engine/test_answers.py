@@ -114,6 +114,25 @@ async def test_a_compressed_answer_is_bounded_by_its_unpacked_size(engine: Harne
     assert await _sales(engine) == [("second", Decimal("10.00"))]
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "application/json; charset=utf-8", "application/json; charset=UTF-16"],
+)
+async def test_an_accept_behind_a_byte_order_mark_is_a_sale_not_a_cascade(
+    engine: Harness, content_type: str
+) -> None:
+    # A buyer's framework (.NET, IIS) writes a BOM before the JSON: the buyer took the lead.
+    # Read as an error, the lead would cascade to a second buyer and the first keep it free.
+    text = '{"status": "accepted", "price": "10.00", "lead_id": "b-1"}'
+    encoding = "utf-16" if "16" in content_type else "utf-8-sig"  # each writes its BOM
+    script = ScriptedAnswer(headers=[("Content-Type", content_type)], body=text.encode(encoding))
+    story = await _first_then_second(engine, sim_buyer("first", scripted=script))
+    first = _attempt(story, "first")
+    assert first["outcome"] == "accepted", first["reason"]
+    assert await _sales(engine) == [("first", Decimal("10.00"))]
+    assert engine.sim.received("second") == []
+
+
 async def test_an_answer_shorter_than_its_content_length_is_an_error(engine: Harness) -> None:
     story = await _first_then_second(engine, sim_buyer("first", short_by_bytes=5))
     first = _attempt(story, "first")
