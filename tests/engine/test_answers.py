@@ -286,6 +286,30 @@ async def test_an_absurd_bid_is_invalid_and_the_auction_goes_on(engine: Harness)
     assert {c for c, _ in await _sales(h)} == {"fair"}
 
 
+@pytest.mark.parametrize("text", ["9,50", "0,5", "1,2,3", "30_00"])
+async def test_a_decimal_comma_bid_is_invalid_not_a_hundred_times_larger(
+    engine: Harness, text: str
+) -> None:
+    # "9,50" is nine euros fifty where the buyer writes prices so: read as 950.00 it won the
+    # auction over a fair 20.00 and was booked at a hundred times what the buyer bid.
+    h = engine
+    h.buyers(
+        sim_buyer("comma", ping_price=text),
+        sim_buyer("fair", bid_min=Decimal("20"), bid_max=Decimal("20")),
+    )
+    await h.configure(
+        document(
+            [campaign("comma", h.sim, bid=True), campaign("fair", h.sim, bid=True)],
+            [tier("auction", "ping_post", ["comma", "fair"])],
+        )
+    )
+    story = await _route(h)
+    ping = _attempt(story, "comma", "ping")
+    assert ping["reason"].startswith("invalid_bid:"), ping["reason"]
+    assert await _sales(h) == [("fair", Decimal("20.00"))]
+    assert not [r for r in h.sim.received("comma") if r.kind == "post"]
+
+
 async def test_a_bid_over_the_campaigns_max_price_is_invalid(engine: Harness) -> None:
     h = engine
     h.buyers(
