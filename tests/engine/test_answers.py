@@ -114,6 +114,20 @@ async def test_a_compressed_answer_is_bounded_by_its_unpacked_size(engine: Harne
     assert await _sales(engine) == [("second", Decimal("10.00"))]
 
 
+async def test_an_answer_trailing_megabytes_after_its_body_is_too_large(engine: Harness) -> None:
+    accept = b'{"status": "accepted", "price": "10.00"}'
+    trailer = b"X-Pad: " + b"t" * 4 * 1024 * 1024 + b"\r\n"
+    body = b"%x\r\n%s\r\n0\r\n%s\r\n" % (len(accept), accept, trailer)
+    script = ScriptedAnswer(
+        headers=[("Content-Type", "application/json"), ("Transfer-Encoding", "chunked")],
+        body=body,
+        content_length=False,
+    )
+    story = await _first_then_second(engine, sim_buyer("first", scripted=script))
+    assert _attempt(story, "first")["reason"].startswith("answer_too_large:")
+    assert await _sales(engine) == [("second", Decimal("10.00"))]
+
+
 @pytest.mark.parametrize(
     "content_type",
     ["application/json", "application/json; charset=utf-8", "application/json; charset=UTF-16"],
