@@ -393,6 +393,30 @@ async def test_the_price_booked_follows_post_price(
     assert counted == Decimal(booked)
 
 
+async def test_a_long_bid_id_goes_back_whole_in_the_post(engine: Harness) -> None:
+    # A bid id of a signed token, longer than the 255 characters a record keeps: the post
+    # carried it cut to 255, the buyer knew no such bid and turned the lead down, and the
+    # lead went to the next bid at less than half the price.
+    h = engine
+    h.buyers(
+        sim_buyer("token", bid_min=Decimal("50"), bid_max=Decimal("50"), bid_id_length=600),
+        sim_buyer("fair", bid_min=Decimal("20"), bid_max=Decimal("20")),
+    )
+    await h.configure(
+        document(
+            [campaign("token", h.sim, bid=True), campaign("fair", h.sim, bid=True)],
+            [tier("auction", "ping_post", ["token", "fair"])],
+        )
+    )
+    story = await _route(h)
+    post = _attempt(story, "token")
+    assert post["outcome"] == "accepted", post["reason"]
+    assert await _sales(h) == [("token", Decimal("50.00"))]
+    assert len(_attempt(story, "token", "ping")["reference"]) == 255  # the record's, bounded
+    (sent,) = [r for r in h.sim.received("token") if r.kind == "post"]
+    assert isinstance(sent.body, dict) and len(sent.body["bid_id"]) == 600
+
+
 async def test_a_post_answering_the_bid_is_no_mismatch(engine: Harness) -> None:
     h = engine
     h.buyers(sim_buyer("b", bid_min=Decimal("30"), bid_max=Decimal("30")))
