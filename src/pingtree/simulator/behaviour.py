@@ -113,6 +113,11 @@ class SimBuyer(BaseModel):
     bid_expires_s: int | None = Field(
         default=None, ge=1, description="seconds a bid stays good, sent with bids as expires_s"
     )
+    bid_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="more fields in every bid, as sent, over those above (an expires_s of "
+        "'1e9999999')",
+    )
     available: bool = Field(
         default=True, description="what /available answers: whether an agent can take a call"
     )
