@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated
 
@@ -21,6 +22,7 @@ LARGEST = Decimal("9999999999.99")
 # A price has a handful of characters; a megabyte of digits is not a price, and parsing it
 # would cost more than the answer is worth.
 _LONGEST_TEXT = 64
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
 
 
 def parse_money(raw: object) -> Decimal | None:
@@ -31,8 +33,16 @@ def parse_money(raw: object) -> Decimal | None:
     """
     if raw is None or isinstance(raw, bool):
         return None
-    text = str(raw).strip().replace("$", "").replace(",", "")
+    text = str(raw).strip().replace("$", "").strip()
     if not text or len(text) > _LONGEST_TEXT:
+        return None
+    if "," in text:
+        # Only thousands ("1,200.50"): "9,50" is a decimal comma, and read without it a
+        # price a hundred times the buyer's.
+        if _GROUPED.fullmatch(text) is None:
+            return None
+        text = text.replace(",", "")
+    if "_" in text:  # Decimal reads "30_00" as 3000, as Python literals; no buyer writes so
         return None
     try:
         value = Decimal(text)

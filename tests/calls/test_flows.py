@@ -4,7 +4,10 @@ to the next, pay on duration, and caps counting converted calls or dials. Both d
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
+
+import pytest
 
 from pingtree.simulator import Agent
 from pingtree.verticals.calls import CallIntake
@@ -113,6 +116,32 @@ async def test_ping_with_the_callers_number_and_without_it(calls: Calls) -> None
     (without,) = [r for r in calls.sim.received("nonum") if r.kind == "ping"]
     assert with_number.body["phone"] == CALLER
     assert "phone" not in without.body and without.body["zip"] == "10001"
+
+
+@pytest.mark.parametrize("absurd", ["1e20", "1e9999999"])
+async def test_a_bid_with_absurd_terms_is_dialed_on_the_campaigns_own(
+    calls: Calls, absurd: str
+) -> None:
+    # "1e20" seconds overflowed the bid's expiry (the call's routing failed) and "1e9999999"
+    # took the process minutes to make a whole number of, every lead and call in it waiting;
+    # a minimum no call lasts would have had the buyer take the caller and never pay.
+    calls.h.buyers(
+        sim_buyer(
+            "absurd",
+            bid_min=Decimal("50"),
+            bid_max=Decimal("50"),
+            dial=ACME,
+            bid_fields={"expires_s": absurd, "min_duration_s": absurd},
+        )
+    )
+    await calls.configure(
+        [call_campaign("absurd", calls.sim, bid=True, min_duration_s=60)],
+        [tier("t", "ping_post", ["absurd"])],
+    )
+    call, story = await asyncio.wait_for(calls.place({ACME: Agent("answers", talk_s=61)}), 30)
+    assert [d.target for d in call.dials] == [ACME]
+    assert story["campaign"] == "absurd" and story["converted"] is True
+    assert story["price"] == "50.00"
 
 
 async def test_agent_availability_and_live_call_limits_skip_busy_buyers(calls: Calls) -> None:

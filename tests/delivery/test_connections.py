@@ -8,6 +8,7 @@ import datetime
 import gzip
 import ipaddress
 import ssl
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -216,6 +217,35 @@ async def test_a_body_that_does_not_inflate_is_incomplete() -> None:
     async with buyer(answering(answer)) as b, BuyerConnections(LOCAL) as conns:
         got = await ask(conns, b.url)
     assert got.fault is not None and got.fault.startswith("answer_incomplete: cannot inflate")
+
+
+async def test_an_endless_trailer_is_too_large_not_read_to_the_deadline() -> None:
+    # Trailers come after the body, outside the head's and the body's limits: the parser
+    # kept growing one header value (a copy of it all for each piece that came), so a buyer
+    # writing one for as long as it was given held the lead's process's CPU all that time.
+    async def trailing(r: asyncio.StreamReader, w: asyncio.StreamWriter, b: Buyer) -> None:
+        await read_request(r, b)
+        w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nX-T: ")
+        while True:
+            w.write(b"t" * 65536)
+            await w.drain()
+
+    async with buyer(trailing) as b, BuyerConnections(LOCAL) as conns:
+        started = time.monotonic()
+        got = await ask(conns, b.url, limit=100_000)
+    assert got.fault is not None and got.fault.startswith("answer_too_large:"), got.fault
+    assert got.body == b"{}"
+    assert time.monotonic() - started < 2
+
+
+async def test_a_chunked_answer_with_trailers_is_read_whole() -> None:
+    answer = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Check\r\n\r\n"
+        b"2\r\n{}\r\n0\r\nX-Check: 1\r\n\r\n"
+    )
+    async with buyer(answering(answer)) as b, BuyerConnections(LOCAL) as conns:
+        got = await ask(conns, b.url)
+    assert (got.status, got.body, got.fault) == (200, b"{}", None)
 
 
 async def test_an_interim_answer_is_skipped() -> None:

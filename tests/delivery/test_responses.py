@@ -136,6 +136,9 @@ def test_money_survives_every_way_a_buyer_writes_it(value: Decimal) -> None:
         assert parse_money(text) == value
 
 
-@pytest.mark.parametrize("raw", ["", "abc", "-5", "NaN", "Infinity", None, True])
+@pytest.mark.parametrize(
+    "raw",
+    ["", "abc", "-5", "NaN", "Infinity", None, True, "9,50", "1,2,3", "12,34.5", "30_00", ",5"],
+)
 def test_not_money(raw: object) -> None:
     assert parse_money(raw) is None

@@ -114,6 +114,39 @@ async def test_a_compressed_answer_is_bounded_by_its_unpacked_size(engine: Harne
     assert await _sales(engine) == [("second", Decimal("10.00"))]
 
 
+async def test_an_answer_trailing_megabytes_after_its_body_is_too_large(engine: Harness) -> None:
+    accept = b'{"status": "accepted", "price": "10.00"}'
+    trailer = b"X-Pad: " + b"t" * 4 * 1024 * 1024 + b"\r\n"
+    body = b"%x\r\n%s\r\n0\r\n%s\r\n" % (len(accept), accept, trailer)
+    script = ScriptedAnswer(
+        headers=[("Content-Type", "application/json"), ("Transfer-Encoding", "chunked")],
+        body=body,
+        content_length=False,
+    )
+    story = await _first_then_second(engine, sim_buyer("first", scripted=script))
+    assert _attempt(story, "first")["reason"].startswith("answer_too_large:")
+    assert await _sales(engine) == [("second", Decimal("10.00"))]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "application/json; charset=utf-8", "application/json; charset=UTF-16"],
+)
+async def test_an_accept_behind_a_byte_order_mark_is_a_sale_not_a_cascade(
+    engine: Harness, content_type: str
+) -> None:
+    # A buyer's framework (.NET, IIS) writes a BOM before the JSON: the buyer took the lead.
+    # Read as an error, the lead would cascade to a second buyer and the first keep it free.
+    text = '{"status": "accepted", "price": "10.00", "lead_id": "b-1"}'
+    encoding = "utf-16" if "16" in content_type else "utf-8-sig"  # each writes its BOM
+    script = ScriptedAnswer(headers=[("Content-Type", content_type)], body=text.encode(encoding))
+    story = await _first_then_second(engine, sim_buyer("first", scripted=script))
+    first = _attempt(story, "first")
+    assert first["outcome"] == "accepted", first["reason"]
+    assert await _sales(engine) == [("first", Decimal("10.00"))]
+    assert engine.sim.received("second") == []
+
+
 async def test_an_answer_shorter_than_its_content_length_is_an_error(engine: Harness) -> None:
     story = await _first_then_second(engine, sim_buyer("first", short_by_bytes=5))
     first = _attempt(story, "first")
@@ -267,6 +300,30 @@ async def test_an_absurd_bid_is_invalid_and_the_auction_goes_on(engine: Harness)
     assert {c for c, _ in await _sales(h)} == {"fair"}
 
 
+@pytest.mark.parametrize("text", ["9,50", "0,5", "1,2,3", "30_00"])
+async def test_a_decimal_comma_bid_is_invalid_not_a_hundred_times_larger(
+    engine: Harness, text: str
+) -> None:
+    # "9,50" is nine euros fifty where the buyer writes prices so: read as 950.00 it won the
+    # auction over a fair 20.00 and was booked at a hundred times what the buyer bid.
+    h = engine
+    h.buyers(
+        sim_buyer("comma", ping_price=text),
+        sim_buyer("fair", bid_min=Decimal("20"), bid_max=Decimal("20")),
+    )
+    await h.configure(
+        document(
+            [campaign("comma", h.sim, bid=True), campaign("fair", h.sim, bid=True)],
+            [tier("auction", "ping_post", ["comma", "fair"])],
+        )
+    )
+    story = await _route(h)
+    ping = _attempt(story, "comma", "ping")
+    assert ping["reason"].startswith("invalid_bid:"), ping["reason"]
+    assert await _sales(h) == [("fair", Decimal("20.00"))]
+    assert not [r for r in h.sim.received("comma") if r.kind == "post"]
+
+
 async def test_a_bid_over_the_campaigns_max_price_is_invalid(engine: Harness) -> None:
     h = engine
     h.buyers(
@@ -334,6 +391,30 @@ async def test_the_price_booked_follows_post_price(
     async with h.rt.sessions() as session:  # the budget counts what was booked
         counted = await session.scalar(select(CapCounter.amount))
     assert counted == Decimal(booked)
+
+
+async def test_a_long_bid_id_goes_back_whole_in_the_post(engine: Harness) -> None:
+    # A bid id of a signed token, longer than the 255 characters a record keeps: the post
+    # carried it cut to 255, the buyer knew no such bid and turned the lead down, and the
+    # lead went to the next bid at less than half the price.
+    h = engine
+    h.buyers(
+        sim_buyer("token", bid_min=Decimal("50"), bid_max=Decimal("50"), bid_id_length=600),
+        sim_buyer("fair", bid_min=Decimal("20"), bid_max=Decimal("20")),
+    )
+    await h.configure(
+        document(
+            [campaign("token", h.sim, bid=True), campaign("fair", h.sim, bid=True)],
+            [tier("auction", "ping_post", ["token", "fair"])],
+        )
+    )
+    story = await _route(h)
+    post = _attempt(story, "token")
+    assert post["outcome"] == "accepted", post["reason"]
+    assert await _sales(h) == [("token", Decimal("50.00"))]
+    assert len(_attempt(story, "token", "ping")["reference"]) == 255  # the record's, bounded
+    (sent,) = [r for r in h.sim.received("token") if r.kind == "post"]
+    assert isinstance(sent.body, dict) and len(sent.body["bid_id"]) == 600
 
 
 async def test_a_post_answering_the_bid_is_no_mismatch(engine: Harness) -> None:

@@ -35,6 +35,15 @@ async def test_call_bids_carry_dial_min_duration_and_expiry(
         assert set(await r.json()) == {"status", "bid_id", "price"}
 
 
+async def test_bid_fields_go_as_sent_over_the_others(
+    start_sim: StartSim, http: aiohttp.ClientSession
+) -> None:
+    sim = await start_sim(buyer(bid_expires_s=30, bid_fields={"expires_s": "1e9999999"}))
+    async with http.post(sim.url("acme", "ping"), json={}) as r:
+        bid = await r.json()
+    assert bid["expires_s"] == "1e9999999" and bid["status"] == "bid"
+
+
 async def test_call_bid_in_xml(start_sim: StartSim, http: aiohttp.ClientSession) -> None:
     sim = await start_sim(buyer(respond_as="xml", dial="+13125550001", min_duration_s=60))
     async with http.post(sim.url("acme", "ping"), json={}) as r:

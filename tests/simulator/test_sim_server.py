@@ -130,6 +130,16 @@ async def test_post_honours_bid_id_in_every_body_format(
         assert set(answer) == {"status", "lead_id", "price", "redirect_url"}
 
 
+async def test_a_long_bid_id_is_honoured_whole_and_only_whole(
+    start_sim: StartSim, http: aiohttp.ClientSession
+) -> None:
+    sim = await start_sim(buyer(bid_id_length=600))
+    bid = await ping(http, sim)
+    assert len(bid["bid_id"]) == 600
+    assert (await post(http, sim, bid_id=bid["bid_id"][:255]))["status"] == "rejected"
+    assert (await post(http, sim, bid_id=bid["bid_id"]))["status"] == "accepted"
+
+
 async def test_unknown_bid_is_rejected(start_sim: StartSim, http: aiohttp.ClientSession) -> None:
     sim = await start_sim(buyer("acme"), buyer("other"))
     foreign = await ping(http, sim, "other")

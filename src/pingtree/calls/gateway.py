@@ -203,13 +203,17 @@ _NOT_ANSWERED: dict[str, tuple[Outcome, str]] = {
 
 
 def _whole(text: str | None) -> int | None:
+    """Whole seconds a bid states, up to LONGEST_CALL_S; None when it states none a call could
+    use: an expiry no timedelta holds, a minimum no call lasts (the buyer would take the
+    caller and never pay), or "1e9999999", which would hold the process for minutes as an int.
+    """
     if text is None:
         return None
     try:
         value = Decimal(text.strip())
     except InvalidOperation:
         return None
-    return int(value) if value.is_finite() and value >= 0 else None
+    return int(value) if value.is_finite() and 0 <= value <= LONGEST_CALL_S else None
 
 
 def _answer(

@@ -18,9 +18,11 @@ availability checks keep aiohttp. What it does, and no more:
 - The answer's head is parsed by httptools (llhttp); a head over MAX_HEAD_BYTES or that
   is not HTTP fails the exchange. The body is read whole, to the answer limit: a declared
   length over it, or more bytes than it, is ANSWER_TOO_LARGE (the first
-  KEPT_OF_A_LARGE_ANSWER bytes kept); a connection closed before the declared length or the
-  last chunk is ANSWER_INCOMPLETE. gzip and deflate bodies are inflated, bounded by the
-  same limit (none is asked for: no Accept-Encoding is sent).
+  KEPT_OF_A_LARGE_ANSWER bytes kept); so is an answer of more than wire_limit(limit) bytes
+  as sent (its chunks' framing, its trailers, its interim answers); a connection closed
+  before the declared length or the last chunk is ANSWER_INCOMPLETE. gzip and deflate
+  bodies are inflated, bounded by the same limit (none is asked for: no Accept-Encoding is
+  sent).
 - No redirect is followed, no cookie is kept, interim (1xx) answers are skipped.
 - A header name or value that could split the request (CR, LF, NUL) is refused.
 
@@ -54,6 +56,16 @@ DNS_TTL_S = 300.0
 MAX_HEAD_BYTES = 64 * 1024
 """An answer's status line and headers together, at most."""
 MAX_HEADERS = 256
+
+
+def wire_limit(limit: int) -> int:
+    """An answer's bytes as sent, at most, for a body limit: its head, and room for its body
+    twice over (the framing of small chunks, trailers, interim answers). Trailers come after
+    the body, past the head's limit, and the parser grows a header value by a copy of all of
+    it for each piece that comes: without this, an endless one held the process's CPU."""
+    return MAX_HEAD_BYTES + 2 * limit
+
+
 KEPT_OF_A_LARGE_ANSWER = 4000
 """What is kept of an answer over the limit (for its record)."""
 USER_AGENT = "pingtree"
@@ -181,6 +193,7 @@ class _Connection(asyncio.Protocol):
         self.headers: list[tuple[str, str]] = []
         self.body = bytearray()
         self.head_bytes = 0
+        self.wire_bytes = 0
         self.in_head = True
         self.interim = False
         self.until_close = False
@@ -227,6 +240,7 @@ class _Connection(asyncio.Protocol):
             return
         if self.in_head:
             self.head_bytes += len(data)
+        self.wire_bytes += len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -242,8 +256,12 @@ class _Connection(asyncio.Protocol):
                 detail = f"the answer's body is malformed ({exc})"
                 self._answer(AnswerFault.ANSWER_INCOMPLETE.because(detail))
         else:
-            if self.in_head and self.head_bytes > MAX_HEAD_BYTES and self.waiter is not None:
+            if self.waiter is None:
+                return
+            if self.in_head and self.head_bytes > MAX_HEAD_BYTES:
                 self._fail(BrokenExchange(f"the answer's head is over {MAX_HEAD_BYTES} bytes"))
+            elif self.wire_bytes > wire_limit(self.limit):
+                self._too_large(f"answer is over {wire_limit(self.limit)} bytes as sent")
 
     def eof_received(self) -> bool:
         self.closed = True
@@ -324,9 +342,9 @@ class _Connection(asyncio.Protocol):
         if len(self.body) > self.limit:
             self._too_large()
 
-    def _too_large(self) -> None:
+    def _too_large(self, detail: str | None = None) -> None:
         del self.body[KEPT_OF_A_LARGE_ANSWER:]
-        detail = f"answer is over the {self.limit}-byte limit"
+        detail = detail or f"answer is over the {self.limit}-byte limit"
         self._answer(AnswerFault.ANSWER_TOO_LARGE.because(detail))
 
     def on_message_complete(self) -> None:

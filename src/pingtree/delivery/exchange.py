@@ -110,10 +110,15 @@ def charset_of(content_type: str | None) -> str | None:
     return None
 
 
+_BOM = "\ufeff"
+
+
 def _decode(raw: bytes, charset: str | None) -> str:
-    """The body as text: its declared charset when Python knows it as a text codec, else UTF-8."""
+    """The body as text: its declared charset when Python knows it as a text codec, else UTF-8;
+    without the byte order mark some buyers' frameworks write first (JSON and XML parsers
+    refuse a document behind one: the buyer's accept would be read as an error)."""
     if charset:
         # bytes.decode refuses codecs that are not text encodings ("hex", "rot13").
         with contextlib.suppress(LookupError, ValueError, TypeError):
-            return raw.decode(charset, "replace")
-    return raw.decode("utf-8", "replace")
+            return raw.decode(charset, "replace").removeprefix(_BOM)
+    return raw.decode("utf-8", "replace").removeprefix(_BOM)

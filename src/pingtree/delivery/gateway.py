@@ -178,6 +178,8 @@ class HttpGateway:
             duration_ms=duration,
             request=request.for_record(RECORDED_BODY),
             response=_clean_record(record),
+            # The buyer's own id goes back to it whole; the record keeps 255 characters.
+            bid_reference=_clean(reading.reference, RECORDED_BODY) if bid else None,
         )
 
     def request_for(

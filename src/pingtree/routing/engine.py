@@ -608,13 +608,14 @@ class Router:
         reading = answer.reading
         if reading.outcome is not Outcome.ACCEPTED:
             return None
+        reference = answer.bid_reference or reading.reference
         if campaign.price.type is PriceType.FIXED:
             assert campaign.price.amount is not None
-            return Bid(campaign.name, campaign.price.amount, reading.reference)
+            return Bid(campaign.name, campaign.price.amount, reference)
         if reading.price is None:
             self._skip(run, tier, campaign.name, SkipReason.NO_BID, "ping accepted without a price")
             return None
-        return Bid(campaign.name, reading.price, reading.reference)
+        return Bid(campaign.name, reading.price, reference)
 
     async def _sell(
         self,

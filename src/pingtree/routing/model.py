@@ -216,6 +216,9 @@ class Answer:
     duration_ms: float
     request: dict[str, Any] = field(default_factory=dict)
     response: dict[str, Any] = field(default_factory=dict)
+    bid_reference: str | None = None
+    """A bid's id at the buyer as it came (a signed token may be longer than the reading's,
+    which is the record's): what the post sends back. None: the reading's."""
 
 
 @dataclass(frozen=True)

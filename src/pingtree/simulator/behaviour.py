@@ -69,6 +69,13 @@ class SimBuyer(BaseModel):
         default=None, description="answer every request with this 3xx to redirect_location"
     )
     redirect_location: str | None = None
+    bid_id_length: int = Field(
+        default=36,
+        ge=36,
+        le=4000,
+        description="characters in each bid id: 36 is a UUID; more plays a buyer whose bid id "
+        "is a signed token (a JWT is often 300 to 1000)",
+    )
     ping_price: str | None = Field(
         default=None, description="the price text of every bid, as sent ('1e30', 'NaN')"
     )
@@ -105,6 +112,11 @@ class SimBuyer(BaseModel):
     )
     bid_expires_s: int | None = Field(
         default=None, ge=1, description="seconds a bid stays good, sent with bids as expires_s"
+    )
+    bid_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="more fields in every bid, as sent, over those above (an expires_s of "
+        "'1e9999999')",
     )
     available: bool = Field(
         default=True, description="what /available answers: whether an agent can take a call"

@@ -183,6 +183,7 @@ def _ping_payload(state: BuyerState, decision: Decision) -> Answer:
         payload["min_duration_s"] = behaviour.min_duration_s
     if behaviour.bid_expires_s is not None:
         payload["expires_s"] = behaviour.bid_expires_s
+    payload.update(behaviour.bid_fields)
     return payload
 
 

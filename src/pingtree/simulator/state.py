@@ -86,6 +86,9 @@ class BuyerState:
     def issue_bid(self, price: Decimal) -> str:
         """Remember a bid so that its post can be honoured; returns the bid id."""
         bid_id = str(uuid.uuid4())
+        if self.behaviour.bid_id_length > len(bid_id):  # a token: the id, then its "signature"
+            signature = uuid.uuid4().hex * (self.behaviour.bid_id_length // 32 + 1)
+            bid_id = f"{bid_id}.{signature}"[: self.behaviour.bid_id_length]
         self._bids[bid_id] = price
         if len(self._bids) > MAX_OPEN_BIDS:
             self._bids.popitem(last=False)
