@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated
 
 from pydantic import BeforeValidator, Field, PlainSerializer
@@ -29,7 +29,8 @@ def parse_money(raw: object) -> Decimal | None:
     """Read an amount a buyer sent ("12.50", 12.5, "$1,200"); None when it is not one.
 
     Never raises: whatever a buyer sends is either an amount in cents no larger than
-    LARGEST, or None ("1e30", forty 9s, "NaN", "-5" and the like).
+    LARGEST, or None ("1e30", forty 9s, "NaN", "-5" and the like). Fractions of a cent are
+    dropped: a buyer that bids "30.005" is charged 30.00, never more than it bid.
     """
     if raw is None or isinstance(raw, bool):
         return None
@@ -50,7 +51,7 @@ def parse_money(raw: object) -> Decimal | None:
         return None
     if not value.is_finite() or value < 0 or value > LARGEST:
         return None
-    return cents(value)
+    return value.quantize(CENT, rounding=ROUND_DOWN)
 
 
 def _from_config(raw: object) -> object:

@@ -137,6 +137,15 @@ def test_money_survives_every_way_a_buyer_writes_it(value: Decimal) -> None:
 
 
 @pytest.mark.parametrize(
+    ("raw", "charged"),
+    [("30.005", "30.00"), ("30.009", "30.00"), ("0.004", "0.00"), ("1,200.999", "1200.99")],
+)
+def test_a_fraction_of_a_cent_is_dropped_never_charged(raw: str, charged: str) -> None:
+    # The buyer pays what it bid at most: 30.005 rounded half up would charge it 30.01.
+    assert parse_money(raw) == Decimal(charged)
+
+
+@pytest.mark.parametrize(
     "raw",
     ["", "abc", "-5", "NaN", "Infinity", None, True, "9,50", "1,2,3", "12,34.5", "30_00", ",5"],
 )
