@@ -62,7 +62,8 @@ class Settled:
 async def settle_interrupted(
     *, engine: AsyncEngine, clock: Clock, older_than: timedelta, skip: Container[str]
 ) -> Settled:
-    """Settle every lead still `received` older_than after arrival (skip: leads still live).
+    """Settle every lead still `received` older_than after arrival, or after its latest
+    routing began for a lead routed again (skip: leads still live).
 
     Its journaled posts become uncertain and the lead `uncertain`; without any, the lead
     ends `unsold`, reason `interrupted`. Held posts of leads already answered (a bug's
@@ -86,6 +87,8 @@ async def settle_interrupted(
                 .where(
                     leads.c.status == LeadStatus.RECEIVED.value,
                     leads.c.received_at < cutoff,
+                    # A lead routed again (review, a return) is live from when that began.
+                    func.coalesce(leads.c.routing_started_at, leads.c.received_at) < cutoff,
                     ~on_the_line,
                 )
                 .order_by(leads.c.received_at)

@@ -1,0 +1,114 @@
+"""Another worker's recovery (`pingtree serve --workers 2`) leaves a live lead alone.
+
+Recovery takes a lead still `received` long after it arrived for one a crash cut off; the
+other worker does not know which leads this one is routing. A lead routed again long after
+its arrival (a returned lead offered to the other buyers, a lead approved in review) is
+live all the same: its sale must be recorded, not settled away as interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from pingtree.recovery import service as recovery
+from pingtree.runtime import Runtime
+from tests.engine.conftest import ADMIN_TOKEN, Harness, sim_buyer
+from tests.factories import LEAD_FIELDS, campaign, document, tier
+from tests.returns.terms import buyer_key, with_terms
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+SLOW_MS = 3000
+"""zenith answers its post this late: time for the other worker's recovery pass."""
+
+
+@asynccontextmanager
+async def other_worker(h: Harness) -> AsyncIterator[Runtime]:
+    """A second runtime on the same database and clock, as a second worker process is."""
+    rt = Runtime(h.rt.settings, clock=h.rt.clock, rng=random.Random(2))
+    await rt.start(watch=False)
+    try:
+        yield rt
+    finally:
+        await rt.stop()
+
+
+async def _while_at_zenith(
+    h: Harness, routing: Callable[[], Awaitable[Any]]
+) -> tuple[Any, recovery.Settled]:
+    """Run routing; while zenith holds its post, the other worker's recovery pass."""
+    task = asyncio.ensure_future(routing())
+    for _ in range(1000):
+        if [r for r in h.sim.received("zenith") if r.kind == "post"]:
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("zenith never got the post")
+    async with other_worker(h) as rt:
+        settled = await rt.recover()
+    return await task, settled
+
+
+async def test_a_returned_lead_offered_again_is_not_settled_by_another_workers_recovery(
+    engine_clocked: Harness,
+) -> None:
+    h = engine_clocked
+    h.buyers(sim_buyer("apex"), sim_buyer("zenith", latency_ms_min=SLOW_MS, latency_ms_max=SLOW_MS))
+    terms = {"returns": {"reasons": ["fraud"], "auto_approve": True, "offer_again": True}}
+    doc = document(
+        [campaign(n, h.sim, timeout_ms=10_000) for n in ("apex", "zenith")],
+        [tier("t", "priority", ["apex", "zenith"])],
+        tree={"max_processing_ms": 10_000},
+    )
+    await h.configure(with_terms(doc, buyers={"apex": terms, "zenith": terms}))
+    sold = (await h.post_lead()).json()
+    assert sold["status"] == "sold"
+    lead_id = sold["lead_id"]
+    h.rt.clock.set(h.rt.clock.now() + timedelta(hours=3))  # apex returns it 3 hours later
+
+    async def returned() -> Any:
+        return await h.client.post(
+            "/api/v1/returns",
+            json={"lead_id": lead_id, "reason": "fraud"},
+            headers=buyer_key("apex"),
+        )
+
+    answer, settled = await _while_at_zenith(h, returned)
+    assert answer.status_code == 201, answer.text
+    assert settled == recovery.Settled()
+    story = await h.timeline(lead_id)
+    assert story["status"] == "sold"
+    assert [s["buyer"] for s in story["sales"]] == ["apex", "zenith"]
+    assert (await h.client.get("/api/v1/admin/uncertain", headers=ADMIN)).json() == []
+
+
+async def test_a_lead_approved_in_review_is_not_settled_by_another_workers_recovery(
+    engine_clocked: Harness,
+) -> None:
+    h = engine_clocked
+    h.buyers(sim_buyer("zenith", latency_ms_min=SLOW_MS, latency_ms_max=SLOW_MS))
+    doc = document(
+        [campaign("zenith", h.sim, timeout_ms=10_000)],
+        [tier("t", "priority", ["zenith"])],
+        tree={"max_processing_ms": 10_000},
+        screening={"checks": [{"check": "zip_state_mismatch"}]},  # flags it for review
+    )
+    await h.configure(doc)
+    held = (await h.post_lead({**LEAD_FIELDS, "zip": "90210"})).json()  # a New York lead
+    assert held["status"] == "review", held
+    lead_id = held["lead_id"]
+    h.rt.clock.set(h.rt.clock.now() + timedelta(hours=3))  # reviewed 3 hours later
+
+    async def approved() -> Any:
+        return await h.client.post(f"/api/v1/admin/review/{lead_id}/approve", headers=ADMIN)
+
+    answer, settled = await _while_at_zenith(h, approved)
+    assert answer.status_code == 200, answer.text
+    assert settled == recovery.Settled()
+    story = await h.timeline(lead_id)
+    assert story["status"] == "sold"
+    assert [s["buyer"] for s in story["sales"]] == ["zenith"]
