@@ -14,16 +14,24 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from pingtree.recovery import service as recovery
+from pingtree.reporting.periods import By
+from pingtree.reporting.reports import publisher_report
 from pingtree.runtime import Runtime
-from tests.engine.conftest import ADMIN_TOKEN, Harness, sim_buyer
+from tests.engine.conftest import ADMIN_TOKEN, WEDNESDAY_NOON, Harness, sim_buyer
 from tests.factories import LEAD_FIELDS, campaign, document, tier
+from tests.reporting.books import keep_books
 from tests.returns.terms import buyer_key, with_terms
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 SLOW_MS = 3000
 """zenith answers its post this late: time for the other worker's recovery pass."""
+DAY = WEDNESDAY_NOON.date()
+UTC_ZONE = ZoneInfo("UTC")
 
 
 @asynccontextmanager
@@ -112,3 +120,50 @@ async def test_a_lead_approved_in_review_is_not_settled_by_another_workers_recov
     story = await h.timeline(lead_id)
     assert story["status"] == "sold"
     assert [s["buyer"] for s in story["sales"]] == ["zenith"]
+
+
+@pytest.mark.parametrize("routed_again", ["review", "return"])
+async def test_a_lead_cut_off_while_routed_again_is_counted_once(
+    engine_clocked: Harness, routed_again: str
+) -> None:
+    # A crash while a lead approved in review (or offered again after a return) is routed:
+    # recovery settles it, and reports move it from review (sold), not count it sent twice.
+    h = engine_clocked
+    h.buyers(sim_buyer("apex"), sim_buyer("zenith", hang_rate=1.0))
+    terms = {"returns": {"reasons": ["fraud"], "auto_approve": True, "offer_again": True}}
+    names = ["apex", "zenith"] if routed_again == "return" else ["zenith"]
+    doc = document(
+        [campaign(n, h.sim, timeout_ms=60_000) for n in names],
+        [tier("t", "priority", names)],
+        tree={"max_processing_ms": 60_000},
+        screening={"checks": [{"check": "zip_state_mismatch"}]}
+        if routed_again == "review"
+        else None,
+    )
+    await h.configure(with_terms(doc, buyers={n: terms for n in names}))
+    if routed_again == "review":
+        lead_id = (await h.post_lead({**LEAD_FIELDS, "zip": "90210"})).json()["lead_id"]
+        path, kw = f"/api/v1/admin/review/{lead_id}/approve", {"headers": ADMIN}
+    else:
+        lead_id = (await h.post_lead()).json()["lead_id"]
+        body = {"lead_id": lead_id, "reason": "fraud"}
+        path, kw = "/api/v1/returns", {"json": body, "headers": buyer_key("apex")}
+    request = asyncio.ensure_future(h.client.post(path, **kw))
+    while not [r for r in h.sim.received("zenith") if r.kind == "post"]:
+        await asyncio.sleep(0.01)
+    request.cancel()  # the process dies while zenith holds the post
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    h.rt.clock.set(h.rt.clock.now() + timedelta(seconds=1))
+    settled = await recovery.settle_interrupted(
+        engine=h.rt.engine, clock=h.rt.clock, older_than=timedelta(0), skip=h.rt.in_flight
+    )
+    assert settled.uncertain == 1
+    assert (await h.timeline(lead_id))["status"] == "uncertain"
+
+    await keep_books(h.rt)
+    async with h.rt.engine.connect() as conn:
+        report = await publisher_report(conn, start=DAY, end=DAY, zone=UTC_ZONE, by=By.TOTAL)
+    (pub,) = report.rows
+    figures = {k: pub.figures[k] for k in ("sent", "sold", "review", "uncertain", "unsold")}
+    assert figures == {"sent": 1, "sold": 0, "review": 0, "uncertain": 1, "unsold": 0}

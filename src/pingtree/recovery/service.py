@@ -28,12 +28,14 @@ from pingtree.reporting import events
 from pingtree.sales.ledger import CONFIRMED, HELD, UNCERTAIN, SqlCapLedger
 from pingtree.screening import repository as purchases
 from pingtree.screening.service import identity_hashes
+from pingtree.storage.books import LeadEvent
 from pingtree.storage.tables import CallRow, CapReservation, Lead, Sale
 
 leads = cast(Table, Lead.__table__)
 calls = cast(Table, CallRow.__table__)
 reservations = cast(Table, CapReservation.__table__)
 sales = cast(Table, Sale.__table__)
+lead_events = cast(Table, LeadEvent.__table__)
 
 INTERRUPTED = Reason(
     code="interrupted", message="the engine stopped while routing this lead; it was not sold"
@@ -146,8 +148,24 @@ async def _settle_one(conn: AsyncConnection, lead_id: str, now: datetime) -> Lea
     details = {"status": status.value, "reason": reason.code, "uncertain_posts": len(posts)}
     settled = audit.Event(audit.EventKind.LEAD_SETTLED, now, lead_id=lead_id, details=details)
     await audit.append(conn, [*await trail.taken_if_missing(conn, lead_id), settled])
-    await _answered(conn, lead_id, now, status, None, {reason.code: 1})
+    previous = await _counted_as(conn, lead_id)
+    await _answered(conn, lead_id, now, status, previous, {reason.code: 1})
     return status
+
+
+async def _counted_as(conn: AsyncConnection, lead_id: str) -> LeadStatus | None:
+    """The status reports count the lead in: a lead routed again (approved in review,
+    offered again after a return) was answered before; None for a lead never answered."""
+    counted = await conn.scalar(
+        select(lead_events.c.status)
+        .where(
+            lead_events.c.lead_id == lead_id,
+            lead_events.c.kind == events.EventKind.ANSWERED.value,
+        )
+        .order_by(lead_events.c.id.desc())
+        .limit(1)
+    )
+    return LeadStatus(counted) if counted is not None else None
 
 
 async def _answered(
