@@ -22,6 +22,7 @@ from pingtree.storage.tables import Sale
 from tests.engine.conftest import ADMIN_TOKEN, Harness, sim_buyer
 from tests.factories import campaign, document, tier
 from tests.recovery.books import read_books
+from tests.reporting.books import keep_books
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -233,3 +234,39 @@ async def test_resolving_an_uncertain_post_settles_the_buyers_claim_on_the_perso
     assert again["status"] == "sold"
     bought_by = [s["campaign"] for s in (await h.timeline(again["lead_id"]))["sales"]]
     assert bought_by == (["overflow"] if sold else ["slow"])
+
+
+async def test_an_uncertain_post_of_a_campaign_removed_since_is_booked_to_its_buyer(
+    engine: Harness,
+) -> None:
+    # After the crash the operator removes the campaign (the buyer stays), then learns from
+    # the buyer that it took the lead: the sale is the buyer's, billed and paid out as one.
+    h = engine
+    h.buyers(sim_buyer("slow", hang_rate=1.0), sim_buyer("overflow"))
+    slow = campaign("slow-ca", h.sim, buyer="slow", sim_buyer="slow", price="20.00")
+    slow["delivery"]["timeout_ms"] = 60_000
+    overflow = campaign("overflow", h.sim, price="1.00")
+    tree = {"max_processing_ms": 60_000}
+    await h.configure(
+        document(
+            [slow, overflow],
+            [tier("t1", "priority", ["slow-ca"]), tier("t2", "priority", ["overflow"])],
+            tree=tree,
+        )
+    )
+    lead_id = await _cut_while_at_buyer(h)
+    await _recover(h)
+    without = document([overflow], [tier("t2", "priority", ["overflow"])], tree=tree)
+    data = without.model_dump(mode="json", exclude_none=True)
+    data["buyers"].append({"name": "slow", "dedup_days": 0})  # the buyer stays
+    await h.configure(type(without).model_validate(data))
+    [post] = (await _admin(h, "GET", "/uncertain")).json()
+    assert (post["campaign"], post["buyer"]) == ("slow-ca", "slow")
+
+    resolved = await _admin(h, "POST", f"/uncertain/{post['reservation_id']}", json={"sold": True})
+    assert resolved.status_code == 200, resolved.text
+    await keep_books(h.rt)
+    story = await h.timeline(lead_id)
+    assert [(s["campaign"], s["buyer"]) for s in story["sales"]] == [("slow-ca", "slow")]
+    assert (story["revenue"], story["payout"]) == ("20.00", "10.00")  # 50% revenue share
+    assert [(e["kind"], e["debit"]) for e in story["ledger"]][:1] == [("sale", "buyer:slow")]

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, Text, func, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pingtree import audit
@@ -29,13 +30,14 @@ from pingtree.sales.ledger import CONFIRMED, HELD, UNCERTAIN, SqlCapLedger
 from pingtree.screening import repository as purchases
 from pingtree.screening.service import identity_hashes
 from pingtree.storage.books import LeadEvent
-from pingtree.storage.tables import CallRow, CapReservation, Lead, Sale
+from pingtree.storage.tables import CallRow, CapReservation, ConfigChange, Lead, Sale
 
 leads = cast(Table, Lead.__table__)
 calls = cast(Table, CallRow.__table__)
 reservations = cast(Table, CapReservation.__table__)
 sales = cast(Table, Sale.__table__)
 lead_events = cast(Table, LeadEvent.__table__)
+config_changes = cast(Table, ConfigChange.__table__)
 
 INTERRUPTED = Reason(
     code="interrupted", message="the engine stopped while routing this lead; it was not sold"
@@ -245,13 +247,14 @@ async def uncertain_posts(
                 .limit(limit)
             )
         ).all()
+        buyers = {name: await _buyer(conn, catalog, name) for name in {r.campaign for r in rows}}
     return [
         UncertainPost(
             reservation_id=row.id,
             lead_id=row.lead_id,
             publisher=row.publisher,
             campaign=row.campaign,
-            buyer=_buyer(catalog, row.campaign),
+            buyer=buyers[row.campaign],
             price=row.price,
             posted_at=row.created_at,
         )
@@ -259,9 +262,23 @@ async def uncertain_posts(
     ]
 
 
-def _buyer(catalog: Catalog, campaign: str) -> str | None:
+async def _buyer(conn: AsyncConnection, catalog: Catalog, campaign: str) -> str | None:
+    """The campaign's buyer; for a campaign removed from the configuration since its post,
+    the buyer it had when last configured (the configuration's history)."""
     compiled = catalog.campaigns.get(campaign)
-    return compiled.campaign.buyer if compiled is not None else None
+    if compiled is not None:
+        return compiled.campaign.buyer
+    label = f"campaigns/{campaign}"
+    changes = await conn.scalars(
+        select(config_changes.c.before)
+        .where(sql_cast(config_changes.c.before, Text).like(f'%"{label}"%'))
+        .order_by(config_changes.c.id.desc())
+    )
+    for before in changes:
+        spec = before.get(label)
+        if spec is not None:
+            return str(spec["buyer"])
+    return None
 
 
 async def resolve(
@@ -333,7 +350,7 @@ async def resolve(
 async def _settle_person(conn: AsyncConnection, catalog: Catalog, row: Any, *, sold: bool) -> None:
     """The buyer's dedup record of the person follows the resolution: a sale is a purchase
     (the claim taken before the post, or a new one); a post not sold frees the claim."""
-    buyer = _buyer(catalog, row.campaign)
+    buyer = await _buyer(conn, catalog, row.campaign)
     if buyer is None or row.test:
         return
     policy = catalog.screening(row.publisher, row.vertical)
@@ -373,7 +390,7 @@ async def _book(
     # A sale pays the publisher by its rule for the lead's vertical (a shared lead, per sale).
     rule = publisher.payout_for(lead.vertical) if publisher is not None else None
     share = rule.for_sale(price) if rule is not None else ZERO
-    buyer = _buyer(catalog, campaign) or campaign
+    buyer = await _buyer(conn, catalog, campaign) or campaign
     await conn.execute(
         sales.insert().values(
             lead_id=lead_id,
