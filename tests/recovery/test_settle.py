@@ -7,13 +7,14 @@ so nothing after the post runs, as in a crash. (The SIGKILL tests are in test_cr
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from typer.testing import CliRunner, Result
 
 from pingtree.cli import app
@@ -270,3 +271,42 @@ async def test_an_uncertain_post_of_a_campaign_removed_since_is_booked_to_its_bu
     assert [(s["campaign"], s["buyer"]) for s in story["sales"]] == [("slow-ca", "slow")]
     assert (story["revenue"], story["payout"]) == ("20.00", "10.00")  # 50% revenue share
     assert [(e["kind"], e["debit"]) for e in story["ledger"]][:1] == [("sale", "buyer:slow")]
+
+
+async def test_an_uncertain_post_resolved_from_the_cli_and_the_api_at_once_is_booked_once(
+    engine_sqlite: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two operators reconcile the same post: one from the admin API (the server), one with
+    # `pingtree uncertain resolve` (its own process on the same SQLite file), whose write
+    # lands while the API's resolve has read the post uncertain and not yet written.
+    h = engine_sqlite
+    await _setup(h)
+    lead_id = await _cut_while_at_buyer(h)
+    await _recover(h)
+    [post] = (await _admin(h, "GET", "/uncertain")).json()
+    monkeypatch.setenv("PINGTREE_DATABASE_URL", h.rt.settings.database)
+    cli: list[Result] = []
+
+    def operator_at_the_cli(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if cli or not statement.lstrip().upper().startswith("UPDATE CAP_RESERVATIONS"):
+            return
+        args = ["uncertain", "resolve", post["reservation_id"], "--sold"]
+        resolving = threading.Thread(target=lambda: cli.append(CliRunner().invoke(app, args)))
+        resolving.start()
+        resolving.join(60)
+
+    event.listen(h.rt.engine.sync_engine, "before_cursor_execute", operator_at_the_cli)
+    try:
+        answer = await _admin(
+            h, "POST", f"/uncertain/{post['reservation_id']}", json={"sold": True}
+        )
+    finally:
+        event.remove(h.rt.engine.sync_engine, "before_cursor_execute", operator_at_the_cli)
+    [done] = cli
+    assert done.exit_code == 0, done.output
+    async with h.rt.sessions() as session:
+        sales = (await session.scalars(select(Sale).where(Sale.lead_id == lead_id))).all()
+    assert [(s.campaign, s.price) for s in sales] == [("slow", Decimal("20.00"))]
+    assert answer.status_code == 404  # resolved already, by the other operator
+    books = await read_books(h.rt.engine, "slow")
+    assert books.counter == 1 and books.sold == {lead_id} and books.open_holds == 0

@@ -307,16 +307,21 @@ async def resolve(
                 .with_for_update(of=reservations)
             )
         ).one_or_none()
+        gone = refuse(
+            404, "not_uncertain", f"no uncertain post {reservation_id!r} (resolved already?)"
+        )
         if row is None:
-            raise refuse(
-                404, "not_uncertain", f"no uncertain post {reservation_id!r} (resolved already?)"
-            )
+            raise gone
+        # The write is the claim: on SQLite the read above locks nothing, and another
+        # process (`pingtree uncertain resolve` beside the server) may have resolved it since.
         if sold:
-            await conn.execute(
+            confirmed = await conn.execute(
                 update(reservations)
-                .where(reservations.c.id == reservation_id)
+                .where(reservations.c.id == reservation_id, reservations.c.status == UNCERTAIN)
                 .values(status=CONFIRMED)
             )
+            if confirmed.rowcount != 1:
+                raise gone
             await _book(
                 conn,
                 catalog,
@@ -329,8 +334,8 @@ async def resolve(
                 actor=audit.named(actor),
                 now=now or row.created_at,
             )
-        else:
-            await ledger.give_back(conn, [reservation_id], from_status=UNCERTAIN)
+        elif not await ledger.give_back(conn, [reservation_id], from_status=UNCERTAIN):
+            raise gone
         await _settle_person(conn, catalog, row, sold=sold)
         status = await _lead_after(conn, row.lead_id, now or row.created_at, audit.named(actor))
         decided = audit.Event(
