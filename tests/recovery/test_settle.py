@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +22,8 @@ from typer.testing import CliRunner, Result
 from pingtree.cli import app
 from pingtree.recovery import service as recovery
 from pingtree.storage.tables import Sale
-from tests.engine.conftest import ADMIN_TOKEN, Harness, sim_buyer
+from tests.conftest import migrated_database
+from tests.engine.conftest import ADMIN_TOKEN, Harness, _harness, sim_buyer
 from tests.factories import campaign, document, tier
 from tests.recovery.books import read_books
 from tests.reporting.books import keep_books
@@ -310,3 +313,79 @@ async def test_an_uncertain_post_resolved_from_the_cli_and_the_api_at_once_is_bo
     assert answer.status_code == 404  # resolved already, by the other operator
     books = await read_books(h.rt.engine, "slow")
     assert books.counter == 1 and books.sold == {lead_id} and books.open_holds == 0
+
+
+@pytest.fixture
+async def engine_postgres(
+    tmp_path: Path, postgres_schema_url: str | None
+) -> AsyncIterator[Harness]:
+    """An engine on PostgreSQL only: several transactions of one process at once."""
+    async with migrated_database("postgres", tmp_path, postgres_schema_url) as url:
+        async for harness in _harness(url):
+            yield harness
+
+
+async def test_a_leads_two_uncertain_posts_resolved_at_once_leave_it_unsold(
+    engine_postgres: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The crash caught a post at "slow" and the hold taken ahead for "spare" (the next
+    # offer): two uncertain posts of one lead (and picky's, which turned it down). Two
+    # operators resolve them at once, both not sold: the lead must end unsold, not stay
+    # uncertain with no uncertain post left.
+    h = engine_postgres
+    h.buyers(sim_buyer("picky", accept_rate=0.0), sim_buyer("slow", hang_rate=1.0))
+    h.buyers(sim_buyer("spare"))
+    names = ["picky", "slow", "spare"]
+    await h.configure(
+        document(
+            [campaign(n, h.sim, timeout_ms=60_000) for n in names],
+            [tier("t1", "priority", names)],
+            tree={"max_processing_ms": 60_000},
+        )
+    )
+    request = asyncio.create_task(h.post_lead())
+    for _ in range(1000):
+        held = (await read_books(h.rt.engine, "spare")).held
+        if held and [r for r in h.sim.received("slow") if r.kind == "post"]:
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("no hold was taken ahead for spare")
+    request.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    await _recover(h)
+    posts = {p["campaign"]: p for p in (await _admin(h, "GET", "/uncertain")).json()}
+    assert sorted(posts) == ["picky", "slow", "spare"]  # picky's answer died with the process
+    lead_id = posts["slow"]["lead_id"]
+    picky = f"/uncertain/{posts['picky']['reservation_id']}"
+    assert (await _admin(h, "POST", picky, json={"sold": False})).status_code == 200
+    monkeypatch.setenv("PINGTREE_DATABASE_URL", h.rt.settings.database)
+    cli: list[Result] = []
+
+    def operator_at_the_cli(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if cli or "count(*)" not in statement.lower():
+            return
+        # The API's resolve has given slow's room back and counted what is left open.
+        args = ["uncertain", "resolve", posts["spare"]["reservation_id"], "--not-sold"]
+        resolving = threading.Thread(target=lambda: cli.append(CliRunner().invoke(app, args)))
+        resolving.start()
+        resolving.join(5)  # or it waits for this resolve to end: then it is not "at once"
+        waiting.append(resolving)
+
+    waiting: list[threading.Thread] = []
+    event.listen(h.rt.engine.sync_engine, "after_cursor_execute", operator_at_the_cli)
+    try:
+        answer = await _admin(
+            h, "POST", f"/uncertain/{posts['slow']['reservation_id']}", json={"sold": False}
+        )
+    finally:
+        event.remove(h.rt.engine.sync_engine, "after_cursor_execute", operator_at_the_cli)
+    assert answer.status_code == 200, answer.text
+    await asyncio.to_thread(waiting[0].join, 60)
+    [done] = cli
+    assert done.exit_code == 0, done.output
+    assert (await _admin(h, "GET", "/uncertain")).json() == []
+    story = await h.timeline(lead_id)
+    assert story["status"] == "unsold"
+    assert [r["code"] for r in story["reasons"]] == ["not_sold"]

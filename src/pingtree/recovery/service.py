@@ -304,7 +304,9 @@ async def resolve(
                 )
                 .join(leads, leads.c.id == reservations.c.lead_id)
                 .where(reservations.c.id == reservation_id, reservations.c.status == UNCERTAIN)
-                .with_for_update(of=reservations)
+                # The lead's row too: its posts are resolved one after another, so that the
+                # last one sees none left open (and the lead's revenue adds up).
+                .with_for_update()
             )
         ).one_or_none()
         gone = refuse(
