@@ -167,3 +167,34 @@ async def test_a_lead_cut_off_while_routed_again_is_counted_once(
     (pub,) = report.rows
     figures = {k: pub.figures[k] for k in ("sent", "sold", "review", "uncertain", "unsold")}
     assert figures == {"sent": 1, "sold": 0, "review": 0, "uncertain": 1, "unsold": 0}
+
+
+async def test_a_tree_shortened_while_its_lead_is_routed_does_not_let_recovery_take_it(
+    engine_clocked: Harness,
+) -> None:
+    # A lead of a 200 s tree is at its buyer when the operator shortens the tree to 10 s
+    # (`pingtree apply`). The other worker reloads the configuration: recovery must still
+    # wait out the 200 s the lead may take, not settle it as interrupted after 120 s.
+    h = engine_clocked
+    h.buyers(sim_buyer("zenith", latency_ms_min=SLOW_MS, latency_ms_max=SLOW_MS))
+
+    def shaped(tree_ms: int) -> Any:
+        return document(
+            [campaign("zenith", h.sim, timeout_ms=10_000)],
+            [tier("t", "priority", ["zenith"])],
+            tree={"max_processing_ms": tree_ms},
+        )
+
+    await h.configure(shaped(200_000))
+    async with other_worker(h) as rt:
+        selling = asyncio.ensure_future(h.post_lead())
+        while not [r for r in h.sim.received("zenith") if r.kind == "post"]:
+            await asyncio.sleep(0.01)
+        await h.configure(shaped(10_000))
+        await rt.reload_config()
+        h.rt.clock.set(h.rt.clock.now() + timedelta(seconds=130))  # the lead is 130 s old
+        settled = await rt.recover()
+    answer = (await selling).json()
+    assert settled == recovery.Settled()
+    assert answer["status"] == "sold"
+    assert (await h.timeline(answer["lead_id"]))["status"] == "sold"
