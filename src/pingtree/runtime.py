@@ -81,6 +81,9 @@ class Runtime:
         self.catalog = Catalog.build(ConfigDocument())
         self._loading = asyncio.Lock()
         self.config_loaded = False
+        self._longer_tree: tuple[float, float] = (0.0, 0.0)
+        """(seconds, until): the longest tree of a configuration replaced by a shorter one,
+        and until when (monotonic) a lead routed under it may still be live."""
         self.figures = Figures(
             campaigns=lambda: (c.campaign for c in self.catalog.campaigns.values()),
             seen=self.ledger.seen,
@@ -237,10 +240,22 @@ class Runtime:
 
     def interrupted_after_s(self) -> float:
         """How old an unanswered lead must be to count as interrupted: never less than the
-        longest tree plus the record's retries, so another process's live lead is left alone."""
-        longest = max((t.max_processing_ms for t in self.catalog.trees.values()), default=0)
-        live = longest / 1000 + self.settings.record_retry_s
-        return max(self.settings.interrupted_after_s, live + INTERRUPTED_MARGIN_S)
+        longest tree plus the record's retries, so another process's live lead is left alone.
+
+        A tree shortened (or removed) counts at its former length while a lead routed under
+        it may still be live."""
+        longest = self._longest_tree_s()
+        former, until = self._longer_tree
+        if self.clock.monotonic() < until:
+            longest = max(longest, former)
+        return max(self.settings.interrupted_after_s, self._live_s(longest))
+
+    def _longest_tree_s(self) -> float:
+        return max((t.max_processing_ms for t in self.catalog.trees.values()), default=0) / 1000
+
+    def _live_s(self, tree_s: float) -> float:
+        """How long a lead of a tree this long may stay unanswered and still be live."""
+        return tree_s + self.settings.record_retry_s + INTERRUPTED_MARGIN_S
 
     async def stop(self) -> None:
         """Close everything start() opened, after the records still being written."""
@@ -274,8 +289,14 @@ class Runtime:
         async with self._loading:
             async with self.sessions() as session:
                 document, version = await load_document(session)
+            longest = self._longest_tree_s()
             self.catalog = Catalog.build(document, version)
             self.config_loaded = True
+            if longest > self._longest_tree_s():  # leads routed under it go on meanwhile
+                former, until = self._longer_tree
+                now = self.clock.monotonic()
+                longest = max(longest, former) if now < until else longest
+                self._longer_tree = (longest, max(until, now + self._live_s(longest)))
         await self.ledger.refresh([c.campaign for c in self.catalog.campaigns.values()])
         await self.books.refresh_funds()
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.engine.conftest import engine, engine_sqlite
+from tests.engine.conftest import engine, engine_clocked, engine_sqlite
 
-__all__ = ["engine", "engine_sqlite"]
+__all__ = ["engine", "engine_clocked", "engine_sqlite"]

@@ -7,21 +7,26 @@ so nothing after the post runs, as in a crash. (The SIGKILL tests are in test_cr
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from typer.testing import CliRunner, Result
 
 from pingtree.cli import app
 from pingtree.recovery import service as recovery
 from pingtree.storage.tables import Sale
-from tests.engine.conftest import ADMIN_TOKEN, Harness, sim_buyer
+from tests.conftest import migrated_database
+from tests.engine.conftest import ADMIN_TOKEN, Harness, _harness, sim_buyer
 from tests.factories import campaign, document, tier
 from tests.recovery.books import read_books
+from tests.reporting.books import keep_books
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -233,3 +238,154 @@ async def test_resolving_an_uncertain_post_settles_the_buyers_claim_on_the_perso
     assert again["status"] == "sold"
     bought_by = [s["campaign"] for s in (await h.timeline(again["lead_id"]))["sales"]]
     assert bought_by == (["overflow"] if sold else ["slow"])
+
+
+async def test_an_uncertain_post_of_a_campaign_removed_since_is_booked_to_its_buyer(
+    engine: Harness,
+) -> None:
+    # After the crash the operator removes the campaign (the buyer stays), then learns from
+    # the buyer that it took the lead: the sale is the buyer's, billed and paid out as one.
+    h = engine
+    h.buyers(sim_buyer("slow", hang_rate=1.0), sim_buyer("overflow"))
+    slow = campaign("slow-ca", h.sim, buyer="slow", sim_buyer="slow", price="20.00")
+    slow["delivery"]["timeout_ms"] = 60_000
+    overflow = campaign("overflow", h.sim, price="1.00")
+    tree = {"max_processing_ms": 60_000}
+    await h.configure(
+        document(
+            [slow, overflow],
+            [tier("t1", "priority", ["slow-ca"]), tier("t2", "priority", ["overflow"])],
+            tree=tree,
+        )
+    )
+    lead_id = await _cut_while_at_buyer(h)
+    await _recover(h)
+    without = document([overflow], [tier("t2", "priority", ["overflow"])], tree=tree)
+    data = without.model_dump(mode="json", exclude_none=True)
+    data["buyers"].append({"name": "slow", "dedup_days": 0})  # the buyer stays
+    await h.configure(type(without).model_validate(data))
+    [post] = (await _admin(h, "GET", "/uncertain")).json()
+    assert (post["campaign"], post["buyer"]) == ("slow-ca", "slow")
+
+    resolved = await _admin(h, "POST", f"/uncertain/{post['reservation_id']}", json={"sold": True})
+    assert resolved.status_code == 200, resolved.text
+    await keep_books(h.rt)
+    story = await h.timeline(lead_id)
+    assert [(s["campaign"], s["buyer"]) for s in story["sales"]] == [("slow-ca", "slow")]
+    assert (story["revenue"], story["payout"]) == ("20.00", "10.00")  # 50% revenue share
+    assert [(e["kind"], e["debit"]) for e in story["ledger"]][:1] == [("sale", "buyer:slow")]
+
+
+async def test_an_uncertain_post_resolved_from_the_cli_and_the_api_at_once_is_booked_once(
+    engine_sqlite: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two operators reconcile the same post: one from the admin API (the server), one with
+    # `pingtree uncertain resolve` (its own process on the same SQLite file), whose write
+    # lands while the API's resolve has read the post uncertain and not yet written.
+    h = engine_sqlite
+    await _setup(h)
+    lead_id = await _cut_while_at_buyer(h)
+    await _recover(h)
+    [post] = (await _admin(h, "GET", "/uncertain")).json()
+    monkeypatch.setenv("PINGTREE_DATABASE_URL", h.rt.settings.database)
+    cli: list[Result] = []
+
+    def operator_at_the_cli(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if cli or not statement.lstrip().upper().startswith("UPDATE CAP_RESERVATIONS"):
+            return
+        args = ["uncertain", "resolve", post["reservation_id"], "--sold"]
+        resolving = threading.Thread(target=lambda: cli.append(CliRunner().invoke(app, args)))
+        resolving.start()
+        resolving.join(60)
+
+    event.listen(h.rt.engine.sync_engine, "before_cursor_execute", operator_at_the_cli)
+    try:
+        answer = await _admin(
+            h, "POST", f"/uncertain/{post['reservation_id']}", json={"sold": True}
+        )
+    finally:
+        event.remove(h.rt.engine.sync_engine, "before_cursor_execute", operator_at_the_cli)
+    [done] = cli
+    assert done.exit_code == 0, done.output
+    async with h.rt.sessions() as session:
+        sales = (await session.scalars(select(Sale).where(Sale.lead_id == lead_id))).all()
+    assert [(s.campaign, s.price) for s in sales] == [("slow", Decimal("20.00"))]
+    assert answer.status_code == 404  # resolved already, by the other operator
+    books = await read_books(h.rt.engine, "slow")
+    assert books.counter == 1 and books.sold == {lead_id} and books.open_holds == 0
+
+
+@pytest.fixture
+async def engine_postgres(
+    tmp_path: Path, postgres_schema_url: str | None
+) -> AsyncIterator[Harness]:
+    """An engine on PostgreSQL only: several transactions of one process at once."""
+    async with migrated_database("postgres", tmp_path, postgres_schema_url) as url:
+        async for harness in _harness(url):
+            yield harness
+
+
+async def test_a_leads_two_uncertain_posts_resolved_at_once_leave_it_unsold(
+    engine_postgres: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The crash caught a post at "slow" and the hold taken ahead for "spare" (the next
+    # offer): two uncertain posts of one lead (and picky's, which turned it down). Two
+    # operators resolve them at once, both not sold: the lead must end unsold, not stay
+    # uncertain with no uncertain post left.
+    h = engine_postgres
+    h.buyers(sim_buyer("picky", accept_rate=0.0), sim_buyer("slow", hang_rate=1.0))
+    h.buyers(sim_buyer("spare"))
+    names = ["picky", "slow", "spare"]
+    await h.configure(
+        document(
+            [campaign(n, h.sim, timeout_ms=60_000) for n in names],
+            [tier("t1", "priority", names)],
+            tree={"max_processing_ms": 60_000},
+        )
+    )
+    request = asyncio.create_task(h.post_lead())
+    for _ in range(1000):
+        held = (await read_books(h.rt.engine, "spare")).held
+        if held and [r for r in h.sim.received("slow") if r.kind == "post"]:
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("no hold was taken ahead for spare")
+    request.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    await _recover(h)
+    posts = {p["campaign"]: p for p in (await _admin(h, "GET", "/uncertain")).json()}
+    assert sorted(posts) == ["picky", "slow", "spare"]  # picky's answer died with the process
+    lead_id = posts["slow"]["lead_id"]
+    picky = f"/uncertain/{posts['picky']['reservation_id']}"
+    assert (await _admin(h, "POST", picky, json={"sold": False})).status_code == 200
+    monkeypatch.setenv("PINGTREE_DATABASE_URL", h.rt.settings.database)
+    cli: list[Result] = []
+
+    def operator_at_the_cli(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if cli or "count(*)" not in statement.lower():
+            return
+        # The API's resolve has given slow's room back and counted what is left open.
+        args = ["uncertain", "resolve", posts["spare"]["reservation_id"], "--not-sold"]
+        resolving = threading.Thread(target=lambda: cli.append(CliRunner().invoke(app, args)))
+        resolving.start()
+        resolving.join(5)  # or it waits for this resolve to end: then it is not "at once"
+        waiting.append(resolving)
+
+    waiting: list[threading.Thread] = []
+    event.listen(h.rt.engine.sync_engine, "after_cursor_execute", operator_at_the_cli)
+    try:
+        answer = await _admin(
+            h, "POST", f"/uncertain/{posts['slow']['reservation_id']}", json={"sold": False}
+        )
+    finally:
+        event.remove(h.rt.engine.sync_engine, "after_cursor_execute", operator_at_the_cli)
+    assert answer.status_code == 200, answer.text
+    await asyncio.to_thread(waiting[0].join, 60)
+    [done] = cli
+    assert done.exit_code == 0, done.output
+    assert (await _admin(h, "GET", "/uncertain")).json() == []
+    story = await h.timeline(lead_id)
+    assert story["status"] == "unsold"
+    assert [r["code"] for r in story["reasons"]] == ["not_sold"]

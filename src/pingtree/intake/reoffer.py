@@ -43,7 +43,7 @@ async def offer_again(
         moved = await conn.execute(
             update(Lead)
             .where(Lead.id == lead_id, Lead.status == LeadStatus.SOLD.value)
-            .values(status=LeadStatus.RECEIVED.value)
+            .values(status=LeadStatus.RECEIVED.value, routing_started_at=rt.clock.now())
         )
     if moved.rowcount != 1:
         return None

@@ -43,10 +43,12 @@ async def _take_from_queue(
     """Move a lead out of the review queue, or refuse 409 if another decision came first;
     the decision goes into the audit trail with who made it and when (at), in the same
     transaction."""
+    # An approved lead is routed from now on: recovery counts its time from then.
+    routed = {"routing_started_at": at} if status is LeadStatus.RECEIVED else {}
     moved = await session.execute(
         update(Lead)
         .where(Lead.id == lead_id, Lead.status == LeadStatus.REVIEW.value)
-        .values(status=status.value)
+        .values(status=status.value, **routed)
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         raise refuse(409, "not_in_review", f"lead {lead_id!r} is not waiting for review")

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, Text, func, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pingtree import audit
@@ -28,12 +29,15 @@ from pingtree.reporting import events
 from pingtree.sales.ledger import CONFIRMED, HELD, UNCERTAIN, SqlCapLedger
 from pingtree.screening import repository as purchases
 from pingtree.screening.service import identity_hashes
-from pingtree.storage.tables import CallRow, CapReservation, Lead, Sale
+from pingtree.storage.books import LeadEvent
+from pingtree.storage.tables import CallRow, CapReservation, ConfigChange, Lead, Sale
 
 leads = cast(Table, Lead.__table__)
 calls = cast(Table, CallRow.__table__)
 reservations = cast(Table, CapReservation.__table__)
 sales = cast(Table, Sale.__table__)
+lead_events = cast(Table, LeadEvent.__table__)
+config_changes = cast(Table, ConfigChange.__table__)
 
 INTERRUPTED = Reason(
     code="interrupted", message="the engine stopped while routing this lead; it was not sold"
@@ -62,7 +66,8 @@ class Settled:
 async def settle_interrupted(
     *, engine: AsyncEngine, clock: Clock, older_than: timedelta, skip: Container[str]
 ) -> Settled:
-    """Settle every lead still `received` older_than after arrival (skip: leads still live).
+    """Settle every lead still `received` older_than after arrival, or after its latest
+    routing began for a lead routed again (skip: leads still live).
 
     Its journaled posts become uncertain and the lead `uncertain`; without any, the lead
     ends `unsold`, reason `interrupted`. Held posts of leads already answered (a bug's
@@ -86,6 +91,8 @@ async def settle_interrupted(
                 .where(
                     leads.c.status == LeadStatus.RECEIVED.value,
                     leads.c.received_at < cutoff,
+                    # A lead routed again (review, a return) is live from when that began.
+                    func.coalesce(leads.c.routing_started_at, leads.c.received_at) < cutoff,
                     ~on_the_line,
                 )
                 .order_by(leads.c.received_at)
@@ -143,8 +150,24 @@ async def _settle_one(conn: AsyncConnection, lead_id: str, now: datetime) -> Lea
     details = {"status": status.value, "reason": reason.code, "uncertain_posts": len(posts)}
     settled = audit.Event(audit.EventKind.LEAD_SETTLED, now, lead_id=lead_id, details=details)
     await audit.append(conn, [*await trail.taken_if_missing(conn, lead_id), settled])
-    await _answered(conn, lead_id, now, status, None, {reason.code: 1})
+    previous = await _counted_as(conn, lead_id)
+    await _answered(conn, lead_id, now, status, previous, {reason.code: 1})
     return status
+
+
+async def _counted_as(conn: AsyncConnection, lead_id: str) -> LeadStatus | None:
+    """The status reports count the lead in: a lead routed again (approved in review,
+    offered again after a return) was answered before; None for a lead never answered."""
+    counted = await conn.scalar(
+        select(lead_events.c.status)
+        .where(
+            lead_events.c.lead_id == lead_id,
+            lead_events.c.kind == events.EventKind.ANSWERED.value,
+        )
+        .order_by(lead_events.c.id.desc())
+        .limit(1)
+    )
+    return LeadStatus(counted) if counted is not None else None
 
 
 async def _answered(
@@ -224,13 +247,14 @@ async def uncertain_posts(
                 .limit(limit)
             )
         ).all()
+        buyers = {name: await _buyer(conn, catalog, name) for name in {r.campaign for r in rows}}
     return [
         UncertainPost(
             reservation_id=row.id,
             lead_id=row.lead_id,
             publisher=row.publisher,
             campaign=row.campaign,
-            buyer=_buyer(catalog, row.campaign),
+            buyer=buyers[row.campaign],
             price=row.price,
             posted_at=row.created_at,
         )
@@ -238,9 +262,23 @@ async def uncertain_posts(
     ]
 
 
-def _buyer(catalog: Catalog, campaign: str) -> str | None:
+async def _buyer(conn: AsyncConnection, catalog: Catalog, campaign: str) -> str | None:
+    """The campaign's buyer; for a campaign removed from the configuration since its post,
+    the buyer it had when last configured (the configuration's history)."""
     compiled = catalog.campaigns.get(campaign)
-    return compiled.campaign.buyer if compiled is not None else None
+    if compiled is not None:
+        return compiled.campaign.buyer
+    label = f"campaigns/{campaign}"
+    changes = await conn.scalars(
+        select(config_changes.c.before)
+        .where(sql_cast(config_changes.c.before, Text).like(f'%"{label}"%'))
+        .order_by(config_changes.c.id.desc())
+    )
+    for before in changes:
+        spec = before.get(label)
+        if spec is not None:
+            return str(spec["buyer"])
+    return None
 
 
 async def resolve(
@@ -266,19 +304,26 @@ async def resolve(
                 )
                 .join(leads, leads.c.id == reservations.c.lead_id)
                 .where(reservations.c.id == reservation_id, reservations.c.status == UNCERTAIN)
-                .with_for_update(of=reservations)
+                # The lead's row too: its posts are resolved one after another, so that the
+                # last one sees none left open (and the lead's revenue adds up).
+                .with_for_update()
             )
         ).one_or_none()
+        gone = refuse(
+            404, "not_uncertain", f"no uncertain post {reservation_id!r} (resolved already?)"
+        )
         if row is None:
-            raise refuse(
-                404, "not_uncertain", f"no uncertain post {reservation_id!r} (resolved already?)"
-            )
+            raise gone
+        # The write is the claim: on SQLite the read above locks nothing, and another
+        # process (`pingtree uncertain resolve` beside the server) may have resolved it since.
         if sold:
-            await conn.execute(
+            confirmed = await conn.execute(
                 update(reservations)
-                .where(reservations.c.id == reservation_id)
+                .where(reservations.c.id == reservation_id, reservations.c.status == UNCERTAIN)
                 .values(status=CONFIRMED)
             )
+            if confirmed.rowcount != 1:
+                raise gone
             await _book(
                 conn,
                 catalog,
@@ -291,8 +336,8 @@ async def resolve(
                 actor=audit.named(actor),
                 now=now or row.created_at,
             )
-        else:
-            await ledger.give_back(conn, [reservation_id], from_status=UNCERTAIN)
+        elif not await ledger.give_back(conn, [reservation_id], from_status=UNCERTAIN):
+            raise gone
         await _settle_person(conn, catalog, row, sold=sold)
         status = await _lead_after(conn, row.lead_id, now or row.created_at, audit.named(actor))
         decided = audit.Event(
@@ -312,7 +357,7 @@ async def resolve(
 async def _settle_person(conn: AsyncConnection, catalog: Catalog, row: Any, *, sold: bool) -> None:
     """The buyer's dedup record of the person follows the resolution: a sale is a purchase
     (the claim taken before the post, or a new one); a post not sold frees the claim."""
-    buyer = _buyer(catalog, row.campaign)
+    buyer = await _buyer(conn, catalog, row.campaign)
     if buyer is None or row.test:
         return
     policy = catalog.screening(row.publisher, row.vertical)
@@ -352,7 +397,7 @@ async def _book(
     # A sale pays the publisher by its rule for the lead's vertical (a shared lead, per sale).
     rule = publisher.payout_for(lead.vertical) if publisher is not None else None
     share = rule.for_sale(price) if rule is not None else ZERO
-    buyer = _buyer(catalog, campaign) or campaign
+    buyer = await _buyer(conn, catalog, campaign) or campaign
     await conn.execute(
         sales.insert().values(
             lead_id=lead_id,

@@ -70,6 +70,9 @@ class Lead(Base):
     risk_score: Mapped[int | None] = mapped_column(Integer, nullable=True)
     screening: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
     inbound_ping_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    routing_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """When its latest routing began, for a lead routed again long after its arrival
+    (approved in review, offered again after a return); None: routed on arrival."""
 
 
 class AttemptRow(Base):
