@@ -553,3 +553,33 @@ async def test_an_answer_a_buyer_smuggles_is_never_read_as_another_buyers(
     assert [sale for sale in await _sales(engine) if sale[0] == "honest"] == [
         ("honest", a.price) for a in posts
     ]
+
+
+@pytest.mark.parametrize(
+    ("named", "sent"),
+    [
+        pytest.param(
+            "https://buyer.example/thanks?l=1", "https://buyer.example/thanks?l=1", id="https"
+        ),
+        pytest.param("/thanks?l=1", "{base}/thanks?l=1", id="relative-to-the-post-url"),
+        pytest.param("javascript:alert(document.cookie)", None, id="javascript"),
+        pytest.param("data:text/html,<script>alert(1)</script>", None, id="data"),
+        pytest.param("https://buyer.example/\r\nSet-Cookie: x=1", None, id="control-characters"),
+    ],
+)
+async def test_the_consumers_redirect_url_is_http_or_none(
+    engine: Harness, named: str, sent: str | None
+) -> None:
+    # A publisher sends the consumer's browser where the buyer says: a javascript: or data:
+    # URL would run in the publisher's page. The lead stays sold; what was named is recorded.
+    engine.buyers(sim_buyer("first", redirect_url=named))
+    await engine.configure(
+        document([campaign("first", engine.sim)], [tier("t", "priority", ["first"])])
+    )
+    response = await engine.post_lead()
+    answer = response.json()
+    assert answer["status"] == "sold"
+    expected = sent.format(base=engine.sim.base_url) if sent else None
+    assert answer["redirect_url"] == expected
+    first = _attempt(await engine.timeline(answer["lead_id"]), "first")
+    assert first["response"].get("invalid_redirect_url") == (None if sent else named[:200])

@@ -15,6 +15,7 @@ from collections.abc import Awaitable
 from dataclasses import replace
 from functools import partial
 from typing import Any, Protocol
+from urllib.parse import urljoin, urlsplit
 
 from pingtree.buyers.model import Campaign, Endpoint, Outcome
 from pingtree.clock import Clock
@@ -150,12 +151,13 @@ class HttpGateway:
             failure = answered.unexpected
             log.error("answer of campaign %s unreadable: %s", campaign.name, failure)
         reading = answered.reading
+        redirect_url = consumer_url(reading.redirect_url, request.url)
         # The reading as recorded: what it took from the buyer's answer masked and bounded.
         recorded = replace(
             reading,
             reference=_clean(request.mask(reading.reference) if reading.reference else None, 255),
             reason=_clean(request.mask(reading.reason) if reading.reason else None, RECORDED_BODY),
-            redirect_url=_clean(reading.redirect_url, RECORDED_BODY),
+            redirect_url=_clean(redirect_url, RECORDED_BODY),
             answered_price=_clean(reading.answered_price),
             captured={
                 k: _clean(request.mask(v), 255) or ""
@@ -173,6 +175,8 @@ class HttpGateway:
             record["invalid_price"] = recorded.answered_price
         if recorded.captured:
             record["captured"] = dict(recorded.captured)
+        if reading.redirect_url is not None and redirect_url is None:
+            record["invalid_redirect_url"] = request.mask(reading.redirect_url)[:200]
         return Answer(
             recorded,
             duration_ms=duration,
@@ -224,6 +228,24 @@ class HttpGateway:
             duration_ms=(self.clock.monotonic() - started) * 1000,
             request=request.for_record(RECORDED_BODY),
         )
+
+
+def consumer_url(found: str | None, post_url: str) -> str | None:
+    """The URL a buyer's answer names for the consumer, as a publisher may send a browser
+    there: absolute http(s) (a relative one resolved against the URL posted to), else None.
+    A `javascript:` or `data:` URL, or one with a control character, would run or split in
+    the publisher's page."""
+    if found is None:
+        return None
+    found = found.strip()
+    if not found or any(ord(c) < 0x20 or ord(c) == 0x7F for c in found):
+        return None
+    url = urljoin(post_url, found)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme in ("http", "https") and parts.hostname else None
 
 
 def _clean(text: str | None, limit: int | None = None) -> str | None:
