@@ -173,7 +173,10 @@ async def test_each_post_hands_over_a_link_the_buyer_can_check(engine_clocked: H
     await _setup(h, template=template)
     lead_one = await h.post_lead(consent=certificate(clock.now(), sellers=["Bluecrest Mutual"]))
     lead_two = await h.post_lead(consent=certificate(clock.now(), sellers=["Apex Insurance"]))
-    assert lead_one.json()["status"] == lead_two.json()["status"] == "sold"
+    assert lead_one.json()["status"] == lead_two.json()["status"] == "sold", (
+        lead_one.text,
+        lead_two.text,
+    )
 
     # The default body carries the reference beside the fields; a template reads `consent`.
     [plain] = [r.body for r in h.sim.received("bluecrest") if r.kind == "post"]
