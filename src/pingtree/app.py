@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -185,7 +187,9 @@ class AnswerUnexpected:
 
 
 def serve_app() -> FastAPI:
-    """The app `pingtree serve` runs in each worker: its logs set up as Settings say."""
+    """The app `pingtree serve` runs in each worker: its logs set up as Settings say, and
+    SIGUSR1 printing every thread's stack to stderr (a worker that will not stop, seen)."""
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     settings = Settings()
     configure_logs(settings.log_format)
     return create_app(settings, serving=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -84,9 +86,29 @@ async def two_workers(
                 await asyncio.sleep(0.1)
         yield base, database_url
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(30)
-        await sim.stop()
+        try:
+            _stopped(server)
+        finally:
+            await sim.stop()
+
+
+STOP_WITHIN_S = 90  # systemd's default before it kills; a loaded machine restarts slowly
+
+
+def _stopped(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the server's processes, as systemd stops them; one that has not exited
+    within STOP_WITHIN_S is asked for its threads' stacks (SIGUSR1), then killed."""
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(STOP_WITHIN_S)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGUSR1)  # stacks to stderr, captured by pytest
+        time.sleep(2)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+        pytest.fail(f"pingtree serve did not stop within {STOP_WITHIN_S} s of SIGTERM")
 
 
 async def _stored(url: str) -> int:
