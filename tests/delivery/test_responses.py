@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from pingtree.buyers.model import Outcome, ResponseRules
 from pingtree.buyers.selectors import compile_selector
-from pingtree.delivery.responses import BuyerResponse, read_response
-from pingtree.money import parse_money
+from pingtree.delivery.responses import BuyerResponse, Reader, read_response
+from pingtree.money import LARGEST, parse_money
 
 
 def rules(**spec: Any) -> ResponseRules:
@@ -151,3 +151,25 @@ def test_a_fraction_of_a_cent_is_dropped_never_charged(raw: str, charged: str) -
 )
 def test_not_money(raw: object) -> None:
     assert parse_money(raw) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"status": "success", "status": "failed"}',
+        '{"result": {"status": "success", "payout": "1.00", "payout": "31.50"}}',
+        '[{"a": 1}, {"b": 2, "b": 3}]',
+    ],
+)
+def test_a_json_answer_naming_a_key_twice_is_unreadable(text: str) -> None:
+    reader = Reader("c", JSON_RULES, LARGEST, bid=False)
+    got = reader.read(answer(text), None).reading
+    assert got.outcome is Outcome.ERROR
+    assert got.reason is not None and got.reason.startswith("unreadable_answer:")
+    assert "twice" in got.reason
+
+
+def test_the_same_key_in_two_objects_is_not_repeated() -> None:
+    text = '{"result": {"status": "success", "payout": "31.50"}, "meta": {"status": "ok"}}'
+    got = Reader("c", JSON_RULES, LARGEST, bid=False).read(answer(text), None).reading
+    assert got.outcome is Outcome.ACCEPTED and got.price == Decimal("31.50")

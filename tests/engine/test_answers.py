@@ -147,6 +147,26 @@ async def test_an_accept_behind_a_byte_order_mark_is_a_sale_not_a_cascade(
     assert engine.sim.received("second") == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"status": "rejected", "status": "accepted", "price": "10.00"}',
+        '{"status": "accepted", "price": "1.00", "price": "10.00"}',
+    ],
+)
+async def test_an_answer_naming_a_key_twice_is_an_error_not_a_sale(
+    engine: Harness, text: str
+) -> None:
+    # Python's json takes the last value, the buyer's own code may take the first: booked,
+    # the sale (or its price) would be one the buyer never agreed to. The lead cascades.
+    script = ScriptedAnswer(headers=[("Content-Type", "application/json")], body=text.encode())
+    story = await _first_then_second(engine, sim_buyer("first", scripted=script))
+    first = _attempt(story, "first")
+    assert first["outcome"] == "error"
+    assert first["reason"].startswith("unreadable_answer:") and "twice" in first["reason"]
+    assert await _sales(engine) == [("second", Decimal("10.00"))]
+
+
 async def test_an_answer_shorter_than_its_content_length_is_an_error(engine: Harness) -> None:
     story = await _first_then_second(engine, sim_buyer("first", short_by_bytes=5))
     first = _attempt(story, "first")

@@ -347,10 +347,27 @@ def parse_html(text: str) -> Any:
         return None
 
 
+class RepeatedKey(Exception):
+    """A JSON answer names one key twice in one object (`{"status": "rejected", "status":
+    "accepted"}`): which it meant is unknown, so neither is read (an error attempt)."""
+
+
+def _unrepeated(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise RepeatedKey(f"the JSON answer names {key[:100]!r} twice in one object")
+            seen.add(key)
+    return found
+
+
 def parse_json(text: str) -> Any:
-    """The answer's JSON document, or NOT_JSON."""
+    """The answer's JSON document, or NOT_JSON. Raises RepeatedKey for an answer that
+    names a key twice in one object (Python's json takes the last, a buyer's may the first)."""
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unrepeated)
     except (ValueError, RecursionError):
         return NOT_JSON
 

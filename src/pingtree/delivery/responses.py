@@ -26,6 +26,7 @@ from pingtree.buyers.model import Extract, Outcome, ResponseRule, ResponseRules,
 from pingtree.buyers.selectors import (
     NOT_JSON,
     Found,
+    RepeatedKey,
     header_pairs,
     parse_html,
     parse_json,
@@ -323,7 +324,7 @@ class Reader:
         # attempt, never the lead.
         try:
             reading = read_response(self.rules, response, max_price=self.max_price, bid=self.bid)
-        except TooSlow as exc:  # the operator's pattern backtracks on this answer
+        except (TooSlow, RepeatedKey) as exc:  # a pattern backtracks; the answer says two things
             detail = AnswerFault.UNREADABLE.because(str(exc))
             return _answered(response, Reading(Outcome.ERROR, reason=detail))
         except Exception as exc:
