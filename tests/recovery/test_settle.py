@@ -276,6 +276,39 @@ async def test_an_uncertain_post_of_a_campaign_removed_since_is_booked_to_its_bu
     assert [(e["kind"], e["debit"]) for e in story["ledger"]][:1] == [("sale", "buyer:slow")]
 
 
+@pytest.mark.parametrize("change", ["payout", "removed"])
+async def test_an_uncertain_post_pays_the_publisher_by_the_rule_in_force_when_it_was_sent(
+    engine: Harness, change: str
+) -> None:
+    # Resolved days later, after the publisher's payout changed (or the publisher was
+    # removed): the sale pays what the engine would have booked when the post went out.
+    h = engine
+    await _setup(h)
+    lead_id = await _cut_while_at_buyer(h)
+    await _recover(h)
+    before = document(
+        [campaign("slow", h.sim, price="20.00", caps={"daily": 1}, timeout_ms=60_000)],
+        [tier("t1", "priority", ["slow"])],
+        tree={"max_processing_ms": 60_000},
+        payout={"type": "fixed", "amount": "2.00"},
+    )
+    data = before.model_dump(mode="json", exclude_none=True)
+    data["buyers"].append({"name": "overflow", "dedup_days": 0})
+    if change == "removed":
+        data["publishers"], data["routes"] = [], []
+    await h.configure(type(before).model_validate(data))
+    assert ("pub" in h.rt.catalog.publishers) is (change == "payout")
+    [post] = (await _admin(h, "GET", "/uncertain")).json()
+
+    resolved = await _admin(h, "POST", f"/uncertain/{post['reservation_id']}", json={"sold": True})
+    assert resolved.status_code == 200, resolved.text
+    await keep_books(h.rt)
+    story = await h.timeline(lead_id)
+    assert (story["revenue"], story["payout"]) == ("20.00", "10.00")  # 50%, not 2.00 or 0
+    [sale] = story["sales"]
+    assert sale["payout"] == "10.00", sale
+
+
 async def test_an_uncertain_post_resolved_from_the_cli_and_the_api_at_once_is_booked_once(
     engine_sqlite: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,8 +5,19 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from pingtree.config.document import ConfigDocument
 from tests.engine.conftest import Harness
-from tests.screening_flow.flow import LEAD, admin, codes, person, posts, two_buyers
+from tests.screening_flow.flow import (
+    LEAD,
+    admin,
+    build,
+    campaign,
+    codes,
+    person,
+    posts,
+    tree,
+    two_buyers,
+)
 
 POLICY: dict[str, Any] = {
     "checks": [{"check": "invalid_zip"}, {"check": "zip_state_mismatch"}],  # review
@@ -160,3 +171,29 @@ async def test_approve_and_reject_at_once_one_decision_wins_whole(engine: Harnes
     else:
         assert shown["status"] == "sold" and posts(h, "alpha", "beta") == 1
         assert "rejected_in_review" not in codes(shown)
+
+
+async def test_a_lead_whose_publisher_was_removed_stays_in_review_until_rejected(
+    engine: Harness,
+) -> None:
+    h = engine
+    await two_buyers(h, screening=POLICY)
+    answer = (await h.post_lead(FLAGGED)).json()
+    assert answer["status"] == "review"
+    alpha, beta = (campaign(name, h.sim, timeout_ms=30_000) for name in ("alpha", "beta"))
+    data = build([alpha, beta], [tree("main", ["alpha", "beta"])], screening=POLICY).model_dump(
+        mode="json", exclude_none=True
+    )
+    data["publishers"] = [p for p in data["publishers"] if p["name"] != "pub"]
+    data["routes"] = [r for r in data["routes"] if r["publisher"] != "pub"]
+    await h.configure(ConfigDocument.model_validate(data))
+
+    approved = await admin(h, "POST", f"/review/{answer['lead_id']}/approve")
+    assert approved.status_code == 409, approved.text
+    assert codes(approved.json()) == ["not_routable"]
+    assert [i["lead_id"] for i in (await admin(h, "GET", "/review")).json()] == [answer["lead_id"]]
+    rejected = await admin(
+        h, "POST", f"/review/{answer['lead_id']}/reject", json={"reason": "publisher gone"}
+    )
+    assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+    assert posts(h, "alpha", "beta") == 0

@@ -82,9 +82,11 @@ class Catalog:
         return self.routes.get((publisher, vertical, None))
 
     def screening(self, publisher: str, vertical: str) -> ScreeningPolicy | None:
-        """The screening policy in force: the vertical's, with the publisher's laid over it."""
-        base = self.verticals[vertical].screening
-        override = self.publishers[publisher].screening
+        """The screening policy in force: the vertical's, with the publisher's laid over it
+        (either of them removed from the configuration since a lead came: the other's)."""
+        found, by = self.verticals.get(vertical), self.publishers.get(publisher)
+        base = found.screening if found is not None else None
+        override = by.screening if by is not None else None
         if base is None or override is None:
             return base or override
         return base.overlay(override)

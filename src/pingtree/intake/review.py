@@ -73,6 +73,14 @@ async def approve(rt: Runtime, lead_id: str, reviewer: str) -> LeadAnswer:
         lead = await _take_from_queue(
             session, lead_id, LeadStatus.RECEIVED, reviewer, at=rt.clock.now()
         )
+        if lead.publisher not in rt.catalog.publishers or lead.vertical not in rt.catalog.verticals:
+            # Rolled back: the lead stays in the queue, for a rejection.
+            raise refuse(
+                409,
+                "not_routable",
+                f"lead {lead_id!r} came from publisher {lead.publisher!r} in vertical "
+                f"{lead.vertical!r}; one of them is no longer configured: reject it instead",
+            )
         policy = rt.catalog.screening(lead.publisher, lead.vertical)
         hashes = identity_hashes(policy, lead.fields)
         blocked = await buyer_blocks(

@@ -24,6 +24,7 @@ from pingtree.intake.errors import refuse
 from pingtree.leads import trail
 from pingtree.leads.schemas import LeadStatus, Reason
 from pingtree.money import ZERO, cents
+from pingtree.publishers.model import Publisher
 from pingtree.recovery.schemas import Resolved, UncertainPost
 from pingtree.reporting import events
 from pingtree.sales.ledger import CONFIRMED, HELD, UNCERTAIN, SqlCapLedger
@@ -281,6 +282,30 @@ async def _buyer(conn: AsyncConnection, catalog: Catalog, campaign: str) -> str 
     return None
 
 
+async def _publisher_at(
+    conn: AsyncConnection, catalog: Catalog, name: str, at: datetime
+) -> Publisher | None:
+    """The publisher as configured at `at`: what the first change of it since held before
+    (the configuration's history), else the one in force now. An uncertain post is resolved
+    days later, after the publisher's payout changed or the publisher was removed."""
+    label = f"publishers/{name}"
+    changes = await conn.scalars(
+        select(config_changes.c.before)
+        .where(
+            config_changes.c.changed_at > at,
+            sql_cast(config_changes.c.before, Text).like(f'%"{label}"%'),
+        )
+        .order_by(config_changes.c.id)
+    )
+    for before in changes:
+        if label not in before:
+            continue  # another name LIKE matched (`_` is a wildcard there)
+        if before[label] is not None:
+            return Publisher.model_validate(before[label])
+        break  # made after `at`: none was in force then but the one that is now
+    return catalog.publishers.get(name)
+
+
 async def resolve(
     *,
     engine: AsyncEngine,
@@ -392,9 +417,10 @@ async def _book(
             )
         )
     ).one()
-    publisher = catalog.publishers.get(publisher_name)
+    publisher = await _publisher_at(conn, catalog, publisher_name, posted_at)
     revenue = lead.revenue + price
-    # A sale pays the publisher by its rule for the lead's vertical (a shared lead, per sale).
+    # A sale pays the publisher by its rule for the lead's vertical (a shared lead, per sale)
+    # in force when the post was sent, as the engine would have booked it then.
     rule = publisher.payout_for(lead.vertical) if publisher is not None else None
     share = rule.for_sale(price) if rule is not None else ZERO
     buyer = await _buyer(conn, catalog, campaign) or campaign
