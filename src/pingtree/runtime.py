@@ -33,6 +33,7 @@ from pingtree.metrics import Figures
 from pingtree.ratelimits import RateLimits
 from pingtree.recovery import service as recovery
 from pingtree.recovery.in_flight import LeadsInFlight
+from pingtree.returns import flows as returns_flows
 from pingtree.rotation import SharedRotation
 from pingtree.routing.engine import Router
 from pingtree.routing.ports import BuyerGateway
@@ -236,6 +237,11 @@ class Runtime:
                 settled.uncertain,
                 settled.orphans,
             )
+        offered = await returns_flows.offer_left_over(
+            self, older_than=timedelta(seconds=self.interrupted_after_s())
+        )
+        if offered:
+            log.warning("recovery: %d returned leads offered again after a stop", offered)
         return settled
 
     def interrupted_after_s(self) -> float:

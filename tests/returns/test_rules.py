@@ -173,3 +173,57 @@ async def test_a_returned_lead_is_offered_to_the_others_never_the_returner(
         "payout",
     ]
     assert story["ledger"][4]["debit"] == "buyer:zenith"
+
+
+async def _approved_then_stopped(h: Harness, monkeypatch: Any) -> str:
+    """A sold lead returned and approved, the process stopped before offering it again."""
+    from pingtree.returns import flows
+
+    async def stopped_before_the_offer(rt: Any, decided: Any) -> None:
+        rt.books.funds.spent(decided.buyer, -decided.price)  # what `after` does first
+
+    await _setup(h, {"auto_approve": True, "offer_again": True}, buyers=2)
+    lead_id = await _sell(h)
+    with monkeypatch.context() as patched:
+        patched.setattr(flows, "after", stopped_before_the_offer)
+        got = (await _return(h, lead_id)).json()
+    assert (got["status"], got["offered_again"]) == ("approved", False)
+    return lead_id
+
+
+async def test_a_returned_lead_left_unoffered_by_a_stop_is_offered_once_by_recovery(
+    engine: Harness, monkeypatch: Any
+) -> None:
+    from pingtree.returns import flows
+
+    h = engine
+    lead_id = await _approved_then_stopped(h, monkeypatch)
+    assert (await h.timeline(lead_id))["status"] == "sold"  # its only sale returned
+    # Not before another process's offer would have ended
+    assert await flows.offer_left_over(h.rt, older_than=timedelta(minutes=2)) == 0
+
+    assert await flows.offer_left_over(h.rt, older_than=timedelta(0)) == 1
+    assert await flows.offer_left_over(h.rt, older_than=timedelta(0)) == 0
+    await keep_books(h.rt)
+    story = await h.timeline(lead_id)
+    assert [(s["buyer"], s["price"]) for s in story["sales"]] == [
+        ("apex", "10.00"),
+        ("zenith", "10.00"),
+    ]
+    mine = await h.client.get("/api/v1/returns", headers=buyer_key("apex"))
+    assert [r["offered_again"] for r in mine.json()] == [True]
+    assert [r.kind for r in h.sim.received("apex")] == ["post"]  # never offered to apex again
+
+
+async def test_a_lead_offered_again_and_sold_before_the_stop_is_not_offered_twice(
+    engine: Harness, monkeypatch: Any
+) -> None:
+    from pingtree.intake.reoffer import offer_again
+    from pingtree.returns import flows
+
+    h = engine
+    lead_id = await _approved_then_stopped(h, monkeypatch)
+    # Offered and sold to zenith; the process stops before it marks the return offered.
+    assert (await offer_again(h.rt, lead_id, returned_by="apex")) is not None
+    assert await flows.offer_left_over(h.rt, older_than=timedelta(0)) == 0
+    assert len(h.sim.received("zenith")) == 1

@@ -4,21 +4,24 @@ buyers. The admin API and the console decide through `decide`."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pingtree.intake.reoffer import offer_again
+from pingtree.leads.schemas import LeadStatus
 from pingtree.returns import service
 from pingtree.returns.schemas import ReturnStatus
 from pingtree.storage.books import ReturnRow
-from pingtree.storage.tables import Sale
+from pingtree.storage.tables import Lead, Sale
 
 if TYPE_CHECKING:
     from pingtree.runtime import Runtime  # the type only
 
 sales = cast(Table, Sale.__table__)
+leads = cast(Table, Lead.__table__)
 returns = cast(Table, ReturnRow.__table__)
 
 
@@ -45,13 +48,53 @@ async def after(rt: Runtime, decided: service.Decided) -> None:
     if decided.status is not ReturnStatus.APPROVED:
         return
     rt.books.funds.spent(decided.buyer, -decided.price)
-    if not decided.offer_again:
-        return
-    holders = await _holders(rt.engine, decided.lead_id)
-    if holders:
-        return  # a shared lead still held by other buyers stays sold to them
-    if await offer_again(rt, decided.lead_id, returned_by=decided.buyer) is not None:
-        await service.offered_again(rt.engine, decided.id)
+    if decided.offer_again:
+        await _offer(rt, decided.id, decided.lead_id, decided.buyer)
+
+
+async def _offer(rt: Runtime, return_id: str, lead_id: str, buyer: str) -> bool:
+    """The returned lead routed again without buyer; whether it was."""
+    if await _holders(rt.engine, lead_id):
+        return False  # a shared lead still held by other buyers stays sold to them
+    if await offer_again(rt, lead_id, returned_by=buyer) is None:
+        return False
+    await service.offered_again(rt.engine, return_id)
+    return True
+
+
+OFFER_LEFT_WITHIN = timedelta(days=1)
+"""How long after its approval a return's lead left unoffered by a crash is still offered."""
+
+
+async def offer_left_over(rt: Runtime, *, older_than: timedelta) -> int:
+    """Leads of approved returns that were to be offered again and were not (the process
+    stopped between the approval's commit and the offer): offered now; how many.
+
+    Only returns decided more than older_than ago (another process's offer has ended by
+    then) and less than OFFER_LEFT_WITHIN, of buyers whose terms say offer_again, whose
+    lead is still sold and held by no buyer (a lead offered again and sold before the
+    crash has a holder: it is never offered twice)."""
+    now = rt.clock.now()
+    names = [n for n, b in rt.catalog.buyers.items() if b.returns and b.returns.offer_again]
+    if not names:
+        return 0
+    async with rt.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(returns.c.id, returns.c.lead_id, returns.c.buyer)
+                .join(leads, leads.c.id == returns.c.lead_id)
+                .where(
+                    returns.c.status == ReturnStatus.APPROVED.value,
+                    returns.c.offered_again.is_(False),
+                    returns.c.buyer.in_(names),
+                    returns.c.decided_at < now - older_than,
+                    returns.c.decided_at >= now - OFFER_LEFT_WITHIN,
+                    leads.c.status == LeadStatus.SOLD.value,
+                )
+                .order_by(returns.c.decided_at)
+            )
+        ).all()
+    return sum([await _offer(rt, row.id, row.lead_id, row.buyer) for row in rows])
 
 
 async def _holders(engine: AsyncEngine, lead_id: str) -> frozenset[str]:
