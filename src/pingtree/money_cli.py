@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date
@@ -19,7 +20,7 @@ from pingtree.config.store import load_document
 from pingtree.ledger import accounts, entries
 from pingtree.ledger.accounts import EntryKind
 from pingtree.ledger.balances import balances
-from pingtree.ledger.booking import UnknownAccount, book_one, known_account
+from pingtree.ledger.booking import ReferenceUsed, UnknownAccount, book_one, known_account
 from pingtree.reporting.periods import By, PeriodError, default_range, zone_named
 from pingtree.reporting.reports import Filters, as_csv, as_json, campaign_report, publisher_report
 from pingtree.settings import Settings
@@ -87,13 +88,23 @@ def ledger_balances() -> None:
         typer.echo(f"{account:40} {balance:>14}")
 
 
-def _book(kind: EntryKind, debit: str, credit: str, amount: Decimal, memo: str | None) -> None:
-    async def book(engine: AsyncEngine, catalog: Catalog) -> None:
+def _book(
+    kind: EntryKind,
+    debit: str,
+    credit: str,
+    amount: Decimal,
+    memo: str | None,
+    reference: str | None,
+) -> None:
+    if reference is not None and not re.fullmatch(r"[\x21-\x7e]{1,100}", reference):
+        _fail("--reference: 1 to 100 characters, printable ASCII without spaces")
+
+    async def book(engine: AsyncEngine, catalog: Catalog) -> bool:
         names = {"buyers": set(catalog.buyers), "publishers": set(catalog.publishers)}
         known_account("debit", debit, **names)
         known_account("credit", credit, **names)
         async with engine.begin() as conn:
-            await book_one(
+            return await book_one(
                 conn,
                 kind=kind,
                 debit=debit,
@@ -102,16 +113,26 @@ def _book(kind: EntryKind, debit: str, credit: str, amount: Decimal, memo: str |
                 memo=memo,
                 actor=ACTOR,
                 at=SystemClock().now(),
+                reference=reference,
             )
 
     try:
-        _run(book)
-    except UnknownAccount as exc:
+        booked = _run(book)
+    except (UnknownAccount, ReferenceUsed) as exc:
         _fail(str(exc))
-    typer.echo(f"{kind.value}: {amount} from {debit} to {credit}")
+        return
+    said = f"{kind.value}: {amount} from {debit} to {credit}"
+    typer.echo(said if booked else f"booked before with reference {reference!r}: {said}")
 
 
 Memo = Annotated[str | None, typer.Option("--memo", help="why (shown with the entry)")]
+Reference = Annotated[
+    str | None,
+    typer.Option(
+        "--reference",
+        help="your reference (a bank transfer's id): run again, it books nothing twice",
+    ),
+]
 
 
 @ledger_app.command("credit")
@@ -119,9 +140,10 @@ def ledger_credit(
     buyer: Annotated[str, typer.Argument(help="the buyer that paid in")],
     amount: Annotated[str, typer.Argument(help="e.g. 500.00")],
     memo: Memo = None,
+    reference: Reference = None,
 ) -> None:
     """Book funds a buyer paid in (its balance goes up)."""
-    _book(EntryKind.CREDIT, accounts.CASH, accounts.buyer(buyer), _amount(amount), memo)
+    _book(EntryKind.CREDIT, accounts.CASH, accounts.buyer(buyer), _amount(amount), memo, reference)
 
 
 @ledger_app.command("pay")
@@ -129,9 +151,17 @@ def ledger_pay(
     publisher: Annotated[str, typer.Argument(help="the publisher paid")],
     amount: Annotated[str, typer.Argument(help="e.g. 120.50")],
     memo: Memo = None,
+    reference: Reference = None,
 ) -> None:
     """Book money paid out to a publisher (what it is owed goes down)."""
-    _book(EntryKind.PAYMENT, accounts.publisher(publisher), accounts.CASH, _amount(amount), memo)
+    _book(
+        EntryKind.PAYMENT,
+        accounts.publisher(publisher),
+        accounts.CASH,
+        _amount(amount),
+        memo,
+        reference,
+    )
 
 
 @ledger_app.command("entries")

@@ -25,6 +25,8 @@ OPERATOR_ONLY = {
     "admin_disabled",
     "not_uncertain",
     "invalid_account",
+    "reference_used",
+    "not_routable",  # approving a reviewed lead whose publisher or vertical was removed
     # the telephony provider's webhooks (a call's refusals are TwiML, said to the caller)
     "bad_signature",
     "calls_off",

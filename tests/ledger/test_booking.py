@@ -95,3 +95,40 @@ async def test_only_admins_book_money(engine_sqlite: Harness) -> None:
         "/api/v1/admin/balances", headers={"Authorization": f"Bearer {reader}"}
     )
     assert got.status_code == 200
+
+
+async def test_a_payment_booked_again_with_its_reference_is_booked_once(engine: Harness) -> None:
+    # The operator's client timed out and sent the payment again (or ran the script twice).
+    h = engine
+    await _setup(h)
+    body = {"publisher": "pub", "amount": "12.50", "memo": "ACH", "reference": "ACH-2026-0042"}
+    first = await _post(h, "payments", body)
+    assert first.status_code == 201, first.text
+    again = await _post(h, "payments", body)
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json() and first.json()[0]["reference"] == "ACH-2026-0042"
+    other = await _post(h, "payments", {**body, "amount": "125.00"})
+    assert other.status_code == 409
+    assert [(r["code"], r["field"]) for r in other.json()["reasons"]] == [
+        ("reference_used", "reference")
+    ]
+    # The same reference is another kind's own: a credit may carry it too.
+    credit = {"buyer": "apex", "amount": "50.00", "reference": "ACH-2026-0042"}
+    assert (await _post(h, "credits", credit)).status_code == 201
+    got = (await h.client.get("/api/v1/admin/balances", headers=ADMIN)).json()
+    assert got["publishers"] == [{"publisher": "pub", "payable": "-12.50"}]  # paid once
+    assert got["house"]["cash"] == "-37.50"
+
+
+async def test_one_credit_sent_many_times_at_once_is_booked_once(engine: Harness) -> None:
+    import asyncio
+
+    h = engine
+    await _setup(h)
+    body = {"buyer": "apex", "amount": "100.00", "reference": "wire-7"}
+    answers = await asyncio.gather(*(_post(h, "credits", body) for _ in range(8)))
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [200] * 7 + [201], [a.text for a in answers]
+    assert len({a.json()[0]["id"] for a in answers}) == 1
+    got = (await h.client.get("/api/v1/admin/balances", headers=ADMIN)).json()
+    assert [b["balance"] for b in got["buyers"] if b["buyer"] == "apex"] == ["100.00"]

@@ -34,11 +34,25 @@ async def test_books_and_reports_from_a_shell(
     assert credited.exit_code == 0, credited.output
     paid = await asyncio.to_thread(pingtree, "ledger", "pay", "pub", "5.00", "--memo", "ACH")
     assert paid.exit_code == 0, paid.output
+    twice = [
+        await asyncio.to_thread(pingtree, "ledger", "pay", "pub", "1.00", "--reference", "ACH-9")
+        for _ in range(2)
+    ]
+    assert [r.exit_code for r in twice] == [0, 0], [r.output for r in twice]
+    assert twice[1].output.startswith("booked before with reference 'ACH-9'")
+    other = await asyncio.to_thread(
+        pingtree, "ledger", "pay", "pub", "2.00", "--reference", "ACH-9"
+    )
+    assert other.exit_code == 1 and "reference 'ACH-9' was booked as payment 1.00" in other.output
+    spaced = await asyncio.to_thread(
+        pingtree, "ledger", "pay", "pub", "2.00", "--reference", "ACH 9"
+    )
+    assert spaced.exit_code == 1 and "--reference" in spaced.output
     wrong = await asyncio.to_thread(pingtree, "ledger", "credit", "apexx", "1.00")
     assert wrong.exit_code == 1 and "no account 'buyer:apexx'" in wrong.output
     listed = await asyncio.to_thread(pingtree, "ledger", "balances")
     lines = dict(line.split() for line in listed.output.splitlines())
-    assert lines["buyer:apex"] == "240.00" and lines["publisher:pub"] == "0.00"
+    assert lines["buyer:apex"] == "240.00" and lines["publisher:pub"] == "-1.00"  # paid once
 
     day = h.rt.clock.now().date().isoformat()
     got = await asyncio.to_thread(

@@ -4,9 +4,9 @@ and a buyer's own balance."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from pingtree.api.deps import BookCaller, BuyerDep, ReadDep, ReturnsDep, RuntimeDep
 from pingtree.api.storable import StorableTextRoute
@@ -15,7 +15,7 @@ from pingtree.leads.schemas import admin_error_responses, error_responses
 from pingtree.ledger import accounts, entries
 from pingtree.ledger.accounts import EntryKind
 from pingtree.ledger.balances import balances
-from pingtree.ledger.booking import UnknownAccount, book_one, known_account
+from pingtree.ledger.booking import ReferenceUsed, UnknownAccount, book_one, known_account
 from pingtree.ledger.schemas import (
     AdjustmentIn,
     Balances,
@@ -89,12 +89,14 @@ async def ledger_entries(
 async def _book(
     rt: Runtime,
     caller: BookCaller,
+    response: Response,
     *,
     kind: EntryKind,
     debit: tuple[str, str],
     credit: tuple[str, str],
     amount: Decimal,
     memo: str | None,
+    reference: str | None,
 ) -> list[EntryOut]:
     buyers, publishers = set(rt.catalog.buyers), set(rt.catalog.publishers)
     try:
@@ -103,7 +105,7 @@ async def _book(
             for field, name in (debit, credit)
         ]
         async with rt.engine.begin() as conn:
-            await book_one(
+            booked = await book_one(
                 conn,
                 kind=kind,
                 debit=checked[0],
@@ -112,54 +114,82 @@ async def _book(
                 memo=memo,
                 actor=caller.name,
                 at=rt.clock.now(),
+                reference=reference,
             )
     except UnknownAccount as exc:
         raise refuse(422, "invalid_account", str(exc), exc.field) from None
-    await rt.books.refresh_funds()
+    except ReferenceUsed as exc:
+        raise refuse(409, "reference_used", str(exc), "reference") from None
+    if booked:
+        await rt.books.refresh_funds()
+    else:
+        response.status_code = 200  # booked before: this is a retry
     async with rt.engine.connect() as conn:
-        latest = await entries.read(conn, account=checked[1], limit=1)
+        if reference is not None:
+            latest = await entries.read(conn, reference=(kind, reference), limit=1)
+        else:
+            latest = await entries.read(conn, account=checked[1], limit=1)
     return [EntryOut.model_validate(e, from_attributes=True) for e in latest]
 
 
-@router.post("/ledger/credits", response_model=list[EntryOut], status_code=201)
-async def credit_buyer(credit: CreditIn, rt: RuntimeDep, caller: BookCaller) -> list[EntryOut]:
+_BOOKED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "booked before with this reference: nothing new booked"}
+}
+
+
+@router.post("/ledger/credits", response_model=list[EntryOut], status_code=201, responses=_BOOKED)
+async def credit_buyer(
+    credit: CreditIn, rt: RuntimeDep, caller: BookCaller, response: Response
+) -> list[EntryOut]:
     """Funds a buyer paid in: its balance (and funds left) go up."""
     return await _book(
         rt,
         caller,
+        response,
         kind=EntryKind.CREDIT,
         debit=("buyer", accounts.CASH),
         credit=("buyer", accounts.buyer(credit.buyer)),
         amount=credit.amount,
         memo=credit.memo,
+        reference=credit.reference,
     )
 
 
-@router.post("/ledger/payments", response_model=list[EntryOut], status_code=201)
-async def pay_publisher(payment: PaymentIn, rt: RuntimeDep, caller: BookCaller) -> list[EntryOut]:
+@router.post("/ledger/payments", response_model=list[EntryOut], status_code=201, responses=_BOOKED)
+async def pay_publisher(
+    payment: PaymentIn, rt: RuntimeDep, caller: BookCaller, response: Response
+) -> list[EntryOut]:
     """Money paid out to a publisher: what it is owed goes down."""
     return await _book(
         rt,
         caller,
+        response,
         kind=EntryKind.PAYMENT,
         debit=("publisher", accounts.publisher(payment.publisher)),
         credit=("publisher", accounts.CASH),
         amount=payment.amount,
         memo=payment.memo,
+        reference=payment.reference,
     )
 
 
-@router.post("/ledger/adjustments", response_model=list[EntryOut], status_code=201)
-async def adjust(adjustment: AdjustmentIn, rt: RuntimeDep, caller: BookCaller) -> list[EntryOut]:
+@router.post(
+    "/ledger/adjustments", response_model=list[EntryOut], status_code=201, responses=_BOOKED
+)
+async def adjust(
+    adjustment: AdjustmentIn, rt: RuntimeDep, caller: BookCaller, response: Response
+) -> list[EntryOut]:
     """Move money between two accounts, with the reason (entries are never edited)."""
     return await _book(
         rt,
         caller,
+        response,
         kind=EntryKind.ADJUSTMENT,
         debit=("debit", adjustment.debit),
         credit=("credit", adjustment.credit),
         amount=adjustment.amount,
         memo=adjustment.memo,
+        reference=adjustment.reference,
     )
 
 

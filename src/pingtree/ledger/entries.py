@@ -35,6 +35,8 @@ class Entry:
     actor: str | None = None
     at: datetime | None = None
     """When it happened, if not when it is booked."""
+    reference: str | None = None
+    """An operator's own reference (a bank transfer's id): unique per kind."""
 
 
 @dataclass(frozen=True)
@@ -93,24 +95,26 @@ def sale_entries(
 
 async def book(conn: AsyncConnection, booked: Sequence[Entry], *, at: datetime) -> None:
     """Add entries in the caller's transaction (an entry of 0.00 moves nothing: left out)."""
-    rows = [
-        {
-            "at": e.at or at,
-            "kind": e.kind.value,
-            "debit": e.debit,
-            "credit": e.credit,
-            "amount": e.amount,
-            "lead_id": e.lead_id,
-            "campaign": e.campaign,
-            "memo": e.memo,
-            "rule": e.rule,
-            "actor": e.actor,
-        }
-        for e in booked
-        if e.amount > 0
-    ]
+    rows = [row(e, at) for e in booked if e.amount > 0]
     if rows:
         await direct.send(conn, _INSERT, rows)
+
+
+def row(e: Entry, at: datetime) -> dict[str, Any]:
+    """The entry as its table row (at: when it is booked)."""
+    return {
+        "at": e.at or at,
+        "kind": e.kind.value,
+        "debit": e.debit,
+        "credit": e.credit,
+        "amount": e.amount,
+        "lead_id": e.lead_id,
+        "campaign": e.campaign,
+        "memo": e.memo,
+        "rule": e.rule,
+        "actor": e.actor,
+        "reference": e.reference,
+    }
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,7 @@ class BookedEntry:
     memo: str | None
     rule: dict[str, Any] | None
     actor: str | None
+    reference: str | None
 
 
 async def read(
@@ -135,6 +140,7 @@ async def read(
     *,
     lead_id: str | None = None,
     account: str | None = None,
+    reference: tuple[EntryKind, str] | None = None,
     limit: int = 500,
 ) -> list[BookedEntry]:
     """Entries of a lead and/or an account, newest first."""
@@ -150,10 +156,14 @@ async def read(
         entries.c.memo,
         entries.c.rule,
         entries.c.actor,
+        entries.c.reference,
     )
     if lead_id is not None:
         query = query.where(entries.c.lead_id == lead_id)
     if account is not None:
         query = query.where(or_(entries.c.debit == account, entries.c.credit == account))
+    if reference is not None:
+        kind, text = reference
+        query = query.where(entries.c.kind == kind.value, entries.c.reference == text)
     rows = await conn.execute(query.order_by(entries.c.at.desc(), entries.c.id.desc()).limit(limit))
     return [BookedEntry(**row._mapping) for row in rows]

@@ -12,6 +12,17 @@ from pingtree.money import Money
 
 Amount = Annotated[Money, Field(gt=0)]
 Memo = Annotated[str, Field(min_length=1, max_length=500)]
+Reference = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[\x21-\x7e]+$",
+        description="your own reference (a bank transfer's id): booking it again books "
+        "nothing and answers the entry booked first (200), so a retry is safe; the same "
+        "reference with other accounts or another amount is refused (409 reference_used)",
+    ),
+]
 
 
 class EntryOut(BaseModel):
@@ -28,6 +39,7 @@ class EntryOut(BaseModel):
     memo: str | None
     rule: dict[str, Any] | None = Field(description="the payout rule applied (payout entries)")
     actor: str | None = Field(description="who booked it (none: the engine's own sale)")
+    reference: str | None = Field(default=None, description="the operator's own reference")
 
 
 class CreditIn(BaseModel):
@@ -38,6 +50,7 @@ class CreditIn(BaseModel):
     buyer: str = Field(min_length=1, max_length=64)
     amount: Amount
     memo: Memo | None = None
+    reference: Reference | None = None
 
 
 class PaymentIn(BaseModel):
@@ -48,6 +61,7 @@ class PaymentIn(BaseModel):
     publisher: str = Field(min_length=1, max_length=64)
     amount: Amount
     memo: Memo | None = None
+    reference: Reference | None = None
 
 
 class AdjustmentIn(BaseModel):
@@ -73,6 +87,7 @@ class AdjustmentIn(BaseModel):
     credit: str = Field(min_length=1, max_length=80)
     amount: Amount
     memo: Memo
+    reference: Reference | None = None
 
 
 class BuyerBalance(BaseModel):

@@ -30,6 +30,7 @@ class LedgerEntry(Base):
         CheckConstraint("amount > 0", name="ck_ledger_entries_amount_positive"),
         CheckConstraint("debit <> credit", name="ck_ledger_entries_two_accounts"),
         Index("ix_ledger_entries_txid_id", "txid", "id"),
+        Index("ix_ledger_entries_kind_reference", "kind", "reference", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -44,6 +45,8 @@ class LedgerEntry(Base):
     memo: Mapped[str | None] = mapped_column(Text, nullable=True)
     rule: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
     """The payout rule applied (payout and clawback entries)."""
+    reference: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    """An operator's reference for a credit, payment or adjustment (unique per kind)."""
     actor: Mapped[str | None] = mapped_column(String(64), nullable=True)
     """The operator (or `auto`) that booked it; none for the engine's own sales."""
 
