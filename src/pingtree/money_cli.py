@@ -19,7 +19,7 @@ from pingtree.config.store import load_document
 from pingtree.ledger import accounts, entries
 from pingtree.ledger.accounts import EntryKind
 from pingtree.ledger.balances import balances
-from pingtree.ledger.booking import UnknownAccount, book_one, known_account
+from pingtree.ledger.booking import UnknownAccount, book_one, kept, known_account
 from pingtree.reporting.periods import By, PeriodError, default_range, zone_named
 from pingtree.reporting.reports import Filters, as_csv, as_json, campaign_report, publisher_report
 from pingtree.settings import Settings
@@ -90,9 +90,10 @@ def ledger_balances() -> None:
 def _book(kind: EntryKind, debit: str, credit: str, amount: Decimal, memo: str | None) -> None:
     async def book(engine: AsyncEngine, catalog: Catalog) -> None:
         names = {"buyers": set(catalog.buyers), "publishers": set(catalog.publishers)}
-        known_account("debit", debit, **names)
-        known_account("credit", credit, **names)
         async with engine.begin() as conn:
+            held = await kept(conn, [debit, credit])
+            known_account("debit", debit, **names, kept=held)
+            known_account("credit", credit, **names, kept=held)
             await book_one(
                 conn,
                 kind=kind,
