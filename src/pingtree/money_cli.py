@@ -20,7 +20,13 @@ from pingtree.config.store import load_document
 from pingtree.ledger import accounts, entries
 from pingtree.ledger.accounts import EntryKind
 from pingtree.ledger.balances import balances
-from pingtree.ledger.booking import ReferenceUsed, UnknownAccount, book_one, known_account
+from pingtree.ledger.booking import (
+    ReferenceUsed,
+    UnknownAccount,
+    book_one,
+    kept,
+    known_account,
+)
 from pingtree.reporting.periods import By, PeriodError, default_range, zone_named
 from pingtree.reporting.reports import Filters, as_csv, as_json, campaign_report, publisher_report
 from pingtree.settings import Settings
@@ -101,9 +107,10 @@ def _book(
 
     async def book(engine: AsyncEngine, catalog: Catalog) -> bool:
         names = {"buyers": set(catalog.buyers), "publishers": set(catalog.publishers)}
-        known_account("debit", debit, **names)
-        known_account("credit", credit, **names)
         async with engine.begin() as conn:
+            held = await kept(conn, [debit, credit])
+            known_account("debit", debit, **names, kept=held)
+            known_account("credit", credit, **names, kept=held)
             return await book_one(
                 conn,
                 kind=kind,

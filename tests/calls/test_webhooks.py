@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from pingtree.config.document import ConfigDocument
 from tests.calls.conftest import CALLER, TRACKING, Calls, call_campaign
 from tests.factories import tier
 
@@ -100,3 +101,24 @@ async def test_ivr_then_hold_then_dial_then_a_converted_sale(calls: Calls) -> No
     lead = await calls.h.timeline(story["lead_id"])
     assert lead["status"] == "sold"
     assert [(a["kind"], a["outcome"]) for a in lead["attempts"]] == [("post", "accepted")]
+
+
+async def test_a_caller_whose_publisher_was_removed_during_the_ivr_is_turned_away(
+    calls: Calls,
+) -> None:
+    await calls.configure(
+        [call_campaign("acme", calls.sim, dial="+15550001111")], [tier("t", "priority", ["acme"])]
+    )
+    await calls.webhook("/calls/voice", incoming("CA9"))
+    await calls.webhook("/calls/CA9/ivr/0", {**incoming("CA9"), "Digits": "10001"})
+    document = calls.h.rt.catalog.document.model_dump(mode="json", exclude_none=True)
+    await calls.h.configure(
+        ConfigDocument.model_validate({**document, "publishers": [], "routes": []})
+    )
+    status, body = await calls.webhook("/calls/CA9/ivr/1", {**incoming("CA9"), "Digits": "1"})
+    assert status == 200 and verbs(body) == ["Say", "Hangup"], body
+    assert "takes no calls" in body
+    story = await calls.story("CA9")
+    assert story["status"] == "refused" and story["lead_id"] is None
+    assert story["events"][-1]["kind"] == "ended"
+    assert story["events"][-1]["detail"]["reason"] == "not_routable"

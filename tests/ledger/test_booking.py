@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pingtree.config.document import ConfigDocument
 from pingtree.operators import Role
 from tests.engine.conftest import ADMIN_TOKEN, Harness, sim_buyer
 from tests.factories import campaign, document, tier
@@ -132,3 +133,20 @@ async def test_one_credit_sent_many_times_at_once_is_booked_once(engine: Harness
     assert len({a.json()[0]["id"] for a in answers}) == 1
     got = (await h.client.get("/api/v1/admin/balances", headers=ADMIN)).json()
     assert [b["balance"] for b in got["buyers"] if b["buyer"] == "apex"] == ["100.00"]
+
+
+async def test_a_publisher_removed_from_the_configuration_is_paid_what_it_is_still_owed(
+    engine: Harness,
+) -> None:
+    h = engine
+    await _setup(h)
+    assert (await h.post_lead()).json()["payout"] == "5.00"
+    await keep_books(h.rt)
+    removed = h.rt.catalog.document.model_dump(mode="json", exclude_none=True)
+    await h.configure(ConfigDocument.model_validate({**removed, "publishers": [], "routes": []}))
+    paid = await _post(h, "payments", {"publisher": "pub", "amount": "5.00", "memo": "ACH 8"})
+    assert paid.status_code == 201, paid.text
+    got = (await h.client.get("/api/v1/admin/balances", headers=ADMIN)).json()
+    assert got["publishers"] == [{"publisher": "pub", "payable": "0.00"}]
+    never = await _post(h, "payments", {"publisher": "pubb", "amount": "5.00", "memo": "x"})
+    assert never.status_code == 422  # an account the ledger never kept: a typo

@@ -227,3 +227,36 @@ async def test_a_lead_offered_again_and_sold_before_the_stop_is_not_offered_twic
     assert (await offer_again(h.rt, lead_id, returned_by="apex")) is not None
     assert await flows.offer_left_over(h.rt, older_than=timedelta(0)) == 0
     assert len(h.sim.received("zenith")) == 1
+
+
+async def test_a_return_decided_after_its_buyer_was_removed_follows_the_buyers_last_terms(
+    engine: Harness,
+) -> None:
+    engine.buyers(sim_buyer("apex"), sim_buyer("zenith"))
+    doc = document(
+        [campaign("apex", engine.sim), campaign("zenith", engine.sim)],
+        [tier("t", "priority", ["apex", "zenith"])],
+    )
+    terms = {"returns": {"claw_back": False, "offer_again": True}}
+    await engine.configure(with_terms(doc, buyers={"apex": terms}))
+    lead_id = await _sell(engine)
+    asked = (await _return(engine, lead_id)).json()
+    assert asked["status"] == "pending"
+    await engine.configure(
+        document([campaign("zenith", engine.sim)], [tier("t", "priority", ["zenith"])])
+    )
+    got = await _admin(engine, "POST", f"/returns/{asked['id']}/approve")
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert (body["status"], body["clawed_back"], body["offered_again"]) == (
+        "approved",
+        "0.00",
+        True,
+    )
+    await keep_books(engine.rt)
+    story = await engine.timeline(lead_id)
+    assert [(s["buyer"], s["price"]) for s in story["sales"]] == [
+        ("apex", "10.00"),
+        ("zenith", "10.00"),
+    ]
+    assert [e["kind"] for e in story["ledger"]] == ["sale", "payout", "return", "sale", "payout"]

@@ -15,7 +15,13 @@ from pingtree.leads.schemas import admin_error_responses, error_responses
 from pingtree.ledger import accounts, entries
 from pingtree.ledger.accounts import EntryKind
 from pingtree.ledger.balances import balances
-from pingtree.ledger.booking import ReferenceUsed, UnknownAccount, book_one, known_account
+from pingtree.ledger.booking import (
+    ReferenceUsed,
+    UnknownAccount,
+    book_one,
+    kept,
+    known_account,
+)
 from pingtree.ledger.schemas import (
     AdjustmentIn,
     Balances,
@@ -100,11 +106,12 @@ async def _book(
 ) -> list[EntryOut]:
     buyers, publishers = set(rt.catalog.buyers), set(rt.catalog.publishers)
     try:
-        checked = [
-            known_account(field, name, buyers=buyers, publishers=publishers)
-            for field, name in (debit, credit)
-        ]
         async with rt.engine.begin() as conn:
+            held = await kept(conn, [debit[1], credit[1]])
+            checked = [
+                known_account(field, name, buyers=buyers, publishers=publishers, kept=held)
+                for field, name in (debit, credit)
+            ]
             booked = await book_one(
                 conn,
                 kind=kind,

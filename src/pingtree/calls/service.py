@@ -240,10 +240,16 @@ async def status_callback(
 
 async def _route_call(rt: Runtime, call: CallRecord, session: CallSession) -> None:
     """The call as a lead through its tree; its last step handed to the next webhook."""
-    vertical = rt.catalog.verticals[call.vertical]
-    publisher = rt.catalog.publishers[call.publisher]
-    intake = vertical.calls
-    assert intake is not None
+    vertical = rt.catalog.verticals.get(call.vertical)
+    publisher = rt.catalog.publishers.get(call.publisher)
+    intake = vertical.calls if vertical is not None else None
+    if publisher is None or vertical is None or intake is None:
+        # Taken out of the configuration while the caller was in the IVR: turned away.
+        await _end(rt, call.id, CallStatus.REFUSED, "not_routable")
+        session.finish(control.refuse(CALLS_OFF))
+        if session.left.is_set():
+            rt.call_sessions.close(call.id)
+        return
     session.vertical, session.caller_field = vertical.name, intake.caller_field
     unsold = control.goodbye(intake.unsold_message)
     try:

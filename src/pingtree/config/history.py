@@ -14,8 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Text, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from pingtree.credentials.at_rest import redact
 from pingtree.storage.tables import ConfigChange, ConfigState
@@ -110,3 +110,20 @@ async def changes(
 async def change_count(session: AsyncSession) -> int:
     """How many changes are recorded."""
     return int(await session.scalar(select(func.count(ConfigChange.id))) or 0)
+
+
+async def last_configured(conn: AsyncConnection, kind: str, name: str) -> dict[str, Any] | None:
+    """The stored spec (secrets redacted) a resource of kind ('buyers', 'campaigns', ...) had
+    when last configured; None if the history never held it. For a resource removed from the
+    configuration since a stored row named it: a return, an uncertain post."""
+    label = f"{kind}/{name}"
+    found = await conn.scalars(
+        select(ConfigChange.before)
+        .where(cast(ConfigChange.before, Text).like(f'%"{label}"%'))
+        .order_by(ConfigChange.id.desc())
+    )
+    for before in found:
+        spec = before.get(label)  # None: another name LIKE matched, or the change added it
+        if spec is not None:
+            return dict(spec)
+    return None

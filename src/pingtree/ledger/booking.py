@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
+from typing import cast
 
+from sqlalchemy import Table, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pingtree.ledger import accounts, entries
 from pingtree.ledger.accounts import EntryKind
 from pingtree.ledger.entries import Entry, book
+from pingtree.storage.books import LedgerEntry
+
+ledger_entries = cast(Table, LedgerEntry.__table__)
 
 
 class UnknownAccount(ValueError):
@@ -22,12 +27,31 @@ class UnknownAccount(ValueError):
         self.field = field
 
 
+async def kept(conn: AsyncConnection, names: Collection[str]) -> set[str]:
+    """Those of the accounts names the ledger has entries for: a buyer's or publisher's
+    removed from the configuration since keeps its account, and what it is owed or owes."""
+    wanted = list(names)
+    found = await conn.scalars(
+        union(
+            select(ledger_entries.c.debit).where(ledger_entries.c.debit.in_(wanted)),
+            select(ledger_entries.c.credit).where(ledger_entries.c.credit.in_(wanted)),
+        )
+    )
+    return set(found.all())
+
+
 def known_account(
-    field: str, name: str, *, buyers: Collection[str], publishers: Collection[str]
+    field: str,
+    name: str,
+    *,
+    buyers: Collection[str],
+    publishers: Collection[str],
+    kept: Collection[str] = (),
 ) -> str:
-    """name, if it is a house account or a configured buyer's or publisher's."""
+    """name, if it is a house account, a configured buyer's or publisher's, or one the
+    ledger keeps (kept: of a buyer or publisher removed from the configuration since)."""
     party = name.partition(":")[2]
-    if name in accounts.HOUSE:
+    if name in accounts.HOUSE or name in kept:
         return name
     if name.startswith(accounts.BUYER) and party in buyers:
         return name
@@ -35,7 +59,9 @@ def known_account(
         return name
     house = ", ".join(accounts.HOUSE)
     raise UnknownAccount(
-        field, f"no account {name!r}: use {house}, buyer:<name> or publisher:<name> (configured)"
+        field,
+        f"no account {name!r}: use {house}, buyer:<name> or publisher:<name> (configured, "
+        "or with entries)",
     )
 
 
@@ -70,7 +96,7 @@ async def book_one(
     if not found:
         try:
             async with conn.begin_nested():  # the same reference booked at the same moment
-                await conn.execute(entries.entries.insert().values(entries.row(entry, at)))
+                await conn.execute(ledger_entries.insert().values(entries.row(entry, at)))
             return True
         except IntegrityError:
             found = await entries.read(conn, reference=(kind, reference), limit=1)

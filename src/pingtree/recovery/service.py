@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from pingtree import audit
 from pingtree.clock import Clock
 from pingtree.config.catalog import Catalog
+from pingtree.config.history import last_configured
 from pingtree.intake.errors import refuse
 from pingtree.leads import trail
 from pingtree.leads.schemas import LeadStatus, Reason
@@ -269,17 +270,8 @@ async def _buyer(conn: AsyncConnection, catalog: Catalog, campaign: str) -> str 
     compiled = catalog.campaigns.get(campaign)
     if compiled is not None:
         return compiled.campaign.buyer
-    label = f"campaigns/{campaign}"
-    changes = await conn.scalars(
-        select(config_changes.c.before)
-        .where(sql_cast(config_changes.c.before, Text).like(f'%"{label}"%'))
-        .order_by(config_changes.c.id.desc())
-    )
-    for before in changes:
-        spec = before.get(label)
-        if spec is not None:
-            return str(spec["buyer"])
-    return None
+    spec = await last_configured(conn, "campaigns", campaign)
+    return str(spec["buyer"]) if spec is not None else None
 
 
 async def _publisher_at(

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from pingtree import audit
 from pingtree.buyers.model import Buyer
 from pingtree.buyers.terms import ReturnLimit, ReturnPeriod, ReturnPolicy
+from pingtree.config.history import last_configured
 from pingtree.intake.errors import refuse
 from pingtree.ledger import accounts
 from pingtree.ledger.accounts import EntryKind
@@ -221,8 +222,7 @@ async def decide(
             raise refuse(404, "not_found", f"no return {return_id!r}")
         if row.status != ReturnStatus.PENDING.value:
             raise refuse(409, "already_decided", f"return {return_id!r} is {row.status} already")
-        buyer = policies.get(row.buyer)
-        policy = buyer.returns if buyer is not None and buyer.returns else ReturnPolicy()
+        policy = await _terms(conn, policies, row.buyer)
         if approve:
             return await _approve(conn, caps, row, policy, actor=actor, note=note, now=now)
         await conn.execute(
@@ -240,6 +240,17 @@ async def decide(
             conn, row.id, row.lead_id, _actor(actor), now, status=ReturnStatus.REJECTED, note=note
         )
     return Decided(row.id, row.lead_id, row.buyer, ReturnStatus.REJECTED, row.price, False)
+
+
+async def _terms(conn: AsyncConnection, policies: dict[str, Buyer], name: str) -> ReturnPolicy:
+    """The buyer's return terms; for a buyer removed from the configuration since it asked,
+    its terms when last configured (the configuration's history)."""
+    buyer = policies.get(name)
+    if buyer is not None:
+        return buyer.returns or ReturnPolicy()
+    spec = await last_configured(conn, "buyers", name)
+    terms = spec.get("returns") if spec is not None else None
+    return ReturnPolicy.model_validate(terms) if terms is not None else ReturnPolicy()
 
 
 async def _approve(
