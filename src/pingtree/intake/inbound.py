@@ -55,7 +55,8 @@ OPEN, POSTED = "open", "posted"
 
 async def take_ping(rt: Runtime, publisher: Publisher, ping: InboundPingIn) -> InboundPingAnswer:
     """Ask the tree's buyers for bids and offer the publisher the best one's payout."""
-    vertical, _route, tree = route_for(rt.catalog, publisher, ping.vertical)
+    catalog = rt.catalog  # one configuration for the whole ping, though a new one loads
+    vertical, _route, tree = route_for(catalog, publisher, ping.vertical)
     names = vertical.canonical_names  # a PII field sent under an alias is PII all the same
     pii_sent = sorted(n for n in ping.fields if names.get(n, n) in vertical.pii_fields)
     if pii_sent:
@@ -71,7 +72,7 @@ async def take_ping(rt: Runtime, publisher: Publisher, ping: InboundPingIn) -> I
 
     ping_id = str(uuid.uuid4())
     offer = LeadOffer(ping_id, vertical.name, publisher.name, fields, ping.test)
-    bids, record = await rt.router.collect_bids(offer, tree, rt.catalog)
+    bids, record = await rt.router.collect_bids(offer, tree, catalog)
     now = rt.clock.now()
     expires_at = now + timedelta(seconds=rt.settings.inbound_ping_ttl_s)
     reservation: str | None = None
@@ -82,7 +83,7 @@ async def take_ping(rt: Runtime, publisher: Publisher, ping: InboundPingIn) -> I
             break
         # Hold the winner's cap room until the ping expires, so the price can be honoured.
         reservation = await rt.ledger.reserve(
-            rt.catalog.campaign(bid.campaign),
+            catalog.campaign(bid.campaign),
             lead_id=ping_id,
             price=bid.price,
             at=now,

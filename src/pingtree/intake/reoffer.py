@@ -31,12 +31,13 @@ async def offer_again(
 ) -> LeadAnswer | None:
     """Route a sold lead again without returned_by and holders; None if it is not sold
     now, or its publisher or vertical is gone from the configuration."""
+    catalog = rt.catalog  # one configuration for the whole offer, though a new one loads
     async with rt.sessions() as session:
         lead = await session.get(Lead, lead_id)
     if (
         lead is None
-        or lead.publisher not in rt.catalog.publishers
-        or lead.vertical not in rt.catalog.verticals
+        or lead.publisher not in catalog.publishers
+        or lead.vertical not in catalog.verticals
     ):
         return None
     async with rt.engine.begin() as conn:
@@ -47,12 +48,12 @@ async def offer_again(
         )
     if moved.rowcount != 1:
         return None
-    publisher = rt.catalog.publishers[lead.publisher]
-    policy = rt.catalog.screening(lead.publisher, lead.vertical)
+    publisher = catalog.publishers[lead.publisher]
+    policy = catalog.screening(lead.publisher, lead.vertical)
     hashes = identity_hashes(policy, lead.fields)
     async with rt.sessions() as session:
         blocked = await buyer_blocks(
-            session, policy=policy, buyers=rt.catalog.buyers, hashes=hashes, now=rt.clock.now()
+            session, policy=policy, buyers=catalog.buyers, hashes=hashes, now=rt.clock.now()
         )
     blocked = {**blocked, **dict.fromkeys(holders, HOLDS), returned_by: RETURNED}
     stored = lead.screening or {}

@@ -69,11 +69,12 @@ async def _take_from_queue(
 
 async def approve(rt: Runtime, lead_id: str, reviewer: str) -> LeadAnswer:
     """Approve a flagged lead: it is routed now, and the answer says how it went."""
+    catalog = rt.catalog  # one configuration for the whole decision, though a new one loads
     async with rt.sessions() as session, session.begin():
         lead = await _take_from_queue(
             session, lead_id, LeadStatus.RECEIVED, reviewer, at=rt.clock.now()
         )
-        if lead.publisher not in rt.catalog.publishers or lead.vertical not in rt.catalog.verticals:
+        if lead.publisher not in catalog.publishers or lead.vertical not in catalog.verticals:
             # Rolled back: the lead stays in the queue, for a rejection.
             raise refuse(
                 409,
@@ -81,10 +82,10 @@ async def approve(rt: Runtime, lead_id: str, reviewer: str) -> LeadAnswer:
                 f"lead {lead_id!r} came from publisher {lead.publisher!r} in vertical "
                 f"{lead.vertical!r}; one of them is no longer configured: reject it instead",
             )
-        policy = rt.catalog.screening(lead.publisher, lead.vertical)
+        policy = catalog.screening(lead.publisher, lead.vertical)
         hashes = identity_hashes(policy, lead.fields)
         blocked = await buyer_blocks(
-            session, policy=policy, buyers=rt.catalog.buyers, hashes=hashes, now=rt.clock.now()
+            session, policy=policy, buyers=catalog.buyers, hashes=hashes, now=rt.clock.now()
         )
         record = LeadRecord.of(lead)
         record.consent = await consent_repository.of_lead(session, lead_id)
@@ -97,7 +98,7 @@ async def approve(rt: Runtime, lead_id: str, reviewer: str) -> LeadAnswer:
         blocked_buyers=blocked,
         person_hashes=hashes,
     )
-    publisher = rt.catalog.publishers[record.publisher]
+    publisher = catalog.publishers[record.publisher]
     with logs.for_lead(lead_id):
         _status, answer = await route_lead(
             rt, record, publisher, checked, None, started=rt.clock.monotonic()
