@@ -167,7 +167,6 @@ async def _harness(
     settings = Settings(
         database_url=url,
         admin_token=ADMIN_TOKEN,
-        inbound_ping_ttl_s=2.0,
         secret_key=SECRET_KEY,
         **settings_,
     )

@@ -101,7 +101,8 @@ async def test_post_whose_fields_differ_from_the_ping_is_refused(engine_sqlite: 
 async def test_post_after_expiry_is_refused(engine_sqlite: Harness) -> None:
     await _setup(engine_sqlite)
     ping = (await _ping(engine_sqlite)).json()
-    # The harness sets a 2 s time to live; travel past it.
+    # Travel past the ping's time to live (a real-time wait would make the test depend on
+    # the machine's pace, as a short one made a ping-then-post test expire on a slow one).
     with time_machine.travel(ping["expires_at"], tick=True) as traveller:
         traveller.shift(1)
         response = await _post(engine_sqlite, ping["ping_id"])
