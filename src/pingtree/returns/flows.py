@@ -10,17 +10,16 @@ from typing import TYPE_CHECKING, cast
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pingtree.intake.reoffer import offer_again
+from pingtree.intake.reoffer import holders_of, offer_again
 from pingtree.leads.schemas import LeadStatus
 from pingtree.returns import service
 from pingtree.returns.schemas import ReturnStatus
 from pingtree.storage.books import ReturnRow
-from pingtree.storage.tables import Lead, Sale
+from pingtree.storage.tables import Lead
 
 if TYPE_CHECKING:
     from pingtree.runtime import Runtime  # the type only
 
-sales = cast(Table, Sale.__table__)
 leads = cast(Table, Lead.__table__)
 returns = cast(Table, ReturnRow.__table__)
 
@@ -99,13 +98,5 @@ async def offer_left_over(rt: Runtime, *, older_than: timedelta) -> int:
 
 async def _holders(engine: AsyncEngine, lead_id: str) -> frozenset[str]:
     """Buyers that bought the lead and did not have the purchase returned."""
-    returned = select(returns.c.sale_id).where(
-        returns.c.lead_id == lead_id, returns.c.status == ReturnStatus.APPROVED.value
-    )
     async with engine.connect() as conn:
-        found = await conn.scalars(
-            select(sales.c.buyer).where(
-                sales.c.lead_id == lead_id, sales.c.id.not_in(returned), sales.c.test.is_(False)
-            )
-        )
-        return frozenset(found.all())
+        return await holders_of(conn, lead_id)
