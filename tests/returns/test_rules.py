@@ -229,6 +229,25 @@ async def test_a_lead_offered_again_and_sold_before_the_stop_is_not_offered_twic
     assert len(h.sim.received("zenith")) == 1
 
 
+async def test_recovery_offers_again_only_the_leads_the_terms_in_force_when_decided_said(
+    engine: Harness,
+) -> None:
+    # apex's terms say a returned lead stays returned; its return is approved (and not
+    # offered, as the terms say). The operator then turns offer_again on: recovery must
+    # not offer the lead decided before (was: sold again to zenith at the next poll).
+    from pingtree.returns import flows
+
+    h = engine
+    await _setup(h, {"auto_approve": True, "offer_again": False}, buyers=2)
+    lead_id = await _sell(h)
+    got = (await _return(h, lead_id)).json()
+    assert (got["status"], got["offered_again"]) == ("approved", False)
+    await _setup(h, {"auto_approve": True, "offer_again": True}, buyers=2)
+    assert await flows.offer_left_over(h.rt, older_than=timedelta(0)) == 0
+    assert [s["buyer"] for s in (await h.timeline(lead_id))["sales"]] == ["apex"]
+    assert h.sim.received("zenith") == []
+
+
 async def test_two_processes_offering_a_left_over_lead_at_once_sell_it_once(
     engine: Harness, monkeypatch: Any
 ) -> None:
