@@ -184,3 +184,27 @@ async def test_rules_check_refusals_name_the_problem(sim: RunningSimulator, isol
         "rules", "check", "acme", "--answer", str(saved), "--config", config, "--kind", "ping"
     )
     assert no_ping.exit_code == 1 and "has no ping endpoint" in no_ping.stderr
+
+
+async def test_an_answer_naming_a_key_twice_is_shown_as_unreadable_not_a_crash(
+    sim: RunningSimulator, isolated: Path
+) -> None:
+    # A buyer's answer `{"status": "rejected", "status": "accepted"}` is an error attempt
+    # when routing; trying the campaign (console, `buyers try`, `rules check`) says so too.
+    twice = b'{"status": "no_bid", "status": "accepted"}'
+    sim.set_buyer(
+        buyer(
+            "acme",
+            scripted=ScriptedAnswer(headers=[("Content-Type", "application/json")], body=twice),
+        )
+    )
+    config = write_config(isolated, sim, campaign("acme", sim))
+    tried = await pingtree("buyers", "try", "acme", "--config", config)
+    assert tried.exit_code == 0, tried.output
+    assert "names 'status' twice in one object" in tried.stdout
+    assert "outcome: accepted" not in tried.stdout
+    saved = isolated / "answer.json"
+    saved.write_bytes(twice)
+    checked = await pingtree("rules", "check", "acme", "--answer", str(saved), "--config", config)
+    assert checked.exit_code == 0, checked.output
+    assert "names 'status' twice in one object" in checked.stdout

@@ -16,7 +16,7 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 async def _setup(h: Harness, returns: dict[str, Any] | None, *, buyers: int = 1) -> None:
-    names = ["apex", "zenith"][:buyers]
+    names = ["apex", "zenith", "vega"][:buyers]
     h.buyers(*(sim_buyer(n) for n in names))
     doc = document([campaign(n, h.sim) for n in names], [tier("t", "priority", names)])
     terms = {"returns": returns} if returns is not None else {}
@@ -175,14 +175,14 @@ async def test_a_returned_lead_is_offered_to_the_others_never_the_returner(
     assert story["ledger"][4]["debit"] == "buyer:zenith"
 
 
-async def _approved_then_stopped(h: Harness, monkeypatch: Any) -> str:
+async def _approved_then_stopped(h: Harness, monkeypatch: Any, *, buyers: int = 2) -> str:
     """A sold lead returned and approved, the process stopped before offering it again."""
     from pingtree.returns import flows
 
     async def stopped_before_the_offer(rt: Any, decided: Any) -> None:
         rt.books.funds.spent(decided.buyer, -decided.price)  # what `after` does first
 
-    await _setup(h, {"auto_approve": True, "offer_again": True}, buyers=2)
+    await _setup(h, {"auto_approve": True, "offer_again": True}, buyers=buyers)
     lead_id = await _sell(h)
     with monkeypatch.context() as patched:
         patched.setattr(flows, "after", stopped_before_the_offer)
@@ -227,6 +227,53 @@ async def test_a_lead_offered_again_and_sold_before_the_stop_is_not_offered_twic
     assert (await offer_again(h.rt, lead_id, returned_by="apex")) is not None
     assert await flows.offer_left_over(h.rt, older_than=timedelta(0)) == 0
     assert len(h.sim.received("zenith")) == 1
+
+
+async def test_recovery_offers_again_only_the_leads_the_terms_in_force_when_decided_said(
+    engine: Harness,
+) -> None:
+    # apex's terms say a returned lead stays returned; its return is approved (and not
+    # offered, as the terms say). The operator then turns offer_again on: recovery must
+    # not offer the lead decided before (was: sold again to zenith at the next poll).
+    from pingtree.returns import flows
+
+    h = engine
+    await _setup(h, {"auto_approve": True, "offer_again": False}, buyers=2)
+    lead_id = await _sell(h)
+    got = (await _return(h, lead_id)).json()
+    assert (got["status"], got["offered_again"]) == ("approved", False)
+    await _setup(h, {"auto_approve": True, "offer_again": True}, buyers=2)
+    assert await flows.offer_left_over(h.rt, older_than=timedelta(0)) == 0
+    assert [s["buyer"] for s in (await h.timeline(lead_id))["sales"]] == ["apex"]
+    assert h.sim.received("zenith") == []
+
+
+async def test_two_processes_offering_a_left_over_lead_at_once_sell_it_once(
+    engine: Harness, monkeypatch: Any
+) -> None:
+    # Every worker runs recovery each recovery_poll_s. Worker 1 finds nobody holding the
+    # lead; worker 2 offers it and sells it to zenith before worker 1 takes it from sold
+    # (was: worker 1 routed it again and zenith bought the same lead a second time).
+    from pingtree.intake.reoffer import offer_again
+    from pingtree.returns import flows
+
+    h = engine
+    lead_id = await _approved_then_stopped(h, monkeypatch, buyers=3)
+    looked = flows._holders
+
+    async def while_the_other_worker_sells(engine: Any, lead: str) -> frozenset[str]:
+        seen = await looked(engine, lead)  # nobody holds it (apex's sale was returned)
+        monkeypatch.setattr(flows, "_holders", looked)
+        assert await offer_again(h.rt, lead, returned_by="apex") is not None  # worker 2
+        return seen
+
+    monkeypatch.setattr(flows, "_holders", while_the_other_worker_sells)
+    assert await flows.offer_left_over(h.rt, older_than=timedelta(0)) == 0
+    await keep_books(h.rt)
+    story = await h.timeline(lead_id)
+    assert [s["buyer"] for s in story["sales"]] == ["apex", "zenith"]  # sold once again
+    assert story["status"] == "sold"
+    assert h.sim.received("vega") == [] and len(h.sim.received("zenith")) == 1
 
 
 async def test_a_return_decided_after_its_buyer_was_removed_follows_the_buyers_last_terms(

@@ -127,3 +127,21 @@ async def last_configured(conn: AsyncConnection, kind: str, name: str) -> dict[s
         if spec is not None:
             return dict(spec)
     return None
+
+
+async def changed_since(
+    conn: AsyncConnection, kind: str, name: str, at: datetime
+) -> tuple[bool, dict[str, Any] | None]:
+    """Whether a resource was changed (or removed) after `at`, and if so the stored spec it
+    had then (None: it did not exist then). Not changed since: it is as configured now."""
+    label = f"{kind}/{name}"
+    found = await conn.scalars(
+        select(ConfigChange.before)
+        .where(ConfigChange.changed_at > at, cast(ConfigChange.before, Text).like(f'%"{label}"%'))
+        .order_by(ConfigChange.id)
+    )
+    for before in found:
+        if label in before:  # else another name LIKE matched (`_` is a wildcard there)
+            spec = before[label]
+            return True, dict(spec) if spec is not None else None
+    return False, None

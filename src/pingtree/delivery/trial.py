@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from pingtree.buyers.model import Campaign, Endpoint, Exchange, Extract, Outcome, ResponseRule
+from pingtree.buyers.selectors import RepeatedKey
 from pingtree.clock import SystemClock
 from pingtree.credentials import SecretResolver, SecretUnavailable
 from pingtree.delivery.connections import BrokenExchange, BuyerConnections, ConnectFailed
@@ -102,7 +103,8 @@ def read_saved(
 
 
 def _read(step: Step, campaign: Campaign) -> Step:
-    """The step's answer read by its endpoint's rules (a pattern cut off: its failure)."""
+    """The step's answer read by its endpoint's rules (a pattern cut off, or a JSON answer
+    naming a key twice: its failure)."""
     assert step.response is not None
     try:
         step.trace = explain(
@@ -111,7 +113,7 @@ def _read(step: Step, campaign: Campaign) -> Step:
             max_price=campaign.price.max_price,
             bid=step.kind is Exchange.PING,
         )
-    except TooSlow as exc:
+    except (TooSlow, RepeatedKey) as exc:  # as routing reads it: an error attempt
         step.failure = f"unreadable: {exc}"
     return step
 

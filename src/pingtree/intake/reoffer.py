@@ -8,22 +8,45 @@ count to whatever this routing gives; its new sales are booked as any others.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pingtree import logs
 from pingtree.intake.service import route_lead
 from pingtree.leads.repository import LeadRecord
 from pingtree.leads.schemas import LeadAnswer, LeadStatus
+from pingtree.returns.schemas import ReturnStatus
 from pingtree.screening.service import Screening, buyer_blocks, identity_hashes
-from pingtree.storage.tables import Lead
+from pingtree.storage.books import ReturnRow
+from pingtree.storage.tables import Lead, Sale
 
 if TYPE_CHECKING:
     from pingtree.runtime import Runtime  # the type only: runtime builds on intake
 
 RETURNED = "returned this lead"
 HOLDS = "holds this lead (shared)"
+
+sales = cast(Table, Sale.__table__)
+returns = cast(Table, ReturnRow.__table__)
+
+
+class _SoldMeanwhile(Exception):
+    """Another buyer holds the lead: it was offered again and sold by another caller."""
+
+
+async def holders_of(conn: AsyncConnection, lead_id: str) -> frozenset[str]:
+    """Buyers that bought the lead and did not have the purchase returned."""
+    returned = select(returns.c.sale_id).where(
+        returns.c.lead_id == lead_id, returns.c.status == ReturnStatus.APPROVED.value
+    )
+    found = await conn.scalars(
+        select(sales.c.buyer).where(
+            sales.c.lead_id == lead_id, sales.c.id.not_in(returned), sales.c.test.is_(False)
+        )
+    )
+    return frozenset(found.all())
 
 
 async def offer_again(
@@ -40,12 +63,20 @@ async def offer_again(
         or lead.vertical not in catalog.verticals
     ):
         return None
-    async with rt.engine.begin() as conn:
-        moved = await conn.execute(
-            update(Lead)
-            .where(Lead.id == lead_id, Lead.status == LeadStatus.SOLD.value)
-            .values(status=LeadStatus.RECEIVED.value, routing_started_at=rt.clock.now())
-        )
+    try:
+        async with rt.engine.begin() as conn:
+            moved = await conn.execute(
+                update(Lead)
+                .where(Lead.id == lead_id, Lead.status == LeadStatus.SOLD.value)
+                .values(status=LeadStatus.RECEIVED.value, routing_started_at=rt.clock.now())
+            )
+            # Looked at once taken from sold (the caller's look may be stale): a buyer
+            # other than those known holds it when another process offered it again and
+            # sold it in between. Rolled back: it stays sold, never sold twice.
+            if moved.rowcount == 1 and await holders_of(conn, lead_id) - holders:
+                raise _SoldMeanwhile
+    except _SoldMeanwhile:
+        return None
     if moved.rowcount != 1:
         return None
     publisher = catalog.publishers[lead.publisher]

@@ -4,23 +4,25 @@ buyers. The admin API and the console decide through `decide`."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Table, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from pingtree.intake.reoffer import offer_again
+from pingtree.buyers.terms import ReturnPolicy
+from pingtree.config.catalog import Catalog
+from pingtree.config.history import changed_since
+from pingtree.intake.reoffer import holders_of, offer_again
 from pingtree.leads.schemas import LeadStatus
 from pingtree.returns import service
 from pingtree.returns.schemas import ReturnStatus
 from pingtree.storage.books import ReturnRow
-from pingtree.storage.tables import Lead, Sale
+from pingtree.storage.tables import Lead
 
 if TYPE_CHECKING:
     from pingtree.runtime import Runtime  # the type only
 
-sales = cast(Table, Sale.__table__)
 leads = cast(Table, Lead.__table__)
 returns = cast(Table, ReturnRow.__table__)
 
@@ -71,22 +73,20 @@ async def offer_left_over(rt: Runtime, *, older_than: timedelta) -> int:
     stopped between the approval's commit and the offer): offered now; how many.
 
     Only returns decided more than older_than ago (another process's offer has ended by
-    then) and less than OFFER_LEFT_WITHIN, of buyers whose terms say offer_again, whose
+    then) and less than OFFER_LEFT_WITHIN, of buyers whose terms said offer_again when the
+    return was decided (terms changed or the buyer removed since: as they were then), whose
     lead is still sold and held by no buyer (a lead offered again and sold before the
     crash has a holder: it is never offered twice)."""
     now = rt.clock.now()
-    names = [n for n, b in rt.catalog.buyers.items() if b.returns and b.returns.offer_again]
-    if not names:
-        return 0
+    catalog = rt.catalog
     async with rt.engine.connect() as conn:
-        rows = (
+        found = (
             await conn.execute(
-                select(returns.c.id, returns.c.lead_id, returns.c.buyer)
+                select(returns.c.id, returns.c.lead_id, returns.c.buyer, returns.c.decided_at)
                 .join(leads, leads.c.id == returns.c.lead_id)
                 .where(
                     returns.c.status == ReturnStatus.APPROVED.value,
                     returns.c.offered_again.is_(False),
-                    returns.c.buyer.in_(names),
                     returns.c.decided_at < now - older_than,
                     returns.c.decided_at >= now - OFFER_LEFT_WITHIN,
                     leads.c.status == LeadStatus.SOLD.value,
@@ -94,18 +94,23 @@ async def offer_left_over(rt: Runtime, *, older_than: timedelta) -> int:
                 .order_by(returns.c.decided_at)
             )
         ).all()
+        rows = [r for r in found if await _offered_again_then(conn, catalog, r.buyer, r.decided_at)]
     return sum([await _offer(rt, row.id, row.lead_id, row.buyer) for row in rows])
+
+
+async def _offered_again_then(
+    conn: AsyncConnection, catalog: Catalog, buyer: str, decided_at: datetime
+) -> bool:
+    """Whether the buyer's return terms said offer_again when its return was decided."""
+    changed, spec = await changed_since(conn, "buyers", buyer, decided_at)
+    if not changed:
+        now = catalog.buyers.get(buyer)
+        return now is not None and now.returns is not None and now.returns.offer_again
+    terms = spec.get("returns") if spec is not None else None
+    return terms is not None and ReturnPolicy.model_validate(terms).offer_again
 
 
 async def _holders(engine: AsyncEngine, lead_id: str) -> frozenset[str]:
     """Buyers that bought the lead and did not have the purchase returned."""
-    returned = select(returns.c.sale_id).where(
-        returns.c.lead_id == lead_id, returns.c.status == ReturnStatus.APPROVED.value
-    )
     async with engine.connect() as conn:
-        found = await conn.scalars(
-            select(sales.c.buyer).where(
-                sales.c.lead_id == lead_id, sales.c.id.not_in(returned), sales.c.test.is_(False)
-            )
-        )
-        return frozenset(found.all())
+        return await holders_of(conn, lead_id)
