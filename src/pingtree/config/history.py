@@ -129,19 +129,27 @@ async def last_configured(conn: AsyncConnection, kind: str, name: str) -> dict[s
     return None
 
 
-async def changed_since(
-    conn: AsyncConnection, kind: str, name: str, at: datetime
-) -> tuple[bool, dict[str, Any] | None]:
-    """Whether a resource was changed (or removed) after `at`, and if so the stored spec it
-    had then (None: it did not exist then). Not changed since: it is as configured now."""
-    label = f"{kind}/{name}"
-    found = await conn.scalars(
-        select(ConfigChange.before)
-        .where(ConfigChange.changed_at > at, cast(ConfigChange.before, Text).like(f'%"{label}"%'))
+async def changes_since(
+    conn: AsyncConnection, at: datetime
+) -> list[tuple[datetime, dict[str, Any]]]:
+    """Each change applied after `at`, oldest first: when, and the stored spec each resource
+    it changed had before it, by `kind/name` (None: it did not exist)."""
+    found = await conn.execute(
+        select(ConfigChange.changed_at, ConfigChange.before)
+        .where(ConfigChange.changed_at > at)
         .order_by(ConfigChange.id)
     )
-    for before in found:
-        if label in before:  # else another name LIKE matched (`_` is a wildcard there)
+    return [(row.changed_at, dict(row.before)) for row in found]
+
+
+def as_it_was(
+    changes: Sequence[tuple[datetime, dict[str, Any]]], label: str, at: datetime
+) -> tuple[bool, dict[str, Any] | None]:
+    """From changes_since(t) for a t before `at`: whether the resource `label` (`kind/name`)
+    was changed after `at`, and if so the spec it had then (None: it did not exist then).
+    Not changed since: it is as configured now."""
+    for changed_at, before in changes:
+        if changed_at > at and label in before:
             spec = before[label]
             return True, dict(spec) if spec is not None else None
     return False, None

@@ -5,14 +5,14 @@ buyers. The admin API and the console decide through `decide`."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pingtree.buyers.terms import ReturnPolicy
 from pingtree.config.catalog import Catalog
-from pingtree.config.history import changed_since
+from pingtree.config.history import as_it_was, changes_since
 from pingtree.intake.reoffer import holders_of, offer_again
 from pingtree.leads.schemas import LeadStatus
 from pingtree.returns import service
@@ -94,15 +94,20 @@ async def offer_left_over(rt: Runtime, *, older_than: timedelta) -> int:
                 .order_by(returns.c.decided_at)
             )
         ).all()
-        rows = [r for r in found if await _offered_again_then(conn, catalog, r.buyer, r.decided_at)]
+        # The terms in force when each was decided: one read of the changes since the oldest.
+        changes = await changes_since(conn, found[0].decided_at) if found else []
+    rows = [r for r in found if _offered_again_then(changes, catalog, r.buyer, r.decided_at)]
     return sum([await _offer(rt, row.id, row.lead_id, row.buyer) for row in rows])
 
 
-async def _offered_again_then(
-    conn: AsyncConnection, catalog: Catalog, buyer: str, decided_at: datetime
+def _offered_again_then(
+    changes: list[tuple[datetime, dict[str, Any]]],
+    catalog: Catalog,
+    buyer: str,
+    decided_at: datetime,
 ) -> bool:
     """Whether the buyer's return terms said offer_again when its return was decided."""
-    changed, spec = await changed_since(conn, "buyers", buyer, decided_at)
+    changed, spec = as_it_was(changes, f"buyers/{buyer}", decided_at)
     if not changed:
         now = catalog.buyers.get(buyer)
         return now is not None and now.returns is not None and now.returns.offer_again
