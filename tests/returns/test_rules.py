@@ -224,7 +224,9 @@ async def test_a_lead_offered_again_and_sold_before_the_stop_is_not_offered_twic
     h = engine
     lead_id = await _approved_then_stopped(h, monkeypatch)
     # Offered and sold to zenith; the process stops before it marks the return offered.
-    assert (await offer_again(h.rt, lead_id, returned_by="apex")) is not None
+    assert (
+        await offer_again(h.rt, lead_id, returned_by="apex", held_by=flows.holders_of)
+    ) is not None
     assert await flows.offer_left_over(h.rt, older_than=timedelta(0)) == 0
     assert len(h.sim.received("zenith")) == 1
 
@@ -264,7 +266,9 @@ async def test_two_processes_offering_a_left_over_lead_at_once_sell_it_once(
     async def while_the_other_worker_sells(engine: Any, lead: str) -> frozenset[str]:
         seen = await looked(engine, lead)  # nobody holds it (apex's sale was returned)
         monkeypatch.setattr(flows, "_holders", looked)
-        assert await offer_again(h.rt, lead, returned_by="apex") is not None  # worker 2
+        assert (
+            await offer_again(h.rt, lead, returned_by="apex", held_by=flows.holders_of) is not None
+        )  # worker 2
         return seen
 
     monkeypatch.setattr(flows, "_holders", while_the_other_worker_sells)

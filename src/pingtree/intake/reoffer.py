@@ -8,19 +8,18 @@ count to whatever this routing gives; its new sales are booked as any others.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pingtree import logs
 from pingtree.intake.service import route_lead
 from pingtree.leads.repository import LeadRecord
 from pingtree.leads.schemas import LeadAnswer, LeadStatus
-from pingtree.returns.schemas import ReturnStatus
 from pingtree.screening.service import Screening, buyer_blocks, identity_hashes
-from pingtree.storage.books import ReturnRow
-from pingtree.storage.tables import Lead, Sale
+from pingtree.storage.tables import Lead
 
 if TYPE_CHECKING:
     from pingtree.runtime import Runtime  # the type only: runtime builds on intake
@@ -28,32 +27,25 @@ if TYPE_CHECKING:
 RETURNED = "returned this lead"
 HOLDS = "holds this lead (shared)"
 
-sales = cast(Table, Sale.__table__)
-returns = cast(Table, ReturnRow.__table__)
+HeldBy = Callable[[AsyncConnection, str], Awaitable[frozenset[str]]]
+"""Who holds a lead (bought it, purchase not returned), read on the given connection."""
 
 
 class _SoldMeanwhile(Exception):
     """Another buyer holds the lead: it was offered again and sold by another caller."""
 
 
-async def holders_of(conn: AsyncConnection, lead_id: str) -> frozenset[str]:
-    """Buyers that bought the lead and did not have the purchase returned."""
-    returned = select(returns.c.sale_id).where(
-        returns.c.lead_id == lead_id, returns.c.status == ReturnStatus.APPROVED.value
-    )
-    found = await conn.scalars(
-        select(sales.c.buyer).where(
-            sales.c.lead_id == lead_id, sales.c.id.not_in(returned), sales.c.test.is_(False)
-        )
-    )
-    return frozenset(found.all())
-
-
 async def offer_again(
-    rt: Runtime, lead_id: str, *, returned_by: str, holders: frozenset[str] = frozenset()
+    rt: Runtime,
+    lead_id: str,
+    *,
+    returned_by: str,
+    held_by: HeldBy,
+    holders: frozenset[str] = frozenset(),
 ) -> LeadAnswer | None:
     """Route a sold lead again without returned_by and holders; None if it is not sold
-    now, or its publisher or vertical is gone from the configuration."""
+    now, another buyer holds it (held_by, the returns' rule), or its publisher or vertical
+    is gone from the configuration."""
     catalog = rt.catalog  # one configuration for the whole offer, though a new one loads
     async with rt.sessions() as session:
         lead = await session.get(Lead, lead_id)
@@ -73,7 +65,7 @@ async def offer_again(
             # Looked at once taken from sold (the caller's look may be stale): a buyer
             # other than those known holds it when another process offered it again and
             # sold it in between. Rolled back: it stays sold, never sold twice.
-            if moved.rowcount == 1 and await holders_of(conn, lead_id) - holders:
+            if moved.rowcount == 1 and await held_by(conn, lead_id) - holders:
                 raise _SoldMeanwhile
     except _SoldMeanwhile:
         return None

@@ -8,22 +8,23 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pingtree.buyers.terms import ReturnPolicy
 from pingtree.config.catalog import Catalog
 from pingtree.config.history import as_it_was, changes_since
-from pingtree.intake.reoffer import holders_of, offer_again
+from pingtree.intake.reoffer import offer_again
 from pingtree.leads.schemas import LeadStatus
 from pingtree.returns import service
 from pingtree.returns.schemas import ReturnStatus
 from pingtree.storage.books import ReturnRow
-from pingtree.storage.tables import Lead
+from pingtree.storage.tables import Lead, Sale
 
 if TYPE_CHECKING:
     from pingtree.runtime import Runtime  # the type only
 
 leads = cast(Table, Lead.__table__)
+sales = cast(Table, Sale.__table__)
 returns = cast(Table, ReturnRow.__table__)
 
 
@@ -58,7 +59,7 @@ async def _offer(rt: Runtime, return_id: str, lead_id: str, buyer: str) -> bool:
     """The returned lead routed again without buyer; whether it was."""
     if await _holders(rt.engine, lead_id):
         return False  # a shared lead still held by other buyers stays sold to them
-    if await offer_again(rt, lead_id, returned_by=buyer) is None:
+    if await offer_again(rt, lead_id, returned_by=buyer, held_by=holders_of) is None:
         return False
     await service.offered_again(rt.engine, return_id)
     return True
@@ -119,3 +120,16 @@ async def _holders(engine: AsyncEngine, lead_id: str) -> frozenset[str]:
     """Buyers that bought the lead and did not have the purchase returned."""
     async with engine.connect() as conn:
         return await holders_of(conn, lead_id)
+
+
+async def holders_of(conn: AsyncConnection, lead_id: str) -> frozenset[str]:
+    """Buyers that bought the lead and did not have the purchase returned (on conn)."""
+    returned = select(returns.c.sale_id).where(
+        returns.c.lead_id == lead_id, returns.c.status == ReturnStatus.APPROVED.value
+    )
+    found = await conn.scalars(
+        select(sales.c.buyer).where(
+            sales.c.lead_id == lead_id, sales.c.id.not_in(returned), sales.c.test.is_(False)
+        )
+    )
+    return frozenset(found.all())
