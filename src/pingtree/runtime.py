@@ -273,7 +273,9 @@ class Runtime:
         await self.in_flight.drain(self.settings.record_retry_s)
         if self._sealer is not None:
             try:  # what the last leads appended, sealed before the process goes
-                await self.seal()
+                # Bounded: a database that stopped answering must not hold the process
+                # forever (what is left is sealed by the next process's sealer).
+                await asyncio.wait_for(self.seal(), self.settings.record_retry_s)
             except Exception as exc:
                 log_failure(log, "sealing the audit trail at shutdown failed", exc)
         await self.loop_lag.stop()

@@ -50,9 +50,11 @@ class CuttableProxy:
         await asyncio.gather(self._pipe(client_r, up_w), self._pipe(up_r, client_w))
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(OSError, asyncio.IncompleteReadError, ConnectionError):
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        self._writers.discard(writer)
-        writer.transport.abort()
+        try:
+            with contextlib.suppress(OSError, asyncio.IncompleteReadError, ConnectionError):
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+        finally:  # also when cancelled (a test timed out): never a connection left unread
+            self._writers.discard(writer)
+            writer.transport.abort()

@@ -66,35 +66,40 @@ async def test_database_outage_mid_load_loses_no_sale(
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     publisher = Publisher("http://pingtree.test")
     try:
-        async with httpx.AsyncClient(transport=transport, base_url=publisher.base) as client:
-            publisher.client = client
-            sending = asyncio.create_task(
-                publisher.send([f"lead-{i}" for i in range(LEADS)], IN_FLIGHT, asyncio.Event())
-            )
-            while len(publisher.answers) < CUT_AFTER:
-                await asyncio.sleep(0.01)
-            cut_open = await proxy.cut()
-            await asyncio.sleep(OUTAGE_S)
-            await proxy.start()
-            await sending
-        # the outage reached the leads: refused outright, or their records waited it out
-        waited = [r for r in caplog.records if "database unreachable" in r.getMessage()]
-        assert cut_open, "the cut found no connection open"
-        assert publisher.failed or waited, "the outage touched no lead"
-        await rt.in_flight.drain(30)
+        # Within the test's own time, so that a hang fails naming the await it hangs in
+        # (pytest-timeout's kill shows only the event loop waiting).
+        async with asyncio.timeout(70):
+            async with httpx.AsyncClient(transport=transport, base_url=publisher.base) as client:
+                publisher.client = client
+                sending = asyncio.create_task(
+                    publisher.send([f"lead-{i}" for i in range(LEADS)], IN_FLIGHT, asyncio.Event())
+                )
+                while len(publisher.answers) < CUT_AFTER:
+                    await asyncio.sleep(0.01)
+                cut_open = await proxy.cut()
+                await asyncio.sleep(OUTAGE_S)
+                await proxy.start()
+                await sending
+            # the outage reached the leads: refused outright, or their records waited it out
+            waited = [r for r in caplog.records if "database unreachable" in r.getMessage()]
+            assert cut_open, "the cut found no connection open"
+            assert publisher.failed or waited, "the outage touched no lead"
+            await rt.in_flight.drain(30)
 
-        engine = create_engine(database_url)
-        try:
-            for _ in range(150):  # leads stored just as the database went: recovery's
-                books = await read_books(engine, "buyer")
-                if not books.statuses.get("received"):
-                    break
-                await asyncio.sleep(0.1)
-            check_books(books, accepted_by(sim, "buyer"))
-            told_sold = {a["lead_id"] for a in publisher.answers.values() if a["status"] == "sold"}
-            assert told_sold <= books.sold  # every sale the publisher was told of is booked
-        finally:
-            await engine.dispose()
+            engine = create_engine(database_url)
+            try:
+                for _ in range(150):  # leads stored just as the database went: recovery's
+                    books = await read_books(engine, "buyer")
+                    if not books.statuses.get("received"):
+                        break
+                    await asyncio.sleep(0.1)
+                check_books(books, accepted_by(sim, "buyer"))
+                told_sold = {
+                    a["lead_id"] for a in publisher.answers.values() if a["status"] == "sold"
+                }
+                assert told_sold <= books.sold  # every sale the publisher was told of is booked
+            finally:
+                await engine.dispose()
     finally:
         await rt.stop()
         await sim.stop()
