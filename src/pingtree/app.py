@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import faulthandler
 import logging
-import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -34,7 +32,7 @@ from pingtree.api.storable import RefuseUnstorableUrl, refusal
 from pingtree.config.errors import ConfigError, format_loc
 from pingtree.console import mount_console
 from pingtree.console.docs import mount_docs
-from pingtree.failures import log_failure
+from pingtree.failures import log_failure, stacks_on_sigusr1
 from pingtree.intake.errors import IntakeRefused
 from pingtree.logs import configure as configure_logs
 from pingtree.runtime import Runtime
@@ -189,7 +187,7 @@ class AnswerUnexpected:
 def serve_app() -> FastAPI:
     """The app `pingtree serve` runs in each worker: its logs set up as Settings say, and
     SIGUSR1 printing every thread's stack to stderr (a worker that will not stop, seen)."""
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    stacks_on_sigusr1()
     settings = Settings()
     configure_logs(settings.log_format)
     return create_app(settings, serving=True)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import faulthandler
 import json
-import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -106,7 +104,9 @@ def serve(
     migrate()
     _warn_if_connections_exceed(settings, count)
     # `kill -USR1` prints where each thread of this process is (each worker does the same).
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    from pingtree.failures import stacks_on_sigusr1
+
+    stacks_on_sigusr1()
     uvicorn.run(
         "pingtree.app:serve_app",
         factory=True,

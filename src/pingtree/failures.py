@@ -8,7 +8,9 @@ the SQLSTATE and constraint where there is one, and the stack (code lines, no va
 
 from __future__ import annotations
 
+import faulthandler
 import logging
+import signal
 import sys
 import traceback
 from typing import Any
@@ -62,3 +64,10 @@ def stack(exc: BaseException) -> str:
 def log_failure(logger: logging.Logger, message: str, exc: BaseException, *args: object) -> None:
     """Log an unexpected failure (message % args) with describe() and stack() of exc."""
     logger.error(message + ": %s\n%s", *args, describe(exc), stack(exc))
+
+
+def stacks_on_sigusr1() -> None:
+    """`kill -USR1 <pid>` prints each thread's stack to stderr: where a process is that will
+    not stop (POSIX only: Windows has no SIGUSR1)."""
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
