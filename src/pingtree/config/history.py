@@ -153,3 +153,16 @@ def as_it_was(
             spec = before[label]
             return True, dict(spec) if spec is not None else None
     return False, None
+
+
+async def configured_at(
+    conn: AsyncConnection, kind: str, name: str, at: datetime
+) -> tuple[bool, dict[str, Any] | None]:
+    """as_it_was for one resource, reading only the changes that name it."""
+    label = f"{kind}/{name}"
+    found = await conn.execute(
+        select(ConfigChange.changed_at, ConfigChange.before)
+        .where(ConfigChange.changed_at > at, cast(ConfigChange.before, Text).like(f'%"{label}"%'))
+        .order_by(ConfigChange.id)
+    )
+    return as_it_was([(row.changed_at, dict(row.before)) for row in found], label, at)

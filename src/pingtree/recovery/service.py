@@ -13,14 +13,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, Text, func, select, update
-from sqlalchemy import cast as sql_cast
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pingtree import audit
 from pingtree.clock import Clock
 from pingtree.config.catalog import Catalog
-from pingtree.config.history import last_configured
+from pingtree.config.history import configured_at, last_configured
 from pingtree.intake.errors import refuse
 from pingtree.leads import trail
 from pingtree.leads.schemas import LeadStatus, Reason
@@ -280,22 +279,10 @@ async def _publisher_at(
     """The publisher as configured at `at`: what the first change of it since held before
     (the configuration's history), else the one in force now. An uncertain post is resolved
     days later, after the publisher's payout changed or the publisher was removed."""
-    label = f"publishers/{name}"
-    changes = await conn.scalars(
-        select(config_changes.c.before)
-        .where(
-            config_changes.c.changed_at > at,
-            sql_cast(config_changes.c.before, Text).like(f'%"{label}"%'),
-        )
-        .order_by(config_changes.c.id)
-    )
-    for before in changes:
-        if label not in before:
-            continue  # another name LIKE matched (`_` is a wildcard there)
-        if before[label] is not None:
-            return Publisher.model_validate(before[label])
-        break  # made after `at`: none was in force then but the one that is now
-    return catalog.publishers.get(name)
+    changed, spec = await configured_at(conn, "publishers", name, at)
+    if changed and spec is not None:
+        return Publisher.model_validate(spec)
+    return catalog.publishers.get(name)  # not changed since (or made after `at`)
 
 
 async def resolve(
