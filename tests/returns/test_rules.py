@@ -215,6 +215,22 @@ async def test_a_returned_lead_left_unoffered_by_a_stop_is_offered_once_by_recov
     assert [r.kind for r in h.sim.received("apex")] == ["post"]  # never offered to apex again
 
 
+async def test_each_recovery_poll_offers_what_a_stop_left(
+    engine: Harness, monkeypatch: Any
+) -> None:
+    import time_machine
+
+    h = engine
+    lead_id = await _approved_then_stopped(h, monkeypatch)
+    await h.rt.recover()  # at once: the approving process may still be offering it
+    assert h.sim.received("zenith") == []
+    later = h.rt.clock.now() + timedelta(seconds=h.rt.interrupted_after_s() + 1)
+    with time_machine.travel(later, tick=True):
+        await h.rt.recover()
+    assert [r.kind for r in h.sim.received("zenith")] == ["post"]
+    assert (await h.timeline(lead_id))["status"] == "sold"
+
+
 async def test_a_lead_offered_again_and_sold_before_the_stop_is_not_offered_twice(
     engine: Harness, monkeypatch: Any
 ) -> None:
