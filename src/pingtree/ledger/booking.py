@@ -8,13 +8,13 @@ from decimal import Decimal
 from typing import cast
 
 from sqlalchemy import Table, select, union
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pingtree.ledger import accounts, entries
 from pingtree.ledger.accounts import EntryKind
 from pingtree.ledger.entries import Entry, book
 from pingtree.storage.books import LedgerEntry
+from pingtree.storage.db import dialect_insert
 
 ledger_entries = cast(Table, LedgerEntry.__table__)
 
@@ -92,17 +92,17 @@ async def book_one(
     if reference is None:
         await book(conn, [entry], at=at)
         return True
-    found = await entries.read(conn, reference=(kind, reference), limit=1)
-    if not found:
-        try:
-            async with conn.begin_nested():  # the same reference booked at the same moment
-                await conn.execute(ledger_entries.insert().values(entries.row(entry, at)))
-            return True
-        except IntegrityError:
-            found = await entries.read(conn, reference=(kind, reference), limit=1)
-            if not found:
-                raise
-    [first] = found
+    # Written first, read only when it was there already: the unique index decides between
+    # two bookings of one reference at once (no read-then-write for SQLite to refuse).
+    added = await conn.execute(
+        dialect_insert(conn)(ledger_entries)
+        .values(entries.row(entry, at))
+        .on_conflict_do_nothing(index_elements=["kind", "reference"])
+        .returning(ledger_entries.c.id)
+    )
+    if added.first() is not None:
+        return True
+    [first] = await entries.read(conn, reference=(kind, reference), limit=1)
     if (first.debit, first.credit, first.amount) != (debit, credit, amount):
         raise ReferenceUsed(
             f"reference {reference!r} was booked as {kind.value} {first.amount} from "
