@@ -13,8 +13,8 @@ WAITING = """
 import sys, time
 from pingtree.failures import stacks_on_sigusr1
 stacks_on_sigusr1()
-print("ready", flush=True)
 def waiting_here():
+    print("ready", flush=True)  # from here on the stack shows this function
     time.sleep(30)
 waiting_here()
 """

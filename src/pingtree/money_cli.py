@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date
@@ -12,21 +11,16 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, TypeVar
 
 import typer
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pingtree.clock import SystemClock
 from pingtree.config.catalog import Catalog
 from pingtree.config.store import load_document
-from pingtree.ledger import accounts, entries
+from pingtree.ledger import accounts, entries, schemas
 from pingtree.ledger.accounts import EntryKind
 from pingtree.ledger.balances import balances
-from pingtree.ledger.booking import (
-    ReferenceUsed,
-    UnknownAccount,
-    book_one,
-    kept,
-    known_account,
-)
+from pingtree.ledger.booking import ReferenceUsed, UnknownAccount, book_checked
 from pingtree.reporting.periods import By, PeriodError, default_range, zone_named
 from pingtree.reporting.reports import Filters, as_csv, as_json, campaign_report, publisher_report
 from pingtree.settings import Settings
@@ -102,20 +96,21 @@ def _book(
     memo: str | None,
     reference: str | None,
 ) -> None:
-    if reference is not None and not re.fullmatch(r"[\x21-\x7e]{1,100}", reference):
-        _fail("--reference: 1 to 100 characters, printable ASCII without spaces")
+    if reference is not None:
+        try:  # the API's rule for a reference
+            TypeAdapter(schemas.Reference).validate_python(reference)
+        except ValidationError:
+            _fail("--reference: 1 to 100 characters, printable ASCII without spaces")
 
     async def book(engine: AsyncEngine, catalog: Catalog) -> bool:
-        names = {"buyers": set(catalog.buyers), "publishers": set(catalog.publishers)}
         async with engine.begin() as conn:
-            held = await kept(conn, [debit, credit])
-            known_account("debit", debit, **names, kept=held)
-            known_account("credit", credit, **names, kept=held)
-            return await book_one(
+            return await book_checked(
                 conn,
+                buyers=catalog.buyers,
+                publishers=catalog.publishers,
                 kind=kind,
-                debit=debit,
-                credit=credit,
+                debit=("debit", debit),
+                credit=("credit", credit),
                 amount=amount,
                 memo=memo,
                 actor=ACTOR,

@@ -15,13 +15,7 @@ from pingtree.leads.schemas import admin_error_responses, error_responses
 from pingtree.ledger import accounts, entries
 from pingtree.ledger.accounts import EntryKind
 from pingtree.ledger.balances import balances
-from pingtree.ledger.booking import (
-    ReferenceUsed,
-    UnknownAccount,
-    book_one,
-    kept,
-    known_account,
-)
+from pingtree.ledger.booking import ReferenceUsed, UnknownAccount, book_checked
 from pingtree.ledger.schemas import (
     AdjustmentIn,
     Balances,
@@ -104,19 +98,15 @@ async def _book(
     memo: str | None,
     reference: str | None,
 ) -> list[EntryOut]:
-    buyers, publishers = set(rt.catalog.buyers), set(rt.catalog.publishers)
     try:
         async with rt.engine.begin() as conn:
-            held = await kept(conn, [debit[1], credit[1]])
-            checked = [
-                known_account(field, name, buyers=buyers, publishers=publishers, kept=held)
-                for field, name in (debit, credit)
-            ]
-            booked = await book_one(
+            booked = await book_checked(
                 conn,
+                buyers=rt.catalog.buyers,
+                publishers=rt.catalog.publishers,
                 kind=kind,
-                debit=checked[0],
-                credit=checked[1],
+                debit=debit,
+                credit=credit,
                 amount=amount,
                 memo=memo,
                 actor=caller.name,
@@ -135,7 +125,7 @@ async def _book(
         if reference is not None:
             latest = await entries.read(conn, reference=(kind, reference), limit=1)
         else:
-            latest = await entries.read(conn, account=checked[1], limit=1)
+            latest = await entries.read(conn, account=credit[1], limit=1)
     return [EntryOut.model_validate(e, from_attributes=True) for e in latest]
 
 

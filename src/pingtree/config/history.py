@@ -130,15 +130,15 @@ async def last_configured(conn: AsyncConnection, kind: str, name: str) -> dict[s
 
 
 async def changes_since(
-    conn: AsyncConnection, at: datetime
+    conn: AsyncConnection, at: datetime, *, naming: str | None = None
 ) -> list[tuple[datetime, dict[str, Any]]]:
     """Each change applied after `at`, oldest first: when, and the stored spec each resource
-    it changed had before it, by `kind/name` (None: it did not exist)."""
-    found = await conn.execute(
-        select(ConfigChange.changed_at, ConfigChange.before)
-        .where(ConfigChange.changed_at > at)
-        .order_by(ConfigChange.id)
-    )
+    it changed had before it, by `kind/name` (None: it did not exist). naming: only the
+    changes whose text names that `kind/name` (LIKE: as_it_was checks the exact key)."""
+    query = select(ConfigChange.changed_at, ConfigChange.before).where(ConfigChange.changed_at > at)
+    if naming is not None:
+        query = query.where(cast(ConfigChange.before, Text).like(f'%"{naming}"%'))
+    found = await conn.execute(query.order_by(ConfigChange.id))
     return [(row.changed_at, dict(row.before)) for row in found]
 
 
@@ -160,9 +160,4 @@ async def configured_at(
 ) -> tuple[bool, dict[str, Any] | None]:
     """as_it_was for one resource, reading only the changes that name it."""
     label = f"{kind}/{name}"
-    found = await conn.execute(
-        select(ConfigChange.changed_at, ConfigChange.before)
-        .where(ConfigChange.changed_at > at, cast(ConfigChange.before, Text).like(f'%"{label}"%'))
-        .order_by(ConfigChange.id)
-    )
-    return as_it_was([(row.changed_at, dict(row.before)) for row in found], label, at)
+    return as_it_was(await changes_since(conn, at, naming=label), label, at)

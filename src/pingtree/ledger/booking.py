@@ -109,3 +109,36 @@ async def book_one(
             f"{first.debit} to {first.credit} (entry {first.id}): use another reference"
         )
     return False
+
+
+async def book_checked(
+    conn: AsyncConnection,
+    *,
+    buyers: Collection[str],
+    publishers: Collection[str],
+    kind: EntryKind,
+    debit: tuple[str, str],
+    credit: tuple[str, str],
+    amount: Decimal,
+    memo: str | None,
+    actor: str,
+    at: datetime,
+    reference: str | None = None,
+) -> bool:
+    """book_one once both accounts are known (debit and credit: the field that names each,
+    for the error, and the account): a configured party's, a house one, or one the ledger
+    keeps. What the admin API and `pingtree ledger` book by hand."""
+    held = await kept(conn, [debit[1], credit[1]])
+    for field, name in (debit, credit):
+        known_account(field, name, buyers=buyers, publishers=publishers, kept=held)
+    return await book_one(
+        conn,
+        kind=kind,
+        debit=debit[1],
+        credit=credit[1],
+        amount=amount,
+        memo=memo,
+        actor=actor,
+        at=at,
+        reference=reference,
+    )

@@ -31,14 +31,13 @@ from pingtree.sales.ledger import CONFIRMED, HELD, UNCERTAIN, SqlCapLedger
 from pingtree.screening import repository as purchases
 from pingtree.screening.service import identity_hashes
 from pingtree.storage.books import LeadEvent
-from pingtree.storage.tables import CallRow, CapReservation, ConfigChange, Lead, Sale
+from pingtree.storage.tables import CallRow, CapReservation, Lead, Sale
 
 leads = cast(Table, Lead.__table__)
 calls = cast(Table, CallRow.__table__)
 reservations = cast(Table, CapReservation.__table__)
 sales = cast(Table, Sale.__table__)
 lead_events = cast(Table, LeadEvent.__table__)
-config_changes = cast(Table, ConfigChange.__table__)
 
 INTERRUPTED = Reason(
     code="interrupted", message="the engine stopped while routing this lead; it was not sold"
