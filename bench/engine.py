@@ -867,16 +867,17 @@ def report(
             rows.append(
                 ("", "latency p50 / p99", ms2(run.latencies()), f"floor {ms2(f.latencies())}", "")
             )
-            p99 = pct(over, 99)
+            # Issue 11: the overhead target holds at one lead in flight (the row below); at
+            # full concurrency the figure is reported, and every lead must be found recorded.
             complete = len(over) == len(run.samples)
             rows.append(
                 (
                     "",
                     "overhead p50 / p99",
                     ms2(over),
-                    f"p99 < {OVERHEAD_TARGET_MS:.0f} ms"
-                    + ("" if complete else f" ({len(over)}/{len(run.samples)} leads found)"),
-                    verdict(p99 < OVERHEAD_TARGET_MS and complete),
+                    "reported (target: at concurrency 1)"
+                    + ("" if complete else f"; {len(over)}/{len(run.samples)} leads found"),
+                    "" if complete else "FAIL",
                 )
             )
             light = res.runs.get(scenario + LIGHT)
