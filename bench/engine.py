@@ -896,15 +896,16 @@ def report(
             rows.append(("", "outcomes", outcome_text(run), f"floor {outcome_text(f)}", ""))
         rows.append((f"collector / {res.db}", "full GC pauses", res.collections, "", ""))
         limit = HANG_MAX_MS + HANG_SLACK_MS
+        named = False  # the scenario's name goes on its first row shown
         for key in ("hang", "hang" + LIGHT):
             hang = res.runs.get(key)
-            if hang is None:
+            if hang is None or not hang.samples:  # not run (--hang-leads 0)
                 continue
             lat = hang.latencies()
             late = sum(1 for v in lat if v > limit)
             rows.append(
                 (
-                    f"hang / {res.db}" if key == "hang" else "",
+                    "" if named else f"hang / {res.db}",
                     "worst answer" if key == "hang" else "  at concurrency 1",
                     f"{max(lat, default=float('nan')):.1f} ms (p99 {pct(lat, 99):.1f}), "
                     f"{late} of {len(lat)} late",
@@ -912,6 +913,7 @@ def report(
                     verdict(late == 0 and hang.errors == 0 and bool(lat)),
                 )
             )
+            named = True
             if key == "hang":
                 rows.append(("", "outcomes", outcome_text(hang), "", ""))
                 busy = sum(1 for s in hang.samples if s.reason == "busy")
