@@ -109,6 +109,11 @@ class MemoryLedger:
         self.held += 1
         return f"hold-{self.held}"
 
+    async def raise_hold(
+        self, campaign: Campaign, reservation_id: str, *, price: Decimal, to: Decimal
+    ) -> bool:
+        return True
+
     async def settle(self, conn: Any, *, sold: Iterable[str], released: Iterable[str]) -> None:
         return None
 

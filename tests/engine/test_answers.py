@@ -413,6 +413,61 @@ async def test_the_price_booked_follows_post_price(
     assert counted == Decimal(booked)
 
 
+async def _daily_amount(h: Harness) -> Decimal:
+    async with h.rt.sessions() as session:
+        counted = await session.scalar(select(CapCounter.amount))
+    assert counted is not None
+    return counted
+
+
+async def test_an_answer_above_the_bid_never_takes_the_budget_past_its_limit(
+    engine: Harness,
+) -> None:
+    # A hostile buyer bids 10.00 and answers each post 500.00; its campaign books the
+    # answer's price (post_price: answer) within a daily budget of 100.00. The hold was
+    # taken at the bid and the budget has no room for 490.00 more: booked at the bid.
+    h = engine
+    h.buyers(sim_buyer("b", bid_min=Decimal("10"), bid_max=Decimal("10"), post_price="500.00"))
+    spec = campaign("b", h.sim, bid=True, caps={"budget": {"daily": "100.00"}})
+    spec["price"]["post_price"] = "answer"
+    await h.configure(document([spec], [tier("auction", "ping_post", ["b"])]))
+    story = await _route(h)
+    post = _attempt(story, "b")
+    assert (post["bid_price"], post["answer_price"], post["price_mismatch"]) == (
+        "10.00",
+        "500.00",
+        True,
+    )
+    assert post["response"]["over_budget"] == (
+        "no budget room for 500.00: booked at 10.00, the price held"
+    )
+    assert [s["price"] for s in story["sales"]] == ["10.00"]
+    assert await _sales(h) == [("b", Decimal("10.00"))]
+    assert await _daily_amount(h) == Decimal("10.00")
+
+
+async def test_answers_above_the_bid_are_booked_while_the_budget_has_room(
+    engine: Harness,
+) -> None:
+    # The buyer bids 10.00 and answers 40.00: two sales at 40.00 fit a budget of 100.00;
+    # the third's 30.00 more would not (80 + 40 > 100), so it is booked at its bid, and so
+    # is the fourth; the fifth finds no room for a hold. The window never passes 100.00.
+    h = engine
+    h.buyers(sim_buyer("b", bid_min=Decimal("10"), bid_max=Decimal("10"), post_price="40.00"))
+    spec = campaign("b", h.sim, bid=True, caps={"budget": {"daily": "100.00"}})
+    spec["price"]["post_price"] = "answer"
+    await h.configure(document([spec], [tier("auction", "ping_post", ["b"])]))
+    amounts, over = [], []
+    for _ in range(5):
+        story = await _route(h)
+        amounts.append(await _daily_amount(h))
+        posts = [a for a in story["attempts"] if a["kind"] == "post"]
+        over.append([bool(p["response"].get("over_budget")) for p in posts])
+    assert await _sales(h) == [("b", Decimal(p)) for p in ("40.00", "40.00", "10.00", "10.00")]
+    assert amounts == [Decimal(a) for a in ("40.00", "80.00", "90.00", "100.00", "100.00")]
+    assert over == [[False], [False], [True], [True], []]
+
+
 async def test_a_long_bid_id_goes_back_whole_in_the_post(engine: Harness) -> None:
     # A bid id of a signed token, longer than the 255 characters a record keeps: the post
     # carried it cut to 255, the buyer knew no such bid and turned the lead down, and the

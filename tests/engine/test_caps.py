@@ -92,6 +92,55 @@ async def test_budget_cap_in_money(engine: Harness) -> None:
     assert await _sales(engine, "spender") == 4  # 4 x 12.50 = 50.00 exactly; a 5th would exceed
 
 
+async def test_concurrent_answers_above_the_bid_never_take_a_budget_past_its_limit(
+    patient_engine: Harness,
+) -> None:
+    # 30 leads at once to a buyer that bids 10.00 and answers each post 35.00, booked at the
+    # answer (post_price: answer) within a daily budget of 100.00: however the holds and
+    # raises interleave (holds taken at the bid may fill the budget before any post is
+    # answered: every raise is refused then), neither window passes 100.00, and each counts
+    # exactly the sales as booked.
+    engine = patient_engine
+    engine.buyers(
+        sim_buyer(
+            "greedy",
+            bid_min=Decimal("10"),
+            bid_max=Decimal("10"),
+            post_price="35.00",
+            latency_ms_min=5,
+            latency_ms_max=20,
+        ),
+        sim_buyer("overflow"),
+    )
+    greedy = campaign(
+        "greedy",
+        engine.sim,
+        bid=True,
+        caps={"budget": {"daily": "100.00", "hourly": "100.00"}},
+        timeout_ms=60_000,
+    )
+    greedy["price"]["post_price"] = "answer"
+    await engine.configure(
+        document(
+            [greedy, campaign("overflow", engine.sim, price="1.00", timeout_ms=60_000)],
+            [tier("t1", "ping_post", ["greedy"]), tier("t2", "priority", ["overflow"])],
+            tree={"max_processing_ms": 120_000},
+        )
+    )
+    answers = await asyncio.gather(*(engine.post_lead() for _ in range(30)))
+    assert [a.json()["status"] for a in answers].count("sold") == 30
+    async with engine.rt.sessions() as session:
+        booked = (await session.scalars(select(Sale.price).where(Sale.campaign == "greedy"))).all()
+        windows = (
+            await session.execute(
+                select(CapCounter.count, CapCounter.amount).where(CapCounter.campaign == "greedy")
+            )
+        ).all()
+    assert set(booked) <= {Decimal("35.00"), Decimal("10.00")}
+    assert sum(booked) <= Decimal("100.00")
+    assert sorted(tuple(w) for w in windows) == [(len(booked), sum(booked))] * 2
+
+
 async def test_rejected_post_releases_its_reservation(engine: Harness) -> None:
     engine.buyers(sim_buyer("picky", accept_rate=0.0), sim_buyer("overflow"))
     await engine.configure(

@@ -190,6 +190,10 @@ class MemoryCapLedger:
     looked: list[tuple[str, datetime]] = field(default_factory=list)  # room()'s questions
 
     spare_room: set[str] = field(default_factory=set)
+    budgets: dict[str, Decimal] = field(default_factory=dict)
+    """campaign -> a plain budget its open and kept holds' prices count against."""
+    prices: dict[str, Decimal] = field(default_factory=dict)  # reservation id -> its price now
+    raises: list[tuple[str, Decimal, bool]] = field(default_factory=list)  # (id, to, granted)
 
     def spare(self, campaign: Campaign, at: datetime, price: Decimal) -> bool:
         return campaign.name in self.spare_room and campaign.name not in self.closed
@@ -224,6 +228,8 @@ class MemoryCapLedger:
         taken = sum(1 for c in self.held.values() if c == campaign.name)
         if taken >= self.caps.get(campaign.name, 1_000_000):
             return None
+        if not self._fits(campaign.name, price):
+            return None
         if person is not None:
             assert self.purchases is not None, "a dedup window needs MemoryPurchases"
             holder = await self.purchases.claim(
@@ -234,17 +240,47 @@ class MemoryCapLedger:
         reservation = f"r{len(self.holds) + 1}"
         self.held[reservation] = campaign.name
         self.holds.append(Hold(reservation, campaign.name, lead_id, price, at, hold_s))
+        self.prices[reservation] = price
         return reservation
+
+    def spent(self, campaign: str) -> Decimal:
+        """What the campaign's open and kept holds count against its budget."""
+        return sum((self.prices[r] for r, c in self.held.items() if c == campaign), Decimal("0"))
+
+    def _fits(self, campaign: str, more: Decimal) -> bool:
+        budget = self.budgets.get(campaign)
+        return budget is None or self.spent(campaign) + more <= budget
+
+    async def raise_hold(
+        self, campaign: Campaign, reservation_id: str, *, price: Decimal, to: Decimal
+    ) -> bool:
+        if to <= price:
+            raise ValueError(f"a raise goes up: {price} to {to}")
+        if campaign.name in self.down:
+            raise TimeoutError("the cap ledger did not answer")
+        granted = (
+            self.held.get(reservation_id) == campaign.name
+            and self.prices.get(reservation_id) == price
+            and self._fits(campaign.name, to - price)
+        )
+        if granted:
+            self.prices[reservation_id] = to
+        self.raises.append((reservation_id, to, granted))
+        return granted
 
     async def settle(
         self, conn: Any, *, sold: Mapping[str, Decimal], released: Iterable[str]
     ) -> None:
+        for reservation, price in sold.items():
+            if reservation in self.held:
+                self.prices[reservation] = price  # kept at the booked price
         for reservation in released:
             await self.release(reservation)
 
     async def release(self, reservation_id: str) -> None:
         if self.held.pop(reservation_id, None) is not None:
             self.given_back.append(reservation_id)
+            self.prices.pop(reservation_id, None)
 
 
 @dataclass(frozen=True)

@@ -209,6 +209,96 @@ async def test_a_rejection_stating_a_price_is_no_mismatch() -> None:
     assert result.sales == []
 
 
+async def _answering_above_the_bid(
+    answer: str,
+    *,
+    caps: dict[str, Any] | None,
+    ledger: MemoryCapLedger,
+    post_price: str = "answer",
+    test: bool = False,
+) -> RoutingResult:
+    """A buyer bidding 9.00 whose accepted post states answer; its campaign books post_price."""
+    gateway = ScriptedGateway(
+        pings={"b": bid("9.00")}, posts={"b": accepted(price=Decimal(answer))}
+    )
+    extra = {"caps": caps} if caps is not None else {}
+    return await _route(
+        [bidder("b", price={"post_price": post_price}, **extra)],
+        [factories.tier("t", "priority", ["b"])],
+        gateway,
+        ledger=ledger,
+        test=test,
+    )
+
+
+BUDGET_100 = {"budget": {"daily": "100.00"}}
+
+
+async def test_an_answer_above_the_bid_beyond_the_budget_is_booked_at_the_bid() -> None:
+    # A hostile buyer bids 9.00 and answers its post 500.00: its daily budget of 100.00 has
+    # no room for the difference, so the sale is booked at the bid its hold was taken at,
+    # and the post's record says why.
+    ledger = MemoryCapLedger(budgets={"b": Decimal("100.00")})
+    result = await _answering_above_the_bid("500.00", caps=BUDGET_100, ledger=ledger)
+    assert [(s.campaign, s.price) for s in result.sales] == [("b", Decimal("9.00"))]
+    post = result.attempts[1]
+    assert (post.bid_price, post.answer.reading.price, post.price_mismatch) == (
+        Decimal("9.00"),
+        Decimal("500.00"),
+        True,
+    )
+    assert post.answer.response["over_budget"] == (
+        "no budget room for 500.00: booked at 9.00, the price held"
+    )
+    assert ledger.raises == [("r1", Decimal("500.00"), False)]
+    assert ledger.spent("b") == Decimal("9.00")
+
+
+async def test_an_answer_above_the_bid_within_the_budget_is_booked_at_the_answer() -> None:
+    ledger = MemoryCapLedger(budgets={"b": Decimal("100.00")})
+    result = await _answering_above_the_bid("50.00", caps=BUDGET_100, ledger=ledger)
+    assert [s.price for s in result.sales] == [Decimal("50.00")]
+    assert "over_budget" not in result.attempts[1].answer.response
+    assert ledger.raises == [("r1", Decimal("50.00"), True)]
+    assert ledger.spent("b") == Decimal("50.00")
+
+
+async def test_a_ledger_that_cannot_raise_the_hold_books_the_bid() -> None:
+    ledger = MemoryCapLedger(budgets={"b": Decimal("100.00")})
+
+    async def down(*args: Any, **kw: Any) -> bool:
+        raise TimeoutError("the cap ledger did not answer")
+
+    ledger.raise_hold = down  # type: ignore[method-assign]
+    result = await _answering_above_the_bid("50.00", caps=BUDGET_100, ledger=ledger)
+    assert [s.price for s in result.sales] == [Decimal("9.00")]
+    assert result.attempts[1].answer.response["over_budget"] == (
+        "budget not raised to 50.00 (TimeoutError): booked at 9.00"
+    )
+
+
+async def test_no_raise_is_asked_without_a_budget_a_hold_or_a_higher_price() -> None:
+    # Count caps only, or no caps: the answer's price is booked as it stands. A test lead
+    # takes no hold. An answer at or below the bid (or post_price lower) needs no room.
+    cases: list[tuple[str, dict[str, Any] | None, str, bool, str]] = [
+        ("500.00", {"daily": 5}, "answer", False, "500.00"),
+        ("500.00", None, "answer", False, "500.00"),
+        ("500.00", BUDGET_100, "answer", True, "500.00"),
+        ("5.00", BUDGET_100, "answer", False, "5.00"),
+        ("500.00", BUDGET_100, "lower", False, "9.00"),
+        ("500.00", BUDGET_100, "bid", False, "9.00"),
+    ]
+    for answer, caps, post_price, test, booked in cases:
+        ledger = MemoryCapLedger()
+        result = await _answering_above_the_bid(
+            answer, caps=caps, ledger=ledger, post_price=post_price, test=test
+        )
+        case = (answer, caps, post_price, test)
+        assert [s.price for s in result.sales] == [Decimal(booked)], case
+        assert ledger.raises == [], case
+        assert "over_budget" not in result.attempts[1].answer.response, case
+
+
 # --- skips: who was not offered the lead, and why ------------------------------------------
 
 

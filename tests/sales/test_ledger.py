@@ -5,6 +5,7 @@ On SQLite and PostgreSQL; time from a ManualClock.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -430,3 +431,169 @@ async def test_room_to_spare_is_judged_from_counters_this_process_has_seen(
     assert not ledger.spare(budgeted, NOW, ten)  # 10 + 100 x 10 > 1000
     tomorrow = NOW.replace(day=NOW.day + 1)
     assert not ledger.spare(roomy, tomorrow, ten)  # a new window, not seen
+
+
+# --- a hold raised to a sale's higher booked price (post_price: answer) -----------------------
+
+
+def _budgeted(name: str, budget: dict[str, str]) -> Campaign:
+    return Campaign.model_validate(
+        {
+            **CAPPED.model_dump(mode="json", exclude={"caps"}),
+            "name": name,
+            "caps": {"budget": budget},
+        }
+    )
+
+
+async def _window_amounts(engine: AsyncEngine, campaign: str) -> dict[str, tuple[int, Decimal]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(counters.c.period, counters.c.count, counters.c.amount).where(
+                counters.c.campaign == campaign
+            )
+        )
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+
+async def _open_and_kept(engine: AsyncEngine, campaign: str) -> tuple[int, Decimal]:
+    """Holds open (held) or kept (confirmed) and their prices: what the counters must equal."""
+    async with engine.connect() as conn:
+        prices = (
+            await conn.scalars(
+                select(reservations.c.price).where(
+                    reservations.c.campaign == campaign,
+                    reservations.c.status.in_(["held", CONFIRMED]),
+                )
+            )
+        ).all()
+    return len(prices), sum(prices, Decimal(0))
+
+
+async def test_a_hold_is_raised_only_while_its_budget_has_room_for_the_difference(
+    engine: AsyncEngine,
+) -> None:
+    # A buyer bids 10.00 and answers its post 500.00 (post_price: answer): a daily budget of
+    # 100.00 has no room for the 490.00 more, and nothing moves; an answer of 50.00 fits.
+    budgeted = _budgeted("budgeted", {"daily": "100.00"})
+    ledger = SqlCapLedger(engine, ManualClock(NOW))
+    ((period, window),) = cap_windows(budgeted, NOW)
+    key = (budgeted.name, period, window)
+
+    async def hold(lead_id: str, price: str) -> str:
+        held = await ledger.reserve(
+            budgeted, lead_id=lead_id, price=Decimal(price), at=NOW, hold_s=HOLD_S
+        )
+        assert held is not None
+        return held
+
+    hostile, other = await hold("hostile", "10.00"), await hold("other", "10.00")
+    assert not await ledger.raise_hold(
+        budgeted, hostile, price=Decimal("10.00"), to=Decimal("500.00")
+    )
+    assert await _window_amounts(engine, budgeted.name) == {period: (2, Decimal("20.00"))}
+    assert await ledger.raise_hold(budgeted, hostile, price=Decimal("10.00"), to=Decimal("50.00"))
+    assert await _window_amounts(engine, budgeted.name) == {period: (2, Decimal("60.00"))}
+    assert ledger.seen(key) == (2, Decimal("60.00"))  # the in-process view follows
+    # A hold no longer open at the price named is not moved (nor raised from a stale price).
+    assert not await ledger.raise_hold(
+        budgeted, hostile, price=Decimal("10.00"), to=Decimal("20.00")
+    )
+    with pytest.raises(ValueError, match="a raise goes up"):
+        await ledger.raise_hold(budgeted, other, price=Decimal("10.00"), to=Decimal("10.00"))
+    # The raised sale settles at its booked price: nothing left to move.
+    async with engine.begin() as conn:
+        await ledger.settle(conn, sold={hostile: Decimal("50.00")}, released=[])
+    assert await _window_amounts(engine, budgeted.name) == {period: (2, Decimal("60.00"))}
+    assert await _open_and_kept(engine, budgeted.name) == (2, Decimal("60.00"))
+    assert not await ledger.raise_hold(
+        budgeted, hostile, price=Decimal("50.00"), to=Decimal("60.00")
+    )  # a settled sale is not a hold
+    # The budget's edge, to the cent: 60.00 + 40.00 = 100.00 fits, a cent more does not.
+    assert not await ledger.raise_hold(budgeted, other, price=Decimal("10.00"), to=Decimal("50.01"))
+    assert await ledger.raise_hold(budgeted, other, price=Decimal("10.00"), to=Decimal("50.00"))
+    assert (
+        await ledger.reserve(budgeted, lead_id="over", price=Decimal("0.01"), at=NOW, hold_s=HOLD_S)
+        is None
+    )
+    async with engine.begin() as conn:
+        await ledger.settle(conn, sold={other: Decimal("50.00")}, released=[])
+    assert await _window_amounts(engine, budgeted.name) == {period: (2, Decimal("100.00"))}
+    assert await _open_and_kept(engine, budgeted.name) == (2, Decimal("100.00"))
+
+
+async def test_a_raise_is_all_or_nothing_over_the_holds_windows(engine: AsyncEngine) -> None:
+    # Room in the daily budget but none in the hourly one: neither window moves.
+    both = _budgeted("both", {"hourly": "30.00", "daily": "100.00"})
+    ledger = SqlCapLedger(engine, ManualClock(NOW))
+    held = await ledger.reserve(both, lead_id="l", price=Decimal("10.00"), at=NOW, hold_s=HOLD_S)
+    assert held is not None
+    assert not await ledger.raise_hold(both, held, price=Decimal("10.00"), to=Decimal("30.01"))
+    counted = {"hourly": (1, Decimal("10.00")), "daily": (1, Decimal("10.00"))}
+    assert await _window_amounts(engine, both.name) == counted
+    assert await ledger.raise_hold(both, held, price=Decimal("10.00"), to=Decimal("30.00"))
+    counted = {"hourly": (1, Decimal("30.00")), "daily": (1, Decimal("30.00"))}
+    assert await _window_amounts(engine, both.name) == counted
+    # A count cap's window (no budget) follows the price too: counters = holds and sales.
+    counting = Campaign.model_validate(
+        {**both.model_dump(mode="json"), "name": "counting", "caps": {"daily": 5}}
+    )
+    held = await ledger.reserve(
+        counting, lead_id="c", price=Decimal("10.00"), at=NOW, hold_s=HOLD_S
+    )
+    assert held is not None
+    assert await ledger.raise_hold(counting, held, price=Decimal("10.00"), to=Decimal("900.00"))
+    assert await _window_amounts(engine, "counting") == {"daily": (1, Decimal("900.00"))}
+
+
+@pytest.mark.parametrize(
+    "budget",
+    [{"daily": "100.00"}, {"hourly": "100.00", "daily": "100.00", "weekly": "1000.00"}],
+    ids=["one-window", "three-windows"],
+)
+async def test_holds_raised_at_once_never_take_a_budget_past_its_limit(
+    engine: AsyncEngine, budget: dict[str, str]
+) -> None:
+    # Eight 10.00 holds (80.00 of 100.00), raised to 15.00 at once from two processes while
+    # more leads take holds: whatever order they land in, no window passes its budget, and
+    # every window counts exactly the open holds at their prices.
+    budgeted = _budgeted("raced", budget)
+    here, there = SqlCapLedger(engine, ManualClock(NOW)), SqlCapLedger(engine, ManualClock(NOW))
+    holds = []
+    for i in range(8):
+        held = await here.reserve(
+            budgeted, lead_id=f"held-{i}", price=Decimal("10.00"), at=NOW, hold_s=HOLD_S
+        )
+        assert held is not None
+        holds.append(held)
+
+    async def raise_one(i: int, held: str) -> bool:
+        ledger = here if i % 2 else there
+        return await ledger.raise_hold(budgeted, held, price=Decimal("10.00"), to=Decimal("15.00"))
+
+    async def newcomer(i: int) -> str | None:
+        return await there.reserve(
+            budgeted, lead_id=f"new-{i}", price=Decimal("5.00"), at=NOW, hold_s=HOLD_S
+        )
+
+    outcomes = await asyncio.gather(
+        *(raise_one(i, h) for i, h in enumerate(holds)), *(newcomer(i) for i in range(3))
+    )
+    raised = sum(1 for granted in outcomes[:8] if granted)
+    newcomers = sum(1 for held in outcomes[8:] if held is not None)
+    assert 5 * raised + 5 * newcomers <= 20  # the room the eight holds left, and no more
+    assert 5 * raised + 5 * newcomers == 20  # ... all of it taken (5.00 steps fit exactly)
+    count, amount = await _open_and_kept(engine, budgeted.name)
+    assert (count, amount) == (8 + newcomers, Decimal("100.00"))
+    windows = await _window_amounts(engine, budgeted.name)
+    assert set(windows.values()) == {(count, amount)}, windows
+    async with engine.begin() as conn:  # the raised holds sell at their raised price
+        await here.settle(
+            conn,
+            sold={
+                h: Decimal("15.00") if ok else Decimal("10.00")
+                for h, ok in zip(holds, outcomes[:8], strict=True)
+            },
+            released=[],
+        )
+    assert set((await _window_amounts(engine, budgeted.name)).values()) == {(count, amount)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property, partial
@@ -110,6 +110,11 @@ async def _after_a_turn(call: Callable[[], Awaitable[T]]) -> T:
     started with, which is sent (or framed for the delivery process) in that turn."""
     await asyncio.sleep(0)
     return await call()
+
+
+def _budgeted(campaign: Campaign) -> bool:
+    """Whether a campaign has a budget cap (a sale's price counts against a limit)."""
+    return any(budget is not None for _, _, budget in campaign.caps.limits())
 
 
 def _not_for_buyer(run: _Run, campaign: Campaign) -> tuple[SkipReason, str] | None:
@@ -693,14 +698,17 @@ class Router:
                 timeout=timeout,
                 consent=run.offer.consent,
             )
+            recorded = len(run.result.attempts)
             self._record(run, tier, campaign, Exchange.POST, answer, price=price)
             reading = answer.reading
             if not run.offer.test:  # a test lead's answer says nothing of the buyer's taste
                 self._answered(campaign.name, reading.outcome is Outcome.ACCEPTED)
             if reading.outcome is not Outcome.ACCEPTED:
                 return False
-            sold = True
             booked = campaign.price.booked(price, reading.price)
+            if booked > price and reservation is not None and _budgeted(campaign):
+                booked = await self._raise_hold(run, campaign, reservation, price, booked, recorded)
+            sold = True
             run.sold_buyers.add(campaign.buyer)
             run.result.sales.append(
                 SaleResult(
@@ -718,6 +726,33 @@ class Router:
             # The hold is settled when the lead is recorded: kept with its sale, or given back.
             if reservation is not None and not sold:
                 run.result.released.append(reservation)
+
+    async def _raise_hold(
+        self,
+        run: _Run,
+        campaign: Campaign,
+        reservation: str,
+        price: Decimal,
+        booked: Decimal,
+        recorded: int,
+    ) -> Decimal:
+        """The price a sale above its hold's price is booked at: `booked` when every budget
+        of the hold had room for the difference (the ledger raised the hold to it), else
+        the hold's own price, what the budget was reserved for (a buyer answering its post
+        above its bid never takes its budget past the limit). The post's attempt (at index
+        `recorded`) then says so in its response record (`over_budget`)."""
+        try:
+            if await self.ledger.raise_hold(campaign, reservation, price=price, to=booked):
+                return booked
+            why = f"no budget room for {booked}: booked at {price}, the price held"
+        except Exception as exc:  # the hold stands as taken: its price is the safe one
+            why = f"budget not raised to {booked} ({type(exc).__name__}): booked at {price}"
+        attempt = run.result.attempts[recorded]
+        response = {**attempt.answer.response, "over_budget": why}
+        run.result.attempts[recorded] = replace(
+            attempt, answer=replace(attempt.answer, response=response)
+        )
+        return price
 
     # --- a buyer's dedup window ------------------------------------------------------------
 

@@ -133,6 +133,14 @@ class CapLedger(Protocol):
         (PersonTaken when the buyer has the person: no room is taken then).
         """
 
+    async def raise_hold(
+        self, campaign: Campaign, reservation_id: str, *, price: Decimal, to: Decimal
+    ) -> bool:
+        """Raise an open hold taken at price to the higher price `to`, all or nothing: True
+        when every budget of the hold had room for the difference (the hold and its windows
+        stand at `to` now), False when one had not (nothing moved). Asked before a sale is
+        booked above the price its hold was taken at (post_price: answer)."""
+
     async def settle(
         self, conn: Any, *, sold: Mapping[str, Decimal], released: Iterable[str]
     ) -> None:

@@ -15,6 +15,10 @@ same way, with no windows. When the buyer has a dedup window, its claim on the p
 (screening.purchases) is taken in the same transaction: one commit per post. An inbound
 ping's hold waits for the publisher's post; if it expires unused (no lead was stored for
 it), housekeeping releases it.
+
+A sale booked above its hold's price (a campaign's `post_price: answer`) is first raised
+(raise_hold(), one transaction, each budget's own conditional UPDATE): a budget is never
+taken past its limit by a buyer's answer either.
 """
 
 from __future__ import annotations
@@ -122,6 +126,16 @@ _REPRICE = (
     .where(reservations.c.id == bindparam("b_id"))
     .values(price=bindparam("b_price", type_=reservations.c.price.type))
 )
+_RAISE_HOLD = (
+    update(reservations)
+    .where(
+        reservations.c.id == bindparam("b_id"),
+        reservations.c.status == HELD,
+        reservations.c.price == bindparam("b_held", type_=reservations.c.price.type),
+    )
+    .values(price=bindparam("b_price", type_=reservations.c.price.type))
+    .returning(reservations.c.windows)
+)
 _SETTLE_ALL = (
     update(reservations)
     .where(
@@ -152,6 +166,27 @@ def _take_statement(count_capped: bool, budgeted: bool) -> Any:
     if budgeted:
         stmt = stmt.where(counters.c.amount + _PRICE <= bindparam("budget", type_=Cents()))
     return stmt
+
+
+@lru_cache(maxsize=2)
+def _raise_statement(budgeted: bool) -> Any:
+    """The conditional UPDATE that moves a held window's amount up by a raise (its count
+    stays): with a budget, only while the window has room for the difference."""
+    stmt = (
+        update(counters)
+        .where(_WINDOW)
+        .values(amount=counters.c.amount + _PRICE)
+        .returning(counters.c.count, counters.c.amount)
+    )
+    if budgeted:
+        stmt = stmt.where(counters.c.amount + _PRICE <= bindparam("budget", type_=Cents()))
+    return stmt
+
+
+def _by_period(
+    taking: tuple[tuple[Period, int | None, Decimal | None], tuple[Period, str]],
+) -> str:
+    return taking[0][0]
 
 
 class _Refused(Exception):
@@ -309,7 +344,10 @@ class SqlCapLedger:
             # engine.begin(): on inline SQLite one greenlet to open the transaction and one to
             # end it (connect() and then begin() take four and a task).
             async with self.engine.begin() as conn:
-                for (period, count_cap, budget), (_, window) in zip(limits, windows, strict=True):
+                # The one lock order (by period name, as settle() and raise_hold() take a
+                # campaign's windows): two transactions on the same windows never deadlock.
+                taking = sorted(zip(limits, windows, strict=True), key=_by_period)
+                for (period, count_cap, budget), (_, window) in taking:
                     key = (campaign.name, period, window)
                     if key not in self._known:
                         await self._ensure_counter(conn, key)
@@ -439,6 +477,60 @@ class SqlCapLedger:
         if row is not None:
             self._note(campaign, key, row[0], row[1])
 
+    async def raise_hold(
+        self, campaign: Campaign, reservation_id: str, *, price: Decimal, to: Decimal
+    ) -> bool:
+        """Raise an open hold taken at price to the higher price `to`, or leave it as it was.
+
+        All or nothing, in one transaction: the hold's row (still held, at price) and each of
+        its windows' amounts move by the difference, a budgeted window only while it has room
+        for it (amount + difference <= budget, the same conditional UPDATE as a hold's), in
+        the one lock order. True when the hold stands at `to` now; False when a budget has no
+        room for the difference (or the hold is no longer open at price): nothing moved.
+        A sale booked at `to` then finds nothing to reprice when it is settled.
+        """
+        if to <= price:
+            raise ValueError(f"a raise goes up: {price} to {to}")
+        budgets = {period: budget for period, _, budget in campaign.caps.limits()}
+        seen: list[tuple[Key, int, Decimal]] = []
+
+        async def raising() -> bool:
+            seen.clear()
+            try:
+                async with self.engine.begin() as conn:
+                    params = {"b_id": reservation_id, "b_held": price, "b_price": to}
+                    row = (await direct.execute(conn, _RAISE_HOLD, params)).one_or_none()
+                    if row is None:
+                        return False  # settled, released or at another price: not ours to move
+                    keys = sorted((campaign.name, p, w) for p, w in row[0])
+                    for key in keys:  # the one lock order, as when room is given back
+                        budget = budgets.get(cast(Period, key[1]))
+                        moved = (
+                            await direct.execute(
+                                conn,
+                                _raise_statement(budget is not None),
+                                {
+                                    "b_campaign": key[0],
+                                    "b_period": key[1],
+                                    "b_window": key[2],
+                                    "price": to - price,
+                                    "budget": budget,
+                                },
+                            )
+                        ).one_or_none()
+                        if moved is None:
+                            raise _Refused  # no room for the difference: roll it all back
+                        seen.append((key, moved[0], moved[1]))
+            except _Refused:
+                return False
+            return True
+
+        raised = await retrying(raising)
+        for key, count, amount in seen if raised else ():  # committed
+            self._known.add(key)
+            self._note(campaign, key, count, amount)
+        return raised
+
     async def settle(
         self, conn: AsyncConnection, *, sold: Mapping[str, Decimal], released: Iterable[str]
     ) -> None:
@@ -447,7 +539,9 @@ class SqlCapLedger:
         sold maps each kept hold to the price its sale was booked at. A sale booked at
         another price than its hold (a campaign's post_price taking the answer's price) moves
         the hold and its windows' amounts to the booked price, so the counters always equal
-        booked sales plus open holds. One statement marks them all (the hot path).
+        booked sales plus open holds. The router books a price above the hold only once
+        raise_hold() made room for it, so this moves a budget up only by what it had room for
+        (and down, giving room back, however far). One statement marks them all (the hot path).
         """
         kept, gone = list(sold), list(released)
         if not kept and not gone:
