@@ -484,3 +484,32 @@ async def test_a_transaction_commits_its_statements_at_its_end_and_nothing_on_an
             await conn.execute(delete(leads))
     finally:
         await engine.dispose()
+
+
+async def test_a_statement_on_its_own_closes_an_overflow_connection_it_gives_back(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Under load the pool opens connections past its size (max_overflow); given back to a
+    # full pool such a connection is closed, and closing awaits the driver: it must happen
+    # where SQLAlchemy can await (else MissingGreenlet, logged, and the server's backend
+    # left open until the garbage collector finds the connection), on success and on a
+    # statement's own error alike.
+    engine = create_engine(postgres_url, pool_size=1, max_overflow=4)
+    pool: Any = engine.sync_engine.pool
+    opened: list[Any] = []
+    event.listen(engine.sync_engine, "connect", lambda dbapi, _record: opened.append(dbapi))
+    slow = text("SELECT pg_sleep(0.05)")
+    try:
+        await direct.autocommit(engine, INSERT_LEAD, _lead("taken"))
+        await asyncio.gather(*(direct.autocommit(engine, slow, {}) for _ in range(5)))
+        refused = [direct.autocommit(engine, INSERT_LEAD, _lead("taken")) for _ in range(5)]
+        failed = await asyncio.gather(*refused, return_exceptions=True)
+        assert all(isinstance(f, IntegrityError) for f in failed)
+        assert pool.checkedout() == 0 and pool.checkedin() == 1
+        assert len(opened) > 1  # overflow connections were opened
+        still_open = [c for c in opened if not c.driver_connection.closed]
+        assert len(still_open) == 1, "an overflow connection given back was left open"
+        assert "Exception closing connection" not in caplog.text
+        assert "MissingGreenlet" not in caplog.text
+    finally:
+        await engine.dispose()

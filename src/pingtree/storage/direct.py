@@ -36,6 +36,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util.concurrency import greenlet_spawn
 
@@ -348,7 +349,7 @@ async def autocommit(engine: AsyncEngine, statement: Any, params: Mapping[str, A
         if lost:  # as SQLAlchemy does: the pool's older connections are suspect too
             await greenlet_spawn(pool._invalidate, fairy, exc)
         elif failed and await _sound(driver):  # the statement's own error (a refused hold)
-            fairy._close_special(transaction_reset=True)
+            await _check_in(pool, fairy)
         else:
             await greenlet_spawn(fairy.invalidate, exc if isinstance(exc, Exception) else None)
         if failed:
@@ -358,10 +359,22 @@ async def autocommit(engine: AsyncEngine, statement: Any, params: Mapping[str, A
     # sound one is out of any transaction: it goes back without the pool's rollback on
     # return (nothing to roll back; a hop to SQLAlchemy's greenlet and some 30 us less).
     if await _sound(driver):
-        fairy._close_special(transaction_reset=True)
+        await _check_in(pool, fairy)
     else:
         await greenlet_spawn(fairy.invalidate)
     return Outcome(count, _processed(the_plan, found))
+
+
+async def _check_in(pool: Any, fairy: Any) -> None:
+    """A sound connection back to its pool without the rollback on return. A pool with room
+    keeps it: put back here, no hop. A full one (the connection was opened past pool_size)
+    closes it, and closing awaits the driver: that goes through SQLAlchemy's greenlet, as
+    anything that may await must (else MissingGreenlet, and the server's backend is left
+    open until the garbage collector finds the connection)."""
+    if isinstance(pool, QueuePool) and pool.checkedin() < pool.size():
+        fairy._close_special(transaction_reset=True)
+    else:
+        await greenlet_spawn(fairy._close_special, transaction_reset=True)
 
 
 async def _sound(driver: Any) -> bool:
