@@ -122,7 +122,8 @@ async def test_a_row_committed_late_is_still_rolled(postgres_schema_url: str | N
 
     (SQLite has one writer, so there a row cannot appear behind a later one.)
     """
-    assert postgres_schema_url is not None, "PINGTREE_TEST_POSTGRES_URL is needed"
+    if postgres_schema_url is None:  # in CI the fixture refuses to run without it
+        pytest.skip("PINGTREE_TEST_POSTGRES_URL not set (never skipped in CI)")
     engine = create_engine(postgres_schema_url)
 
     async def event(conn: object, lead: str) -> None:
