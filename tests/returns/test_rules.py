@@ -175,6 +175,25 @@ async def test_a_returned_lead_is_offered_to_the_others_never_the_returner(
     assert story["ledger"][4]["debit"] == "buyer:zenith"
 
 
+async def test_a_lead_returned_twice_is_never_offered_back_to_an_earlier_returner(
+    engine: Harness,
+) -> None:
+    # apex buys it and returns it; offered again, zenith buys it and returns it too. Offered
+    # a third time it goes to vega: neither buyer that returned it is offered it again
+    # (apex, first in the tree, was when only the last returner was left out).
+    h = engine
+    await _setup(h, {"auto_approve": True, "offer_again": True}, buyers=3)
+    lead_id = await _sell(h)
+    first = (await _return(h, lead_id, buyer="apex")).json()
+    assert (first["status"], first["offered_again"]) == ("approved", True)
+    second = (await _return(h, lead_id, buyer="zenith")).json()
+    assert (second["status"], second["offered_again"]) == ("approved", True)
+    story = await h.timeline(lead_id)
+    assert [s["buyer"] for s in story["sales"]] == ["apex", "zenith", "vega"]
+    assert [r.kind for r in h.sim.received("apex")] == ["post"]
+    assert [r.kind for r in h.sim.received("zenith")] == ["post"]
+
+
 async def _approved_then_stopped(h: Harness, monkeypatch: Any, *, buyers: int = 2) -> str:
     """A sold lead returned and approved, the process stopped before offering it again."""
     from pingtree.returns import flows
@@ -241,7 +260,7 @@ async def test_a_lead_offered_again_and_sold_before_the_stop_is_not_offered_twic
     lead_id = await _approved_then_stopped(h, monkeypatch)
     # Offered and sold to zenith; the process stops before it marks the return offered.
     assert (
-        await offer_again(h.rt, lead_id, returned_by="apex", held_by=flows.holders_of)
+        await offer_again(h.rt, lead_id, returned_by=frozenset({"apex"}), held_by=flows.holders_of)
     ) is not None
     assert await flows.offer_left_over(h.rt, older_than=timedelta(0)) == 0
     assert len(h.sim.received("zenith")) == 1
@@ -277,17 +296,20 @@ async def test_two_processes_offering_a_left_over_lead_at_once_sell_it_once(
 
     h = engine
     lead_id = await _approved_then_stopped(h, monkeypatch, buyers=3)
-    looked = flows._holders
+    looked = flows._look
 
-    async def while_the_other_worker_sells(engine: Any, lead: str) -> frozenset[str]:
+    async def while_the_other_worker_sells(
+        engine: Any, lead: str
+    ) -> tuple[frozenset[str], frozenset[str]]:
         seen = await looked(engine, lead)  # nobody holds it (apex's sale was returned)
-        monkeypatch.setattr(flows, "_holders", looked)
+        monkeypatch.setattr(flows, "_look", looked)
         assert (
-            await offer_again(h.rt, lead, returned_by="apex", held_by=flows.holders_of) is not None
+            await offer_again(h.rt, lead, returned_by=frozenset({"apex"}), held_by=flows.holders_of)
+            is not None
         )  # worker 2
         return seen
 
-    monkeypatch.setattr(flows, "_holders", while_the_other_worker_sells)
+    monkeypatch.setattr(flows, "_look", while_the_other_worker_sells)
     assert await flows.offer_left_over(h.rt, older_than=timedelta(0)) == 0
     await keep_books(h.rt)
     story = await h.timeline(lead_id)

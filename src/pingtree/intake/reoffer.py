@@ -1,4 +1,4 @@
-"""A returned lead offered again: routed through its tree to every buyer but the one that
+"""A returned lead offered again: routed through its tree to every buyer but those that
 returned it (and any other that still holds it).
 
 The lead moves from sold back to received (only one caller can), then takes the same
@@ -39,13 +39,14 @@ async def offer_again(
     rt: Runtime,
     lead_id: str,
     *,
-    returned_by: str,
+    returned_by: frozenset[str],
     held_by: HeldBy,
     holders: frozenset[str] = frozenset(),
 ) -> LeadAnswer | None:
-    """Route a sold lead again without returned_by and holders; None if it is not sold
-    now, another buyer holds it (held_by, the returns' rule), or its publisher or vertical
-    is gone from the configuration."""
+    """Route a sold lead again without returned_by (every buyer that returned it: never
+    sold back to one) and holders; None if it is not sold now, another buyer holds it
+    (held_by, the returns' rule), or its publisher or vertical is gone from the
+    configuration."""
     catalog = rt.catalog  # one configuration for the whole offer, though a new one loads
     async with rt.sessions() as session:
         lead = await session.get(Lead, lead_id)
@@ -78,7 +79,7 @@ async def offer_again(
         blocked = await buyer_blocks(
             session, policy=policy, buyers=catalog.buyers, hashes=hashes, now=rt.clock.now()
         )
-    blocked = {**blocked, **dict.fromkeys(holders, HOLDS), returned_by: RETURNED}
+    blocked = {**blocked, **dict.fromkeys(holders, HOLDS), **dict.fromkeys(returned_by, RETURNED)}
     stored = lead.screening or {}
     checked = Screening(
         score=lead.risk_score or 0,

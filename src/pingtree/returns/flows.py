@@ -56,10 +56,13 @@ async def after(rt: Runtime, decided: service.Decided) -> None:
 
 
 async def _offer(rt: Runtime, return_id: str, lead_id: str, buyer: str) -> bool:
-    """The returned lead routed again without buyer; whether it was."""
-    if await _holders(rt.engine, lead_id):
+    """The returned lead routed again without buyer, nor any buyer that returned it before
+    (sold, returned, offered again, sold and returned again); whether it was."""
+    holders, returners = await _look(rt.engine, lead_id)
+    if holders:
         return False  # a shared lead still held by other buyers stays sold to them
-    if await offer_again(rt, lead_id, returned_by=buyer, held_by=holders_of) is None:
+    offered = await offer_again(rt, lead_id, returned_by=returners | {buyer}, held_by=holders_of)
+    if offered is None:
         return False
     await service.offered_again(rt.engine, return_id)
     return True
@@ -116,10 +119,20 @@ def _offered_again_then(
     return terms is not None and ReturnPolicy.model_validate(terms).offer_again
 
 
-async def _holders(engine: AsyncEngine, lead_id: str) -> frozenset[str]:
-    """Buyers that bought the lead and did not have the purchase returned."""
+async def _look(engine: AsyncEngine, lead_id: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Who holds the lead, and who returned it."""
     async with engine.connect() as conn:
-        return await holders_of(conn, lead_id)
+        return await holders_of(conn, lead_id), await returned_by(conn, lead_id)
+
+
+async def returned_by(conn: AsyncConnection, lead_id: str) -> frozenset[str]:
+    """Buyers that returned the lead (their return approved)."""
+    found = await conn.scalars(
+        select(returns.c.buyer).where(
+            returns.c.lead_id == lead_id, returns.c.status == ReturnStatus.APPROVED.value
+        )
+    )
+    return frozenset(found.all())
 
 
 async def holders_of(conn: AsyncConnection, lead_id: str) -> frozenset[str]:
