@@ -420,6 +420,15 @@ async def _daily_amount(h: Harness) -> Decimal:
     return counted
 
 
+async def _bidding_ten_answering(h: Harness, answer: str) -> None:
+    """A buyer that bids 10.00 and answers each post `answer`, booked at its answer
+    (post_price: answer) within a daily budget of 100.00."""
+    h.buyers(sim_buyer("b", bid_min=Decimal("10"), bid_max=Decimal("10"), post_price=answer))
+    spec = campaign("b", h.sim, bid=True, caps={"budget": {"daily": "100.00"}})
+    spec["price"]["post_price"] = "answer"
+    await h.configure(document([spec], [tier("auction", "ping_post", ["b"])]))
+
+
 async def test_an_answer_above_the_bid_never_takes_the_budget_past_its_limit(
     engine: Harness,
 ) -> None:
@@ -427,10 +436,7 @@ async def test_an_answer_above_the_bid_never_takes_the_budget_past_its_limit(
     # answer's price (post_price: answer) within a daily budget of 100.00. The hold was
     # taken at the bid and the budget has no room for 490.00 more: booked at the bid.
     h = engine
-    h.buyers(sim_buyer("b", bid_min=Decimal("10"), bid_max=Decimal("10"), post_price="500.00"))
-    spec = campaign("b", h.sim, bid=True, caps={"budget": {"daily": "100.00"}})
-    spec["price"]["post_price"] = "answer"
-    await h.configure(document([spec], [tier("auction", "ping_post", ["b"])]))
+    await _bidding_ten_answering(h, "500.00")
     story = await _route(h)
     post = _attempt(story, "b")
     assert (post["bid_price"], post["answer_price"], post["price_mismatch"]) == (
@@ -453,10 +459,7 @@ async def test_answers_above_the_bid_are_booked_while_the_budget_has_room(
     # the third's 30.00 more would not (80 + 40 > 100), so it is booked at its bid, and so
     # is the fourth; the fifth finds no room for a hold. The window never passes 100.00.
     h = engine
-    h.buyers(sim_buyer("b", bid_min=Decimal("10"), bid_max=Decimal("10"), post_price="40.00"))
-    spec = campaign("b", h.sim, bid=True, caps={"budget": {"daily": "100.00"}})
-    spec["price"]["post_price"] = "answer"
-    await h.configure(document([spec], [tier("auction", "ping_post", ["b"])]))
+    await _bidding_ten_answering(h, "40.00")
     amounts, over = [], []
     for _ in range(5):
         story = await _route(h)
